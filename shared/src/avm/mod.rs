@@ -1,0 +1,1 @@
+//! The packbeam (`.avm`) format: reader and byte-exact writer.

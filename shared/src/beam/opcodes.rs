@@ -1,0 +1,1 @@
+//! Generic BEAM opcodes: numbers, names and arities (up to OTP 28).

@@ -1,0 +1,72 @@
+//! One error type for every reader: what went wrong and at which byte of the input.
+
+use core::fmt;
+
+/// What was wrong with the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input ends before a structure that starts at the error offset is complete.
+    Truncated { needed: usize, available: usize },
+    /// A magic number or identifier does not match (`expected` names what was wanted).
+    BadMagic { expected: &'static str },
+    /// A field holds a value that is out of range or inconsistent.
+    Invalid { what: &'static str, value: u64 },
+    /// A chunk that must be there is absent.
+    MissingChunk { id: [u8; 4] },
+    /// Compressed data could not be inflated.
+    Inflate,
+    /// Well-formed input that this version does not handle.
+    Unsupported { what: &'static str, value: u64 },
+}
+
+/// An error with the byte offset (from the start of the file being read) where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub offset: usize,
+}
+
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+impl Error {
+    pub const fn new(kind: ErrorKind, offset: usize) -> Self {
+        Error { kind, offset }
+    }
+    pub const fn truncated(offset: usize, needed: usize, available: usize) -> Self {
+        Error::new(ErrorKind::Truncated { needed, available }, offset)
+    }
+    pub const fn invalid(offset: usize, what: &'static str, value: u64) -> Self {
+        Error::new(ErrorKind::Invalid { what, value }, offset)
+    }
+    pub const fn unsupported(offset: usize, what: &'static str, value: u64) -> Self {
+        Error::new(ErrorKind::Unsupported { what, value }, offset)
+    }
+    /// The same error, with its offset moved by `base` (for views into a larger file).
+    pub fn rebase(mut self, base: usize) -> Self {
+        self.offset += base;
+        self
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Truncated { needed, available } => {
+                write!(f, "truncated: needs {needed} bytes, {available} available")
+            }
+            ErrorKind::BadMagic { expected } => write!(f, "bad magic: expected {expected}"),
+            ErrorKind::Invalid { what, value } => write!(f, "invalid {what} ({value})"),
+            ErrorKind::MissingChunk { id } => {
+                write!(f, "missing chunk {}", core::str::from_utf8(id).unwrap_or("????"))
+            }
+            ErrorKind::Inflate => write!(f, "corrupt compressed data"),
+            ErrorKind::Unsupported { what, value } => write!(f, "unsupported {what} ({value})"),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at offset {:#x}: {}", self.offset, self.kind)
+    }
+}

@@ -1,0 +1,1 @@
+//! The `avmN` chunk payload: header, jump table, code, labels and lines tables.

@@ -1,0 +1,136 @@
+//! Where compiled code goes.
+//!
+//! The compiler only ever appends, asks for the current position, and patches bytes it emitted
+//! earlier. On NOR flash a patch can only clear bits, so every byte that will be patched later is
+//! first emitted as `0xFF`; [`VecSink`] checks that rule in debug builds so a violation shows up on
+//! the desktop rather than as corrupt code on the Pico.
+
+use alloc::vec::Vec;
+
+/// A sink failure (flash programming error, out of space).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkError {
+    /// The destination has no room for more code.
+    Full { offset: usize },
+    /// A patch would have to set bits that are already cleared.
+    NotErased { offset: usize },
+    /// A patch refers to bytes that were never written.
+    OutOfRange { offset: usize },
+    /// The underlying device reported an error.
+    Device { offset: usize },
+}
+
+/// An append-only code stream with back-patching.
+///
+/// Errors are sticky: after the first failure every call is a no-op and [`CodeSink::error`]
+/// reports it. This keeps the code generator free of error plumbing on every instruction.
+pub trait CodeSink {
+    /// Offset of the next byte to be appended.
+    fn offset(&self) -> usize;
+    /// Append bytes at the end.
+    fn append(&mut self, bytes: &[u8]);
+    /// Overwrite bytes previously appended at `offset`.
+    fn replace(&mut self, offset: usize, bytes: &[u8]);
+    /// The first error, if any.
+    fn error(&self) -> Option<SinkError>;
+}
+
+/// A sink into memory, used on the host.
+#[derive(Debug, Default, Clone)]
+pub struct VecSink {
+    bytes: Vec<u8>,
+    error: Option<SinkError>,
+    /// Check the flash rule (patches may only clear bits) on every `replace`.
+    strict: bool,
+}
+
+impl VecSink {
+    /// A sink that already holds `prefix` (e.g. the `avmN` header, so that offsets match the
+    /// reference's, which count from the start of the chunk).
+    pub fn with_prefix(prefix: &[u8]) -> Self {
+        VecSink { bytes: prefix.to_vec(), error: None, strict: cfg!(debug_assertions) }
+    }
+    pub fn new() -> Self {
+        Self::with_prefix(&[])
+    }
+    /// Turn the flash-rule check on or off.
+    pub fn set_strict(&mut self, strict: bool) {
+        self.strict = strict;
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+impl CodeSink for VecSink {
+    fn offset(&self) -> usize {
+        self.bytes.len()
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        if self.error.is_none() {
+            self.bytes.extend_from_slice(bytes);
+        }
+    }
+
+    fn replace(&mut self, offset: usize, bytes: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        let Some(dest) = offset
+            .checked_add(bytes.len())
+            .and_then(|end| self.bytes.get_mut(offset..end))
+        else {
+            self.error = Some(SinkError::OutOfRange { offset });
+            return;
+        };
+        if self.strict {
+            if let Some(i) = dest.iter().zip(bytes).position(|(old, new)| old & new != *new) {
+                self.error = Some(SinkError::NotErased { offset: offset + i });
+                return;
+            }
+        }
+        dest.copy_from_slice(bytes);
+    }
+
+    fn error(&self) -> Option<SinkError> {
+        self.error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_clears_bits_of_placeholder() {
+        let mut s = VecSink::with_prefix(&[1, 2]);
+        s.set_strict(true);
+        s.append(&[0xFF, 0xFF, 0x00]);
+        assert_eq!(s.offset(), 5);
+        s.replace(2, &[0x12, 0x34]);
+        assert_eq!(s.error(), None);
+        assert_eq!(s.as_bytes(), &[1, 2, 0x12, 0x34, 0]);
+    }
+
+    #[test]
+    fn strict_sink_rejects_setting_bits() {
+        let mut s = VecSink::new();
+        s.set_strict(true);
+        s.append(&[0x0F]);
+        s.replace(0, &[0x1F]);
+        assert_eq!(s.error(), Some(SinkError::NotErased { offset: 0 }));
+    }
+
+    #[test]
+    fn replace_out_of_range_is_an_error_not_a_panic() {
+        let mut s = VecSink::new();
+        s.append(&[0xFF]);
+        s.replace(1, &[0]);
+        assert_eq!(s.error(), Some(SinkError::OutOfRange { offset: 1 }));
+        s.replace(usize::MAX, &[0]);
+    }
+}
