@@ -441,7 +441,7 @@ mod tests {
         let mut b = b"FOR1".to_vec();
         b.extend_from_slice(&((body_len + 4) as u32).to_be_bytes());
         b.extend_from_slice(b"BEAM");
-        b.extend(core::iter::repeat(0xAB).take(body_len));
+        b.extend(core::iter::repeat_n(0xAB, body_len));
         b
     }
 
