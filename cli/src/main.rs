@@ -29,8 +29,8 @@ struct InfoArgs {
     /// A flash image (the whole flash from 0x10000000).
     #[arg(long, value_name = "FILE", conflicts_with = "probe")]
     image: Option<PathBuf>,
-    /// Read the flash of a Pico behind a debug probe (VID:PID[:SERIAL], or the only one).
-    #[arg(long, value_name = "SELECTOR", num_args = 0..=1, default_missing_value = "")]
+    /// Read the flash of a Pico behind a debug probe (the only one attached, or `--probe=VID:PID[:SERIAL]`).
+    #[arg(long, value_name = "SELECTOR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     probe: Option<String>,
     /// Flash size for --image/--probe.
     #[arg(long, value_parser = flash::parse_number, default_value = "2M")]
