@@ -99,7 +99,8 @@ impl MemFlash {
     }
     /// Flash holding `bytes` from `base`; the length must be a whole number of sectors.
     pub fn from_bytes(base: u32, bytes: Vec<u8>) -> Result<Self, FlashError> {
-        if !bytes.len().is_multiple_of(SECTOR_SIZE as usize) || u32::try_from(bytes.len()).is_err() {
+        if !bytes.len().is_multiple_of(SECTOR_SIZE as usize) || u32::try_from(bytes.len()).is_err()
+        {
             return Err(FlashError::new(
                 FlashErrorKind::Unaligned,
                 base.wrapping_add(bytes.len() as u32),
