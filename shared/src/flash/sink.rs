@@ -91,7 +91,7 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
                 if next >= self.flash.end() {
                     return Err(FlashError::new(FlashErrorKind::OutOfBounds, next));
                 }
-                if next % SECTOR_SIZE == 0 && !is_blank(self.flash, next)? {
+                if next.is_multiple_of(SECTOR_SIZE) && !is_blank(self.flash, next)? {
                     self.flash.erase(next, next + SECTOR_SIZE)?;
                 }
                 self.page_addr = next;
