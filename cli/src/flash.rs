@@ -237,10 +237,10 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!(
-            "{}: main.avm ({} bytes, {:?} mode) at {:#010x}; JIT cache region {:#010x}..{:#010x} erased",
+            "{}: main.avm ({} bytes, {} mode) at {:#010x}; JIT cache region {:#010x}..{:#010x} erased",
             summary.destination,
             summary.main_bytes,
-            args.mode,
+            if args.mode == Mode::Aot { "aot" } else { "jit" },
             summary.main_address,
             summary.cache_start,
             summary.cache_end
