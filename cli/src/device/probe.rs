@@ -1,0 +1,167 @@
+//! A Pico attached through a debug probe (SWD), driven by probe-rs and its RP2040 flash loader.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use avm_jit_core::flash::{Plan, Step};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use probe_rs::flashing::{DownloadOptions, FlashProgress, ProgressEvent, ProgressOperation};
+use probe_rs::probe::list::Lister;
+use probe_rs::probe::DebugProbeSelector;
+use probe_rs::{MemoryInterface, Permissions, Session};
+
+use super::Device;
+
+pub const CHIP: &str = "RP2040";
+
+pub struct ProbeDevice {
+    session: Session,
+    name: String,
+}
+
+/// Parse `VID:PID[:SERIAL]` (hexadecimal ids) as probe-rs does.
+pub fn parse_selector(text: &str) -> Result<DebugProbeSelector> {
+    DebugProbeSelector::from_str(text)
+        .map_err(|e| anyhow!("bad probe selector {text:?} (want VID:PID[:SERIAL]): {e}"))
+}
+
+impl ProbeDevice {
+    /// Attach to the RP2040 behind `selector`, or behind the only attached probe.
+    pub fn open(selector: Option<&str>) -> Result<Self> {
+        let lister = Lister::new();
+        let probe = match selector {
+            Some(text) => {
+                let sel = parse_selector(text)?;
+                lister
+                    .open(sel)
+                    .with_context(|| format!("cannot open probe {text}"))?
+            }
+            None => {
+                let probes = lister.list_all();
+                match probes.as_slice() {
+                    [] => bail!(
+                        "no debug probe found (is it plugged in? on Linux, see docs/flashing.md for the udev rules)"
+                    ),
+                    [one] => one.open().with_context(|| format!("cannot open probe {one}"))?,
+                    many => {
+                        let names: Vec<String> = many.iter().map(|p| format!("  {p}")).collect();
+                        bail!("several probes attached; choose one with --probe VID:PID[:SERIAL]:\n{}", names.join("\n"))
+                    }
+                }
+            }
+        };
+        let name = probe.get_name();
+        let session = probe
+            .attach(CHIP, Permissions::default())
+            .with_context(|| format!("cannot attach to the {CHIP} through {name}"))?;
+        Ok(ProbeDevice { session, name })
+    }
+}
+
+/// Turns probe-rs progress events into one indicatif bar per operation.
+struct Bars {
+    multi: MultiProgress,
+    bars: Vec<(u8, ProgressBar)>,
+}
+
+fn op_key(op: ProgressOperation) -> (u8, &'static str) {
+    match op {
+        ProgressOperation::Fill => (0, "reading back"),
+        ProgressOperation::Erase => (1, "erasing"),
+        ProgressOperation::Program => (2, "programming"),
+        ProgressOperation::Verify => (3, "verifying"),
+    }
+}
+
+impl Bars {
+    fn bar(&mut self, op: ProgressOperation, total: Option<u64>) -> ProgressBar {
+        let (key, label) = op_key(op);
+        if let Some((_, b)) = self.bars.iter().find(|(k, _)| *k == key) {
+            return b.clone();
+        }
+        let bar = self.multi.add(ProgressBar::new(total.unwrap_or(0)));
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>12} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(label);
+        self.bars.push((key, bar.clone()));
+        bar
+    }
+    fn event(&mut self, event: ProgressEvent) {
+        match event {
+            ProgressEvent::AddProgressBar { operation, total } => {
+                self.bar(operation, total);
+            }
+            ProgressEvent::Started(op) => self.bar(op, None).reset_elapsed(),
+            ProgressEvent::Progress {
+                operation, size, ..
+            } => self.bar(operation, None).inc(size),
+            ProgressEvent::Finished(op) => self.bar(op, None).finish(),
+            ProgressEvent::Failed(op) => self.bar(op, None).abandon(),
+            _ => {}
+        }
+    }
+}
+
+impl Device for ProbeDevice {
+    fn describe(&self) -> String {
+        format!("{CHIP} through {}", self.name)
+    }
+
+    fn read(&mut self, address: u32, buf: &mut [u8]) -> Result<bool> {
+        let mut core = self.session.core(0).context("cannot access core 0")?;
+        core.read(u64::from(address), buf).with_context(|| {
+            format!(
+                "cannot read {} bytes of flash at {address:#010x}",
+                buf.len()
+            )
+        })?;
+        Ok(true)
+    }
+
+    fn apply(&mut self, plan: &Plan<'_>) -> Result<()> {
+        let mut loader = self.session.target().flash_loader();
+        for step in &plan.steps {
+            let res = match *step {
+                Step::Program { address, data } => loader.add_data(u64::from(address), data),
+                // Erased ranges are written as 0xFF so that they are verified like the rest.
+                Step::Erase { start, end } => {
+                    loader.add_data(u64::from(start), &vec![0xFF; (end - start) as usize])
+                }
+            };
+            res.with_context(|| {
+                format!(
+                    "cannot stage {:#010x}..{:#010x}",
+                    step.range().start,
+                    step.range().end
+                )
+            })?;
+        }
+        let mut bars = Bars {
+            multi: MultiProgress::new(),
+            bars: Vec::new(),
+        };
+        let mut options = DownloadOptions::default();
+        options.keep_unwritten_bytes = true;
+        options.verify = true;
+        options.progress = FlashProgress::new(|e| bars.event(e));
+        loader
+            .commit(&mut self.session, options)
+            .context("flashing failed")?;
+        Ok(())
+    }
+
+    fn finish(&mut self, reset: bool) -> Result<()> {
+        if reset {
+            let mut core = self.session.core(0).context("cannot access core 0")?;
+            core.reset().context("cannot reset the target")?;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+}

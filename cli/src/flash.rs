@@ -1,0 +1,522 @@
+//! `avm-jit flash` and `avm-jit info --image/--probe`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use avm_jit_core::avm::Pack;
+use avm_jit_core::flash::cache::{self, CacheEntry, WalkEnd};
+use avm_jit_core::flash::plan::{self, Layout, PlanRequest};
+use avm_jit_core::flash::MemFlash;
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use crate::device::image::ImageFile;
+use crate::device::uf2::Uf2File;
+use crate::device::Device;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    Rp2040,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Compile every module on the host and write the AVM with its native code.
+    Aot,
+    /// Write the AVM as is and erase the cache so that AtomVM compiles on first boot.
+    Jit,
+}
+
+/// Where the flash goes (exactly one).
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct Destination {
+    /// A Pico behind a debug probe: the only one attached, or `--probe=VID:PID[:SERIAL]`.
+    #[arg(long, value_name = "SELECTOR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub probe: Option<String>,
+    /// A file holding the whole flash from 0x10000000 (created blank when missing).
+    #[arg(long, value_name = "FILE")]
+    pub image: Option<PathBuf>,
+    /// A UF2 file to drop on the BOOTSEL drive.
+    #[arg(long, value_name = "FILE")]
+    pub uf2: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FlashArgs {
+    /// The application AVM (written as main.avm).
+    pub avm: PathBuf,
+    #[arg(long, value_enum, default_value = "rp2040")]
+    pub target: Target,
+    #[arg(long, value_enum, default_value = "aot")]
+    pub mode: Mode,
+    #[command(flatten)]
+    pub destination: Destination,
+    /// Also write this lib.avm (at 0x10100000).
+    #[arg(long, value_name = "FILE")]
+    pub lib: Option<PathBuf>,
+    /// Address of main.avm.
+    #[arg(long, value_parser = parse_number, default_value = "0x10180000")]
+    pub address: u32,
+    /// Flash size (bytes; K/M suffixes and 0x accepted).
+    #[arg(long, value_parser = parse_number, default_value = "2M")]
+    pub flash_size: u32,
+    /// Size of the JIT cache region to erase (default: up to the end of flash).
+    #[arg(long, value_parser = parse_number)]
+    pub cache_size: Option<u32>,
+    /// Leave the chip halted after flashing over a probe.
+    #[arg(long)]
+    pub no_reset: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `4096`, `0x1000`, `4K`, `4KiB`, `2M`, `2MiB`.
+pub fn parse_number(text: &str) -> Result<u32, String> {
+    let t = text.trim();
+    let (digits, scale) = match t.find(|c: char| c.is_ascii_alphabetic() && c != 'x' && c != 'X') {
+        Some(i) if !t.starts_with("0x") && !t.starts_with("0X") => {
+            let scale = match t[i..].to_ascii_lowercase().as_str() {
+                "k" | "kib" | "kb" => 1u64 << 10,
+                "m" | "mib" | "mb" => 1 << 20,
+                other => return Err(format!("unknown size suffix {other:?}")),
+            };
+            (&t[..i], scale)
+        }
+        _ => (t, 1),
+    };
+    let value = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => digits.parse::<u64>(),
+    }
+    .map_err(|e| format!("{text:?} is not a number: {e}"))?;
+    value
+        .checked_mul(scale)
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| format!("{text:?} does not fit in 32 bits"))
+}
+
+fn read_avm(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Pack::parse(&bytes).map_err(|e| anyhow!("{} is not a valid AVM: {e}", path.display()))?;
+    Ok(bytes)
+}
+
+fn prepare(path: &Path, mode: Mode) -> Result<Vec<u8>> {
+    let bytes = read_avm(path)?;
+    match mode {
+        Mode::Jit => Ok(bytes),
+        Mode::Aot => {
+            let out = crate::aot::compile_avm(&bytes)
+                .with_context(|| format!("cannot compile {}", path.display()))?;
+            Pack::parse(&out).map_err(|e| {
+                anyhow!("compiling {} produced an invalid AVM: {e}", path.display())
+            })?;
+            Ok(out)
+        }
+    }
+}
+
+fn open_destination(dest: &Destination, layout: &Layout) -> Result<Box<dyn Device>> {
+    if let Some(path) = &dest.image {
+        return Ok(Box::new(ImageFile::open(
+            path,
+            layout.flash_base,
+            layout.flash_size,
+        )?));
+    }
+    if let Some(path) = &dest.uf2 {
+        return Ok(Box::new(Uf2File::create(path)));
+    }
+    open_probe(dest.probe.as_deref().unwrap_or(""))
+}
+
+#[cfg(feature = "probe")]
+fn open_probe(selector: &str) -> Result<Box<dyn Device>> {
+    let selector = (!selector.is_empty()).then_some(selector);
+    Ok(Box::new(crate::device::probe::ProbeDevice::open(selector)?))
+}
+
+#[cfg(not(feature = "probe"))]
+fn open_probe(_selector: &str) -> Result<Box<dyn Device>> {
+    bail!("this avm-jit was built without the `probe` feature; use --image or --uf2")
+}
+
+/// The address just after the end section's name of the `lib.avm` in flash, if there is one.
+fn lib_end_in_flash(device: &mut dyn Device, layout: &Layout) -> Result<Option<u32>> {
+    let mut part = vec![0u8; (layout.main_address - layout.lib_address) as usize];
+    if !device.read(layout.lib_address, &mut part)? {
+        return Ok(None);
+    }
+    Ok(Pack::parse(&part)
+        .ok()
+        .map(|p| layout.lib_address + p.end().data_offset as u32))
+}
+
+#[derive(Serialize)]
+struct FlashSummary {
+    destination: String,
+    mode: Mode,
+    main_address: u32,
+    main_bytes: usize,
+    lib_bytes: Option<usize>,
+    cache_start: u32,
+    cache_end: u32,
+    programmed: u64,
+    erased: u64,
+}
+
+pub fn run_flash(args: &FlashArgs) -> Result<()> {
+    let Target::Rp2040 = args.target;
+    let layout = Layout {
+        flash_size: args.flash_size,
+        ..Layout::rp2040()
+    };
+    // Everything that can be refused is checked before the destination is opened.
+    let main = prepare(&args.avm, args.mode)?;
+    let lib = args
+        .lib
+        .as_deref()
+        .map(|p| prepare(p, args.mode))
+        .transpose()?;
+    let mut req = PlanRequest {
+        layout,
+        main_address: args.address,
+        main: &main,
+        lib: lib.as_deref(),
+        lib_in_flash_end: None,
+        cache_size: args.cache_size,
+    };
+    let who = |e: plan::PlanError| match (&e, &args.lib) {
+        (
+            plan::PlanError::InvalidAvm {
+                partition: plan::Partition::Lib,
+                ..
+            },
+            Some(lib),
+        )
+        | (
+            plan::PlanError::TooLarge {
+                partition: plan::Partition::Lib,
+                ..
+            },
+            Some(lib),
+        ) => {
+            anyhow!("{}: {e}", lib.display())
+        }
+        _ => anyhow!("{}: {e}", args.avm.display()),
+    };
+    plan::plan(&req).map_err(who)?;
+
+    let mut device = open_destination(&args.destination, &layout)?;
+    if lib.is_none() {
+        req.lib_in_flash_end = lib_end_in_flash(device.as_mut(), &layout)?;
+    }
+    let plan = plan::plan(&req).map_err(who)?;
+    device.apply(&plan)?;
+    device.finish(!args.no_reset)?;
+
+    let (programmed, erased) = plan.totals();
+    let summary = FlashSummary {
+        destination: device.describe(),
+        mode: args.mode,
+        main_address: plan.main_address,
+        main_bytes: Pack::parse(&main).map(|p| p.len()).unwrap_or(main.len()),
+        lib_bytes: lib.as_ref().map(|l| l.len()),
+        cache_start: plan.cache_start,
+        cache_end: plan.cache.end,
+        programmed,
+        erased,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!(
+            "{}: main.avm ({} bytes, {} mode) at {:#010x}; JIT cache region {:#010x}..{:#010x} erased",
+            summary.destination,
+            summary.main_bytes,
+            if args.mode == Mode::Aot { "aot" } else { "jit" },
+            summary.main_address,
+            summary.cache_start,
+            summary.cache_end
+        );
+    }
+    Ok(())
+}
+
+// ---- info --image / --probe ------------------------------------------------------------------
+
+#[derive(Debug, Serialize)]
+pub struct ModuleInfo {
+    pub name: String,
+    pub address: u32,
+    pub size: u32,
+    pub flags: u32,
+    pub start: bool,
+    pub beam: bool,
+    /// The module carries precompiled native code (an `avmN` chunk).
+    pub native: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AvmInfo {
+    pub partition: &'static str,
+    pub address: u32,
+    pub bytes: usize,
+    pub end_name: String,
+    pub modules: Vec<ModuleInfo>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EntryInfo {
+    pub address: u32,
+    pub magic: u16,
+    pub version: u16,
+    pub code: u32,
+    pub module: Option<String>,
+    pub labels: u32,
+    pub native_size: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FlashInfo {
+    pub source: String,
+    pub avms: Vec<AvmInfo>,
+    /// Problems with what sits at the AVM addresses (e.g. a damaged AVM).
+    pub problems: Vec<String>,
+    pub cache_start: Option<u32>,
+    pub cache_valid: bool,
+    pub cache_entries: Vec<EntryInfo>,
+    pub cache_stop: Option<String>,
+}
+
+/// Chunk ids of an IFF `FOR1` container (enough to tell whether a module has native code).
+fn iff_chunk_ids(beam: &[u8]) -> Vec<[u8; 4]> {
+    let mut ids = Vec::new();
+    let mut at = 12usize;
+    while let Some(h) = beam.get(at..at + 8) {
+        let id = [h[0], h[1], h[2], h[3]];
+        let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize;
+        ids.push(id);
+        match at.checked_add(8 + len).map(|e| (e + 3) & !3) {
+            Some(next) if next > at => at = next,
+            _ => break,
+        }
+    }
+    ids
+}
+
+fn describe_avm(partition: &'static str, address: u32, pack: &Pack<'_>) -> AvmInfo {
+    let modules = pack
+        .sections()
+        .iter()
+        .map(|s| ModuleInfo {
+            name: String::from_utf8_lossy(s.name).into_owned(),
+            address: address + s.data_offset as u32,
+            size: s.size,
+            flags: s.flags,
+            start: s.is_start(),
+            beam: s.is_beam(),
+            native: s.is_beam() && iff_chunk_ids(s.data).iter().any(|id| id == b"avmN"),
+        })
+        .collect();
+    AvmInfo {
+        partition,
+        address,
+        bytes: pack.len(),
+        end_name: String::from_utf8_lossy(pack.end().name).into_owned(),
+        modules,
+    }
+}
+
+/// What is in a flash: the AVMs at the lib and main addresses and AtomVM's JIT cache.
+pub fn inspect(flash: &MemFlash, layout: &Layout, main_address: u32, source: String) -> FlashInfo {
+    let mut info = FlashInfo {
+        source,
+        avms: Vec::new(),
+        problems: Vec::new(),
+        cache_start: None,
+        cache_valid: false,
+        cache_entries: Vec::new(),
+        cache_stop: None,
+    };
+    let end = layout.flash_end();
+    let partitions = [
+        ("lib.avm", layout.lib_address, layout.main_address),
+        ("main.avm", main_address, end),
+    ];
+    let mut packs = Vec::new();
+    for (name, start, stop) in partitions {
+        let Some(bytes) = stop
+            .checked_sub(start)
+            .and_then(|len| flash.slice(start, len as usize))
+        else {
+            info.problems
+                .push(format!("{name}: {start:#010x} is outside the flash"));
+            continue;
+        };
+        if bytes.iter().take(24).all(|&b| b == 0xFF) {
+            continue;
+        }
+        match Pack::parse(bytes) {
+            Ok(p) => {
+                info.avms.push(describe_avm(name, start, &p));
+                packs.push((start, p));
+            }
+            Err(e) => info
+                .problems
+                .push(format!("{name} at {start:#010x}: not a valid AVM: {e}")),
+        }
+    }
+    // AtomVM needs main.avm to boot; without it there is no cache to speak of.
+    if !info.avms.iter().any(|a| a.partition == "main.avm") {
+        return info;
+    }
+    let highest = packs
+        .iter()
+        .map(|(a, p)| a + p.end().data_offset as u32)
+        .max()
+        .unwrap_or(main_address);
+    let start = cache::first_entry_address(highest);
+    info.cache_start = Some(start);
+    info.cache_valid = packs.iter().all(|(_, p)| p.end().is_marked_valid());
+    let module_at = |code: u32| -> Option<String> {
+        packs.iter().find_map(|(base, p)| {
+            p.modules().find_map(|s| {
+                let lo = base + s.data_offset as u32;
+                (code >= lo && code < lo + s.data.len() as u32)
+                    .then(|| String::from_utf8_lossy(s.name).into_owned())
+            })
+        })
+    };
+    let mut entries: Vec<CacheEntry> = Vec::new();
+    let mut snapshot = flash.clone();
+    match cache::walk(&mut snapshot, start, end, |e| entries.push(*e)) {
+        Ok(stop) => {
+            if !matches!(stop, WalkEnd::Free { .. } | WalkEnd::RegionEnd { .. }) {
+                info.problems.push(format!("cache: {stop}"));
+            }
+            info.cache_stop = Some(stop.to_string());
+        }
+        Err(e) => info.problems.push(format!("cache: {e}")),
+    }
+    info.cache_entries = entries
+        .iter()
+        .map(|e| EntryInfo {
+            address: e.address,
+            magic: e.header.magic,
+            version: e.header.version,
+            code: e.header.code,
+            module: module_at(e.header.code),
+            labels: e.header.labels,
+            native_size: e.header.size,
+        })
+        .collect();
+    info
+}
+
+pub fn print_info(info: &FlashInfo, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(info)?);
+        return Ok(());
+    }
+    println!("{}", info.source);
+    for avm in &info.avms {
+        println!(
+            "{} at {:#010x}: {} bytes, end section {:?}",
+            avm.partition, avm.address, avm.bytes, avm.end_name
+        );
+        for m in &avm.modules {
+            let mut tags = Vec::new();
+            if m.start {
+                tags.push("start");
+            }
+            if m.native {
+                tags.push("native");
+            }
+            println!(
+                "  {:#010x} {:>8}  {} {}",
+                m.address,
+                m.size,
+                m.name,
+                tags.join(" ")
+            );
+        }
+    }
+    for p in &info.problems {
+        println!("problem: {p}");
+    }
+    match info.cache_start {
+        None => println!("no main.avm: no JIT cache"),
+        Some(start) => {
+            println!(
+                "JIT cache at {start:#010x}: {} ({} entries)",
+                if info.cache_valid {
+                    "valid"
+                } else {
+                    "not valid (an end section is not END)"
+                },
+                info.cache_entries.len()
+            );
+            for e in &info.cache_entries {
+                println!(
+                    "  {:#010x} magic {:#06x} v{} code {:#010x} ({}) labels {} native {} bytes",
+                    e.address,
+                    e.magic,
+                    e.version,
+                    e.code,
+                    e.module.as_deref().unwrap_or("unknown module"),
+                    e.labels,
+                    e.native_size
+                );
+            }
+            if let Some(stop) = &info.cache_stop {
+                println!("  then {stop}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `info --image FILE` / `info --probe [SEL]`.
+pub fn run_info(
+    image: Option<&Path>,
+    probe: Option<&str>,
+    flash_size: u32,
+    main_address: u32,
+    json: bool,
+) -> Result<()> {
+    let layout = Layout {
+        flash_size,
+        ..Layout::rp2040()
+    };
+    let flash = match (image, probe) {
+        (Some(path), _) => {
+            if !path.exists() {
+                bail!("flash image {} does not exist", path.display());
+            }
+            ImageFile::open(path, layout.flash_base, layout.flash_size)?.flash
+        }
+        (None, Some(selector)) => read_probe_flash(selector, &layout)?,
+        (None, None) => bail!("info needs --image FILE or --probe"),
+    };
+    let source = match image {
+        Some(p) => format!("flash image {}", p.display()),
+        None => "flash read through the probe".to_string(),
+    };
+    print_info(&inspect(&flash, &layout, main_address, source), json)
+}
+
+/// Read the AVM partitions and cache (everything from lib.avm up) into a flash snapshot.
+fn read_probe_flash(selector: &str, layout: &Layout) -> Result<MemFlash> {
+    let mut device = open_probe(selector)?;
+    let mut bytes = vec![0xFFu8; layout.flash_size as usize];
+    let from = (layout.lib_address - layout.flash_base) as usize;
+    device.read(layout.lib_address, &mut bytes[from..])?;
+    MemFlash::from_bytes(layout.flash_base, bytes).map_err(|e| anyhow!("{e}"))
+}

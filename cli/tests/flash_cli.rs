@@ -1,0 +1,416 @@
+//! `avm-jit flash` and `avm-jit info --image` end to end, on flash images and UF2 files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use avm_jit_core::avm::{Pack, PackBuilder};
+use avm_jit_core::flash::cache::{EntryHeader, ENTRY_HEADER_LEN};
+
+const FLASH_BASE: u32 = 0x1000_0000;
+const MAIN: u32 = 0x1018_0000;
+const FLASH_SIZE: usize = 2 << 20;
+
+fn off(addr: u32) -> usize {
+    (addr - FLASH_BASE) as usize
+}
+
+fn golden_beams() -> Vec<(String, Vec<u8>)> {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden/otp27/beams/fixtures");
+    let mut beams: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "beam"))
+        .map(|p| {
+            (
+                p.file_stem().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    beams.sort();
+    beams
+}
+
+/// An application AVM made of the first `count` golden beams (the first one marked as start).
+fn app_avm(count: usize) -> Vec<u8> {
+    let mut b = PackBuilder::new();
+    for (i, (name, beam)) in golden_beams().iter().take(count).enumerate() {
+        b.beam(name, beam, i == 0).unwrap();
+    }
+    b.finish()
+}
+
+/// The example application of the fixtures, once it is built; otherwise the golden-beam app.
+fn example_avm() -> Vec<u8> {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    for candidate in [
+        "example/example.avm",
+        "example/build/example.avm",
+        "example.avm",
+    ] {
+        if let Ok(bytes) = std::fs::read(fixtures.join(candidate)) {
+            return bytes;
+        }
+    }
+    app_avm(usize::MAX)
+}
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("flash_cli_{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+}
+
+fn avm_jit(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_avm-jit"));
+    for a in args {
+        cmd.arg(a);
+    }
+    cmd.output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "avm-jit failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Exit code 1 with a message containing every one of `needles`.
+fn refused(out: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected a refusal, got {:?}: {err}",
+        out.status
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "{n:?} not in: {err}");
+    }
+}
+
+fn flash_jit_image(image: &Path, avm: &Path) -> Output {
+    avm_jit(&[
+        &"flash",
+        &"--target",
+        &"rp2040",
+        &"--mode",
+        &"jit",
+        &"--image",
+        &image,
+        &avm,
+    ])
+}
+
+/// A flash image with recognisable bytes where the firmware lives.
+fn image_with_firmware(s: &Scratch) -> PathBuf {
+    let mut bytes = vec![0xFFu8; FLASH_SIZE];
+    for (i, b) in bytes[..off(0x1010_0000)].iter_mut().enumerate() {
+        *b = (i % 253) as u8;
+    }
+    s.write("flash.bin", &bytes)
+}
+
+#[test]
+fn jit_mode_writes_the_avm_raw_and_erases_the_cache() {
+    let s = Scratch::new("jit");
+    let avm = example_avm();
+    let app = s.write("app.avm", &avm);
+    let image = image_with_firmware(&s);
+    let before = std::fs::read(&image).unwrap();
+    ok(&flash_jit_image(&image, &app));
+    let after = std::fs::read(&image).unwrap();
+    assert_eq!(after.len(), FLASH_SIZE);
+    assert_eq!(&after[off(MAIN)..off(MAIN) + avm.len()], &avm[..]);
+    assert!(
+        after[off(MAIN) + avm.len()..].iter().all(|&b| b == 0xFF),
+        "cache region not blank"
+    );
+    assert_eq!(
+        &after[..off(MAIN)],
+        &before[..off(MAIN)],
+        "bytes below main.avm changed"
+    );
+}
+
+#[test]
+fn missing_image_is_created_blank() {
+    let s = Scratch::new("create");
+    let avm = app_avm(2);
+    let app = s.write("app.avm", &avm);
+    let image = s.path("new.bin");
+    ok(&flash_jit_image(&image, &app));
+    let bytes = std::fs::read(&image).unwrap();
+    assert_eq!(bytes.len(), FLASH_SIZE);
+    assert!(bytes[..off(MAIN)].iter().all(|&b| b == 0xFF));
+    assert_eq!(&bytes[off(MAIN)..off(MAIN) + avm.len()], &avm[..]);
+}
+
+/// Put a finished cache entry for the first module of main.avm at the cache start and mark the
+/// AVM's end section `END`, as AtomVM does after compiling on the device.
+fn fake_warm_cache(image: &Path, avm: &[u8], code_len: u32) -> u32 {
+    let pack = Pack::parse(avm).unwrap();
+    let first = pack.modules().next().unwrap();
+    let code_chunk = MAIN + first.data_offset as u32 + 12;
+    let end_name = MAIN + pack.end().offset as u32 + 12;
+    let start = (MAIN + pack.end().data_offset as u32 + 4095) & !4095;
+    let mut bytes = std::fs::read(image).unwrap();
+    let header = EntryHeader::new(1, code_chunk, 9, code_len);
+    bytes[off(start)..off(start) + 16].copy_from_slice(&header.to_bytes());
+    let code = off(start + ENTRY_HEADER_LEN);
+    bytes[code..code + code_len as usize].fill(0x00);
+    bytes[off(end_name)..off(end_name) + 3].copy_from_slice(b"END");
+    std::fs::write(image, bytes).unwrap();
+    start
+}
+
+#[test]
+fn info_reports_avm_modules_and_cache_entries() {
+    let s = Scratch::new("info");
+    let avm = app_avm(3);
+    let app = s.write("app.avm", &avm);
+    let image = s.path("flash.bin");
+    ok(&flash_jit_image(&image, &app));
+
+    let out = ok(&avm_jit(&[&"info", &"--image", &image, &"--json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let main = &v["avms"][0];
+    assert_eq!(main["partition"], "main.avm");
+    assert_eq!(main["modules"].as_array().unwrap().len(), 3);
+    assert_eq!(main["modules"][0]["start"], true);
+    assert_eq!(main["modules"][0]["native"], false);
+    assert_eq!(v["cache_valid"], false);
+    assert_eq!(v["cache_entries"].as_array().unwrap().len(), 0);
+
+    let start = fake_warm_cache(&image, &avm, 40);
+    let out = ok(&avm_jit(&[&"info", &"--image", &image, &"--json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["cache_start"], start);
+    assert_eq!(v["cache_valid"], true);
+    let entries = v["cache_entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["magic"], 0x4A74);
+    assert_eq!(entries[0]["native_size"], 40);
+    let first_module = golden_beams()[0].0.clone() + ".beam";
+    assert_eq!(entries[0]["module"], first_module.as_str());
+
+    let text = ok(&avm_jit(&[&"info", &"--image", &image]));
+    assert!(
+        text.contains("valid") && text.contains(&first_module),
+        "{text}"
+    );
+}
+
+#[test]
+fn reflashing_a_smaller_avm_leaves_no_stale_cache() {
+    let s = Scratch::new("stale");
+    let big = app_avm(usize::MAX);
+    let small = app_avm(1);
+    assert!(small.len() + 4096 < big.len());
+    let image = s.path("flash.bin");
+    ok(&flash_jit_image(&image, &s.write("big.avm", &big)));
+    fake_warm_cache(&image, &big, 3000);
+    ok(&flash_jit_image(&image, &s.write("small.avm", &small)));
+    let bytes = std::fs::read(&image).unwrap();
+    assert_eq!(&bytes[off(MAIN)..off(MAIN) + small.len()], &small[..]);
+    assert!(bytes[off(MAIN) + small.len()..].iter().all(|&b| b == 0xFF));
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&avm_jit(&[&"info", &"--image", &image, &"--json"]))).unwrap();
+    assert_eq!(v["cache_entries"].as_array().unwrap().len(), 0);
+    assert_eq!(v["avms"][0]["end_name"], "end");
+}
+
+#[test]
+fn uf2_decodes_to_the_same_bytes_as_the_image() {
+    let s = Scratch::new("uf2");
+    let avm = example_avm();
+    let app = s.write("app.avm", &avm);
+    let image = s.path("flash.bin");
+    let uf2 = s.path("app.uf2");
+    ok(&flash_jit_image(&image, &app));
+    ok(&avm_jit(&[
+        &"flash",
+        &"--target",
+        &"rp2040",
+        &"--mode",
+        &"jit",
+        &"--uf2",
+        &uf2,
+        &app,
+    ]));
+    let blocks = std::fs::read(&uf2).unwrap();
+    assert_eq!(blocks.len() % 512, 0);
+    let (bin, families) = uf2_decode::convert_from_uf2(&blocks).unwrap();
+    assert_eq!(families.len(), 1);
+    assert_eq!(families.get(&0xE48B_FF56), Some(&u64::from(MAIN)));
+    let image = std::fs::read(&image).unwrap();
+    assert_eq!(bin.len(), FLASH_SIZE - off(MAIN));
+    assert!(
+        bin == image[off(MAIN)..],
+        "UF2 contents differ from the flash image"
+    );
+}
+
+#[test]
+fn refusals_name_the_file_and_write_nothing() {
+    let s = Scratch::new("refuse");
+    let avm = app_avm(2);
+    let app = s.write("app.avm", &avm);
+    let image = s.path("flash.bin");
+    let jit = |extra: &[&dyn AsRef<std::ffi::OsStr>], file: &Path| {
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+            vec![&"flash", &"--mode", &"jit", &"--image", &image];
+        args.extend_from_slice(extra);
+        let file = file.to_path_buf();
+        let mut args: Vec<std::ffi::OsString> =
+            args.iter().map(|a| a.as_ref().to_owned()).collect();
+        args.push(file.into_os_string());
+        let refs: Vec<&dyn AsRef<std::ffi::OsStr>> = args
+            .iter()
+            .map(|a| a as &dyn AsRef<std::ffi::OsStr>)
+            .collect();
+        avm_jit(&refs)
+    };
+
+    let truncated = s.write("truncated.avm", &avm[..avm.len() - 10]);
+    refused(
+        &jit(&[], &truncated),
+        &["truncated.avm", "not a valid AVM", "offset"],
+    );
+    let mut corrupt = avm.clone();
+    corrupt[27] = 0x33;
+    refused(
+        &jit(&[], &s.write("corrupt.avm", &corrupt)),
+        &["corrupt.avm", "offset 0x18"],
+    );
+    refused(&jit(&[], &s.path("missing.avm")), &["missing.avm"]);
+
+    let mut nostart = PackBuilder::new();
+    nostart.beam("lonely", &golden_beams()[0].1, false).unwrap();
+    refused(
+        &jit(&[], &s.write("nostart.avm", &nostart.finish())),
+        &["nostart.avm", "start/0"],
+    );
+
+    let mut huge = PackBuilder::new();
+    huge.beam("app", &golden_beams()[0].1, true).unwrap();
+    huge.file("app/priv/blob", &vec![7u8; 600 << 10]).unwrap();
+    let huge = s.write("huge.avm", &huge.finish());
+    refused(&jit(&[], &huge), &["huge.avm", "partition holds"]);
+
+    refused(
+        &jit(&[&"--address", &"0x10180100"], &app),
+        &["0x10180100", "not aligned"],
+    );
+    refused(&jit(&[&"--address", &"0x10080000"], &app), &["firmware"]);
+    refused(
+        &jit(&[&"--address", &"0x10170000"], &app),
+        &["lib.avm partition"],
+    );
+    let flush_with_end = format!("{:#x}", 0x1020_0000 - ((avm.len() as u32 + 4095) & !4095));
+    refused(
+        &jit(&[&"--address", &flush_with_end], &app),
+        &["no room for the JIT cache"],
+    );
+    refused(
+        &jit(&[&"--address", &"0x101ff000"], &app),
+        &["partition holds 4096"],
+    );
+    refused(
+        &jit(&[&"--cache-size", &"1M"], &app),
+        &["runs past the end of flash"],
+    );
+    refused(
+        &jit(&[&"--cache-size", &"1000"], &app),
+        &["multiple of 4 KiB"],
+    );
+    refused(
+        &jit(&[&"--lib", &truncated], &app),
+        &["truncated.avm", "not a valid AVM"],
+    );
+    assert!(!image.exists(), "a refused flash created the image");
+
+    // AOT mode checks the input before compiling it.
+    let out = avm_jit(&[&"flash", &"--mode", &"aot", &"--image", &image, &truncated]);
+    refused(&out, &["truncated.avm", "not a valid AVM"]);
+    let out = avm_jit(&[
+        &"flash",
+        &"--mode",
+        &"aot",
+        &"--uf2",
+        &s.path("x.uf2"),
+        &truncated,
+    ]);
+    refused(&out, &["truncated.avm"]);
+}
+
+#[test]
+fn probe_errors_stop_at_the_probe_boundary() {
+    let s = Scratch::new("probe");
+    let app = s.write("app.avm", &app_avm(1));
+    let out = avm_jit(&[&"flash", &"--mode", &"jit", &"--probe=not-a-selector", &app]);
+    refused(&out, &["bad probe selector"]);
+    // A probe that is not attached.
+    let out = avm_jit(&[
+        &"flash",
+        &"--mode",
+        &"jit",
+        &"--probe=dead:beef:nothere",
+        &app,
+    ]);
+    refused(&out, &["cannot open probe dead:beef:nothere"]);
+    // Refusals still come before any probe is looked for.
+    let bad = s.write("bad.avm", b"#!/usr/bin/env AtomVM\n\0\0");
+    refused(
+        &avm_jit(&[&"flash", &"--probe", &bad]),
+        &["bad.avm", "not a valid AVM"],
+    );
+}
+
+#[test]
+#[ignore = "needs the compiler"]
+fn aot_mode_writes_native_code_in_every_module() {
+    let s = Scratch::new("aot");
+    let avm = example_avm();
+    let app = s.write("app.avm", &avm);
+    let image = s.path("flash.bin");
+    ok(&avm_jit(&[
+        &"flash",
+        &"--target",
+        &"rp2040",
+        &"--mode",
+        &"aot",
+        &"--image",
+        &image,
+        &app,
+    ]));
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&avm_jit(&[&"info", &"--image", &image, &"--json"]))).unwrap();
+    let modules = v["avms"][0]["modules"].as_array().unwrap();
+    assert!(!modules.is_empty());
+    for m in modules.iter().filter(|m| m["beam"] == true) {
+        assert_eq!(m["native"], true, "{m}");
+    }
+    let bytes = std::fs::read(&image).unwrap();
+    let pack = Pack::parse(&bytes[off(MAIN)..]).unwrap();
+    assert!(bytes[off(MAIN) + pack.len()..].iter().all(|&b| b == 0xFF));
+}
