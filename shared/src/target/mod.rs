@@ -1,0 +1,3 @@
+//! Code generation targets.
+
+pub mod armv6m;
