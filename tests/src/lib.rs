@@ -1,1 +1,114 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers shared by the end-to-end tests: where the golden corpus and the fixtures are.
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The golden corpus: `$AVM_JIT_GOLDEN`, else `../shared/golden` beside the workspace.
+///
+/// When it is missing, a test run under CI (`CI=true`) fails, because a silently skipped
+/// conformance suite is worse than a red build; elsewhere the test says plainly that it skipped.
+pub fn golden_dir(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("AVM_JIT_GOLDEN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/golden"));
+    if dir.join("README.md").is_file() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{test}: golden corpus not found at {} (set AVM_JIT_GOLDEN)",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED {test}: golden corpus not found at {}",
+        dir.display()
+    );
+    None
+}
+
+/// One row of a golden `index.tsv`.
+#[derive(Clone, Debug)]
+pub struct GoldenRow {
+    pub app: String,
+    pub module: String,
+    pub beam_sha256: String,
+    pub avmn_sha256: String,
+    /// Named columns after the first four (sizes, counts), as text.
+    pub extra: Vec<(String, String)>,
+}
+
+/// The rows of `<golden>/<target>/index.tsv`, e.g. `target = "otp25/armv6m"`.
+pub fn golden_index(golden: &Path, target: &str) -> Vec<GoldenRow> {
+    let path = golden.join(target).join("index.tsv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert!(f.len() >= 4, "{}: short row {l:?}", path.display());
+            GoldenRow {
+                app: f[0].into(),
+                module: f[1].into(),
+                beam_sha256: f[2].into(),
+                avmn_sha256: f[3].into(),
+                extra: header
+                    .iter()
+                    .zip(&f)
+                    .skip(4)
+                    .map(|(h, v)| (h.to_string(), v.to_string()))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+impl GoldenRow {
+    pub fn get(&self, column: &str) -> Option<&str> {
+        self.extra
+            .iter()
+            .find(|(h, _)| h == column)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Every file with extension `ext` below `dir`, sorted.
+pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == ext) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The input beams of a golden target folder.
+pub fn golden_beams_dir(golden: &Path, target: &str) -> PathBuf {
+    let (otp, variant) = target.split_once('/').unwrap_or((target, ""));
+    let beams = if variant.ends_with("-notype") {
+        "beams-notype"
+    } else {
+        "beams"
+    };
+    golden.join(otp).join(beams)
+}
+
+/// The golden targets whose rows must match byte for byte.
+pub const ARMV6M_TARGETS: [&str; 3] = ["otp25/armv6m", "otp27/armv6m", "otp27/armv6m-notype"];

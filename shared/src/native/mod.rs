@@ -1,1 +1,294 @@
-//! The `avmN` chunk payload: header, jump table, code, labels and lines tables.
+//! The `avmN` chunk: AtomVM's native code for one module.
+//!
+//! Layout (all header fields big-endian):
+//! ```text
+//! u32 info size (16) | u32 label count | u16 format (1) | u16 arch count
+//!   then per architecture: u16 arch | u16 variant | u32 offset of its code after the info
+//! code: jump table (label count + 1 entries), native code, label-0 stub, labels table, lines table
+//! ```
+//! Offsets inside the code (labels, lines, branches) count from the start of the payload, because
+//! the compiler's stream starts with the header already in it.
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// `avmN` format version understood by AtomVM v0.7.
+pub const FORMAT_VERSION: u16 = 1;
+/// Architecture number of ARMv6-M in the header.
+pub const ARCH_ARMV6M: u16 = 3;
+/// Variant bits.
+pub const VARIANT_PIC: u16 = 1;
+pub const VARIANT_FLOAT32: u16 = 2;
+pub const VARIANT_THUMB2: u16 = 4;
+/// Size of the header for a single architecture.
+pub const SINGLE_ARCH_HEADER_LEN: usize = 20;
+/// Jump table entry sizes.
+pub const ARMV6M_JUMP_ENTRY: usize = 12;
+pub const THUMB2_JUMP_ENTRY: usize = 6;
+
+/// The header of a single-architecture payload, as the reference writes it.
+pub fn single_arch_header(
+    labels_count: u32,
+    arch: u16,
+    variant: u16,
+) -> [u8; SINGLE_ARCH_HEADER_LEN] {
+    let mut h = [0u8; SINGLE_ARCH_HEADER_LEN];
+    h[0..4].copy_from_slice(&16u32.to_be_bytes());
+    h[4..8].copy_from_slice(&labels_count.to_be_bytes());
+    h[8..10].copy_from_slice(&FORMAT_VERSION.to_be_bytes());
+    h[10..12].copy_from_slice(&1u16.to_be_bytes());
+    h[12..14].copy_from_slice(&arch.to_be_bytes());
+    h[14..16].copy_from_slice(&variant.to_be_bytes());
+    // h[16..20]: offset 0
+    h
+}
+
+/// One architecture entry of the header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArchEntry {
+    pub arch: u16,
+    pub variant: u16,
+    /// Offset of this architecture's code from the end of the info block.
+    pub offset: u32,
+}
+
+/// A parsed view of an `avmN` payload.
+#[derive(Clone, Debug)]
+pub struct Native<'a> {
+    pub bytes: &'a [u8],
+    pub info_size: u32,
+    pub labels_count: u32,
+    pub format: u16,
+    arch_count: u16,
+}
+
+fn be_u16(b: &[u8], at: usize) -> Result<u16> {
+    b.get(at..at + 2)
+        .map(|s| u16::from_be_bytes([s[0], s[1]]))
+        .ok_or_else(|| Error::truncated(at, 2, b.len().saturating_sub(at)))
+}
+
+fn be_u32(b: &[u8], at: usize) -> Result<u32> {
+    b.get(at..at + 4)
+        .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+        .ok_or_else(|| Error::truncated(at, 4, b.len().saturating_sub(at)))
+}
+
+fn le_i32(b: &[u8], at: usize) -> Result<i32> {
+    b.get(at..at + 4)
+        .map(|s| i32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .ok_or_else(|| Error::truncated(at, 4, b.len().saturating_sub(at)))
+}
+
+fn le_u16(b: &[u8], at: usize) -> Result<u16> {
+    b.get(at..at + 2)
+        .map(|s| u16::from_le_bytes([s[0], s[1]]))
+        .ok_or_else(|| Error::truncated(at, 2, b.len().saturating_sub(at)))
+}
+
+impl<'a> Native<'a> {
+    /// Parse the header. Errors carry offsets relative to the payload start.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+        let info_size = be_u32(bytes, 0)?;
+        if info_size < 8 || info_size as usize > bytes.len().saturating_sub(4) {
+            return Err(Error::invalid(0, "avmN info size", info_size.into()));
+        }
+        let labels_count = be_u32(bytes, 4)?;
+        let format = be_u16(bytes, 8)?;
+        let arch_count = be_u16(bytes, 10)?;
+        if 8 + 8 * arch_count as usize > info_size as usize {
+            return Err(Error::invalid(
+                10,
+                "avmN architecture count",
+                arch_count.into(),
+            ));
+        }
+        Ok(Native {
+            bytes,
+            info_size,
+            labels_count,
+            format,
+            arch_count,
+        })
+    }
+
+    /// Offset of the first byte after the info block.
+    pub fn data_start(&self) -> usize {
+        4 + self.info_size as usize
+    }
+
+    pub fn arches(&self) -> impl Iterator<Item = ArchEntry> + '_ {
+        (0..self.arch_count as usize).filter_map(move |i| {
+            let at = 12 + 8 * i;
+            Some(ArchEntry {
+                arch: be_u16(self.bytes, at).ok()?,
+                variant: be_u16(self.bytes, at + 2).ok()?,
+                offset: be_u32(self.bytes, at + 4).ok()?,
+            })
+        })
+    }
+
+    /// The native code layout of the architecture entry `arch` (armv6m only).
+    pub fn layout(&self, arch: &ArchEntry) -> Result<CodeLayout> {
+        if arch.arch != ARCH_ARMV6M {
+            return Err(Error::unsupported(
+                12,
+                "avmN architecture",
+                arch.arch.into(),
+            ));
+        }
+        let thumb2 = arch.variant & VARIANT_THUMB2 != 0;
+        let entry = if thumb2 {
+            THUMB2_JUMP_ENTRY
+        } else {
+            ARMV6M_JUMP_ENTRY
+        };
+        let jump_table = self.data_start() + arch.offset as usize;
+        let entries = self.labels_count as usize + 1;
+        let code_start = entries
+            .checked_mul(entry)
+            .and_then(|n| n.checked_add(jump_table))
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or_else(|| Error::invalid(4, "avmN label count", self.labels_count.into()))?;
+        let label0 = self.label_offset_in(jump_table, thumb2, 0)?;
+        // The label-0 stub: `adr r0, tables; pop {...}` then optional padding to align the tables.
+        let adr = le_u16(self.bytes, label0)?;
+        if adr & 0xF800 != 0xA000 {
+            return Err(Error::invalid(label0, "label 0 stub", adr.into()));
+        }
+        let tables_start = (label0 + 4) & !3;
+        let tables_start = tables_start + ((adr & 0xFF) as usize * 4).saturating_sub(4);
+        let labels_len = be_u16(self.bytes, tables_start)? as usize;
+        let lines_at = tables_start + 2 + 6 * labels_len;
+        let lines_len = be_u16(self.bytes, lines_at)? as usize;
+        let end = lines_at + 2 + 6 * lines_len;
+        if end != self.bytes.len() {
+            return Err(Error::invalid(
+                lines_at,
+                "avmN lines table length",
+                lines_len as u64,
+            ));
+        }
+        Ok(CodeLayout {
+            thumb2,
+            jump_table,
+            code_start,
+            label0,
+            labels_at: tables_start,
+            lines_at,
+            end,
+        })
+    }
+
+    fn label_offset_in(&self, jump_table: usize, thumb2: bool, label: u32) -> Result<usize> {
+        if thumb2 {
+            let at = jump_table + THUMB2_JUMP_ENTRY * label as usize + 2;
+            let hi = le_u16(self.bytes, at)? as u32;
+            let lo = le_u16(self.bytes, at + 2)? as u32;
+            let s = (hi >> 10) & 1;
+            let j1 = (lo >> 13) & 1;
+            let j2 = (lo >> 11) & 1;
+            let i1 = !(j1 ^ s) & 1;
+            let i2 = !(j2 ^ s) & 1;
+            let imm =
+                (s << 24) | (i1 << 23) | (i2 << 22) | ((hi & 0x3FF) << 12) | ((lo & 0x7FF) << 1);
+            let imm = ((imm << 7) as i32) >> 7;
+            target(at as i64 + 4 + imm as i64, self.bytes.len(), at)
+        } else {
+            let entry = jump_table + ARMV6M_JUMP_ENTRY * label as usize;
+            let rel = le_i32(self.bytes, entry + 8)?;
+            // The entry's `add pc, r3` sits at +4 and reads pc as +8; bit 0 is the Thumb bit.
+            target(
+                entry as i64 + 8 + rel as i64 - 1,
+                self.bytes.len(),
+                entry + 8,
+            )
+        }
+    }
+
+    /// Offset of `label` (0..=labels_count) according to the jump table.
+    pub fn label_offset(&self, layout: &CodeLayout, label: u32) -> Result<usize> {
+        if label > self.labels_count {
+            return Err(Error::invalid(4, "label", label.into()));
+        }
+        self.label_offset_in(layout.jump_table, layout.thumb2, label)
+    }
+
+    /// The labels table: (label, offset) pairs.
+    pub fn labels(&self, layout: &CodeLayout) -> impl Iterator<Item = (u16, u32)> + 'a {
+        pairs(self.bytes, layout.labels_at)
+    }
+
+    /// The lines table: (line ref, offset) pairs.
+    pub fn lines(&self, layout: &CodeLayout) -> impl Iterator<Item = (u16, u32)> + 'a {
+        pairs(self.bytes, layout.lines_at)
+    }
+}
+
+fn target(t: i64, len: usize, at: usize) -> Result<usize> {
+    if t < 0 || t as usize >= len {
+        return Err(Error::new(
+            ErrorKind::Invalid {
+                what: "branch target",
+                value: t as u64,
+            },
+            at,
+        ));
+    }
+    Ok(t as usize)
+}
+
+fn pairs(bytes: &[u8], at: usize) -> impl Iterator<Item = (u16, u32)> + '_ {
+    let n = be_u16(bytes, at).unwrap_or(0) as usize;
+    (0..n).map_while(move |i| {
+        let p = at + 2 + 6 * i;
+        Some((be_u16(bytes, p).ok()?, be_u32(bytes, p + 2).ok()?))
+    })
+}
+
+/// Where things are in one architecture's native code (payload offsets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodeLayout {
+    pub thumb2: bool,
+    pub jump_table: usize,
+    /// First byte after the jump table.
+    pub code_start: usize,
+    /// The label-0 stub that returns the tables; code proper ends here.
+    pub label0: usize,
+    pub labels_at: usize,
+    pub lines_at: usize,
+    pub end: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trips() {
+        let h = single_arch_header(7, ARCH_ARMV6M, VARIANT_PIC);
+        let n = Native::parse(&h).unwrap();
+        assert_eq!(n.labels_count, 7);
+        assert_eq!(n.format, FORMAT_VERSION);
+        let a: alloc::vec::Vec<_> = n.arches().collect();
+        assert_eq!(
+            a,
+            [ArchEntry {
+                arch: 3,
+                variant: 1,
+                offset: 0
+            }]
+        );
+        assert_eq!(n.data_start(), 20);
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(Native::parse(&[0, 0, 0]).is_err());
+        assert!(Native::parse(&[0xFF; 32]).is_err());
+        let mut h = single_arch_header(0xFFFF_FFFF, ARCH_ARMV6M, VARIANT_PIC).to_vec();
+        h.extend_from_slice(&[0; 16]);
+        let n = Native::parse(&h).unwrap();
+        let a = n.arches().next().unwrap();
+        assert!(n.layout(&a).is_err());
+    }
+}
