@@ -1,0 +1,232 @@
+//! In-place arithmetic and bitwise operations on native registers.
+//!
+//! Immediates that do not fit an instruction go through a scratch register; when none is free,
+//! the bitwise operations borrow r0 (the context) and park it in ip meanwhile.
+
+use super::asm::{self, AsmError, Insn};
+use super::{Armv6m, CTX_REG, IP_REG};
+use crate::compile::backend::{Arg, BackendError, Reg, Val};
+use crate::stream::CodeSink;
+
+/// `TERM_PRIMARY_CLEAR_MASK`: clears the two primary tag bits.
+const TERM_PRIMARY_CLEAR_MASK: i64 = -4;
+
+/// A three-operand `op rd, rd, rm` or `op rdn, rm` encoder.
+type RegOp = fn(Reg, Reg) -> Result<Insn, AsmError>;
+
+fn adds_rr(rd: Reg, rm: Reg) -> Result<Insn, AsmError> {
+    asm::adds_reg(rd, rd, rm)
+}
+
+fn subs_rr(rd: Reg, rm: Reg) -> Result<Insn, AsmError> {
+    asm::subs_reg(rd, rd, rm)
+}
+
+impl<S: CodeSink> Armv6m<S> {
+    /// The register operand of an arithmetic method (records an error for anything else).
+    fn arith_reg(&mut self, arg: Arg) -> Reg {
+        match arg.val {
+            Val::Reg(r) => r,
+            _ => {
+                self.fail(BackendError::Unsupported("arithmetic on a non-register"));
+                Reg::R0
+            }
+        }
+    }
+
+    /// `reg op= imm` through a free scratch register, which is released again.
+    fn op_via_temp(&mut self, reg: Reg, imm: i64, op: RegOp) {
+        let avail = self.available_regs;
+        let temp = self.avail(avail);
+        self.available_regs = avail & !temp.bit();
+        self.mov_immediate(temp, imm);
+        self.put(op(reg, temp));
+        self.regs.invalidate_reg(reg);
+        self.regs.invalidate_reg(temp);
+        self.available_regs = avail;
+    }
+
+    /// `reg op= imm` with no free register: r0 is borrowed and restored from ip.
+    fn op_via_ctx(&mut self, reg: Reg, imm: i64, op: RegOp) {
+        self.put(asm::mov(IP_REG, CTX_REG));
+        self.mov_immediate(CTX_REG, imm);
+        self.put(op(reg, CTX_REG));
+        self.put(asm::mov(CTX_REG, IP_REG));
+        self.regs.invalidate_reg(reg);
+    }
+
+    /// `reg &= value`. A freed `reg` is updated in place; a kept one is only supported with the
+    /// primary-tag clearing mask, which leaves the result in a new register.
+    pub(super) fn and_(&mut self, reg: Arg, value: Val) -> Reg {
+        let r = self.arith_reg(reg);
+        if !reg.free {
+            if value != Val::Imm(TERM_PRIMARY_CLEAR_MASK) {
+                self.fail(BackendError::Unsupported("and_ on a kept register"));
+                return r;
+            }
+            let avail = self.available_regs;
+            let result = self.avail(avail);
+            self.put(asm::lsrs_imm(result, r, 2));
+            self.put(asm::lsls_imm(result, result, 2));
+            self.regs.invalidate_reg(result);
+            self.take_reg(result);
+            return result;
+        }
+        match value {
+            Val::Reg(src) => {
+                self.put(asm::ands(r, src));
+                self.regs.invalidate_reg(r);
+            }
+            // Keeping the low 24 bits needs no constant.
+            Val::Imm(0xFF_FFFF) => {
+                self.put(asm::lsls_imm(r, r, 8));
+                self.put(asm::lsrs_imm(r, r, 8));
+                self.regs.invalidate_reg(r);
+            }
+            // Small negative masks are cheaper as "clear the complement".
+            Val::Imm(v) if (-256..0).contains(&v) => {
+                if self.available_regs != 0 {
+                    self.op_via_temp(r, !v, asm::bics);
+                } else {
+                    self.op_via_ctx(r, !v, asm::bics);
+                }
+            }
+            Val::Imm(v) => {
+                if self.available_regs != 0 {
+                    self.op_via_temp(r, v, asm::ands);
+                } else {
+                    self.op_via_ctx(r, v, asm::ands);
+                }
+            }
+            _ => self.fail(BackendError::Unsupported("and_ operand")),
+        }
+        r
+    }
+
+    /// `reg |= value`.
+    pub(super) fn or_(&mut self, reg: Arg, value: Val) -> Reg {
+        self.bitwise(reg, value, asm::orrs)
+    }
+
+    /// `reg ^= value`.
+    pub(super) fn xor_(&mut self, reg: Arg, value: Val) -> Reg {
+        self.bitwise(reg, value, asm::eors)
+    }
+
+    fn bitwise(&mut self, reg: Arg, value: Val, op: RegOp) -> Reg {
+        let r = self.arith_reg(reg);
+        match value {
+            Val::Reg(src) => {
+                self.put(op(r, src));
+                self.regs.invalidate_reg(r);
+            }
+            Val::Imm(v) if self.available_regs != 0 => self.op_via_temp(r, v, op),
+            Val::Imm(v) => self.op_via_ctx(r, v, op),
+            _ => self.fail(BackendError::Unsupported("bitwise operand")),
+        }
+        r
+    }
+
+    /// `reg += value`.
+    pub(super) fn add(&mut self, reg: Arg, value: Val) -> Reg {
+        self.add_or_sub(reg, value, asm::adds_imm, adds_rr)
+    }
+
+    /// `reg -= value`.
+    pub(super) fn sub(&mut self, reg: Arg, value: Val) -> Reg {
+        self.add_or_sub(reg, value, asm::subs_imm, subs_rr)
+    }
+
+    fn add_or_sub(
+        &mut self,
+        reg: Arg,
+        value: Val,
+        op_imm: fn(Reg, Reg, i64) -> Result<Insn, AsmError>,
+        op_reg: RegOp,
+    ) -> Reg {
+        let r = self.arith_reg(reg);
+        match value {
+            Val::Imm(v) if (0..=255).contains(&v) => {
+                self.put(op_imm(r, r, v));
+                self.regs.invalidate_reg(r);
+            }
+            Val::Reg(src) => {
+                self.put(op_reg(r, src));
+                self.regs.invalidate_reg(r);
+            }
+            Val::Imm(v) => self.op_via_temp(r, v, op_reg),
+            _ => self.fail(BackendError::Unsupported("add/sub operand")),
+        }
+        r
+    }
+
+    /// `reg *= value`, with shifts and shift-and-add forms for small constants.
+    pub(super) fn mul(&mut self, reg: Arg, value: Val) -> Reg {
+        let r = self.arith_reg(reg);
+        match value {
+            Val::Imm(v) => self.mul_imm(r, v),
+            Val::Reg(src) => {
+                self.put(asm::muls(r, src));
+                self.regs.invalidate_reg(r);
+            }
+            _ => self.fail(BackendError::Unsupported("mul operand")),
+        }
+        r
+    }
+
+    fn mul_imm(&mut self, r: Reg, v: i64) {
+        match v {
+            1 => {}
+            2 => self.shift_in_place(r, 1),
+            4 => self.shift_in_place(r, 2),
+            8 => self.shift_in_place(r, 3),
+            16 => self.shift_in_place(r, 4),
+            32 => self.shift_in_place(r, 5),
+            64 => self.shift_in_place(r, 6),
+            // (r << s) + r and (r << s) - r.
+            3 => self.shift_combine(r, 1, asm::adds_reg),
+            5 => self.shift_combine(r, 2, asm::adds_reg),
+            9 => self.shift_combine(r, 3, asm::adds_reg),
+            7 => self.shift_combine(r, 3, asm::subs_reg),
+            15 => self.shift_combine(r, 4, asm::subs_reg),
+            6 => {
+                self.mul_imm(r, 3);
+                self.mul_imm(r, 2);
+            }
+            10 => {
+                self.mul_imm(r, 5);
+                self.mul_imm(r, 2);
+            }
+            _ => {
+                let avail = self.available_regs;
+                let temp = self.avail(avail);
+                self.available_regs = avail & !temp.bit();
+                self.mov_immediate(temp, v);
+                self.put(asm::muls(r, temp));
+                self.regs.invalidate_reg(temp);
+                self.regs.invalidate_reg(r);
+                self.available_regs |= temp.bit();
+            }
+        }
+    }
+
+    /// `lsls r, r, #shift`.
+    fn shift_in_place(&mut self, r: Reg, shift: i64) {
+        self.put(asm::lsls_imm(r, r, shift));
+        self.regs.invalidate_reg(r);
+    }
+
+    /// `temp = r << shift; r = op(temp, r)`.
+    fn shift_combine(
+        &mut self,
+        r: Reg,
+        shift: i64,
+        op: fn(Reg, Reg, Reg) -> Result<Insn, AsmError>,
+    ) {
+        let temp = self.avail(self.available_regs);
+        self.put(asm::lsls_imm(temp, r, shift));
+        self.put(op(r, temp, r));
+        self.regs.invalidate_reg(temp);
+        self.regs.invalidate_reg(r);
+    }
+}

@@ -1,0 +1,4 @@
+//! Native code generation targets.
+
+pub mod armv6m;
+pub mod regs;
