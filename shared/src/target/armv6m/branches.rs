@@ -197,14 +197,20 @@ impl<S: CodeSink> Armv6m<S> {
             (BranchKind::Far { size, temp: IP_REG }, size)
         };
         self.emit(&[0xFF; 18][..usize::from(size)]);
-        self.branches.push(PendingBranch { label, offset, kind });
+        self.branches.push(PendingBranch {
+            label,
+            offset,
+            kind,
+        });
     }
 
     /// Jump to the continuation in `value` (an offset from the module base, freed): the target
     /// is a function prologue, so return through the epilogue with lr replaced by the target.
     pub(super) fn jump_to_continuation(&mut self, value: Arg) {
         let (Val::Reg(offset_reg), true) = (value.val, value.free) else {
-            self.fail(BackendError::Unsupported("jump_to_continuation needs a freed register"));
+            self.fail(BackendError::Unsupported(
+                "jump_to_continuation needs a freed register",
+            ));
             return;
         };
         let temp = self.avail(self.available_regs);
@@ -231,7 +237,9 @@ impl<S: CodeSink> Armv6m<S> {
     /// Return `value` (a freed register) to the scheduler unless it is ctx.
     pub(super) fn return_if_not_equal_to_ctx(&mut self, value: Arg) {
         let (Val::Reg(reg), true) = (value.val, value.free) else {
-            self.fail(BackendError::Unsupported("return_if_not_equal_to_ctx needs a freed register"));
+            self.fail(BackendError::Unsupported(
+                "return_if_not_equal_to_ctx needs a freed register",
+            ));
             return;
         };
         let mut tail = Code::new();
@@ -276,5 +284,202 @@ fn far_branch_sequence(code: &mut Code, size: u8, temp: Reg, rel: i64) {
             code.push(asm::nop());
         }
         code.extend(&((rel - 5) as u32).to_le_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{backend, hex, CTX, JIT_STATE};
+    use crate::compile::backend::{Arg, Backend, Label, Reg, Val};
+
+    #[test]
+    fn jump_table_entries_point_at_labels() {
+        let mut b = backend(1);
+        b.jump_table(3);
+        b.call_primitive(2, &[CTX, JIT_STATE]);
+        b.add_label(Label::Num(2));
+        b.add_label(Label::Num(0));
+        b.add_label_at(Label::Num(3), 0x1000);
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "014BF2B59F44C04635000000014BF2B59F44C046FFFFFFFF014BF2B59F44C0461D000000014BF2B5",
+                "9F44C046D50F0000976805B40299B847074605BC"
+            )
+        );
+    }
+
+    #[test]
+    fn thumb2_jump_table_entries_are_push_and_b_w() {
+        let mut b = backend(5);
+        b.jump_table(3);
+        b.call_primitive(2, &[CTX, JIT_STATE]);
+        b.add_label(Label::Num(2));
+        b.add_label_at(Label::Num(1), 0x10_0000);
+        assert_eq!(
+            hex(&b),
+            "F2B5FFFFFFFFF2B5FFF0FABFF2B500F009B8F2B5FFFFFFFF976805B40299B847074605BC"
+        );
+    }
+
+    #[test]
+    fn forward_jump_patched_to_near_branch_and_nops() {
+        let mut b = backend(1);
+        b.jump_table(8);
+        b.jump_to_label(4);
+        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 2);
+        b.add_label(Label::Num(4));
+        b.jump_to_label(4);
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B5",
+                "9F44C046FFFFFFFF014BF2B59F44C04645000000014BF2B59F44C046FFFFFFFF014BF2B59F44C046",
+                "FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF06E0C046C046C046C046C046",
+                "9B00C046FEE7"
+            )
+        );
+    }
+
+    #[test]
+    fn forward_jump_patched_to_far_sequence() {
+        let mut b = backend(1);
+        b.jump_table(8);
+        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 2);
+        b.jump_to_label(4);
+        b.jump_to_label(4);
+        b.add_label_at(Label::Num(4), 0x2000);
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B5",
+                "9F44C046FFFFFFFF014BF2B59F44C046C91F0000014BF2B59F44C046FFFFFFFF014BF2B59F44C046",
+                "FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF9B00014F7F4438478D1F0000",
+                "014F7F443847C046831F0000"
+            )
+        );
+    }
+
+    #[test]
+    fn far_jump_without_free_register_goes_through_ip() {
+        let mut b = backend(1);
+        b.jump_table(8);
+        b.available_regs = 0;
+        b.jump_to_label(4);
+        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 2);
+        b.jump_to_label(4);
+        b.add_label_at(Label::Num(4), 0x2000);
+        b.jump_to_label(7);
+        b.add_label(Label::Num(7));
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B5",
+                "9F44C046FFFFFFFF014BF2B59F44C046C91F0000014BF2B59F44C046FFFFFFFF014BF2B59F44C046",
+                "FFFFFFFF014BF2B59F44C04645000000014BF2B59F44C046FFFFFFFF01B40248844601BCFC446047",
+                "891F00009B0001B40248844601BCFC446047C046771F000006E0C046C046C046C046C046C046C046"
+            )
+        );
+    }
+
+    #[test]
+    fn backward_and_offset_jumps() {
+        let mut b = backend(1);
+        b.jump_table(8);
+        b.add_label_at(Label::Num(1), 0x3000);
+        b.jump_to_label(1);
+        b.jump_to_offset(0x40);
+        b.jump_to_offset(0x5000);
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "014BF2B59F44C046FFFFFFFF014BF2B59F44C046ED2F0000014BF2B59F44C046FFFFFFFF014BF2B5",
+                "9F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046",
+                "FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014F7F443847C0468F2F0000",
+                "E2E7014F7F443847814F0000"
+            )
+        );
+    }
+
+    #[test]
+    fn thumb2_jumps_use_b_w() {
+        let mut b = backend(5);
+        b.jump_table(8);
+        b.jump_to_label(4);
+        b.add_label_at(Label::Num(1), 0x3000);
+        b.jump_to_label(1);
+        b.add_label(Label::Num(4));
+        b.jump_to_offset(2);
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "F2B5FFFFFFFFF2B502F0FABFF2B5FFFFFFFFF2B5FFFFFFFFF2B500F011B8F2B5FFFFFFFFF2B5FFFF",
+                "FFFFF2B5FFFFFFFFF2B5FFFFFFFF00F003B802F0E1BFC046FFF7DFBF"
+            )
+        );
+    }
+
+    #[test]
+    fn jump_to_continuation_returns_through_epilogue() {
+        let mut b = backend(1);
+        let r = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.jump_to_continuation(Arg::free(Val::Reg(r)));
+        assert_eq!(
+            hex(&b),
+            "576805B40299B847074605BC00A6BF190F267642BF19059E0597B646F2BD"
+        );
+        assert!(b.all_native_free());
+    }
+
+    #[test]
+    fn return_if_not_equal_to_ctx_frees_register() {
+        let mut b = backend(1);
+        let r = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.return_if_not_equal_to_ctx(Arg::free(Val::Reg(r)));
+        b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.return_if_not_equal_to_ctx(Arg::free(Val::Reg(Reg::R0)));
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "576805B40299B847074605BC874201D03846F2BD576805B40299B847074605BC5668C5B40499B047",
+                "0546C5BC804200D0F2BD"
+            )
+        );
+    }
+
+    #[test]
+    fn shifts_in_place_or_into_new_register() {
+        let mut b = backend(1);
+        let r1 = b.call_primitive(1, &[CTX, JIT_STATE]);
+        let r2 = b.shift_right(Arg::keep(Val::Reg(r1)), 3);
+        let r3 = b.shift_right_arith(Arg::free(Val::Reg(r2)), 5);
+        assert_eq!(r3, r2);
+        let r4 = b.shift_right_arith(Arg::keep(Val::Reg(r3)), 1);
+        b.shift_right(Arg::free(Val::Reg(r4)), 7);
+        assert_eq!(hex(&b), "576805B40299B847074605BCFE0876117510ED09");
+    }
+
+    #[test]
+    fn labels_table_order_is_by_offset_newest_first() {
+        let mut b = backend(1);
+        b.jump_table(4);
+        b.add_label_at(Label::Num(3), 0x80);
+        b.add_label_at(Label::Num(1), 0x60);
+        b.add_label_at(Label::Num(4), 0x80);
+        b.add_label_at(Label::Num(2), 0x60);
+        assert_eq!(
+            b.sorted_labels(),
+            [(2, 0x60), (1, 0x60), (4, 0x80), (3, 0x80)]
+        );
+    }
+
+    #[test]
+    fn undefined_label_is_an_error_not_a_panic() {
+        let mut b = backend(1);
+        b.jump_table(2);
+        b.jump_to_label(2);
+        b.update_branches();
+        assert!(b.error().is_some());
     }
 }

@@ -137,7 +137,9 @@ impl<S: CodeSink> Armv6m<S> {
             self.set_registers_args(&args, 0);
             self.tail_call_with_jit_state_registers_only(temp);
         } else {
-            self.fail(BackendError::Unsupported("tail call without jit_state as 2nd argument"));
+            self.fail(BackendError::Unsupported(
+                "tail call without jit_state as 2nd argument",
+            ));
         }
         self.available_regs = AVAILABLE_REGS_MASK;
         self.used_regs = 0;
@@ -168,7 +170,11 @@ impl<S: CodeSink> Armv6m<S> {
             FuncPtr::Primitive(_) => None,
         };
 
-        let free_mask = regs_to_mask(func_reg.into_iter().chain(args.iter().filter_map(freed_reg)));
+        let free_mask = regs_to_mask(
+            func_reg
+                .into_iter()
+                .chain(args.iter().filter_map(freed_reg)),
+        );
         let used1 = used0 & !free_mask;
         let free_gp = free_mask & AVAILABLE_REGS_MASK;
         let available1 = free_gp | available0;
@@ -347,7 +353,9 @@ impl<S: CodeSink> Armv6m<S> {
             }
         }
         if work.len() != params.len() {
-            self.fail(BackendError::Unsupported("argument/parameter count mismatch"));
+            self.fail(BackendError::Unsupported(
+                "argument/parameter count mismatch",
+            ));
             return;
         }
 
@@ -391,7 +399,10 @@ impl<S: CodeSink> Armv6m<S> {
         match val {
             Val::Reg(r) if r == reg => {}
             Val::JitState => {
-                self.put(asm::ldr_sp(reg, i64::from(STACK_OFFSET_JITSTATE + stack_offset)));
+                self.put(asm::ldr_sp(
+                    reg,
+                    i64::from(STACK_OFFSET_JITSTATE + stack_offset),
+                ));
             }
             Val::JitStateTailCall if reg == Reg::R1 => {}
             Val::XExtra => self.put(asm::ldr_imm(reg, CTX_REG, ctx_x_reg(MAX_REG))),
@@ -407,5 +418,150 @@ impl<S: CodeSink> Armv6m<S> {
             }
             _ => self.fail(BackendError::Unsupported("call argument kind")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{backend, hex, CTX, JIT_STATE};
+    use crate::compile::backend::{Arg, Reg, Val};
+
+    fn free(r: Reg) -> Arg {
+        Arg::free(Val::Reg(r))
+    }
+
+    #[test]
+    fn call_primitive_loads_x_register_argument() {
+        let mut b = backend(1);
+        let r = b.call_primitive(3, &[CTX, JIT_STATE, Arg::keep(Val::X(2))]);
+        assert_eq!(r, Reg::R7);
+        assert_eq!(hex(&b), "D76805B40299026AB847074605BC");
+    }
+
+    #[test]
+    fn call_primitive_beyond_ldr_immediate_range() {
+        let mut b = backend(1);
+        b.call_primitive(40, &[CTX, JIT_STATE, Arg::keep(Val::Imm(42))]);
+        assert_eq!(hex(&b), "A027D75905B402992A22B847074605BC");
+        let mut b = backend(1);
+        b.call_primitive(70, &[CTX, JIT_STATE]);
+        assert_eq!(hex(&b), "4627BF00D75905B40299B847074605BC");
+    }
+
+    #[test]
+    fn call_primitive_saves_live_registers_and_frees_args() {
+        let mut b = backend(1);
+        let r1 = b.call_primitive(1, &[CTX, JIT_STATE]);
+        let r2 = b.call_primitive(2, &[CTX, Arg::keep(Val::Reg(r1))]);
+        b.call_primitive(4, &[CTX, free(r2), free(r1)]);
+        assert_eq!(
+            hex(&b),
+            "576805B40299B847074605BC9668C5B43946B0470546C5BC166905B429463A46B047064605BC"
+        );
+    }
+
+    #[test]
+    fn call_primitive_with_stack_arguments() {
+        let mut b = backend(1);
+        let r1 = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.call_primitive(
+            9,
+            &[
+                CTX,
+                JIT_STATE,
+                Arg::keep(Val::Imm(7)),
+                Arg::keep(Val::X(1)),
+                free(r1),
+            ],
+        );
+        assert_eq!(
+            hex(&b),
+            "576805B40299B847074605BC566A05B482B0009704990722C369B047064602B005BC"
+        );
+        let mut b = backend(1);
+        let r1 = b.call_primitive(1, &[CTX, JIT_STATE]);
+        let r2 = b.call_primitive(2, &[CTX, JIT_STATE]);
+        b.call_primitive(
+            9,
+            &[
+                CTX,
+                JIT_STATE,
+                free(r2),
+                Arg::keep(Val::X(1)),
+                free(r1),
+                free(r2),
+            ],
+        );
+        assert_eq!(
+            hex(&b),
+            "576805B40299B847074605BC9668C5B40499B0470546C5BC566A05B482B00195009704992A46C369B047064602B005BC"
+        );
+    }
+
+    #[test]
+    fn call_primitive_last_tail_calls() {
+        let mut b = backend(1);
+        let r1 = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.call_primitive_last(5, &[CTX, JIT_STATE, free(r1)]);
+        assert_eq!(hex(&b), "576805B40299B847074605BC56693A46059F0596BE46F2BD");
+        assert!(b.all_native_free());
+
+        let mut b = backend(1);
+        b.call_primitive_last(12, &[CTX, JIT_STATE, Arg::keep(Val::Offset)]);
+        assert_eq!(hex(&b), "176B0222059E0597B646F2BD");
+    }
+
+    #[test]
+    fn call_primitive_last_with_five_arguments_returns_through_epilogue() {
+        let mut b = backend(1);
+        let r1 = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.call_primitive_last(
+            6,
+            &[
+                CTX,
+                JIT_STATE,
+                Arg::keep(Val::Imm(3)),
+                Arg::keep(Val::X(0)),
+                free(r1),
+            ],
+        );
+        assert_eq!(
+            hex(&b),
+            "576805B40299B847074605BC966982B00097029903228369B04702B0F2BD"
+        );
+    }
+
+    #[test]
+    fn int64_argument_takes_an_even_register_pair() {
+        let mut b = backend(1);
+        b.call_primitive_last(8, &[CTX, JIT_STATE, Arg::keep(Val::Int64(0x1_2345_6789))]);
+        b.flush_literal_pool();
+        assert_eq!(hex(&b), "176A034A0123059E0597B646F2BD000089674523");
+    }
+
+    #[test]
+    fn immediate_arguments_use_short_sequences() {
+        let mut b = backend(1);
+        b.call_primitive(
+            2,
+            &[
+                CTX,
+                JIT_STATE,
+                Arg::keep(Val::Imm(300)),
+                Arg::keep(Val::Imm(-5)),
+            ],
+        );
+        assert_eq!(hex(&b), "976805B40299FF222D3205235B42B847074605BC");
+        let mut b = backend(1);
+        b.call_primitive(
+            2,
+            &[
+                CTX,
+                JIT_STATE,
+                Arg::keep(Val::Imm(-256)),
+                Arg::keep(Val::Imm(0x4000)),
+            ],
+        );
+        assert_eq!(hex(&b), "976805B40299FF22D2438023DB01B847074605BC");
     }
 }

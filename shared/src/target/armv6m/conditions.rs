@@ -100,9 +100,19 @@ impl<S: CodeSink> Armv6m<S> {
     /// which to skip the block, and the placeholder's offset from where the test started.
     fn if_block_cond(&mut self, cond: Cond) -> (Cc, usize) {
         match cond {
-            Cond::Cmp { cast: Cast::Bool, lhs, op, .. } => self.cond_bool(lhs, op),
+            Cond::Cmp {
+                cast: Cast::Bool,
+                lhs,
+                op,
+                ..
+            } => self.cond_bool(lhs, op),
             Cond::Cmp { cast, lhs, op, rhs } => self.cond_cmp(cast, lhs, op, rhs),
-            Cond::Mask { lhs, mask, op: CmpOp::Ne, value } => self.cond_mask(lhs, mask, value),
+            Cond::Mask {
+                lhs,
+                mask,
+                op: CmpOp::Ne,
+                value,
+            } => self.cond_mask(lhs, mask, value),
             Cond::Mask { .. } => self.cond_unsupported(),
         }
     }

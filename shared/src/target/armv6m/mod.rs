@@ -564,3 +564,35 @@ impl<S: CodeSink> Backend for Armv6m<S> {
         Self::call_only_or_schedule_next(self, label)
     }
 }
+
+/// Helpers for the backend's unit tests. Expected bytes in the tests come from running the
+/// reference compiler's backend with the same calls.
+#[cfg(test)]
+pub(super) mod testing {
+    use super::Armv6m;
+    use crate::compile::backend::{Arg, Val};
+    use crate::stream::VecSink;
+    use alloc::string::String;
+
+    pub const CTX: Arg = Arg::keep(Val::Ctx);
+    pub const JIT_STATE: Arg = Arg::keep(Val::JitState);
+
+    /// A backend over a strict sink (patches may only clear bits, as on flash).
+    pub fn backend(variant: u32) -> Armv6m<VecSink> {
+        let mut sink = VecSink::new();
+        sink.set_strict(true);
+        Armv6m::new(variant, sink)
+    }
+
+    /// The emitted bytes in upper-case hex, after checking no error was recorded.
+    pub fn hex(b: &Armv6m<VecSink>) -> String {
+        use crate::compile::backend::Backend;
+        use core::fmt::Write;
+        assert_eq!(b.error(), None);
+        let mut s = String::new();
+        for byte in b.sink.as_bytes() {
+            let _ = write!(s, "{byte:02X}");
+        }
+        s
+    }
+}

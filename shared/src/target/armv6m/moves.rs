@@ -572,3 +572,396 @@ impl<S: CodeSink> Armv6m<S> {
         self.regs.invalidate_reg(temp);
     }
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    //! Expected bytes come from running the reference backend on the same calls.
+    use super::*;
+    use crate::compile::backend::Backend;
+    use crate::stream::VecSink;
+    use alloc::vec::Vec;
+
+    pub(in super::super) type B = Armv6m<VecSink>;
+
+    /// A fresh backend (variant 1 = PIC, or as given) over a strict sink.
+    pub(in super::super) fn backend(variant: u32) -> B {
+        let mut sink = VecSink::new();
+        sink.set_strict(true);
+        Armv6m::new(variant, sink)
+    }
+
+    pub(in super::super) fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// Flush pending literals, check no error was recorded, and compare the code.
+    #[track_caller]
+    pub(in super::super) fn assert_code(b: &mut B, expected: &str) {
+        b.flush_literal_pool();
+        assert_eq!(b.error(), None);
+        assert_eq!(b.sink().as_bytes(), hex(expected).as_slice());
+    }
+
+    /// Occupy `n` registers by loading x[n+9] down to x[10] (r7 first).
+    pub(in super::super) fn occupy(b: &mut B, n: u32) {
+        for x in (10..10 + n).rev() {
+            b.move_to_native_register(Val::X(x));
+        }
+    }
+
+    fn regs(mask: &[Reg]) -> u16 {
+        mask.iter().fold(0, |m, r| m | r.bit())
+    }
+
+    #[test]
+    fn immediates_to_vm_registers() {
+        let cases: [(i64, Val, &str); 8] = [
+            (77, Val::X(9), "4d27c763"),
+            (3, Val::XExtra, "03278765"),
+            (200, Val::Y(3), "c8264769fe60"),
+            (9, Val::Y(45), "09264769b4253d442e60"),
+            (1000, Val::X(2), "fa27bf000762"),
+            (-5, Val::X(1), "05277f42c761"),
+            (0x12345, Val::X(4), "004f876245230100"),
+            (0xabcdef, Val::Y(2), "014f4669b7600000efcdab00"),
+        ];
+        for (imm, dest, expected) in cases {
+            let mut b = backend(1);
+            b.move_to_vm_register(Arg::keep(Val::Imm(imm)), dest);
+            assert_code(&mut b, expected);
+            assert!(b.all_native_free());
+        }
+    }
+
+    #[test]
+    fn vm_registers_to_vm_registers() {
+        let cases: [(Val, Val, &str); 6] = [
+            (Val::X(4), Val::Y(9), "876a46697762"),
+            (Val::XExtra, Val::X(1), "876dc761"),
+            (Val::X(7), Val::Ptr(Reg::R6), "476b3760"),
+            (Val::Y(6), Val::X(2), "4669b7690762"),
+            (Val::Y(6), Val::Y(50), "4669b7694669c82535442f60"),
+            (Val::Y(40), Val::X(0), "4669a02737443f688761"),
+        ];
+        for (src, dest, expected) in cases {
+            let mut b = backend(1);
+            b.move_to_vm_register(Arg::keep(src), dest);
+            assert_code(&mut b, expected);
+            assert!(b.all_native_free());
+        }
+    }
+
+    #[test]
+    fn native_register_to_vm_registers() {
+        let cases: [(Val, &str); 5] = [
+            (Val::X(5), "c769c762"),
+            (Val::XExtra, "c7698765"),
+            (Val::Ptr(Reg::R6), "c7693760"),
+            (Val::Y(7), "c7694669f761"),
+            (Val::Y(33), "c7694669842535442f60"),
+        ];
+        for (dest, expected) in cases {
+            let mut b = backend(1);
+            let r = b.move_to_native_register(Val::X(1));
+            b.move_to_vm_register(Arg::keep(Val::Reg(r)), dest);
+            assert_code(&mut b, expected);
+        }
+    }
+
+    #[test]
+    fn moves_with_few_registers_left_use_ip() {
+        let mut b = backend(1);
+        let r = b.move_to_native_register(Val::X(1));
+        occupy(&mut b, 4);
+        b.move_to_vm_register(Arg::keep(Val::Reg(r)), Val::Y(60));
+        assert_code(&mut b, "c769c66c856c446c036c41698c46f02161440f60");
+
+        let mut b = backend(1);
+        occupy(&mut b, 4);
+        b.move_to_vm_register(Arg::keep(Val::Imm(5)), Val::Y(40));
+        assert_code(&mut b, "c76c866c456c046c052143699c46a02363441960");
+
+        let mut b = backend(1);
+        occupy(&mut b, 4);
+        b.move_to_vm_register(Arg::keep(Val::Y(3)), Val::Y(4));
+        assert_code(&mut b, "c76c866c456c046c4169cb6841690b61");
+
+        let mut b = backend(1);
+        occupy(&mut b, 2);
+        b.move_to_vm_register(Arg::keep(Val::Ptr(Reg::R6)), Val::Y(1));
+        assert_code(&mut b, "476c066c356844696560");
+    }
+
+    #[test]
+    fn boxed_float_to_fp_register() {
+        let mut b = backend(1);
+        let r = b.move_to_native_register(Val::X(2));
+        b.move_to_vm_register(Arg::free(Val::Ptr(r)), Val::Fp(3));
+        assert_code(&mut b, "076a066e7d68b561bd68f561");
+        assert!(b.all_native_free());
+
+        let mut b = backend(1 | VARIANT_FLOAT32);
+        let r = b.move_to_native_register(Val::X(2));
+        b.move_to_vm_register(Arg::free(Val::Ptr(r)), Val::Fp(5));
+        assert_code(&mut b, "076a066e7d687561");
+    }
+
+    #[test]
+    fn stored_register_is_reused_for_the_vm_register() {
+        let mut b = backend(1);
+        let r = b.move_to_native_register(Val::X(1));
+        b.move_to_vm_register(Arg::keep(Val::Reg(r)), Val::X(8));
+        b.release_reg(r);
+        let again = b.move_to_native_register(Val::X(8));
+        assert_eq!(again, Reg::R7);
+        assert_code(&mut b, "c7698763");
+        assert_eq!(b.used_regs_mask(), regs(&[Reg::R7]));
+    }
+
+    #[test]
+    fn array_element_to_vm_or_native_register() {
+        type Case = (fn(&mut B, Reg), &'static str);
+        let cases: [Case; 8] = [
+            (|b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(3), Val::X(6)), "8769fe680663"),
+            (|b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(40), Val::X(6)), "876924263e44f56f0563"),
+            (|b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(5), Val::Ptr(Reg::R3)), "87697e691e60"),
+            (|b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(100), Val::Ptr(Reg::R3)), "8769ff2615363e44f66f1e60"),
+            (|b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(2), Val::Y(4)), "8769bd6846693561"),
+            (|b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(33), Val::Y(40)), "876908253d44ed6f4669a02434442560"),
+            (|b, r| b.move_array_element(Arg::free(Val::Reg(r)), Val::Imm(2), Val::Y(11)), "8769bf684669f762"),
+            (|b, r| {
+                let dest = b.move_to_native_register(Val::X(1));
+                b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(4), Val::Reg(dest))
+            }, "8769c6693e69"),
+        ];
+        for (f, expected) in cases {
+            let mut b = backend(1);
+            let r = b.move_to_native_register(Val::X(0));
+            f(&mut b, r);
+            assert_code(&mut b, expected);
+        }
+    }
+
+    #[test]
+    fn array_element_at_register_index_frees_the_index() {
+        let cases: [(Val, &str); 3] = [
+            (Val::X(12), "8769c669b600be598664"),
+            (Val::Ptr(Reg::R4), "8769c669b600be592660"),
+            (Val::Y(2), "8769c669b600be594569ae60"),
+        ];
+        for (dest, expected) in cases {
+            let mut b = backend(1);
+            let base = b.move_to_native_register(Val::X(0));
+            let index = b.move_to_native_register(Val::X(1));
+            b.move_array_element(Arg::keep(Val::Reg(base)), Val::Reg(index), dest);
+            assert_code(&mut b, expected);
+            assert_eq!(b.used_regs_mask(), regs(&[Reg::R7]));
+        }
+    }
+
+    #[test]
+    fn get_array_element_reuses_a_freed_base() {
+        let cases: [(bool, u32, &str, Reg); 4] = [
+            (true, 6, "8769bf69", Reg::R7),
+            (true, 50, "87694c263744ff6f", Reg::R7),
+            (false, 7, "8769fe69", Reg::R6),
+            (false, 64, "876984253d44ee6f", Reg::R6),
+        ];
+        for (free, index, expected, result) in cases {
+            let mut b = backend(1);
+            let base = b.move_to_native_register(Val::X(0));
+            let base = if free { Arg::free(Val::Reg(base)) } else { Arg::keep(Val::Reg(base)) };
+            assert_eq!(b.get_array_element(base, index), result);
+            assert_code(&mut b, expected);
+            let used = if free { regs(&[Reg::R7]) } else { regs(&[Reg::R7, Reg::R6]) };
+            assert_eq!(b.used_regs_mask(), used);
+        }
+    }
+
+    #[test]
+    fn store_into_array_element() {
+        type Case = (fn(&mut B, Reg, Reg, Reg), &'static str);
+        let cases: [Case; 11] = [
+            (|b, base, v, _| b.move_to_array_element(Val::Reg(v), base, Val::Imm(9)), "7e62"),
+            (|b, base, v, _| b.move_to_array_element(Val::Reg(v), base, Val::Imm(40)), "24243c44e667"),
+            (|b, base, v, i| b.move_to_array_element(Val::Reg(v), base, Val::Reg(i)), "2c46a4003e51"),
+            (|b, base, _, _| b.move_to_array_element(Val::Imm(42), base, Val::Imm(2)), "2a24bc60"),
+            (|b, base, _, _| b.move_to_array_element(Val::X(3), base, Val::Imm(1)), "446a7c60"),
+            (|b, base, _, i| b.move_to_array_element(Val::Y(3), base, Val::Reg(i)), "4369dc682b469b00fc50"),
+            (|b, base, v, _| b.move_to_array_element_offset(Val::Reg(v), base, Val::Imm(3), 2), "fe60"),
+            (|b, base, v, _| b.move_to_array_element_offset(Val::Reg(v), base, Val::Imm(3), -7), "fe60"),
+            (|b, base, v, i| b.move_to_array_element_offset(Val::Reg(v), base, Val::Reg(i), 2), "ac1ca4003e51"),
+            (|b, base, _, i| b.move_to_array_element_offset(Val::Imm(99), base, Val::Reg(i), 1), "63246b1c9b00fc50"),
+            (|b, base, _, i| b.move_to_array_element_offset(Val::Y(2), base, Val::Reg(i), 1), "43699c686b1c9b00fc50"),
+        ];
+        for (f, expected) in cases {
+            let mut b = backend(1);
+            let base = b.move_to_native_register(Val::X(0));
+            let value = b.move_to_native_register(Val::X(1));
+            let index = b.move_to_native_register(Val::X(2));
+            let used = b.used_regs_mask();
+            f(&mut b, base, value, index);
+            let mut all = hex("8769c669056a");
+            all.extend(hex(expected));
+            b.flush_literal_pool();
+            assert_eq!(b.error(), None);
+            assert_eq!(b.sink().as_bytes(), all.as_slice(), "{expected}");
+            assert_eq!(b.used_regs_mask(), used, "{expected}");
+        }
+    }
+
+    #[test]
+    fn storing_a_cached_value_frees_the_register_caching_it() {
+        // The value is copied through `move_to_native_register`, which finds x0 in the base
+        // register and hands that out; freeing the "copy" then frees the base, as the
+        // reference does.
+        let mut b = backend(1);
+        let base = b.move_to_native_register(Val::X(0));
+        b.move_to_native_register(Val::X(1));
+        let index = b.move_to_native_register(Val::X(2));
+        b.move_to_array_element_offset(Val::X(0), base, Val::Reg(index), 1);
+        assert_code(&mut b, "8769c669056a6c1ca4003f51");
+        assert_eq!(b.used_regs_mask(), regs(&[Reg::R6, Reg::R5]));
+    }
+
+    #[test]
+    fn load_into_new_native_register() {
+        let cases: [(Val, &str, Reg); 7] = [
+            (Val::X(11), "476c", Reg::R7),
+            (Val::XExtra, "876d", Reg::R7),
+            (Val::Y(12), "4669376b", Reg::R7),
+            (Val::Y(44), "4669b02737443f68", Reg::R7),
+            (Val::Cp, "c76d", Reg::R7),
+            (Val::Imm(300), "ff272d37", Reg::R7),
+            (Val::Imm(-100000), "004f00006079feff", Reg::R7),
+        ];
+        for (src, expected, result) in cases {
+            let mut b = backend(1);
+            assert_eq!(b.move_to_native_register(src), result);
+            assert_code(&mut b, expected);
+            assert_eq!(b.used_regs_mask(), regs(&[result]));
+        }
+        let mut b = backend(1);
+        occupy(&mut b, 5);
+        assert_eq!(b.move_to_native_register(Val::Y(5)), Reg::R1);
+        assert_code(&mut b, "076dc66c856c446c036c41694969");
+        assert_eq!(b.available_regs_mask(), 0);
+    }
+
+    #[test]
+    fn cached_values_are_not_reloaded() {
+        let mut b = backend(1);
+        let r = b.move_to_native_register(Val::X(3));
+        let p = b.move_to_native_register(Val::Ptr(r));
+        assert_eq!(p, r);
+        assert_code(&mut b, "476a3f68");
+
+        // Still allocated: shared without code.
+        let mut b = backend(1);
+        let r = b.move_to_native_register(Val::X(3));
+        assert_eq!(b.move_to_native_register(Val::X(3)), r);
+        assert_code(&mut b, "476a");
+        // Freed but still holding x3: allocated again without code.
+        b.release_reg(r);
+        assert_eq!(b.move_to_native_register(Val::X(3)), r);
+        assert_code(&mut b, "476a");
+        assert_eq!(b.used_regs_mask(), regs(&[r]));
+
+        let mut b = backend(1);
+        let r = b.move_to_native_register(Val::Imm(7));
+        assert_eq!(b.move_to_native_register(Val::Imm(7)), r);
+        assert_code(&mut b, "0727");
+    }
+
+    #[test]
+    fn load_into_given_register() {
+        type Case = (fn(&mut B), &'static str);
+        let cases: [Case; 7] = [
+            (|b| {
+                let r = b.move_to_native_register(Val::X(3));
+                b.move_to_native_register_to(Val::Reg(r), Reg::R3)
+            }, "476a3b46"),
+            (|b| b.move_to_native_register_to(Val::Imm(1234567), Reg::R4), "004c000087d61200"),
+            (|b| {
+                let r = b.move_to_native_register(Val::X(3));
+                b.move_to_native_register_to(Val::Ptr(r), Reg::R5)
+            }, "476a3d68"),
+            (|b| b.move_to_native_register_to(Val::X(9), Reg::R1), "c16b"),
+            (|b| b.move_to_native_register_to(Val::XExtra, Reg::R3), "836d"),
+            (|b| b.move_to_native_register_to(Val::Y(9), Reg::R6), "47697e6a"),
+            (|b| {
+                occupy(b, 6);
+                b.move_to_native_register_to(Val::Y(55), Reg::R2)
+            }, "476d066dc56c846c436c016c42699446dc2262441268"),
+        ];
+        for (f, expected) in cases {
+            let mut b = backend(1);
+            f(&mut b);
+            assert_code(&mut b, expected);
+        }
+    }
+
+    #[test]
+    fn copies_get_a_new_register() {
+        let cases: [(fn(Reg) -> Val, &str); 3] = [
+            (Val::Reg, "476a3e46"),
+            (Val::Ptr, "476a3e68"),
+            (|_| Val::Y(1), "476a45696e68"),
+        ];
+        for (src, expected) in cases {
+            let mut b = backend(1);
+            let r = b.move_to_native_register(Val::X(3));
+            assert_eq!(b.copy_to_native_register(src(r)), Reg::R6);
+            assert_code(&mut b, expected);
+            assert_eq!(b.used_regs_mask(), regs(&[Reg::R7, Reg::R6]));
+        }
+    }
+
+    #[test]
+    fn cp_stack_and_binary_state() {
+        let mut b = backend(1);
+        b.move_to_cp(Val::Y(4));
+        assert_code(&mut b, "46693769c765");
+
+        let mut b = backend(1);
+        b.move_to_cp(Val::Y(36));
+        assert_code(&mut b, "4669902737443f68c765");
+
+        let mut b = backend(1);
+        b.increment_sp(11);
+        assert_code(&mut b, "47692c374761");
+
+        let mut b = backend(1);
+        occupy(&mut b, 2);
+        b.increment_sp(3);
+        assert_code(&mut b, "476c066c45690c354561");
+
+        let mut b = backend(1);
+        let r = b.move_to_native_register(Val::X(3));
+        b.set_bs(Val::Reg(r));
+        assert_code(&mut b, "476a476600268666");
+    }
+
+    #[test]
+    fn unencodable_operands_are_errors_not_panics() {
+        let mut b = backend(1);
+        b.move_to_native_register_to(Val::Y(70), Reg::R2);
+        assert!(b.error().is_some());
+
+        let mut b = backend(1);
+        b.increment_sp(64);
+        assert!(b.error().is_some());
+
+        let mut b = backend(1);
+        b.move_to_vm_register(Arg::keep(Val::Imm(1)), Val::Fp(0));
+        assert!(b.error().is_some());
+
+        let mut b = backend(1);
+        occupy(&mut b, 6);
+        b.move_to_vm_register(Arg::keep(Val::X(0)), Val::X(1));
+        assert_eq!(b.error(), Some(BackendError::OutOfRegisters));
+    }
+}
