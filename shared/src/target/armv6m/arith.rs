@@ -230,3 +230,257 @@ impl<S: CodeSink> Armv6m<S> {
         self.regs.invalidate_reg(r);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Expected bytes come from running the reference backend on the same calls.
+    use super::super::moves::tests::{assert_code, backend, occupy, B};
+    use super::*;
+    use crate::compile::backend::Backend;
+    use alloc::string::String;
+
+    /// x0 in r7, and with `second` x1 in r6, or with `exhausted` every other register taken.
+    fn setup(second: bool, exhausted: bool) -> (B, Reg, Reg) {
+        let mut b = backend(1);
+        let r = b.move_to_native_register(Val::X(0));
+        let mut other = Reg::R0;
+        if second {
+            other = b.move_to_native_register(Val::X(1));
+        }
+        if exhausted {
+            occupy(&mut b, 5);
+        }
+        (b, r, other)
+    }
+
+    type Case = (bool, bool, fn(&mut B, Reg, Reg) -> Reg, &'static str);
+
+    /// The code `setup` emits followed by `tail`.
+    fn after_setup(second: bool, exhausted: bool, tail: &str) -> String {
+        let mut all = String::from(X0);
+        if second {
+            all.push_str(X1);
+        }
+        if exhausted {
+            all.push_str(ALL_TAKEN);
+        }
+        all.push_str(tail);
+        all
+    }
+
+    /// Run each case on its setup; the operation must work in place on x0's register.
+    fn check(cases: &[Case]) {
+        for &(second, exhausted, f, tail) in cases {
+            let (mut b, r, other) = setup(second, exhausted);
+            let used = b.used_regs_mask();
+            assert_eq!(f(&mut b, r, other), r, "{tail}");
+            assert_code(&mut b, &after_setup(second, exhausted, tail));
+            assert_eq!(b.used_regs_mask(), used, "{tail}");
+        }
+    }
+
+    const X0: &str = "8769";
+    const X1: &str = "c669";
+    const ALL_TAKEN: &str = "066dc56c846c436c016c";
+
+    #[test]
+    fn and_with_register_and_masks() {
+        let cases: [Case; 7] = [
+            (
+                true,
+                false,
+                |b, r, o| b.and_(Arg::free(Val::Reg(r)), Val::Reg(o)),
+                "3740",
+            ),
+            (
+                false,
+                false,
+                |b, r, _| b.and_(Arg::free(Val::Reg(r)), Val::Imm(0xFF_FFFF)),
+                "3f023f0a",
+            ),
+            (
+                false,
+                false,
+                |b, r, _| b.and_(Arg::free(Val::Reg(r)), Val::Imm(-8)),
+                "0726b743",
+            ),
+            (
+                false,
+                false,
+                |b, r, _| b.and_(Arg::free(Val::Reg(r)), Val::Imm(0x3F)),
+                "3f263740",
+            ),
+            (
+                false,
+                true,
+                |b, r, _| b.and_(Arg::free(Val::Reg(r)), Val::Imm(-16)),
+                "84460f2087436046",
+            ),
+            (
+                false,
+                true,
+                |b, r, _| b.and_(Arg::free(Val::Reg(r)), Val::Imm(0xFF00)),
+                "8446ff20000207406046",
+            ),
+            (
+                false,
+                false,
+                |b, r, _| b.and_(Arg::free(Val::Reg(r)), Val::Imm(0x1234_5678)),
+                "014e3740000078563412",
+            ),
+        ];
+        check(&cases);
+    }
+
+    #[test]
+    fn clearing_the_tag_of_a_kept_register_allocates_the_result() {
+        let (mut b, _, other) = setup(true, false);
+        assert_eq!(b.and_(Arg::keep(Val::Reg(other)), Val::Imm(-4)), Reg::R5);
+        assert_code(&mut b, "8769c669b508ad00");
+        assert_eq!(
+            b.used_regs_mask(),
+            Reg::R7.bit() | Reg::R6.bit() | Reg::R5.bit()
+        );
+    }
+
+    #[test]
+    fn or_and_xor() {
+        let cases: [Case; 6] = [
+            (
+                true,
+                false,
+                |b, r, o| b.or_(Arg::keep(Val::Reg(r)), Val::Reg(o)),
+                "3743",
+            ),
+            (
+                false,
+                false,
+                |b, r, _| b.or_(Arg::keep(Val::Reg(r)), Val::Imm(2)),
+                "02263743",
+            ),
+            (
+                false,
+                true,
+                |b, r, _| b.or_(Arg::keep(Val::Reg(r)), Val::Imm(600)),
+                "84469620800007436046",
+            ),
+            (
+                true,
+                false,
+                |b, r, o| b.xor_(Arg::keep(Val::Reg(o)), Val::Reg(r)),
+                "7e40",
+            ),
+            (
+                false,
+                false,
+                |b, r, _| b.xor_(Arg::keep(Val::Reg(r)), Val::Imm(0xF0)),
+                "f0267740",
+            ),
+            (
+                false,
+                true,
+                |b, r, _| b.xor_(Arg::keep(Val::Reg(r)), Val::Imm(5)),
+                "8446052047406046",
+            ),
+        ];
+        // The xor-with-register case works on x1's register: compare against it.
+        for (i, case) in cases.iter().enumerate() {
+            if i == 3 {
+                let (mut b, r, other) = setup(true, false);
+                assert_eq!((case.2)(&mut b, r, other), other);
+                assert_code(&mut b, &after_setup(true, false, case.3));
+            } else {
+                check(core::slice::from_ref(case));
+            }
+        }
+    }
+
+    #[test]
+    fn add_and_sub() {
+        let cases: [Case; 6] = [
+            (
+                false,
+                false,
+                |b, r, _| b.add(Arg::keep(Val::Reg(r)), Val::Imm(200)),
+                "c837",
+            ),
+            (
+                true,
+                false,
+                |b, r, o| b.add(Arg::keep(Val::Reg(r)), Val::Reg(o)),
+                "bf19",
+            ),
+            (
+                false,
+                false,
+                |b, r, _| b.add(Arg::keep(Val::Reg(r)), Val::Imm(4000)),
+                "fa263601bf19",
+            ),
+            (
+                false,
+                false,
+                |b, r, _| b.add(Arg::keep(Val::Reg(r)), Val::Imm(-3)),
+                "03267642bf19",
+            ),
+            (
+                false,
+                false,
+                |b, r, _| b.sub(Arg::keep(Val::Reg(r)), Val::Imm(17)),
+                "113f",
+            ),
+            (
+                false,
+                false,
+                |b, r, _| b.sub(Arg::keep(Val::Reg(r)), Val::Imm(99999)),
+                "014ebf1b00009f860100",
+            ),
+        ];
+        check(&cases);
+        let (mut b, r, other) = setup(true, false);
+        assert_eq!(b.sub(Arg::keep(Val::Reg(other)), Val::Reg(r)), other);
+        assert_code(&mut b, &after_setup(true, false, "f61b"));
+    }
+
+    #[test]
+    fn multiplication_by_constants() {
+        let cases: [(i64, &str); 18] = [
+            (1, ""),
+            (2, "7f00"),
+            (3, "7e00f719"),
+            (4, "bf00"),
+            (5, "be00f719"),
+            (6, "7e00f7197f00"),
+            (7, "fe00f71b"),
+            (8, "ff00"),
+            (9, "fe00f719"),
+            (10, "be00f7197f00"),
+            (11, "0b267743"),
+            (15, "3e01f71b"),
+            (16, "3f01"),
+            (32, "7f01"),
+            (64, "bf01"),
+            (100, "64267743"),
+            (0, "00267743"),
+            (-2, "022676427743"),
+        ];
+        for (factor, expected) in cases {
+            let (mut b, r, _) = setup(false, false);
+            assert_eq!(b.mul(Arg::keep(Val::Reg(r)), Val::Imm(factor)), r);
+            assert_code(&mut b, &after_setup(false, false, expected));
+            assert_eq!(b.used_regs_mask(), Reg::R7.bit());
+        }
+        let (mut b, r, other) = setup(true, false);
+        b.mul(Arg::keep(Val::Reg(r)), Val::Reg(other));
+        assert_code(&mut b, &after_setup(true, false, "7743"));
+    }
+
+    #[test]
+    fn non_register_operands_are_errors() {
+        let (mut b, _, _) = setup(false, false);
+        b.add(Arg::keep(Val::X(1)), Val::Imm(1));
+        assert!(b.error().is_some());
+        let (mut b, r, _) = setup(false, false);
+        b.and_(Arg::keep(Val::Reg(r)), Val::Imm(0x3F));
+        assert!(b.error().is_some());
+    }
+}

@@ -449,15 +449,23 @@ mod tests {
     }
 
     #[test]
-    fn shifts_in_place_or_into_new_register() {
+    fn continuation_offsets_patch_adr_from_word_and_halfword_offsets() {
         let mut b = backend(1);
-        let r1 = b.call_primitive(1, &[CTX, JIT_STATE]);
-        let r2 = b.shift_right(Arg::keep(Val::Reg(r1)), 3);
-        let r3 = b.shift_right_arith(Arg::free(Val::Reg(r2)), 5);
-        assert_eq!(r3, r2);
-        let r4 = b.shift_right_arith(Arg::keep(Val::Reg(r3)), 1);
-        b.shift_right(Arg::free(Val::Reg(r4)), 7);
-        assert_eq!(hex(&b), "576805B40299B847074605BCFE0876117510ED09");
+        b.jump_table(2);
+        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 2);
+        // adr at a half-word-aligned offset, then at a word-aligned one.
+        let first = b.set_continuation_to_offset();
+        b.add_label(first);
+        let second = b.set_continuation_to_offset();
+        b.add_label(second);
+        b.update_branches();
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF",
+                "9B0002A70137009E7760C04601A70137009E7760"
+            )
+        );
     }
 
     #[test]

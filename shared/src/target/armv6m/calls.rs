@@ -498,6 +498,54 @@ mod tests {
         );
     }
 
+    /// Four calls whose results stay allocated (the result avoids the padding register).
+    fn four_live_results() -> (super::super::Armv6m<crate::stream::VecSink>, [Reg; 4]) {
+        let mut b = backend(1);
+        let regs = [(); 4].map(|_| b.call_primitive(1, &[CTX, JIT_STATE]));
+        assert_eq!(regs, [Reg::R7, Reg::R5, Reg::R6, Reg::R3]);
+        (b, regs)
+    }
+
+    const FOUR_LIVE_RESULTS: &str = concat!(
+        "576805B40299B847074605BC5668C5B40499B0470546C5BC5668A5B40499B0470646A5BC",
+        "5468F5B40699A0470346F5BC"
+    );
+
+    #[test]
+    fn function_pointer_in_a_parameter_register_moves_out_of_the_way() {
+        let (mut b, [r1, r2, ..]) = four_live_results();
+        b.call_primitive(7, &[CTX, JIT_STATE, Arg::keep(Val::Reg(r1)), free(r2)]);
+        assert_eq!(
+            hex(&b),
+            alloc::format!("{FOUR_LIVE_RESULTS}D469DDB406993A462B46A0470546DDBC")
+        );
+    }
+
+    #[test]
+    fn with_every_register_saved_the_result_goes_through_its_stack_slot() {
+        let (mut b, [_, _, _, r4]) = four_live_results();
+        let r5 = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.call_primitive(9, &[CTX, JIT_STATE, free(r5), Arg::keep(Val::Reg(r4))]);
+        b.call_primitive(3, &[CTX, JIT_STATE]);
+        assert_eq!(
+            hex(&b),
+            alloc::format!(
+                "{FOUR_LIVE_RESULTS}5468EDB40699A0470446EDBC516AEDB40F4606992246B8470146EDBC\
+                 D468FFB40899A0470490FFBC"
+            )
+        );
+    }
+
+    #[test]
+    fn running_out_of_registers_is_an_error_not_a_panic() {
+        use crate::compile::backend::{Backend, BackendError};
+        let (mut b, [r1, ..]) = four_live_results();
+        b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.call_primitive(8, &[CTX, JIT_STATE, Arg::keep(Val::Reg(r1))]);
+        assert_eq!(b.error(), Some(BackendError::OutOfRegisters));
+    }
+
     #[test]
     fn call_primitive_last_tail_calls() {
         let mut b = backend(1);

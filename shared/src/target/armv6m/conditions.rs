@@ -295,3 +295,168 @@ impl<S: CodeSink> Armv6m<S> {
         self.available_regs = AVAILABLE_REGS_MASK & !self.used_regs;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{backend, hex, CTX, JIT_STATE};
+    use crate::compile::backend::{Arg, Cast, CmpOp, Cond, Reg, Val};
+    use alloc::format;
+    use alloc::vec::Vec;
+
+    /// Emitted by the helper call every case starts with (result in r7).
+    const PROLOGUE: &str = "576805B40299B847074605BC";
+
+    fn keep(r: Reg) -> Arg {
+        Arg::keep(Val::Reg(r))
+    }
+    fn free(r: Reg) -> Arg {
+        Arg::free(Val::Reg(r))
+    }
+    fn imm(v: i64) -> Arg {
+        Arg::keep(Val::Imm(v))
+    }
+    fn cmp(cast: Cast, lhs: Arg, op: CmpOp, rhs: Arg) -> Cond {
+        Cond::Cmp { cast, lhs, op, rhs }
+    }
+    fn mask(lhs: Arg, mask: i64, value: i64) -> Cond {
+        Cond::Mask {
+            lhs,
+            mask,
+            op: CmpOp::Ne,
+            value,
+        }
+    }
+    fn body(b: &mut super::Armv6m<crate::stream::VecSink>) {
+        b.shift_left(keep(Reg::R3), 2);
+    }
+
+    #[test]
+    fn every_condition_form() {
+        let r = Reg::R7;
+        let cases: Vec<(Cond, &str)> = alloc::vec![
+            (cmp(Cast::Word, imm(5), CmpOp::Lt, keep(r)), "052F00DD9B00"),
+            (
+                cmp(Cast::Word, imm(1000), CmpOp::Lt, free(r)),
+                "FA26B600B74200DD9B00"
+            ),
+            (cmp(Cast::Word, keep(r), CmpOp::Lt, imm(0)), "002F00D59B00"),
+            (cmp(Cast::Word, free(r), CmpOp::Lt, imm(77)), "4D2F00DA9B00"),
+            (
+                cmp(Cast::Word, keep(r), CmpOp::Lt, imm(0x12345)),
+                "FFFFB74200DA9B00"
+            ),
+            (
+                cmp(Cast::Word, keep(r), CmpOp::Lt, keep(Reg::R4)),
+                "A74200DA9B00"
+            ),
+            (cmp(Cast::Word, free(r), CmpOp::Eq, imm(0)), "002F00D19B00"),
+            (cmp(Cast::Int, keep(r), CmpOp::Eq, imm(9)), "092F00D19B00"),
+            (
+                cmp(Cast::Word, keep(r), CmpOp::Ne, imm(200)),
+                "C82F00D09B00"
+            ),
+            (
+                cmp(Cast::Word, free(r), CmpOp::Ne, keep(Reg::R5)),
+                "AF4200D09B00"
+            ),
+            (
+                cmp(Cast::Int, keep(r), CmpOp::Ne, imm(-3)),
+                "03267642B74200D09B00"
+            ),
+            (
+                cmp(Cast::Word, free(r), CmpOp::Eq, free(Reg::R4)),
+                "A74200D19B00"
+            ),
+            (
+                cmp(Cast::Word, keep(r), CmpOp::Eq, imm(600)),
+                "9626B600B74200D19B00"
+            ),
+            (cmp(Cast::Bool, free(r), CmpOp::Eq, imm(0)), "FE0700D49B00"),
+            (cmp(Cast::Bool, keep(r), CmpOp::Ne, imm(0)), "FE0700D59B00"),
+            (mask(keep(r), 0x3F, 0), "BE0600D09B00"),
+            (mask(free(r), 0x50, 0), "5026374200D09B00"),
+            (mask(keep(r), 0xF, 0xF), "FE43360700D09B00"),
+            (mask(free(r), 0xF, 0xF), "FF433F0700D09B00"),
+        ];
+        for (cond, expected) in cases {
+            let mut b = backend(1);
+            assert_eq!(b.call_primitive(1, &[CTX, JIT_STATE]), r);
+            b.if_block(cond, body);
+            assert_eq!(hex(&b), format!("{PROLOGUE}{expected}"), "{cond:?}");
+        }
+    }
+
+    #[test]
+    fn masked_compare_with_other_value_goes_through_and() {
+        let cases = [
+            (
+                mask(keep(Reg::R7), 0xFC, 8),
+                "3E46FC252E40082E00D09B00D668C5B40499B0470546C5BC",
+            ),
+            (
+                mask(free(Reg::R7), 0x3F, 0x14),
+                "3F263740142F00D09B00D76805B40299B847074605BC",
+            ),
+            (
+                mask(keep(Reg::R7), -4, 0x10),
+                "3E460325AE43102E00D09B00D668C5B40499B0470546C5BC",
+            ),
+        ];
+        for (cond, expected) in cases {
+            let mut b = backend(1);
+            b.call_primitive(1, &[CTX, JIT_STATE]);
+            b.if_block(cond, body);
+            // The following call shows which registers are still allocated.
+            b.call_primitive(3, &[CTX, JIT_STATE]);
+            assert_eq!(hex(&b), format!("{PROLOGUE}{expected}"), "{cond:?}");
+        }
+    }
+
+    #[test]
+    fn if_block_and_skips_on_first_failing_test() {
+        let mut b = backend(1);
+        let r = b.call_primitive(1, &[CTX, JIT_STATE]);
+        let conds = [
+            cmp(Cast::Word, keep(r), CmpOp::Lt, imm(0)),
+            cmp(Cast::Word, keep(r), CmpOp::Ne, imm(300)),
+        ];
+        b.if_block_and(&conds, body);
+        assert_eq!(
+            hex(&b),
+            "576805B40299B847074605BC002F04D5FF262D36B74200D09B00"
+        );
+    }
+
+    #[test]
+    fn if_else_block_restores_then_merges_allocation() {
+        let mut b = backend(1);
+        let r = b.call_primitive(1, &[CTX, JIT_STATE]);
+        let cond = cmp(Cast::Word, keep(r), CmpOp::Eq, imm(1));
+        b.if_else_block(
+            cond,
+            |b| {
+                b.call_primitive(2, &[CTX, JIT_STATE]);
+            },
+            body,
+        );
+        assert_eq!(
+            hex(&b),
+            "576805B40299B847074605BC012F06D19668C5B40499B0470546C5BC00E09B00"
+        );
+
+        let mut b = backend(1);
+        let r = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.if_else_block(
+            cond,
+            |b| {
+                b.call_primitive(2, &[CTX, JIT_STATE]);
+            },
+            |b| {
+                b.shift_right(keep(r), 1);
+            },
+        );
+        // Registers allocated by either branch stay allocated for the next call.
+        b.call_primitive(3, &[CTX, JIT_STATE]);
+        assert_eq!(hex(&b), "576805B40299B847074605BC012F06D19668C5B40499B0470546C5BC00E07E08D468F5B40699A0470346F5BC");
+    }
+}

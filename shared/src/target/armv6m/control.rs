@@ -10,8 +10,8 @@ use super::asm::{self, Cc};
 use super::branches::{EPILOGUE_REGS, PROLOGUE_REGS};
 use super::moves::CTX_CP;
 use super::{
-    Armv6m, BranchKind, PendingBranch, AVAILABLE_REGS_MASK, CTX_REG,
-    JUMP_TABLE_ENTRY_SIZE, JUMP_TABLE_ENTRY_SIZE_THUMB2, STACK_OFFSET_JITSTATE,
+    Armv6m, BranchKind, PendingBranch, AVAILABLE_REGS_MASK, CTX_REG, JUMP_TABLE_ENTRY_SIZE,
+    JUMP_TABLE_ENTRY_SIZE_THUMB2, STACK_OFFSET_JITSTATE,
 };
 use crate::compile::backend::{Arg, BackendError, Label, Reg, Val};
 use crate::stream::CodeSink;
@@ -253,7 +253,7 @@ impl<S: CodeSink> Armv6m<S> {
     /// (numbered ones, by offset) and the lines, counts and entries big-endian.
     pub(super) fn return_labels_and_lines(&mut self, sorted_lines: &[(u32, u32)]) {
         let labels = self.sorted_labels();
-        let aligned = self.cur_offset() % 4 == 0;
+        let aligned = self.cur_offset().is_multiple_of(4);
         // The tables must start word-aligned after `adr` and `pop`.
         self.put(asm::adr(Reg::R0, if aligned { 4 } else { 8 }));
         self.put(asm::pop(&EPILOGUE_REGS));
@@ -277,5 +277,300 @@ impl<S: CodeSink> Armv6m<S> {
         entry[..2].copy_from_slice(&(key as u16).to_be_bytes());
         entry[2..].copy_from_slice(&offset.to_be_bytes());
         self.emit(&entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Expected bytes come from running the reference backend on the same calls.
+    use super::super::moves::tests::{assert_code, backend, B};
+    use super::*;
+    use alloc::string::String;
+
+    /// Emit one halfword (`ldr r7, [r0, #24]`) and free the register again.
+    fn unaligned(b: &mut B) {
+        let r = b.move_to_native_register(Val::X(0));
+        b.release_reg(r);
+    }
+
+    /// One ARMv6-M jump table entry whose target is not known yet.
+    const ENTRY: &str = "014bf2b59f44c046ffffffff";
+
+    fn entries(targets: &[Option<&str>]) -> String {
+        targets
+            .iter()
+            .map(|t| match t {
+                None => String::from(ENTRY),
+                Some(word) => String::from(&ENTRY[..16]) + word,
+            })
+            .collect()
+    }
+
+    /// A jump table for labels 0..=4 followed by 80 two-instruction moves (640 bytes).
+    fn far_code(b: &mut B) {
+        b.jump_table(4);
+        b.add_label(Label::Num(2));
+        for _ in 0..80 {
+            b.move_to_vm_register(Arg::keep(Val::Imm(0)), Val::X(1));
+        }
+    }
+
+    fn padding_moves() -> String {
+        "0027c761".repeat(80)
+    }
+
+    #[test]
+    fn continuation_to_label_points_into_the_jump_table() {
+        let mut b = backend(1);
+        b.set_continuation_to_label(5);
+        assert_code(&mut b, "00a73926f619009f7e60");
+
+        let mut b = backend(1);
+        unaligned(&mut b);
+        b.set_continuation_to_label(300);
+        assert_code(&mut b, "876900a7014ef619009f7e600d0e0000");
+
+        let mut b = backend(1 | super::super::VARIANT_THUMB2);
+        b.set_continuation_to_label(7);
+        assert_code(&mut b, "00a72726f619009f7e60");
+    }
+
+    #[test]
+    fn continuation_to_offset_is_patched_when_placed() {
+        let mut b = backend(1);
+        let label = b.set_continuation_to_offset();
+        unaligned(&mut b);
+        b.add_label(label);
+        b.update_branches();
+        assert_code(&mut b, "02a70137009e77608769c046");
+
+        let mut b = backend(1);
+        unaligned(&mut b);
+        let label = b.set_continuation_to_offset();
+        unaligned(&mut b);
+        b.add_label(label);
+        b.update_branches();
+        assert_code(&mut b, "876902a70137009e77608769");
+    }
+
+    #[test]
+    fn entry_points_and_module_index() {
+        let mut b = backend(1);
+        b.continuation_entry_point();
+        assert_code(&mut b, "f2b5");
+
+        let mut b = backend(1);
+        unaligned(&mut b);
+        b.continuation_entry_point();
+        assert_code(&mut b, "87690000f2b5");
+
+        let mut b = backend(1);
+        unaligned(&mut b);
+        assert_eq!(b.get_module_index(), Reg::R7);
+        assert_code(&mut b, "8769009e37683f68");
+        assert_eq!(b.used_regs_mask(), Reg::R7.bit());
+    }
+
+    #[test]
+    fn reduction_check_yields_through_a_word_aligned_prologue() {
+        let mut b = backend(1);
+        b.decrement_reductions_and_maybe_schedule_next();
+        assert_code(
+            &mut b,
+            "009eb768013fb76009d104a7013777609768059e0597b646f2bdc046f2b5",
+        );
+        assert!(b.all_native_free());
+
+        let mut b = backend(1);
+        unaligned(&mut b);
+        b.decrement_reductions_and_maybe_schedule_next();
+        assert_code(
+            &mut b,
+            "8769009eb768013fb76008d103a7013777609768059e0597b646f2bdf2b5",
+        );
+
+        // A register in use stays in use across the check.
+        let mut b = backend(1);
+        let r = b.move_to_native_register(Val::X(2));
+        b.decrement_reductions_and_maybe_schedule_next();
+        assert_code(
+            &mut b,
+            "076a009dae68013eae6008d103a601366e609768059e0597b646f2bdf2b5",
+        );
+        assert_eq!(b.used_regs_mask(), r.bit());
+
+        let mut b = backend(1 | super::super::VARIANT_THUMB2);
+        b.decrement_reductions_and_maybe_schedule_next();
+        assert_code(
+            &mut b,
+            "009eb768013fb76009d104a7013777609768059e0597b646f2bdc046f2b5",
+        );
+    }
+
+    const YIELD: &str = "9768059e0597b646f2bd";
+
+    #[test]
+    fn call_to_a_label_placed_later() {
+        let mut b = backend(1);
+        b.jump_table(4);
+        b.call_only_or_schedule_next(3);
+        b.add_label(Label::Num(3));
+        b.update_branches();
+        let expected = entries(&[None, None, None, Some("3d000000"), None])
+            + "009eb768013fb76004d00fe0c046c046c046c04600a72f267642f619009f7e60"
+            + YIELD
+            + "c046";
+        assert_code(&mut b, &expected);
+    }
+
+    #[test]
+    fn call_to_a_near_label() {
+        let mut b = backend(1);
+        b.jump_table(4);
+        b.add_label(Label::Num(2));
+        unaligned(&mut b);
+        b.call_only_or_schedule_next(2);
+        let expected = entries(&[None, None, Some("1d000000"), None, None])
+            + "8769009eb768013fb760f9d100a733267642f619009f7e60"
+            + YIELD;
+        assert_code(&mut b, &expected);
+    }
+
+    #[test]
+    fn call_to_a_far_label() {
+        let mut b = backend(1);
+        far_code(&mut b);
+        b.call_only_or_schedule_next(2);
+        let expected = entries(&[None, None, Some("1d000000"), None, None])
+            + &padding_moves()
+            + "009eb768013fb76000d059e700a7044ef619009f7e60"
+            + YIELD
+            + "8dfeffff";
+        assert_code(&mut b, &expected);
+    }
+
+    #[test]
+    fn thumb2_call_to_a_label_placed_later() {
+        let mut b = backend(1 | super::super::VARIANT_THUMB2);
+        b.jump_table(4);
+        b.call_only_or_schedule_next(4);
+        b.add_label(Label::Num(4));
+        b.update_branches();
+        let expected = String::from("f2b5ffffffff").repeat(4)
+            + "f2b500f015b8009eb768013fb76001d000f00eb800a74ff6e976cff6ff76f619009f7e60"
+            + YIELD
+            + "c046";
+        assert_code(&mut b, &expected);
+    }
+
+    #[test]
+    fn call_with_cp_resuming_at_a_small_offset() {
+        let mut b = backend(1);
+        b.jump_table(4);
+        b.call_or_schedule_next(1);
+        b.add_label(Label::Num(1));
+        b.update_branches();
+        let expected = entries(&[None, Some("6d000000"), None, None, None])
+            + "009e37683f683f060c4e3743c765"
+            + "009eb768013fb76005d014e0c046c046c046c046c04600a757267642f619009f7e60"
+            + YIELD
+            + "0000f0010000f2b5c046";
+        assert_code(&mut b, &expected);
+    }
+
+    #[test]
+    fn call_with_cp_resuming_at_a_large_offset_loads_a_literal() {
+        for unaligned_start in [false, true] {
+            let mut b = backend(1);
+            far_code(&mut b);
+            if unaligned_start {
+                unaligned(&mut b);
+            }
+            b.call_or_schedule_next(1);
+            b.add_label(Label::Num(1));
+            b.update_branches();
+            let body = if unaligned_start {
+                "8769009e37683f683f060c4e3743c765009eb768013fb76004d013e0c046c046c046c046"
+            } else {
+                "009e37683f683f060c4e3743c765009eb768013fb76005d014e0c046c046c046c046c046"
+            };
+            let expected = entries(&[None, Some("ad010000"), Some("1d000000"), None, None])
+                + &padding_moves()
+                + body
+                + "00a7044ef619009f7e60"
+                + YIELD
+                + "69fefffff0060000f2b5c046";
+            assert_code(&mut b, &expected);
+        }
+    }
+
+    #[test]
+    fn primitive_tail_call_with_cp() {
+        let mut b = backend(1);
+        b.jump_table(4);
+        unaligned(&mut b);
+        let args = [
+            Arg::keep(Val::Ctx),
+            Arg::keep(Val::JitState),
+            Arg::keep(Val::X(1)),
+        ];
+        b.call_primitive_with_cp(50, &args);
+        let expected = entries(&[None; 5])
+            + "8769009e37683f683f06054e3743c765c827d759c269059e0597b646f2bd000080010000f2b5";
+        assert_code(&mut b, &expected);
+
+        let mut b = backend(1);
+        b.call_primitive_with_cp(9, &SCHEDULE_ARGS);
+        assert_code(
+            &mut b,
+            "009e37683f683f0660263743c765576a059e0597b646f2bdf2b5",
+        );
+    }
+
+    /// Labels 2 and 4 share an offset (the later one comes first in the table), as do 1 and 0.
+    fn labelled(b: &mut B) -> String {
+        b.jump_table(4);
+        b.add_label(Label::Num(2));
+        b.add_label(Label::Num(4));
+        unaligned(b);
+        b.add_label(Label::Num(1));
+        b.add_label(Label::Num(0));
+        unaligned(b);
+        b.add_label(Label::Num(3));
+        entries(&[
+            Some("39000000"),
+            Some("2d000000"),
+            Some("1d000000"),
+            Some("19000000"),
+            Some("05000000"),
+        ]) + "8769c0468769c046"
+    }
+
+    #[test]
+    fn labels_and_lines_tables() {
+        // Count, then {u16 label, u32 offset} big-endian entries sorted by offset.
+        let labels = "0005\
+                      00040000003c00020000003c\
+                      000000000040000100000040\
+                      000300000044";
+        let mut b = backend(1);
+        let mut expected = labelled(&mut b);
+        // Line numbers are truncated to 16 bits (70000 -> 0x1170).
+        b.return_labels_and_lines(&[(5, 60), (2, 64), (70000, 64)]);
+        expected += "00a0f2bd";
+        expected += labels;
+        expected += "0003\
+                     00050000003c000200000040117000000040";
+        assert_code(&mut b, &expected);
+
+        // From an unaligned offset: adr reaches past a padding halfword.
+        let mut b = backend(1);
+        let mut expected = labelled(&mut b);
+        unaligned(&mut b);
+        b.return_labels_and_lines(&[]);
+        expected += "876901a0f2bd0000";
+        expected += labels;
+        expected += "0000";
+        assert_code(&mut b, &expected);
     }
 }

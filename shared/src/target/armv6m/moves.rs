@@ -503,15 +503,15 @@ impl<S: CodeSink> Armv6m<S> {
             }
             Val::Ptr(r) => self.put(asm::ldr_imm(dest, r, 0)),
             Val::XExtra => self.put(asm::ldr_imm(dest, CTX_REG, ctx_x_reg(MAX_REG))),
-            Val::X(x) if x < MAX_REG => {
-                self.put(asm::ldr_imm(dest, CTX_REG, ctx_x_reg(x)))
-            }
+            Val::X(x) if x < MAX_REG => self.put(asm::ldr_imm(dest, CTX_REG, ctx_x_reg(x))),
             Val::Y(y) => {
                 let avail = self.available_regs;
                 self.ldr_y_reg(dest, y, avail);
                 self.forget_hidden_temp(avail);
             }
-            _ => self.fail(BackendError::Unsupported("move_to_native_register_to source")),
+            _ => self.fail(BackendError::Unsupported(
+                "move_to_native_register_to source",
+            )),
         }
     }
 
@@ -725,17 +725,43 @@ pub(super) mod tests {
     fn array_element_to_vm_or_native_register() {
         type Case = (fn(&mut B, Reg), &'static str);
         let cases: [Case; 8] = [
-            (|b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(3), Val::X(6)), "8769fe680663"),
-            (|b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(40), Val::X(6)), "876924263e44f56f0563"),
-            (|b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(5), Val::Ptr(Reg::R3)), "87697e691e60"),
-            (|b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(100), Val::Ptr(Reg::R3)), "8769ff2615363e44f66f1e60"),
-            (|b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(2), Val::Y(4)), "8769bd6846693561"),
-            (|b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(33), Val::Y(40)), "876908253d44ed6f4669a02434442560"),
-            (|b, r| b.move_array_element(Arg::free(Val::Reg(r)), Val::Imm(2), Val::Y(11)), "8769bf684669f762"),
-            (|b, r| {
-                let dest = b.move_to_native_register(Val::X(1));
-                b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(4), Val::Reg(dest))
-            }, "8769c6693e69"),
+            (
+                |b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(3), Val::X(6)),
+                "8769fe680663",
+            ),
+            (
+                |b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(40), Val::X(6)),
+                "876924263e44f56f0563",
+            ),
+            (
+                |b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(5), Val::Ptr(Reg::R3)),
+                "87697e691e60",
+            ),
+            (
+                |b, r| {
+                    b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(100), Val::Ptr(Reg::R3))
+                },
+                "8769ff2615363e44f66f1e60",
+            ),
+            (
+                |b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(2), Val::Y(4)),
+                "8769bd6846693561",
+            ),
+            (
+                |b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(33), Val::Y(40)),
+                "876908253d44ed6f4669a02434442560",
+            ),
+            (
+                |b, r| b.move_array_element(Arg::free(Val::Reg(r)), Val::Imm(2), Val::Y(11)),
+                "8769bf684669f762",
+            ),
+            (
+                |b, r| {
+                    let dest = b.move_to_native_register(Val::X(1));
+                    b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(4), Val::Reg(dest))
+                },
+                "8769c6693e69",
+            ),
         ];
         for (f, expected) in cases {
             let mut b = backend(1);
@@ -773,10 +799,18 @@ pub(super) mod tests {
         for (free, index, expected, result) in cases {
             let mut b = backend(1);
             let base = b.move_to_native_register(Val::X(0));
-            let base = if free { Arg::free(Val::Reg(base)) } else { Arg::keep(Val::Reg(base)) };
+            let base = if free {
+                Arg::free(Val::Reg(base))
+            } else {
+                Arg::keep(Val::Reg(base))
+            };
             assert_eq!(b.get_array_element(base, index), result);
             assert_code(&mut b, expected);
-            let used = if free { regs(&[Reg::R7]) } else { regs(&[Reg::R7, Reg::R6]) };
+            let used = if free {
+                regs(&[Reg::R7])
+            } else {
+                regs(&[Reg::R7, Reg::R6])
+            };
             assert_eq!(b.used_regs_mask(), used);
         }
     }
@@ -785,17 +819,50 @@ pub(super) mod tests {
     fn store_into_array_element() {
         type Case = (fn(&mut B, Reg, Reg, Reg), &'static str);
         let cases: [Case; 11] = [
-            (|b, base, v, _| b.move_to_array_element(Val::Reg(v), base, Val::Imm(9)), "7e62"),
-            (|b, base, v, _| b.move_to_array_element(Val::Reg(v), base, Val::Imm(40)), "24243c44e667"),
-            (|b, base, v, i| b.move_to_array_element(Val::Reg(v), base, Val::Reg(i)), "2c46a4003e51"),
-            (|b, base, _, _| b.move_to_array_element(Val::Imm(42), base, Val::Imm(2)), "2a24bc60"),
-            (|b, base, _, _| b.move_to_array_element(Val::X(3), base, Val::Imm(1)), "446a7c60"),
-            (|b, base, _, i| b.move_to_array_element(Val::Y(3), base, Val::Reg(i)), "4369dc682b469b00fc50"),
-            (|b, base, v, _| b.move_to_array_element_offset(Val::Reg(v), base, Val::Imm(3), 2), "fe60"),
-            (|b, base, v, _| b.move_to_array_element_offset(Val::Reg(v), base, Val::Imm(3), -7), "fe60"),
-            (|b, base, v, i| b.move_to_array_element_offset(Val::Reg(v), base, Val::Reg(i), 2), "ac1ca4003e51"),
-            (|b, base, _, i| b.move_to_array_element_offset(Val::Imm(99), base, Val::Reg(i), 1), "63246b1c9b00fc50"),
-            (|b, base, _, i| b.move_to_array_element_offset(Val::Y(2), base, Val::Reg(i), 1), "43699c686b1c9b00fc50"),
+            (
+                |b, base, v, _| b.move_to_array_element(Val::Reg(v), base, Val::Imm(9)),
+                "7e62",
+            ),
+            (
+                |b, base, v, _| b.move_to_array_element(Val::Reg(v), base, Val::Imm(40)),
+                "24243c44e667",
+            ),
+            (
+                |b, base, v, i| b.move_to_array_element(Val::Reg(v), base, Val::Reg(i)),
+                "2c46a4003e51",
+            ),
+            (
+                |b, base, _, _| b.move_to_array_element(Val::Imm(42), base, Val::Imm(2)),
+                "2a24bc60",
+            ),
+            (
+                |b, base, _, _| b.move_to_array_element(Val::X(3), base, Val::Imm(1)),
+                "446a7c60",
+            ),
+            (
+                |b, base, _, i| b.move_to_array_element(Val::Y(3), base, Val::Reg(i)),
+                "4369dc682b469b00fc50",
+            ),
+            (
+                |b, base, v, _| b.move_to_array_element_offset(Val::Reg(v), base, Val::Imm(3), 2),
+                "fe60",
+            ),
+            (
+                |b, base, v, _| b.move_to_array_element_offset(Val::Reg(v), base, Val::Imm(3), -7),
+                "fe60",
+            ),
+            (
+                |b, base, v, i| b.move_to_array_element_offset(Val::Reg(v), base, Val::Reg(i), 2),
+                "ac1ca4003e51",
+            ),
+            (
+                |b, base, _, i| b.move_to_array_element_offset(Val::Imm(99), base, Val::Reg(i), 1),
+                "63246b1c9b00fc50",
+            ),
+            (
+                |b, base, _, i| b.move_to_array_element_offset(Val::Y(2), base, Val::Reg(i), 1),
+                "43699c686b1c9b00fc50",
+            ),
         ];
         for (f, expected) in cases {
             let mut b = backend(1);
@@ -880,22 +947,40 @@ pub(super) mod tests {
     fn load_into_given_register() {
         type Case = (fn(&mut B), &'static str);
         let cases: [Case; 7] = [
-            (|b| {
-                let r = b.move_to_native_register(Val::X(3));
-                b.move_to_native_register_to(Val::Reg(r), Reg::R3)
-            }, "476a3b46"),
-            (|b| b.move_to_native_register_to(Val::Imm(1234567), Reg::R4), "004c000087d61200"),
-            (|b| {
-                let r = b.move_to_native_register(Val::X(3));
-                b.move_to_native_register_to(Val::Ptr(r), Reg::R5)
-            }, "476a3d68"),
+            (
+                |b| {
+                    let r = b.move_to_native_register(Val::X(3));
+                    b.move_to_native_register_to(Val::Reg(r), Reg::R3)
+                },
+                "476a3b46",
+            ),
+            (
+                |b| b.move_to_native_register_to(Val::Imm(1234567), Reg::R4),
+                "004c000087d61200",
+            ),
+            (
+                |b| {
+                    let r = b.move_to_native_register(Val::X(3));
+                    b.move_to_native_register_to(Val::Ptr(r), Reg::R5)
+                },
+                "476a3d68",
+            ),
             (|b| b.move_to_native_register_to(Val::X(9), Reg::R1), "c16b"),
-            (|b| b.move_to_native_register_to(Val::XExtra, Reg::R3), "836d"),
-            (|b| b.move_to_native_register_to(Val::Y(9), Reg::R6), "47697e6a"),
-            (|b| {
-                occupy(b, 6);
-                b.move_to_native_register_to(Val::Y(55), Reg::R2)
-            }, "476d066dc56c846c436c016c42699446dc2262441268"),
+            (
+                |b| b.move_to_native_register_to(Val::XExtra, Reg::R3),
+                "836d",
+            ),
+            (
+                |b| b.move_to_native_register_to(Val::Y(9), Reg::R6),
+                "47697e6a",
+            ),
+            (
+                |b| {
+                    occupy(b, 6);
+                    b.move_to_native_register_to(Val::Y(55), Reg::R2)
+                },
+                "476d066dc56c846c436c016c42699446dc2262441268",
+            ),
         ];
         for (f, expected) in cases {
             let mut b = backend(1);
@@ -906,7 +991,8 @@ pub(super) mod tests {
 
     #[test]
     fn copies_get_a_new_register() {
-        let cases: [(fn(Reg) -> Val, &str); 3] = [
+        type Case = (fn(Reg) -> Val, &'static str);
+        let cases: [Case; 3] = [
             (Val::Reg, "476a3e46"),
             (Val::Ptr, "476a3e68"),
             (|_| Val::Y(1), "476a45696e68"),

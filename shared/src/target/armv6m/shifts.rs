@@ -40,3 +40,21 @@ impl<S: CodeSink> Armv6m<S> {
         dest
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{backend, hex, CTX, JIT_STATE};
+    use crate::compile::backend::{Arg, Val};
+
+    #[test]
+    fn shifts_in_place_or_into_new_register() {
+        let mut b = backend(1);
+        let r1 = b.call_primitive(1, &[CTX, JIT_STATE]);
+        let r2 = b.shift_right(Arg::keep(Val::Reg(r1)), 3);
+        let r3 = b.shift_right_arith(Arg::free(Val::Reg(r2)), 5);
+        assert_eq!(r3, r2);
+        let r4 = b.shift_right_arith(Arg::keep(Val::Reg(r3)), 1);
+        b.shift_right(Arg::free(Val::Reg(r4)), 7);
+        assert_eq!(hex(&b), "576805B40299B847074605BCFE0876117510ED09");
+    }
+}
