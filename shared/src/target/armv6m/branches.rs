@@ -432,6 +432,34 @@ mod tests {
     }
 
     #[test]
+    fn continuation_base_offset_from_unaligned_adr_and_thumb2() {
+        let mut b = backend(1);
+        b.jump_table(1);
+        let r = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 1);
+        b.jump_to_continuation(Arg::free(Val::Reg(r)));
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF576805B40299B847074605BC",
+                "5B0000A6BF1927267642BF19059E0597B646F2BD"
+            )
+        );
+
+        let mut b = backend(5);
+        b.jump_table(1);
+        let r = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.jump_to_continuation(Arg::free(Val::Reg(r)));
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "F2B5FFFFFFFFF2B5FFFFFFFF576805B40299B847074605BC",
+                "00A6BF194FF6E576CFF6FF76BF19059E0597B646F2BD"
+            )
+        );
+    }
+
+    #[test]
     fn return_if_not_equal_to_ctx_frees_register() {
         let mut b = backend(1);
         let r = b.call_primitive(1, &[CTX, JIT_STATE]);

@@ -22,18 +22,20 @@ use alloc::vec::Vec;
 
 use crate::compile::backend::{Arg, Backend, BackendError, Cond, FuncPtr, Label, Reg, Val};
 use crate::stream::CodeSink;
-use asm::{AsmError, Code, Insn};
 use crate::target::regs::Regs;
+use asm::{AsmError, Code, Insn};
 
 /// `variant` bit selecting the Thumb-2 code paths (ARMv7-M and later cores).
 pub const VARIANT_THUMB2: u32 = 4;
 
 /// Registers the allocator hands out: r7, r6, r5, r4, r3, r1 (r0 = ctx, r2 = native interface).
-pub(super) const AVAILABLE_REGS_MASK: u16 = (1 << 7) | (1 << 6) | (1 << 5) | (1 << 4) | (1 << 3) | (1 << 1);
+pub(super) const AVAILABLE_REGS_MASK: u16 =
+    (1 << 7) | (1 << 6) | (1 << 5) | (1 << 4) | (1 << 3) | (1 << 1);
 /// Registers a call may clobber and that argument shuffling may use: r0-r7 and ip.
 pub(super) const SCRATCH_REGS_MASK: u16 = 0x00FF | (1 << 12);
 /// The allocation order: `first_avail` and `mask_to_list` walk registers in this order.
-pub(super) const ALLOCATION_ORDER: [Reg; 6] = [Reg::R7, Reg::R6, Reg::R5, Reg::R4, Reg::R3, Reg::R1];
+pub(super) const ALLOCATION_ORDER: [Reg; 6] =
+    [Reg::R7, Reg::R6, Reg::R5, Reg::R4, Reg::R3, Reg::R1];
 /// AAPCS argument registers.
 pub(super) const PARAMETER_REGS: [Reg; 4] = [Reg::R0, Reg::R1, Reg::R2, Reg::R3];
 
@@ -301,15 +303,26 @@ impl<S: CodeSink> Armv6m<S> {
 /// The backend error for an operand the encoder rejects.
 pub(super) fn asm_error(e: AsmError) -> BackendError {
     match e {
-        AsmError::UnencodableImmediate(v) => BackendError::Encoding { what: "immediate", value: v },
-        AsmError::UnencodableOffset(v) => BackendError::Encoding { what: "offset", value: v },
-        AsmError::LowRegisterRequired(r) => {
-            BackendError::Encoding { what: "high register", value: i64::from(r.0) }
-        }
-        AsmError::InvalidRegisterList(m) => {
-            BackendError::Encoding { what: "register list", value: i64::from(m) }
-        }
-        AsmError::CodeFull => BackendError::Encoding { what: "sequence too long", value: 0 },
+        AsmError::UnencodableImmediate(v) => BackendError::Encoding {
+            what: "immediate",
+            value: v,
+        },
+        AsmError::UnencodableOffset(v) => BackendError::Encoding {
+            what: "offset",
+            value: v,
+        },
+        AsmError::LowRegisterRequired(r) => BackendError::Encoding {
+            what: "high register",
+            value: i64::from(r.0),
+        },
+        AsmError::InvalidRegisterList(m) => BackendError::Encoding {
+            what: "register list",
+            value: i64::from(m),
+        },
+        AsmError::CodeFull => BackendError::Encoding {
+            what: "sequence too long",
+            value: 0,
+        },
     }
 }
 
@@ -317,12 +330,17 @@ pub(super) fn asm_error(e: AsmError) -> BackendError {
 
 /// The first allocatable register of `mask` in allocation order (r7 first).
 pub(super) fn first_avail(mask: u16) -> Option<Reg> {
-    ALLOCATION_ORDER.iter().copied().find(|r| mask & r.bit() != 0)
+    ALLOCATION_ORDER
+        .iter()
+        .copied()
+        .find(|r| mask & r.bit() != 0)
 }
 
 /// The allocatable registers of `mask`, in allocation order.
 pub(super) fn mask_to_list(mask: u16) -> impl Iterator<Item = Reg> {
-    ALLOCATION_ORDER.into_iter().filter(move |r| mask & r.bit() != 0)
+    ALLOCATION_ORDER
+        .into_iter()
+        .filter(move |r| mask & r.bit() != 0)
 }
 
 /// Bit mask of a list of registers.
@@ -396,7 +414,8 @@ impl<S: CodeSink> Backend for Armv6m<S> {
     }
 
     fn available_regs_count(&self) -> u32 {
-        self.available_regs.count_ones()
+        // Only allocatable registers count, as in the reference's `available_regs` list.
+        (self.available_regs & AVAILABLE_REGS_MASK).count_ones()
     }
 
     fn free_native_registers(&mut self, values: &[Val]) {

@@ -1051,3 +1051,52 @@ pub(super) mod tests {
         assert_eq!(b.error(), Some(BackendError::OutOfRegisters));
     }
 }
+#[cfg(test)]
+mod grid_tmp {
+    use super::tests::*;
+    use super::*;
+    use crate::compile::backend::Backend;
+    extern crate std;
+    use std::string::String;
+    use std::format;
+
+    fn erl(v: Val) -> String {
+        match v {
+            Val::Imm(i) => format!("{i}"),
+            Val::X(x) => format!("{{x_reg,{x}}}"),
+            Val::XExtra => "{x_reg,extra}".into(),
+            Val::Y(y) => format!("{{y_reg,{y}}}"),
+            Val::Ptr(r) => format!("{{ptr,r{}}}", r.0),
+            _ => "?".into(),
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn grid() {
+        let srcs = [Val::Imm(0), Val::Imm(77), Val::Imm(255), Val::Imm(256), Val::Imm(-1), Val::Imm(-256), Val::Imm(1000), Val::Imm(0x12345), Val::Imm(-100000), Val::X(0), Val::X(15), Val::XExtra, Val::Y(0), Val::Y(31), Val::Y(32), Val::Y(63), Val::Ptr(Reg::R2)];
+        let dests = [Val::X(0), Val::X(15), Val::XExtra, Val::Y(0), Val::Y(31), Val::Y(32), Val::Y(63), Val::Ptr(Reg::R2)];
+        let mut out = String::new();
+        for occ in 0..=5 {
+            for src in srcs {
+                for dest in dests {
+                    for dest2 in [dest, Val::X(0), Val::Y(0), Val::Imm(77)] {
+                        let mut b = backend(1);
+                        occupy(&mut b, occ);
+                        b.move_to_vm_register(Arg::keep(src), dest);
+                        let r = b.move_to_native_register(dest2);
+                        b.flush_literal_pool();
+                        let res = if b.error().is_some() {
+                            String::from("error")
+                        } else {
+                            let h: String = b.sink().as_bytes().iter().map(|x| format!("{x:02x}")).collect();
+                            format!("{h} r{}", r.0)
+                        };
+                        out += &format!("{occ} {} {} {} {res}\n", erl(src), erl(dest), erl(dest2));
+                    }
+                }
+            }
+        }
+        std::fs::write("/tmp/b2/grid_rust.txt", out).unwrap();
+    }
+}
