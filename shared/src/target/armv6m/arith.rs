@@ -47,9 +47,15 @@ impl<S: CodeSink> Armv6m<S> {
     }
 
     /// `reg op= imm` with no free register: r0 is borrowed and restored from ip.
+    ///
+    /// Fidelity: the reference keeps the literal pool from before the immediate load here, so
+    /// a constant that needed the pool is never laid out and its `ldr` stays a 0xFFFF
+    /// placeholder. We reproduce that (the output must be byte-identical).
     fn op_via_ctx(&mut self, reg: Reg, imm: i64, op: RegOp) {
         self.put(asm::mov(IP_REG, CTX_REG));
+        let pool_before = self.literal_pool.clone();
         self.mov_immediate(CTX_REG, imm);
+        self.literal_pool = pool_before;
         self.put(op(reg, CTX_REG));
         self.put(asm::mov(CTX_REG, IP_REG));
         self.regs.invalidate_reg(reg);
@@ -472,6 +478,18 @@ mod tests {
         let (mut b, r, other) = setup(true, false);
         b.mul(Arg::keep(Val::Reg(r)), Val::Reg(other));
         assert_code(&mut b, &after_setup(true, false, "7743"));
+    }
+
+    #[test]
+    fn pool_constants_without_a_free_register_are_dropped_like_the_reference() {
+        // Both `ldr r0, [pc, #?]` placeholders stay 0xFFFF and no literal is laid out.
+        let (mut b, r, _) = setup(false, true);
+        b.and_(Arg::free(Val::Reg(r)), Val::Imm(0x1234));
+        b.or_(Arg::keep(Val::Reg(r)), Val::Imm(70000));
+        assert_code(
+            &mut b,
+            &after_setup(false, true, "8446ffff074060468446ffff07436046"),
+        );
     }
 
     #[test]
