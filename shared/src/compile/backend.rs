@@ -159,6 +159,8 @@ pub enum BackendError {
     OutOfRange(&'static str),
     /// The code sink failed.
     Sink(crate::stream::SinkError),
+    /// An instruction operand the target encoder rejects (what was wrong, the offending value).
+    Encoding { what: &'static str, value: i64 },
 }
 
 /// A macro-assembler for one target. Method names follow the reference's backend interface so the

@@ -1,3 +1,4 @@
-//! Code generation targets.
+//! Native code generation targets.
 
 pub mod armv6m;
+pub mod regs;

@@ -1,3 +1,617 @@
-//! ARMv6-M (Thumb-1, Cortex-M0+) backend, optionally with the Thumb-2 variant for the Pico 2.
+//! The ARMv6-M (Thumb-1, optionally Thumb-2) backend.
+//!
+//! [`Armv6m`] is a macro-assembler implementing [`Backend`]: it tracks which native registers are
+//! free, emits Thumb code into a [`CodeSink`], keeps pending branches and literal pools, and
+//! places labels. Its output is byte-identical to the reference compiler's armv6m backend.
+//!
+//! The implementation is split by concern; every file adds inherent methods to [`Armv6m`] and
+//! the [`Backend`] impl below only forwards to them.
 
 pub mod asm;
+
+mod arith;
+mod branches;
+mod calls;
+mod conditions;
+mod control;
+mod literals;
+mod moves;
+mod shifts;
+
+use alloc::vec::Vec;
+
+use crate::compile::backend::{Arg, Backend, BackendError, Cond, FuncPtr, Label, Reg, Val};
+use crate::stream::CodeSink;
+use crate::target::regs::Regs;
+use asm::{AsmError, Code, Insn};
+
+/// `variant` bit selecting the Thumb-2 code paths (ARMv7-M and later cores).
+pub const VARIANT_THUMB2: u32 = 4;
+
+/// Registers the allocator hands out: r7, r6, r5, r4, r3, r1 (r0 = ctx, r2 = native interface).
+pub(super) const AVAILABLE_REGS_MASK: u16 =
+    (1 << 7) | (1 << 6) | (1 << 5) | (1 << 4) | (1 << 3) | (1 << 1);
+/// Registers a call may clobber and that argument shuffling may use: r0-r7 and ip.
+pub(super) const SCRATCH_REGS_MASK: u16 = 0x00FF | (1 << 12);
+/// The allocation order: `first_avail` and `mask_to_list` walk registers in this order.
+pub(super) const ALLOCATION_ORDER: [Reg; 6] =
+    [Reg::R7, Reg::R6, Reg::R5, Reg::R4, Reg::R3, Reg::R1];
+/// AAPCS argument registers.
+pub(super) const PARAMETER_REGS: [Reg; 4] = [Reg::R0, Reg::R1, Reg::R2, Reg::R3];
+
+/// Register holding `Context *` in generated code.
+pub(super) const CTX_REG: Reg = Reg::R0;
+/// Register holding `const ModuleNativeInterface *` in generated code.
+pub(super) const NATIVE_INTERFACE_REG: Reg = Reg::R2;
+/// The intra-procedure-call scratch register.
+pub(super) const IP_REG: Reg = Reg::R12;
+
+/// Bytes per jump table entry: `ldr r3, [pc, #4]; push; add pc, r3; nop; .word`.
+pub(super) const JUMP_TABLE_ENTRY_SIZE: usize = 12;
+/// Bytes per Thumb-2 jump table entry: `push; b.w`.
+pub(super) const JUMP_TABLE_ENTRY_SIZE_THUMB2: usize = 6;
+/// Offset of the saved `JITState *` (pushed r1) from sp inside generated functions.
+pub(super) const STACK_OFFSET_JITSTATE: u32 = 0;
+
+/// Marker for a label whose offset is not known yet.
+const UNKNOWN_OFFSET: u32 = u32::MAX;
+
+/// How a pending forward branch must be patched once its label is placed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum BranchKind {
+    /// `adr reg, label` (placeholder is one halfword).
+    Adr(Reg),
+    /// Thumb-2 `b.w label` (placeholder is two halfwords).
+    BW,
+    /// A far-branch sequence of `size` bytes using `temp` (ip means the push/pop r0 variant).
+    Far { size: u8, temp: Reg },
+}
+
+/// A branch emitted before its target label was known.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) struct PendingBranch {
+    pub(super) label: Label,
+    pub(super) offset: usize,
+    pub(super) kind: BranchKind,
+}
+
+/// A `ldr reg, [pc, #x]` placeholder waiting for its literal pool.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) struct PendingLiteral {
+    pub(super) ldr_offset: usize,
+    pub(super) reg: Reg,
+    pub(super) value: u32,
+}
+
+/// The armv6m backend state.
+pub struct Armv6m<S: CodeSink> {
+    pub(super) sink: S,
+    /// Sink offset when the backend was created: where the jump table starts (module base).
+    pub(super) base_offset: usize,
+    /// Forward branches not patched yet.
+    pub(super) branches: Vec<PendingBranch>,
+    pub(super) jump_table_start: usize,
+    /// Labels count given to `jump_table` (its entries are 0..=count).
+    pub(super) jump_table_len: Option<u32>,
+    pub(super) available_regs: u16,
+    pub(super) used_regs: u16,
+    /// Offset of each numeric label, indexed by label number (`UNKNOWN_OFFSET` if not placed).
+    label_offsets: Vec<u32>,
+    /// Numeric labels in the order they were placed, for the labels table.
+    label_log: Vec<(u32, u32)>,
+    /// Offset of each local label (`Label::Local(n)`), indexed by n.
+    local_labels: Vec<u32>,
+    pub(super) variant: u32,
+    /// Pending literals, oldest first.
+    pub(super) literal_pool: Vec<PendingLiteral>,
+    pub(super) regs: Regs,
+    pub(super) thumb2: bool,
+    error: Option<BackendError>,
+}
+
+impl<S: CodeSink> Armv6m<S> {
+    /// A backend writing into `sink`; `variant` is the reference's JIT variant bit set.
+    pub fn new(variant: u32, sink: S) -> Self {
+        let base_offset = sink.offset();
+        Armv6m {
+            sink,
+            base_offset,
+            branches: Vec::new(),
+            jump_table_start: 0,
+            jump_table_len: None,
+            available_regs: AVAILABLE_REGS_MASK,
+            used_regs: 0,
+            label_offsets: Vec::new(),
+            label_log: Vec::new(),
+            local_labels: Vec::new(),
+            variant,
+            literal_pool: Vec::new(),
+            regs: Regs::new(),
+            thumb2: variant & VARIANT_THUMB2 != 0,
+            error: None,
+        }
+    }
+
+    /// Give back the sink (after `flush`/`return_labels_and_lines`).
+    pub fn into_sink(self) -> S {
+        self.sink
+    }
+
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    pub fn variant(&self) -> u32 {
+        self.variant
+    }
+
+    pub fn is_thumb2(&self) -> bool {
+        self.thumb2
+    }
+
+    /// Registers currently allocated, as a bit mask.
+    pub fn used_regs_mask(&self) -> u16 {
+        self.used_regs
+    }
+
+    /// Registers currently free for allocation, as a bit mask.
+    pub fn available_regs_mask(&self) -> u16 {
+        self.available_regs
+    }
+
+    /// Whether every allocatable register is free (the driver checks this between instructions).
+    pub fn all_native_free(&self) -> bool {
+        self.used_regs == 0 && self.available_regs == AVAILABLE_REGS_MASK
+    }
+
+    // ---- small shared helpers -------------------------------------------------------------
+
+    /// Append raw bytes.
+    pub(super) fn emit(&mut self, bytes: &[u8]) {
+        self.sink.append(bytes);
+    }
+
+    /// Overwrite bytes emitted earlier (placeholders are 0xFF).
+    pub(super) fn patch(&mut self, offset: usize, bytes: &[u8]) {
+        self.sink.replace(offset, bytes);
+    }
+
+    /// The encoded instruction, or `None` after recording why it cannot be encoded.
+    pub(super) fn enc(&mut self, insn: impl Into<Result<Insn, AsmError>>) -> Option<Insn> {
+        match insn.into() {
+            Ok(i) => Some(i),
+            Err(e) => {
+                self.fail(asm_error(e));
+                None
+            }
+        }
+    }
+
+    /// Append one instruction.
+    pub(super) fn put(&mut self, insn: impl Into<Result<Insn, AsmError>>) {
+        if let Some(i) = self.enc(insn) {
+            self.sink.append(i.as_bytes());
+        }
+    }
+
+    /// Append an assembled sequence.
+    pub(super) fn put_code(&mut self, code: &Code) {
+        match code.result() {
+            Ok(bytes) => self.sink.append(bytes),
+            Err(e) => self.fail(asm_error(e)),
+        }
+    }
+
+    /// Overwrite a placeholder with one instruction.
+    pub(super) fn patch_insn(&mut self, offset: usize, insn: impl Into<Result<Insn, AsmError>>) {
+        if let Some(i) = self.enc(insn) {
+            self.sink.replace(offset, i.as_bytes());
+        }
+    }
+
+    pub(super) fn cur_offset(&self) -> usize {
+        self.sink.offset()
+    }
+
+    /// Record the first error; later ones are dropped (the first is the cause).
+    pub(super) fn fail(&mut self, e: BackendError) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
+    /// `first_avail`, recording `OutOfRegisters` (and returning r7, a harmless value) when the
+    /// mask is empty: the reference would crash here.
+    pub(super) fn avail(&mut self, mask: u16) -> Reg {
+        match first_avail(mask) {
+            Some(r) => r,
+            None => {
+                self.fail(BackendError::OutOfRegisters);
+                Reg::R7
+            }
+        }
+    }
+
+    /// Mark `reg` allocated.
+    pub(super) fn take_reg(&mut self, reg: Reg) {
+        self.available_regs &= !reg.bit();
+        self.used_regs |= reg.bit();
+    }
+
+    /// Mark `reg` free (the reference's `free_native_register`).
+    pub(super) fn release_reg(&mut self, reg: Reg) {
+        self.available_regs |= reg.bit();
+        self.used_regs &= !reg.bit();
+    }
+
+    /// Allocate the first available register.
+    pub(super) fn alloc_reg(&mut self) -> Reg {
+        let r = self.avail(self.available_regs);
+        self.take_reg(r);
+        r
+    }
+
+    // ---- labels ---------------------------------------------------------------------------
+
+    /// Offset of a placed label.
+    pub(super) fn label_offset(&self, label: Label) -> Option<usize> {
+        let off = match label {
+            Label::Num(n) => self.label_offsets.get(n as usize).copied(),
+            Label::Local(n) => self.local_labels.get(n as usize).copied(),
+        }?;
+        (off != UNKNOWN_OFFSET).then_some(off as usize)
+    }
+
+    /// A fresh local label (the reference's `make_ref()`), to be placed with `add_label`.
+    pub(super) fn new_local_label(&mut self) -> Label {
+        let n = self.local_labels.len() as u32;
+        self.local_labels.push(UNKNOWN_OFFSET);
+        Label::Local(n)
+    }
+
+    /// Remember where `label` is. Offsets beyond u32 cannot be encoded in the labels table.
+    fn record_label(&mut self, label: Label, offset: usize) {
+        let Ok(off) = u32::try_from(offset) else {
+            self.fail(BackendError::OutOfRange("label offset"));
+            return;
+        };
+        match label {
+            Label::Num(n) => {
+                let idx = n as usize;
+                if self.label_offsets.len() <= idx {
+                    self.label_offsets.resize(idx + 1, UNKNOWN_OFFSET);
+                }
+                self.label_offsets[idx] = off;
+                self.label_log.push((n, off));
+            }
+            Label::Local(n) => match self.local_labels.get_mut(n as usize) {
+                Some(slot) => *slot = off,
+                None => self.fail(BackendError::Unsupported("unknown local label")),
+            },
+        }
+    }
+
+    /// The numeric labels sorted by offset, as the reference lays out its labels table: a stable
+    /// sort of the most-recent-first list, so labels sharing an offset come newest first.
+    pub(super) fn sorted_labels(&self) -> Vec<(u32, u32)> {
+        let mut labels: Vec<(u32, u32)> = self.label_log.iter().rev().copied().collect();
+        labels.sort_by_key(|&(_, off)| off);
+        labels
+    }
+}
+
+/// The backend error for an operand the encoder rejects.
+pub(super) fn asm_error(e: AsmError) -> BackendError {
+    match e {
+        AsmError::UnencodableImmediate(v) => BackendError::Encoding {
+            what: "immediate",
+            value: v,
+        },
+        AsmError::UnencodableOffset(v) => BackendError::Encoding {
+            what: "offset",
+            value: v,
+        },
+        AsmError::LowRegisterRequired(r) => BackendError::Encoding {
+            what: "high register",
+            value: i64::from(r.0),
+        },
+        AsmError::InvalidRegisterList(m) => BackendError::Encoding {
+            what: "register list",
+            value: i64::from(m),
+        },
+        AsmError::CodeFull => BackendError::Encoding {
+            what: "sequence too long",
+            value: 0,
+        },
+    }
+}
+
+// ---- register masks -----------------------------------------------------------------------
+
+/// The first allocatable register of `mask` in allocation order (r7 first).
+pub(super) fn first_avail(mask: u16) -> Option<Reg> {
+    ALLOCATION_ORDER
+        .iter()
+        .copied()
+        .find(|r| mask & r.bit() != 0)
+}
+
+/// The allocatable registers of `mask`, in allocation order.
+pub(super) fn mask_to_list(mask: u16) -> impl Iterator<Item = Reg> {
+    ALLOCATION_ORDER
+        .into_iter()
+        .filter(move |r| mask & r.bit() != 0)
+}
+
+/// Bit mask of a list of registers.
+pub(super) fn regs_to_mask(regs: impl IntoIterator<Item = Reg>) -> u16 {
+    regs.into_iter().fold(0, |m, r| m | r.bit())
+}
+
+/// The native register an argument occupies, if any (the reference's `args_regs` entry;
+/// immediates, `jit_state`, `offset` and `stack` occupy none).
+pub(super) fn arg_reg(arg: &Arg) -> Option<Reg> {
+    match arg.val {
+        Val::Reg(r) | Val::Ptr(r) => Some(r),
+        Val::Ctx | Val::X(_) | Val::XExtra | Val::Y(_) | Val::Fp(_) => Some(CTX_REG),
+        Val::Imm(_)
+        | Val::Offset
+        | Val::JitState
+        | Val::JitStateTailCall
+        | Val::Stack
+        | Val::Int64(_)
+        | Val::Cp => None,
+    }
+}
+
+/// Registers a call frees: `{free, Reg}` and `{free, {ptr, Reg}}` (the reference's
+/// `arg_to_reg_list` over freed args).
+pub(super) fn freed_reg(arg: &Arg) -> Option<Reg> {
+    match (arg.free, arg.val) {
+        (true, Val::Reg(r)) | (true, Val::Ptr(r)) => Some(r),
+        _ => None,
+    }
+}
+
+/// Mask of registers an argument list occupies (the reference's `regs_to_mask(args_regs(..))`).
+pub(super) fn args_mask(args: &[Arg]) -> u16 {
+    regs_to_mask(args.iter().filter_map(arg_reg))
+}
+
+impl<S: CodeSink> Backend for Armv6m<S> {
+    const WORD_SIZE: u32 = 4;
+
+    fn error(&self) -> Option<BackendError> {
+        self.error.or(self.sink.error().map(BackendError::Sink))
+    }
+
+    fn offset(&self) -> usize {
+        self.sink.offset()
+    }
+
+    fn flush(&mut self) {
+        self.flush_literal_pool();
+    }
+
+    fn jump_table(&mut self, labels_count: u32) {
+        Self::jump_table(self, labels_count)
+    }
+
+    fn update_branches(&mut self) {
+        Self::update_branches(self)
+    }
+
+    fn return_labels_and_lines(&mut self, sorted_lines: &[(u32, u32)]) {
+        Self::return_labels_and_lines(self, sorted_lines)
+    }
+
+    fn add_label(&mut self, label: Label) {
+        Self::add_label(self, label)
+    }
+
+    fn add_label_at(&mut self, label: Label, offset: usize) {
+        Self::add_label_at(self, label, offset)
+    }
+
+    fn available_regs_count(&self) -> u32 {
+        // Only allocatable registers count, as in the reference's `available_regs` list.
+        (self.available_regs & AVAILABLE_REGS_MASK).count_ones()
+    }
+
+    fn free_native_registers(&mut self, values: &[Val]) {
+        for v in values {
+            if let Val::Reg(r) | Val::Ptr(r) = *v {
+                self.release_reg(r);
+            }
+        }
+    }
+
+    fn call_primitive(&mut self, primitive: u32, args: &[Arg]) -> Reg {
+        Self::call_primitive(self, primitive, args)
+    }
+
+    fn call_primitive_last(&mut self, primitive: u32, args: &[Arg]) {
+        Self::call_primitive_last(self, primitive, args)
+    }
+
+    fn call_primitive_with_cp(&mut self, primitive: u32, args: &[Arg]) {
+        Self::call_primitive_with_cp(self, primitive, args)
+    }
+
+    fn call_func_ptr(&mut self, func: FuncPtr, args: &[Arg]) -> Reg {
+        Self::call_func_ptr(self, func, args)
+    }
+
+    fn return_if_not_equal_to_ctx(&mut self, value: Arg) {
+        Self::return_if_not_equal_to_ctx(self, value)
+    }
+
+    fn jump_to_label(&mut self, label: u32) {
+        Self::jump_to_label(self, label)
+    }
+
+    fn jump_to_continuation(&mut self, value: Arg) {
+        Self::jump_to_continuation(self, value)
+    }
+
+    fn jump_to_offset(&mut self, offset: usize) {
+        Self::jump_to_offset(self, offset)
+    }
+
+    fn if_block(&mut self, cond: Cond, body: impl FnOnce(&mut Self)) {
+        Self::if_block(self, cond, body)
+    }
+
+    fn if_block_and(&mut self, conds: &[Cond], body: impl FnOnce(&mut Self)) {
+        Self::if_block_and(self, conds, body)
+    }
+
+    fn if_else_block(
+        &mut self,
+        cond: Cond,
+        then_body: impl FnOnce(&mut Self),
+        else_body: impl FnOnce(&mut Self),
+    ) {
+        Self::if_else_block(self, cond, then_body, else_body)
+    }
+
+    fn shift_right(&mut self, reg: Arg, shift: u32) -> Reg {
+        Self::shift_right(self, reg, shift)
+    }
+
+    fn shift_right_arith(&mut self, reg: Arg, shift: u32) -> Reg {
+        Self::shift_right_arith(self, reg, shift)
+    }
+
+    fn shift_left(&mut self, reg: Arg, shift: u32) -> Reg {
+        Self::shift_left(self, reg, shift)
+    }
+
+    fn and_(&mut self, reg: Arg, value: Val) -> Reg {
+        Self::and_(self, reg, value)
+    }
+
+    fn or_(&mut self, reg: Arg, value: Val) -> Reg {
+        Self::or_(self, reg, value)
+    }
+
+    fn xor_(&mut self, reg: Arg, value: Val) -> Reg {
+        Self::xor_(self, reg, value)
+    }
+
+    fn add(&mut self, reg: Arg, value: Val) -> Reg {
+        Self::add(self, reg, value)
+    }
+
+    fn sub(&mut self, reg: Arg, value: Val) -> Reg {
+        Self::sub(self, reg, value)
+    }
+
+    fn mul(&mut self, reg: Arg, value: Val) -> Reg {
+        Self::mul(self, reg, value)
+    }
+
+    fn move_to_vm_register(&mut self, src: Arg, dest: Val) {
+        Self::move_to_vm_register(self, src, dest)
+    }
+
+    fn move_to_native_register(&mut self, src: Val) -> Reg {
+        Self::move_to_native_register(self, src)
+    }
+
+    fn move_to_native_register_to(&mut self, src: Val, dest: Reg) {
+        Self::move_to_native_register_to(self, src, dest)
+    }
+
+    fn copy_to_native_register(&mut self, src: Val) -> Reg {
+        Self::copy_to_native_register(self, src)
+    }
+
+    fn move_to_cp(&mut self, src: Val) {
+        Self::move_to_cp(self, src)
+    }
+
+    fn move_array_element(&mut self, base: Arg, index: Val, dest: Val) {
+        Self::move_array_element(self, base, index, dest)
+    }
+
+    fn get_array_element(&mut self, base: Arg, index: u32) -> Reg {
+        Self::get_array_element(self, base, index)
+    }
+
+    fn move_to_array_element(&mut self, src: Val, base: Reg, index: Val) {
+        Self::move_to_array_element(self, src, base, index)
+    }
+
+    fn move_to_array_element_offset(&mut self, src: Val, base: Reg, index: Val, offset: i64) {
+        Self::move_to_array_element_offset(self, src, base, index, offset)
+    }
+
+    fn set_bs(&mut self, src: Val) {
+        Self::set_bs(self, src)
+    }
+
+    fn increment_sp(&mut self, words: i64) {
+        Self::increment_sp(self, words)
+    }
+
+    fn set_continuation_to_label(&mut self, label: u32) {
+        Self::set_continuation_to_label(self, label)
+    }
+
+    fn set_continuation_to_offset(&mut self) -> Label {
+        Self::set_continuation_to_offset(self)
+    }
+
+    fn continuation_entry_point(&mut self) {
+        Self::continuation_entry_point(self)
+    }
+
+    fn get_module_index(&mut self) -> Reg {
+        Self::get_module_index(self)
+    }
+
+    fn decrement_reductions_and_maybe_schedule_next(&mut self) {
+        Self::decrement_reductions_and_maybe_schedule_next(self)
+    }
+
+    fn call_or_schedule_next(&mut self, label: u32) {
+        Self::call_or_schedule_next(self, label)
+    }
+
+    fn call_only_or_schedule_next(&mut self, label: u32) {
+        Self::call_only_or_schedule_next(self, label)
+    }
+}
+
+/// Helpers for the backend's unit tests. Expected bytes in the tests come from running the
+/// reference compiler's backend with the same calls.
+#[cfg(test)]
+pub(super) mod testing {
+    use super::Armv6m;
+    use crate::compile::backend::{Arg, Val};
+    use crate::stream::VecSink;
+    use alloc::string::String;
+
+    pub const CTX: Arg = Arg::keep(Val::Ctx);
+    pub const JIT_STATE: Arg = Arg::keep(Val::JitState);
+
+    /// A backend over a strict sink (patches may only clear bits, as on flash).
+    pub fn backend(variant: u32) -> Armv6m<VecSink> {
+        let mut sink = VecSink::new();
+        sink.set_strict(true);
+        Armv6m::new(variant, sink)
+    }
+
+    /// The emitted bytes in upper-case hex, after checking no error was recorded.
+    pub fn hex(b: &Armv6m<VecSink>) -> String {
+        use crate::compile::backend::Backend;
+        use core::fmt::Write;
+        assert_eq!(b.error(), None);
+        let mut s = String::new();
+        for byte in b.sink.as_bytes() {
+            let _ = write!(s, "{byte:02X}");
+        }
+        s
+    }
+}

@@ -1,0 +1,521 @@
+//! The jump table, labels, unconditional branches and their back-patching.
+//!
+//! Forward branches are emitted as 0xFF placeholders sized for the worst case and patched when
+//! their label is placed (or at `update_branches`). A far branch whose target turned out to be
+//! near is patched into `b` + nops, so its size never changes.
+
+use super::asm::{self, Code};
+use super::{
+    first_avail, Armv6m, BranchKind, PendingBranch, AVAILABLE_REGS_MASK, CTX_REG, IP_REG,
+    JUMP_TABLE_ENTRY_SIZE, JUMP_TABLE_ENTRY_SIZE_THUMB2,
+};
+use crate::compile::backend::{Arg, BackendError, Label, Reg, Val};
+use crate::stream::CodeSink;
+
+/// Registers pushed by every function prologue (r1 = `JITState *`), popped with pc on return.
+pub(super) const PROLOGUE_REGS: [Reg; 6] = [Reg::R1, Reg::R4, Reg::R5, Reg::R6, Reg::R7, Reg::LR];
+/// The epilogue pop: the prologue registers with pc in place of lr.
+pub(super) const EPILOGUE_REGS: [Reg; 6] = [Reg::R1, Reg::R4, Reg::R5, Reg::R6, Reg::R7, Reg::PC];
+/// Offset of the saved lr from sp inside generated functions (after the prologue push).
+pub(super) const STACK_OFFSET_LR: i64 = 20;
+
+/// Reach of a 16-bit `b`, counted from the branch itself.
+fn is_near(rel: i64) -> bool {
+    (-2044..=2050).contains(&rel)
+}
+
+impl<S: CodeSink> Armv6m<S> {
+    /// Emit one jump table entry per label 0..=labels_count, each with a placeholder target.
+    pub(super) fn jump_table(&mut self, labels_count: u32) {
+        self.jump_table_start = self.cur_offset();
+        let mut entry = Code::new();
+        if self.thumb2 {
+            entry.push(asm::push(&PROLOGUE_REGS));
+            entry.extend(&[0xFF; 4]);
+        } else {
+            entry.push(asm::ldr_pc(Reg::R3, 4));
+            entry.push(asm::push(&PROLOGUE_REGS));
+            entry.push(asm::add_hi(Reg::PC, Reg::R3));
+            entry.push(asm::nop());
+            entry.extend(&[0xFF; 4]);
+        }
+        self.jump_table_len = Some(labels_count);
+        for _ in 0..=labels_count {
+            self.put_code(&entry);
+        }
+    }
+
+    /// Place `label` at the current offset, first aligning to a word with a nop.
+    pub(super) fn add_label(&mut self, label: Label) {
+        self.regs.invalidate_all();
+        if !self.cur_offset().is_multiple_of(4) {
+            self.put(asm::nop());
+        }
+        let offset = self.cur_offset();
+        self.add_label_at(label, offset);
+    }
+
+    /// Place `label` at `offset`: point its jump table entry there and patch the branches
+    /// waiting for it.
+    pub(super) fn add_label_at(&mut self, label: Label, offset: usize) {
+        if let Label::Num(n) = label {
+            self.patch_jump_table_entry(n, offset);
+        }
+        self.record_label(label, offset);
+        if self.branches.iter().any(|b| b.label == label) {
+            let mut branches = core::mem::take(&mut self.branches);
+            branches.retain(|b| {
+                if b.label == label {
+                    self.patch_branch(b.offset, b.kind, offset);
+                    false
+                } else {
+                    true
+                }
+            });
+            self.branches = branches;
+        }
+    }
+
+    fn patch_jump_table_entry(&mut self, label: u32, target: usize) {
+        if self.jump_table_len.is_some_and(|count| label > count) {
+            self.fail(BackendError::OutOfRange("label beyond the jump table"));
+            return;
+        }
+        let n = label as usize;
+        if self.thumb2 {
+            let branch = self.jump_table_start + n * JUMP_TABLE_ENTRY_SIZE_THUMB2 + 2;
+            let rel = target as i64 - (branch as i64 + 4);
+            self.patch_insn(branch, asm::b_w(rel));
+        } else {
+            let entry = self.jump_table_start + n * JUMP_TABLE_ENTRY_SIZE;
+            // `add pc, r3` is at entry + 4 and reads pc as entry + 8; bit 0 selects Thumb.
+            let rel = target as i64 - (entry as i64 + 8) + 1;
+            self.patch(entry + 8, &(rel as u32).to_le_bytes());
+        }
+    }
+
+    /// Patch every branch still pending (all labels are placed by now).
+    pub(super) fn update_branches(&mut self) {
+        let branches = core::mem::take(&mut self.branches);
+        for b in &branches {
+            match self.label_offset(b.label) {
+                Some(target) => self.patch_branch(b.offset, b.kind, target),
+                None => self.fail(BackendError::Unsupported("branch to an undefined label")),
+            }
+        }
+    }
+
+    /// Overwrite the placeholder at `offset` with a branch of kind `kind` to `target`.
+    fn patch_branch(&mut self, offset: usize, kind: BranchKind, target: usize) {
+        let rel = target as i64 - offset as i64;
+        let mut code = Code::new();
+        match kind {
+            BranchKind::Adr(reg) => match rel % 4 {
+                0 => {
+                    code.push(asm::adr(reg, rel));
+                }
+                // adr counts from the word-aligned pc: a half-word-aligned adr reaches 2 further.
+                2 => {
+                    code.push(asm::adr(reg, rel + 2));
+                }
+                _ => {
+                    code.push(Err(asm::AsmError::UnencodableOffset(rel)));
+                }
+            },
+            BranchKind::BW => {
+                code.push(asm::b_w(rel - 4));
+            }
+            BranchKind::Far { size, temp } => {
+                if is_near(rel) && rel % 2 == 0 {
+                    code.push(asm::b(rel));
+                    for _ in 0..(size - 2) / 2 {
+                        code.push(asm::nop());
+                    }
+                } else {
+                    far_branch_sequence(&mut code, size, temp, rel);
+                }
+            }
+        }
+        match code.result() {
+            Ok(bytes) => self.sink.replace(offset, bytes),
+            Err(e) => self.fail(super::asm_error(e)),
+        }
+    }
+
+    /// Unconditional jump to a BEAM label.
+    pub(super) fn jump_to_label(&mut self, label: u32) {
+        let label = Label::Num(label);
+        let offset = self.cur_offset();
+        match self.label_offset(label) {
+            Some(target) => self.branch_to_offset(offset, target),
+            None => self.branch_to_label(offset, label),
+        }
+        // Nothing is known about registers after an unconditional jump.
+        self.regs.invalidate_all();
+        self.flush_literal_pool();
+    }
+
+    /// Unconditional jump to a known code offset.
+    pub(super) fn jump_to_offset(&mut self, target: usize) {
+        let offset = self.cur_offset();
+        self.branch_to_offset(offset, target);
+        self.regs.invalidate_all();
+        self.flush_literal_pool();
+    }
+
+    /// Emit a branch at `offset` (the current offset) to a known `target`.
+    pub(super) fn branch_to_offset(&mut self, offset: usize, target: usize) {
+        let rel = target as i64 - offset as i64;
+        if self.thumb2 {
+            self.put(asm::b_w(rel - 4));
+        } else if is_near(rel) {
+            self.put(asm::b(rel));
+        } else {
+            let Some(temp) = first_avail(self.available_regs) else {
+                self.fail(BackendError::OutOfRegisters);
+                return;
+            };
+            let size = if offset.is_multiple_of(4) { 12 } else { 10 };
+            let mut code = Code::new();
+            far_branch_sequence(&mut code, size, temp, rel);
+            self.put_code(&code);
+        }
+    }
+
+    /// Emit a placeholder at `offset` (the current offset) for a branch to a label not placed
+    /// yet, sized for the farthest target.
+    pub(super) fn branch_to_label(&mut self, offset: usize, label: Label) {
+        let (kind, size) = if self.thumb2 {
+            (BranchKind::BW, 4)
+        } else if let Some(temp) = first_avail(self.available_regs) {
+            // ldr; add; bx; [nop to word-align the literal]; literal
+            let size = if offset.is_multiple_of(4) { 12 } else { 10 };
+            (BranchKind::Far { size, temp }, size)
+        } else {
+            // Same through ip, borrowing r0: push; ldr; mov; pop; add; bx; [nop]; literal
+            let size = if !offset.is_multiple_of(4) { 18 } else { 16 };
+            (BranchKind::Far { size, temp: IP_REG }, size)
+        };
+        self.emit(&[0xFF; 18][..usize::from(size)]);
+        self.branches.push(PendingBranch {
+            label,
+            offset,
+            kind,
+        });
+    }
+
+    /// Jump to the continuation in `value` (an offset from the module base, freed): the target
+    /// is a function prologue, so return through the epilogue with lr replaced by the target.
+    pub(super) fn jump_to_continuation(&mut self, value: Arg) {
+        let (Val::Reg(offset_reg), true) = (value.val, value.free) else {
+            self.fail(BackendError::Unsupported(
+                "jump_to_continuation needs a freed register",
+            ));
+            return;
+        };
+        let temp = self.avail(self.available_regs);
+        let adr_offset = self.cur_offset();
+        let mut code = Code::new();
+        code.push(asm::adr(temp, 4));
+        code.push(asm::adds_reg(offset_reg, offset_reg, temp));
+        self.put_code(&code);
+        let adr_pc = (adr_offset + 4) & !3;
+        let base_minus_pc = self.base_offset as i64 - adr_pc as i64 + 1;
+        self.mov_immediate(temp, base_minus_pc);
+        let mut code = Code::new();
+        code.push(asm::adds_reg(offset_reg, offset_reg, temp));
+        code.push(asm::ldr_sp(temp, STACK_OFFSET_LR));
+        code.push(asm::str_sp(offset_reg, STACK_OFFSET_LR));
+        code.push(asm::mov(Reg::LR, temp));
+        code.push(asm::pop(&EPILOGUE_REGS));
+        self.put_code(&code);
+        self.available_regs = AVAILABLE_REGS_MASK;
+        self.used_regs = 0;
+        self.flush_literal_pool();
+    }
+
+    /// Return `value` (a freed register) to the scheduler unless it is ctx.
+    pub(super) fn return_if_not_equal_to_ctx(&mut self, value: Arg) {
+        let (Val::Reg(reg), true) = (value.val, value.free) else {
+            self.fail(BackendError::Unsupported(
+                "return_if_not_equal_to_ctx needs a freed register",
+            ));
+            return;
+        };
+        let mut tail = Code::new();
+        if reg != Reg::R0 {
+            tail.push(asm::mov(Reg::R0, reg));
+        }
+        tail.push(asm::pop(&EPILOGUE_REGS));
+        let mut code = Code::new();
+        code.push(asm::cmp_reg(reg, CTX_REG));
+        code.push(asm::bcc(asm::Cc::Eq, 2 + tail.len() as i64));
+        code.extend(tail.as_bytes());
+        if let Some(e) = tail.error() {
+            code.push(Err(e));
+        }
+        self.put_code(&code);
+        self.release_reg(reg);
+        self.regs.invalidate_reg(reg);
+    }
+}
+
+/// The register-based far branch of `size` bytes at a point `rel` bytes before its target.
+/// `temp` = ip selects the variant that borrows r0 (no free low register for `ldr`).
+fn far_branch_sequence(code: &mut Code, size: u8, temp: Reg, rel: i64) {
+    if temp == IP_REG {
+        // `add ip, pc` is at +8 and reads pc as +12; bit 0 selects Thumb.
+        code.push(asm::push(&[Reg::R0]));
+        code.push(asm::ldr_pc(Reg::R0, 8));
+        code.push(asm::mov(IP_REG, Reg::R0));
+        code.push(asm::pop(&[Reg::R0]));
+        code.push(asm::add_hi(IP_REG, Reg::PC));
+        code.push(asm::bx(IP_REG));
+        if size == 18 {
+            code.push(asm::nop());
+        }
+        code.extend(&((rel - 11) as u32).to_le_bytes());
+    } else {
+        // `add temp, pc` is at +2 and reads pc as +6; bit 0 selects Thumb.
+        code.push(asm::ldr_pc(temp, 4));
+        code.push(asm::add_hi(temp, Reg::PC));
+        code.push(asm::bx(temp));
+        if size == 12 {
+            code.push(asm::nop());
+        }
+        code.extend(&((rel - 5) as u32).to_le_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{backend, hex, CTX, JIT_STATE};
+    use crate::compile::backend::{Arg, Backend, Label, Reg, Val};
+
+    #[test]
+    fn jump_table_entries_point_at_labels() {
+        let mut b = backend(1);
+        b.jump_table(3);
+        b.call_primitive(2, &[CTX, JIT_STATE]);
+        b.add_label(Label::Num(2));
+        b.add_label(Label::Num(0));
+        b.add_label_at(Label::Num(3), 0x1000);
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "014BF2B59F44C04635000000014BF2B59F44C046FFFFFFFF014BF2B59F44C0461D000000014BF2B5",
+                "9F44C046D50F0000976805B40299B847074605BC"
+            )
+        );
+    }
+
+    #[test]
+    fn thumb2_jump_table_entries_are_push_and_b_w() {
+        let mut b = backend(5);
+        b.jump_table(3);
+        b.call_primitive(2, &[CTX, JIT_STATE]);
+        b.add_label(Label::Num(2));
+        b.add_label_at(Label::Num(1), 0x10_0000);
+        assert_eq!(
+            hex(&b),
+            "F2B5FFFFFFFFF2B5FFF0FABFF2B500F009B8F2B5FFFFFFFF976805B40299B847074605BC"
+        );
+    }
+
+    #[test]
+    fn forward_jump_patched_to_near_branch_and_nops() {
+        let mut b = backend(1);
+        b.jump_table(8);
+        b.jump_to_label(4);
+        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 2);
+        b.add_label(Label::Num(4));
+        b.jump_to_label(4);
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B5",
+                "9F44C046FFFFFFFF014BF2B59F44C04645000000014BF2B59F44C046FFFFFFFF014BF2B59F44C046",
+                "FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF06E0C046C046C046C046C046",
+                "9B00C046FEE7"
+            )
+        );
+    }
+
+    #[test]
+    fn forward_jump_patched_to_far_sequence() {
+        let mut b = backend(1);
+        b.jump_table(8);
+        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 2);
+        b.jump_to_label(4);
+        b.jump_to_label(4);
+        b.add_label_at(Label::Num(4), 0x2000);
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B5",
+                "9F44C046FFFFFFFF014BF2B59F44C046C91F0000014BF2B59F44C046FFFFFFFF014BF2B59F44C046",
+                "FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF9B00014F7F4438478D1F0000",
+                "014F7F443847C046831F0000"
+            )
+        );
+    }
+
+    #[test]
+    fn far_jump_without_free_register_goes_through_ip() {
+        let mut b = backend(1);
+        b.jump_table(8);
+        b.available_regs = 0;
+        b.jump_to_label(4);
+        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 2);
+        b.jump_to_label(4);
+        b.add_label_at(Label::Num(4), 0x2000);
+        b.jump_to_label(7);
+        b.add_label(Label::Num(7));
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B5",
+                "9F44C046FFFFFFFF014BF2B59F44C046C91F0000014BF2B59F44C046FFFFFFFF014BF2B59F44C046",
+                "FFFFFFFF014BF2B59F44C04645000000014BF2B59F44C046FFFFFFFF01B40248844601BCFC446047",
+                "891F00009B0001B40248844601BCFC446047C046771F000006E0C046C046C046C046C046C046C046"
+            )
+        );
+    }
+
+    #[test]
+    fn backward_and_offset_jumps() {
+        let mut b = backend(1);
+        b.jump_table(8);
+        b.add_label_at(Label::Num(1), 0x3000);
+        b.jump_to_label(1);
+        b.jump_to_offset(0x40);
+        b.jump_to_offset(0x5000);
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "014BF2B59F44C046FFFFFFFF014BF2B59F44C046ED2F0000014BF2B59F44C046FFFFFFFF014BF2B5",
+                "9F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046",
+                "FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014F7F443847C0468F2F0000",
+                "E2E7014F7F443847814F0000"
+            )
+        );
+    }
+
+    #[test]
+    fn thumb2_jumps_use_b_w() {
+        let mut b = backend(5);
+        b.jump_table(8);
+        b.jump_to_label(4);
+        b.add_label_at(Label::Num(1), 0x3000);
+        b.jump_to_label(1);
+        b.add_label(Label::Num(4));
+        b.jump_to_offset(2);
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "F2B5FFFFFFFFF2B502F0FABFF2B5FFFFFFFFF2B5FFFFFFFFF2B500F011B8F2B5FFFFFFFFF2B5FFFF",
+                "FFFFF2B5FFFFFFFFF2B5FFFFFFFF00F003B802F0E1BFC046FFF7DFBF"
+            )
+        );
+    }
+
+    #[test]
+    fn jump_to_continuation_returns_through_epilogue() {
+        let mut b = backend(1);
+        let r = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.jump_to_continuation(Arg::free(Val::Reg(r)));
+        assert_eq!(
+            hex(&b),
+            "576805B40299B847074605BC00A6BF190F267642BF19059E0597B646F2BD"
+        );
+        assert!(b.all_native_free());
+    }
+
+    #[test]
+    fn continuation_base_offset_from_unaligned_adr_and_thumb2() {
+        let mut b = backend(1);
+        b.jump_table(1);
+        let r = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 1);
+        b.jump_to_continuation(Arg::free(Val::Reg(r)));
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF576805B40299B847074605BC",
+                "5B0000A6BF1927267642BF19059E0597B646F2BD"
+            )
+        );
+
+        let mut b = backend(5);
+        b.jump_table(1);
+        let r = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.jump_to_continuation(Arg::free(Val::Reg(r)));
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "F2B5FFFFFFFFF2B5FFFFFFFF576805B40299B847074605BC",
+                "00A6BF194FF6E576CFF6FF76BF19059E0597B646F2BD"
+            )
+        );
+    }
+
+    #[test]
+    fn return_if_not_equal_to_ctx_frees_register() {
+        let mut b = backend(1);
+        let r = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.return_if_not_equal_to_ctx(Arg::free(Val::Reg(r)));
+        b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.return_if_not_equal_to_ctx(Arg::free(Val::Reg(Reg::R0)));
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "576805B40299B847074605BC874201D03846F2BD576805B40299B847074605BC5668C5B40499B047",
+                "0546C5BC804200D0F2BD"
+            )
+        );
+    }
+
+    #[test]
+    fn continuation_offsets_patch_adr_from_word_and_halfword_offsets() {
+        let mut b = backend(1);
+        b.jump_table(2);
+        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 2);
+        // adr at a half-word-aligned offset, then at a word-aligned one.
+        let first = b.set_continuation_to_offset();
+        b.add_label(first);
+        let second = b.set_continuation_to_offset();
+        b.add_label(second);
+        b.update_branches();
+        assert_eq!(
+            hex(&b),
+            concat!(
+                "014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF014BF2B59F44C046FFFFFFFF",
+                "9B0002A70137009E7760C04601A70137009E7760"
+            )
+        );
+    }
+
+    #[test]
+    fn labels_table_order_is_by_offset_newest_first() {
+        let mut b = backend(1);
+        b.jump_table(4);
+        b.add_label_at(Label::Num(3), 0x80);
+        b.add_label_at(Label::Num(1), 0x60);
+        b.add_label_at(Label::Num(4), 0x80);
+        b.add_label_at(Label::Num(2), 0x60);
+        assert_eq!(
+            b.sorted_labels(),
+            [(2, 0x60), (1, 0x60), (4, 0x80), (3, 0x80)]
+        );
+    }
+
+    #[test]
+    fn undefined_label_is_an_error_not_a_panic() {
+        let mut b = backend(1);
+        b.jump_table(2);
+        b.jump_to_label(2);
+        b.update_branches();
+        assert!(b.error().is_some());
+    }
+}

@@ -1,0 +1,615 @@
+//! Calls to runtime primitives and function pointers, and AAPCS argument marshalling.
+//!
+//! A call saves ctx (r0), the native interface (r2) and every live allocated register, padding
+//! the push to an even count (8-byte stack alignment); arguments 5 and 6 go on the stack. A
+//! tail call ("last") restores the prologue registers and jumps, so nothing is saved.
+
+use alloc::vec::Vec;
+
+use super::asm::{self, Code};
+use super::branches::{EPILOGUE_REGS, STACK_OFFSET_LR};
+use super::moves::{ctx_x_reg, MAX_REG};
+use super::{
+    args_mask, first_avail, freed_reg, mask_to_list, regs_to_mask, Armv6m, AVAILABLE_REGS_MASK,
+    CTX_REG, NATIVE_INTERFACE_REG, PARAMETER_REGS, SCRATCH_REGS_MASK, STACK_OFFSET_JITSTATE,
+};
+use crate::compile::backend::{Arg, BackendError, FuncPtr, Reg, Val};
+use crate::stream::CodeSink;
+
+/// Bytes reserved on the stack for arguments 5 and 6 (one 8-byte aligned slot pair).
+const STACK_ARGS_SIZE: i64 = 8;
+
+/// `target = native_interface[primitive]`.
+pub(super) fn load_primitive_ptr(code: &mut Code, primitive: u32, target: Reg) {
+    let offset = i64::from(primitive) * 4;
+    if offset <= 124 {
+        code.push(asm::ldr_imm(target, NATIVE_INTERFACE_REG, offset));
+    } else if offset < 256 {
+        code.push(asm::movs_imm(target, offset));
+        code.push(asm::ldr_reg(target, NATIVE_INTERFACE_REG, target));
+    } else {
+        code.push(asm::movs_imm(target, i64::from(primitive)));
+        code.push(asm::lsls_imm(target, target, 2));
+        code.push(asm::ldr_reg(target, NATIVE_INTERFACE_REG, target));
+    }
+}
+
+/// The register an argument of a call occupies for the purpose of saving/clobbering: plain and
+/// freed registers, and freed pointers.
+fn call_arg_reg(arg: &Arg) -> Option<Reg> {
+    match (arg.val, arg.free) {
+        (Val::Reg(r), _) | (Val::Ptr(r), true) => Some(r),
+        _ => None,
+    }
+}
+
+/// AAPCS parameter registers for `args`: one each, two (an even/odd pair) for a 64-bit value.
+/// `None` when they do not fit in r0-r3.
+fn parameter_regs(args: &[Arg]) -> Option<Vec<Reg>> {
+    let mut regs = Vec::with_capacity(PARAMETER_REGS.len());
+    let mut next = 0;
+    for arg in args {
+        if let Val::Int64(_) = arg.val {
+            // Pairs start on an even register.
+            let lo = next + (next & 1);
+            if lo + 1 >= PARAMETER_REGS.len() {
+                return None;
+            }
+            regs.push(PARAMETER_REGS[lo]);
+            regs.push(PARAMETER_REGS[lo + 1]);
+            next = lo + 2;
+        } else {
+            regs.push(*PARAMETER_REGS.get(next)?);
+            next += 1;
+        }
+    }
+    Some(regs)
+}
+
+/// Replace the first `reg` (plain or freed) of `args` by `replacement`.
+fn replace_reg(args: &mut [Arg], reg: Reg, replacement: Reg) -> bool {
+    match args.iter_mut().find(|a| a.val == Val::Reg(reg)) {
+        Some(a) => {
+            *a = Arg::keep(Val::Reg(replacement));
+            true
+        }
+        None => false,
+    }
+}
+
+/// Replace `offset` arguments by the offset they stand for.
+fn resolve_offset_args(args: &[Arg], offset: usize) -> Vec<Arg> {
+    args.iter()
+        .map(|a| match a.val {
+            Val::Offset => Arg::keep(Val::Imm(offset as i64)),
+            _ => *a,
+        })
+        .collect()
+}
+
+impl<S: CodeSink> Armv6m<S> {
+    /// Call primitive `primitive` with `args`; the result is in the returned register.
+    pub(super) fn call_primitive(&mut self, primitive: u32, args: &[Arg]) -> Reg {
+        match first_avail(self.available_regs) {
+            Some(temp) => {
+                let mut code = Code::new();
+                load_primitive_ptr(&mut code, primitive, temp);
+                self.put_code(&code);
+                self.take_reg(temp);
+                self.regs.invalidate_reg(temp);
+                self.call_func_ptr(FuncPtr::Reg(temp), args)
+            }
+            None => self.call_func_ptr(FuncPtr::Primitive(primitive), args),
+        }
+    }
+
+    /// Tail-call primitive `primitive` with `args` (its result is the function's result).
+    pub(super) fn call_primitive_last(&mut self, primitive: u32, args: &[Arg]) {
+        let param_mask = regs_to_mask(PARAMETER_REGS.iter().copied().take(args.len()));
+        let scratch = AVAILABLE_REGS_MASK & !(args_mask(args) | param_mask);
+        let temp = self.avail(scratch);
+        let available = scratch & !temp.bit();
+        let mut code = Code::new();
+        load_primitive_ptr(&mut code, primitive, temp);
+        self.put_code(&code);
+        self.available_regs = available;
+        self.used_regs = AVAILABLE_REGS_MASK & !available;
+        self.regs.invalidate_reg(temp);
+
+        let mut args = resolve_offset_args(args, self.cur_offset());
+        if args.len() >= 5 {
+            // Arguments 5 and 6 go on the stack: a real call, then the epilogue.
+            let (reg_args, stack_args) = args.split_at(4);
+            match *stack_args {
+                [a5] => self.set_stack_args(a5, None),
+                [a5, a6] => self.set_stack_args(a5, Some(a6)),
+                _ => self.fail(BackendError::Unsupported("more than 6 call arguments")),
+            }
+            self.set_registers_args(reg_args, STACK_ARGS_SIZE as u32);
+            let mut code = Code::new();
+            code.push(asm::blx(temp));
+            code.push(asm::add_sp_imm(STACK_ARGS_SIZE));
+            code.push(asm::pop(&EPILOGUE_REGS));
+            self.put_code(&code);
+        } else if args.get(1).map(|a| a.val) == Some(Val::JitState) {
+            // jit_state (r1) comes back with the epilogue pop: no load needed.
+            args[1] = Arg::keep(Val::JitStateTailCall);
+            self.set_registers_args(&args, 0);
+            self.tail_call_with_jit_state_registers_only(temp);
+        } else {
+            self.fail(BackendError::Unsupported(
+                "tail call without jit_state as 2nd argument",
+            ));
+        }
+        self.available_regs = AVAILABLE_REGS_MASK;
+        self.used_regs = 0;
+        self.regs.invalidate_all();
+        self.flush_literal_pool();
+    }
+
+    /// Jump to `reg` through the epilogue: lr's stack slot gets the target, so popping pc
+    /// branches there with r1 and the callee-saved registers restored.
+    fn tail_call_with_jit_state_registers_only(&mut self, reg: Reg) {
+        let temp = if reg == Reg::R7 { Reg::R6 } else { Reg::R7 };
+        let mut code = Code::new();
+        code.push(asm::ldr_sp(temp, STACK_OFFSET_LR));
+        code.push(asm::str_sp(reg, STACK_OFFSET_LR));
+        code.push(asm::mov(Reg::LR, temp));
+        code.push(asm::pop(&EPILOGUE_REGS));
+        self.put_code(&code);
+    }
+
+    /// Call `func` with `args`, saving live registers around it; the result is in the
+    /// returned (allocated) register.
+    pub(super) fn call_func_ptr(&mut self, func: FuncPtr, args: &[Arg]) -> Reg {
+        let available0 = self.available_regs;
+        let used0 = self.used_regs;
+        let regs0 = self.regs;
+        let func_reg = match func {
+            FuncPtr::Reg(r) => Some(r),
+            FuncPtr::Primitive(_) => None,
+        };
+
+        let free_mask = regs_to_mask(
+            func_reg
+                .into_iter()
+                .chain(args.iter().filter_map(freed_reg)),
+        );
+        let used1 = used0 & !free_mask;
+        let free_gp = free_mask & AVAILABLE_REGS_MASK;
+        let available1 = free_gp | available0;
+
+        // ctx, the native interface and the live registers, plus one for 8-byte alignment.
+        let mut saved: Vec<Reg> = [CTX_REG, NATIVE_INTERFACE_REG].into_iter().collect();
+        saved.extend(mask_to_list(used1));
+        let mut padding = None;
+        if saved.len() % 2 == 1 && available1 != 0 {
+            let pad = match func_reg {
+                // The function pointer register is freed by the call anyway.
+                Some(fp) if available1 & fp.bit() != 0 => Some(fp),
+                _ if free_gp != 0 => first_avail(free_gp),
+                _ => first_avail(available0),
+            };
+            if let Some(pad) = pad {
+                saved.push(pad);
+                padding = Some(pad);
+            }
+        }
+        self.put(asm::push(&saved));
+
+        let args = resolve_offset_args(args, self.cur_offset());
+        let split = if args.len() >= 4 { 4 } else { args.len() };
+        let (reg_args0, stack_args) = args.split_at(split);
+        let reg_args_regs_mask = regs_to_mask(reg_args0.iter().filter_map(call_arg_reg));
+        let all_args_mask = regs_to_mask(args.iter().filter_map(call_arg_reg));
+
+        // The saved registers not holding arguments are free for loading arguments.
+        let push_stack_mask = (used1 & !all_args_mask) | available0;
+        self.available_regs = push_stack_mask;
+        self.used_regs = AVAILABLE_REGS_MASK & !push_stack_mask;
+        match *stack_args {
+            [] => {}
+            [a5] => self.set_stack_args(a5, None),
+            [a5, a6] => self.set_stack_args(a5, Some(a6)),
+            _ => self.fail(BackendError::Unsupported("more than 6 call arguments")),
+        }
+
+        let set_args_mask = self.available_regs;
+        let Some(param_regs) = parameter_regs(reg_args0) else {
+            self.fail(BackendError::Unsupported("arguments do not fit in r0-r3"));
+            return Reg::R0;
+        };
+        let param_mask = regs_to_mask(param_regs.iter().copied());
+        let mut reg_args: Vec<Arg> = reg_args0.to_vec();
+        let (set_args_avail, call_reg) = match func {
+            FuncPtr::Reg(fp0) if param_mask & fp0.bit() != 0 => {
+                // The pointer sits in a parameter register: move it out of the way.
+                let avail_not_param = set_args_mask & !param_mask;
+                let mut code = Code::new();
+                let fp1 = if avail_not_param == 0 {
+                    // Borrow an argument's non-parameter register; that argument moves to a
+                    // free register.
+                    let new_arg_reg = self.avail(set_args_mask);
+                    let fp1 = self.avail(reg_args_regs_mask & !param_mask);
+                    code.push(asm::mov(new_arg_reg, fp1));
+                    code.push(asm::mov(fp1, fp0));
+                    if !replace_reg(&mut reg_args, fp1, new_arg_reg) {
+                        self.fail(BackendError::Unsupported("function pointer swap"));
+                    }
+                    fp1
+                } else {
+                    let fp1 = self.avail(avail_not_param);
+                    code.push(asm::mov(fp1, fp0));
+                    fp1
+                };
+                self.put_code(&code);
+                ((set_args_mask & !fp1.bit()) | fp0.bit(), fp1)
+            }
+            FuncPtr::Reg(fp0) => (set_args_mask & !fp0.bit(), fp0),
+            FuncPtr::Primitive(primitive) => {
+                let fp0 = self.avail(set_args_mask & !param_mask);
+                let mut code = Code::new();
+                load_primitive_ptr(&mut code, primitive, fp0);
+                self.put_code(&code);
+                (set_args_mask & !fp0.bit(), fp0)
+            }
+        };
+        self.available_regs = set_args_avail;
+        self.used_regs = AVAILABLE_REGS_MASK & !set_args_avail;
+
+        let mut stack_offset = saved.len() as u32 * 4;
+        if !stack_args.is_empty() {
+            stack_offset += STACK_ARGS_SIZE as u32;
+        }
+        self.set_registers_args_to(&reg_args, &param_regs, stack_offset);
+        self.put(asm::blx(call_reg));
+
+        // Where the result goes: a register that is free after the call. With all eight low
+        // registers saved, it is written to that register's stack slot and popped into it.
+        let (used2, result) = match (saved.len(), func_reg) {
+            (8, Some(fp)) => {
+                self.put(asm::str_sp(Reg::R0, i64::from(fp.0) * 4));
+                (used1 | fp.bit(), fp)
+            }
+            (8, None) if padding.is_some() => {
+                let pad = padding.unwrap_or(Reg::R7);
+                self.put(asm::str_sp(Reg::R0, i64::from(pad.0) * 4));
+                (used1 | pad.bit(), pad)
+            }
+            (_, Some(fp)) if Some(fp) != padding => {
+                self.put(asm::mov(fp, Reg::R0));
+                (used1 | fp.bit(), fp)
+            }
+            _ => {
+                let pad_bit = padding.map_or(0, Reg::bit);
+                let r = self.avail(available1 & !(used1 | pad_bit));
+                self.put(asm::mov(r, Reg::R0));
+                (used1 | r.bit(), r)
+            }
+        };
+        if args.len() >= 5 {
+            self.put(asm::add_sp_imm(STACK_ARGS_SIZE));
+        }
+        self.put(asm::pop(&saved));
+
+        self.available_regs = available1 & !result.bit() & AVAILABLE_REGS_MASK;
+        self.used_regs = used2;
+        self.regs = regs0;
+        self.regs.invalidate_all();
+        result
+    }
+
+    /// Reserve the 8-byte stack argument area and store argument 5 (and 6) there.
+    fn set_stack_args(&mut self, arg5: Arg, arg6: Option<Arg>) {
+        self.put(asm::sub_sp_imm(STACK_ARGS_SIZE));
+        if let Some(arg6) = arg6 {
+            self.store_stack_arg(arg6, 4);
+        }
+        self.store_stack_arg(arg5, 0);
+    }
+
+    fn store_stack_arg(&mut self, arg: Arg, sp_offset: i64) {
+        let reg = match (arg.val, arg.free) {
+            (Val::Reg(r), true) => r,
+            (val, _) => self.move_to_native_register(val),
+        };
+        self.put(asm::str_sp(reg, sp_offset));
+        self.release_reg(reg);
+    }
+
+    /// Load `args` into the AAPCS parameter registers.
+    pub(super) fn set_registers_args(&mut self, args: &[Arg], stack_offset: u32) {
+        match parameter_regs(args) {
+            Some(params) => self.set_registers_args_to(args, &params, stack_offset),
+            None => self.fail(BackendError::Unsupported("arguments do not fit in r0-r3")),
+        }
+    }
+
+    /// Load `args` into `params`, in order. A parameter register still holding a later
+    /// argument is first copied to a scratch register. `stack_offset` is how far sp moved
+    /// since the prologue (to find the saved `JITState *`).
+    fn set_registers_args_to(&mut self, args: &[Arg], params: &[Reg], stack_offset: u32) {
+        let used = self.used_regs;
+        let args_regs_mask = args_mask(args);
+        let param_mask = regs_to_mask(params.iter().copied());
+        let scratch_mask = SCRATCH_REGS_MASK & !(param_mask | args_regs_mask | used);
+        let mut scratch = mask_to_list(scratch_mask);
+
+        // Expand 64-bit values into two word immediates; `occupied[i]` is the register the
+        // i-th remaining argument was in when the call started.
+        let mut work: Vec<Arg> = Vec::with_capacity(args.len() + 1);
+        let mut occupied: Vec<Option<Reg>> = Vec::with_capacity(args.len() + 1);
+        for arg in args {
+            match arg.val {
+                Val::Int64(v) => {
+                    work.push(Arg::keep(Val::Imm(v & 0xFFFF_FFFF)));
+                    work.push(Arg::keep(Val::Imm((v >> 32) & 0xFFFF_FFFF)));
+                    occupied.extend([None, None]);
+                }
+                _ => {
+                    work.push(*arg);
+                    occupied.push(super::arg_reg(arg));
+                }
+            }
+        }
+        if work.len() != params.len() {
+            self.fail(BackendError::Unsupported(
+                "argument/parameter count mismatch",
+            ));
+            return;
+        }
+
+        for i in 0..work.len() {
+            let arg = work[i];
+            let param = params[i];
+            if param == CTX_REG {
+                // ctx stays in r0; anything else destined for r0 overwrites it last-minute.
+                if arg.val != Val::Ctx {
+                    self.set_register_arg(arg.val, CTX_REG, stack_offset);
+                }
+                continue;
+            }
+            if occupied[i + 1..].contains(&Some(param)) {
+                let Some(save) = scratch.next() else {
+                    self.fail(BackendError::OutOfRegisters);
+                    return;
+                };
+                self.put(asm::mov(save, param));
+                self.set_register_arg(arg.val, param, stack_offset);
+                if !replace_reg(&mut work[i + 1..], param, save) {
+                    self.fail(BackendError::Unsupported("argument register shuffle"));
+                }
+            } else {
+                self.set_register_arg(arg.val, param, stack_offset);
+            }
+        }
+
+        let mut new_used = used;
+        for arg in args {
+            if let Some(r) = freed_reg(arg) {
+                new_used &= !r.bit();
+            }
+        }
+        self.available_regs = AVAILABLE_REGS_MASK & !(param_mask | new_used);
+        self.used_regs = param_mask | new_used;
+    }
+
+    /// Load one argument value into parameter register `reg`.
+    fn set_register_arg(&mut self, val: Val, reg: Reg, stack_offset: u32) {
+        match val {
+            Val::Reg(r) if r == reg => {}
+            Val::JitState => {
+                self.put(asm::ldr_sp(
+                    reg,
+                    i64::from(STACK_OFFSET_JITSTATE + stack_offset),
+                ));
+            }
+            Val::JitStateTailCall if reg == Reg::R1 => {}
+            Val::XExtra => self.put(asm::ldr_imm(reg, CTX_REG, ctx_x_reg(MAX_REG))),
+            Val::X(x) => self.put(asm::ldr_imm(reg, CTX_REG, ctx_x_reg(x))),
+            Val::Ptr(src) => self.put(asm::ldr_imm(reg, src, 0)),
+            Val::Y(y) => {
+                let avail = self.available_regs;
+                self.ldr_y_reg(reg, y, avail);
+            }
+            Val::Reg(r) => self.put(asm::mov(reg, r)),
+            Val::Imm(v) if (-0x8000_0000..0x1_0000_0000).contains(&v) => {
+                self.mov_immediate(reg, v);
+            }
+            _ => self.fail(BackendError::Unsupported("call argument kind")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{backend, hex, CTX, JIT_STATE};
+    use crate::compile::backend::{Arg, Reg, Val};
+
+    fn free(r: Reg) -> Arg {
+        Arg::free(Val::Reg(r))
+    }
+
+    #[test]
+    fn call_primitive_loads_x_register_argument() {
+        let mut b = backend(1);
+        let r = b.call_primitive(3, &[CTX, JIT_STATE, Arg::keep(Val::X(2))]);
+        assert_eq!(r, Reg::R7);
+        assert_eq!(hex(&b), "D76805B40299026AB847074605BC");
+    }
+
+    #[test]
+    fn call_primitive_beyond_ldr_immediate_range() {
+        let mut b = backend(1);
+        b.call_primitive(40, &[CTX, JIT_STATE, Arg::keep(Val::Imm(42))]);
+        assert_eq!(hex(&b), "A027D75905B402992A22B847074605BC");
+        let mut b = backend(1);
+        b.call_primitive(70, &[CTX, JIT_STATE]);
+        assert_eq!(hex(&b), "4627BF00D75905B40299B847074605BC");
+    }
+
+    #[test]
+    fn call_primitive_saves_live_registers_and_frees_args() {
+        let mut b = backend(1);
+        let r1 = b.call_primitive(1, &[CTX, JIT_STATE]);
+        let r2 = b.call_primitive(2, &[CTX, Arg::keep(Val::Reg(r1))]);
+        b.call_primitive(4, &[CTX, free(r2), free(r1)]);
+        assert_eq!(
+            hex(&b),
+            "576805B40299B847074605BC9668C5B43946B0470546C5BC166905B429463A46B047064605BC"
+        );
+    }
+
+    #[test]
+    fn call_primitive_with_stack_arguments() {
+        let mut b = backend(1);
+        let r1 = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.call_primitive(
+            9,
+            &[
+                CTX,
+                JIT_STATE,
+                Arg::keep(Val::Imm(7)),
+                Arg::keep(Val::X(1)),
+                free(r1),
+            ],
+        );
+        assert_eq!(
+            hex(&b),
+            "576805B40299B847074605BC566A05B482B0009704990722C369B047064602B005BC"
+        );
+        let mut b = backend(1);
+        let r1 = b.call_primitive(1, &[CTX, JIT_STATE]);
+        let r2 = b.call_primitive(2, &[CTX, JIT_STATE]);
+        b.call_primitive(
+            9,
+            &[
+                CTX,
+                JIT_STATE,
+                free(r2),
+                Arg::keep(Val::X(1)),
+                free(r1),
+                free(r2),
+            ],
+        );
+        assert_eq!(
+            hex(&b),
+            "576805B40299B847074605BC9668C5B40499B0470546C5BC566A05B482B00195009704992A46C369B047064602B005BC"
+        );
+    }
+
+    /// Four calls whose results stay allocated (the result avoids the padding register).
+    fn four_live_results() -> (super::super::Armv6m<crate::stream::VecSink>, [Reg; 4]) {
+        let mut b = backend(1);
+        let regs = [(); 4].map(|_| b.call_primitive(1, &[CTX, JIT_STATE]));
+        assert_eq!(regs, [Reg::R7, Reg::R5, Reg::R6, Reg::R3]);
+        (b, regs)
+    }
+
+    const FOUR_LIVE_RESULTS: &str = concat!(
+        "576805B40299B847074605BC5668C5B40499B0470546C5BC5668A5B40499B0470646A5BC",
+        "5468F5B40699A0470346F5BC"
+    );
+
+    #[test]
+    fn function_pointer_in_a_parameter_register_moves_out_of_the_way() {
+        let (mut b, [r1, r2, ..]) = four_live_results();
+        b.call_primitive(7, &[CTX, JIT_STATE, Arg::keep(Val::Reg(r1)), free(r2)]);
+        assert_eq!(
+            hex(&b),
+            alloc::format!("{FOUR_LIVE_RESULTS}D469DDB406993A462B46A0470546DDBC")
+        );
+    }
+
+    #[test]
+    fn with_every_register_saved_the_result_goes_through_its_stack_slot() {
+        let (mut b, [_, _, _, r4]) = four_live_results();
+        let r5 = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.call_primitive(9, &[CTX, JIT_STATE, free(r5), Arg::keep(Val::Reg(r4))]);
+        b.call_primitive(3, &[CTX, JIT_STATE]);
+        assert_eq!(
+            hex(&b),
+            alloc::format!(
+                "{FOUR_LIVE_RESULTS}5468EDB40699A0470446EDBC516AEDB40F4606992246B8470146EDBC\
+                 D468FFB40899A0470490FFBC"
+            )
+        );
+    }
+
+    #[test]
+    fn running_out_of_registers_is_an_error_not_a_panic() {
+        use crate::compile::backend::{Backend, BackendError};
+        let (mut b, [r1, ..]) = four_live_results();
+        b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.call_primitive(8, &[CTX, JIT_STATE, Arg::keep(Val::Reg(r1))]);
+        assert_eq!(b.error(), Some(BackendError::OutOfRegisters));
+    }
+
+    #[test]
+    fn call_primitive_last_tail_calls() {
+        let mut b = backend(1);
+        let r1 = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.call_primitive_last(5, &[CTX, JIT_STATE, free(r1)]);
+        assert_eq!(hex(&b), "576805B40299B847074605BC56693A46059F0596BE46F2BD");
+        assert!(b.all_native_free());
+
+        let mut b = backend(1);
+        b.call_primitive_last(12, &[CTX, JIT_STATE, Arg::keep(Val::Offset)]);
+        assert_eq!(hex(&b), "176B0222059E0597B646F2BD");
+    }
+
+    #[test]
+    fn call_primitive_last_with_five_arguments_returns_through_epilogue() {
+        let mut b = backend(1);
+        let r1 = b.call_primitive(1, &[CTX, JIT_STATE]);
+        b.call_primitive_last(
+            6,
+            &[
+                CTX,
+                JIT_STATE,
+                Arg::keep(Val::Imm(3)),
+                Arg::keep(Val::X(0)),
+                free(r1),
+            ],
+        );
+        assert_eq!(
+            hex(&b),
+            "576805B40299B847074605BC966982B00097029903228369B04702B0F2BD"
+        );
+    }
+
+    #[test]
+    fn int64_argument_takes_an_even_register_pair() {
+        let mut b = backend(1);
+        b.call_primitive_last(8, &[CTX, JIT_STATE, Arg::keep(Val::Int64(0x1_2345_6789))]);
+        b.flush_literal_pool();
+        assert_eq!(hex(&b), "176A034A0123059E0597B646F2BD000089674523");
+    }
+
+    #[test]
+    fn immediate_arguments_use_short_sequences() {
+        let mut b = backend(1);
+        b.call_primitive(
+            2,
+            &[
+                CTX,
+                JIT_STATE,
+                Arg::keep(Val::Imm(300)),
+                Arg::keep(Val::Imm(-5)),
+            ],
+        );
+        assert_eq!(hex(&b), "976805B40299FF222D3205235B42B847074605BC");
+        let mut b = backend(1);
+        b.call_primitive(
+            2,
+            &[
+                CTX,
+                JIT_STATE,
+                Arg::keep(Val::Imm(-256)),
+                Arg::keep(Val::Imm(0x4000)),
+            ],
+        );
+        assert_eq!(hex(&b), "976805B40299FF22D2438023DB01B847074605BC");
+    }
+}

@@ -1,0 +1,171 @@
+//! Loading immediates: short instruction sequences when possible, else a `ldr rX, [pc, #x]` from
+//! a literal pool emitted after the next unconditional control transfer (or earlier, behind a
+//! branch, when the oldest pending `ldr` nears the end of its range).
+
+use super::asm::{self, Code};
+use super::{Armv6m, PendingLiteral};
+use crate::compile::backend::Reg;
+use crate::stream::CodeSink;
+
+/// Distance (bytes) from the oldest pending `ldr` after which the pool is flushed in line. Half of
+/// `ldr`'s 1020-byte reach, leaving room for the pool itself.
+const LITERAL_POOL_FLUSH_DISTANCE: usize = 512;
+
+impl<S: CodeSink> Armv6m<S> {
+    /// `reg = val`, choosing the shortest form the reference picks.
+    pub(super) fn mov_immediate(&mut self, reg: Reg, val: i64) {
+        let is_int32 = (-0x8000_0000..0x1_0000_0000).contains(&val);
+        if (0..=255).contains(&val) {
+            self.put(asm::movs_imm(reg, val));
+        } else if self.thumb2 && val > 255 && val <= 0xFFFF {
+            self.put(asm::movw(reg, val));
+        } else if self.thumb2 && is_int32 {
+            let uval = val as u32;
+            let mut code = Code::new();
+            code.push(asm::movw(reg, i64::from(uval & 0xFFFF)));
+            code.push(asm::movt(reg, i64::from(uval >> 16)));
+            self.put_code(&code);
+        } else if (-255..0).contains(&val) {
+            let mut code = Code::new();
+            code.push(asm::movs_imm(reg, -val));
+            code.push(asm::negs(reg, reg));
+            self.put_code(&code);
+        } else if val > 255 && val <= 510 {
+            let mut code = Code::new();
+            code.push(asm::movs_imm(reg, 255));
+            code.push(asm::adds_imm(reg, reg, val - 255));
+            self.put_code(&code);
+        } else if val == -256 {
+            let mut code = Code::new();
+            code.push(asm::movs_imm(reg, 255));
+            code.push(asm::mvns(reg, reg));
+            self.put_code(&code);
+        } else if val > 510 && val <= 0x7FFF_FFFF {
+            match find_shifted_byte(val) {
+                Some((byte, shift)) => {
+                    let mut code = Code::new();
+                    code.push(asm::movs_imm(reg, byte));
+                    code.push(asm::lsls_imm(reg, reg, shift));
+                    self.put_code(&code);
+                }
+                None => self.mov_immediate_literal_pool(reg, val),
+            }
+        } else {
+            self.mov_immediate_literal_pool(reg, val);
+        }
+    }
+
+    /// Emit a `ldr reg, [pc, #?]` placeholder and queue `val` for the literal pool.
+    fn mov_immediate_literal_pool(&mut self, reg: Reg, val: i64) {
+        let ldr_offset = self.cur_offset();
+        self.emit(&[0xFF, 0xFF]);
+        // The pool holds words: the value's low 32 bits, as the reference stores it.
+        self.literal_pool.push(PendingLiteral {
+            ldr_offset,
+            reg,
+            value: val as u32,
+        });
+        self.maybe_flush_literal_pool();
+    }
+
+    /// Flush the pool behind a branch over it if the oldest `ldr` is getting out of reach.
+    fn maybe_flush_literal_pool(&mut self) {
+        let Some(oldest) = self.literal_pool.first() else {
+            return;
+        };
+        let offset = self.cur_offset();
+        if offset.saturating_sub(oldest.ldr_offset) <= LITERAL_POOL_FLUSH_DISTANCE {
+            return;
+        }
+        let count = self.literal_pool.len() as i64;
+        let skip = count * 4 + 4 - (offset % 4) as i64;
+        self.put(asm::b(skip));
+        if offset.is_multiple_of(4) {
+            // Padding before the (word-aligned) pool; never executed.
+            self.emit(&[0xFF, 0xFF]);
+        }
+        self.flush_literal_pool();
+    }
+
+    /// Lay out every pending literal here (word-aligned) and patch the `ldr`s that load them.
+    pub(super) fn flush_literal_pool(&mut self) {
+        if self.literal_pool.is_empty() {
+            return;
+        }
+        if !self.cur_offset().is_multiple_of(4) {
+            self.emit(&[0, 0]);
+        }
+        let pool = core::mem::take(&mut self.literal_pool);
+        for lit in &pool {
+            let literal_pos = self.cur_offset();
+            let ldr_pc = (lit.ldr_offset & !3) + 4;
+            let rel = literal_pos as i64 - ldr_pc as i64;
+            self.emit(&lit.value.to_le_bytes());
+            self.patch_insn(lit.ldr_offset, asm::ldr_pc(lit.reg, rel));
+        }
+        // Reuse the allocation for the next pool.
+        self.literal_pool = pool;
+        self.literal_pool.clear();
+    }
+}
+
+/// `val` (in 511..=0x7FFF_FFFF) as `byte << shift` with byte <= 255 and the smallest shift.
+fn find_shifted_byte(val: i64) -> Option<(i64, i64)> {
+    (1..=31).find_map(|shift| {
+        let low_clear = val & ((1 << shift) - 1) == 0;
+        let byte = val >> shift;
+        (low_clear && (0..=255).contains(&byte)).then_some((byte, shift))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shifted_byte_prefers_smallest_shift() {
+        assert_eq!(find_shifted_byte(0x200), Some((128, 2)));
+        assert_eq!(find_shifted_byte(0x7F80_0000), Some((255, 23)));
+        assert_eq!(find_shifted_byte(0x201), None);
+        assert_eq!(find_shifted_byte(0x1FE00), Some((255, 9)));
+    }
+}
+
+#[cfg(test)]
+mod backend_tests {
+    use super::super::testing::{backend, hex, CTX, JIT_STATE};
+    use crate::compile::backend::{Arg, Backend, Val};
+
+    fn imm(v: i64) -> Arg {
+        Arg::keep(Val::Imm(v))
+    }
+
+    #[test]
+    fn literal_pool_is_laid_out_on_flush() {
+        let mut b = backend(1);
+        b.call_primitive(2, &[CTX, JIT_STATE, imm(0x12345), imm(-1000)]);
+        b.flush();
+        assert_eq!(hex(&b), "976805B40299024A024BB847074605BC4523010018FCFFFF");
+    }
+
+    #[test]
+    fn thumb2_loads_immediates_with_movw_movt() {
+        let mut b = backend(5);
+        b.call_primitive(2, &[CTX, JIT_STATE, imm(0x1234), imm(0x1234_5678)]);
+        b.call_primitive(2, &[CTX, JIT_STATE, imm(-1), imm(200)]);
+        assert_eq!(
+            hex(&b),
+            "976805B4029941F2342245F27863C1F23423B847074605BC9668C5B404994FF6FF72CFF6FF72C823B0470546C5BC"
+        );
+    }
+
+    #[test]
+    fn literal_pool_is_flushed_behind_a_branch_when_far() {
+        let mut b = backend(1);
+        for i in 1..=45 {
+            let r = b.call_primitive(2, &[CTX, JIT_STATE, imm(0x10001 + i)]);
+            b.free_native_registers(&[Val::Reg(r)]);
+        }
+        assert_eq!(hex(&b), "976805B40299824AB847074605BC976805B402997F4AB847074605BC976805B402997D4AB847074605BC976805B402997A4AB847074605BC976805B40299784AB847074605BC976805B40299754AB847074605BC976805B40299734AB847074605BC976805B40299704AB847074605BC976805B402996E4AB847074605BC976805B402996B4AB847074605BC976805B40299694AB847074605BC976805B40299664AB847074605BC976805B40299644AB847074605BC976805B40299614AB847074605BC976805B402995F4AB847074605BC976805B402995C4AB847074605BC976805B402995A4AB847074605BC976805B40299574AB847074605BC976805B40299554AB847074605BC976805B40299524AB847074605BC976805B40299504AB847074605BC976805B402994D4AB847074605BC976805B402994B4AB847074605BC976805B40299484AB847074605BC976805B40299464AB847074605BC976805B40299434AB847074605BC976805B40299414AB847074605BC976805B402993E4AB847074605BC976805B402993C4AB847074605BC976805B40299394AB847074605BC976805B40299374AB847074605BC976805B40299344AB847074605BC976805B40299324AB847074605BC976805B402992F4AB847074605BC976805B402992D4AB847074605BC976805B402992A4AB847074605BC976805B40299284AB847074605BC976805B40299254A4BE002000100030001000400010005000100060001000700010008000100090001000A0001000B0001000C0001000D0001000E0001000F000100100001001100010012000100130001001400010015000100160001001700010018000100190001001A0001001B0001001C0001001D0001001E0001001F0001002000010021000100220001002300010024000100250001002600010027000100B847074605BC976805B40299FFFFB847074605BC976805B40299FFFFB847074605BC976805B40299FFFFB847074605BC976805B40299FFFFB847074605BC976805B40299FFFFB847074605BC976805B40299FFFFB847074605BC976805B40299FFFFB847074605BC");
+    }
+}

@@ -1,0 +1,455 @@
+//! What each native register is known to hold, so the backend can skip redundant loads.
+//!
+//! The knowledge is dropped at labels and branches (unknown incoming state) and, for the
+//! caller-saved registers, after calls. Fixed-size: one slot per native register r0..r15.
+//!
+//! Fidelity note: when several registers hold the same contents, [`Regs::find_reg_with_contents`]
+//! must pick the register the reference picks. The reference keeps the tracker in a small map keyed
+//! by register-name atoms, iterated in term order, which for atoms is alphabetical:
+//! r0, r1, r10, r11, r12, r13, r14, r15, r2, r3, ... r9. [`SEARCH_ORDER`] reproduces that.
+
+use crate::compile::{Reg, Val};
+
+/// Number of native registers tracked.
+pub const NUM_REGS: usize = 16;
+
+/// Capacity of the pushed-values stack.
+pub const STACK_CAPACITY: usize = 16;
+
+/// Order in which registers are searched (alphabetical order of the names `r0`..`r15`).
+pub const SEARCH_ORDER: [u8; NUM_REGS] = [0, 1, 10, 11, 12, 13, 14, 15, 2, 3, 4, 5, 6, 7, 8, 9];
+
+/// A VM location whose value a register may cache.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum VmLoc {
+    X(u32),
+    Y(u32),
+}
+
+/// What a native register holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Contents {
+    /// The value of a VM register.
+    Vm(VmLoc),
+    /// A pointer to a VM register.
+    Ptr(VmLoc),
+    /// A known immediate.
+    Imm(i64),
+    /// The continuation pointer.
+    Cp,
+    /// The module index.
+    ModuleIndex,
+    /// Nothing known. Can be stored explicitly; reads of an untracked register also give it.
+    Unknown,
+}
+
+impl Contents {
+    pub const fn x(n: u32) -> Self {
+        Contents::Vm(VmLoc::X(n))
+    }
+    pub const fn y(n: u32) -> Self {
+        Contents::Vm(VmLoc::Y(n))
+    }
+}
+
+/// An entry of the pushed-values stack: a register or a description of its contents.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StackEntry {
+    Reg(Reg),
+    Contents(Contents),
+}
+
+/// The stack is full (the tracker is bounded; the reference's is not).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct StackFull;
+
+/// The register contents tracker.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Regs {
+    /// `None`: untracked. `Some(Contents::Unknown)` is distinct from `None` only for `merge` and
+    /// `find_reg_with_contents(Unknown)`, exactly as in the reference.
+    contents: [Option<Contents>; NUM_REGS],
+    stack: [StackEntry; STACK_CAPACITY],
+    stack_len: usize,
+}
+
+impl Default for Regs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn slot(reg: Reg) -> Option<usize> {
+    let i = usize::from(reg.0);
+    (i < NUM_REGS).then_some(i)
+}
+
+impl Regs {
+    pub const fn new() -> Self {
+        Regs {
+            contents: [None; NUM_REGS],
+            stack: [StackEntry::Contents(Contents::Unknown); STACK_CAPACITY],
+            stack_len: 0,
+        }
+    }
+
+    /// What `reg` holds (`Unknown` if untracked).
+    pub fn get_contents(&self, reg: Reg) -> Contents {
+        slot(reg)
+            .and_then(|i| self.contents[i])
+            .unwrap_or(Contents::Unknown)
+    }
+
+    /// Every tracked register with its contents, in register-number order.
+    pub fn all_contents(&self) -> impl Iterator<Item = (Reg, Contents)> + '_ {
+        self.contents
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.map(|c| (Reg(i as u8), c)))
+    }
+
+    pub fn set_contents(&mut self, reg: Reg, contents: Contents) {
+        if let Some(i) = slot(reg) {
+            self.contents[i] = Some(contents);
+        }
+    }
+
+    /// Forget `reg` (it was clobbered).
+    pub fn invalidate_reg(&mut self, reg: Reg) {
+        if let Some(i) = slot(reg) {
+            self.contents[i] = None;
+        }
+    }
+
+    /// Forget everything, the stack included.
+    pub fn invalidate_all(&mut self) {
+        self.contents = [None; NUM_REGS];
+        self.stack_len = 0;
+    }
+
+    /// Forget every register not in `preserved` (a mask of [`Reg::bit`]s): a C call clobbered them.
+    pub fn invalidate_volatile(&mut self, preserved: u16) {
+        for (i, c) in self.contents.iter_mut().enumerate() {
+            if preserved & (1 << i) == 0 {
+                *c = None;
+            }
+        }
+    }
+
+    /// Forget every register caching the value of `loc` (it was just written).
+    /// Pointers to `loc` stay valid.
+    pub fn invalidate_vm_loc(&mut self, loc: VmLoc) {
+        for c in self.contents.iter_mut() {
+            if *c == Some(Contents::Vm(loc)) {
+                *c = None;
+            }
+        }
+    }
+
+    /// A register holding `contents`, chosen as the reference chooses (see [`SEARCH_ORDER`]).
+    pub fn find_reg_with_contents(&self, contents: Contents) -> Option<Reg> {
+        SEARCH_ORDER
+            .iter()
+            .find(|&&i| self.contents[usize::from(i)] == Some(contents))
+            .map(|&i| Reg(i))
+    }
+
+    /// The state at a join point: what both paths agree on. The stack is cleared.
+    pub fn merge(&self, other: &Regs) -> Regs {
+        let mut merged = Regs::new();
+        for (i, (a, b)) in self.contents.iter().zip(other.contents.iter()).enumerate() {
+            if a.is_some() && a == b {
+                merged.contents[i] = *a;
+            }
+        }
+        merged
+    }
+
+    pub fn stack_push(&mut self, entry: StackEntry) -> Result<(), StackFull> {
+        let top = self.stack.get_mut(self.stack_len).ok_or(StackFull)?;
+        *top = entry;
+        self.stack_len += 1;
+        Ok(())
+    }
+
+    /// Pop the last pushed entry; an empty stack pops `Unknown`.
+    pub fn stack_pop(&mut self) -> StackEntry {
+        if self.stack_len == 0 {
+            return StackEntry::Contents(Contents::Unknown);
+        }
+        self.stack_len -= 1;
+        self.stack[self.stack_len]
+    }
+
+    pub fn stack_clear(&mut self) {
+        self.stack_len = 0;
+    }
+
+    /// The stack, bottom first (the last pushed entry is last).
+    pub fn stack_contents(&self) -> &[StackEntry] {
+        &self.stack[..self.stack_len]
+    }
+}
+
+/// What a register loaded from `value` holds; `max_reg` is the number of x registers (the
+/// `XExtra` register is x[max_reg]).
+pub fn value_to_contents(value: Val, max_reg: u32) -> Contents {
+    match value {
+        Val::Cp => Contents::Cp,
+        Val::X(n) => Contents::x(n),
+        Val::XExtra => Contents::x(max_reg),
+        Val::Y(n) => Contents::y(n),
+        Val::Imm(i) => Contents::Imm(i),
+        _ => Contents::Unknown,
+    }
+}
+
+/// What a register stored into the VM destination `dest` then holds (a register written to x[N]
+/// caches x[N]). Unlike [`value_to_contents`], an x register beyond `max_reg` gives `Unknown`.
+pub fn vm_dest_to_contents(dest: Val, max_reg: u32) -> Contents {
+    match dest {
+        Val::X(n) if n < max_reg => Contents::x(n),
+        Val::XExtra => Contents::x(max_reg),
+        Val::Y(n) => Contents::y(n),
+        _ => Contents::Unknown,
+    }
+}
+
+/// Where an argument of a call lives, for computing masks of registers in use.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ArgLoc {
+    Reg(Reg),
+    /// An immediate (or the code offset): no register.
+    Imm,
+    /// The JIT state argument: no register of its own.
+    JitState,
+    /// On the native stack.
+    Stack,
+}
+
+/// The mask of registers among `locs` (non-register entries are skipped).
+pub fn regs_to_mask(locs: &[ArgLoc]) -> u16 {
+    locs.iter().fold(0, |mask, loc| match loc {
+        ArgLoc::Reg(r) => mask | r.bit(),
+        _ => mask,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX_REG: u32 = 16;
+
+    #[test]
+    fn new_tracker_knows_nothing() {
+        let regs = Regs::new();
+        assert_eq!(regs.get_contents(Reg::R0), Contents::Unknown);
+        assert_eq!(regs.find_reg_with_contents(Contents::x(0)), None);
+        assert!(regs.stack_contents().is_empty());
+        assert_eq!(regs.all_contents().count(), 0);
+    }
+
+    #[test]
+    fn set_then_get() {
+        let mut regs = Regs::new();
+        regs.set_contents(Reg::R3, Contents::x(0));
+        assert_eq!(regs.get_contents(Reg::R3), Contents::x(0));
+        assert_eq!(regs.get_contents(Reg::R11), Contents::Unknown);
+        regs.set_contents(Reg::R11, Contents::Imm(42));
+        assert_eq!(regs.get_contents(Reg::R3), Contents::x(0));
+        assert_eq!(regs.get_contents(Reg::R11), Contents::Imm(42));
+        // Out-of-range registers are ignored rather than panicking.
+        regs.set_contents(Reg(16), Contents::Cp);
+        assert_eq!(regs.get_contents(Reg(16)), Contents::Unknown);
+    }
+
+    #[test]
+    fn find_distinguishes_contents() {
+        let mut regs = Regs::new();
+        regs.set_contents(Reg::R3, Contents::x(0));
+        regs.set_contents(Reg::R11, Contents::y(1));
+        assert_eq!(regs.find_reg_with_contents(Contents::x(0)), Some(Reg::R3));
+        assert_eq!(regs.find_reg_with_contents(Contents::y(1)), Some(Reg::R11));
+        assert_eq!(regs.find_reg_with_contents(Contents::x(5)), None);
+        assert_eq!(
+            regs.find_reg_with_contents(Contents::Ptr(VmLoc::Y(1))),
+            None
+        );
+    }
+
+    #[test]
+    fn find_prefers_names_in_alphabetical_order() {
+        let mut regs = Regs::new();
+        regs.set_contents(Reg::R7, Contents::Cp);
+        regs.set_contents(Reg::R2, Contents::Cp);
+        assert_eq!(regs.find_reg_with_contents(Contents::Cp), Some(Reg::R2));
+        // "r12" sorts before "r2".
+        regs.set_contents(Reg::R12, Contents::Cp);
+        assert_eq!(regs.find_reg_with_contents(Contents::Cp), Some(Reg::R12));
+        regs.set_contents(Reg::R1, Contents::Cp);
+        assert_eq!(regs.find_reg_with_contents(Contents::Cp), Some(Reg::R1));
+        // "r9" sorts after "r3".
+        let mut regs = Regs::new();
+        regs.set_contents(Reg::R9, Contents::Imm(1));
+        regs.set_contents(Reg::R3, Contents::Imm(1));
+        assert_eq!(regs.find_reg_with_contents(Contents::Imm(1)), Some(Reg::R3));
+    }
+
+    #[test]
+    fn explicit_unknown_is_tracked() {
+        let mut regs = Regs::new();
+        assert_eq!(regs.find_reg_with_contents(Contents::Unknown), None);
+        regs.set_contents(Reg::R5, Contents::Unknown);
+        assert_eq!(
+            regs.find_reg_with_contents(Contents::Unknown),
+            Some(Reg::R5)
+        );
+        let merged = regs.merge(&regs);
+        assert_eq!(
+            merged.find_reg_with_contents(Contents::Unknown),
+            Some(Reg::R5)
+        );
+    }
+
+    #[test]
+    fn invalidate_one_register() {
+        let mut regs = Regs::new();
+        regs.set_contents(Reg::R3, Contents::x(0));
+        regs.set_contents(Reg::R11, Contents::y(1));
+        regs.invalidate_reg(Reg::R3);
+        assert_eq!(regs.get_contents(Reg::R3), Contents::Unknown);
+        assert_eq!(regs.get_contents(Reg::R11), Contents::y(1));
+        assert_eq!(regs.find_reg_with_contents(Contents::x(0)), None);
+    }
+
+    #[test]
+    fn invalidate_everything_clears_stack_too() {
+        let mut regs = Regs::new();
+        regs.set_contents(Reg::R3, Contents::x(0));
+        regs.set_contents(Reg::R11, Contents::y(1));
+        regs.stack_push(StackEntry::Reg(Reg::R4)).unwrap();
+        regs.invalidate_all();
+        assert_eq!(regs.get_contents(Reg::R3), Contents::Unknown);
+        assert_eq!(regs.get_contents(Reg::R11), Contents::Unknown);
+        assert!(regs.stack_contents().is_empty());
+    }
+
+    #[test]
+    fn invalidate_vm_loc_drops_every_cache_of_it() {
+        let mut regs = Regs::new();
+        regs.set_contents(Reg::R3, Contents::x(0));
+        regs.set_contents(Reg::R11, Contents::x(0));
+        regs.set_contents(Reg::R10, Contents::y(1));
+        regs.set_contents(Reg::R4, Contents::Ptr(VmLoc::X(0)));
+        regs.invalidate_vm_loc(VmLoc::X(0));
+        assert_eq!(regs.get_contents(Reg::R3), Contents::Unknown);
+        assert_eq!(regs.get_contents(Reg::R11), Contents::Unknown);
+        assert_eq!(regs.get_contents(Reg::R10), Contents::y(1));
+        assert_eq!(regs.get_contents(Reg::R4), Contents::Ptr(VmLoc::X(0)));
+    }
+
+    #[test]
+    fn merge_keeps_agreement_only() {
+        let mut a = Regs::new();
+        a.set_contents(Reg::R3, Contents::x(0));
+        a.set_contents(Reg::R11, Contents::x(1));
+        a.set_contents(Reg::R5, Contents::Imm(7));
+        a.stack_push(StackEntry::Reg(Reg::R1)).unwrap();
+        let mut b = Regs::new();
+        b.set_contents(Reg::R3, Contents::x(0));
+        b.set_contents(Reg::R11, Contents::x(2));
+        let merged = a.merge(&b);
+        assert_eq!(merged.get_contents(Reg::R3), Contents::x(0));
+        assert_eq!(merged.get_contents(Reg::R11), Contents::Unknown);
+        assert_eq!(merged.get_contents(Reg::R5), Contents::Unknown);
+        assert!(merged.stack_contents().is_empty());
+    }
+
+    #[test]
+    fn stack_is_lifo_and_bounded() {
+        let mut regs = Regs::new();
+        regs.stack_push(StackEntry::Reg(Reg::R0)).unwrap();
+        regs.stack_push(StackEntry::Contents(Contents::Cp)).unwrap();
+        assert_eq!(
+            regs.stack_contents(),
+            &[StackEntry::Reg(Reg::R0), StackEntry::Contents(Contents::Cp)]
+        );
+        assert_eq!(regs.stack_pop(), StackEntry::Contents(Contents::Cp));
+        assert_eq!(regs.stack_pop(), StackEntry::Reg(Reg::R0));
+        assert_eq!(regs.stack_pop(), StackEntry::Contents(Contents::Unknown));
+        for _ in 0..STACK_CAPACITY {
+            regs.stack_push(StackEntry::Reg(Reg::R1)).unwrap();
+        }
+        assert_eq!(regs.stack_push(StackEntry::Reg(Reg::R1)), Err(StackFull));
+        regs.stack_clear();
+        assert!(regs.stack_contents().is_empty());
+    }
+
+    #[test]
+    fn invalidate_volatile_keeps_preserved() {
+        let mut regs = Regs::new();
+        regs.set_contents(Reg::R0, Contents::x(0));
+        regs.set_contents(Reg::R4, Contents::Cp);
+        regs.set_contents(Reg::R11, Contents::Imm(42));
+        regs.invalidate_volatile(Reg::R4.bit());
+        assert_eq!(regs.get_contents(Reg::R0), Contents::Unknown);
+        assert_eq!(regs.get_contents(Reg::R4), Contents::Cp);
+        assert_eq!(regs.get_contents(Reg::R11), Contents::Unknown);
+    }
+
+    #[test]
+    fn values_to_contents() {
+        assert_eq!(value_to_contents(Val::Cp, MAX_REG), Contents::Cp);
+        assert_eq!(value_to_contents(Val::X(0), MAX_REG), Contents::x(0));
+        assert_eq!(value_to_contents(Val::X(5), MAX_REG), Contents::x(5));
+        assert_eq!(
+            value_to_contents(Val::XExtra, MAX_REG),
+            Contents::x(MAX_REG)
+        );
+        assert_eq!(value_to_contents(Val::Y(3), MAX_REG), Contents::y(3));
+        assert_eq!(value_to_contents(Val::Imm(42), MAX_REG), Contents::Imm(42));
+        assert_eq!(value_to_contents(Val::Imm(0), MAX_REG), Contents::Imm(0));
+        assert_eq!(
+            value_to_contents(Val::Ptr(Reg::R0), MAX_REG),
+            Contents::Unknown
+        );
+        assert_eq!(value_to_contents(Val::Fp(0), MAX_REG), Contents::Unknown);
+        assert_eq!(
+            value_to_contents(Val::Reg(Reg::R1), MAX_REG),
+            Contents::Unknown
+        );
+        assert_eq!(value_to_contents(Val::Int64(1), MAX_REG), Contents::Unknown);
+    }
+
+    #[test]
+    fn vm_destinations_to_contents() {
+        assert_eq!(vm_dest_to_contents(Val::X(0), MAX_REG), Contents::x(0));
+        assert_eq!(vm_dest_to_contents(Val::X(15), MAX_REG), Contents::x(15));
+        assert_eq!(vm_dest_to_contents(Val::X(16), MAX_REG), Contents::Unknown);
+        assert_eq!(
+            vm_dest_to_contents(Val::XExtra, MAX_REG),
+            Contents::x(MAX_REG)
+        );
+        assert_eq!(vm_dest_to_contents(Val::Y(5), MAX_REG), Contents::y(5));
+        assert_eq!(vm_dest_to_contents(Val::Fp(0), MAX_REG), Contents::Unknown);
+        assert_eq!(
+            vm_dest_to_contents(Val::Ptr(Reg::R0), MAX_REG),
+            Contents::Unknown
+        );
+    }
+
+    #[test]
+    fn masks_skip_non_registers() {
+        let locs = [
+            ArgLoc::Reg(Reg::R0),
+            ArgLoc::Imm,
+            ArgLoc::JitState,
+            ArgLoc::Reg(Reg::R12),
+            ArgLoc::Stack,
+            ArgLoc::Reg(Reg::R0),
+        ];
+        assert_eq!(regs_to_mask(&locs), 0b1_0000_0000_0001);
+        assert_eq!(regs_to_mask(&[]), 0);
+    }
+}
