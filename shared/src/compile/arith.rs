@@ -5,11 +5,9 @@
 //! decisions as the reference's bignums.
 
 use super::backend::{Arg, Backend, CmpOp, FuncPtr, Reg, Val};
+use super::common::{cmp, cmp_int, cond_jump_to_label, freed, handle_error_if, imm, masked};
 use super::consts::*;
-use super::helpers::{
-    bif_faillabel_test, cmp, cond_jump_to_label, freed, handle_error_if, imm, int_cmp, masked,
-    unsupported, unwrap_typed,
-};
+use super::helpers::{bif_faillabel_test, unsupported, unwrap_typed};
 use super::operand::{Dest, Operand};
 use crate::beam::JitType;
 use crate::error::Result;
@@ -39,7 +37,9 @@ fn within_small(min: i128, max: i128, word_size: u32) -> bool {
 /// Whether `a + b` is a small integer for all values in the ranges.
 pub(crate) fn can_inline_add(range1: Range, range2: Range, word_size: u32) -> bool {
     match (bounds(range1), bounds(range2)) {
-        (Some((min1, max1)), Some((min2, max2))) => within_small(min1 + min2, max1 + max2, word_size),
+        (Some((min1, max1)), Some((min2, max2))) => {
+            within_small(min1 + min2, max1 + max2, word_size)
+        }
         _ => false,
     }
 }
@@ -47,7 +47,9 @@ pub(crate) fn can_inline_add(range1: Range, range2: Range, word_size: u32) -> bo
 /// Whether `a - b` is a small integer for all values in the ranges.
 pub(crate) fn can_inline_sub(range1: Range, range2: Range, word_size: u32) -> bool {
     match (bounds(range1), bounds(range2)) {
-        (Some((min1, max1)), Some((min2, max2))) => within_small(min1 - max2, max1 - min2, word_size),
+        (Some((min1, max1)), Some((min2, max2))) => {
+            within_small(min1 - max2, max1 - min2, word_size)
+        }
         _ => false,
     }
 }
@@ -245,7 +247,12 @@ struct GcBif2 {
 }
 
 /// Call the BIF through the imported-BIF table.
-fn op_gc_bif2_default<B: Backend>(b: &mut B, args: &GcBif2, arg1: Operand, arg2: Operand) -> Result<()> {
+fn op_gc_bif2_default<B: Backend>(
+    b: &mut B,
+    args: &GcBif2,
+    arg1: Operand,
+    arg2: Operand,
+) -> Result<()> {
     call_gc_bif(b, args, &[arg1.free()?, arg2.free()?])
 }
 
@@ -551,7 +558,12 @@ fn store_divided<B: Backend>(b: &mut B, result: Reg, reg1: Reg, reg2: Reg, dest:
     b.shift_left(keep(result), 4);
     b.or_(keep(result), Val::Imm(TERM_INTEGER_TAG));
     b.move_to_vm_register(keep(result), dest.into());
-    b.free_native_registers(&[Val::Reg(result), Val::Reg(reg1), Val::Reg(reg2), dest.into()]);
+    b.free_native_registers(&[
+        Val::Reg(result),
+        Val::Reg(reg1),
+        Val::Reg(reg2),
+        dest.into(),
+    ]);
 }
 
 /// `div`/`rem` with the divide instruction (the power-of-two cases are handled by the callers).
@@ -631,7 +643,12 @@ fn op_gc_bif2_rem<B: Backend>(
 
 /// `is_ge`: jump to `label` unless `arg1 >= arg2`. Inline when one side is a typed integer and
 /// the other an immediate; a big integer on the typed side decides by its sign.
-pub(crate) fn op_is_ge<B: Backend>(b: &mut B, label: u32, arg1: Operand, arg2: Operand) -> Result<()> {
+pub(crate) fn op_is_ge<B: Backend>(
+    b: &mut B,
+    label: u32,
+    arg1: Operand,
+    arg2: Operand,
+) -> Result<()> {
     match (arg1, arg2) {
         (Operand::Imm(lhs), Operand::Typed(dest, JitType::Integer { .. })) => {
             let reg = b.move_to_native_register(dest.into());
@@ -684,11 +701,11 @@ pub(crate) fn op_is_ge<B: Backend>(b: &mut B, label: u32, arg1: Operand, arg2: O
             );
             handle_error_if(
                 b,
-                int_cmp(keep(result), CmpOp::Eq, imm(TERM_COMPARE_MEMORY_ALLOC_FAIL)),
+                cmp_int(keep(result), CmpOp::Eq, imm(TERM_COMPARE_MEMORY_ALLOC_FAIL)),
             );
             cond_jump_to_label(
                 b,
-                int_cmp(freed(result), CmpOp::Eq, imm(TERM_LESS_THAN)),
+                cmp_int(freed(result), CmpOp::Eq, imm(TERM_LESS_THAN)),
                 label,
             );
         }
@@ -712,7 +729,10 @@ mod tests {
     #[test]
     fn bounds_per_word_size() {
         assert_eq!(small_integer_bounds(4), (-134217728, 134217727));
-        assert_eq!(small_integer_bounds(8), (-576460752303423488, 576460752303423487));
+        assert_eq!(
+            small_integer_bounds(8),
+            (-576460752303423488, 576460752303423487)
+        );
     }
 
     #[test]
@@ -732,14 +752,22 @@ mod tests {
     #[test]
     fn bitwise_and_mul() {
         assert!(is_small_integer_range(R(SMALL_MIN, SMALL_MAX), R(0, 0), 4));
-        assert!(!is_small_integer_range(R(SMALL_MIN, SMALL_MAX + 1), R(0, 0), 4));
+        assert!(!is_small_integer_range(
+            R(SMALL_MIN, SMALL_MAX + 1),
+            R(0, 0),
+            4
+        ));
         assert!(!is_small_integer_range(R(0, 1), (Some(0), None), 4));
         assert!(can_inline_mul(R(-100, 100), R(-1000, 1000), 4));
         assert!(!can_inline_mul(R(-(1 << 14), 0), R(0, 1 << 14), 4));
         // (-2^13)*(2^14) = -2^27 is the smallest small integer; 2^13 * 2^14 is one past the max.
         assert!(can_inline_mul(R(-(1 << 13), 0), R(0, 1 << 14), 4));
         assert!(!can_inline_mul(R(0, 1 << 13), R(0, 1 << 14), 4));
-        assert!(!can_inline_mul(R(i64::MIN, i64::MAX), R(i64::MIN, i64::MAX), 8));
+        assert!(!can_inline_mul(
+            R(i64::MIN, i64::MAX),
+            R(i64::MIN, i64::MAX),
+            8
+        ));
     }
 
     #[test]

@@ -1,16 +1,19 @@
-// Contents (driver-2): Test + cond constructors, cond_jump_to_label, handle_error_if,
+// Contents (driver-2): Test (one condition or a conjunction), if_test(_try),
 // cond_raise_badarg(_or_jump_to_fail_label), term_to_int, bif_faillabel_test,
 // memory_ensure_free_with_extra_root, term_alloc_bin_match_state, term_from_catch_label,
-// term_is_boxed_with_tag_and_get_ptr, verify_* (all), term_get_tuple_arity, term_get_map_size,
-// term_get_map_keys, term_binary_heap_size(_imm), term_binary_size, term_set_map_assoc,
-// term_put_tuple_element, unwrap_typed.
-//! Small code-generation helpers shared by many instructions: type checks on terms, conditional
-//! raises and jumps, and accessors for boxed terms (tuples, maps, binaries).
+// term_is_boxed_with_tag_and_get_ptr, verify_* (all), unwrap_typed, unsupported.
+// The term accessors and condition builders are in common.rs (driver-1).
+//! Code-generation helpers for type checks on terms and conditional raises, and a few more
+//! that many instructions share (BIF results, GC with an extra root, match states).
 //!
 //! Each follows the reference driver's helper of the same name call for call, so that the
 //! backend sees the same sequence of requests and allocates the same registers.
 
-use super::backend::{Arg, Backend, Cast, CmpOp, Cond, Reg, Val};
+use super::backend::{Arg, Backend, CmpOp, Cond, Reg, Val};
+use super::common::{
+    cmp, cond_jump_to_label, freed, handle_error_if, imm, is_false, kept, masked, CTX, JIT_STATE,
+    OFFSET,
+};
 use super::consts::*;
 use super::operand::{Dest, Operand};
 use crate::beam::JitType;
@@ -35,67 +38,17 @@ impl<'a> From<&'a [Cond]> for Test<'a> {
     }
 }
 
-/// `{Lhs, Op, Rhs}` on whole words.
-pub(crate) fn cmp(lhs: impl Into<Arg>, op: CmpOp, rhs: impl Into<Arg>) -> Cond {
-    Cond::Cmp {
-        cast: Cast::Word,
-        lhs: lhs.into(),
-        op,
-        rhs: rhs.into(),
-    }
-}
-
-/// `{'(int)', Lhs, Op, Rhs}`.
-pub(crate) fn int_cmp(lhs: impl Into<Arg>, op: CmpOp, rhs: impl Into<Arg>) -> Cond {
-    Cond::Cmp {
-        cast: Cast::Int,
-        lhs: lhs.into(),
-        op,
-        rhs: rhs.into(),
-    }
-}
-
-/// `{'(bool)', Lhs, '==', false}`.
-pub(crate) fn is_false(lhs: impl Into<Arg>) -> Cond {
-    Cond::Cmp {
-        cast: Cast::Bool,
-        lhs: lhs.into(),
-        op: CmpOp::Eq,
-        rhs: Arg::keep(Val::Imm(0)),
-    }
-}
-
-/// `{Lhs, '&', Mask, Op, Value}`.
-pub(crate) fn masked(lhs: impl Into<Arg>, mask: i64, op: CmpOp, value: i64) -> Cond {
-    Cond::Mask {
-        lhs: lhs.into(),
-        mask,
-        op,
-        value,
-    }
-}
-
-/// A kept immediate argument.
-pub(crate) const fn imm(v: i64) -> Arg {
-    Arg::keep(Val::Imm(v))
-}
-
-/// A freed register argument (`{free, Reg}`).
-pub(crate) const fn freed(reg: Reg) -> Arg {
-    Arg::free(Val::Reg(reg))
-}
-
-const CTX: Arg = Arg::keep(Val::Ctx);
-const JIT_STATE: Arg = Arg::keep(Val::JitState);
-const OFFSET: Arg = Arg::keep(Val::Offset);
-
 /// An error for a shape of operands the reference cannot lower either (it would crash).
 pub(crate) fn unsupported(what: &'static str) -> Error {
     Error::unsupported(0, what, 0)
 }
 
 /// `if_block` on one condition or a conjunction.
-pub(crate) fn if_test<'a, B: Backend>(b: &mut B, test: impl Into<Test<'a>>, body: impl FnOnce(&mut B)) {
+pub(crate) fn if_test<'a, B: Backend>(
+    b: &mut B,
+    test: impl Into<Test<'a>>,
+    body: impl FnOnce(&mut B),
+) {
     match test.into() {
         Test::One(cond) => b.if_block(cond, body),
         Test::And(conds) => b.if_block_and(conds, body),
@@ -113,19 +66,12 @@ pub(crate) fn if_test_try<'a, B: Backend>(
     outcome
 }
 
-pub(crate) fn cond_jump_to_label<'a, B: Backend>(b: &mut B, test: impl Into<Test<'a>>, label: u32) {
-    if_test(b, test, |b| b.jump_to_label(label));
-}
-
-pub(crate) fn handle_error_if<'a, B: Backend>(b: &mut B, test: impl Into<Test<'a>>) {
-    if_test(b, test, |b| {
-        b.call_primitive_last(PRIM_HANDLE_ERROR, &[CTX, JIT_STATE, OFFSET])
-    });
-}
-
 pub(crate) fn cond_raise_badarg<'a, B: Backend>(b: &mut B, test: impl Into<Test<'a>>) {
     if_test(b, test, |b| {
-        b.call_primitive_last(PRIM_RAISE_ERROR, &[CTX, JIT_STATE, OFFSET, imm(BADARG_ATOM)])
+        b.call_primitive_last(
+            PRIM_RAISE_ERROR,
+            &[CTX, JIT_STATE, OFFSET, imm(BADARG_ATOM)],
+        )
     });
 }
 
@@ -138,7 +84,7 @@ pub(crate) fn cond_raise_badarg_or_jump_to_fail_label<'a, B: Backend>(
     if fail == 0 {
         cond_raise_badarg(b, test);
     } else {
-        cond_jump_to_label(b, test, fail);
+        if_test(b, test, |b| b.jump_to_label(fail));
     }
 }
 
@@ -175,7 +121,7 @@ pub(crate) fn bif_faillabel_test<B: Backend>(b: &mut B, fail: u32, result: Reg, 
     } else {
         handle_error_if(b, cmp(result, CmpOp::Eq, imm(0)));
     }
-    b.move_to_vm_register(Arg::keep(Val::Reg(result)), dest.into());
+    b.move_to_vm_register(kept(result), dest.into());
     b.free_native_registers(&[Val::Reg(result), dest.into()]);
 }
 
@@ -189,39 +135,45 @@ fn extra_root_xreg(live: u32) -> Val {
 }
 
 /// Ensure `size` free heap words while keeping `extra_root` alive across a possible GC; returns
-/// where the (possibly moved) root now is.
+/// where the (possibly moved) root now is. An immediate is not a root (the reference has no
+/// clause for it).
 pub(crate) fn memory_ensure_free_with_extra_root<B: Backend>(
     b: &mut B,
-    extra_root: Operand,
+    extra_root: Val,
     live: u32,
     size: Arg,
-) -> Result<Operand> {
+) -> Result<Val> {
     let ensure_free = |b: &mut B, roots: u32| {
         let ok = b.call_primitive(
             PRIM_MEMORY_ENSURE_FREE_WITH_ROOTS,
-            &[CTX, JIT_STATE, size, imm(i64::from(roots)), imm(MEMORY_CAN_SHRINK)],
+            &[
+                CTX,
+                JIT_STATE,
+                size,
+                imm(i64::from(roots)),
+                imm(MEMORY_CAN_SHRINK),
+            ],
         );
         handle_error_if(b, is_false(freed(ok)));
     };
     match extra_root {
         // Already a root.
-        Operand::X(n) if n < live => {
+        Val::X(n) if n < live => {
             ensure_free(b, live);
             Ok(extra_root)
         }
-        Operand::Reg(reg) => {
+        Val::Reg(reg) => {
             let xreg = extra_root_xreg(live);
-            b.move_to_vm_register(Arg::keep(Val::Reg(reg)), xreg);
-            b.free_native_registers(&[Val::Reg(reg)]);
+            b.move_to_vm_register(kept(reg), xreg);
+            b.free_native_registers(&[extra_root]);
             ensure_free(b, live + 1);
-            Ok(Operand::Reg(b.move_to_native_register(xreg)))
+            Ok(Val::Reg(b.move_to_native_register(xreg)))
         }
-        Operand::X(_) | Operand::Y(_) | Operand::Ptr(_) => {
+        Val::X(_) | Val::XExtra | Val::Y(_) | Val::Ptr(_) => {
             let xreg = extra_root_xreg(live);
-            let root = extra_root.val()?;
-            b.move_to_vm_register(Arg::keep(root), xreg);
+            b.move_to_vm_register(Arg::keep(extra_root), xreg);
             ensure_free(b, live + 1);
-            b.move_to_vm_register(Arg::keep(xreg), root);
+            b.move_to_vm_register(Arg::keep(xreg), extra_root);
             Ok(extra_root)
         }
         _ => Err(unsupported("extra GC root operand")),
@@ -232,18 +184,18 @@ pub(crate) fn memory_ensure_free_with_extra_root<B: Backend>(
 pub(crate) fn term_alloc_bin_match_state<B: Backend>(
     b: &mut B,
     live: u32,
-    src: Operand,
+    src: Val,
     dest: Dest,
-) -> Result<Operand> {
+) -> Result<Val> {
     let trim = b.call_primitive(PRIM_TRIM_LIVE_REGS, &[CTX, imm(i64::from(live))]);
     b.free_native_registers(&[Val::Reg(trim)]);
     let new_src =
         memory_ensure_free_with_extra_root(b, src, live, imm(TERM_BOXED_BIN_MATCH_STATE_SIZE))?;
     let state = b.call_primitive(
         PRIM_TERM_ALLOC_BIN_MATCH_STATE,
-        &[CTX, Arg::keep(new_src.val()?), imm(0)],
+        &[CTX, Arg::keep(new_src), imm(0)],
     );
-    b.move_to_vm_register(Arg::keep(Val::Reg(state)), dest.into());
+    b.move_to_vm_register(kept(state), dest.into());
     b.free_native_registers(&[Val::Reg(state)]);
     Ok(new_src)
 }
@@ -251,12 +203,12 @@ pub(crate) fn term_alloc_bin_match_state<B: Backend>(
 /// Store the catch term for `label` of this module into `dest`.
 pub(crate) fn term_from_catch_label<B: Backend>(b: &mut B, dest: Dest, label: u32) {
     let reg = b.get_module_index();
-    b.shift_left(Arg::keep(Val::Reg(reg)), 24);
+    b.shift_left(kept(reg), 24);
     b.or_(
-        Arg::keep(Val::Reg(reg)),
+        kept(reg),
         Val::Imm((i64::from(label) << TERM_IMMED2_TAG_SIZE) | TERM_IMMED2_CATCH),
     );
-    b.move_to_vm_register(Arg::keep(Val::Reg(reg)), dest.into());
+    b.move_to_vm_register(kept(reg), dest.into());
     b.free_native_registers(&[Val::Reg(reg), dest.into()]);
 }
 
@@ -274,7 +226,7 @@ pub(crate) fn term_is_boxed_with_tag_and_get_ptr<B: Backend>(
         label,
     );
     let reg = b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-    let box_tag = b.get_array_element(Arg::keep(Val::Reg(reg)), 0);
+    let box_tag = b.get_array_element(kept(reg), 0);
     cond_jump_to_label(
         b,
         masked(freed(box_tag), TERM_BOXED_TAG_MASK, CmpOp::Ne, boxed_tag),
@@ -292,7 +244,7 @@ pub(crate) fn verify_is_function<B: Backend>(b: &mut B, func: Operand) -> Result
             let reg = b.move_to_native_register(dest.into());
             b.call_primitive_last(
                 PRIM_RAISE_ERROR_TUPLE,
-                &[CTX, JIT_STATE, OFFSET, imm(BADFUN_ATOM), Arg::keep(Val::Reg(reg))],
+                &[CTX, JIT_STATE, OFFSET, imm(BADFUN_ATOM), kept(reg)],
             );
             Ok(reg)
         }
@@ -301,19 +253,15 @@ pub(crate) fn verify_is_function<B: Backend>(b: &mut B, func: Operand) -> Result
             let raise = |b: &mut B| {
                 b.call_primitive_last(
                     PRIM_RAISE_ERROR_TUPLE,
-                    &[CTX, JIT_STATE, OFFSET, imm(BADFUN_ATOM), Arg::keep(Val::Reg(reg))],
+                    &[CTX, JIT_STATE, OFFSET, imm(BADFUN_ATOM), kept(reg)],
                 )
             };
             b.if_block(
                 masked(reg, TERM_PRIMARY_MASK, CmpOp::Ne, TERM_PRIMARY_BOXED),
                 raise,
             );
-            let boxed_ptr = b.and_(Arg::keep(Val::Reg(reg)), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-            b.move_array_element(
-                Arg::keep(Val::Reg(boxed_ptr)),
-                Val::Imm(0),
-                Val::Reg(boxed_ptr),
-            );
+            let boxed_ptr = b.and_(kept(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
+            b.move_array_element(kept(boxed_ptr), Val::Imm(0), Val::Reg(boxed_ptr));
             b.if_block(
                 masked(boxed_ptr, TERM_BOXED_TAG_MASK, CmpOp::Ne, TERM_BOXED_FUN),
                 raise,
@@ -329,7 +277,7 @@ fn boxed_tag_of_copy<B: Backend>(b: &mut B, src: Val, fail: u32) -> Reg {
     let reg = b.copy_to_native_register(src);
     verify_is_boxed(b, reg, fail);
     let reg = b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-    b.move_array_element(Arg::keep(Val::Reg(reg)), Val::Imm(0), Val::Reg(reg));
+    b.move_array_element(kept(reg), Val::Imm(0), Val::Reg(reg));
     b.and_(freed(reg), Val::Imm(TERM_BOXED_TAG_MASK))
 }
 
@@ -345,7 +293,12 @@ pub(crate) fn verify_is_binary_or_match_state<B: Backend>(b: &mut B, label: u32,
     b.free_native_registers(&[Val::Reg(reg)]);
 }
 
-pub(crate) fn verify_is_boxed_with_tag<B: Backend>(b: &mut B, label: u32, arg1: Arg, boxed_tag: i64) {
+pub(crate) fn verify_is_boxed_with_tag<B: Backend>(
+    b: &mut B,
+    label: u32,
+    arg1: Arg,
+    boxed_tag: i64,
+) {
     verify_is_boxed_with_tag_mask(b, label, arg1, TERM_BOXED_TAG_MASK, boxed_tag);
 }
 
@@ -366,7 +319,7 @@ pub(crate) fn verify_is_boxed_with_tag_mask<B: Backend>(
     };
     verify_is_boxed(b, reg, label);
     let reg = b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-    b.move_array_element(Arg::keep(Val::Reg(reg)), Val::Imm(0), Val::Reg(reg));
+    b.move_array_element(kept(reg), Val::Imm(0), Val::Reg(reg));
     cond_raise_badarg_or_jump_to_fail_label(
         b,
         masked(freed(reg), boxed_mask, CmpOp::Ne, boxed_tag),
@@ -384,7 +337,10 @@ pub(crate) fn verify_is_boxed<B: Backend>(b: &mut B, reg: Reg, fail: u32) {
 }
 
 /// Check that `src` is a match state (raising badarg otherwise); returns its untagged pointer.
-pub(crate) fn verify_is_match_state_and_get_ptr<B: Backend>(b: &mut B, src: Operand) -> Result<Reg> {
+pub(crate) fn verify_is_match_state_and_get_ptr<B: Backend>(
+    b: &mut B,
+    src: Operand,
+) -> Result<Reg> {
     match src {
         // Known to be boxed: only the header needs checking.
         Operand::Typed(dest, JitType::BsMatchable { .. }) => {
@@ -402,7 +358,7 @@ pub(crate) fn verify_is_match_state_and_get_ptr<B: Backend>(b: &mut B, src: Oper
 
 fn verify_is_match_state_and_get_ptr0<B: Backend>(b: &mut B, reg: Reg) -> Reg {
     let reg = b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-    let box_tag = b.get_array_element(Arg::keep(Val::Reg(reg)), 0);
+    let box_tag = b.get_array_element(kept(reg), 0);
     cond_raise_badarg(
         b,
         masked(
@@ -519,123 +475,4 @@ pub(crate) fn verify_is_binary<B: Backend>(b: &mut B, arg1: Val, fail: u32) {
 /// `{typed, Arg, _}` -> `Arg`.
 pub(crate) fn unwrap_typed(arg: Operand) -> Operand {
     arg.untyped()
-}
-
-/// The arity of a tuple, in a register. A freed argument is consumed, any other is copied.
-pub(crate) fn term_get_tuple_arity<B: Backend>(b: &mut B, tuple: Arg) -> Reg {
-    let reg = if tuple.free {
-        b.move_to_native_register(tuple.val)
-    } else {
-        b.copy_to_native_register(tuple.val)
-    };
-    let reg = b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-    b.move_array_element(Arg::keep(Val::Reg(reg)), Val::Imm(0), Val::Reg(reg));
-    b.shift_right(freed(reg), 6)
-}
-
-/// The number of entries of a map (the arity of its keys tuple).
-pub(crate) fn term_get_map_size<B: Backend>(b: &mut B, map: Arg) -> Reg {
-    let keys = term_get_map_keys(b, map);
-    term_get_tuple_arity(b, freed(keys))
-}
-
-/// The keys tuple of a map, in a register.
-pub(crate) fn term_get_map_keys<B: Backend>(b: &mut B, map: Arg) -> Reg {
-    let reg = if map.free {
-        b.move_to_native_register(map.val)
-    } else {
-        b.copy_to_native_register(map.val)
-    };
-    let reg = b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-    b.move_array_element(Arg::keep(Val::Reg(reg)), Val::Imm(1), Val::Reg(reg));
-    reg
-}
-
-/// Heap words of a binary of `size` bytes known at compile time (`term_binary_heap_size/2`).
-pub(crate) const fn term_binary_heap_size_imm(size: i64, word_size: u32) -> i64 {
-    if word_size == 4 && size < REFC_BINARY_MIN_32 {
-        ((size + 3) >> 2) + 1 + BINARY_HEADER_SIZE
-    } else if word_size == 8 && size < REFC_BINARY_MIN_64 {
-        ((size + 7) >> 3) + 1 + BINARY_HEADER_SIZE
-    } else {
-        TERM_BOXED_REFC_BINARY_SIZE
-    }
-}
-
-/// `term_binary_heap_size/3`: for an immediate, the compile-time value; for a register (which
-/// is consumed and reused), code computing it. The run-time refc size deliberately matches the
-/// reference (header words included), which differs from the compile-time one.
-pub(crate) fn term_binary_heap_size<B: Backend>(b: &mut B, size: Arg) -> Result<Val> {
-    match size.val {
-        Val::Imm(v) => Ok(Val::Imm(term_binary_heap_size_imm(v, B::WORD_SIZE))),
-        Val::Reg(reg) => {
-            let (min, round, shift) = if B::WORD_SIZE == 4 {
-                (REFC_BINARY_MIN_32, 3, 2)
-            } else {
-                (REFC_BINARY_MIN_64, 7, 3)
-            };
-            b.if_else_block(
-                cmp(reg, CmpOp::Lt, imm(min)),
-                |b| {
-                    b.add(Arg::keep(Val::Reg(reg)), Val::Imm(round));
-                    let reg = b.shift_right(freed(reg), shift);
-                    b.add(Arg::keep(Val::Reg(reg)), Val::Imm(1 + BINARY_HEADER_SIZE));
-                },
-                |b| {
-                    b.move_to_native_register_to(
-                        Val::Imm(TERM_BOXED_REFC_BINARY_SIZE + BINARY_HEADER_SIZE),
-                        reg,
-                    )
-                },
-            );
-            Ok(Val::Reg(reg))
-        }
-        _ => Err(unsupported("binary size operand")),
-    }
-}
-
-/// The byte size of a binary, in a register. A freed register is reused.
-pub(crate) fn term_binary_size<B: Backend>(b: &mut B, src: Arg) -> Reg {
-    let reg = match src {
-        Arg {
-            val: Val::Reg(reg),
-            free: true,
-        } => reg,
-        _ => b.move_to_native_register(src.val),
-    };
-    let reg = b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-    b.move_array_element(Arg::keep(Val::Reg(reg)), Val::Imm(1), Val::Reg(reg));
-    reg
-}
-
-/// Store `key` and `value` at `pos` of a map being built; consumes `pos`, `key` and `value`.
-pub(crate) fn term_set_map_assoc<B: Backend>(b: &mut B, map_ptr: Reg, pos: Reg, key: Val, value: Val) {
-    let keys = b.get_array_element(Arg::keep(Val::Reg(map_ptr)), 1);
-    term_put_tuple_element(b, keys, pos, key);
-    b.move_to_array_element_offset(value, map_ptr, Val::Reg(pos), 2);
-    b.free_native_registers(&[Val::Reg(pos), value]);
-}
-
-/// Store `value` at element `pos` of a tuple; consumes `tuple` and `value`.
-pub(crate) fn term_put_tuple_element<B: Backend>(b: &mut B, tuple: Reg, pos: Reg, value: Val) {
-    let tuple = b.and_(freed(tuple), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-    b.move_to_array_element_offset(value, tuple, Val::Reg(pos), 1);
-    b.free_native_registers(&[Val::Reg(tuple), value]);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn binary_heap_size_at_compile_time() {
-        // 32-bit: heap binaries below 32 bytes, refc above.
-        assert_eq!(term_binary_heap_size_imm(0, 4), 3);
-        assert_eq!(term_binary_heap_size_imm(1, 4), 4);
-        assert_eq!(term_binary_heap_size_imm(4, 4), 4);
-        assert_eq!(term_binary_heap_size_imm(31, 4), 11);
-        assert_eq!(term_binary_heap_size_imm(32, 4), 6);
-        assert_eq!(term_binary_heap_size_imm(63, 8), 11);
-        assert_eq!(term_binary_heap_size_imm(64, 8), 6);
-    }
 }

@@ -1,12 +1,14 @@
 //! The ISA-independent compile driver: one pass over a module's `Code` chunk, lowering each BEAM
 //! instruction through a [`Backend`].
 
+pub mod arith;
 pub mod backend;
 pub mod common;
 pub mod consts;
 pub mod decode;
 pub mod env;
 pub mod etf;
+pub mod helpers;
 pub mod operand;
 mod ops;
 

@@ -8,7 +8,8 @@ use super::common::*;
 use super::consts::*;
 use super::decode::*;
 use super::env::ModuleEnv;
-use super::operand::Dest;
+use super::helpers as h;
+use super::operand::{AtomOrLabel, Operand};
 use super::{CompileError, CompileErrorKind, Driver, TailCacheKey};
 use crate::beam::compact::Cursor;
 use crate::error::{Error, Result};
@@ -510,7 +511,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             OP_CATCH | OP_TRY => {
                 let dest = decode_dest(&mut self.b, cur)?;
                 let label = decode_label(cur)?;
-                term_from_catch_label(&mut self.b, dest, label);
+                h::term_from_catch_label(&mut self.b, dest, label);
             }
             _ => return self.lower_with_helpers(op, cur),
         }
@@ -631,7 +632,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         }
         let dest = decode_dest(&mut self.b, cur)?;
         let result = self.b.call_func_ptr(FuncPtr::Reg(func), &args);
-        bif_faillabel_test(&mut self.b, fail, result, dest);
+        h::bif_faillabel_test(&mut self.b, fail, result, dest);
         Ok(())
     }
 
@@ -930,7 +931,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             .call_primitive(PRIM_TRIM_LIVE_REGS, &[CTX, uimm(live)]);
         self.b.free_native_registers(&[r(trim)]);
         let live32 = small_u32(live, cur)?;
-        let new_src = memory_ensure_free_with_extra_root(&mut self.b, src, live32, freed(src_size));
+        let new_src =
+            h::memory_ensure_free_with_extra_root(&mut self.b, src, live32, freed(src_size))?;
         let kv = self.b.call_primitive(
             PRIM_MALLOC,
             &[
@@ -1005,7 +1007,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             .call_primitive(PRIM_TRIM_LIVE_REGS, &[CTX, uimm(live)]);
         self.b.free_native_registers(&[r(trim)]);
         let live32 = small_u32(live, cur)?;
-        let new_src = memory_ensure_free_with_extra_root(&mut self.b, src, live32, freed(src_size));
+        let new_src =
+            h::memory_ensure_free_with_extra_root(&mut self.b, src, live32, freed(src_size))?;
         let map = self
             .b
             .call_primitive(PRIM_TERM_COPY_MAP, &[CTX, Arg::keep(new_src)]);
@@ -1283,90 +1286,425 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             FuncPtr::Reg(func),
             &[CTX, imm(fail.into()), uimm(capped_live), arg1, arg2, arg3],
         );
-        bif_faillabel_test(&mut self.b, fail, result, dest);
+        h::bif_faillabel_test(&mut self.b, fail, result, dest);
         Ok(())
     }
 
-    /// Instructions whose lowering needs the bitstring, arithmetic and type-check helpers
-    /// (`helpers.rs`, `bs.rs`), wired in once those exist.
-    fn lower_with_helpers(&mut self, _op: u32, _cur: &mut Cursor) -> Result<Step> {
-        Ok(Step::Unsupported)
+    /// Instructions lowered mostly through the type-check and arithmetic helpers.
+    fn lower_with_helpers(&mut self, op: u32, cur: &mut Cursor) -> Result<Step> {
+        match op {
+            OP_IS_GE => {
+                let label = decode_label(cur)?;
+                let arg1 = self.decode_typed_compact_term(cur)?;
+                let arg2 = self.decode_typed_compact_term(cur)?;
+                super::arith::op_is_ge(&mut self.b, label, arg1, arg2)?;
+            }
+            OP_IS_INTEGER => {
+                let label = decode_label(cur)?;
+                let arg = self.decode_compact_term(cur)?.free()?;
+                h::verify_is_any_integer(&mut self.b, arg, label);
+            }
+            OP_IS_FLOAT | OP_IS_FUNCTION | OP_IS_MAP => {
+                let tag = match op {
+                    OP_IS_FLOAT => TERM_BOXED_FLOAT,
+                    OP_IS_FUNCTION => TERM_BOXED_FUN,
+                    _ => TERM_BOXED_MAP,
+                };
+                let label = decode_label(cur)?;
+                let arg = self.decode_compact_term(cur)?.keep()?;
+                h::verify_is_boxed_with_tag(&mut self.b, label, arg, tag);
+            }
+            OP_IS_NUMBER => {
+                let label = decode_label(cur)?;
+                let arg = self.decode_compact_term(cur)?.free()?;
+                h::verify_is_immediate_or_boxed_mask(
+                    &mut self.b,
+                    arg,
+                    TERM_INTEGER_TAG,
+                    TERM_BOXED_TAG_MASK_INTEGER_OR_FLOAT,
+                    TERM_BOXED_TAG_POSITIVE_INTEGER_OR_FLOAT,
+                    label,
+                );
+            }
+            OP_IS_PID | OP_IS_PORT => {
+                let (imm_tag, boxed_tag) = if op == OP_IS_PID {
+                    (TERM_PID_TAG, TERM_BOXED_EXTERNAL_PID)
+                } else {
+                    (TERM_PORT_TAG, TERM_BOXED_EXTERNAL_PORT)
+                };
+                let label = decode_label(cur)?;
+                let arg = self.decode_compact_term(cur)?.free()?;
+                h::verify_is_immediate_or_boxed(&mut self.b, arg, imm_tag, boxed_tag, label);
+            }
+            OP_IS_BINARY => {
+                let label = decode_label(cur)?;
+                let arg = self.decode_compact_term(cur)?.val()?;
+                h::verify_is_binary(&mut self.b, arg, label);
+                self.b.free_native_registers(&[arg]);
+            }
+            OP_CALL_FUN => {
+                let at = cur.file_offset();
+                let args_count = decode_literal(cur)?;
+                self.b.decrement_reductions_and_maybe_schedule_next();
+                let func = read_any_xreg(&mut self.b, small_u32(args_count, cur)?);
+                let _ = at;
+                let reg = h::verify_is_function(&mut self.b, func.into())?;
+                self.b.call_primitive_with_cp(
+                    PRIM_CALL_FUN,
+                    &[CTX, JIT_STATE, OFFSET, freed(reg), uimm(args_count)],
+                );
+            }
+            OP_CALL_FUN2 => {
+                let tag = self.decode_compact_term(cur)?;
+                let args_count = decode_literal(cur)?;
+                let fun = self.decode_typed_compact_term(cur)?;
+                // The tag (a literal 0 or the atom `unsafe`) is ignored.
+                let tag: &[Val] = &[tag.val().unwrap_or(Val::Imm(0))];
+                self.b.free_native_registers(tag);
+                self.b.decrement_reductions_and_maybe_schedule_next();
+                let reg = h::verify_is_function(&mut self.b, fun)?;
+                self.b.call_primitive_with_cp(
+                    PRIM_CALL_FUN,
+                    &[CTX, JIT_STATE, OFFSET, freed(reg), uimm(args_count)],
+                );
+            }
+            OP_APPLY | OP_APPLY_LAST => {
+                let arity = decode_literal(cur)?;
+                let words = if op == OP_APPLY_LAST {
+                    Some(decode_literal(cur)?)
+                } else {
+                    None
+                };
+                let arity32 = small_u32(arity, cur)?;
+                let module: Val = read_any_xreg(&mut self.b, arity32).into();
+                let function: Val = read_any_xreg(&mut self.b, arity32.saturating_add(1)).into();
+                h::verify_is_atom(&mut self.b, module, 0);
+                h::verify_is_atom(&mut self.b, function, 0);
+                self.b.decrement_reductions_and_maybe_schedule_next();
+                let args = [
+                    CTX,
+                    JIT_STATE,
+                    OFFSET,
+                    Arg::free(module),
+                    Arg::free(function),
+                    uimm(arity),
+                ];
+                match words {
+                    None => self.b.call_primitive_with_cp(PRIM_APPLY, &args),
+                    Some(words) => {
+                        self.b.move_to_cp(Val::Y(small_u32(words, cur)?));
+                        self.b.increment_sp(words as i64 + 1);
+                        self.b.call_primitive_last(PRIM_APPLY, &args);
+                    }
+                }
+            }
+            OP_IS_FUNCTION2 => self.op_is_function2(cur)?,
+            OP_GC_BIF1 | OP_GC_BIF2 => {
+                let fail = decode_label(cur)?;
+                let live = decode_literal(cur)?;
+                let live = small_u32(live, cur)?;
+                let at = cur.file_offset();
+                let bif = decode_literal(cur)?;
+                let bif = small_u32(bif, cur)?;
+                let arg1 = self.decode_typed_compact_term(cur)?;
+                let arg2 = if op == OP_GC_BIF2 {
+                    Some(self.decode_typed_compact_term(cur)?)
+                } else {
+                    None
+                };
+                let dest = decode_dest(&mut self.b, cur)?;
+                let import = self
+                    .env
+                    .import(bif)
+                    .ok_or_else(|| Error::invalid(at, "import index", bif.into()))?;
+                let expected_arity = if arg2.is_some() { 2 } else { 1 };
+                if import.arity != expected_arity {
+                    return Err(Error::invalid(
+                        at,
+                        "gc_bif import arity",
+                        import.arity.into(),
+                    ));
+                }
+                let module = self.atom_name(import.module, at)?;
+                let function = self.atom_name(import.function, at)?;
+                match arg2 {
+                    None => super::arith::op_gc_bif1(
+                        &mut self.b,
+                        fail,
+                        live,
+                        bif,
+                        module,
+                        function,
+                        arg1,
+                        dest,
+                    )?,
+                    Some(arg2) => super::arith::op_gc_bif2(
+                        &mut self.b,
+                        fail,
+                        live,
+                        bif,
+                        module,
+                        function,
+                        arg1,
+                        arg2,
+                        dest,
+                    )?,
+                }
+            }
+            OP_BS_START_MATCH3 => {
+                let fail = decode_label(cur)?;
+                let src = self.decode_compact_term(cur)?;
+                let live = decode_literal(cur)?;
+                let dest = decode_dest(&mut self.b, cur)?;
+                h::verify_is_binary_or_match_state(&mut self.b, fail, src.val()?);
+                let new_src = h::term_alloc_bin_match_state(
+                    &mut self.b,
+                    small_u32(live, cur)?,
+                    src.val()?,
+                    dest,
+                )?;
+                self.b.free_native_registers(&[new_src, dest.into()]);
+            }
+            OP_BS_START_MATCH4 => {
+                let fail = self.decode_atom_or_label(cur)?;
+                let live = decode_literal(cur)?;
+                let src = self.decode_compact_term(cur)?;
+                let dest = decode_dest(&mut self.b, cur)?;
+                match fail {
+                    AtomOrLabel::Label(label) => {
+                        h::verify_is_binary_or_match_state(&mut self.b, label, src.val()?)
+                    }
+                    AtomOrLabel::Atom(b"no_fail") | AtomOrLabel::Atom(b"resume") => {}
+                    AtomOrLabel::Atom(_) => {
+                        return Err(Error::unsupported(0, "bs_start_match4 fail atom", 0))
+                    }
+                }
+                let new_src = h::term_alloc_bin_match_state(
+                    &mut self.b,
+                    small_u32(live, cur)?,
+                    src.val()?,
+                    dest,
+                )?;
+                self.b.free_native_registers(&[new_src, dest.into()]);
+            }
+            OP_BS_SET_POSITION => {
+                let src = self.decode_typed_compact_term(cur)?;
+                let pos = self.decode_typed_compact_term(cur)?;
+                let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
+                let pos = h::term_to_int(&mut self.b, pos, 0)?;
+                self.b.move_to_array_element(pos, state, Val::Imm(2));
+                self.b.free_native_registers(&[pos, r(state)]);
+            }
+            OP_BS_TEST_TAIL2 => {
+                let fail = decode_label(cur)?;
+                let src = self.decode_typed_compact_term(cur)?;
+                let bits = decode_literal(cur)?;
+                let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
+                let bin = self.b.get_array_element(kept(state), 1);
+                let offset = self.b.get_array_element(kept(state), 2);
+                self.b.free_native_registers(&[r(state)]);
+                self.b.add(kept(offset), Val::Imm(bits as i64));
+                let size = term_binary_size(&mut self.b, freed(bin));
+                self.b.shift_left(kept(size), 3);
+                cond_jump_to_label(&mut self.b, cmp(freed(size), CmpOp::Ne, kept(offset)), fail);
+                self.b.free_native_registers(&[r(offset)]);
+            }
+            OP_BS_TEST_UNIT => {
+                let fail = decode_label(cur)?;
+                let src = self.decode_typed_compact_term(cur)?;
+                let unit = decode_literal(cur)?;
+                let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
+                let bin = self.b.get_array_element(kept(state), 1);
+                let offset = self.b.get_array_element(kept(state), 2);
+                self.b.free_native_registers(&[r(state)]);
+                let size = term_binary_size(&mut self.b, freed(bin));
+                self.b.shift_left(kept(size), 3);
+                self.b.sub(kept(size), r(offset));
+                self.b.free_native_registers(&[r(offset)]);
+                let rem = self.b.and_(freed(size), Val::Imm(unit as i64 - 1));
+                cond_jump_to_label(&mut self.b, cmp(freed(rem), CmpOp::Ne, imm(0)), fail);
+            }
+            OP_BS_MATCH_STRING => {
+                let fail = decode_label(cur)?;
+                let src = self.decode_typed_compact_term(cur)?;
+                let bits = decode_literal(cur)?;
+                let offset_in_str = decode_literal(cur)?;
+                let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
+                let bin = self.b.get_array_element(kept(state), 1);
+                let offset = self.b.get_array_element(kept(state), 2);
+                let matched = self.b.call_primitive(
+                    PRIM_BITSTRING_MATCH_MODULE_STR,
+                    &[
+                        CTX,
+                        JIT_STATE,
+                        freed(bin),
+                        kept(offset),
+                        uimm(offset_in_str),
+                        uimm(bits),
+                    ],
+                );
+                cond_jump_to_label(&mut self.b, is_false(freed(matched)), fail);
+                self.b.add(kept(offset), Val::Imm(bits as i64));
+                self.b.move_to_array_element(r(offset), state, Val::Imm(2));
+                self.b.free_native_registers(&[r(offset), r(state)]);
+            }
+            OP_BS_SKIP_BITS2 => {
+                let fail = decode_label(cur)?;
+                let src = self.decode_typed_compact_term(cur)?;
+                let size = self.decode_typed_compact_term(cur)?;
+                let unit = decode_literal(cur)?;
+                decode_literal(cur)?;
+                let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
+                let num_bits = self.size_times_unit(size, fail, unit)?;
+                let bin = self.b.get_array_element(kept(state), 1);
+                let offset = self.b.get_array_element(kept(state), 2);
+                self.b.add(kept(offset), num_bits);
+                self.b.free_native_registers(&[num_bits]);
+                let size = term_binary_size(&mut self.b, freed(bin));
+                self.b.shift_left(kept(size), 3);
+                cond_jump_to_label(&mut self.b, cmp(freed(size), CmpOp::Lt, kept(offset)), fail);
+                self.b.move_to_array_element(r(offset), state, Val::Imm(2));
+                self.b.free_native_registers(&[r(offset), r(state)]);
+            }
+            OP_BS_GET_INTEGER2 | OP_BS_GET_FLOAT2 => {
+                let fail = decode_label(cur)?;
+                let src = self.decode_typed_compact_term(cur)?;
+                decode_literal(cur)?;
+                let size = self.decode_typed_compact_term(cur)?;
+                let unit = decode_literal(cur)?;
+                let flags = decode_literal(cur)?;
+                let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
+                let num_bits = self.size_times_unit(size, fail, unit)?;
+                let bin = self.b.get_array_element(kept(state), 1);
+                let offset = self.b.get_array_element(kept(state), 2);
+                let result = if op == OP_BS_GET_INTEGER2 {
+                    let result = self.b.call_primitive(
+                        PRIM_BITSTRING_EXTRACT_INTEGER,
+                        &[
+                            CTX,
+                            JIT_STATE,
+                            freed(bin),
+                            kept(offset),
+                            Arg::keep(num_bits),
+                            Arg::free(Val::Imm(flags as i64)),
+                        ],
+                    );
+                    handle_error_if(&mut self.b, cmp(kept(result), CmpOp::Eq, imm(0)));
+                    result
+                } else {
+                    self.b.call_primitive(
+                        PRIM_BITSTRING_EXTRACT_FLOAT,
+                        &[
+                            CTX,
+                            freed(bin),
+                            kept(offset),
+                            Arg::keep(num_bits),
+                            Arg::free(Val::Imm(flags as i64)),
+                        ],
+                    )
+                };
+                cond_jump_to_label(
+                    &mut self.b,
+                    cmp(kept(result), CmpOp::Eq, imm(FALSE_ATOM)),
+                    fail,
+                );
+                self.b.add(kept(offset), num_bits);
+                self.b.free_native_registers(&[num_bits]);
+                self.b.move_to_array_element(r(offset), state, Val::Imm(2));
+                self.b.free_native_registers(&[r(offset), r(state)]);
+                let dest: Val = decode_dest(&mut self.b, cur)?.into();
+                self.b.move_to_vm_register(kept(result), dest);
+                self.b.free_native_registers(&[r(result)]);
+            }
+            OP_BS_GET_UTF8 | OP_BS_SKIP_UTF8 | OP_BS_GET_UTF16 | OP_BS_SKIP_UTF16
+            | OP_BS_GET_UTF32 | OP_BS_SKIP_UTF32 => {
+                let fail = decode_label(cur)?;
+                let src = self.decode_compact_term(cur)?.free()?;
+                skip_compact_term(cur)?;
+                let (primitive, flags) = match op {
+                    OP_BS_GET_UTF8 | OP_BS_SKIP_UTF8 => {
+                        skip_compact_term(cur)?;
+                        (PRIM_BITSTRING_GET_UTF8, None)
+                    }
+                    OP_BS_GET_UTF16 | OP_BS_SKIP_UTF16 => {
+                        (PRIM_BITSTRING_GET_UTF16, Some(decode_literal(cur)?))
+                    }
+                    _ => (PRIM_BITSTRING_GET_UTF32, Some(decode_literal(cur)?)),
+                };
+                let value = match flags {
+                    None => self.b.call_primitive(primitive, &[src]),
+                    Some(f) => self
+                        .b
+                        .call_primitive(primitive, &[src, Arg::free(Val::Imm(f as i64))]),
+                };
+                let skip = matches!(op, OP_BS_SKIP_UTF8 | OP_BS_SKIP_UTF16 | OP_BS_SKIP_UTF32);
+                if skip {
+                    cond_jump_to_label(&mut self.b, cmp(freed(value), CmpOp::Eq, imm(0)), fail);
+                } else {
+                    cond_jump_to_label(&mut self.b, cmp(kept(value), CmpOp::Eq, imm(0)), fail);
+                    let dest: Val = decode_dest(&mut self.b, cur)?.into();
+                    self.b.move_to_vm_register(kept(value), dest);
+                    self.b.free_native_registers(&[r(value), dest]);
+                }
+            }
+            _ => return Ok(Step::Unsupported),
+        }
+        Ok(Step::Continue)
     }
-}
 
-// The next helpers are tiny and used by instructions above; the reference keeps them with the
-// type-check helpers.
-
-/// `bif_faillabel_test`: jump to the fail label (or raise when there is none) on a null result,
-/// else store it.
-fn bif_faillabel_test<B: Backend>(b: &mut B, fail: u32, result: Reg, dest: Dest) {
-    let cond = cmp(kept(result), CmpOp::Eq, imm(0));
-    if fail > 0 {
-        cond_jump_to_label(b, cond, fail);
-    } else {
-        handle_error_if(b, cond);
+    /// `Size * Unit` bits: an immediate when the size is known, else computed in the size
+    /// register.
+    fn size_times_unit(&mut self, size: Operand, fail: u32, unit: u64) -> Result<Val> {
+        let size = h::term_to_int(&mut self.b, size, fail)?;
+        Ok(match size {
+            Val::Imm(v) => Val::Imm(v.wrapping_mul(unit as i64)),
+            reg => {
+                if let Val::Reg(reg) = reg {
+                    self.b.mul(kept(reg), Val::Imm(unit as i64));
+                }
+                reg
+            }
+        })
     }
-    b.move_to_vm_register(kept(result), dest.into());
-    b.free_native_registers(&[r(result), dest.into()]);
-}
 
-/// `term_from_catch_label`: store a catch term (module index and label) into `dest`.
-fn term_from_catch_label<B: Backend>(b: &mut B, dest: Dest, label: u32) {
-    let reg = b.get_module_index();
-    b.shift_left(kept(reg), 24);
-    b.or_(
-        kept(reg),
-        Val::Imm((i64::from(label) << TERM_IMMED2_TAG_SIZE) | TERM_IMMED2_CATCH),
-    );
-    b.move_to_vm_register(kept(reg), dest.into());
-    b.free_native_registers(&[r(reg), dest.into()]);
-}
-
-/// `memory_ensure_free_with_extra_root`: make room for `size` words while keeping `root`
-/// alive (as a GC root); returns where the root is afterwards.
-fn memory_ensure_free_with_extra_root<B: Backend>(
-    b: &mut B,
-    root: Val,
-    live: u32,
-    size: Arg,
-) -> Val {
-    let ensure = |b: &mut B, roots: u32| {
-        let ok = b.call_primitive(
-            PRIM_MEMORY_ENSURE_FREE_WITH_ROOTS,
-            &[
-                CTX,
-                JIT_STATE,
-                size,
-                imm(roots.into()),
-                imm(MEMORY_CAN_SHRINK),
-            ],
+    fn op_is_function2(&mut self, cur: &mut Cursor) -> Result<()> {
+        let label = decode_label(cur)?;
+        let arg = self.decode_compact_term(cur)?.val()?;
+        let arity_term = self.decode_typed_compact_term(cur)?;
+        let func = h::term_is_boxed_with_tag_and_get_ptr(&mut self.b, label, arg, TERM_BOXED_FUN);
+        let arity = h::term_to_int(&mut self.b, arity_term, label)?;
+        let module = self.b.get_array_element(kept(func), 1);
+        let index_or_module = self.b.get_array_element(kept(func), 2);
+        self.b.if_else_block(
+            masked(
+                kept(index_or_module),
+                TERM_IMMED2_TAG_MASK,
+                CmpOp::Ne,
+                TERM_IMMED2_ATOM,
+            ),
+            |b| {
+                let index = b.shift_right(freed(index_or_module), 4);
+                let fun_arity =
+                    b.call_primitive(PRIM_MODULE_GET_FUN_ARITY, &[kept(module), freed(index)]);
+                cond_jump_to_label(
+                    b,
+                    cmp_int(freed(fun_arity), CmpOp::Ne, Arg::keep(arity)),
+                    label,
+                );
+            },
+            |b| {
+                b.free_native_registers(&[r(index_or_module)]);
+                let fun_arity = b.get_array_element(kept(func), 3);
+                let fun_arity = b.shift_right(freed(fun_arity), 4);
+                cond_jump_to_label(
+                    b,
+                    cmp_int(freed(fun_arity), CmpOp::Ne, Arg::keep(arity)),
+                    label,
+                );
+            },
         );
-        handle_error_if(b, is_false(freed(ok)));
-    };
-    if let Val::X(n) = root {
-        if n < live {
-            ensure(b, live);
-            return root;
-        }
-    }
-    let slot = if live < MAX_REG {
-        Val::X(live)
-    } else {
-        Val::XExtra
-    };
-    match root {
-        Val::Reg(_) => {
-            b.move_to_vm_register(Arg::keep(root), slot);
-            b.free_native_registers(&[root]);
-            ensure(b, live + 1);
-            r(b.move_to_native_register(slot))
-        }
-        _ => {
-            b.move_to_vm_register(Arg::keep(root), slot);
-            ensure(b, live + 1);
-            b.move_to_vm_register(Arg::keep(slot), root);
-            root
-        }
+        self.b.free_native_registers(&[r(func), r(module), arity]);
+        Ok(())
     }
 }
 

@@ -219,6 +219,7 @@ impl Backend for Recorder {
 /// Module tables for tests: atoms by name, no literals, no imports, no types.
 struct Tables {
     atoms: Vec<&'static [u8]>,
+    imports: Vec<Import>,
 }
 
 impl ModuleEnv for Tables {
@@ -228,8 +229,8 @@ impl ModuleEnv for Tables {
     fn literal(&self, _index: u32) -> Option<&[u8]> {
         None
     }
-    fn import(&self, _index: u32) -> Option<Import> {
-        None
+    fn import(&self, index: u32) -> Option<Import> {
+        self.imports.get(index as usize).copied()
     }
     fn jit_type(&self, _index: u32) -> JitType {
         JitType::Any
@@ -308,6 +309,7 @@ fn dest_decoding_and_extended_x_registers() {
 fn compact_terms_integers_nil_atoms() {
     let env = Tables {
         atoms: alloc::vec![b"m", b"ok", b"custom"],
+        imports: Vec::new(),
     };
     let mut d = Driver::new(Recorder::default(), &env, 1);
     assert_eq!(
@@ -373,6 +375,19 @@ fn atoms_of(file: &[u8]) -> Vec<&'static [u8]> {
     atoms
 }
 
+/// Import table (`ImpT`) of a BEAM file.
+fn imports_of(file: &[u8]) -> Vec<Import> {
+    let (chunk, _) = find_chunk(file, b"ImpT").expect("ImpT");
+    let word = |i: usize| u32::from_be_bytes(chunk[i * 4..i * 4 + 4].try_into().unwrap());
+    (0..word(0) as usize)
+        .map(|i| Import {
+            module: word(1 + 3 * i),
+            function: word(2 + 3 * i),
+            arity: word(3 + 3 * i),
+        })
+        .collect()
+}
+
 #[test]
 fn golden_modules_compile_or_fail_cleanly() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden");
@@ -396,11 +411,13 @@ fn golden_modules_compile_or_fail_cleanly() {
         return;
     }
     let (mut ok, mut unsupported, mut other) = (0, 0, 0);
+    let mut first_unsupported = alloc::collections::BTreeMap::new();
     for path in &files {
         let file = std::fs::read(path).unwrap();
         let (code, offset) = find_chunk(&file, b"Code").expect("Code chunk");
         let env = Tables {
             atoms: atoms_of(&file),
+            imports: imports_of(&file),
         };
         match compile_module(code, offset, &env, Recorder::default()) {
             Ok((b, labels)) => {
@@ -409,6 +426,7 @@ fn golden_modules_compile_or_fail_cleanly() {
             }
             Err(e) if matches!(e.kind, CompileErrorKind::UnsupportedOpcode(_)) => {
                 assert!(e.offset >= offset && e.offset < offset + code.len());
+                *first_unsupported.entry(e.opcode).or_insert(0) += 1;
                 unsupported += 1;
             }
             Err(e) => {
@@ -417,6 +435,7 @@ fn golden_modules_compile_or_fail_cleanly() {
             }
         }
     }
+    std::eprintln!("first unsupported opcode per module: {first_unsupported:?}");
     std::eprintln!("golden: {ok} compiled, {unsupported} unsupported opcode, {other} other errors");
     assert!(ok + unsupported + other == files.len());
 }
