@@ -73,6 +73,8 @@ pub enum Val {
     Stack,
     /// `{avm_int64_t, V}`: a 64-bit argument passed in two words.
     Int64(i64),
+    /// `{ptr, Reg, Offset}`: the word at Reg + Offset words (e.g. a boxed float's payload).
+    PtrOffset(Reg, u32),
 }
 
 /// An argument: a value, and whether the callee may free the register it lives in (`{free, V}`).
@@ -237,6 +239,9 @@ pub trait Backend {
     fn move_to_cp(&mut self, src: Val);
     /// `move_array_element(Base, Index, Dest)`: Dest = Base[Index]. Index is Imm or Reg.
     fn move_array_element(&mut self, base: Arg, index: Val, dest: Val);
+    /// `move_array_element(Base, {free, IndexReg}, Dest)`: Dest = Base[IndexReg]; the index
+    /// register is consumed (the backend may reuse it as scratch).
+    fn move_array_element_free_index(&mut self, base: Reg, index: Reg, dest: Val);
     /// `get_array_element(Base, Index)`: a new register holding Base[Index].
     fn get_array_element(&mut self, base: Arg, index: u32) -> Reg;
     /// `move_to_array_element(Src, Base, Index)`: Base[Index] = Src.

@@ -1,6 +1,227 @@
 //! The ISA-independent compile driver: one pass over a module's `Code` chunk, lowering each BEAM
 //! instruction through a [`Backend`].
 
+pub mod arith;
 pub mod backend;
+pub mod common;
+pub mod consts;
+pub mod decode;
+pub mod env;
+pub mod etf;
+pub mod helpers;
+pub mod operand;
+mod ops;
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::fmt;
 
 pub use backend::{Arg, Backend, BackendError, Cast, CmpOp, Cond, FuncPtr, Label, Reg, Val};
+pub use env::{Import, ModuleEnv};
+pub use operand::{Dest, Operand};
+
+use crate::beam::compact::Cursor;
+use crate::error::Error;
+
+/// Tail sequences already emitted once: later identical tails jump to the first copy.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub(crate) enum TailCacheKey {
+    /// `raise_error_mfa` after loading offset, function and arity into these registers.
+    RaiseErrorMfa([Reg; 3]),
+    /// `call_last` with this frame size to this label.
+    CallLast { words: u64, label: u32 },
+    /// A tail call (or jump) to this label.
+    CallOnly(u32),
+    /// The slow (inter-module) path of `return`.
+    Return,
+}
+
+/// Compiles one module: the driver's state between instructions, and the backend it drives.
+///
+/// The backend and the state are separate fields so that a closure handed to the backend (an
+/// if-block body) can borrow the backend while the driver reads its own state.
+pub struct Driver<'m, B: Backend, E: ModuleEnv> {
+    pub b: B,
+    pub env: &'m E,
+    pub labels_count: u32,
+    /// (line ref, code offset) in the order met.
+    line_offsets: Vec<(u32, u32)>,
+    tail_cache: BTreeMap<TailCacheKey, usize>,
+    /// Last `func_info` (function atom index, arity), for error messages.
+    current_function: Option<(u32, u32)>,
+    /// Last label placed, for error messages.
+    last_label: Option<u32>,
+}
+
+impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
+    pub fn new(backend: B, env: &'m E, labels_count: u32) -> Self {
+        Driver {
+            b: backend,
+            env,
+            labels_count,
+            line_offsets: Vec::new(),
+            tail_cache: BTreeMap::new(),
+            current_function: None,
+            last_label: None,
+        }
+    }
+
+    /// Where a tail sequence was emitted first, if it was.
+    pub(crate) fn tail_cache_get(&self, key: TailCacheKey) -> Option<usize> {
+        self.tail_cache.get(&key).copied()
+    }
+
+    /// Remember where a tail sequence starts; the first one wins.
+    pub(crate) fn tail_cache_put(&mut self, key: TailCacheKey, offset: usize) {
+        self.tail_cache.entry(key).or_insert(offset);
+    }
+
+    /// `second_pass`: the label-0 entry that returns the labels and lines tables, then patch
+    /// every branch.
+    fn second_pass(&mut self) {
+        self.b.add_label(Label::Num(0));
+        // The reference accumulates lines newest first and then sorts stably by offset.
+        let mut sorted: Vec<(u32, u32)> = self.line_offsets.iter().rev().copied().collect();
+        sorted.sort_by_key(|&(_, offset)| offset);
+        self.b.return_labels_and_lines(&sorted);
+        self.b.update_branches();
+    }
+}
+
+/// What went wrong while compiling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CompileErrorKind {
+    /// The `Code` chunk header is not one the compiler accepts.
+    BadHeader(Error),
+    /// An opcode the driver does not lower (as in the reference).
+    UnsupportedOpcode(u8),
+    /// An operand is malformed, or of a kind the reference cannot lower.
+    Operand(Error),
+    /// The backend failed (see [`BackendError`]).
+    Backend(BackendError),
+    /// The code ended without `int_call_end`, or has bytes after it.
+    BadEnd,
+}
+
+/// A compile error, with enough context to find the instruction in the module.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompileError {
+    pub kind: CompileErrorKind,
+    /// File offset of the instruction (its opcode byte).
+    pub offset: usize,
+    /// The instruction's opcode, when one was read.
+    pub opcode: Option<u8>,
+    /// Function atom index and arity of the last `func_info` met.
+    pub function: Option<(u32, u32)>,
+    /// Last label met.
+    pub label: Option<u32>,
+}
+
+impl fmt::Display for CompileErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompileErrorKind::BadHeader(e) => write!(f, "bad Code chunk header: {}", e.kind),
+            CompileErrorKind::UnsupportedOpcode(op) => write!(f, "unsupported opcode {op}"),
+            CompileErrorKind::Operand(e) => {
+                write!(f, "{}", e.kind)?;
+                if e.offset != 0 {
+                    write!(f, " (operand at {:#x})", e.offset)?;
+                }
+                Ok(())
+            }
+            CompileErrorKind::Backend(e) => write!(f, "backend error: {e:?}"),
+            CompileErrorKind::BadEnd => write!(f, "code does not end with int_call_end"),
+        }
+    }
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at offset {:#x}", self.offset)?;
+        if let Some(op) = self.opcode {
+            write!(f, ", opcode {op}")?;
+        }
+        write!(f, ": {}", self.kind)
+    }
+}
+
+const CODE_HEADER_SIZE: usize = 20;
+
+/// Compile a module's `Code` chunk (`code_chunk` is the chunk's data, found at
+/// `code_chunk_file_offset` in the file): jump table, every instruction, the labels and lines
+/// tables, then flush. Returns the backend (holding the output) and the label count.
+pub fn compile_module<B: Backend, E: ModuleEnv>(
+    code_chunk: &[u8],
+    code_chunk_file_offset: usize,
+    env: &E,
+    backend: B,
+) -> Result<(B, u32), CompileError> {
+    let header_error = |e: Error| CompileError {
+        offset: e.offset,
+        kind: CompileErrorKind::BadHeader(e),
+        opcode: None,
+        function: None,
+        label: None,
+    };
+    let mut header = Cursor::new(code_chunk, code_chunk_file_offset);
+    let mut word = || -> Result<u32, CompileError> {
+        let bytes = header.take(4).map_err(header_error)?;
+        Ok(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    };
+    let at = |i: usize| code_chunk_file_offset + 4 * i;
+    let header_size = word()?;
+    if header_size != 16 {
+        return Err(header_error(Error::unsupported(
+            at(0),
+            "header size",
+            header_size.into(),
+        )));
+    }
+    let version = word()?;
+    if version != 0 {
+        return Err(header_error(Error::unsupported(
+            at(1),
+            "instruction set",
+            version.into(),
+        )));
+    }
+    let opcode_max = word()?;
+    if opcode_max > consts::OPCODE_MAX {
+        return Err(header_error(Error::unsupported(
+            at(2),
+            "max opcode",
+            opcode_max.into(),
+        )));
+    }
+    let labels_count = word()?;
+    let _functions_count = word()?;
+    let code = &code_chunk[CODE_HEADER_SIZE..];
+    // Every label but label 0 is placed by a `label` instruction of at least two bytes, so a
+    // larger count is a corrupt header (and the jump table is sized by it).
+    if labels_count as usize > code.len() / 2 + 1 {
+        return Err(header_error(Error::invalid(
+            at(3),
+            "label count",
+            labels_count.into(),
+        )));
+    }
+    let mut driver = Driver::new(backend, env, labels_count);
+    driver.b.jump_table(labels_count);
+    let mut cur = Cursor::new(code, code_chunk_file_offset + CODE_HEADER_SIZE);
+    driver.first_pass(&mut cur)?;
+    driver.second_pass();
+    driver.b.flush();
+    if let Some(e) = driver.b.error() {
+        return Err(CompileError {
+            kind: CompileErrorKind::Backend(e),
+            offset: cur.file_offset(),
+            opcode: None,
+            function: driver.current_function,
+            label: driver.last_label,
+        });
+    }
+    Ok((driver.b, labels_count))
+}
+
+#[cfg(test)]
+mod tests;
