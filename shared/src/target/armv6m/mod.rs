@@ -352,7 +352,7 @@ pub(super) fn regs_to_mask(regs: impl IntoIterator<Item = Reg>) -> u16 {
 /// immediates, `jit_state`, `offset` and `stack` occupy none).
 pub(super) fn arg_reg(arg: &Arg) -> Option<Reg> {
     match arg.val {
-        Val::Reg(r) | Val::Ptr(r) => Some(r),
+        Val::Reg(r) | Val::Ptr(r) | Val::PtrOffset(r, _) => Some(r),
         Val::Ctx | Val::X(_) | Val::XExtra | Val::Y(_) | Val::Fp(_) => Some(CTX_REG),
         Val::Imm(_)
         | Val::Offset
@@ -512,6 +512,12 @@ impl<S: CodeSink> Backend for Armv6m<S> {
     }
 
     fn move_to_vm_register(&mut self, src: Arg, dest: Val) {
+        // `{free, {ptr, Reg, 1}}` (a boxed float's payload) is what the fp-store clause takes as
+        // a freed pointer.
+        let src = match src.val {
+            Val::PtrOffset(reg, 1) if src.free => Arg::free(Val::Ptr(reg)),
+            _ => src,
+        };
         Self::move_to_vm_register(self, src, dest)
     }
 
@@ -533,6 +539,11 @@ impl<S: CodeSink> Backend for Armv6m<S> {
 
     fn move_array_element(&mut self, base: Arg, index: Val, dest: Val) {
         Self::move_array_element(self, base, index, dest)
+    }
+
+    fn move_array_element_free_index(&mut self, base: Reg, index: Reg, dest: Val) {
+        // A register index is always consumed by this backend.
+        Self::move_array_element(self, Arg::keep(Val::Reg(base)), Val::Reg(index), dest)
     }
 
     fn get_array_element(&mut self, base: Arg, index: u32) -> Reg {
