@@ -17,6 +17,14 @@ pub enum ErrorKind {
     Inflate,
     /// Well-formed input that this version does not handle.
     Unsupported { what: &'static str, value: u64 },
+    /// An opcode that is not a generic BEAM opcode, or above the module's declared maximum.
+    UnknownOpcode { opcode: u8 },
+    /// A size beyond what the reader accepts (guards memory against hostile headers).
+    LimitExceeded {
+        what: &'static str,
+        value: u64,
+        limit: u64,
+    },
 }
 
 /// An error with the byte offset (from the start of the file being read) where it was found.
@@ -57,10 +65,18 @@ impl fmt::Display for ErrorKind {
             ErrorKind::BadMagic { expected } => write!(f, "bad magic: expected {expected}"),
             ErrorKind::Invalid { what, value } => write!(f, "invalid {what} ({value})"),
             ErrorKind::MissingChunk { id } => {
-                write!(f, "missing chunk {}", core::str::from_utf8(id).unwrap_or("????"))
+                write!(
+                    f,
+                    "missing chunk {}",
+                    core::str::from_utf8(id).unwrap_or("????")
+                )
             }
             ErrorKind::Inflate => write!(f, "corrupt compressed data"),
             ErrorKind::Unsupported { what, value } => write!(f, "unsupported {what} ({value})"),
+            ErrorKind::UnknownOpcode { opcode } => write!(f, "unknown opcode {opcode}"),
+            ErrorKind::LimitExceeded { what, value, limit } => {
+                write!(f, "{what} too large ({value} > {limit})")
+            }
         }
     }
 }

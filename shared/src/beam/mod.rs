@@ -16,8 +16,129 @@
 //!   Option<&[u8]>` gives the external-term-format bytes of literal i (starting with 131).
 //! - `module.types() -> Result<Types>`: `types.version`, `types.get(i) -> JitType`.
 
+pub mod atoms;
+pub mod code;
 pub mod compact;
+pub mod container;
+pub mod lines;
+pub mod literals;
+pub mod native;
 pub mod opcodes;
+pub mod tables;
 pub mod types;
 
-pub use types::JitType;
+pub use atoms::{AtomEncoding, Atoms};
+pub use code::{Code, Instruction, Instructions};
+pub use compact::{Cursor, Operand};
+pub use container::{write_module, Chunk, Chunks, Module};
+pub use lines::{LineItem, Lines};
+pub use literals::{Literals, MAX_LITERALS_BYTES};
+pub use native::{NativeArch, NativeCode};
+pub use tables::{Export, Exports, Fun, Funs, Import, Imports};
+pub use types::{JitType, TypeEntry, TypeSet, Types};
+
+use crate::error::{Error, ErrorKind, Result};
+
+impl<'a> Module<'a> {
+    fn required(&self, id: [u8; 4]) -> Result<Chunk<'a>> {
+        self.chunk(id)
+            .ok_or(Error::new(ErrorKind::MissingChunk { id }, 0))
+    }
+
+    /// The atom table: `AtU8`, or the pre-OTP 20 latin-1 `Atom` chunk.
+    pub fn atoms(&self) -> Result<Atoms<'a>> {
+        if let Some(c) = self.chunk(*b"AtU8") {
+            return Atoms::parse(c.data, c.offset, AtomEncoding::Utf8);
+        }
+        let c = self
+            .required(*b"Atom")
+            .map_err(|_| Error::new(ErrorKind::MissingChunk { id: *b"AtU8" }, 0))?;
+        Atoms::parse(c.data, c.offset, AtomEncoding::Latin1)
+    }
+
+    pub fn code(&self) -> Result<Code<'a>> {
+        let c = self.required(*b"Code")?;
+        Code::parse(c.data, c.offset)
+    }
+
+    /// `ImpT`; every module and function index is checked against the atom table.
+    pub fn imports(&self) -> Result<Imports<'a>> {
+        let c = self.required(*b"ImpT")?;
+        let imports = Imports::parse(c.data, c.offset)?;
+        imports.check_atoms(self.atoms()?.len())?;
+        Ok(imports)
+    }
+
+    /// `ExpT`; atom indexes and labels are checked.
+    pub fn exports(&self) -> Result<Exports<'a>> {
+        self.function_table(*b"ExpT")
+    }
+
+    /// `LocT`; atom indexes and labels are checked. A module without local functions may omit it.
+    pub fn locals(&self) -> Result<Exports<'a>> {
+        if self.chunk(*b"LocT").is_none() {
+            return Ok(Exports::empty());
+        }
+        self.function_table(*b"LocT")
+    }
+
+    fn function_table(&self, id: [u8; 4]) -> Result<Exports<'a>> {
+        let c = self.required(id)?;
+        let table = Exports::parse(c.data, c.offset)?;
+        table.check(self.atoms()?.len(), self.code()?.label_count)?;
+        Ok(table)
+    }
+
+    /// `FunT` (absent in modules without funs: empty).
+    pub fn funs(&self) -> Result<Funs<'a>> {
+        let Some(c) = self.chunk(*b"FunT") else {
+            return Ok(Funs::empty());
+        };
+        let funs = Funs::parse(c.data, c.offset)?;
+        funs.check(self.atoms()?.len(), self.code()?.label_count)?;
+        Ok(funs)
+    }
+
+    /// Literal table from `LitU`, else inflated from `LitT`, else empty.
+    pub fn literals(&self) -> Result<Literals<'a>> {
+        self.literals_with_limit(MAX_LITERALS_BYTES)
+    }
+
+    /// As [`Module::literals`], refusing a `LitT` that inflates to more than `limit` bytes.
+    pub fn literals_with_limit(&self, limit: usize) -> Result<Literals<'a>> {
+        if let Some(c) = self.chunk(*b"LitU") {
+            return Literals::parse_uncompressed(c.data, c.offset);
+        }
+        match self.chunk(*b"LitT") {
+            Some(c) => Literals::parse_compressed(c.data, c.offset, limit),
+            None => Ok(Literals::empty()),
+        }
+    }
+
+    /// The `Type` chunk; a module without one gets a table where every type is `Any`.
+    pub fn types(&self) -> Result<Types<'a>> {
+        match self.chunk(*b"Type") {
+            Some(c) => Types::parse(c.data, c.offset),
+            None => Ok(Types::absent()),
+        }
+    }
+
+    /// The `Line` chunk, if present.
+    pub fn lines(&self) -> Result<Option<Lines<'a>>> {
+        self.chunk(*b"Line")
+            .map(|c| Lines::parse(c.data, c.offset))
+            .transpose()
+    }
+
+    /// The `StrT` chunk (bytes used by `bs_put_string`/`bs_match_string`), empty if absent.
+    pub fn strings(&self) -> &'a [u8] {
+        self.chunk(*b"StrT").map_or(&[], |c| c.data)
+    }
+
+    /// The `avmN` chunk (AtomVM native code), if present.
+    pub fn native(&self) -> Result<Option<NativeCode<'a>>> {
+        self.chunk(*b"avmN")
+            .map(|c| NativeCode::parse(c.data, c.offset))
+            .transpose()
+    }
+}

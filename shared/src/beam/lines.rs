@@ -1,0 +1,203 @@
+//! The `Line` chunk: a header of five u32 BE (version 0, flags, number of `line` instructions, number
+//! of line items, number of file names), the items as compact terms (an `i` term is a line number
+//! in the current file; an `a` term switches the current file, 0 being the module's own source),
+//! then each file name as u16 BE length + bytes.
+
+use super::compact::{Cursor, Operand};
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Lines<'a> {
+    pub version: u32,
+    pub flags: u32,
+    pub instruction_count: u32,
+    pub item_count: u32,
+    pub name_count: u32,
+    items: &'a [u8],
+    items_offset: usize,
+    names: &'a [u8],
+    names_offset: usize,
+}
+
+/// One line item: `file` is 0 for the module's own source, else a 1-based index into the names.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct LineItem {
+    pub file: u32,
+    pub line: u64,
+}
+
+impl<'a> Lines<'a> {
+    pub fn parse(data: &'a [u8], offset: usize) -> Result<Lines<'a>> {
+        let mut c = Cursor::new(data, offset);
+        let version = c.u32_be()?;
+        if version != 0 {
+            return Err(Error::unsupported(
+                offset,
+                "Line format version",
+                u64::from(version),
+            ));
+        }
+        let flags = c.u32_be()?;
+        let instruction_count = c.u32_be()?;
+        let item_count = c.u32_be()?;
+        let name_count = c.u32_be()?;
+        let items_offset = c.file_offset();
+        let items_start = c.pos();
+        {
+            let mut items = LineItems {
+                cursor: c.clone(),
+                left: item_count,
+                file: 0,
+                name_count,
+            };
+            for item in &mut items {
+                item?;
+            }
+            c = items.cursor;
+        }
+        let items = data.get(items_start..c.pos()).unwrap_or(&[]);
+        let names_offset = c.file_offset();
+        let names = c.remaining();
+        for _ in 0..name_count {
+            let len = usize::from(c.u16_be()?);
+            c.skip(len)?;
+        }
+        if !c.is_empty() {
+            return Err(Error::invalid(
+                c.file_offset(),
+                "bytes after the last file name",
+                c.len() as u64,
+            ));
+        }
+        Ok(Lines {
+            version,
+            flags,
+            instruction_count,
+            item_count,
+            name_count,
+            items,
+            items_offset,
+            names,
+            names_offset,
+        })
+    }
+
+    /// The line items in order (the reference's line reference N is the N-th item, from 1).
+    pub fn items(&self) -> LineItems<'a> {
+        LineItems {
+            cursor: Cursor::new(self.items, self.items_offset),
+            left: self.item_count,
+            file: 0,
+            name_count: self.name_count,
+        }
+    }
+
+    /// File name `index` (1-based; 0 means the module's own source and has no entry).
+    pub fn file_name(&self, index: u32) -> Option<&'a [u8]> {
+        let mut c = Cursor::new(self.names, self.names_offset);
+        for i in 1..=self.name_count {
+            let len = usize::from(c.u16_be().ok()?);
+            let name = c.take(len).ok()?;
+            if i == index {
+                return Some(name);
+            }
+        }
+        None
+    }
+}
+
+/// Iterator over line items (validated by [`Lines::parse`]).
+#[derive(Clone, Debug)]
+pub struct LineItems<'a> {
+    cursor: Cursor<'a>,
+    left: u32,
+    file: u32,
+    name_count: u32,
+}
+
+impl LineItems<'_> {
+    fn decode_next(&mut self) -> Result<LineItem> {
+        // Any number of file switches may precede a line number; each consumes input.
+        loop {
+            let at = self.cursor.file_offset();
+            match self.cursor.operand()? {
+                Operand::Integer(line) if line >= 0 => {
+                    return Ok(LineItem {
+                        file: self.file,
+                        line: line as u64,
+                    })
+                }
+                Operand::Nil => self.file = 0,
+                Operand::Atom(file) if file <= self.name_count => self.file = file,
+                Operand::Atom(file) => {
+                    return Err(Error::invalid(at, "line file index", u64::from(file)))
+                }
+                _ => return Err(Error::invalid(at, "line item", 0)),
+            }
+        }
+    }
+}
+
+impl Iterator for LineItems<'_> {
+    type Item = Result<LineItem>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let r = self.decode_next();
+        self.left = if r.is_ok() { self.left - 1 } else { 0 };
+        Some(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    fn chunk() -> Vec<u8> {
+        let mut d = vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 3, 0, 0, 0, 1];
+        // line 5; switch to file 1; line 300 (11-bit); line 70000 (3 bytes)
+        d.extend_from_slice(&[0x51, 0x12, 0x29, 0x2C, 0x39, 0x01, 0x11, 0x70]);
+        d.extend_from_slice(&[0, 3, b'a', b'.', b'h']);
+        d
+    }
+
+    #[test]
+    fn items_and_names() {
+        let d = chunk();
+        let lines = Lines::parse(&d, 0).unwrap();
+        let items: Vec<_> = lines.items().map(|i| i.unwrap()).collect();
+        assert_eq!(
+            items,
+            vec![
+                LineItem { file: 0, line: 5 },
+                LineItem { file: 1, line: 300 },
+                LineItem {
+                    file: 1,
+                    line: 70000
+                }
+            ]
+        );
+        assert_eq!(lines.file_name(1), Some(&b"a.h"[..]));
+        assert_eq!(lines.file_name(2), None);
+        for n in 0..d.len() {
+            assert!(Lines::parse(&d[..n], 0).is_err(), "prefix {n}");
+        }
+    }
+
+    #[test]
+    fn bad_items() {
+        let mut d = chunk();
+        d[21] = 0x22; // file 2 of 1
+        assert_eq!(Lines::parse(&d, 0).unwrap_err().offset, 21);
+        let mut d = chunk();
+        d[20] = 0x53; // an x register is not a line item
+        assert!(Lines::parse(&d, 0).is_err());
+        let mut d = chunk();
+        d[3] = 1;
+        assert!(Lines::parse(&d, 0).is_err());
+    }
+}

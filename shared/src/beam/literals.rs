@@ -1,0 +1,213 @@
+//! The literal table: `LitU` (plain) or `LitT` (u32 BE uncompressed size, then a zlib stream; a
+//! size of 0 means the table follows uncompressed).
+//!
+//! Table layout: u32 BE count, then per literal u32 BE size and that many bytes of external term
+//! format (starting with 131).
+
+use alloc::borrow::Cow;
+use alloc::vec::Vec;
+
+use super::compact::Cursor;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Default bound on an inflated `LitT` (the largest in OTP's own applications is about 220 KiB).
+pub const MAX_LITERALS_BYTES: usize = 4 * 1024 * 1024;
+
+/// External term format version byte.
+const ETF_VERSION: u8 = 131;
+
+#[derive(Clone, Debug)]
+pub struct Literals<'a> {
+    table: Cow<'a, [u8]>,
+    /// File offset used in errors: the table itself for `LitU`, the chunk for inflated `LitT`.
+    offset: usize,
+    /// Position in `table` of each literal's term bytes.
+    starts: Vec<u32>,
+    /// Whether the table was inflated from a compressed `LitT`.
+    pub compressed: bool,
+}
+
+impl<'a> Literals<'a> {
+    pub fn empty() -> Literals<'a> {
+        Literals {
+            table: Cow::Borrowed(&[]),
+            offset: 0,
+            starts: Vec::new(),
+            compressed: false,
+        }
+    }
+
+    pub fn parse_uncompressed(data: &'a [u8], offset: usize) -> Result<Literals<'a>> {
+        let starts = index_table(data, offset)?;
+        Ok(Literals {
+            table: Cow::Borrowed(data),
+            offset,
+            starts,
+            compressed: false,
+        })
+    }
+
+    /// Parses a `LitT` chunk, inflating at most `limit` bytes.
+    pub fn parse_compressed(data: &'a [u8], offset: usize, limit: usize) -> Result<Literals<'a>> {
+        let mut c = Cursor::new(data, offset);
+        let declared = c.len_u32()?;
+        if declared == 0 {
+            let mut lit = Literals::parse_uncompressed(c.remaining(), offset + 4)?;
+            lit.compressed = false;
+            return Ok(lit);
+        }
+        if declared > limit {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded {
+                    what: "inflated literal table",
+                    value: declared as u64,
+                    limit: limit as u64,
+                },
+                offset,
+            ));
+        }
+        let inflated =
+            miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(c.remaining(), declared)
+                .map_err(|_| Error::new(ErrorKind::Inflate, offset + 4))?;
+        if inflated.len() != declared {
+            return Err(Error::invalid(
+                offset,
+                "LitT uncompressed size",
+                declared as u64,
+            ));
+        }
+        // Positions inside inflated data are not file positions: report the chunk's.
+        let starts = index_table(&inflated, 0).map_err(|e| Error::new(e.kind, offset))?;
+        Ok(Literals {
+            table: Cow::Owned(inflated),
+            offset,
+            starts,
+            compressed: true,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// The external-term-format bytes of literal `index` (0-based, as in `{literal, N}` operands).
+    pub fn get(&self, index: usize) -> Option<&[u8]> {
+        let start = *self.starts.get(index)? as usize;
+        let size_at = start.checked_sub(4)?;
+        let size = self.table.get(size_at..start)?;
+        let size = u32::from_be_bytes([size[0], size[1], size[2], size[3]]) as usize;
+        self.table.get(start..start.checked_add(size)?)
+    }
+
+    /// File offset errors about this table are reported at.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// Size of the (inflated) table in bytes.
+    pub fn table_size(&self) -> usize {
+        self.table.len()
+    }
+}
+
+/// Checks the table layout and returns where each term starts; `offset` is the file offset of
+/// `table[0]`.
+fn index_table(table: &[u8], offset: usize) -> Result<Vec<u32>> {
+    let mut c = Cursor::new(table, offset);
+    let count = c.len_u32()?;
+    // Each literal takes at least its 4-byte size and one byte of term.
+    if count.saturating_mul(5) > c.len() {
+        return Err(Error::invalid(offset, "literal count", count as u64));
+    }
+    let mut starts = Vec::with_capacity(count);
+    for _ in 0..count {
+        let size_at = c.file_offset();
+        let size = c.len_u32()?;
+        let term_at = c.pos();
+        let term = c.take(size)?;
+        let version = term.first().copied().unwrap_or(0);
+        if version != ETF_VERSION {
+            return Err(Error::invalid(
+                size_at,
+                "literal term version",
+                u64::from(version),
+            ));
+        }
+        starts.push(term_at as u32);
+    }
+    if !c.is_empty() {
+        return Err(Error::invalid(
+            c.file_offset(),
+            "bytes after the last literal",
+            c.len() as u64,
+        ));
+    }
+    Ok(starts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn table() -> Vec<u8> {
+        // two literals: 131,97,1 (small int 1) and 131,106 (nil)
+        vec![0, 0, 0, 2, 0, 0, 0, 3, 131, 97, 1, 0, 0, 0, 2, 131, 106]
+    }
+
+    #[test]
+    fn uncompressed() {
+        let t = table();
+        let lit = Literals::parse_uncompressed(&t, 0).unwrap();
+        assert_eq!(lit.len(), 2);
+        assert_eq!(lit.get(0), Some(&[131, 97, 1][..]));
+        assert_eq!(lit.get(1), Some(&[131, 106][..]));
+        assert_eq!(lit.get(2), None);
+        for n in 0..t.len() {
+            assert!(
+                Literals::parse_uncompressed(&t[..n], 0).is_err(),
+                "prefix {n}"
+            );
+        }
+        let mut bad = t.clone();
+        bad[8] = 130;
+        assert_eq!(
+            Literals::parse_uncompressed(&bad, 10).unwrap_err().offset,
+            14
+        );
+    }
+
+    #[test]
+    fn compressed_sizes_are_checked() {
+        let t = table();
+        let z = miniz_oxide::deflate::compress_to_vec_zlib(&t, 6);
+        let mut chunk = (t.len() as u32).to_be_bytes().to_vec();
+        chunk.extend_from_slice(&z);
+        let lit = Literals::parse_compressed(&chunk, 0, MAX_LITERALS_BYTES).unwrap();
+        assert_eq!(lit.get(1), Some(&[131, 106][..]));
+        assert!(lit.compressed);
+        // declared size smaller or larger than the real one
+        let mut small = chunk.clone();
+        small[3] -= 1;
+        assert!(Literals::parse_compressed(&small, 0, MAX_LITERALS_BYTES).is_err());
+        let mut large = chunk.clone();
+        large[3] += 1;
+        assert!(Literals::parse_compressed(&large, 0, MAX_LITERALS_BYTES).is_err());
+        // limit
+        let err = Literals::parse_compressed(&chunk, 0, 8).unwrap_err();
+        assert!(matches!(err.kind, ErrorKind::LimitExceeded { .. }));
+        // corrupt stream
+        let mut bad = chunk.clone();
+        bad[6] ^= 0xFF;
+        assert!(Literals::parse_compressed(&bad, 0, MAX_LITERALS_BYTES).is_err());
+        // size 0: plain table follows
+        let mut plain = vec![0, 0, 0, 0];
+        plain.extend_from_slice(&t);
+        let lit = Literals::parse_compressed(&plain, 0, MAX_LITERALS_BYTES).unwrap();
+        assert_eq!(lit.get(0), Some(&[131, 97, 1][..]));
+    }
+}
