@@ -1,5 +1,7 @@
 //! Helpers shared by the end-to-end tests: where the golden corpus and the fixtures are.
 
+pub mod report;
+
 use std::path::{Path, PathBuf};
 
 /// The workspace root.

@@ -9,6 +9,7 @@ pub mod decode;
 pub mod env;
 pub mod etf;
 pub mod helpers;
+pub mod module;
 pub mod operand;
 mod ops;
 

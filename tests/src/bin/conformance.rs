@@ -1,0 +1,80 @@
+//! Golden conformance report: compiles every indexed module of the golden corpus and compares the
+//! `avmN` payload with the reference's, byte for byte.
+//!
+//! ```text
+//! cargo run --release -p avm-jit-tests --bin conformance [-- [--verbose] [TARGET...] [--only MODULE]]
+//! ```
+//! TARGET is e.g. `otp25/armv6m` (default: the three armv6m corpora). For each mismatch it prints
+//! the first differing offset with both sides disassembled around it.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use avm_jit_core::beam::Module;
+use avm_jit_core::compile::module::{native_payload, ModuleError, Target};
+use avm_jit_tests::{golden_beams_dir, golden_dir, golden_index, report, ARMV6M_TARGETS};
+
+fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let verbose = take_flag(&mut args, "--verbose");
+    let only = take_value(&mut args, "--only");
+    let targets: Vec<String> = if args.is_empty() {
+        ARMV6M_TARGETS.iter().map(|s| s.to_string()).collect()
+    } else {
+        args
+    };
+    let Some(golden) = golden_dir("conformance") else { return ExitCode::FAILURE };
+    let mut all_ok = true;
+    for target in &targets {
+        let arch = if target.contains("thumb2") { Target::Armv6mThumb2 } else { Target::Armv6m };
+        let rows = golden_index(&golden, target);
+        let beams = golden_beams_dir(&golden, target);
+        let (mut same, mut total) = (0, 0);
+        let mut failures: BTreeMap<String, usize> = BTreeMap::new();
+        for row in &rows {
+            if only.as_deref().is_some_and(|m| m != row.module) {
+                continue;
+            }
+            total += 1;
+            let beam_path = beams.join(&row.app).join(format!("{}.beam", row.module));
+            let expected_path = golden.join(target).join(&row.app).join(format!("{}.avmN", row.module));
+            let beam = std::fs::read(&beam_path).expect("golden beam");
+            let expected = std::fs::read(&expected_path).expect("golden avmN");
+            let got = Module::parse(&beam)
+                .map_err(ModuleError::Beam)
+                .and_then(|m| native_payload(&m, arch));
+            match got {
+                Ok(got) if got == expected => same += 1,
+                Ok(got) => {
+                    *failures.entry("mismatch".into()).or_default() += 1;
+                    println!("MISMATCH {target} {}/{}: {}", row.app, row.module, report::first_difference(&got, &expected, arch));
+                }
+                Err(e) => {
+                    let key = report::error_class(&e);
+                    *failures.entry(key).or_default() += 1;
+                    if verbose || only.is_some() {
+                        println!("ERROR {target} {}/{}: {}", row.app, row.module, report::describe_error(&e, &beam));
+                    }
+                }
+            }
+        }
+        println!("armv6m conformance: {same}/{total} ({target})");
+        for (what, n) in &failures {
+            println!("  {n:4} {what}");
+        }
+        all_ok &= same == total;
+    }
+    if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+fn take_flag(args: &mut Vec<String>, flag: &str) -> bool {
+    let before = args.len();
+    args.retain(|a| a != flag);
+    args.len() != before
+}
+
+fn take_value(args: &mut Vec<String>, flag: &str) -> Option<String> {
+    let i = args.iter().position(|a| a == flag)?;
+    args.remove(i);
+    (i < args.len()).then(|| args.remove(i))
+}

@@ -1,0 +1,67 @@
+//! Human-readable descriptions of compile errors and payload differences.
+
+use avm_jit_core::beam::Module;
+use avm_jit_core::compile::module::{ModuleError, Target};
+use avm_jit_core::compile::CompileErrorKind;
+
+/// A short class for tallying failures ("unsupported opcode 57", "backend OutOfRegisters", …).
+pub fn error_class(e: &ModuleError) -> String {
+    match e {
+        ModuleError::Beam(e) => format!("bad beam: {}", e.kind),
+        ModuleError::Compile(c) => match &c.kind {
+            CompileErrorKind::UnsupportedOpcode(op) => format!("unsupported opcode {op}"),
+            CompileErrorKind::Backend(b) => format!("backend {b:?}"),
+            other => format!("{other}"),
+        },
+    }
+}
+
+/// The error with function names resolved.
+pub fn describe_error(e: &ModuleError, beam: &[u8]) -> String {
+    match e {
+        ModuleError::Beam(e) => format!("{e}"),
+        ModuleError::Compile(c) => {
+            let atoms = Module::parse(beam).ok().and_then(|m| m.atoms().ok());
+            let function = c.function.map(|(f, a)| {
+                let name = atoms
+                    .as_ref()
+                    .and_then(|t| t.get(f as usize))
+                    .map(|n| String::from_utf8_lossy(n).into_owned())
+                    .unwrap_or_else(|| format!("atom#{f}"));
+                format!("{name}/{a}")
+            });
+            format!(
+                "{} (at {:#x}, function {}, label {}, opcode {})",
+                c.kind,
+                c.offset,
+                function.as_deref().unwrap_or("?"),
+                c.label.map(|l| l.to_string()).unwrap_or("?".into()),
+                c.opcode.map(|o| o.to_string()).unwrap_or("?".into())
+            )
+        }
+    }
+}
+
+/// Where two payloads first differ, with both sides around it.
+pub fn first_difference(got: &[u8], expected: &[u8], _target: Target) -> String {
+    let at = got.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(got.len().min(expected.len()));
+    let from = at.saturating_sub(16) & !1;
+    let show = |b: &[u8]| {
+        let end = (at + 16).min(b.len());
+        b.get(from..end)
+            .unwrap_or_default()
+            .chunks(2)
+            .map(|h| h.iter().rev().map(|x| format!("{x:02x}")).collect::<String>())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!(
+        "sizes {} vs {} (ours vs reference), first difference at {at:#x}\n  ours: {:#x}: {}\n  ref:  {:#x}: {}",
+        got.len(),
+        expected.len(),
+        from,
+        show(got),
+        from,
+        show(expected)
+    )
+}
