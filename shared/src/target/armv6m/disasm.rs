@@ -127,8 +127,8 @@ fn pc_of(address: u32) -> u32 {
 /// Never panics; short or undefined input yields a data directive.
 pub fn decode(bytes: &[u8], address: u32) -> Decoded {
     let (first, rest) = match bytes {
-        [] => return data(0, Insn::Empty),
-        [b] => return data(1, Insn::Byte(*b)),
+        [] => return without_target(0, Insn::Empty),
+        [b] => return without_target(1, Insn::Byte(*b)),
         [lo, hi, rest @ ..] => (u16::from_le_bytes([*lo, *hi]), rest),
     };
     if first >> 11 < 0b11101 {
@@ -136,20 +136,16 @@ pub fn decode(bytes: &[u8], address: u32) -> Decoded {
     }
     match rest {
         [lo, hi, ..] => decode32(first, u16::from_le_bytes([*lo, *hi]), address),
-        _ => data(2, Insn::Short(first)),
+        _ => without_target(2, Insn::Short(first)),
     }
 }
 
-fn data(len: usize, insn: Insn) -> Decoded {
+fn without_target(len: usize, insn: Insn) -> Decoded {
     Decoded {
         len,
         insn,
         target: None,
     }
-}
-
-fn plain16(insn: Insn) -> Decoded {
-    data(2, insn)
 }
 
 fn with_target(len: usize, insn: Insn, target: u32) -> Decoded {
@@ -350,7 +346,7 @@ fn decode16(hw: u16, address: u32) -> Decoded {
         }
         _ => Insn::Short(hw),
     };
-    plain16(insn)
+    without_target(2, insn)
 }
 
 /// ADD/CMP/MOV on any registers, BX and BLX (0x4400..=0x47ff).
@@ -385,7 +381,7 @@ fn decode_hi_register(hw: u16) -> Decoded {
             }
         }
     };
-    plain16(insn)
+    without_target(2, insn)
 }
 
 /// The 0xb000..=0xbfff group: SP adjust, extends, push/pop, REV, CPS, BKPT, hints.
@@ -483,7 +479,7 @@ fn decode32(first: u16, second: u16, address: u32) -> Decoded {
             | (u32::from((first >> 10) & 1) << 11)
             | (u32::from((second >> 12) & 7) << 8)
             | u32::from(second & 0xff);
-        return data(
+        return without_target(
             4,
             Insn::RegImm {
                 op,
@@ -492,7 +488,7 @@ fn decode32(first: u16, second: u16, address: u32) -> Decoded {
             },
         );
     }
-    data(4, Insn::Word(word))
+    without_target(4, Insn::Word(word))
 }
 
 /// objdump repeats decimal immediates above 32 in hex as a trailing comment.
