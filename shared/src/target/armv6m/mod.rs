@@ -8,6 +8,7 @@
 //! the [`Backend`] impl below only forwards to them.
 
 pub mod asm;
+pub mod disasm;
 
 mod arith;
 mod branches;
