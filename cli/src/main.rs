@@ -6,8 +6,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod aot;
+mod compile;
 mod device;
+mod disasm;
 mod flash;
+mod info;
+mod pack;
 
 #[derive(Parser)]
 #[command(name = "avm-jit", version, about)]
@@ -18,14 +22,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Describe .beam and .avm files, or what is in a flash (--image / --probe).
+    Info(InfoArgs),
+    /// Add native code (avmN chunks) to .beam and .avm files.
+    Compile(compile::CompileArgs),
     /// Write an application AVM to a Pico (probe), a flash image or a UF2 file.
     Flash(flash::FlashArgs),
-    /// Describe files, or what is in a flash (--image / --probe).
-    Info(InfoArgs),
+    /// Disassemble the native code of a .beam, .avm or .avmN file.
+    Disasm(disasm::DisasmArgs),
+    /// Compare the native code of two files, module by module.
+    Compare(disasm::CompareArgs),
+    /// Pack .beam files into an AVM, as atomvm_packbeam does.
+    Pack(pack::PackArgs),
 }
 
 #[derive(clap::Args)]
 struct InfoArgs {
+    /// .beam and .avm files.
+    #[arg(value_name = "FILE", required_unless_present_any = ["image", "probe"], conflicts_with_all = ["image", "probe"])]
+    files: Vec<PathBuf>,
     /// A flash image (the whole flash from 0x10000000).
     #[arg(long, value_name = "FILE", conflicts_with = "probe")]
     image: Option<PathBuf>,
@@ -35,29 +50,37 @@ struct InfoArgs {
     /// Flash size for --image/--probe.
     #[arg(long, value_parser = flash::parse_number, default_value = "2M")]
     flash_size: u32,
-    /// Address of main.avm for --image/--probe.
+    /// Where main.avm sits in flash (also: where an AVM given as FILE would be flashed).
     #[arg(long, value_parser = flash::parse_number, default_value = "0x10180000")]
     address: u32,
+    /// Machine-readable output.
     #[arg(long)]
     json: bool,
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
-        Command::Flash(args) => flash::run_flash(&args),
-        Command::Info(args) => flash::run_info(
+        Command::Flash(args) => flash::run_flash(&args).map(|()| true),
+        Command::Info(args) if args.files.is_empty() => flash::run_info(
             args.image.as_deref(),
             args.probe.as_deref(),
             args.flash_size,
             args.address,
             args.json,
-        ),
+        )
+        .map(|()| true),
+        Command::Info(args) => info::run(&args.files, args.address, args.json).map(|()| true),
+        Command::Compile(args) => compile::run(&args),
+        Command::Disasm(args) => disasm::run_disasm(&args).map(|()| true),
+        Command::Compare(args) => disasm::run_compare(&args),
+        Command::Pack(args) => pack::run(&args).map(|()| true),
     }
 }
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -299,6 +299,36 @@ impl<'a> Pack<'a> {
         out.extend_from_slice(self.trailing);
     }
 
+    /// The pack with some sections' payloads replaced (`new_data[i]` for section `i`), everything
+    /// else (names, flags, reserved words, order, untouched sections, the end section and trailing
+    /// bytes) as in the input. A replaced payload is zero-padded to 4 bytes and its size recomputed.
+    pub fn rewrite(&self, new_data: &[Option<&[u8]>]) -> core::result::Result<Vec<u8>, BuildError> {
+        let mut out = Vec::with_capacity(self.len() + self.trailing.len());
+        out.extend_from_slice(&HEADER);
+        for (i, s) in self.sections.iter().enumerate() {
+            match new_data.get(i).copied().flatten() {
+                Some(data) => {
+                    let header_len = SECTION_FIXED_HEADER + s.name.len() + s.name_padding.len();
+                    let size = u32::try_from(header_len + pad4(data.len()))
+                        .map_err(|_| BuildError::TooLarge)?;
+                    write_section_header(&mut out, size, s.flags, s.reserved, s.name, s.name_padding);
+                    out.extend_from_slice(data);
+                    out.resize(out.len() + pad4(data.len()) - data.len(), 0);
+                }
+                None => {
+                    write_section_header(&mut out, s.size, s.flags, s.reserved, s.name, s.name_padding);
+                    out.extend_from_slice(s.data);
+                    out.extend_from_slice(s.padding);
+                }
+            }
+        }
+        let e = &self.end;
+        write_section_header(&mut out, e.size, e.flags, e.reserved, e.name, e.name_padding);
+        out.extend_from_slice(e.data);
+        out.extend_from_slice(self.trailing);
+        Ok(out)
+    }
+
     pub fn to_vec(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.len() + self.trailing.len());
         self.write(&mut out);

@@ -108,6 +108,11 @@ impl<'a> Literals<'a> {
         self.offset
     }
 
+    /// The (inflated) table itself: what a `LitU` chunk holds.
+    pub fn table(&self) -> &[u8] {
+        &self.table
+    }
+
     /// Size of the (inflated) table in bytes.
     pub fn table_size(&self) -> usize {
         self.table.len()

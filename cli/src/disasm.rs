@@ -1,0 +1,169 @@
+//! `avm-jit disasm` and `avm-jit compare`: read native code back.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use avm_jit_core::avm::Pack;
+use avm_jit_core::beam::Module;
+use avm_jit_core::native::{CodeLayout, Native};
+use avm_jit_core::target::armv6m::disasm::disassemble;
+
+#[derive(clap::Args)]
+pub struct DisasmArgs {
+    /// A `.beam` with an `avmN` chunk, an `.avm` of such modules, or a raw `.avmN` payload.
+    pub file: PathBuf,
+    /// Only this module (in an AVM).
+    #[arg(long)]
+    pub module: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct CompareArgs {
+    /// Two files holding native code: `.beam`, `.avm` or raw `.avmN` payloads.
+    pub left: PathBuf,
+    pub right: PathBuf,
+}
+
+/// The native payloads of a file, by module name.
+pub fn native_payloads(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let fail = |e: avm_jit_core::Error| anyhow!("{}: {e}", path.display());
+    if bytes.starts_with(b"FOR1") {
+        Ok(vec![beam_payload(&bytes).map_err(fail)?])
+    } else if bytes.starts_with(b"#!/usr/bin/env AtomVM") {
+        let pack = Pack::parse(&bytes).map_err(fail)?;
+        let mut out = Vec::new();
+        for s in pack.modules() {
+            out.push(beam_payload(s.data).map_err(|e| fail(e.rebase(s.data_offset)))?);
+        }
+        Ok(out)
+    } else {
+        Native::parse(&bytes).map_err(fail)?;
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        Ok(vec![(name, bytes)])
+    }
+}
+
+fn beam_payload(bytes: &[u8]) -> Result<(String, Vec<u8>), avm_jit_core::Error> {
+    let module = Module::parse(bytes)?;
+    let name = module
+        .atoms()?
+        .module_name()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .unwrap_or_default();
+    let chunk = module
+        .chunk(*b"avmN")
+        .ok_or(avm_jit_core::Error::new(avm_jit_core::ErrorKind::MissingChunk { id: *b"avmN" }, 0))?;
+    Ok((name, chunk.data.to_vec()))
+}
+
+fn layout_of(payload: &[u8]) -> Result<(Native<'_>, CodeLayout), avm_jit_core::Error> {
+    let native = Native::parse(payload)?;
+    let arch = native
+        .arches()
+        .find(|a| a.arch == avm_jit_core::native::ARCH_ARMV6M)
+        .ok_or(avm_jit_core::Error::unsupported(12, "architecture (no armv6m entry)", 0))?;
+    let layout = native.layout(&arch)?;
+    Ok((native, layout))
+}
+
+/// A listing of one payload: jump table summary, code with label marks, tables.
+pub fn listing(name: &str, payload: &[u8]) -> Result<String, avm_jit_core::Error> {
+    let (native, layout) = layout_of(payload)?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "module {name}: {} bytes, {} labels, {} jump table at {:#x}, code {:#x}..{:#x}",
+        payload.len(),
+        native.labels_count,
+        if layout.thumb2 { "thumb2" } else { "armv6m" },
+        layout.jump_table,
+        layout.code_start,
+        layout.label0
+    );
+    let mut labels: Vec<(u32, u16)> = native.labels(&layout).map(|(l, o)| (o, l)).collect();
+    labels.sort();
+    let mut at = layout.code_start;
+    let mut next = labels.iter().peekable();
+    while at < layout.label0 {
+        while let Some(&&(offset, label)) = next.peek() {
+            if offset as usize > at {
+                break;
+            }
+            let _ = writeln!(out, "label {label}:");
+            next.next();
+        }
+        let stop = next.peek().map(|&&(o, _)| (o as usize).min(layout.label0)).unwrap_or(layout.label0);
+        let stop = stop.max(at + 2).min(layout.label0);
+        let _ = disassemble(&payload[at..stop], at as u32, &mut out);
+        at = stop;
+    }
+    let _ = writeln!(out, "label 0 (tables):");
+    let _ = disassemble(&payload[layout.label0..layout.labels_at.min(payload.len())], layout.label0 as u32, &mut out);
+    let _ = writeln!(out, "lines: {}", native.lines(&layout).count());
+    Ok(out)
+}
+
+pub fn run_disasm(args: &DisasmArgs) -> Result<()> {
+    let payloads = native_payloads(&args.file)?;
+    let mut shown = 0;
+    for (name, payload) in &payloads {
+        if args.module.as_deref().is_some_and(|m| m != name) {
+            continue;
+        }
+        let text = listing(name, payload).map_err(|e| anyhow!("{}: module {name}: {e}", args.file.display()))?;
+        print!("{text}");
+        shown += 1;
+    }
+    if shown == 0 {
+        bail!("{}: no native code{}", args.file.display(), args.module.as_deref().map(|m| format!(" for module {m}")).unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// Both sides around the first difference, disassembled.
+pub fn describe_difference(left: &[u8], right: &[u8]) -> String {
+    let at = left.iter().zip(right).position(|(a, b)| a != b).unwrap_or(left.len().min(right.len()));
+    let from = at.saturating_sub(24) & !1;
+    let mut out = format!("sizes {} and {}, first difference at {at:#x}\n", left.len(), right.len());
+    for (side, bytes) in [("left", left), ("right", right)] {
+        let _ = writeln!(out, "  {side}:");
+        let end = (at + 24).min(bytes.len());
+        let mut text = String::new();
+        let _ = disassemble(bytes.get(from..end).unwrap_or_default(), from as u32, &mut text);
+        for line in text.lines() {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    out
+}
+
+/// `avm-jit compare`: exit status 0 when every module's native code is identical.
+pub fn run_compare(args: &CompareArgs) -> Result<bool> {
+    let left = native_payloads(&args.left)?;
+    let right = native_payloads(&args.right)?;
+    let mut same = 0;
+    let mut differ = 0;
+    for (name, l) in &left {
+        match right.iter().find(|(n, _)| n == name) {
+            Some((_, r)) if r == l => same += 1,
+            Some((_, r)) => {
+                differ += 1;
+                println!("module {name} differs: {}", describe_difference(l, r));
+            }
+            None => {
+                differ += 1;
+                println!("module {name}: only in {}", args.left.display());
+            }
+        }
+    }
+    for (name, _) in &right {
+        if !left.iter().any(|(n, _)| n == name) {
+            differ += 1;
+            println!("module {name}: only in {}", args.right.display());
+        }
+    }
+    println!("{same} identical, {differ} different");
+    Ok(differ == 0)
+}

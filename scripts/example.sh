@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Set up, build avm-jit, and run it on the bundled example application:
+# describe the AVM, compile it to native code, and lay both flash modes out in image files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+cargo build --release -p avm-jit
+avm_jit=target/release/avm-jit
+app=${1:-fixtures/example/example.avm}
+out=target/example
+mkdir -p "$out"
+
+"$avm_jit" info "$app"
+"$avm_jit" compile "$app" -o "$out/"
+"$avm_jit" info "$out/$(basename "${app%.avm}").avm"
+"$avm_jit" flash --target rp2040 --mode aot --image "$out/flash-aot.bin" "$app"
+"$avm_jit" flash --target rp2040 --mode jit --image "$out/flash-jit.bin" "$app"
+"$avm_jit" flash --target rp2040 --mode aot --uf2 "$out/app-aot.uf2" "$app"
+"$avm_jit" info --image "$out/flash-aot.bin"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole check: set up, formatting, lints, the core on the Pico's target, then every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo build -p avm-jit-core --target thumbv6m-none-eabi
+cargo test --workspace
