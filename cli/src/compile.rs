@@ -98,105 +98,99 @@ fn output_path(input: &Path, output: Option<&Path>, many: bool) -> Result<PathBu
     Ok(out)
 }
 
-/// One unit of work: a `.beam` file, or one module of an AVM.
-struct Job {
-    input: usize,
-    /// Section index inside an AVM.
-    section: Option<usize>,
+/// Compile every module of an AVM. Returns the new AVM (modules that failed are left as they
+/// were) and one message per failed module.
+pub fn compile_avm(
+    bytes: &[u8],
+    target: Target,
+    on_module: &dyn Fn(),
+) -> Result<(Vec<u8>, Vec<String>), avm_jit_core::Error> {
+    let pack = Pack::parse(bytes)?;
+    let mut compiled: Vec<Option<Vec<u8>>> = vec![None; pack.sections().len()];
+    let mut failures = Vec::new();
+    for (slot, section) in compiled.iter_mut().zip(pack.sections()) {
+        if !section.is_beam() {
+            continue;
+        }
+        on_module();
+        match precompile_beam(section.data, target) {
+            Ok(out) => *slot = Some(out),
+            Err(e) => failures.push(describe_failure(section.data, &rebase(e, section.data_offset))),
+        }
+    }
+    let new_data: Vec<Option<&[u8]>> = compiled.iter().map(|c| c.as_deref()).collect();
+    let out = pack
+        .rewrite(&new_data)
+        .map_err(|_| avm_jit_core::Error::invalid(0, "rewritten AVM size", 0))?;
+    Ok((out, failures))
+}
+
+/// Offsets of errors inside an AVM's module are reported from the start of the AVM.
+fn rebase(e: ModuleError, base: usize) -> ModuleError {
+    match e {
+        ModuleError::Beam(b) => ModuleError::Beam(b.rebase(base)),
+        ModuleError::Compile(mut c) => {
+            c.offset += base;
+            ModuleError::Compile(c)
+        }
+    }
 }
 
 pub fn run(args: &CompileArgs) -> Result<bool> {
     let many = args.inputs.len() > 1;
+    // Read and validate every input, and count modules, before compiling anything.
     let mut files = Vec::new();
-    for input in &args.inputs {
-        let bytes = std::fs::read(input).with_context(|| format!("{}: cannot read", input.display()))?;
-        files.push(bytes);
-    }
-    // Validate every input and count modules before compiling anything.
-    let mut jobs = Vec::new();
-    for (i, (path, bytes)) in args.inputs.iter().zip(&files).enumerate() {
+    let mut modules = 0u64;
+    for path in &args.inputs {
+        let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
         if bytes.starts_with(b"FOR1") {
-            Module::parse(bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-            jobs.push(Job { input: i, section: None });
+            Module::parse(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            modules += 1;
         } else if bytes.starts_with(b"#!/usr/bin/env AtomVM") {
-            let pack = Pack::parse(bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-            for (s, section) in pack.sections().iter().enumerate() {
-                if section.is_beam() {
-                    jobs.push(Job { input: i, section: Some(s) });
-                }
-            }
+            let pack = Pack::parse(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            modules += pack.modules().count() as u64;
         } else {
             bail!("{}: at offset 0x0: neither a BEAM file (FOR1) nor an AVM", path.display());
         }
+        let out = output_path(path, args.output.as_deref(), many)?;
+        files.push((path, bytes, out));
     }
 
-    let bar = if args.quiet || jobs.len() < 2 {
+    let bar = if args.quiet || modules < 2 {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(jobs.len() as u64).with_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} modules {msg}")
+        ProgressBar::new(modules).with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} modules")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         )
     };
-    let mut failures = Vec::new();
-    let mut results: Vec<Vec<(usize, Vec<u8>)>> = vec![Vec::new(); files.len()];
-    let mut beam_results: Vec<Option<Vec<u8>>> = vec![None; files.len()];
-    for job in &jobs {
-        let bytes = &files[job.input];
-        let (module, base) = match job.section {
-            None => (bytes.as_slice(), 0),
-            Some(s) => {
-                let pack = Pack::parse(bytes).map_err(|e| anyhow!("{e}"))?;
-                let section = pack.sections()[s];
-                (section.data, section.data_offset)
-            }
-        };
-        match precompile_beam(module, args.target) {
-            Ok(out) => match job.section {
-                None => beam_results[job.input] = Some(out),
-                Some(s) => results[job.input].push((s, out)),
-            },
-            Err(e) => {
-                let e = match e {
-                    ModuleError::Beam(b) => ModuleError::Beam(b.rebase(base)),
-                    other => other,
-                };
-                let msg = format!("{}: {}", args.inputs[job.input].display(), describe_failure(module, &e));
-                bar.suspend(|| eprintln!("error: {msg}"));
-                failures.push(msg);
-            }
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-
-    for (i, input) in args.inputs.iter().enumerate() {
-        let out_path = output_path(input, args.output.as_deref(), many)?;
-        let bytes = &files[i];
-        let out = if bytes.starts_with(b"FOR1") {
-            match beam_results[i].take() {
-                Some(out) => out,
-                None => continue,
+    let mut failed = 0;
+    for (path, bytes, out_path) in &files {
+        let (out, failures) = if bytes.starts_with(b"FOR1") {
+            bar.inc(1);
+            match precompile_beam(bytes, args.target) {
+                Ok(out) => (Some(out), Vec::new()),
+                Err(e) => (None, vec![describe_failure(bytes, &e)]),
             }
         } else {
-            let pack = Pack::parse(bytes).map_err(|e| anyhow!("{}: {e}", input.display()))?;
-            let mut new_data: Vec<Option<&[u8]>> = vec![None; pack.sections().len()];
-            for (s, data) in &results[i] {
-                new_data[*s] = Some(data);
-            }
-            pack.rewrite(&new_data).map_err(|e| anyhow!("{}: {e}", input.display()))?
+            let (out, failures) = compile_avm(bytes, args.target, &|| bar.inc(1))
+                .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            (Some(out), failures)
         };
-        std::fs::write(&out_path, &out).with_context(|| format!("{}: cannot write", out_path.display()))?;
-        if !args.quiet {
-            eprintln!("{} -> {}", input.display(), out_path.display());
+        for f in &failures {
+            bar.suspend(|| eprintln!("error: {}: {f}", path.display()));
+        }
+        failed += failures.len();
+        if let Some(out) = out {
+            std::fs::write(out_path, &out).with_context(|| format!("{}: cannot write", out_path.display()))?;
+            if !args.quiet {
+                bar.suspend(|| eprintln!("{} -> {}", path.display(), out_path.display()));
+            }
         }
     }
-    if !failures.is_empty() {
-        eprintln!(
-            "{} of {} modules failed to compile; they are left as bytecode in AVM outputs",
-            failures.len(),
-            jobs.len()
-        );
+    bar.finish_and_clear();
+    if failed > 0 {
+        eprintln!("{failed} of {modules} modules failed to compile (left as bytecode in AVM outputs)");
     }
-    Ok(failures.is_empty())
+    Ok(failed == 0)
 }

@@ -86,3 +86,5 @@ impl fmt::Display for Error {
         write!(f, "at offset {:#x}: {}", self.offset, self.kind)
     }
 }
+
+impl core::error::Error for Error {}
