@@ -3,6 +3,7 @@
 
 pub mod arith;
 pub mod backend;
+pub mod bs;
 pub mod common;
 pub mod consts;
 pub mod decode;
