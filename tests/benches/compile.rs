@@ -1,0 +1,133 @@
+//! Compile speed and memory on the OTP 25 golden modules, in one process, single-threaded.
+//!
+//! ```text
+//! cargo bench -p avm-jit-tests --bench compile
+//! ```
+//! Prints modules/s, MB/s of `Code` chunk, the slowest module, and peak heap during a module's
+//! compile (code goes to a sink that keeps nothing, as on the device, where it streams to flash),
+//! compared with the module's label count.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use avm_jit_core::beam::Module;
+use avm_jit_core::compile::module::{compile_into, BeamEnv, Target};
+use avm_jit_core::native::{single_arch_header, ARCH_ARMV6M, VARIANT_PIC};
+use avm_jit_core::stream::{CodeSink, SinkError};
+use avm_jit_tests::{files_with_ext, golden_dir};
+
+/// Counts live and peak heap bytes.
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// A sink that only counts, standing in for flash: the compiler's own memory is what is measured.
+#[derive(Default)]
+struct CountingSink {
+    len: usize,
+}
+
+impl CodeSink for CountingSink {
+    fn offset(&self) -> usize {
+        self.len
+    }
+    fn append(&mut self, bytes: &[u8]) {
+        self.len += bytes.len();
+    }
+    fn replace(&mut self, _offset: usize, _bytes: &[u8]) {}
+    fn error(&self) -> Option<SinkError> {
+        None
+    }
+}
+
+struct Sample {
+    name: String,
+    code_bytes: usize,
+    labels: u32,
+    time: Duration,
+    peak_heap: usize,
+    native_bytes: usize,
+}
+
+fn main() {
+    let Some(golden) = golden_dir("bench compile") else { return };
+    let beams = files_with_ext(&golden.join("otp25/beams"), "beam");
+    let inputs: Vec<(String, Vec<u8>)> = beams
+        .iter()
+        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), std::fs::read(p).unwrap()))
+        .collect();
+    let rounds = 5;
+    let mut samples = Vec::new();
+    let mut failed = 0;
+    for (name, bytes) in &inputs {
+        let module = Module::parse(bytes).expect("golden beam");
+        let env = BeamEnv::new(&module).expect("golden beam");
+        let code = module.code().expect("code");
+        let code_bytes = module.chunk(*b"Code").map(|c| c.data.len()).unwrap_or(0);
+        let header = single_arch_header(code.label_count, ARCH_ARMV6M, VARIANT_PIC);
+        let mut best = Duration::MAX;
+        let mut peak_heap = 0;
+        let mut native_bytes = 0;
+        let mut ok = true;
+        for _ in 0..rounds {
+            let mut sink = CountingSink::default();
+            sink.append(&header);
+            let before = LIVE.load(Ordering::Relaxed);
+            PEAK.store(before, Ordering::Relaxed);
+            let start = Instant::now();
+            let result = compile_into(&module, &env, Target::Armv6m, sink);
+            let elapsed = start.elapsed();
+            peak_heap = PEAK.load(Ordering::Relaxed) - before;
+            match result {
+                Ok((sink, _)) => native_bytes = sink.offset(),
+                Err(_) => ok = false,
+            }
+            best = best.min(elapsed);
+        }
+        if !ok {
+            failed += 1;
+            continue;
+        }
+        samples.push(Sample { name: name.clone(), code_bytes, labels: code.label_count, time: best, peak_heap, native_bytes });
+    }
+    let total_time: Duration = samples.iter().map(|s| s.time).sum();
+    let total_code: usize = samples.iter().map(|s| s.code_bytes).sum();
+    let total_native: usize = samples.iter().map(|s| s.native_bytes).sum();
+    let secs = total_time.as_secs_f64();
+    println!("compiled {} OTP 25 modules ({} not yet supported, skipped), best of {rounds} runs each", samples.len(), failed);
+    println!("  {:.0} modules/s, {:.1} MB/s of Code chunk ({:.2} MB Code -> {:.2} MB native) in {:.3} s",
+        samples.len() as f64 / secs, total_code as f64 / 1e6 / secs, total_code as f64 / 1e6, total_native as f64 / 1e6, secs);
+    if let Some(slowest) = samples.iter().max_by_key(|s| s.time) {
+        println!("  slowest: {} ({} KB Code) in {:.2} ms", slowest.name, slowest.code_bytes / 1024, slowest.time.as_secs_f64() * 1e3);
+    }
+    if let Some(s) = samples.iter().find(|s| s.name == "unicode_util") {
+        println!("  unicode_util: {} KB Code in {:.2} ms", s.code_bytes / 1024, s.time.as_secs_f64() * 1e3);
+    }
+    let worst = samples.iter().max_by(|a, b| {
+        (a.peak_heap as f64 / (a.labels.max(1)) as f64).total_cmp(&(b.peak_heap as f64 / (b.labels.max(1)) as f64))
+    });
+    let biggest = samples.iter().max_by_key(|s| s.peak_heap);
+    if let (Some(w), Some(b)) = (worst, biggest) {
+        println!("  peak heap while compiling: max {} KB ({}, {} labels, {} KB native); worst ratio {:.0} bytes/label ({})",
+            b.peak_heap / 1024, b.name, b.labels, b.native_bytes / 1024, w.peak_heap as f64 / w.labels.max(1) as f64, w.name);
+    }
+}
