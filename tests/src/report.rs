@@ -42,26 +42,29 @@ pub fn describe_error(e: &ModuleError, beam: &[u8]) -> String {
     }
 }
 
-/// Where two payloads first differ, with both sides around it.
+/// Where two payloads first differ, with both sides disassembled around it.
 pub fn first_difference(got: &[u8], expected: &[u8], _target: Target) -> String {
-    let at = got.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(got.len().min(expected.len()));
-    let from = at.saturating_sub(16) & !1;
-    let show = |b: &[u8]| {
-        let end = (at + 16).min(b.len());
-        b.get(from..end)
-            .unwrap_or_default()
-            .chunks(2)
-            .map(|h| h.iter().rev().map(|x| format!("{x:02x}")).collect::<String>())
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    format!(
-        "sizes {} vs {} (ours vs reference), first difference at {at:#x}\n  ours: {:#x}: {}\n  ref:  {:#x}: {}",
+    use avm_jit_core::target::armv6m::disasm::disassemble;
+    let at = got
+        .iter()
+        .zip(expected)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len().min(expected.len()));
+    let from = at.saturating_sub(20) & !1;
+    let mut out = format!(
+        "sizes {} vs {} (ours vs reference), first difference at {at:#x}",
         got.len(),
-        expected.len(),
-        from,
-        show(got),
-        from,
-        show(expected)
-    )
+        expected.len()
+    );
+    for (side, bytes) in [("ours", got), ("reference", expected)] {
+        out.push_str(&format!("\n  {side}:"));
+        let end = (at + 24).min(bytes.len());
+        let mut text = String::new();
+        let _ = disassemble(bytes.get(from..end).unwrap_or_default(), from as u32, &mut text);
+        for line in text.lines() {
+            let mark = if line.trim_start().starts_with(&format!("{at:x}:")) { ">>" } else { "  " };
+            out.push_str(&format!("\n  {mark}{line}"));
+        }
+    }
+    out
 }
