@@ -15,6 +15,10 @@
 //! - `module.literals() -> Result<Literals>`: from `LitU` or inflated `LitT`; `literals.get(i) ->
 //!   Option<&[u8]>` gives the external-term-format bytes of literal i (starting with 131).
 //! - `module.types() -> Result<Types>`: `types.version`, `types.get(i) -> JitType`.
+//!
+//! Also: `module.lines()`, `module.strings()`, `module.native()` (the `avmN` header),
+//! `module.literals_with_limit(n)`, `types.try_get(i)` / `types.entry(i)` (every `Type` version),
+//! `Cursor::operand()` / `Cursor::tagged()` for operand-level decoding, and [`write_module`].
 
 pub mod atoms;
 pub mod code;
