@@ -88,6 +88,8 @@ pub struct SectionInfo {
 pub struct AvmInfo {
     pub size: usize,
     pub sections: Vec<SectionInfo>,
+    /// Offset of the end section, and of the first byte after its name.
+    pub end_section_offset: usize,
     pub end_offset: usize,
     pub end_name: String,
     pub start_module: Option<String>,
@@ -316,6 +318,7 @@ fn inspect_avm(bytes: &[u8]) -> Result<AvmInfo, avm_jit_core::Error> {
     Ok(AvmInfo {
         size: bytes.len(),
         sections,
+        end_section_offset: end.offset,
         end_offset: end.data_offset,
         end_name: String::from_utf8_lossy(end.name).into_owned(),
         start_module: pack.start_module().and_then(|s| s.module_name()).map(str::to_string),
@@ -351,7 +354,7 @@ fn print_file(info: &FileInfo) {
                     print_beam(b, "      ");
                 }
             }
-            println!("  {:#08x}  {}", a.end_offset.saturating_sub(4), a.end_name);
+            println!("  {:#08x}  {} (end section)", a.end_section_offset, a.end_name);
             println!(
                 "  flashed at {:#010x}, AtomVM's JIT cache would begin at {:#010x}",
                 a.address, a.jit_cache_start
