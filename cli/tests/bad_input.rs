@@ -83,7 +83,7 @@ fn truncated_lists_beam_is_refused_97_times() {
     for (i, &len) in points.iter().enumerate() {
         let path = dir.join(format!("lists-{i}.beam"));
         std::fs::write(&path, &beam[..len]).unwrap();
-        assert_refused(&avm_jit(&[&"info".as_ref(), path.as_os_str()]), &path, &format!("info, {len} bytes"));
+        assert_refused(&avm_jit(&["info".as_ref(), path.as_os_str()]), &path, &format!("info, {len} bytes"));
         assert_refused(
             &avm_jit(&["compile".as_ref(), "-o".as_ref(), dir.join("out.beam").as_os_str(), path.as_os_str()]),
             &path,

@@ -89,7 +89,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             reuse_source |= index == 0
                 && atom_type == SegmentType::PrivateAppend
                 && size == Operand::Imm(ALL_ATOM);
-            self.b.free_native_registers(&[freeable(src), freeable(size)]);
+            self.b
+                .free_native_registers(&[freeable(src), freeable(size)]);
         }
 
         let b = &mut self.b;
@@ -203,11 +204,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let bin = b.and_(freed(bin), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
         let (state_term, offset) =
             self.first_pass_bs_match(fail, state_term, bin, offset, count, cur)?;
-        self.b.free_native_registers(&[
-            Val::Reg(bin),
-            Val::Reg(offset),
-            Val::Reg(state_term),
-        ]);
+        self.b
+            .free_native_registers(&[Val::Reg(bin), Val::Reg(offset), Val::Reg(state_term)]);
         Ok(())
     }
 
