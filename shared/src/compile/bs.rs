@@ -4,9 +4,6 @@
 //! As everywhere in the driver, each function issues the reference's backend calls in the
 //! reference's order; register lifetimes (what is freed when) are part of the output.
 
-// Remove once ops.rs lowers bs_create_bin, bs_match, bs_get_tail and is_tuple through here.
-#![allow(dead_code)]
-
 use alloc::vec::Vec;
 
 use super::backend::{Arg, Backend, CmpOp, Reg, Val};
@@ -1094,6 +1091,8 @@ fn emit_fused_tuple_ops<B: Backend>(
     b.free_native_registers(&[Val::Reg(reg)]);
     Ok(())
 }
+
+mod lowering;
 
 #[cfg(test)]
 mod trace_tests;

@@ -269,6 +269,13 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 cond_jump_to_label_and(&mut self.b, &conds, label);
                 self.b.free_native_registers(&[r(reg)]);
             }
+            OP_IS_TUPLE => {
+                let label = decode_label(cur)?;
+                let arg = self.decode_compact_term(cur)?;
+                if !self.try_fuse_tuple_ops(cur, arg, label)? {
+                    h::verify_is_boxed_with_tag(&mut self.b, label, arg.keep()?, TERM_BOXED_TUPLE);
+                }
+            }
             OP_TEST_ARITY => {
                 let label = decode_label(cur)?;
                 let arg = self.decode_compact_term(cur)?.val()?;
@@ -506,6 +513,10 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 self.b.free_native_registers(&[a]);
             }
             OP_UPDATE_RECORD => self.op_update_record(cur)?,
+            OP_BS_CREATE_BIN => self.op_bs_create_bin(cur)?,
+            OP_BS_MATCH => self.op_bs_match(cur)?,
+            OP_BS_GET_TAIL => self.op_bs_get_tail(cur)?,
+            OP_BS_GET_BINARY2 => self.op_bs_get_binary2(cur)?,
             OP_PUT_MAP_EXACT => self.op_put_map_exact(cur)?,
             OP_GC_BIF3 => self.op_gc_bif3(cur)?,
             OP_CATCH | OP_TRY => {

@@ -168,6 +168,14 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// `reg *= value`, with shifts and shift-and-add forms for small constants.
     pub(super) fn mul(&mut self, reg: Arg, value: Val) -> Reg {
+        // Multiplying by one emits nothing whatever the operand: bs_create_bin multiplies an
+        // immediate segment size by its unit (1) in place, and ignores the result.
+        if value == Val::Imm(1) {
+            return match reg.val {
+                Val::Reg(r) => r,
+                _ => Reg::R0,
+            };
+        }
         let r = self.arith_reg(reg);
         match value {
             Val::Imm(v) => self.mul_imm(r, v),
@@ -478,6 +486,13 @@ mod tests {
         let (mut b, r, other) = setup(true, false);
         b.mul(Arg::keep(Val::Reg(r)), Val::Reg(other));
         assert_code(&mut b, &after_setup(true, false, "7743"));
+        // An immediate times one is a no-op, not an error; times anything else is unsupported.
+        let (mut b, _, _) = setup(false, false);
+        b.mul(Arg::keep(Val::Imm(0x50)), Val::Imm(1));
+        assert_eq!(b.error(), None);
+        assert_code(&mut b, &after_setup(false, false, ""));
+        b.mul(Arg::keep(Val::Imm(0x50)), Val::Imm(8));
+        assert!(b.error().is_some());
     }
 
     #[test]
