@@ -309,6 +309,14 @@ fn every_golden_beam_decodes_completely() {
     assert!(v3_types > 1000);
 }
 
+/// A parsed module's chunks in file order, as `write_module` takes them.
+fn chunk_list<'a>(m: &Module<'a>) -> Vec<([u8; 4], &'a [u8])> {
+    m.chunks()
+        .map(|c| c.unwrap())
+        .map(|c| (c.id, c.data))
+        .collect()
+}
+
 #[test]
 fn rebuilding_from_chunks_is_byte_identical() {
     let Some(root) = golden_dir("rebuilding_from_chunks_is_byte_identical") else {
@@ -317,12 +325,7 @@ fn rebuilding_from_chunks_is_byte_identical() {
     for path in corpus(&root) {
         let bytes = std::fs::read(&path).unwrap();
         let m = Module::parse(&bytes).unwrap();
-        let chunks: Vec<([u8; 4], &[u8])> = m
-            .chunks()
-            .map(|c| c.unwrap())
-            .map(|c| (c.id, c.data))
-            .collect();
-        assert!(write_module(&chunks) == bytes, "{}", path.display());
+        assert!(write_module(&chunk_list(&m)) == bytes, "{}", path.display());
     }
 }
 
@@ -337,12 +340,8 @@ fn notype_beams_are_the_typed_beams_without_their_type_chunk() {
         let rel = path.strip_prefix(root.join("otp27/beams-notype")).unwrap();
         let typed = std::fs::read(root.join("otp27/beams").join(rel)).unwrap();
         let m = Module::parse(&typed).unwrap();
-        let chunks: Vec<([u8; 4], &[u8])> = m
-            .chunks()
-            .map(|c| c.unwrap())
-            .filter(|c| &c.id != b"Type")
-            .map(|c| (c.id, c.data))
-            .collect();
+        let mut chunks = chunk_list(&m);
+        chunks.retain(|(id, _)| id != b"Type");
         assert!(
             write_module(&chunks) == std::fs::read(&path).unwrap(),
             "{}",
@@ -392,12 +391,7 @@ fn every_truncated_chunk_is_refused() {
         return;
     };
     let bytes = std::fs::read(root.join(DAMAGE_SAMPLES[1])).unwrap();
-    let m = Module::parse(&bytes).unwrap();
-    let chunks: Vec<([u8; 4], &[u8])> = m
-        .chunks()
-        .map(|c| c.unwrap())
-        .map(|c| (c.id, c.data))
-        .collect();
+    let chunks = chunk_list(&Module::parse(&bytes).unwrap());
     let decoded = [
         b"AtU8", b"Code", b"ImpT", b"ExpT", b"LocT", b"FunT", b"LitT", b"Type", b"Line",
     ];

@@ -9,6 +9,7 @@
 //! Offsets inside the code (labels, lines, branches) count from the start of the payload, because
 //! the compiler's stream starts with the header already in it.
 
+use crate::beam::compact::array_at;
 use crate::error::{Error, ErrorKind, Result};
 
 /// `avmN` format version understood by AtomVM v0.7.
@@ -62,27 +63,19 @@ pub struct Native<'a> {
 }
 
 fn be_u16(b: &[u8], at: usize) -> Result<u16> {
-    b.get(at..at + 2)
-        .map(|s| u16::from_be_bytes([s[0], s[1]]))
-        .ok_or_else(|| Error::truncated(at, 2, b.len().saturating_sub(at)))
+    array_at(b, at).map(u16::from_be_bytes)
 }
 
 fn be_u32(b: &[u8], at: usize) -> Result<u32> {
-    b.get(at..at + 4)
-        .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-        .ok_or_else(|| Error::truncated(at, 4, b.len().saturating_sub(at)))
+    array_at(b, at).map(u32::from_be_bytes)
 }
 
 fn le_i32(b: &[u8], at: usize) -> Result<i32> {
-    b.get(at..at + 4)
-        .map(|s| i32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-        .ok_or_else(|| Error::truncated(at, 4, b.len().saturating_sub(at)))
+    array_at(b, at).map(i32::from_le_bytes)
 }
 
 fn le_u16(b: &[u8], at: usize) -> Result<u16> {
-    b.get(at..at + 2)
-        .map(|s| u16::from_le_bytes([s[0], s[1]]))
-        .ok_or_else(|| Error::truncated(at, 2, b.len().saturating_sub(at)))
+    array_at(b, at).map(u16::from_le_bytes)
 }
 
 impl<'a> Native<'a> {
