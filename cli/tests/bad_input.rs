@@ -13,6 +13,15 @@ fn avm_jit(args: &[&std::ffi::OsStr]) -> Output {
         .expect("run avm-jit")
 }
 
+/// `avm-jit CMD INPUT`, with `-o OUTPUT` for `compile`.
+fn run_on(cmd: &str, input: &Path, output: &Path) -> Output {
+    let mut args = vec![cmd.as_ref(), input.as_os_str()];
+    if cmd == "compile" {
+        args.extend(["-o".as_ref(), output.as_os_str()]);
+    }
+    avm_jit(&args)
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("avm-jit-bad-input-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -75,21 +84,13 @@ fn truncated_lists_beam_is_refused_97_times() {
     for (i, &len) in points.iter().enumerate() {
         let path = dir.join(format!("lists-{i}.beam"));
         std::fs::write(&path, &beam[..len]).unwrap();
-        assert_refused(
-            &avm_jit(&["info".as_ref(), path.as_os_str()]),
-            &path,
-            &format!("info, {len} bytes"),
-        );
-        assert_refused(
-            &avm_jit(&[
-                "compile".as_ref(),
-                "-o".as_ref(),
-                dir.join("out.beam").as_os_str(),
-                path.as_os_str(),
-            ]),
-            &path,
-            &format!("compile, {len} bytes"),
-        );
+        for cmd in ["info", "compile"] {
+            assert_refused(
+                &run_on(cmd, &path, &dir.join("out.beam")),
+                &path,
+                &format!("{cmd}, {len} bytes"),
+            );
+        }
     }
     std::fs::remove_dir_all(dir).ok();
 }
@@ -120,13 +121,13 @@ fn truncated_and_corrupted_avms_are_refused_or_read() {
         let path = dir.join(format!("cut-{len}.avm"));
         std::fs::write(&path, &avm[..len]).unwrap();
         for cmd in ["info", "compile"] {
-            let mut args = vec![cmd.as_ref(), path.as_os_str()];
             let out_dir = dir.join("out");
             std::fs::create_dir_all(&out_dir).unwrap();
-            if cmd == "compile" {
-                args.extend(["-o".as_ref(), out_dir.as_os_str()]);
-            }
-            assert_refused(&avm_jit(&args), &path, &format!("{cmd}, AVM cut at {len}"));
+            assert_refused(
+                &run_on(cmd, &path, &out_dir),
+                &path,
+                &format!("{cmd}, AVM cut at {len}"),
+            );
         }
     }
     // Random corruptions: anything but a crash. Where a command refuses, it says where.
@@ -139,14 +140,7 @@ fn truncated_and_corrupted_avms_are_refused_or_read() {
         let path = dir.join(format!("flip-{i}.avm"));
         std::fs::write(&path, &bad).unwrap();
         for cmd in ["info", "compile", "disasm"] {
-            let out = avm_jit(
-                &[
-                    cmd.as_ref(),
-                    path.as_os_str(),
-                    "-o".as_ref(),
-                    dir.join("o.avm").as_os_str(),
-                ][..if cmd == "compile" { 4 } else { 2 }],
-            );
+            let out = run_on(cmd, &path, &dir.join("o.avm"));
             assert_ne!(
                 out.status.code(),
                 Some(101),
@@ -185,14 +179,7 @@ fn corrupted_golden_beams_never_crash() {
             let path = dir.join(format!("{}-{i}.beam", name.replace('/', "_")));
             std::fs::write(&path, &bad).unwrap();
             for cmd in ["info", "compile"] {
-                let out = avm_jit(
-                    &[
-                        cmd.as_ref(),
-                        path.as_os_str(),
-                        "-o".as_ref(),
-                        dir.join("o.beam").as_os_str(),
-                    ][..if cmd == "compile" { 4 } else { 2 }],
-                );
+                let out = run_on(cmd, &path, &dir.join("o.beam"));
                 let code = out.status.code();
                 assert!(
                     matches!(code, Some(0) | Some(1)),
