@@ -175,7 +175,7 @@ fn corrupted_golden_beams_never_crash() {
         for i in 0..25 {
             let mut bad = beam.clone();
             let at = rng.below(bad.len());
-            bad[at] = rng.next() as u8;
+            bad[at] = rng.next_u64() as u8;
             let path = dir.join(format!("{}-{i}.beam", name.replace('/', "_")));
             std::fs::write(&path, &bad).unwrap();
             for cmd in ["info", "compile"] {

@@ -433,7 +433,7 @@ fn random_corruption_never_panics_and_stays_bounded() {
             // A few random bytes, sometimes one field set to an extreme value.
             for _ in 0..1 + rng.below(4) {
                 let at = rng.below(bytes.len());
-                bytes[at] = rng.next() as u8;
+                bytes[at] = rng.next_u64() as u8;
             }
             if rng.below(4) == 0 {
                 let at = rng.below(bytes.len() - 4);
