@@ -40,7 +40,10 @@ pub fn native_payloads(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
         Ok(out)
     } else {
         Native::parse(&bytes).map_err(fail)?;
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         Ok(vec![(name, bytes)])
     }
 }
@@ -52,10 +55,11 @@ fn beam_payload(bytes: &[u8]) -> Result<(String, Vec<u8>), avm_jit_core::Error> 
         .module_name()
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .unwrap_or_default();
-    let chunk = module
-        .chunk(*b"avmN")
-        .ok_or(avm_jit_core::Error::new(avm_jit_core::ErrorKind::MissingChunk { id: *b"avmN" }, 0))?;
-    Ok((name, chunk.data.to_vec()))
+    let native = module.native()?.ok_or(avm_jit_core::Error::new(
+        avm_jit_core::ErrorKind::MissingChunk { id: *b"avmN" },
+        0,
+    ))?;
+    Ok((name, native.bytes.to_vec()))
 }
 
 fn layout_of(payload: &[u8]) -> Result<(Native<'_>, CodeLayout), avm_jit_core::Error> {
@@ -63,7 +67,11 @@ fn layout_of(payload: &[u8]) -> Result<(Native<'_>, CodeLayout), avm_jit_core::E
     let arch = native
         .arches()
         .find(|a| a.arch == avm_jit_core::native::ARCH_ARMV6M)
-        .ok_or(avm_jit_core::Error::unsupported(12, "architecture (no armv6m entry)", 0))?;
+        .ok_or(avm_jit_core::Error::unsupported(
+            12,
+            "architecture (no armv6m entry)",
+            0,
+        ))?;
     let layout = native.layout(&arch)?;
     Ok((native, layout))
 }
@@ -94,13 +102,20 @@ pub fn listing(name: &str, payload: &[u8]) -> Result<String, avm_jit_core::Error
             let _ = writeln!(out, "label {label}:");
             next.next();
         }
-        let stop = next.peek().map(|&&(o, _)| (o as usize).min(layout.label0)).unwrap_or(layout.label0);
+        let stop = next
+            .peek()
+            .map(|&&(o, _)| (o as usize).min(layout.label0))
+            .unwrap_or(layout.label0);
         let stop = stop.max(at + 2).min(layout.label0);
         let _ = disassemble(&payload[at..stop], at as u32, &mut out);
         at = stop;
     }
     let _ = writeln!(out, "label 0 (tables):");
-    let _ = disassemble(&payload[layout.label0..layout.labels_at.min(payload.len())], layout.label0 as u32, &mut out);
+    let _ = disassemble(
+        &payload[layout.label0..layout.labels_at.min(payload.len())],
+        layout.label0 as u32,
+        &mut out,
+    );
     let _ = writeln!(out, "lines: {}", native.lines(&layout).count());
     Ok(out)
 }
@@ -112,26 +127,46 @@ pub fn run_disasm(args: &DisasmArgs) -> Result<()> {
         if args.module.as_deref().is_some_and(|m| m != name) {
             continue;
         }
-        let text = listing(name, payload).map_err(|e| anyhow!("{}: module {name}: {e}", args.file.display()))?;
+        let text = listing(name, payload)
+            .map_err(|e| anyhow!("{}: module {name}: {e}", args.file.display()))?;
         print!("{text}");
         shown += 1;
     }
     if shown == 0 {
-        bail!("{}: no native code{}", args.file.display(), args.module.as_deref().map(|m| format!(" for module {m}")).unwrap_or_default());
+        bail!(
+            "{}: no native code{}",
+            args.file.display(),
+            args.module
+                .as_deref()
+                .map(|m| format!(" for module {m}"))
+                .unwrap_or_default()
+        );
     }
     Ok(())
 }
 
 /// Both sides around the first difference, disassembled.
 pub fn describe_difference(left: &[u8], right: &[u8]) -> String {
-    let at = left.iter().zip(right).position(|(a, b)| a != b).unwrap_or(left.len().min(right.len()));
+    let at = left
+        .iter()
+        .zip(right)
+        .position(|(a, b)| a != b)
+        .unwrap_or(left.len().min(right.len()));
     let from = at.saturating_sub(24) & !1;
-    let mut out = format!("sizes {} and {}, first difference at {at:#x}\n", left.len(), right.len());
+    let mut out = format!(
+        "sizes {} and {}, first difference at {at:#x}\n",
+        left.len(),
+        right.len()
+    );
     for (side, bytes) in [("left", left), ("right", right)] {
         let _ = writeln!(out, "  {side}:");
         let end = (at + 24).min(bytes.len());
         let mut text = String::new();
-        let _ = disassemble(bytes.get(from..end).unwrap_or_default(), from as u32, &mut text);
+        let _ = disassemble(
+            bytes.get(from..end).unwrap_or_default(),
+            from as u32,
+            &mut text,
+        );
         for line in text.lines() {
             let _ = writeln!(out, "    {line}");
         }

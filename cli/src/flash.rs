@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use avm_jit_core::avm::Pack;
+use avm_jit_core::beam::Module;
 use avm_jit_core::flash::cache::{self, CacheEntry, WalkEnd};
 use avm_jit_core::flash::plan::{self, Layout, PlanRequest};
 use avm_jit_core::flash::MemFlash;
@@ -295,20 +296,9 @@ pub struct FlashInfo {
     pub cache_stop: Option<String>,
 }
 
-/// Chunk ids of an IFF `FOR1` container (enough to tell whether a module has native code).
-fn iff_chunk_ids(beam: &[u8]) -> Vec<[u8; 4]> {
-    let mut ids = Vec::new();
-    let mut at = 12usize;
-    while let Some(h) = beam.get(at..at + 8) {
-        let id = [h[0], h[1], h[2], h[3]];
-        let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize;
-        ids.push(id);
-        match at.checked_add(8 + len).map(|e| (e + 3) & !3) {
-            Some(next) if next > at => at = next,
-            _ => break,
-        }
-    }
-    ids
+/// Whether a BEAM section carries precompiled native code (a readable `avmN` header).
+fn has_native_code(beam: &[u8]) -> bool {
+    Module::parse(beam).is_ok_and(|m| matches!(m.native(), Ok(Some(_))))
 }
 
 fn describe_avm(partition: &'static str, address: u32, pack: &Pack<'_>) -> AvmInfo {
@@ -322,7 +312,7 @@ fn describe_avm(partition: &'static str, address: u32, pack: &Pack<'_>) -> AvmIn
             flags: s.flags,
             start: s.is_start(),
             beam: s.is_beam(),
-            native: s.is_beam() && iff_chunk_ids(s.data).iter().any(|id| id == b"avmN"),
+            native: s.is_beam() && has_native_code(s.data),
         })
         .collect();
     AvmInfo {

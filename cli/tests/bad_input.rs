@@ -4,8 +4,22 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use avm_jit_tests::{golden_dir, workspace_root, Rng};
+
 fn avm_jit(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_avm-jit")).args(args).output().expect("run avm-jit")
+    Command::new(env!("CARGO_BIN_EXE_avm-jit"))
+        .args(args)
+        .output()
+        .expect("run avm-jit")
+}
+
+/// `avm-jit CMD INPUT`, with `-o OUTPUT` for `compile`.
+fn run_on(cmd: &str, input: &Path, output: &Path) -> Output {
+    let mut args = vec![cmd.as_ref(), input.as_os_str()];
+    if cmd == "compile" {
+        args.extend(["-o".as_ref(), output.as_os_str()]);
+    }
+    avm_jit(&args)
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -14,39 +28,24 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn golden() -> Option<PathBuf> {
-    let dir = std::env::var_os("AVM_JIT_GOLDEN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden"));
-    if dir.join("README.md").is_file() {
-        return Some(dir);
-    }
-    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "golden corpus not found at {}", dir.display());
-    eprintln!("SKIPPED: golden corpus not found at {}", dir.display());
-    None
-}
-
 /// A refusal: exit code 1, the file named, an offset given.
 fn assert_refused(out: &Output, file: &Path, what: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{what}: expected exit 1, got {:?}\n{stderr}", out.status);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{what}: expected exit 1, got {:?}\n{stderr}",
+        out.status
+    );
     let name = file.file_name().unwrap().to_string_lossy();
-    assert!(stderr.contains(name.as_ref()), "{what}: message does not name the file:\n{stderr}");
-    assert!(stderr.contains("offset"), "{what}: message gives no offset:\n{stderr}");
-}
-
-/// Deterministic xorshift, so a failure is reproducible.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
+    assert!(
+        stderr.contains(name.as_ref()),
+        "{what}: message does not name the file:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("offset"),
+        "{what}: message gives no offset:\n{stderr}"
+    );
 }
 
 /// Cut points: every chunk boundary (and the bytes around it) plus evenly spaced ones, 97 in all.
@@ -75,7 +74,9 @@ fn truncation_points(beam: &[u8]) -> Vec<usize> {
 
 #[test]
 fn truncated_lists_beam_is_refused_97_times() {
-    let Some(golden) = golden() else { return };
+    let Some(golden) = golden_dir("truncated_lists_beam_is_refused_97_times") else {
+        return;
+    };
     let beam = std::fs::read(golden.join("otp25/beams/stdlib/lists.beam")).unwrap();
     let dir = scratch("trunc");
     let points = truncation_points(&beam);
@@ -83,18 +84,19 @@ fn truncated_lists_beam_is_refused_97_times() {
     for (i, &len) in points.iter().enumerate() {
         let path = dir.join(format!("lists-{i}.beam"));
         std::fs::write(&path, &beam[..len]).unwrap();
-        assert_refused(&avm_jit(&["info".as_ref(), path.as_os_str()]), &path, &format!("info, {len} bytes"));
-        assert_refused(
-            &avm_jit(&["compile".as_ref(), "-o".as_ref(), dir.join("out.beam").as_os_str(), path.as_os_str()]),
-            &path,
-            &format!("compile, {len} bytes"),
-        );
+        for cmd in ["info", "compile"] {
+            assert_refused(
+                &run_on(cmd, &path, &dir.join("out.beam")),
+                &path,
+                &format!("{cmd}, {len} bytes"),
+            );
+        }
     }
     std::fs::remove_dir_all(dir).ok();
 }
 
 fn example_avm() -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/example/example.avm")).expect("fixture AVM")
+    std::fs::read(workspace_root().join("fixtures/example/example.avm")).expect("fixture AVM")
 }
 
 #[test]
@@ -104,18 +106,28 @@ fn truncated_and_corrupted_avms_are_refused_or_read() {
     let mut rng = Rng(0x5eed_1234_abcd_9876);
     // Truncations at section boundaries and a spread of other points.
     let mut points: Vec<usize> = (0..40).map(|i| i * avm.len() / 40).collect();
-    points.extend([1, 23, 24, 25, 28, 36, avm.len() - 1, avm.len() - 4, avm.len() - 16]);
+    points.extend([
+        1,
+        23,
+        24,
+        25,
+        28,
+        36,
+        avm.len() - 1,
+        avm.len() - 4,
+        avm.len() - 16,
+    ]);
     for len in points {
         let path = dir.join(format!("cut-{len}.avm"));
         std::fs::write(&path, &avm[..len]).unwrap();
         for cmd in ["info", "compile"] {
-            let mut args = vec![cmd.as_ref(), path.as_os_str()];
             let out_dir = dir.join("out");
             std::fs::create_dir_all(&out_dir).unwrap();
-            if cmd == "compile" {
-                args.extend(["-o".as_ref(), out_dir.as_os_str()]);
-            }
-            assert_refused(&avm_jit(&args), &path, &format!("{cmd}, AVM cut at {len}"));
+            assert_refused(
+                &run_on(cmd, &path, &out_dir),
+                &path,
+                &format!("{cmd}, AVM cut at {len}"),
+            );
         }
     }
     // Random corruptions: anything but a crash. Where a command refuses, it says where.
@@ -128,9 +140,19 @@ fn truncated_and_corrupted_avms_are_refused_or_read() {
         let path = dir.join(format!("flip-{i}.avm"));
         std::fs::write(&path, &bad).unwrap();
         for cmd in ["info", "compile", "disasm"] {
-            let out = avm_jit(&[cmd.as_ref(), path.as_os_str(), "-o".as_ref(), dir.join("o.avm").as_os_str()][..if cmd == "compile" { 4 } else { 2 }]);
-            assert_ne!(out.status.code(), Some(101), "{cmd} panicked on {}:\n{}", path.display(), String::from_utf8_lossy(&out.stderr));
-            assert!(out.status.code().is_some(), "{cmd} was killed on {}", path.display());
+            let out = run_on(cmd, &path, &dir.join("o.avm"));
+            assert_ne!(
+                out.status.code(),
+                Some(101),
+                "{cmd} panicked on {}:\n{}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                out.status.code().is_some(),
+                "{cmd} was killed on {}",
+                path.display()
+            );
         }
     }
     std::fs::remove_dir_all(dir).ok();
@@ -138,25 +160,39 @@ fn truncated_and_corrupted_avms_are_refused_or_read() {
 
 #[test]
 fn corrupted_golden_beams_never_crash() {
-    let Some(golden) = golden() else { return };
+    let Some(golden) = golden_dir("corrupted_golden_beams_never_crash") else {
+        return;
+    };
     let dir = scratch("flip");
     let mut rng = Rng(42);
-    let beams = ["otp25/beams/stdlib/lists.beam", "otp27/beams/stdlib/maps.beam", "otp25/beams/compiler/beam_asm.beam"];
+    let beams = [
+        "otp25/beams/stdlib/lists.beam",
+        "otp27/beams/stdlib/maps.beam",
+        "otp25/beams/compiler/beam_asm.beam",
+    ];
     for name in beams {
         let beam = std::fs::read(golden.join(name)).unwrap();
         for i in 0..25 {
             let mut bad = beam.clone();
             let at = rng.below(bad.len());
-            bad[at] = rng.next() as u8;
+            bad[at] = rng.next_u64() as u8;
             let path = dir.join(format!("{}-{i}.beam", name.replace('/', "_")));
             std::fs::write(&path, &bad).unwrap();
             for cmd in ["info", "compile"] {
-                let out = avm_jit(&[cmd.as_ref(), path.as_os_str(), "-o".as_ref(), dir.join("o.beam").as_os_str()][..if cmd == "compile" { 4 } else { 2 }]);
+                let out = run_on(cmd, &path, &dir.join("o.beam"));
                 let code = out.status.code();
-                assert!(matches!(code, Some(0) | Some(1)), "{cmd} on {}: {code:?}\n{}", path.display(), String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    matches!(code, Some(0) | Some(1)),
+                    "{cmd} on {}: {code:?}\n{}",
+                    path.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 if code == Some(1) {
                     let stderr = String::from_utf8_lossy(&out.stderr);
-                    assert!(stderr.contains(path.file_name().unwrap().to_str().unwrap()), "{stderr}");
+                    assert!(
+                        stderr.contains(path.file_name().unwrap().to_str().unwrap()),
+                        "{stderr}"
+                    );
                 }
             }
         }

@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 use avm_jit_core::avm::{Pack, PackBuilder};
 use avm_jit_core::flash::cache::{EntryHeader, ENTRY_HEADER_LEN};
+use avm_jit_tests::{beams_in, golden_dir, workspace_root};
 
 const FLASH_BASE: u32 = 0x1000_0000;
 const MAIN: u32 = 0x1018_0000;
@@ -14,46 +15,34 @@ fn off(addr: u32) -> usize {
     (addr - FLASH_BASE) as usize
 }
 
-fn golden_beams() -> Vec<(String, Vec<u8>)> {
-    let dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden/otp27/beams/fixtures");
-    let mut beams: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "beam"))
-        .map(|p| {
-            (
-                p.file_stem().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect();
-    beams.sort();
-    beams
+/// The compiler-fixture beams of the golden corpus (OTP 27).
+fn golden_beams(golden: &Path) -> Vec<(String, Vec<u8>)> {
+    beams_in(&golden.join("otp27/beams/fixtures"))
 }
 
 /// An application AVM made of the first `count` golden beams (the first one marked as start).
-fn app_avm(count: usize) -> Vec<u8> {
+fn app_avm(golden: &Path, count: usize) -> Vec<u8> {
     let mut b = PackBuilder::new();
-    for (i, (name, beam)) in golden_beams().iter().take(count).enumerate() {
+    for (i, (name, beam)) in golden_beams(golden).iter().take(count).enumerate() {
         b.beam(name, beam, i == 0).unwrap();
     }
     b.finish()
 }
 
-/// The example application of the fixtures, once it is built; otherwise the golden-beam app.
-fn example_avm() -> Vec<u8> {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+/// The example application of the fixtures, once it is built; otherwise the golden-beam app
+/// (`None`: neither is there, and `test` has been reported as skipped).
+fn example_avm(test: &str) -> Option<Vec<u8>> {
+    let fixtures = workspace_root().join("fixtures");
     for candidate in [
         "example/example.avm",
         "example/build/example.avm",
         "example.avm",
     ] {
         if let Ok(bytes) = std::fs::read(fixtures.join(candidate)) {
-            return bytes;
+            return Some(bytes);
         }
     }
-    app_avm(usize::MAX)
+    golden_dir(test).map(|golden| app_avm(&golden, usize::MAX))
 }
 
 struct Scratch(PathBuf);
@@ -133,7 +122,9 @@ fn image_with_firmware(s: &Scratch) -> PathBuf {
 #[test]
 fn jit_mode_writes_the_avm_raw_and_erases_the_cache() {
     let s = Scratch::new("jit");
-    let avm = example_avm();
+    let Some(avm) = example_avm("jit_mode_writes_the_avm_raw_and_erases_the_cache") else {
+        return;
+    };
     let app = s.write("app.avm", &avm);
     let image = image_with_firmware(&s);
     let before = std::fs::read(&image).unwrap();
@@ -154,8 +145,11 @@ fn jit_mode_writes_the_avm_raw_and_erases_the_cache() {
 
 #[test]
 fn missing_image_is_created_blank() {
+    let Some(golden) = golden_dir("missing_image_is_created_blank") else {
+        return;
+    };
     let s = Scratch::new("create");
-    let avm = app_avm(2);
+    let avm = app_avm(&golden, 2);
     let app = s.write("app.avm", &avm);
     let image = s.path("new.bin");
     ok(&flash_jit_image(&image, &app));
@@ -185,8 +179,11 @@ fn fake_warm_cache(image: &Path, avm: &[u8], code_len: u32) -> u32 {
 
 #[test]
 fn info_reports_avm_modules_and_cache_entries() {
+    let Some(golden) = golden_dir("info_reports_avm_modules_and_cache_entries") else {
+        return;
+    };
     let s = Scratch::new("info");
-    let avm = app_avm(3);
+    let avm = app_avm(&golden, 3);
     let app = s.write("app.avm", &avm);
     let image = s.path("flash.bin");
     ok(&flash_jit_image(&image, &app));
@@ -210,7 +207,7 @@ fn info_reports_avm_modules_and_cache_entries() {
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["magic"], 0x4A74);
     assert_eq!(entries[0]["native_size"], 40);
-    let first_module = golden_beams()[0].0.clone() + ".beam";
+    let first_module = golden_beams(&golden)[0].0.clone() + ".beam";
     assert_eq!(entries[0]["module"], first_module.as_str());
 
     let text = ok(&avm_jit(&[&"info", &"--image", &image]));
@@ -222,9 +219,12 @@ fn info_reports_avm_modules_and_cache_entries() {
 
 #[test]
 fn reflashing_a_smaller_avm_leaves_no_stale_cache() {
+    let Some(golden) = golden_dir("reflashing_a_smaller_avm_leaves_no_stale_cache") else {
+        return;
+    };
     let s = Scratch::new("stale");
-    let big = app_avm(usize::MAX);
-    let small = app_avm(1);
+    let big = app_avm(&golden, usize::MAX);
+    let small = app_avm(&golden, 1);
     assert!(small.len() + 4096 < big.len());
     let image = s.path("flash.bin");
     ok(&flash_jit_image(&image, &s.write("big.avm", &big)));
@@ -242,7 +242,9 @@ fn reflashing_a_smaller_avm_leaves_no_stale_cache() {
 #[test]
 fn uf2_decodes_to_the_same_bytes_as_the_image() {
     let s = Scratch::new("uf2");
-    let avm = example_avm();
+    let Some(avm) = example_avm("uf2_decodes_to_the_same_bytes_as_the_image") else {
+        return;
+    };
     let app = s.write("app.avm", &avm);
     let image = s.path("flash.bin");
     let uf2 = s.path("app.uf2");
@@ -272,8 +274,11 @@ fn uf2_decodes_to_the_same_bytes_as_the_image() {
 
 #[test]
 fn refusals_name_the_file_and_write_nothing() {
+    let Some(golden) = golden_dir("refusals_name_the_file_and_write_nothing") else {
+        return;
+    };
     let s = Scratch::new("refuse");
-    let avm = app_avm(2);
+    let avm = app_avm(&golden, 2);
     let app = s.write("app.avm", &avm);
     let image = s.path("flash.bin");
     let jit = |extra: &[&dyn AsRef<std::ffi::OsStr>], file: &Path| {
@@ -305,14 +310,16 @@ fn refusals_name_the_file_and_write_nothing() {
     refused(&jit(&[], &s.path("missing.avm")), &["missing.avm"]);
 
     let mut nostart = PackBuilder::new();
-    nostart.beam("lonely", &golden_beams()[0].1, false).unwrap();
+    nostart
+        .beam("lonely", &golden_beams(&golden)[0].1, false)
+        .unwrap();
     refused(
         &jit(&[], &s.write("nostart.avm", &nostart.finish())),
         &["nostart.avm", "start/0"],
     );
 
     let mut huge = PackBuilder::new();
-    huge.beam("app", &golden_beams()[0].1, true).unwrap();
+    huge.beam("app", &golden_beams(&golden)[0].1, true).unwrap();
     huge.file("app/priv/blob", &vec![7u8; 600 << 10]).unwrap();
     let huge = s.write("huge.avm", &huge.finish());
     refused(&jit(&[], &huge), &["huge.avm", "partition holds"]);
@@ -365,8 +372,11 @@ fn refusals_name_the_file_and_write_nothing() {
 
 #[test]
 fn probe_errors_stop_at_the_probe_boundary() {
+    let Some(golden) = golden_dir("probe_errors_stop_at_the_probe_boundary") else {
+        return;
+    };
     let s = Scratch::new("probe");
-    let app = s.write("app.avm", &app_avm(1));
+    let app = s.write("app.avm", &app_avm(&golden, 1));
     let out = avm_jit(&[&"flash", &"--mode", &"jit", &"--probe=not-a-selector", &app]);
     refused(&out, &["bad probe selector"]);
     // A probe that is not attached.
@@ -390,7 +400,9 @@ fn probe_errors_stop_at_the_probe_boundary() {
 #[ignore = "needs the compiler"]
 fn aot_mode_writes_native_code_in_every_module() {
     let s = Scratch::new("aot");
-    let avm = example_avm();
+    let Some(avm) = example_avm("aot_mode_writes_native_code_in_every_module") else {
+        return;
+    };
     let app = s.write("app.avm", &avm);
     let image = s.path("flash.bin");
     ok(&avm_jit(&[

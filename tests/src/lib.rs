@@ -101,6 +101,40 @@ pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
     out
 }
 
+/// The `.beam` files below `dir` as (module name, bytes), sorted by path; panics if there are none.
+pub fn beams_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let beams: Vec<(String, Vec<u8>)> = files_with_ext(dir, "beam")
+        .into_iter()
+        .map(|path| {
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (name, bytes)
+        })
+        .collect();
+    assert!(!beams.is_empty(), "no beams in {}", dir.display());
+    beams
+}
+
+/// xorshift64*: deterministic pseudo-random numbers, so a failing corruption test is reproducible.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
 /// The input beams of a golden target folder.
 pub fn golden_beams_dir(golden: &Path, target: &str) -> PathBuf {
     let (otp, variant) = target.split_once('/').unwrap_or((target, ""));

@@ -1,62 +1,37 @@
 //! AVM read → write is byte-identical, and damaged AVMs are refused without panicking.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use avm_jit_core::avm::{Pack, PackBuilder, BEAM_CODE};
+use avm_jit_tests::{beams_in, files_with_ext, golden_dir, workspace_root};
 
-fn golden_beams() -> Vec<(String, Vec<u8>)> {
-    let dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden/otp27/beams/fixtures");
-    let mut beams: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "beam"))
-        .map(|p| {
-            (
-                p.file_stem().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect();
-    beams.sort();
-    assert!(!beams.is_empty(), "no golden beams in {}", dir.display());
-    beams
+/// The compiler-fixture beams of the golden corpus (OTP 27).
+fn golden_beams(golden: &Path) -> Vec<(String, Vec<u8>)> {
+    beams_in(&golden.join("otp27/beams/fixtures"))
 }
 
-fn golden_avm() -> Vec<u8> {
+fn golden_avm(beams: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut b = PackBuilder::new();
-    for (i, (name, beam)) in golden_beams().iter().enumerate() {
+    for (i, (name, beam)) in beams.iter().enumerate() {
         b.beam(name, beam, i == 0).unwrap();
     }
     b.file("fixtures/priv/odd.txt", b"seven b").unwrap();
     b.finish()
 }
 
-/// Every `.avm` under the directories the project keeps fixtures and golden data in.
-fn avm_files() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut out = Vec::new();
-    let mut dirs = vec![root.join("../fixtures"), root.join("../../shared/golden")];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|x| x == "avm") {
-                out.push(path);
-            }
-        }
-    }
-    out
+fn round_trips(path: &Path) {
+    let bytes = std::fs::read(path).unwrap();
+    let pack = Pack::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(pack.to_vec(), bytes, "{}", path.display());
 }
 
 #[test]
 fn built_avm_holds_the_beams_and_round_trips() {
-    let beams = golden_beams();
-    let avm = golden_avm();
+    let Some(golden) = golden_dir("built_avm_holds_the_beams_and_round_trips") else {
+        return;
+    };
+    let beams = golden_beams(&golden);
+    let avm = golden_avm(&beams);
     let pack = Pack::parse(&avm).unwrap();
     assert_eq!(pack.modules().count(), beams.len());
     for (section, (name, beam)) in pack.modules().zip(&beams) {
@@ -72,16 +47,23 @@ fn built_avm_holds_the_beams_and_round_trips() {
 
 #[test]
 fn every_avm_file_round_trips() {
-    for path in avm_files() {
-        let bytes = std::fs::read(&path).unwrap();
-        let pack = Pack::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(pack.to_vec(), bytes, "{}", path.display());
-    }
+    let fixtures = files_with_ext(&workspace_root().join("fixtures"), "avm");
+    assert!(!fixtures.is_empty(), "no .avm among the fixtures");
+    fixtures.iter().for_each(|p| round_trips(p));
+    let Some(golden) = golden_dir("every_avm_file_round_trips") else {
+        return;
+    };
+    files_with_ext(&golden, "avm")
+        .iter()
+        .for_each(|p| round_trips(p));
 }
 
 #[test]
 fn round_trip_keeps_a_flash_partition_tail() {
-    let mut avm = golden_avm();
+    let Some(golden) = golden_dir("round_trip_keeps_a_flash_partition_tail") else {
+        return;
+    };
+    let mut avm = golden_avm(&golden_beams(&golden));
     let len = avm.len();
     avm.resize(len + 4096, 0xFF);
     let pack = Pack::parse(&avm).unwrap();
@@ -92,7 +74,10 @@ fn round_trip_keeps_a_flash_partition_tail() {
 
 #[test]
 fn truncations_and_corruptions_are_errors_not_panics() {
-    let avm = golden_avm();
+    let Some(golden) = golden_dir("truncations_and_corruptions_are_errors_not_panics") else {
+        return;
+    };
+    let avm = golden_avm(&golden_beams(&golden));
     let pack = Pack::parse(&avm).unwrap();
     // Around every structure boundary, and a sample elsewhere.
     let mut cuts: Vec<usize> = (0..64).collect();

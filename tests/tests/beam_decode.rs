@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use avm_jit_core::beam::compact::Register;
 use avm_jit_core::beam::{opcodes, write_module, Module, Operand, MAX_LITERALS_BYTES};
 use avm_jit_core::Result;
+use avm_jit_tests::{files_with_ext, golden_dir, workspace_root, Rng};
 
 // ---------------------------------------------------------------------------------------------
 // Allocation accounting: the peak of live bytes allocated by this thread.
@@ -61,47 +62,15 @@ fn peak_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
 // ---------------------------------------------------------------------------------------------
 // Corpus discovery.
 
-fn golden_root() -> Option<PathBuf> {
-    let root = std::env::var_os("AVM_JIT_GOLDEN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden"));
-    if root.is_dir() {
-        return Some(root);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("golden corpus not found at {}", root.display());
-    }
-    println!("SKIPPED: golden corpus not found at {}", root.display());
-    None
-}
-
-fn beams_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            beams_under(&p, out);
-        } else if p.extension().is_some_and(|e| e == "beam") {
-            out.push(p);
-        }
-    }
-}
-
 fn corpus(root: &Path) -> Vec<PathBuf> {
     let mut beams = Vec::new();
     for sub in ["otp25/beams", "otp27/beams", "otp27/beams-notype"] {
         let before = beams.len();
-        beams_under(&root.join(sub), &mut beams);
+        beams.extend(files_with_ext(&root.join(sub), "beam"));
         assert!(beams.len() > before, "no beams under {sub}");
     }
     // The project's own fixtures, once they exist.
-    beams_under(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures"),
-        &mut beams,
-    );
+    beams.extend(files_with_ext(&workspace_root().join("fixtures"), "beam"));
     beams
 }
 
@@ -270,7 +239,9 @@ fn index(root: &Path, target: &str) -> BTreeMap<(String, String), Vec<String>> {
 
 #[test]
 fn every_golden_beam_decodes_completely() {
-    let Some(root) = golden_root() else { return };
+    let Some(root) = golden_dir("every_golden_beam_decodes_completely") else {
+        return;
+    };
     CHECK_OPERANDS.with(|c| c.set(true));
     let otp25 = index(&root, "otp25/armv6m");
     let otp27 = index(&root, "otp27/armv6m");
@@ -338,37 +309,39 @@ fn every_golden_beam_decodes_completely() {
     assert!(v3_types > 1000);
 }
 
+/// A parsed module's chunks in file order, as `write_module` takes them.
+fn chunk_list<'a>(m: &Module<'a>) -> Vec<([u8; 4], &'a [u8])> {
+    m.chunks()
+        .map(|c| c.unwrap())
+        .map(|c| (c.id, c.data))
+        .collect()
+}
+
 #[test]
 fn rebuilding_from_chunks_is_byte_identical() {
-    let Some(root) = golden_root() else { return };
+    let Some(root) = golden_dir("rebuilding_from_chunks_is_byte_identical") else {
+        return;
+    };
     for path in corpus(&root) {
         let bytes = std::fs::read(&path).unwrap();
         let m = Module::parse(&bytes).unwrap();
-        let chunks: Vec<([u8; 4], &[u8])> = m
-            .chunks()
-            .map(|c| c.unwrap())
-            .map(|c| (c.id, c.data))
-            .collect();
-        assert!(write_module(&chunks) == bytes, "{}", path.display());
+        assert!(write_module(&chunk_list(&m)) == bytes, "{}", path.display());
     }
 }
 
 #[test]
 fn notype_beams_are_the_typed_beams_without_their_type_chunk() {
-    let Some(root) = golden_root() else { return };
-    let mut notype = Vec::new();
-    beams_under(&root.join("otp27/beams-notype"), &mut notype);
+    let Some(root) = golden_dir("notype_beams_are_the_typed_beams_without_their_type_chunk") else {
+        return;
+    };
+    let notype = files_with_ext(&root.join("otp27/beams-notype"), "beam");
     assert!(!notype.is_empty());
     for path in notype {
         let rel = path.strip_prefix(root.join("otp27/beams-notype")).unwrap();
         let typed = std::fs::read(root.join("otp27/beams").join(rel)).unwrap();
         let m = Module::parse(&typed).unwrap();
-        let chunks: Vec<([u8; 4], &[u8])> = m
-            .chunks()
-            .map(|c| c.unwrap())
-            .filter(|c| &c.id != b"Type")
-            .map(|c| (c.id, c.data))
-            .collect();
+        let mut chunks = chunk_list(&m);
+        chunks.retain(|(id, _)| id != b"Type");
         assert!(
             write_module(&chunks) == std::fs::read(&path).unwrap(),
             "{}",
@@ -395,7 +368,9 @@ fn allocation_bound(len: usize, literal_limit: usize) -> usize {
 
 #[test]
 fn every_prefix_is_refused() {
-    let Some(root) = golden_root() else { return };
+    let Some(root) = golden_dir("every_prefix_is_refused") else {
+        return;
+    };
     for sample in &DAMAGE_SAMPLES[..2] {
         let bytes = std::fs::read(root.join(sample)).unwrap();
         for n in 0..bytes.len() {
@@ -412,14 +387,11 @@ fn every_prefix_is_refused() {
 /// notice (`StrT` is raw bytes, and chunks this reader does not interpret are left alone).
 #[test]
 fn every_truncated_chunk_is_refused() {
-    let Some(root) = golden_root() else { return };
+    let Some(root) = golden_dir("every_truncated_chunk_is_refused") else {
+        return;
+    };
     let bytes = std::fs::read(root.join(DAMAGE_SAMPLES[1])).unwrap();
-    let m = Module::parse(&bytes).unwrap();
-    let chunks: Vec<([u8; 4], &[u8])> = m
-        .chunks()
-        .map(|c| c.unwrap())
-        .map(|c| (c.id, c.data))
-        .collect();
+    let chunks = chunk_list(&Module::parse(&bytes).unwrap());
     let decoded = [
         b"AtU8", b"Code", b"ImpT", b"ExpT", b"LocT", b"FunT", b"LitT", b"Type", b"Line",
     ];
@@ -447,24 +419,11 @@ fn every_truncated_chunk_is_refused() {
     assert!(cases > 3000, "{cases}");
 }
 
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[test]
 fn random_corruption_never_panics_and_stays_bounded() {
-    let Some(root) = golden_root() else { return };
+    let Some(root) = golden_dir("random_corruption_never_panics_and_stays_bounded") else {
+        return;
+    };
     let mut rng = Rng(0x5EED_0FBE_A5A5);
     let (mut ok, mut err, mut worst) = (0, 0, 0usize);
     for sample in DAMAGE_SAMPLES {
@@ -474,7 +433,7 @@ fn random_corruption_never_panics_and_stays_bounded() {
             // A few random bytes, sometimes one field set to an extreme value.
             for _ in 0..1 + rng.below(4) {
                 let at = rng.below(bytes.len());
-                bytes[at] = rng.next() as u8;
+                bytes[at] = rng.next_u64() as u8;
             }
             if rng.below(4) == 0 {
                 let at = rng.below(bytes.len() - 4);
@@ -500,7 +459,9 @@ fn random_corruption_never_panics_and_stays_bounded() {
 
 #[test]
 fn tight_literal_limit_is_enforced() {
-    let Some(root) = golden_root() else { return };
+    let Some(root) = golden_dir("tight_literal_limit_is_enforced") else {
+        return;
+    };
     let bytes = std::fs::read(root.join(DAMAGE_SAMPLES[1])).unwrap();
     let m = Module::parse(&bytes).unwrap();
     let lit_t = m.chunk(*b"LitT").unwrap();

@@ -11,6 +11,7 @@
 
 use alloc::vec::Vec;
 
+use crate::beam::compact::array_at;
 use crate::error::{Error, ErrorKind, Result};
 
 /// `#!/usr/bin/env AtomVM\n` followed by two NUL bytes.
@@ -110,14 +111,7 @@ pub struct Pack<'a> {
 }
 
 fn read_u32(bytes: &[u8], offset: usize) -> Result<u32> {
-    match offset.checked_add(4).and_then(|end| bytes.get(offset..end)) {
-        Some(b) => Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
-        None => Err(Error::truncated(
-            offset,
-            4,
-            bytes.len().saturating_sub(offset),
-        )),
-    }
+    array_at(bytes, offset).map(u32::from_be_bytes)
 }
 
 const fn pad4(n: usize) -> usize {
@@ -289,10 +283,13 @@ impl<'a> Pack<'a> {
     pub fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&HEADER);
         for s in &self.sections {
-            write_section_header(out, s.size, s.flags, s.reserved, s.name, s.name_padding);
-            out.extend_from_slice(s.data);
-            out.extend_from_slice(s.padding);
+            write_as_parsed(out, s);
         }
+        self.write_end(out);
+    }
+
+    /// The end section and whatever followed it, as parsed.
+    fn write_end(&self, out: &mut Vec<u8>) {
         let e = &self.end;
         write_section_header(out, e.size, e.flags, e.reserved, e.name, e.name_padding);
         out.extend_from_slice(e.data);
@@ -311,21 +308,21 @@ impl<'a> Pack<'a> {
                     let header_len = SECTION_FIXED_HEADER + s.name.len() + s.name_padding.len();
                     let size = u32::try_from(header_len + pad4(data.len()))
                         .map_err(|_| BuildError::TooLarge)?;
-                    write_section_header(&mut out, size, s.flags, s.reserved, s.name, s.name_padding);
+                    write_section_header(
+                        &mut out,
+                        size,
+                        s.flags,
+                        s.reserved,
+                        s.name,
+                        s.name_padding,
+                    );
                     out.extend_from_slice(data);
                     out.resize(out.len() + pad4(data.len()) - data.len(), 0);
                 }
-                None => {
-                    write_section_header(&mut out, s.size, s.flags, s.reserved, s.name, s.name_padding);
-                    out.extend_from_slice(s.data);
-                    out.extend_from_slice(s.padding);
-                }
+                None => write_as_parsed(&mut out, s),
             }
         }
-        let e = &self.end;
-        write_section_header(&mut out, e.size, e.flags, e.reserved, e.name, e.name_padding);
-        out.extend_from_slice(e.data);
-        out.extend_from_slice(self.trailing);
+        self.write_end(&mut out);
         Ok(out)
     }
 
@@ -334,6 +331,13 @@ impl<'a> Pack<'a> {
         self.write(&mut out);
         out
     }
+}
+
+/// A section exactly as it was read: header, payload and padding.
+fn write_as_parsed(out: &mut Vec<u8>, s: &Section<'_>) {
+    write_section_header(out, s.size, s.flags, s.reserved, s.name, s.name_padding);
+    out.extend_from_slice(s.data);
+    out.extend_from_slice(s.padding);
 }
 
 fn write_section_header(

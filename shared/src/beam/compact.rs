@@ -16,6 +16,15 @@ use crate::error::{Error, ErrorKind, Result};
 /// Longest integer operand accepted, in bytes (a bound for hostile input, not an OTP limit).
 pub const MAX_BIG_INTEGER_BYTES: usize = 64 * 1024;
 
+/// The `N` bytes at `at`, for readers that look fields up by offset rather than in sequence;
+/// a short input is an error at `at`.
+pub fn array_at<const N: usize>(bytes: &[u8], at: usize) -> Result<[u8; N]> {
+    at.checked_add(N)
+        .and_then(|end| bytes.get(at..end))
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| Error::truncated(at, N, bytes.len().saturating_sub(at)))
+}
+
 /// A bounds-checked reader over the instruction bytes; offsets are file offsets.
 #[derive(Clone, Debug)]
 pub struct Cursor<'a> {

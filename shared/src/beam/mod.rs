@@ -16,7 +16,7 @@
 //!   Option<&[u8]>` gives the external-term-format bytes of literal i (starting with 131).
 //! - `module.types() -> Result<Types>`: `types.version`, `types.get(i) -> JitType`.
 //!
-//! Also: `module.lines()`, `module.strings()`, `module.native()` (the `avmN` header),
+//! Also: `module.lines()`, `module.strings()`, `module.native()` (the `avmN` payload as a [`crate::native::Native`]),
 //! `module.literals_with_limit(n)`, `types.try_get(i)` / `types.entry(i)` (every `Type` version),
 //! `Cursor::operand()` / `Cursor::tagged()` for operand-level decoding, and [`write_module`].
 
@@ -26,7 +26,6 @@ pub mod compact;
 pub mod container;
 pub mod lines;
 pub mod literals;
-pub mod native;
 pub mod opcodes;
 pub mod tables;
 pub mod types;
@@ -37,11 +36,11 @@ pub use compact::{Cursor, Operand};
 pub use container::{write_module, Chunk, Chunks, Module};
 pub use lines::{LineItem, Lines};
 pub use literals::{Literals, MAX_LITERALS_BYTES};
-pub use native::{NativeArch, NativeCode};
 pub use tables::{Export, Exports, Fun, Funs, Import, Imports};
 pub use types::{JitType, TypeEntry, TypeSet, Types};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::native::Native;
 
 impl<'a> Module<'a> {
     fn required(&self, id: [u8; 4]) -> Result<Chunk<'a>> {
@@ -139,10 +138,10 @@ impl<'a> Module<'a> {
         self.chunk(*b"StrT").map_or(&[], |c| c.data)
     }
 
-    /// The `avmN` chunk (AtomVM native code), if present.
-    pub fn native(&self) -> Result<Option<NativeCode<'a>>> {
+    /// The `avmN` chunk (AtomVM native code), if present; errors carry file offsets.
+    pub fn native(&self) -> Result<Option<Native<'a>>> {
         self.chunk(*b"avmN")
-            .map(|c| NativeCode::parse(c.data, c.offset))
+            .map(|c| Native::parse(c.data).map_err(|e| e.rebase(c.offset)))
             .transpose()
     }
 }

@@ -9,6 +9,7 @@
 //! Offsets inside the code (labels, lines, branches) count from the start of the payload, because
 //! the compiler's stream starts with the header already in it.
 
+use crate::beam::compact::array_at;
 use crate::error::{Error, ErrorKind, Result};
 
 /// `avmN` format version understood by AtomVM v0.7.
@@ -62,27 +63,19 @@ pub struct Native<'a> {
 }
 
 fn be_u16(b: &[u8], at: usize) -> Result<u16> {
-    b.get(at..at + 2)
-        .map(|s| u16::from_be_bytes([s[0], s[1]]))
-        .ok_or_else(|| Error::truncated(at, 2, b.len().saturating_sub(at)))
+    array_at(b, at).map(u16::from_be_bytes)
 }
 
 fn be_u32(b: &[u8], at: usize) -> Result<u32> {
-    b.get(at..at + 4)
-        .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-        .ok_or_else(|| Error::truncated(at, 4, b.len().saturating_sub(at)))
+    array_at(b, at).map(u32::from_be_bytes)
 }
 
 fn le_i32(b: &[u8], at: usize) -> Result<i32> {
-    b.get(at..at + 4)
-        .map(|s| i32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-        .ok_or_else(|| Error::truncated(at, 4, b.len().saturating_sub(at)))
+    array_at(b, at).map(i32::from_le_bytes)
 }
 
 fn le_u16(b: &[u8], at: usize) -> Result<u16> {
-    b.get(at..at + 2)
-        .map(|s| u16::from_le_bytes([s[0], s[1]]))
-        .ok_or_else(|| Error::truncated(at, 2, b.len().saturating_sub(at)))
+    array_at(b, at).map(u16::from_le_bytes)
 }
 
 impl<'a> Native<'a> {
@@ -102,18 +95,34 @@ impl<'a> Native<'a> {
                 arch_count.into(),
             ));
         }
-        Ok(Native {
+        let native = Native {
             bytes,
             info_size,
             labels_count,
             format,
             arch_count,
-        })
+        };
+        let code_len = native.code().len();
+        for (n, arch) in native.arches().enumerate() {
+            if arch.offset as usize > code_len {
+                return Err(Error::invalid(
+                    12 + 8 * n + 4,
+                    "avmN code offset",
+                    arch.offset.into(),
+                ));
+            }
+        }
+        Ok(native)
     }
 
     /// Offset of the first byte after the info block.
     pub fn data_start(&self) -> usize {
         4 + self.info_size as usize
+    }
+
+    /// Everything after the info block: the code of every architecture.
+    pub fn code(&self) -> &'a [u8] {
+        &self.bytes[self.data_start()..]
     }
 
     pub fn arches(&self) -> impl Iterator<Item = ArchEntry> + '_ {
@@ -279,6 +288,39 @@ mod tests {
             }]
         );
         assert_eq!(n.data_start(), 20);
+    }
+
+    #[test]
+    fn header_fields_and_bounds() {
+        let d = [
+            0, 0, 0, 16, 0, 0, 0, 7, 0, 1, 0, 1, 0, 3, 0, 1, 0, 0, 0, 0, 0xAA, 0xBB,
+        ];
+        let n = Native::parse(&d).unwrap();
+        assert_eq!((n.info_size, n.labels_count, n.format), (16, 7, 1));
+        assert_eq!(n.code(), &[0xAA, 0xBB]);
+        assert_eq!(n.data_start(), 20);
+        for len in 0..20 {
+            assert!(Native::parse(&d[..len]).is_err(), "prefix {len}");
+        }
+        let mut two = d;
+        two[11] = 2;
+        assert!(Native::parse(&two).is_err());
+        let mut far = d;
+        far[19] = 3;
+        assert_eq!(Native::parse(&far).unwrap_err().offset, 16);
+    }
+
+    #[test]
+    fn module_native_reports_file_offsets() {
+        let mut payload = single_arch_header(7, ARCH_ARMV6M, VARIANT_PIC).to_vec();
+        let beam = crate::beam::write_module(&[(*b"avmN", &payload)]);
+        let module = crate::beam::Module::parse(&beam).unwrap();
+        assert_eq!(module.native().unwrap().unwrap().labels_count, 7);
+        // Code offset 3 with no code after the info: the error points into the file, at the field.
+        payload[19] = 3;
+        let beam = crate::beam::write_module(&[(*b"avmN", &payload)]);
+        let module = crate::beam::Module::parse(&beam).unwrap();
+        assert_eq!(module.native().unwrap_err().offset, 20 + 16);
     }
 
     #[test]
