@@ -190,7 +190,7 @@ pub fn run(args: &CompileArgs) -> Result<bool> {
     }
     bar.finish_and_clear();
     if failed > 0 {
-        eprintln!("{failed} of {modules} modules failed to compile (left as bytecode in AVM outputs)");
+        eprintln!("{failed} of {modules} modules failed to compile (in an AVM they stay as bytecode)");
     }
     Ok(failed == 0)
 }

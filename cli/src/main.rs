@@ -77,7 +77,19 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
     }
 }
 
+/// Die quietly on a closed pipe (`avm-jit disasm x.beam | head`), as Unix tools do, instead of
+/// panicking on the failed write.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default is async-signal-safe and done before
+    // any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     match run(Cli::parse()) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,

@@ -397,7 +397,6 @@ fn probe_errors_stop_at_the_probe_boundary() {
 }
 
 #[test]
-#[ignore = "needs the compiler"]
 fn aot_mode_writes_native_code_in_every_module() {
     let s = Scratch::new("aot");
     let Some(avm) = example_avm("aot_mode_writes_native_code_in_every_module") else {

@@ -59,6 +59,17 @@ impl<'a> Module<'a> {
         Atoms::parse(c.data, c.offset, AtomEncoding::Latin1)
     }
 
+    /// The label count tables are checked against: from `Code`, or for a precompiled module
+    /// (which keeps no bytecode) from its `avmN` header.
+    pub fn label_count(&self) -> Result<u32> {
+        if self.chunk(*b"Code").is_none() {
+            if let Some(native) = self.native()? {
+                return Ok(native.labels_count);
+            }
+        }
+        Ok(self.code()?.label_count)
+    }
+
     pub fn code(&self) -> Result<Code<'a>> {
         let c = self.required(*b"Code")?;
         Code::parse(c.data, c.offset)
@@ -88,7 +99,7 @@ impl<'a> Module<'a> {
     fn function_table(&self, id: [u8; 4]) -> Result<Exports<'a>> {
         let c = self.required(id)?;
         let table = Exports::parse(c.data, c.offset)?;
-        table.check(self.atoms()?.len(), self.code()?.label_count)?;
+        table.check(self.atoms()?.len(), self.label_count()?)?;
         Ok(table)
     }
 
@@ -98,7 +109,7 @@ impl<'a> Module<'a> {
             return Ok(Funs::empty());
         };
         let funs = Funs::parse(c.data, c.offset)?;
-        funs.check(self.atoms()?.len(), self.code()?.label_count)?;
+        funs.check(self.atoms()?.len(), self.label_count()?)?;
         Ok(funs)
     }
 
