@@ -56,7 +56,10 @@ pub fn describe_failure(module: &[u8], error: &ModuleError) -> String {
                     format!("{f}/{arity}")
                 })
                 .unwrap_or_else(|| "(before any function)".into());
-            let label = c.label.map(|l| format!("label {l}")).unwrap_or_else(|| "no label".into());
+            let label = c
+                .label
+                .map(|l| format!("label {l}"))
+                .unwrap_or_else(|| "no label".into());
             let opcode = c
                 .opcode
                 .map(|op| match opcodes::info(op) {
@@ -68,18 +71,24 @@ pub fn describe_failure(module: &[u8], error: &ModuleError) -> String {
                 CompileErrorKind::UnsupportedOpcode(_) => "not supported".to_string(),
                 other => other.to_string(),
             };
-            format!("module {name}: {function}, {label}, {opcode} at offset {:#x}: {what}", c.offset)
+            format!(
+                "module {name}: {function}, {label}, {opcode} at offset {:#x}: {what}",
+                c.offset
+            )
         }
     }
 }
 
 /// Where the output for `input` goes.
 fn output_path(input: &Path, output: Option<&Path>, many: bool) -> Result<PathBuf> {
-    let file_name = input.file_name().ok_or_else(|| anyhow!("{}: not a file", input.display()))?;
+    let file_name = input
+        .file_name()
+        .ok_or_else(|| anyhow!("{}: not a file", input.display()))?;
     let out = match output {
         Some(dir) if many || dir.is_dir() || dir.as_os_str().to_string_lossy().ends_with('/') => {
             if !dir.exists() {
-                std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("{}: cannot create", dir.display()))?;
             } else if !dir.is_dir() {
                 bail!("{}: several inputs need an output directory", dir.display());
             }
@@ -88,11 +97,18 @@ fn output_path(input: &Path, output: Option<&Path>, many: bool) -> Result<PathBu
         Some(file) => file.to_path_buf(),
         None => {
             let stem = input.file_stem().unwrap_or(file_name).to_string_lossy();
-            let ext = input.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+            let ext = input
+                .extension()
+                .map(|e| format!(".{}", e.to_string_lossy()))
+                .unwrap_or_default();
             input.with_file_name(format!("{stem}.jit{ext}"))
         }
     };
-    if out.canonicalize().ok().is_some_and(|o| input.canonicalize().ok().as_ref() == Some(&o)) {
+    if out
+        .canonicalize()
+        .ok()
+        .is_some_and(|o| input.canonicalize().ok().as_ref() == Some(&o))
+    {
         bail!("{}: output would overwrite the input", out.display());
     }
     Ok(out)
@@ -115,7 +131,10 @@ pub fn compile_avm(
         on_module();
         match precompile_beam(section.data, target) {
             Ok(out) => *slot = Some(out),
-            Err(e) => failures.push(describe_failure(section.data, &rebase(e, section.data_offset))),
+            Err(e) => failures.push(describe_failure(
+                section.data,
+                &rebase(e, section.data_offset),
+            )),
         }
     }
     let new_data: Vec<Option<&[u8]>> = compiled.iter().map(|c| c.as_deref()).collect();
@@ -142,7 +161,8 @@ pub fn run(args: &CompileArgs) -> Result<bool> {
     let mut files = Vec::new();
     let mut modules = 0u64;
     for path in &args.inputs {
-        let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
         if bytes.starts_with(b"FOR1") {
             Module::parse(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             modules += 1;
@@ -150,7 +170,10 @@ pub fn run(args: &CompileArgs) -> Result<bool> {
             let pack = Pack::parse(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             modules += pack.modules().count() as u64;
         } else {
-            bail!("{}: at offset 0x0: neither a BEAM file (FOR1) nor an AVM", path.display());
+            bail!(
+                "{}: at offset 0x0: neither a BEAM file (FOR1) nor an AVM",
+                path.display()
+            );
         }
         let out = output_path(path, args.output.as_deref(), many)?;
         files.push((path, bytes, out));
@@ -182,7 +205,8 @@ pub fn run(args: &CompileArgs) -> Result<bool> {
         }
         failed += failures.len();
         if let Some(out) = out {
-            std::fs::write(out_path, &out).with_context(|| format!("{}: cannot write", out_path.display()))?;
+            std::fs::write(out_path, &out)
+                .with_context(|| format!("{}: cannot write", out_path.display()))?;
             if !args.quiet {
                 bar.suspend(|| eprintln!("{} -> {}", path.display(), out_path.display()));
             }
@@ -190,7 +214,9 @@ pub fn run(args: &CompileArgs) -> Result<bool> {
     }
     bar.finish_and_clear();
     if failed > 0 {
-        eprintln!("{failed} of {modules} modules failed to compile (in an AVM they stay as bytecode)");
+        eprintln!(
+            "{failed} of {modules} modules failed to compile (in an AVM they stay as bytecode)"
+        );
     }
     Ok(failed == 0)
 }

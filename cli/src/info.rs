@@ -140,7 +140,8 @@ impl FileInfo {
     fn with_address(mut self, address: u32) -> Self {
         if let FileKind::Avm(avm) = &mut self.kind {
             avm.address = address;
-            avm.jit_cache_start = first_entry_address(address.saturating_add(avm.end_offset as u32));
+            avm.jit_cache_start =
+                first_entry_address(address.saturating_add(avm.end_offset as u32));
         }
         self
     }
@@ -159,7 +160,10 @@ pub fn inspect_file(path: &Path) -> Result<FileInfo> {
             path.display()
         ));
     };
-    Ok(FileInfo { path: path.display().to_string(), kind })
+    Ok(FileInfo {
+        path: path.display().to_string(),
+        kind,
+    })
 }
 
 /// Describe a BEAM file. Every table is read in full, so a damaged file is reported here.
@@ -168,10 +172,17 @@ pub fn inspect_beam(bytes: &[u8]) -> Result<BeamInfo, avm_jit_core::Error> {
     let mut chunks = Vec::new();
     for chunk in module.chunks() {
         let chunk = chunk?;
-        chunks.push(ChunkInfo { id: chunk.id_str().to_string(), offset: chunk.offset, size: chunk.data.len() });
+        chunks.push(ChunkInfo {
+            id: chunk.id_str().to_string(),
+            offset: chunk.offset,
+            size: chunk.data.len(),
+        });
     }
     let atoms = module.atoms()?;
-    let name = atoms.module_name().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+    let name = atoms
+        .module_name()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .unwrap_or_default();
     let code = match module.chunk(*b"Code") {
         Some(c) => {
             let code = module.code()?;
@@ -201,7 +212,11 @@ pub fn inspect_beam(bytes: &[u8]) -> Result<BeamInfo, avm_jit_core::Error> {
     let types = match module.chunk(*b"Type") {
         Some(_) => {
             let t = module.types()?;
-            Some(TypeInfo { version: t.version, entries: t.len() as u32, used_by_jit: t.version == 3 })
+            Some(TypeInfo {
+                version: t.version,
+                entries: t.len() as u32,
+                used_by_jit: t.version == 3,
+            })
         }
         None => None,
     };
@@ -269,7 +284,11 @@ fn inspect_native(payload: &[u8]) -> Result<NativeInfo, avm_jit_core::Error> {
             offset: a.offset,
         })
         .collect();
-    let layout = native.arches().find(|a| a.arch == 3).map(|a| native.layout(&a)).transpose()?;
+    let layout = native
+        .arches()
+        .find(|a| a.arch == 3)
+        .map(|a| native.layout(&a))
+        .transpose()?;
     Ok(NativeInfo {
         size: payload.len(),
         format: native.format,
@@ -321,7 +340,10 @@ fn inspect_avm(bytes: &[u8]) -> Result<AvmInfo, avm_jit_core::Error> {
         end_section_offset: end.offset,
         end_offset: end.data_offset,
         end_name: String::from_utf8_lossy(end.name).into_owned(),
-        start_module: pack.start_module().and_then(|s| s.module_name()).map(str::to_string),
+        start_module: pack
+            .start_module()
+            .and_then(|s| s.module_name())
+            .map(str::to_string),
         address: 0,
         jit_cache_start: 0,
     })
@@ -330,7 +352,10 @@ fn inspect_avm(bytes: &[u8]) -> Result<AvmInfo, avm_jit_core::Error> {
 fn print_file(info: &FileInfo) {
     match &info.kind {
         FileKind::Beam(b) => {
-            println!("{}: BEAM module `{}`, {} bytes", info.path, b.module, b.size);
+            println!(
+                "{}: BEAM module `{}`, {} bytes",
+                info.path, b.module, b.size
+            );
             print_beam(b, "  ");
         }
         FileKind::Avm(a) => {
@@ -339,7 +364,10 @@ fn print_file(info: &FileInfo) {
                 info.path,
                 a.size,
                 a.sections.len(),
-                a.start_module.as_deref().map(|m| format!(", start module `{m}`")).unwrap_or_default()
+                a.start_module
+                    .as_deref()
+                    .map(|m| format!(", start module `{m}`"))
+                    .unwrap_or_default()
             );
             for s in &a.sections {
                 println!(
@@ -354,7 +382,10 @@ fn print_file(info: &FileInfo) {
                     print_beam(b, "      ");
                 }
             }
-            println!("  {:#08x}  {} (end section)", a.end_section_offset, a.end_name);
+            println!(
+                "  {:#08x}  {} (end section)",
+                a.end_section_offset, a.end_name
+            );
             println!(
                 "  flashed at {:#010x}, AtomVM's JIT cache would begin at {:#010x}",
                 a.address, a.jit_cache_start
@@ -364,7 +395,11 @@ fn print_file(info: &FileInfo) {
 }
 
 fn print_beam(b: &BeamInfo, indent: &str) {
-    let chunks: Vec<String> = b.chunks.iter().map(|c| format!("{} ({})", c.id, c.size)).collect();
+    let chunks: Vec<String> = b
+        .chunks
+        .iter()
+        .map(|c| format!("{} ({})", c.id, c.size))
+        .collect();
     println!("{indent}chunks: {}", chunks.join(", "));
     println!(
         "{indent}atoms {}, imports {}, exports {}, locals {}, funs {}{}",
@@ -373,7 +408,9 @@ fn print_beam(b: &BeamInfo, indent: &str) {
         b.exports,
         b.locals,
         b.funs,
-        b.literals.map(|n| format!(", literals {n}")).unwrap_or_default()
+        b.literals
+            .map(|n| format!(", literals {n}"))
+            .unwrap_or_default()
     );
     match &b.code {
         Some(c) => println!(
@@ -387,21 +424,30 @@ fn print_beam(b: &BeamInfo, indent: &str) {
             "{indent}types: version {}, {} entries{}",
             t.version,
             t.entries,
-            if t.used_by_jit { " (used by the JIT)" } else { " (ignored by the JIT)" }
+            if t.used_by_jit {
+                " (used by the JIT)"
+            } else {
+                " (ignored by the JIT)"
+            }
         ),
         None => println!("{indent}types: none"),
     }
     match &b.native {
         Some(n) => {
-            let arches: Vec<String> =
-                n.arches.iter().map(|a| format!("{} variant {} ({})", a.arch_name, a.variant, a.variant_name)).collect();
+            let arches: Vec<String> = n
+                .arches
+                .iter()
+                .map(|a| format!("{} variant {} ({})", a.arch_name, a.variant, a.variant_name))
+                .collect();
             println!(
                 "{indent}native: avmN format {}, {} bytes, {} labels, {}{}",
                 n.format,
                 n.size,
                 n.label_count,
                 arches.join(", "),
-                n.code_size.map(|s| format!(", {s} bytes of code")).unwrap_or_default()
+                n.code_size
+                    .map(|s| format!(", {s} bytes of code"))
+                    .unwrap_or_default()
             );
         }
         None => println!("{indent}native: none"),

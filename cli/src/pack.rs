@@ -20,17 +20,22 @@ pub struct PackArgs {
 }
 
 /// Chunks packbeam keeps (LitT is kept too, inflated into LitU).
-const KEPT_CHUNKS: [&[u8; 4]; 9] =
-    [b"AtU8", b"Code", b"StrT", b"ImpT", b"ExpT", b"FunT", b"LocT", b"Line", b"Type"];
+const KEPT_CHUNKS: [&[u8; 4]; 9] = [
+    b"AtU8", b"Code", b"StrT", b"ImpT", b"ExpT", b"FunT", b"LocT", b"Line", b"Type",
+];
 
 /// A module as packbeam stores it: kept chunks in their order, literals uncompressed.
 pub fn packbeam_module(bytes: &[u8]) -> Result<(String, bool, Vec<u8>), avm_jit_core::Error> {
     let module = Module::parse(bytes)?;
     let atoms = module.atoms()?;
-    let name = atoms.module_name().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
-    let exports_start = module.exports()?.iter().any(|e| {
-        e.arity == 0 && atoms.get(e.function as usize) == Some(b"start".as_slice())
-    });
+    let name = atoms
+        .module_name()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .unwrap_or_default();
+    let exports_start = module
+        .exports()?
+        .iter()
+        .any(|e| e.arity == 0 && atoms.get(e.function as usize) == Some(b"start".as_slice()));
     let literals = module.literals()?;
     let mut chunks: Vec<([u8; 4], &[u8])> = Vec::new();
     for chunk in module.chunks() {
@@ -47,13 +52,17 @@ pub fn packbeam_module(bytes: &[u8]) -> Result<(String, bool, Vec<u8>), avm_jit_
 pub fn run(args: &PackArgs) -> Result<()> {
     let mut modules = Vec::new();
     for path in &args.inputs {
-        let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
         if path.extension().is_some_and(|e| e == "beam") {
             let (name, start, data) =
                 packbeam_module(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
             modules.push((format!("{name}.beam"), Some(start), data));
         } else {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             modules.push((name, None, bytes));
         }
     }
@@ -84,6 +93,7 @@ pub fn run(args: &PackArgs) -> Result<()> {
         .map_err(|e| anyhow!("{name}: {e}"))?;
     }
     let out = pack.finish();
-    std::fs::write(&args.output, out).with_context(|| format!("{}: cannot write", args.output.display()))?;
+    std::fs::write(&args.output, out)
+        .with_context(|| format!("{}: cannot write", args.output.display()))?;
     Ok(())
 }

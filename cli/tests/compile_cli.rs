@@ -10,7 +10,10 @@ use avm_jit_tests::{golden_beams_dir, golden_dir, golden_index, workspace_root, 
 use sha2::{Digest, Sha256};
 
 fn avm_jit<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_avm-jit")).args(args).output().expect("run avm-jit")
+    Command::new(env!("CARGO_BIN_EXE_avm-jit"))
+        .args(args)
+        .output()
+        .expect("run avm-jit")
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -26,13 +29,18 @@ fn hex(bytes: &[u8]) -> String {
 
 fn avmn_of(beam: &[u8]) -> Vec<u8> {
     let module = Module::parse(beam).expect("output beam parses");
-    assert!(module.chunk(*b"Code").is_none(), "the precompiled beam keeps no Code chunk");
+    assert!(
+        module.chunk(*b"Code").is_none(),
+        "the precompiled beam keeps no Code chunk"
+    );
     module.chunk(*b"avmN").expect("avmN chunk").data.to_vec()
 }
 
 #[test]
 fn compiled_golden_beams_carry_the_reference_native_code() {
-    let Some(golden) = golden_dir("compiled_golden_beams_carry_the_reference_native_code") else { return };
+    let Some(golden) = golden_dir("compiled_golden_beams_carry_the_reference_native_code") else {
+        return;
+    };
     for target in ARMV6M_TARGETS {
         let rows = golden_index(&golden, target);
         let beams = golden_beams_dir(&golden, target);
@@ -42,13 +50,33 @@ fn compiled_golden_beams_carry_the_reference_native_code() {
                 continue;
             }
             let out = scratch(&format!("{}-{app}", target.replace('/', "_")));
-            let mut args: Vec<PathBuf> = vec!["compile".into(), "--quiet".into(), "--target".into(), "armv6m".into(), "-o".into(), out.clone()];
-            args.extend(app_rows.iter().map(|r| beams.join(app).join(format!("{}.beam", r.module))));
+            let mut args: Vec<PathBuf> = vec![
+                "compile".into(),
+                "--quiet".into(),
+                "--target".into(),
+                "armv6m".into(),
+                "-o".into(),
+                out.clone(),
+            ];
+            args.extend(
+                app_rows
+                    .iter()
+                    .map(|r| beams.join(app).join(format!("{}.beam", r.module))),
+            );
             let run = avm_jit(&args);
-            assert!(run.status.success(), "{target} {app}: {}", String::from_utf8_lossy(&run.stderr));
+            assert!(
+                run.status.success(),
+                "{target} {app}: {}",
+                String::from_utf8_lossy(&run.stderr)
+            );
             for row in app_rows {
                 let beam = std::fs::read(out.join(format!("{}.beam", row.module))).unwrap();
-                assert_eq!(hex(&Sha256::digest(avmn_of(&beam))), row.avmn_sha256, "{target} {app}/{}", row.module);
+                assert_eq!(
+                    hex(&Sha256::digest(avmn_of(&beam))),
+                    row.avmn_sha256,
+                    "{target} {app}/{}",
+                    row.module
+                );
             }
             std::fs::remove_dir_all(out).ok();
         }
@@ -63,8 +91,17 @@ fn example_avm() -> PathBuf {
 fn compiled_example_avm_has_armv6m_code_in_every_module() {
     let dir = scratch("example");
     let out = dir.join("example.avm");
-    let run = avm_jit(&["compile".as_ref(), example_avm().as_os_str(), "-o".as_ref(), out.as_os_str()]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = avm_jit(&[
+        "compile".as_ref(),
+        example_avm().as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let info = avm_jit(&["info".as_ref(), "--json".as_ref(), out.as_os_str()]);
     assert!(info.status.success());
     let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
@@ -88,7 +125,15 @@ fn compiled_example_avm_has_armv6m_code_in_every_module() {
         let alone = dir.join("alone.beam");
         let single = dir.join("single.beam");
         std::fs::write(&single, original.data).unwrap();
-        assert!(avm_jit(&["compile".as_ref(), "-q".as_ref(), single.as_os_str(), "-o".as_ref(), alone.as_os_str()]).status.success());
+        assert!(avm_jit(&[
+            "compile".as_ref(),
+            "-q".as_ref(),
+            single.as_os_str(),
+            "-o".as_ref(),
+            alone.as_os_str()
+        ])
+        .status
+        .success());
         assert_eq!(std::fs::read(&alone).unwrap(), section.data);
     }
     std::fs::remove_dir_all(dir).ok();
@@ -100,44 +145,96 @@ fn output_paths_follow_the_rules() {
     let input = dir.join("app.avm");
     std::fs::copy(example_avm(), &input).unwrap();
     let beam_in = dir.join("lists_demo.beam");
-    std::fs::copy(workspace_root().join("fixtures/example/beams/lists_demo.beam"), &beam_in).unwrap();
+    std::fs::copy(
+        workspace_root().join("fixtures/example/beams/lists_demo.beam"),
+        &beam_in,
+    )
+    .unwrap();
     // Default: beside the input, `.jit` before the extension.
-    assert!(avm_jit(&["compile".as_ref(), "-q".as_ref(), input.as_os_str()]).status.success());
+    assert!(
+        avm_jit(&["compile".as_ref(), "-q".as_ref(), input.as_os_str()])
+            .status
+            .success()
+    );
     assert!(dir.join("app.jit.avm").is_file());
-    assert!(avm_jit(&["compile".as_ref(), "-q".as_ref(), beam_in.as_os_str()]).status.success());
+    assert!(
+        avm_jit(&["compile".as_ref(), "-q".as_ref(), beam_in.as_os_str()])
+            .status
+            .success()
+    );
     assert!(dir.join("lists_demo.jit.beam").is_file());
     // One input and an existing directory: the input's name inside it.
     let out_dir = dir.join("out");
     std::fs::create_dir(&out_dir).unwrap();
-    assert!(avm_jit(&["compile".as_ref(), "-q".as_ref(), input.as_os_str(), "-o".as_ref(), out_dir.as_os_str()]).status.success());
+    assert!(avm_jit(&[
+        "compile".as_ref(),
+        "-q".as_ref(),
+        input.as_os_str(),
+        "-o".as_ref(),
+        out_dir.as_os_str()
+    ])
+    .status
+    .success());
     assert!(out_dir.join("app.avm").is_file());
     // Several inputs need a directory, not a file.
     let file = dir.join("not-a-dir");
     std::fs::write(&file, b"x").unwrap();
-    let run = avm_jit(&["compile".as_ref(), input.as_os_str(), beam_in.as_os_str(), "-o".as_ref(), file.as_os_str()]);
+    let run = avm_jit(&[
+        "compile".as_ref(),
+        input.as_os_str(),
+        beam_in.as_os_str(),
+        "-o".as_ref(),
+        file.as_os_str(),
+    ]);
     assert_eq!(run.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&run.stderr).contains("directory"));
     // Never over the input itself.
-    let run = avm_jit(&["compile".as_ref(), input.as_os_str(), "-o".as_ref(), input.as_os_str()]);
+    let run = avm_jit(&[
+        "compile".as_ref(),
+        input.as_os_str(),
+        "-o".as_ref(),
+        input.as_os_str(),
+    ]);
     assert_eq!(run.status.code(), Some(1));
-    assert_eq!(std::fs::read(&input).unwrap(), std::fs::read(example_avm()).unwrap());
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        std::fs::read(example_avm()).unwrap()
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn an_unsupported_module_is_named_and_the_others_still_compile() {
-    let Some(golden) = golden_dir("an_unsupported_module_is_named_and_the_others_still_compile") else { return };
+    let Some(golden) = golden_dir("an_unsupported_module_is_named_and_the_others_still_compile")
+    else {
+        return;
+    };
     // dets_v9 is one the reference itself cannot compile (see the golden README).
     let bad = golden.join("otp25/beams/stdlib/dets_v9.beam");
     let good = golden.join("otp25/beams/stdlib/lists.beam");
     let dir = scratch("unsupported");
-    let run = avm_jit(&["compile".as_ref(), "-q".as_ref(), bad.as_os_str(), good.as_os_str(), "-o".as_ref(), dir.as_os_str()]);
+    let run = avm_jit(&[
+        "compile".as_ref(),
+        "-q".as_ref(),
+        bad.as_os_str(),
+        good.as_os_str(),
+        "-o".as_ref(),
+        dir.as_os_str(),
+    ]);
     assert_eq!(run.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(stderr.contains("dets_v9.beam: module dets_v9: "), "{stderr}");
-    assert!(stderr.contains("label ") && stderr.contains("opcode ") && stderr.contains('/'), "{stderr}");
-    assert!(dir.join("lists.beam").is_file(), "the other module was not compiled");
+    assert!(
+        stderr.contains("dets_v9.beam: module dets_v9: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("label ") && stderr.contains("opcode ") && stderr.contains('/'),
+        "{stderr}"
+    );
+    assert!(
+        dir.join("lists.beam").is_file(),
+        "the other module was not compiled"
+    );
     assert!(!dir.join("dets_v9.beam").exists());
     std::fs::remove_dir_all(dir).ok();
 }
-

@@ -69,11 +69,18 @@ struct Sample {
 }
 
 fn main() {
-    let Some(golden) = golden_dir("bench compile") else { return };
+    let Some(golden) = golden_dir("bench compile") else {
+        return;
+    };
     let beams = files_with_ext(&golden.join("otp25/beams"), "beam");
     let inputs: Vec<(String, Vec<u8>)> = beams
         .iter()
-        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), std::fs::read(p).unwrap()))
+        .map(|p| {
+            (
+                p.file_stem().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(p).unwrap(),
+            )
+        })
         .collect();
     let rounds = 5;
     let mut samples = Vec::new();
@@ -107,23 +114,50 @@ fn main() {
             failed += 1;
             continue;
         }
-        samples.push(Sample { name: name.clone(), code_bytes, labels: code.label_count, time: best, peak_heap, native_bytes });
+        samples.push(Sample {
+            name: name.clone(),
+            code_bytes,
+            labels: code.label_count,
+            time: best,
+            peak_heap,
+            native_bytes,
+        });
     }
     let total_time: Duration = samples.iter().map(|s| s.time).sum();
     let total_code: usize = samples.iter().map(|s| s.code_bytes).sum();
     let total_native: usize = samples.iter().map(|s| s.native_bytes).sum();
     let secs = total_time.as_secs_f64();
-    println!("compiled {} OTP 25 modules ({} not yet supported, skipped), best of {rounds} runs each", samples.len(), failed);
-    println!("  {:.0} modules/s, {:.1} MB/s of Code chunk ({:.2} MB Code -> {:.2} MB native) in {:.3} s",
-        samples.len() as f64 / secs, total_code as f64 / 1e6 / secs, total_code as f64 / 1e6, total_native as f64 / 1e6, secs);
+    println!(
+        "compiled {} OTP 25 modules ({} not yet supported, skipped), best of {rounds} runs each",
+        samples.len(),
+        failed
+    );
+    println!(
+        "  {:.0} modules/s, {:.1} MB/s of Code chunk ({:.2} MB Code -> {:.2} MB native) in {:.3} s",
+        samples.len() as f64 / secs,
+        total_code as f64 / 1e6 / secs,
+        total_code as f64 / 1e6,
+        total_native as f64 / 1e6,
+        secs
+    );
     if let Some(slowest) = samples.iter().max_by_key(|s| s.time) {
-        println!("  slowest: {} ({} KB Code) in {:.2} ms", slowest.name, slowest.code_bytes / 1024, slowest.time.as_secs_f64() * 1e3);
+        println!(
+            "  slowest: {} ({} KB Code) in {:.2} ms",
+            slowest.name,
+            slowest.code_bytes / 1024,
+            slowest.time.as_secs_f64() * 1e3
+        );
     }
     if let Some(s) = samples.iter().find(|s| s.name == "unicode_util") {
-        println!("  unicode_util: {} KB Code in {:.2} ms", s.code_bytes / 1024, s.time.as_secs_f64() * 1e3);
+        println!(
+            "  unicode_util: {} KB Code in {:.2} ms",
+            s.code_bytes / 1024,
+            s.time.as_secs_f64() * 1e3
+        );
     }
     let worst = samples.iter().max_by(|a, b| {
-        (a.peak_heap as f64 / (a.labels.max(1)) as f64).total_cmp(&(b.peak_heap as f64 / (b.labels.max(1)) as f64))
+        (a.peak_heap as f64 / (a.labels.max(1)) as f64)
+            .total_cmp(&(b.peak_heap as f64 / (b.labels.max(1)) as f64))
     });
     let biggest = samples.iter().max_by_key(|s| s.peak_heap);
     if let (Some(w), Some(b)) = (worst, biggest) {

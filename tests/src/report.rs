@@ -60,9 +60,17 @@ pub fn first_difference(got: &[u8], expected: &[u8], _target: Target) -> String 
         out.push_str(&format!("\n  {side}:"));
         let end = (at + 24).min(bytes.len());
         let mut text = String::new();
-        let _ = disassemble(bytes.get(from..end).unwrap_or_default(), from as u32, &mut text);
+        let _ = disassemble(
+            bytes.get(from..end).unwrap_or_default(),
+            from as u32,
+            &mut text,
+        );
         for line in text.lines() {
-            let mark = if line.trim_start().starts_with(&format!("{at:x}:")) { ">>" } else { "  " };
+            let mark = if line.trim_start().starts_with(&format!("{at:x}:")) {
+                ">>"
+            } else {
+                "  "
+            };
             out.push_str(&format!("\n  {mark}{line}"));
         }
     }

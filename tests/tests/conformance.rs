@@ -13,24 +13,48 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Compiles every row of `target`; returns (identical, rows, descriptions of the others).
-fn check_corpus(golden: &std::path::Path, target: &str, arch: Target) -> (usize, usize, Vec<String>) {
+fn check_corpus(
+    golden: &std::path::Path,
+    target: &str,
+    arch: Target,
+) -> (usize, usize, Vec<String>) {
     let beams = golden_beams_dir(golden, target);
     let rows = golden_index(golden, target);
     let mut same = 0;
     let mut problems = Vec::new();
     for row in &rows {
         let beam_path = beams.join(&row.app).join(format!("{}.beam", row.module));
-        let beam = std::fs::read(&beam_path).unwrap_or_else(|e| panic!("{}: {e}", beam_path.display()));
-        assert_eq!(hex(&Sha256::digest(&beam)), row.beam_sha256, "{}: not the indexed input", beam_path.display());
-        let module = Module::parse(&beam).unwrap_or_else(|e| panic!("{}: {e}", beam_path.display()));
+        let beam =
+            std::fs::read(&beam_path).unwrap_or_else(|e| panic!("{}: {e}", beam_path.display()));
+        assert_eq!(
+            hex(&Sha256::digest(&beam)),
+            row.beam_sha256,
+            "{}: not the indexed input",
+            beam_path.display()
+        );
+        let module =
+            Module::parse(&beam).unwrap_or_else(|e| panic!("{}: {e}", beam_path.display()));
         match native_payload(&module, arch) {
             Ok(got) if hex(&Sha256::digest(&got)) == row.avmn_sha256 => same += 1,
             Ok(got) => {
-                let expected_path = golden.join(target).join(&row.app).join(format!("{}.avmN", row.module));
+                let expected_path = golden
+                    .join(target)
+                    .join(&row.app)
+                    .join(format!("{}.avmN", row.module));
                 let expected = std::fs::read(&expected_path).unwrap_or_default();
-                problems.push(format!("{target} {}/{}: {}", row.app, row.module, report::first_difference(&got, &expected, arch)));
+                problems.push(format!(
+                    "{target} {}/{}: {}",
+                    row.app,
+                    row.module,
+                    report::first_difference(&got, &expected, arch)
+                ));
             }
-            Err(e) => problems.push(format!("{target} {}/{}: {}", row.app, row.module, report::describe_error(&e, &beam))),
+            Err(e) => problems.push(format!(
+                "{target} {}/{}: {}",
+                row.app,
+                row.module,
+                report::describe_error(&e, &beam)
+            )),
         }
     }
     println!("armv6m conformance: {same}/{} ({target})", rows.len());
@@ -39,7 +63,9 @@ fn check_corpus(golden: &std::path::Path, target: &str, arch: Target) -> (usize,
 
 #[test]
 fn armv6m_golden_conformance() {
-    let Some(golden) = golden_dir("armv6m_golden_conformance") else { return };
+    let Some(golden) = golden_dir("armv6m_golden_conformance") else {
+        return;
+    };
     let (mut same, mut total, mut problems) = (0, 0, Vec::new());
     for target in ARMV6M_TARGETS {
         let (s, t, p) = check_corpus(&golden, target, Target::Armv6m);
@@ -49,13 +75,25 @@ fn armv6m_golden_conformance() {
     }
     println!("armv6m conformance: {same}/{total} (all corpora)");
     assert_eq!(total, 638, "the golden indexes changed");
-    assert!(problems.is_empty(), "{} modules differ from the reference:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} modules differ from the reference:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 #[test]
 fn armv6m_thumb2_golden_conformance() {
-    let Some(golden) = golden_dir("armv6m_thumb2_golden_conformance") else { return };
+    let Some(golden) = golden_dir("armv6m_thumb2_golden_conformance") else {
+        return;
+    };
     let (_, total, problems) = check_corpus(&golden, "otp25/armv6m+thumb2", Target::Armv6mThumb2);
     assert_eq!(total, 232, "the golden index changed");
-    assert!(problems.is_empty(), "{} modules differ from the reference:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} modules differ from the reference:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }

@@ -135,9 +135,19 @@ pub enum CmpOp {
 pub enum Cond {
     /// `{Lhs, Op, Rhs}` / `{'(int)', Lhs, Op, Rhs}` / `{'(bool)', Lhs, Op, false}`.
     /// Either side may be an immediate or a (maybe freed) register.
-    Cmp { cast: Cast, lhs: Arg, op: CmpOp, rhs: Arg },
+    Cmp {
+        cast: Cast,
+        lhs: Arg,
+        op: CmpOp,
+        rhs: Arg,
+    },
     /// `{Lhs, '&', Mask, Op, Value}`.
-    Mask { lhs: Arg, mask: i64, op: CmpOp, value: i64 },
+    Mask {
+        lhs: Arg,
+        mask: i64,
+        op: CmpOp,
+        value: i64,
+    },
 }
 
 /// Target of [`Backend::call_func_ptr`].

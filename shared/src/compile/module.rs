@@ -95,9 +95,10 @@ pub fn compile_into<S: CodeSink>(
     target: Target,
     sink: S,
 ) -> Result<(S, u32), ModuleError> {
-    let code = module
-        .chunk(*b"Code")
-        .ok_or(Error::new(crate::error::ErrorKind::MissingChunk { id: *b"Code" }, 0))?;
+    let code = module.chunk(*b"Code").ok_or(Error::new(
+        crate::error::ErrorKind::MissingChunk { id: *b"Code" },
+        0,
+    ))?;
     let backend = Armv6m::new(target.variant().into(), sink);
     let (backend, labels) =
         compile_module(code.data, code.offset, env, backend).map_err(ModuleError::Compile)?;

@@ -48,7 +48,11 @@ impl VecSink {
     /// A sink that already holds `prefix` (e.g. the `avmN` header, so that offsets match the
     /// reference's, which count from the start of the chunk).
     pub fn with_prefix(prefix: &[u8]) -> Self {
-        VecSink { bytes: prefix.to_vec(), error: None, strict: cfg!(debug_assertions) }
+        VecSink {
+            bytes: prefix.to_vec(),
+            error: None,
+            strict: cfg!(debug_assertions),
+        }
     }
     pub fn new() -> Self {
         Self::with_prefix(&[])
@@ -88,7 +92,11 @@ impl CodeSink for VecSink {
             return;
         };
         if self.strict {
-            if let Some(i) = dest.iter().zip(bytes).position(|(old, new)| old & new != *new) {
+            if let Some(i) = dest
+                .iter()
+                .zip(bytes)
+                .position(|(old, new)| old & new != *new)
+            {
                 self.error = Some(SinkError::NotErased { offset: offset + i });
                 return;
             }

@@ -23,10 +23,16 @@ fn main() -> ExitCode {
     } else {
         args
     };
-    let Some(golden) = golden_dir("conformance") else { return ExitCode::FAILURE };
+    let Some(golden) = golden_dir("conformance") else {
+        return ExitCode::FAILURE;
+    };
     let mut all_ok = true;
     for target in &targets {
-        let arch = if target.contains("thumb2") { Target::Armv6mThumb2 } else { Target::Armv6m };
+        let arch = if target.contains("thumb2") {
+            Target::Armv6mThumb2
+        } else {
+            Target::Armv6m
+        };
         let rows = golden_index(&golden, target);
         let beams = golden_beams_dir(&golden, target);
         let (mut same, mut total) = (0, 0);
@@ -37,7 +43,10 @@ fn main() -> ExitCode {
             }
             total += 1;
             let beam_path = beams.join(&row.app).join(format!("{}.beam", row.module));
-            let expected_path = golden.join(target).join(&row.app).join(format!("{}.avmN", row.module));
+            let expected_path = golden
+                .join(target)
+                .join(&row.app)
+                .join(format!("{}.avmN", row.module));
             let beam = std::fs::read(&beam_path).expect("golden beam");
             let expected = std::fs::read(&expected_path).expect("golden avmN");
             let got = Module::parse(&beam)
@@ -47,13 +56,23 @@ fn main() -> ExitCode {
                 Ok(got) if got == expected => same += 1,
                 Ok(got) => {
                     *failures.entry("mismatch".into()).or_default() += 1;
-                    println!("MISMATCH {target} {}/{}: {}", row.app, row.module, report::first_difference(&got, &expected, arch));
+                    println!(
+                        "MISMATCH {target} {}/{}: {}",
+                        row.app,
+                        row.module,
+                        report::first_difference(&got, &expected, arch)
+                    );
                 }
                 Err(e) => {
                     let key = report::error_class(&e);
                     *failures.entry(key).or_default() += 1;
                     if verbose || only.is_some() {
-                        println!("ERROR {target} {}/{}: {}", row.app, row.module, report::describe_error(&e, &beam));
+                        println!(
+                            "ERROR {target} {}/{}: {}",
+                            row.app,
+                            row.module,
+                            report::describe_error(&e, &beam)
+                        );
                     }
                 }
             }
@@ -64,7 +83,11 @@ fn main() -> ExitCode {
         }
         all_ok &= same == total;
     }
-    if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn take_flag(args: &mut Vec<String>, flag: &str) -> bool {
