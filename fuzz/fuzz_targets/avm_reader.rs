@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = (section.name_str(), section.module_name(), section.len());
         assert!(section.offset + section.len() <= data.len());
     }
-    let _ = (pack.start_module(), pack.modules().count(), pack.end().end_offset());
+    let _ = (
+        pack.start_module(),
+        pack.modules().count(),
+        pack.end().end_offset(),
+    );
     assert_eq!(pack.len() + pack.trailing().len(), data.len());
 
     assert_eq!(pack.to_vec(), data, "to_vec must reproduce the input");

@@ -27,7 +27,8 @@ pub fn check_output(out: &[u8], target: Target) {
     assert_eq!(arch.variant, target.variant());
     let layout = native.layout(&arch).expect("avmN layout");
     for label in 0..=native.labels_count {
-        native.label_offset(&layout, label).expect("jump table entry");
+        native
+            .label_offset(&layout, label)
+            .expect("jump table entry");
     }
 }
-
