@@ -1,0 +1,26 @@
+//! Any bytes through the whole precompiler, for both code variants: BEAM reader, compile driver,
+//! armv6m backend, `.beam` writer. Bad input must be an `Err`, never a panic, a runaway allocation
+//! or an endless loop. Inputs that only fail on the FOR1 size are retried with the size patched.
+#![no_main]
+
+use avm_jit_core::compile::module::{precompile_beam, Target};
+use libfuzzer_sys::fuzz_target;
+
+mod common;
+
+fuzz_target!(|data: &[u8]| {
+    for target in [Target::Armv6m, Target::Armv6mThumb2] {
+        if let Ok(out) = precompile_beam(data, target) {
+            common::check_output(&out, target);
+        }
+    }
+    if data.len() >= 12 {
+        let mut patched = data.to_vec();
+        patched[4..8].copy_from_slice(&((data.len() - 8) as u32).to_be_bytes());
+        for target in [Target::Armv6m, Target::Armv6mThumb2] {
+            if let Ok(out) = precompile_beam(&patched, target) {
+                common::check_output(&out, target);
+            }
+        }
+    }
+});
