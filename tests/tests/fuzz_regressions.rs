@@ -80,7 +80,6 @@ const HUGE_LABEL_CODE: [u8; 26] = [
 ];
 
 #[test]
-#[ignore = "fuzz crash: a label number beyond the jump table sizes the backend's label table (OOM)"]
 fn label_beyond_jump_table_is_an_error_without_a_huge_allocation() {
     let beam = with_code(&fixture("error_demo.beam"), &HUGE_LABEL_CODE);
     for target in [Target::Armv6m, Target::Armv6mThumb2] {

@@ -534,6 +534,14 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let at = cur.file_offset();
         let label = decode_literal(cur)?;
         let label = u32::try_from(label).map_err(|_| Error::unsupported(at, "label", label))?;
+        // The jump table has an entry for labels 0..=labels_count and no more.
+        if label > self.labels_count {
+            return Err(Error::invalid(
+                at,
+                "label beyond the Code header's label count",
+                label.into(),
+            ));
+        }
         self.last_label = Some(label);
         self.b.add_label(Label::Num(label));
         Ok(())

@@ -279,6 +279,11 @@ impl<S: CodeSink> Armv6m<S> {
         match label {
             Label::Num(n) => {
                 let idx = n as usize;
+                // Never grow the table past the jump table: the label number comes from input.
+                if self.jump_table_len.is_some_and(|count| n > count) {
+                    self.fail(BackendError::OutOfRange("label beyond the jump table"));
+                    return;
+                }
                 if self.label_offsets.len() <= idx {
                     self.label_offsets.resize(idx + 1, UNKNOWN_OFFSET);
                 }
