@@ -9,7 +9,7 @@ use super::backend::*;
 use super::decode::*;
 use super::env::{Import, ModuleEnv};
 use super::operand::{Dest, Operand};
-use super::{compile_module, CompileErrorKind, Driver};
+use super::Driver;
 use crate::beam::compact::Cursor;
 use crate::beam::JitType;
 
@@ -344,98 +344,4 @@ fn skip_mirrors_the_reference_failures() {
     let mut c = cursor(&[0x19, 0x01, 0x02, 0x03]);
     skip_compact_term(&mut c).unwrap();
     assert_eq!(c.pos(), 3);
-}
-
-/// Find a chunk in a BEAM file; returns (data, file offset).
-fn find_chunk<'a>(file: &'a [u8], id: &[u8; 4]) -> Option<(&'a [u8], usize)> {
-    let mut pos = 12;
-    while pos + 8 <= file.len() {
-        let size = u32::from_be_bytes(file[pos + 4..pos + 8].try_into().ok()?) as usize;
-        let start = pos + 8;
-        if &file[pos..pos + 4] == id {
-            return Some((file.get(start..start + size)?, start));
-        }
-        pos = start + size.div_ceil(4) * 4;
-    }
-    None
-}
-
-/// Atom table (`AtU8`) of a BEAM file, leaked for the test's lifetime.
-fn atoms_of(file: &[u8]) -> Vec<&'static [u8]> {
-    let (chunk, _) = find_chunk(file, b"AtU8").expect("AtU8");
-    let count = u32::from_be_bytes(chunk[0..4].try_into().unwrap()) as usize;
-    let mut atoms = Vec::new();
-    let mut pos = 4;
-    for _ in 0..count {
-        let len = chunk[pos] as usize;
-        let name: &'static [u8] = alloc::boxed::Box::leak(chunk[pos + 1..pos + 1 + len].into());
-        atoms.push(name);
-        pos += 1 + len;
-    }
-    atoms
-}
-
-/// Import table (`ImpT`) of a BEAM file.
-fn imports_of(file: &[u8]) -> Vec<Import> {
-    let (chunk, _) = find_chunk(file, b"ImpT").expect("ImpT");
-    let word = |i: usize| u32::from_be_bytes(chunk[i * 4..i * 4 + 4].try_into().unwrap());
-    (0..word(0) as usize)
-        .map(|i| Import {
-            module: word(1 + 3 * i),
-            function: word(2 + 3 * i),
-            arity: word(3 + 3 * i),
-        })
-        .collect()
-}
-
-#[test]
-fn golden_modules_compile_or_fail_cleanly() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden");
-    let mut files = Vec::new();
-    for corpus in ["otp25/beams", "otp27/beams"] {
-        let Ok(apps) = std::fs::read_dir(root.join(corpus)) else {
-            continue;
-        };
-        for app in apps.flatten() {
-            for f in std::fs::read_dir(app.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                files.push(f.path());
-            }
-        }
-    }
-    if files.is_empty() {
-        std::eprintln!("no golden beams found under {}", root.display());
-        return;
-    }
-    let (mut ok, mut unsupported, mut other) = (0, 0, 0);
-    let mut first_unsupported = alloc::collections::BTreeMap::new();
-    for path in &files {
-        let file = std::fs::read(path).unwrap();
-        let (code, offset) = find_chunk(&file, b"Code").expect("Code chunk");
-        let env = Tables {
-            atoms: atoms_of(&file),
-            imports: imports_of(&file),
-        };
-        match compile_module(code, offset, &env, Recorder::default()) {
-            Ok((b, labels)) => {
-                assert!(b.calls.len() > labels as usize);
-                ok += 1;
-            }
-            Err(e) if matches!(e.kind, CompileErrorKind::UnsupportedOpcode(_)) => {
-                assert!(e.offset >= offset && e.offset < offset + code.len());
-                *first_unsupported.entry(e.opcode).or_insert(0) += 1;
-                unsupported += 1;
-            }
-            Err(e) => {
-                std::eprintln!("{}: {e}", path.display());
-                other += 1;
-            }
-        }
-    }
-    std::eprintln!("first unsupported opcode per module: {first_unsupported:?}");
-    std::eprintln!("golden: {ok} compiled, {unsupported} unsupported opcode, {other} other errors");
-    assert!(ok + unsupported + other == files.len());
 }
