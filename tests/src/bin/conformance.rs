@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     let mut all_ok = true;
+    let (mut all_same, mut all_total) = (0, 0);
     for target in &targets {
         let arch = if target.contains("thumb2") {
             Target::Armv6mThumb2
@@ -82,6 +83,11 @@ fn main() -> ExitCode {
             println!("  {n:4} {what}");
         }
         all_ok &= same == total;
+        all_same += same;
+        all_total += total;
+    }
+    if targets.len() > 1 {
+        println!("armv6m conformance: {all_same}/{all_total} (all corpora)");
     }
     if all_ok {
         ExitCode::SUCCESS
