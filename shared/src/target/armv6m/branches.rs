@@ -6,7 +6,7 @@
 
 use super::asm::{self, Code};
 use super::{
-    first_avail, Armv6m, BranchKind, PendingBranch, AVAILABLE_REGS_MASK, CTX_REG, IP_REG,
+    first_avail, pending::Waiting, Armv6m, BranchKind, AVAILABLE_REGS_MASK, CTX_REG, IP_REG,
     JUMP_TABLE_ENTRY_SIZE, JUMP_TABLE_ENTRY_SIZE_THUMB2,
 };
 use crate::compile::backend::{Arg, BackendError, Label, Reg, Val};
@@ -40,6 +40,7 @@ impl<S: CodeSink> Armv6m<S> {
             entry.extend(&[0xFF; 4]);
         }
         self.jump_table_len = Some(labels_count);
+        self.branches.reserve_labels(labels_count);
         for _ in 0..=labels_count {
             self.put_code(&entry);
         }
@@ -62,17 +63,9 @@ impl<S: CodeSink> Armv6m<S> {
             self.patch_jump_table_entry(n, offset);
         }
         self.record_label(label, offset);
-        if self.branches.iter().any(|b| b.label == label) {
-            let mut branches = core::mem::take(&mut self.branches);
-            branches.retain(|b| {
-                if b.label == label {
-                    self.patch_branch(b.offset, b.kind, offset);
-                    false
-                } else {
-                    true
-                }
-            });
-            self.branches = branches;
+        let mut waiting = self.branches.detach(label);
+        while let Some(b) = self.branches.next(&mut waiting) {
+            self.patch_branch(b.offset, b.kind, offset);
         }
     }
 
@@ -96,9 +89,8 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// Patch every branch still pending (all labels are placed by now).
     pub(super) fn update_branches(&mut self) {
-        let branches = core::mem::take(&mut self.branches);
-        for b in &branches {
-            match self.label_offset(b.label) {
+        for (label, b) in self.branches.take_all() {
+            match self.label_offset(label) {
                 Some(target) => self.patch_branch(b.offset, b.kind, target),
                 None => self.fail(BackendError::Unsupported("branch to an undefined label")),
             }
@@ -197,11 +189,19 @@ impl<S: CodeSink> Armv6m<S> {
             (BranchKind::Far { size, temp: IP_REG }, size)
         };
         self.emit(&[0xFF; 18][..usize::from(size)]);
-        self.branches.push(PendingBranch {
-            label,
-            offset,
-            kind,
-        });
+        self.wait_for_label(label, Waiting { offset, kind });
+    }
+
+    /// Queue a placeholder to be patched when `label` is placed. A numeric label beyond the
+    /// jump table can never be placed: reject it rather than size tables by it.
+    pub(super) fn wait_for_label(&mut self, label: Label, branch: Waiting) {
+        if let Label::Num(n) = label {
+            if self.jump_table_len.is_some_and(|count| n > count) {
+                self.fail(BackendError::OutOfRange("label beyond the jump table"));
+                return;
+            }
+        }
+        self.branches.push(label, branch);
     }
 
     /// Jump to the continuation in `value` (an offset from the module base, freed): the target

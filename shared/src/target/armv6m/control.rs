@@ -10,7 +10,7 @@ use super::asm::{self, Cc};
 use super::branches::{EPILOGUE_REGS, PROLOGUE_REGS};
 use super::moves::CTX_CP;
 use super::{
-    Armv6m, BranchKind, PendingBranch, AVAILABLE_REGS_MASK, CTX_REG, JUMP_TABLE_ENTRY_SIZE,
+    pending::Waiting, Armv6m, BranchKind, AVAILABLE_REGS_MASK, CTX_REG, JUMP_TABLE_ENTRY_SIZE,
     JUMP_TABLE_ENTRY_SIZE_THUMB2, STACK_OFFSET_JITSTATE,
 };
 use crate::compile::backend::{Arg, BackendError, Label, Reg, Val};
@@ -101,11 +101,13 @@ impl<S: CodeSink> Armv6m<S> {
         let label = self.new_local_label();
         let offset = self.cur_offset();
         self.emit(&[0xFF, 0xFF]);
-        self.branches.push(PendingBranch {
+        self.wait_for_label(
             label,
-            offset,
-            kind: BranchKind::Adr(temp),
-        });
+            Waiting {
+                offset,
+                kind: BranchKind::Adr(temp),
+            },
+        );
         self.put(asm::adds_imm(temp, temp, 1));
         self.load_jit_state(jit_state);
         self.put(asm::str_imm(temp, jit_state, JITSTATE_CONTINUATION));

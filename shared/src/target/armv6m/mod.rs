@@ -17,6 +17,7 @@ mod conditions;
 mod control;
 mod literals;
 mod moves;
+mod pending;
 mod shifts;
 
 use alloc::vec::Vec;
@@ -68,14 +69,6 @@ pub(super) enum BranchKind {
     Far { size: u8, temp: Reg },
 }
 
-/// A branch emitted before its target label was known.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) struct PendingBranch {
-    pub(super) label: Label,
-    pub(super) offset: usize,
-    pub(super) kind: BranchKind,
-}
-
 /// A `ldr reg, [pc, #x]` placeholder waiting for its literal pool.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) struct PendingLiteral {
@@ -89,8 +82,8 @@ pub struct Armv6m<S: CodeSink> {
     pub(super) sink: S,
     /// Sink offset when the backend was created: where the jump table starts (module base).
     pub(super) base_offset: usize,
-    /// Forward branches not patched yet.
-    pub(super) branches: Vec<PendingBranch>,
+    /// Forward branches not patched yet, by label.
+    branches: pending::PendingBranches,
     pub(super) jump_table_start: usize,
     /// Labels count given to `jump_table` (its entries are 0..=count).
     pub(super) jump_table_len: Option<u32>,
@@ -117,7 +110,7 @@ impl<S: CodeSink> Armv6m<S> {
         Armv6m {
             sink,
             base_offset,
-            branches: Vec::new(),
+            branches: pending::PendingBranches::default(),
             jump_table_start: 0,
             jump_table_len: None,
             available_regs: AVAILABLE_REGS_MASK,
@@ -278,6 +271,10 @@ impl<S: CodeSink> Armv6m<S> {
         };
         match label {
             Label::Num(n) => {
+                if self.jump_table_len.is_some_and(|count| n > count) {
+                    // Already reported by the jump table patch; don't size tables by it.
+                    return;
+                }
                 let idx = n as usize;
                 if self.label_offsets.len() <= idx {
                     self.label_offsets.resize(idx + 1, UNKNOWN_OFFSET);
