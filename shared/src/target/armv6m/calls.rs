@@ -164,7 +164,6 @@ impl<S: CodeSink> Armv6m<S> {
     pub(super) fn call_func_ptr(&mut self, func: FuncPtr, args: &[Arg]) -> Reg {
         let available0 = self.available_regs;
         let used0 = self.used_regs;
-        let regs0 = self.regs;
         let func_reg = match func {
             FuncPtr::Reg(r) => Some(r),
             FuncPtr::Primitive(_) => None,
@@ -294,7 +293,7 @@ impl<S: CodeSink> Armv6m<S> {
 
         self.available_regs = available1 & !result.bit() & AVAILABLE_REGS_MASK;
         self.used_regs = used2;
-        self.regs = regs0;
+        // Nothing survives a call (the reference restores its pre-call tracker, then clears it).
         self.regs.invalidate_all();
         result
     }
