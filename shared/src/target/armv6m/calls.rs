@@ -4,10 +4,9 @@
 //! the push to an even count (8-byte stack alignment); arguments 5 and 6 go on the stack. A
 //! tail call ("last") restores the prologue registers and jumps, so nothing is saved.
 
-use alloc::vec::Vec;
-
 use super::asm::{self, Code};
 use super::branches::{EPILOGUE_REGS, STACK_OFFSET_LR};
+use super::fixed_vec::FixedVec;
 use super::moves::{ctx_x_reg, MAX_REG};
 use super::{
     args_mask, first_avail, freed_reg, mask_to_list, regs_to_mask, Armv6m, AVAILABLE_REGS_MASK,
@@ -15,6 +14,17 @@ use super::{
 };
 use crate::compile::backend::{Arg, BackendError, FuncPtr, Reg, Val};
 use crate::stream::CodeSink;
+
+/// Most arguments a call takes (4 in registers, 2 on the stack).
+const MAX_CALL_ARGS: usize = 6;
+/// Argument words loaded into r0-r3 (64-bit values take two).
+type ParamRegs = FixedVec<Reg, 4>;
+/// A call's arguments.
+type CallArgs = FixedVec<Arg, MAX_CALL_ARGS>;
+/// Registers pushed around a call: ctx, the native interface, up to 6 live, 1 for alignment.
+type SavedRegs = FixedVec<Reg, 9>;
+/// Filler for unused [`CallArgs`] slots.
+const NO_ARG: Arg = Arg::keep(Val::Imm(0));
 
 /// Bytes reserved on the stack for arguments 5 and 6 (one 8-byte aligned slot pair).
 const STACK_ARGS_SIZE: i64 = 8;
@@ -45,8 +55,8 @@ fn call_arg_reg(arg: &Arg) -> Option<Reg> {
 
 /// AAPCS parameter registers for `args`: one each, two (an even/odd pair) for a 64-bit value.
 /// `None` when they do not fit in r0-r3.
-fn parameter_regs(args: &[Arg]) -> Option<Vec<Reg>> {
-    let mut regs = Vec::with_capacity(PARAMETER_REGS.len());
+fn parameter_regs(args: &[Arg]) -> Option<ParamRegs> {
+    let mut regs = ParamRegs::new(Reg::R0);
     let mut next = 0;
     for arg in args {
         if let Val::Int64(_) = arg.val {
@@ -55,11 +65,11 @@ fn parameter_regs(args: &[Arg]) -> Option<Vec<Reg>> {
             if lo + 1 >= PARAMETER_REGS.len() {
                 return None;
             }
-            regs.push(PARAMETER_REGS[lo]);
-            regs.push(PARAMETER_REGS[lo + 1]);
+            regs.push(PARAMETER_REGS[lo]).ok()?;
+            regs.push(PARAMETER_REGS[lo + 1]).ok()?;
             next = lo + 2;
         } else {
-            regs.push(*PARAMETER_REGS.get(next)?);
+            regs.push(*PARAMETER_REGS.get(next)?).ok()?;
             next += 1;
         }
     }
@@ -77,14 +87,16 @@ fn replace_reg(args: &mut [Arg], reg: Reg, replacement: Reg) -> bool {
     }
 }
 
-/// Replace `offset` arguments by the offset they stand for.
-fn resolve_offset_args(args: &[Arg], offset: usize) -> Vec<Arg> {
-    args.iter()
-        .map(|a| match a.val {
-            Val::Offset => Arg::keep(Val::Imm(offset as i64)),
-            _ => *a,
-        })
-        .collect()
+/// A copy of `args` with `offset` arguments replaced by the offset they stand for; `None` for
+/// more arguments than a call can take.
+fn resolve_offset_args(args: &[Arg], offset: usize) -> Option<CallArgs> {
+    let mut resolved = CallArgs::from_slice(args, NO_ARG).ok()?;
+    for a in resolved.iter_mut() {
+        if a.val == Val::Offset {
+            *a = Arg::keep(Val::Imm(offset as i64));
+        }
+    }
+    Some(resolved)
 }
 
 impl<S: CodeSink> Armv6m<S> {
@@ -116,7 +128,7 @@ impl<S: CodeSink> Armv6m<S> {
         self.used_regs = AVAILABLE_REGS_MASK & !available;
         self.regs.invalidate_reg(temp);
 
-        let mut args = resolve_offset_args(args, self.cur_offset());
+        let mut args = self.resolve_call_args(args);
         if args.len() >= 5 {
             // Arguments 5 and 6 go on the stack: a real call, then the epilogue.
             let (reg_args, stack_args) = args.split_at(4);
@@ -179,8 +191,14 @@ impl<S: CodeSink> Armv6m<S> {
         let available1 = free_gp | available0;
 
         // ctx, the native interface and the live registers, plus one for 8-byte alignment.
-        let mut saved: Vec<Reg> = [CTX_REG, NATIVE_INTERFACE_REG].into_iter().collect();
-        saved.extend(mask_to_list(used1));
+        let mut saved: SavedRegs = FixedVec::new(CTX_REG);
+        for reg in [CTX_REG, NATIVE_INTERFACE_REG]
+            .into_iter()
+            .chain(mask_to_list(used1))
+        {
+            // Cannot overflow: at most 6 allocatable registers are live.
+            let _ = saved.push(reg);
+        }
         let mut padding = None;
         if saved.len() % 2 == 1 && available1 != 0 {
             let pad = match func_reg {
@@ -190,13 +208,13 @@ impl<S: CodeSink> Armv6m<S> {
                 _ => first_avail(available0),
             };
             if let Some(pad) = pad {
-                saved.push(pad);
+                let _ = saved.push(pad);
                 padding = Some(pad);
             }
         }
         self.put(asm::push(&saved));
 
-        let args = resolve_offset_args(args, self.cur_offset());
+        let args = self.resolve_call_args(args);
         let split = if args.len() >= 4 { 4 } else { args.len() };
         let (reg_args0, stack_args) = args.split_at(split);
         let reg_args_regs_mask = regs_to_mask(reg_args0.iter().filter_map(call_arg_reg));
@@ -219,7 +237,8 @@ impl<S: CodeSink> Armv6m<S> {
             return Reg::R0;
         };
         let param_mask = regs_to_mask(param_regs.iter().copied());
-        let mut reg_args: Vec<Arg> = reg_args0.to_vec();
+        let mut reg_args = args;
+        reg_args.truncate(split);
         let (set_args_avail, call_reg) = match func {
             FuncPtr::Reg(fp0) if param_mask & fp0.bit() != 0 => {
                 // The pointer sits in a parameter register: move it out of the way.
@@ -298,6 +317,18 @@ impl<S: CodeSink> Armv6m<S> {
         result
     }
 
+    /// `args` with `offset` resolved to the current offset; more than a call can take is an
+    /// error (and no arguments are passed).
+    fn resolve_call_args(&mut self, args: &[Arg]) -> CallArgs {
+        match resolve_offset_args(args, self.cur_offset()) {
+            Some(resolved) => resolved,
+            None => {
+                self.fail(BackendError::Unsupported("more than 6 call arguments"));
+                CallArgs::new(NO_ARG)
+            }
+        }
+    }
+
     /// Reserve the 8-byte stack argument area and store argument 5 (and 6) there.
     fn set_stack_args(&mut self, arg5: Arg, arg6: Option<Arg>) {
         self.put(asm::sub_sp_imm(STACK_ARGS_SIZE));
@@ -336,22 +367,21 @@ impl<S: CodeSink> Armv6m<S> {
 
         // Expand 64-bit values into two word immediates; `occupied[i]` is the register the
         // i-th remaining argument was in when the call started.
-        let mut work: Vec<Arg> = Vec::with_capacity(args.len() + 1);
-        let mut occupied: Vec<Option<Reg>> = Vec::with_capacity(args.len() + 1);
+        let mut work: FixedVec<Arg, 8> = FixedVec::new(NO_ARG);
+        let mut occupied: FixedVec<Option<Reg>, 8> = FixedVec::new(None);
+        let mut overflow = false;
         for arg in args {
-            match arg.val {
-                Val::Int64(v) => {
-                    work.push(Arg::keep(Val::Imm(v & 0xFFFF_FFFF)));
-                    work.push(Arg::keep(Val::Imm((v >> 32) & 0xFFFF_FFFF)));
-                    occupied.extend([None, None]);
-                }
-                _ => {
-                    work.push(*arg);
-                    occupied.push(super::arg_reg(arg));
-                }
-            }
+            let pushed = match arg.val {
+                Val::Int64(v) => work
+                    .push(Arg::keep(Val::Imm(v & 0xFFFF_FFFF)))
+                    .and(work.push(Arg::keep(Val::Imm((v >> 32) & 0xFFFF_FFFF))))
+                    .and(occupied.push(None))
+                    .and(occupied.push(None)),
+                _ => work.push(*arg).and(occupied.push(super::arg_reg(arg))),
+            };
+            overflow |= pushed.is_err();
         }
-        if work.len() != params.len() {
+        if overflow || work.len() != params.len() {
             self.fail(BackendError::Unsupported(
                 "argument/parameter count mismatch",
             ));

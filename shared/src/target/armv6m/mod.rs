@@ -15,6 +15,7 @@ mod branches;
 mod calls;
 mod conditions;
 mod control;
+mod fixed_vec;
 mod literals;
 mod moves;
 mod pending;
