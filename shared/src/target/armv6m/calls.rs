@@ -87,16 +87,46 @@ fn replace_reg(args: &mut [Arg], reg: Reg, replacement: Reg) -> bool {
     }
 }
 
-/// A copy of `args` with `offset` arguments replaced by the offset they stand for; `None` for
-/// more arguments than a call can take.
-fn resolve_offset_args(args: &[Arg], offset: usize) -> Option<CallArgs> {
-    let mut resolved = CallArgs::from_slice(args, NO_ARG).ok()?;
-    for a in resolved.iter_mut() {
-        if a.val == Val::Offset {
-            *a = Arg::keep(Val::Imm(offset as i64));
+/// Call arguments with `offset` resolved: the caller's own slice unless an argument is
+/// `offset` (rare), so the usual call copies nothing.
+enum ResolvedArgs<'a> {
+    Same(&'a [Arg]),
+    Copied(CallArgs),
+}
+
+impl core::ops::Deref for ResolvedArgs<'_> {
+    type Target = [Arg];
+    fn deref(&self) -> &[Arg] {
+        match self {
+            ResolvedArgs::Same(args) => args,
+            ResolvedArgs::Copied(args) => args,
         }
     }
-    Some(resolved)
+}
+
+/// `args` with `offset` arguments replaced by the offset they stand for; `None` for more
+/// arguments than a call can take.
+fn resolve_offset_args(args: &[Arg], offset: usize) -> Option<ResolvedArgs<'_>> {
+    if args.len() > MAX_CALL_ARGS {
+        return None;
+    }
+    if args.iter().all(|a| a.val != Val::Offset) {
+        return Some(ResolvedArgs::Same(args));
+    }
+    Some(ResolvedArgs::Copied(copy_args(args, |a| match a.val {
+        Val::Offset => Arg::keep(Val::Imm(offset as i64)),
+        _ => a,
+    })))
+}
+
+/// The first [`MAX_CALL_ARGS`] of `args`, each passed through `map`.
+fn copy_args(args: &[Arg], map: impl Fn(Arg) -> Arg) -> CallArgs {
+    let mut copy = CallArgs::new(NO_ARG);
+    for a in args.iter().take(MAX_CALL_ARGS) {
+        // Cannot overflow: at most MAX_CALL_ARGS are taken.
+        let _ = copy.push(map(*a));
+    }
+    copy
 }
 
 impl<S: CodeSink> Armv6m<S> {
@@ -128,7 +158,7 @@ impl<S: CodeSink> Armv6m<S> {
         self.used_regs = AVAILABLE_REGS_MASK & !available;
         self.regs.invalidate_reg(temp);
 
-        let mut args = self.resolve_call_args(args);
+        let args = self.resolve_call_args(args);
         if args.len() >= 5 {
             // Arguments 5 and 6 go on the stack: a real call, then the epilogue.
             let (reg_args, stack_args) = args.split_at(4);
@@ -145,6 +175,7 @@ impl<S: CodeSink> Armv6m<S> {
             self.put_code(&code);
         } else if args.get(1).map(|a| a.val) == Some(Val::JitState) {
             // jit_state (r1) comes back with the epilogue pop: no load needed.
+            let mut args = copy_args(&args, |a| a);
             args[1] = Arg::keep(Val::JitStateTailCall);
             self.set_registers_args(&args, 0);
             self.tail_call_with_jit_state_registers_only(temp);
@@ -237,8 +268,8 @@ impl<S: CodeSink> Armv6m<S> {
             return Reg::R0;
         };
         let param_mask = regs_to_mask(param_regs.iter().copied());
-        let mut reg_args = args;
-        reg_args.truncate(split);
+        // A copy of the register arguments, only when one has to move to another register.
+        let mut moved_args: Option<CallArgs> = None;
         let (set_args_avail, call_reg) = match func {
             FuncPtr::Reg(fp0) if param_mask & fp0.bit() != 0 => {
                 // The pointer sits in a parameter register: move it out of the way.
@@ -251,9 +282,11 @@ impl<S: CodeSink> Armv6m<S> {
                     let fp1 = self.avail(reg_args_regs_mask & !param_mask);
                     code.push(asm::mov(new_arg_reg, fp1));
                     code.push(asm::mov(fp1, fp0));
-                    if !replace_reg(&mut reg_args, fp1, new_arg_reg) {
+                    let mut copy = copy_args(reg_args0, |a| a);
+                    if !replace_reg(&mut copy, fp1, new_arg_reg) {
                         self.fail(BackendError::Unsupported("function pointer swap"));
                     }
+                    moved_args = Some(copy);
                     fp1
                 } else {
                     let fp1 = self.avail(avail_not_param);
@@ -279,7 +312,8 @@ impl<S: CodeSink> Armv6m<S> {
         if !stack_args.is_empty() {
             stack_offset += STACK_ARGS_SIZE as u32;
         }
-        self.set_registers_args_to(&reg_args, &param_regs, stack_offset);
+        let reg_args = moved_args.as_deref().unwrap_or(reg_args0);
+        self.set_registers_args_to(reg_args, &param_regs, stack_offset);
         self.put(asm::blx(call_reg));
 
         // Where the result goes: a register that is free after the call. With all eight low
@@ -319,12 +353,12 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// `args` with `offset` resolved to the current offset; more than a call can take is an
     /// error (and no arguments are passed).
-    fn resolve_call_args(&mut self, args: &[Arg]) -> CallArgs {
+    fn resolve_call_args<'a>(&mut self, args: &'a [Arg]) -> ResolvedArgs<'a> {
         match resolve_offset_args(args, self.cur_offset()) {
             Some(resolved) => resolved,
             None => {
                 self.fail(BackendError::Unsupported("more than 6 call arguments"));
-                CallArgs::new(NO_ARG)
+                ResolvedArgs::Same(&[])
             }
         }
     }

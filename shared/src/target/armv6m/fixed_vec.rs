@@ -24,26 +24,10 @@ impl<T: Copy, const N: usize> FixedVec<T, N> {
         }
     }
 
-    /// The items of `slice`, or `Full` if there are more than `N`.
-    pub(super) fn from_slice(slice: &[T], filler: T) -> Result<Self, Full> {
-        let mut v = Self::new(filler);
-        v.items
-            .get_mut(..slice.len())
-            .ok_or(Full)?
-            .copy_from_slice(slice);
-        v.len = slice.len();
-        Ok(v)
-    }
-
     pub(super) fn push(&mut self, item: T) -> Result<(), Full> {
         *self.items.get_mut(self.len).ok_or(Full)? = item;
         self.len += 1;
         Ok(())
-    }
-
-    /// Keep the first `len` items (all of them if there are fewer).
-    pub(super) fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
     }
 }
 
@@ -74,14 +58,5 @@ mod tests {
         assert_eq!(&v[..], &[7, 8]);
         v[1] = 5;
         assert_eq!(&v[..], &[7, 5]);
-        v.truncate(3);
-        assert_eq!(&v[..], &[7, 5]);
-        v.truncate(1);
-        assert_eq!(&v[..], &[7]);
-        assert!(FixedVec::<u8, 2>::from_slice(&[1, 2, 3], 0).is_err());
-        assert_eq!(
-            &FixedVec::<u8, 3>::from_slice(&[1, 2], 0).unwrap()[..],
-            &[1, 2]
-        );
     }
 }
