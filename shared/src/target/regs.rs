@@ -41,9 +41,11 @@ pub enum Contents {
 }
 
 impl Contents {
+    #[inline]
     pub const fn x(n: u32) -> Self {
         Contents::Vm(VmLoc::X(n))
     }
+    #[inline]
     pub const fn y(n: u32) -> Self {
         Contents::Vm(VmLoc::Y(n))
     }
@@ -54,6 +56,7 @@ const UNTRACKED: u8 = 0;
 
 /// [`Contents`] as a tag and a payload, so the tracker is small to copy (it is saved at every
 /// branch and call) and slots compare without matching on the enum.
+#[inline]
 fn pack(contents: Contents) -> (u8, u64) {
     match contents {
         Contents::Vm(VmLoc::X(n)) => (1, u64::from(n)),
@@ -68,6 +71,7 @@ fn pack(contents: Contents) -> (u8, u64) {
 }
 
 /// The inverse of [`pack`] (`None` for an untracked slot).
+#[inline]
 fn unpack(tag: u8, payload: u64) -> Option<Contents> {
     Some(match tag {
         1 => Contents::x(payload as u32),
@@ -94,12 +98,14 @@ pub struct Regs {
 }
 
 impl Default for Regs {
+    #[inline]
     fn default() -> Self {
         Self::new()
     }
 }
 
 impl PartialEq for Regs {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         self.all_contents().eq(other.all_contents())
     }
@@ -108,17 +114,20 @@ impl PartialEq for Regs {
 impl Eq for Regs {}
 
 impl core::fmt::Debug for Regs {
+    #[inline]
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_map().entries(self.all_contents()).finish()
     }
 }
 
+#[inline]
 fn slot(reg: Reg) -> Option<usize> {
     let i = usize::from(reg.0);
     (i < NUM_REGS).then_some(i)
 }
 
 impl Regs {
+    #[inline]
     pub const fn new() -> Self {
         Regs {
             tags: [UNTRACKED; NUM_REGS],
@@ -126,11 +135,13 @@ impl Regs {
         }
     }
 
+    #[inline]
     fn slot_contents(&self, i: usize) -> Option<Contents> {
         unpack(self.tags[i], self.payloads[i])
     }
 
     /// What `reg` holds (`Unknown` if untracked).
+    #[inline]
     pub fn get_contents(&self, reg: Reg) -> Contents {
         slot(reg)
             .and_then(|i| self.slot_contents(i))
@@ -138,10 +149,12 @@ impl Regs {
     }
 
     /// Every tracked register with its contents, in register-number order.
+    #[inline]
     pub fn all_contents(&self) -> impl Iterator<Item = (Reg, Contents)> + '_ {
         (0..NUM_REGS).filter_map(|i| self.slot_contents(i).map(|c| (Reg(i as u8), c)))
     }
 
+    #[inline]
     pub fn set_contents(&mut self, reg: Reg, contents: Contents) {
         if let Some(i) = slot(reg) {
             (self.tags[i], self.payloads[i]) = pack(contents);
@@ -149,6 +162,7 @@ impl Regs {
     }
 
     /// Forget `reg` (it was clobbered).
+    #[inline]
     pub fn invalidate_reg(&mut self, reg: Reg) {
         if let Some(i) = slot(reg) {
             self.tags[i] = UNTRACKED;
@@ -156,11 +170,13 @@ impl Regs {
     }
 
     /// Forget everything.
+    #[inline]
     pub fn invalidate_all(&mut self) {
         self.tags = [UNTRACKED; NUM_REGS];
     }
 
     /// Forget every register not in `preserved` (a mask of [`Reg::bit`]s): a C call clobbered them.
+    #[inline]
     pub fn invalidate_volatile(&mut self, preserved: u16) {
         for (i, tag) in self.tags.iter_mut().enumerate() {
             if preserved & (1 << i) == 0 {
@@ -171,6 +187,7 @@ impl Regs {
 
     /// Forget every register caching the value of `loc` (it was just written).
     /// Pointers to `loc` stay valid.
+    #[inline]
     pub fn invalidate_vm_loc(&mut self, loc: VmLoc) {
         let wanted = pack(Contents::Vm(loc));
         for (tag, payload) in self.tags.iter_mut().zip(self.payloads.iter()) {
@@ -181,6 +198,7 @@ impl Regs {
     }
 
     /// A register holding `contents`, chosen as the reference chooses (see [`SEARCH_ORDER`]).
+    #[inline]
     pub fn find_reg_with_contents(&self, contents: Contents) -> Option<Reg> {
         let wanted = pack(contents);
         SEARCH_ORDER
@@ -190,6 +208,7 @@ impl Regs {
     }
 
     /// The state at a join point: what both paths agree on.
+    #[inline]
     pub fn merge(&self, other: &Regs) -> Regs {
         let mut merged = *self;
         for i in 0..NUM_REGS {
@@ -203,6 +222,7 @@ impl Regs {
 
 /// What a register loaded from `value` holds; `max_reg` is the number of x registers (the
 /// `XExtra` register is x[max_reg]).
+#[inline]
 pub fn value_to_contents(value: Val, max_reg: u32) -> Contents {
     match value {
         Val::Cp => Contents::Cp,
@@ -216,6 +236,7 @@ pub fn value_to_contents(value: Val, max_reg: u32) -> Contents {
 
 /// What a register stored into the VM destination `dest` then holds (a register written to x[N]
 /// caches x[N]). Unlike [`value_to_contents`], an x register beyond `max_reg` gives `Unknown`.
+#[inline]
 pub fn vm_dest_to_contents(dest: Val, max_reg: u32) -> Contents {
     match dest {
         Val::X(n) if n < max_reg => Contents::x(n),
@@ -238,6 +259,7 @@ pub enum ArgLoc {
 }
 
 /// The mask of registers among `locs` (non-register entries are skipped).
+#[inline]
 pub fn regs_to_mask(locs: &[ArgLoc]) -> u16 {
     locs.iter().fold(0, |mask, loc| match loc {
         ArgLoc::Reg(r) => mask | r.bit(),
