@@ -20,6 +20,7 @@ pub(super) const EPILOGUE_REGS: [Reg; 6] = [Reg::R1, Reg::R4, Reg::R5, Reg::R6, 
 pub(super) const STACK_OFFSET_LR: i64 = 20;
 
 /// Reach of a 16-bit `b`, counted from the branch itself.
+#[inline]
 fn is_near(rel: i64) -> bool {
     (-2044..=2050).contains(&rel)
 }
@@ -262,6 +263,7 @@ impl<S: CodeSink> Armv6m<S> {
 
 /// The register-based far branch of `size` bytes at a point `rel` bytes before its target.
 /// `temp` = ip selects the variant that borrows r0 (no free low register for `ldr`).
+#[inline]
 fn far_branch_sequence(code: &mut Code, size: u8, temp: Reg, rel: i64) {
     if temp == IP_REG {
         // `add ip, pc` is at +8 and reads pc as +12; bit 0 selects Thumb.

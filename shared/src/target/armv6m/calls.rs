@@ -30,6 +30,7 @@ const NO_ARG: Arg = Arg::keep(Val::Imm(0));
 const STACK_ARGS_SIZE: i64 = 8;
 
 /// `target = native_interface[primitive]`.
+#[inline]
 pub(super) fn load_primitive_ptr(code: &mut Code, primitive: u32, target: Reg) {
     let offset = i64::from(primitive) * 4;
     if offset <= 124 {
@@ -46,6 +47,7 @@ pub(super) fn load_primitive_ptr(code: &mut Code, primitive: u32, target: Reg) {
 
 /// The register an argument of a call occupies for the purpose of saving/clobbering: plain and
 /// freed registers, and freed pointers.
+#[inline]
 fn call_arg_reg(arg: &Arg) -> Option<Reg> {
     match (arg.val, arg.free) {
         (Val::Reg(r), _) | (Val::Ptr(r), true) => Some(r),
@@ -55,6 +57,7 @@ fn call_arg_reg(arg: &Arg) -> Option<Reg> {
 
 /// AAPCS parameter registers for `args`: one each, two (an even/odd pair) for a 64-bit value.
 /// `None` when they do not fit in r0-r3.
+#[inline]
 fn parameter_regs(args: &[Arg]) -> Option<ParamRegs> {
     let mut regs = ParamRegs::new(Reg::R0);
     let mut next = 0;
@@ -77,6 +80,7 @@ fn parameter_regs(args: &[Arg]) -> Option<ParamRegs> {
 }
 
 /// Replace the first `reg` (plain or freed) of `args` by `replacement`.
+#[inline]
 fn replace_reg(args: &mut [Arg], reg: Reg, replacement: Reg) -> bool {
     match args.iter_mut().find(|a| a.val == Val::Reg(reg)) {
         Some(a) => {
@@ -106,6 +110,7 @@ impl core::ops::Deref for ResolvedArgs<'_> {
 
 /// `args` with `offset` arguments replaced by the offset they stand for; `None` for more
 /// arguments than a call can take.
+#[inline]
 fn resolve_offset_args(args: &[Arg], offset: usize) -> Option<ResolvedArgs<'_>> {
     if args.len() > MAX_CALL_ARGS {
         return None;
@@ -120,6 +125,7 @@ fn resolve_offset_args(args: &[Arg], offset: usize) -> Option<ResolvedArgs<'_>> 
 }
 
 /// The first [`MAX_CALL_ARGS`] of `args`, each passed through `map`.
+#[inline]
 fn copy_args(args: &[Arg], map: impl Fn(Arg) -> Arg) -> CallArgs {
     let mut copy = CallArgs::new(NO_ARG);
     for a in args.iter().take(MAX_CALL_ARGS) {

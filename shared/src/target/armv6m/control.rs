@@ -28,6 +28,7 @@ const JITSTATE_REDUCTION_COUNT: i64 = 8;
 const PRIM_SCHEDULE_NEXT_CP: u32 = 2;
 
 /// Reach of a 16-bit conditional branch, counted from the branch itself.
+#[inline]
 fn is_near_conditional(rel: i64) -> bool {
     (-252..=258).contains(&rel) && rel % 2 == 0
 }

@@ -17,6 +17,7 @@ pub(super) struct Full;
 
 impl<T: Copy, const N: usize> FixedVec<T, N> {
     /// An empty vector; `filler` only initialises the unused slots.
+    #[inline]
     pub(super) const fn new(filler: T) -> Self {
         FixedVec {
             items: [filler; N],
@@ -24,6 +25,7 @@ impl<T: Copy, const N: usize> FixedVec<T, N> {
         }
     }
 
+    #[inline]
     pub(super) fn push(&mut self, item: T) -> Result<(), Full> {
         *self.items.get_mut(self.len).ok_or(Full)? = item;
         self.len += 1;
@@ -33,12 +35,14 @@ impl<T: Copy, const N: usize> FixedVec<T, N> {
 
 impl<T: Copy, const N: usize> Deref for FixedVec<T, N> {
     type Target = [T];
+    #[inline]
     fn deref(&self) -> &[T] {
         &self.items[..self.len]
     }
 }
 
 impl<T: Copy, const N: usize> DerefMut for FixedVec<T, N> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [T] {
         &mut self.items[..self.len]
     }

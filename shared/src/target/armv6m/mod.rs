@@ -300,6 +300,7 @@ impl<S: CodeSink> Armv6m<S> {
 }
 
 /// The backend error for an operand the encoder rejects.
+#[inline]
 pub(super) fn asm_error(e: AsmError) -> BackendError {
     match e {
         AsmError::UnencodableImmediate(v) => BackendError::Encoding {
@@ -328,6 +329,7 @@ pub(super) fn asm_error(e: AsmError) -> BackendError {
 // ---- register masks -----------------------------------------------------------------------
 
 /// The first allocatable register of `mask` in allocation order (r7 first).
+#[inline]
 pub(super) fn first_avail(mask: u16) -> Option<Reg> {
     ALLOCATION_ORDER
         .iter()
@@ -336,6 +338,7 @@ pub(super) fn first_avail(mask: u16) -> Option<Reg> {
 }
 
 /// The allocatable registers of `mask`, in allocation order.
+#[inline]
 pub(super) fn mask_to_list(mask: u16) -> impl Iterator<Item = Reg> {
     ALLOCATION_ORDER
         .into_iter()
@@ -343,12 +346,14 @@ pub(super) fn mask_to_list(mask: u16) -> impl Iterator<Item = Reg> {
 }
 
 /// Bit mask of a list of registers.
+#[inline]
 pub(super) fn regs_to_mask(regs: impl IntoIterator<Item = Reg>) -> u16 {
     regs.into_iter().fold(0, |m, r| m | r.bit())
 }
 
 /// The native register an argument occupies, if any (the reference's `args_regs` entry;
 /// immediates, `jit_state`, `offset` and `stack` occupy none).
+#[inline]
 pub(super) fn arg_reg(arg: &Arg) -> Option<Reg> {
     match arg.val {
         Val::Reg(r) | Val::Ptr(r) | Val::PtrOffset(r, _) => Some(r),
@@ -365,6 +370,7 @@ pub(super) fn arg_reg(arg: &Arg) -> Option<Reg> {
 
 /// Registers a call frees: `{free, Reg}` and `{free, {ptr, Reg}}` (the reference's
 /// `arg_to_reg_list` over freed args).
+#[inline]
 pub(super) fn freed_reg(arg: &Arg) -> Option<Reg> {
     match (arg.free, arg.val) {
         (true, Val::Reg(r)) | (true, Val::Ptr(r)) => Some(r),
@@ -373,6 +379,7 @@ pub(super) fn freed_reg(arg: &Arg) -> Option<Reg> {
 }
 
 /// Mask of registers an argument list occupies (the reference's `regs_to_mask(args_regs(..))`).
+#[inline]
 pub(super) fn args_mask(args: &[Arg]) -> u16 {
     regs_to_mask(args.iter().filter_map(arg_reg))
 }

@@ -46,6 +46,7 @@ pub(super) struct Detached(u32);
 
 impl PendingBranches {
     /// Make room for numeric labels 0..=`max_label` up front (the jump table size).
+    #[inline]
     pub(super) fn reserve_labels(&mut self, max_label: u32) {
         let want = max_label as usize + 1;
         if self.numeric.len() < want {
@@ -55,11 +56,13 @@ impl PendingBranches {
 
     /// Number of branches still waiting.
     #[cfg(test)]
+    #[inline]
     pub(super) fn len(&self) -> usize {
         self.len
     }
 
     /// Queue `branch` for `label`. The caller bounds `label` (heads are allocated up to it).
+    #[inline]
     pub(super) fn push(&mut self, label: Label, branch: Waiting) {
         let (heads, n) = match label {
             Label::Num(n) => (&mut self.numeric, n as usize),
@@ -89,6 +92,7 @@ impl PendingBranches {
     }
 
     /// Take every branch waiting for `label`, to be drained oldest first.
+    #[inline]
     pub(super) fn detach(&mut self, label: Label) -> Detached {
         let head = match label {
             Label::Num(n) => self.numeric.get_mut(n as usize),
@@ -110,6 +114,7 @@ impl PendingBranches {
     }
 
     /// The next detached branch; its slot is freed.
+    #[inline]
     pub(super) fn next(&mut self, detached: &mut Detached) -> Option<Waiting> {
         let index = detached.0;
         if index == NIL {
@@ -124,6 +129,7 @@ impl PendingBranches {
     }
 
     /// Remove every waiting branch, by label (numeric labels first).
+    #[inline]
     pub(super) fn take_all(&mut self) -> Vec<(Label, Waiting)> {
         let mut all = Vec::with_capacity(self.len);
         let labels = (0..self.numeric.len() as u32)
