@@ -439,3 +439,26 @@ fn golden_modules_compile_or_fail_cleanly() {
     std::eprintln!("golden: {ok} compiled, {unsupported} unsupported opcode, {other} other errors");
     assert!(ok + unsupported + other == files.len());
 }
+
+/// The in-place table sort gives what the reference's reverse-then-stable-sort gives, in both
+/// of its paths (entries recorded in offset order, and not).
+#[test]
+fn tables_sort_by_offset_newest_first() {
+    let by_reference = |entries: &[(u32, u32)]| {
+        let mut copy: alloc::vec::Vec<(u32, u32)> = entries.iter().rev().copied().collect();
+        copy.sort_by_key(|&(_, offset)| offset);
+        copy
+    };
+    let cases: [&[(u32, u32)]; 5] = [
+        &[],
+        &[(1, 8), (2, 8), (3, 12), (4, 16), (5, 16), (6, 16)],
+        &[(1, 16), (2, 8), (3, 16), (4, 8), (5, 4)],
+        &[(7, 0)],
+        &[(1, 4), (2, 4), (3, 0), (4, 4)],
+    ];
+    for case in cases {
+        let mut sorted = case.to_vec();
+        super::sort_by_offset_newest_first(&mut sorted);
+        assert_eq!(sorted, by_reference(case), "{case:?}");
+    }
+}

@@ -41,7 +41,7 @@ impl<S: CodeSink> Armv6m<S> {
             entry.extend(&[0xFF; 4]);
         }
         self.jump_table_len = Some(labels_count);
-        self.branches.reserve_labels(labels_count);
+        self.reserve_labels(labels_count);
         for _ in 0..=labels_count {
             self.put_code(&entry);
         }
@@ -63,10 +63,13 @@ impl<S: CodeSink> Armv6m<S> {
         if let Label::Num(n) = label {
             self.patch_jump_table_entry(n, offset);
         }
-        self.record_label(label, offset);
+        let local_done = self.record_label(label, offset);
         let mut waiting = self.branches.detach(label);
         while let Some(b) = self.branches.next(&mut waiting) {
             self.patch_branch(b.offset, b.kind, offset);
+        }
+        if local_done {
+            self.release_local_label(label);
         }
     }
 
@@ -196,6 +199,10 @@ impl<S: CodeSink> Armv6m<S> {
     /// Queue a placeholder to be patched when `label` is placed. A numeric label beyond the
     /// jump table can never be placed: reject it rather than size tables by it.
     pub(super) fn wait_for_label(&mut self, label: Label, branch: Waiting) {
+        if u32::try_from(branch.offset).is_err() {
+            self.fail(BackendError::OutOfRange("branch offset"));
+            return;
+        }
         if let Label::Num(n) = label {
             if self.jump_table_len.is_some_and(|count| n > count) {
                 self.fail(BackendError::OutOfRange("label beyond the jump table"));
@@ -507,9 +514,36 @@ mod tests {
         b.add_label_at(Label::Num(4), 0x80);
         b.add_label_at(Label::Num(2), 0x60);
         assert_eq!(
-            b.sorted_labels(),
+            b.take_sorted_labels(),
             [(2, 0x60), (1, 0x60), (4, 0x80), (3, 0x80)]
         );
+    }
+
+    #[test]
+    fn labels_table_ties_newest_first_when_placed_in_order() {
+        let mut b = backend(1);
+        b.jump_table(5);
+        b.add_label_at(Label::Num(1), 0x60);
+        b.add_label_at(Label::Num(2), 0x60);
+        b.add_label_at(Label::Num(5), 0x70);
+        b.add_label_at(Label::Num(3), 0x80);
+        b.add_label_at(Label::Num(4), 0x80);
+        assert_eq!(
+            b.take_sorted_labels(),
+            [(2, 0x60), (1, 0x60), (5, 0x70), (4, 0x80), (3, 0x80)]
+        );
+    }
+
+    #[test]
+    fn placed_local_labels_are_reused() {
+        let mut b = backend(1);
+        let first = b.new_local_label();
+        let second = b.new_local_label();
+        b.add_label(first);
+        // Placing again must not free the number twice.
+        b.add_label_at(first, 0);
+        assert_eq!(b.new_local_label(), first);
+        assert_ne!(b.new_local_label(), second);
     }
 
     #[test]

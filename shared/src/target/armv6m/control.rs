@@ -255,7 +255,7 @@ impl<S: CodeSink> Armv6m<S> {
     /// The label-0 function returning the address of the tables that follow it: the labels
     /// (numbered ones, by offset) and the lines, counts and entries big-endian.
     pub(super) fn return_labels_and_lines(&mut self, sorted_lines: &[(u32, u32)]) {
-        let labels = self.sorted_labels();
+        let labels = self.take_sorted_labels();
         let aligned = self.cur_offset().is_multiple_of(4);
         // The tables must start word-aligned after `adr` and `pop`.
         self.put(asm::adr(Reg::R0, if aligned { 4 } else { 8 }));

@@ -96,6 +96,9 @@ pub struct Armv6m<S: CodeSink> {
     label_log: Vec<(u32, u32)>,
     /// Offset of each local label (`Label::Local(n)`), indexed by n.
     local_labels: Vec<u32>,
+    /// Local label numbers free for reuse: a local label is done once placed (only the branch
+    /// made with it refers to it), so the table stays as small as the labels open at once.
+    free_local_labels: Vec<u32>,
     pub(super) variant: u32,
     /// Pending literals, oldest first.
     pub(super) literal_pool: Vec<PendingLiteral>,
@@ -119,6 +122,7 @@ impl<S: CodeSink> Armv6m<S> {
             label_offsets: Vec::new(),
             label_log: Vec::new(),
             local_labels: Vec::new(),
+            free_local_labels: Vec::new(),
             variant,
             literal_pool: Vec::new(),
             regs: Regs::new(),
@@ -259,22 +263,46 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// A fresh local label (the reference's `make_ref()`), to be placed with `add_label`.
     pub(super) fn new_local_label(&mut self) -> Label {
+        if let Some(n) = self.free_local_labels.pop() {
+            if let Some(slot) = self.local_labels.get_mut(n as usize) {
+                *slot = UNKNOWN_OFFSET;
+                return Label::Local(n);
+            }
+        }
         let n = self.local_labels.len() as u32;
         self.local_labels.push(UNKNOWN_OFFSET);
         Label::Local(n)
     }
 
+    /// Make a placed local label's number available again (after its branches are patched).
+    pub(super) fn release_local_label(&mut self, label: Label) {
+        if let Label::Local(n) = label {
+            self.free_local_labels.push(n);
+        }
+    }
+
+    /// Size the label tables for labels 0..=`max_label` up front (no growth slack).
+    pub(super) fn reserve_labels(&mut self, max_label: u32) {
+        let count = max_label as usize + 1;
+        if self.label_offsets.len() < count {
+            self.label_offsets.resize(count, UNKNOWN_OFFSET);
+        }
+        self.label_log.reserve_exact(count);
+        self.branches.reserve_labels(max_label);
+    }
+
     /// Remember where `label` is. Offsets beyond u32 cannot be encoded in the labels table.
-    fn record_label(&mut self, label: Label, offset: usize) {
+    /// Returns whether `label` is a local label placed for the first time.
+    fn record_label(&mut self, label: Label, offset: usize) -> bool {
         let Ok(off) = u32::try_from(offset) else {
             self.fail(BackendError::OutOfRange("label offset"));
-            return;
+            return false;
         };
         match label {
             Label::Num(n) => {
                 if self.jump_table_len.is_some_and(|count| n > count) {
                     // Already reported by the jump table patch; don't size tables by it.
-                    return;
+                    return false;
                 }
                 let idx = n as usize;
                 if self.label_offsets.len() <= idx {
@@ -282,19 +310,28 @@ impl<S: CodeSink> Armv6m<S> {
                 }
                 self.label_offsets[idx] = off;
                 self.label_log.push((n, off));
+                false
             }
             Label::Local(n) => match self.local_labels.get_mut(n as usize) {
-                Some(slot) => *slot = off,
-                None => self.fail(BackendError::Unsupported("unknown local label")),
+                Some(slot) => {
+                    let first = *slot == UNKNOWN_OFFSET;
+                    *slot = off;
+                    first
+                }
+                None => {
+                    self.fail(BackendError::Unsupported("unknown local label"));
+                    false
+                }
             },
         }
     }
 
     /// The numeric labels sorted by offset, as the reference lays out its labels table: a stable
     /// sort of the most-recent-first list, so labels sharing an offset come newest first.
-    pub(super) fn sorted_labels(&self) -> Vec<(u32, u32)> {
-        let mut labels: Vec<(u32, u32)> = self.label_log.iter().rev().copied().collect();
-        labels.sort_by_key(|&(_, off)| off);
+    /// Consumes the placement log, in place.
+    pub(super) fn take_sorted_labels(&mut self) -> Vec<(u32, u32)> {
+        let mut labels = core::mem::take(&mut self.label_log);
+        crate::compile::sort_by_offset_newest_first(&mut labels);
         labels
     }
 }

@@ -21,11 +21,14 @@ pub(super) struct Waiting {
     pub(super) kind: BranchKind,
 }
 
+/// 12 bytes: a module can have thousands of branches waiting for one label at the end of a
+/// long function.
 #[derive(Clone, Copy)]
 struct Slot {
-    branch: Waiting,
+    offset: u32,
     /// Next slot of the same chain (or of the free list).
     next: u32,
+    kind: BranchKind,
 }
 
 /// The pending branches of a module, by label.
@@ -72,8 +75,9 @@ impl PendingBranches {
             heads.resize(n + 1, NIL);
         }
         let slot = Slot {
-            branch,
+            offset: branch.offset as u32,
             next: heads[n],
+            kind: branch.kind,
         };
         let index = match self.free {
             Some(i) => {
@@ -125,7 +129,10 @@ impl PendingBranches {
         self.slots[index as usize].next = self.free.unwrap_or(NIL);
         self.free = Some(index);
         self.len -= 1;
-        Some(slot.branch)
+        Some(Waiting {
+            offset: slot.offset as usize,
+            kind: slot.kind,
+        })
     }
 
     /// Remove every waiting branch, by label (numeric labels first).
@@ -183,6 +190,11 @@ mod tests {
         );
         assert_eq!(p.len(), 0);
         assert_eq!(drain(&mut p, Label::Num(1)), []);
+    }
+
+    #[test]
+    fn slots_stay_small() {
+        assert!(core::mem::size_of::<Slot>() <= 12);
     }
 
     #[test]
