@@ -91,39 +91,6 @@ fn replace_reg(args: &mut [Arg], reg: Reg, replacement: Reg) -> bool {
     }
 }
 
-/// Call arguments with `offset` resolved: the caller's own slice unless an argument is
-/// `offset` (rare), so the usual call copies nothing.
-enum ResolvedArgs<'a> {
-    Same(&'a [Arg]),
-    Copied(CallArgs),
-}
-
-impl core::ops::Deref for ResolvedArgs<'_> {
-    type Target = [Arg];
-    fn deref(&self) -> &[Arg] {
-        match self {
-            ResolvedArgs::Same(args) => args,
-            ResolvedArgs::Copied(args) => args,
-        }
-    }
-}
-
-/// `args` with `offset` arguments replaced by the offset they stand for; `None` for more
-/// arguments than a call can take.
-#[inline]
-fn resolve_offset_args(args: &[Arg], offset: usize) -> Option<ResolvedArgs<'_>> {
-    if args.len() > MAX_CALL_ARGS {
-        return None;
-    }
-    if args.iter().all(|a| a.val != Val::Offset) {
-        return Some(ResolvedArgs::Same(args));
-    }
-    Some(ResolvedArgs::Copied(copy_args(args, |a| match a.val {
-        Val::Offset => Arg::keep(Val::Imm(offset as i64)),
-        _ => a,
-    })))
-}
-
 /// The first [`MAX_CALL_ARGS`] of `args`, each passed through `map`.
 #[inline]
 fn copy_args(args: &[Arg], map: impl Fn(Arg) -> Arg) -> CallArgs {
@@ -164,7 +131,7 @@ impl<S: CodeSink> Armv6m<S> {
         self.used_regs = AVAILABLE_REGS_MASK & !available;
         self.regs.invalidate_reg(temp);
 
-        let args = self.resolve_call_args(args);
+        let args = self.check_call_args(args);
         if args.len() >= 5 {
             // Arguments 5 and 6 go on the stack: a real call, then the epilogue.
             let (reg_args, stack_args) = args.split_at(4);
@@ -173,7 +140,7 @@ impl<S: CodeSink> Armv6m<S> {
                 [a5, a6] => self.set_stack_args(a5, Some(a6)),
                 _ => self.fail(BackendError::Unsupported("more than 6 call arguments")),
             }
-            self.set_registers_args(reg_args, STACK_ARGS_SIZE as u32);
+            self.set_registers_args(reg_args, STACK_ARGS_SIZE as u32, false);
             let mut code = Code::new();
             code.push(asm::blx(temp));
             code.push(asm::add_sp_imm(STACK_ARGS_SIZE));
@@ -181,9 +148,7 @@ impl<S: CodeSink> Armv6m<S> {
             self.put_code(&code);
         } else if args.get(1).map(|a| a.val) == Some(Val::JitState) {
             // jit_state (r1) comes back with the epilogue pop: no load needed.
-            let mut args = copy_args(&args, |a| a);
-            args[1] = Arg::keep(Val::JitStateTailCall);
-            self.set_registers_args(&args, 0);
+            self.set_registers_args(args, 0, true);
             self.tail_call_with_jit_state_registers_only(temp);
         } else {
             self.fail(BackendError::Unsupported(
@@ -251,7 +216,7 @@ impl<S: CodeSink> Armv6m<S> {
         }
         self.put(asm::push(&saved));
 
-        let args = self.resolve_call_args(args);
+        let args = self.check_call_args(args);
         let split = if args.len() >= 4 { 4 } else { args.len() };
         let (reg_args0, stack_args) = args.split_at(split);
         let reg_args_regs_mask = regs_to_mask(reg_args0.iter().filter_map(call_arg_reg));
@@ -319,7 +284,7 @@ impl<S: CodeSink> Armv6m<S> {
             stack_offset += STACK_ARGS_SIZE as u32;
         }
         let reg_args = moved_args.as_deref().unwrap_or(reg_args0);
-        self.set_registers_args_to(reg_args, &param_regs, stack_offset);
+        self.set_registers_args_to(reg_args, &param_regs, stack_offset, false);
         self.put(asm::blx(call_reg));
 
         // Where the result goes: a register that is free after the call. With all eight low
@@ -357,16 +322,15 @@ impl<S: CodeSink> Armv6m<S> {
         result
     }
 
-    /// `args` with `offset` resolved to the current offset; more than a call can take is an
-    /// error (and no arguments are passed).
-    fn resolve_call_args<'a>(&mut self, args: &'a [Arg]) -> ResolvedArgs<'a> {
-        match resolve_offset_args(args, self.cur_offset()) {
-            Some(resolved) => resolved,
-            None => {
-                self.fail(BackendError::Unsupported("more than 6 call arguments"));
-                ResolvedArgs::Same(&[])
-            }
+    /// Fix what an `offset` argument of the call stands for (the current offset) and check the
+    /// argument count; more than a call can take is an error (and no arguments are passed).
+    fn check_call_args<'a>(&mut self, args: &'a [Arg]) -> &'a [Arg] {
+        self.call_offset = self.cur_offset();
+        if args.len() > MAX_CALL_ARGS {
+            self.fail(BackendError::Unsupported("more than 6 call arguments"));
+            return &[];
         }
+        args
     }
 
     /// Reserve the 8-byte stack argument area and store argument 5 (and 6) there.
@@ -381,6 +345,7 @@ impl<S: CodeSink> Armv6m<S> {
     fn store_stack_arg(&mut self, arg: Arg, sp_offset: i64) {
         let reg = match (arg.val, arg.free) {
             (Val::Reg(r), true) => r,
+            (Val::Offset, _) => self.move_to_native_register(Val::Imm(self.call_offset as i64)),
             (val, _) => self.move_to_native_register(val),
         };
         self.put(asm::str_sp(reg, sp_offset));
@@ -388,9 +353,10 @@ impl<S: CodeSink> Armv6m<S> {
     }
 
     /// Load `args` into the AAPCS parameter registers.
-    pub(super) fn set_registers_args(&mut self, args: &[Arg], stack_offset: u32) {
+    /// In a tail call (`tail_call`), a `jit_state` second argument is already in r1.
+    pub(super) fn set_registers_args(&mut self, args: &[Arg], stack_offset: u32, tail_call: bool) {
         match parameter_regs(args) {
-            Some(params) => self.set_registers_args_to(args, &params, stack_offset),
+            Some(params) => self.set_registers_args_to(args, &params, stack_offset, tail_call),
             None => self.fail(BackendError::Unsupported("arguments do not fit in r0-r3")),
         }
     }
@@ -398,7 +364,13 @@ impl<S: CodeSink> Armv6m<S> {
     /// Load `args` into `params`, in order. A parameter register still holding a later
     /// argument is first copied to a scratch register. `stack_offset` is how far sp moved
     /// since the prologue (to find the saved `JITState *`).
-    fn set_registers_args_to(&mut self, args: &[Arg], params: &[Reg], stack_offset: u32) {
+    fn set_registers_args_to(
+        &mut self,
+        args: &[Arg],
+        params: &[Reg],
+        stack_offset: u32,
+        tail_call: bool,
+    ) {
         let used = self.used_regs;
         let args_regs_mask = args_mask(args);
         let param_mask = regs_to_mask(params.iter().copied());
@@ -407,17 +379,20 @@ impl<S: CodeSink> Armv6m<S> {
 
         // Expand 64-bit values into two word immediates; `occupied[i]` is the register the
         // i-th remaining argument was in when the call started.
-        let mut work: FixedVec<Arg, 8> = FixedVec::new(NO_ARG);
+        let mut work: FixedVec<Val, 8> = FixedVec::new(Val::Imm(0));
         let mut occupied: FixedVec<Option<Reg>, 8> = FixedVec::new(None);
         let mut overflow = false;
-        for arg in args {
+        for (index, arg) in args.iter().enumerate() {
             let pushed = match arg.val {
                 Val::Int64(v) => work
-                    .push(Arg::keep(Val::Imm(v & 0xFFFF_FFFF)))
-                    .and(work.push(Arg::keep(Val::Imm((v >> 32) & 0xFFFF_FFFF))))
+                    .push(Val::Imm(v & 0xFFFF_FFFF))
+                    .and(work.push(Val::Imm((v >> 32) & 0xFFFF_FFFF)))
                     .and(occupied.push(None))
                     .and(occupied.push(None)),
-                _ => work.push(*arg).and(occupied.push(super::arg_reg(arg))),
+                Val::JitState if tail_call && index == 1 => work
+                    .push(Val::JitStateTailCall)
+                    .and(occupied.push(super::arg_reg(arg))),
+                val => work.push(val).and(occupied.push(super::arg_reg(arg))),
             };
             overflow |= pushed.is_err();
         }
@@ -429,12 +404,12 @@ impl<S: CodeSink> Armv6m<S> {
         }
 
         for i in 0..work.len() {
-            let arg = work[i];
+            let val = work[i];
             let param = params[i];
             if param == CTX_REG {
                 // ctx stays in r0; anything else destined for r0 overwrites it last-minute.
-                if arg.val != Val::Ctx {
-                    self.set_register_arg(arg.val, CTX_REG, stack_offset);
+                if val != Val::Ctx {
+                    self.set_register_arg(val, CTX_REG, stack_offset);
                 }
                 continue;
             }
@@ -444,12 +419,15 @@ impl<S: CodeSink> Armv6m<S> {
                     return;
                 };
                 self.put(asm::mov(save, param));
-                self.set_register_arg(arg.val, param, stack_offset);
-                if !replace_reg(&mut work[i + 1..], param, save) {
+                self.set_register_arg(val, param, stack_offset);
+                let later = work[i + 1..].iter_mut().find(|v| **v == Val::Reg(param));
+                if let Some(later) = later {
+                    *later = Val::Reg(save);
+                } else {
                     self.fail(BackendError::Unsupported("argument register shuffle"));
                 }
             } else {
-                self.set_register_arg(arg.val, param, stack_offset);
+                self.set_register_arg(val, param, stack_offset);
             }
         }
 
@@ -485,6 +463,7 @@ impl<S: CodeSink> Armv6m<S> {
             Val::Imm(v) if (-0x8000_0000..0x1_0000_0000).contains(&v) => {
                 self.mov_immediate(reg, v);
             }
+            Val::Offset => self.mov_immediate(reg, self.call_offset as i64),
             _ => self.fail(BackendError::Unsupported("call argument kind")),
         }
     }

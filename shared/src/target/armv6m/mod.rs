@@ -104,6 +104,9 @@ pub struct Armv6m<S: CodeSink> {
     pub(super) literal_pool: Vec<PendingLiteral>,
     pub(super) regs: Regs,
     pub(super) thumb2: bool,
+    /// The code offset an `offset` argument of the call being emitted stands for (the offset
+    /// when the call started passing arguments).
+    pub(super) call_offset: usize,
     error: Option<BackendError>,
 }
 
@@ -127,6 +130,7 @@ impl<S: CodeSink> Armv6m<S> {
             literal_pool: Vec::new(),
             regs: Regs::new(),
             thumb2: variant & VARIANT_THUMB2 != 0,
+            call_offset: 0,
             error: None,
         }
     }
