@@ -36,6 +36,7 @@ pub(crate) const EXT_TYPED_REGISTER: u8 = 0x57;
 const ALLOCATOR_TAG_FLOATS: u64 = 1;
 const ALLOCATOR_TAG_FUNS: u64 = 2;
 
+#[inline]
 fn mismatch(cur: &Cursor, what: &'static str) -> Error {
     let byte = cur.peek().map(u64::from).unwrap_or(0);
     Error::unsupported(cur.file_offset(), what, byte)
@@ -45,6 +46,7 @@ fn mismatch(cur: &Cursor, what: &'static str) -> Error {
 ///
 /// The long form reads `size + 2` bytes even for size 7, as the reference does; values that do
 /// not fit 64 bits are rejected (the reference would carry a bignum into places that then fail).
+#[inline]
 pub fn decode_value64(cur: &mut Cursor) -> Result<u64> {
     let start = cur.file_offset();
     let b = cur.u8()?;
@@ -72,6 +74,7 @@ pub fn decode_value64(cur: &mut Cursor) -> Result<u64> {
 }
 
 /// `decode_literal`: an untagged integer (tag 0).
+#[inline]
 pub fn decode_literal(cur: &mut Cursor) -> Result<u64> {
     if cur.peek()? & 0x07 != TAG_LITERAL {
         return Err(mismatch(cur, "operand tag, expected a literal"));
@@ -80,6 +83,7 @@ pub fn decode_literal(cur: &mut Cursor) -> Result<u64> {
 }
 
 /// `decode_literal` where the value must also fit a `u32` (counts, indexes, arities).
+#[inline]
 pub fn decode_literal_u32(cur: &mut Cursor) -> Result<u32> {
     let at = cur.file_offset();
     let v = decode_literal(cur)?;
@@ -87,6 +91,7 @@ pub fn decode_literal_u32(cur: &mut Cursor) -> Result<u32> {
 }
 
 /// `decode_label`.
+#[inline]
 pub fn decode_label(cur: &mut Cursor) -> Result<u32> {
     if cur.peek()? & 0x07 != TAG_LABEL {
         return Err(mismatch(cur, "operand tag, expected a label"));
@@ -97,6 +102,7 @@ pub fn decode_label(cur: &mut Cursor) -> Result<u32> {
 }
 
 /// `decode_atom`: an atom index (tag 2; index 0 is nil).
+#[inline]
 pub fn decode_atom(cur: &mut Cursor) -> Result<u32> {
     if cur.peek()? & 0x07 != TAG_ATOM {
         return Err(mismatch(cur, "operand tag, expected an atom"));
@@ -107,6 +113,7 @@ pub fn decode_atom(cur: &mut Cursor) -> Result<u32> {
 }
 
 /// `decode_nil`: exactly the byte for nil.
+#[inline]
 pub fn decode_nil(cur: &mut Cursor) -> Result<()> {
     if cur.peek()? != TAG_ATOM {
         return Err(mismatch(cur, "operand, expected nil"));
@@ -116,6 +123,7 @@ pub fn decode_nil(cur: &mut Cursor) -> Result<()> {
 }
 
 /// `decode_extended_list_header`: the length of an extended list.
+#[inline]
 pub fn decode_extended_list_header(cur: &mut Cursor) -> Result<u32> {
     if cur.peek()? != EXT_LIST {
         return Err(mismatch(cur, "operand, expected a list"));
@@ -125,6 +133,7 @@ pub fn decode_extended_list_header(cur: &mut Cursor) -> Result<u32> {
 }
 
 /// `decode_fp_register`: the index of `{fp_reg, N}`.
+#[inline]
 pub fn decode_fp_register(cur: &mut Cursor) -> Result<u32> {
     if cur.peek()? != EXT_FP_REGISTER {
         return Err(mismatch(cur, "operand, expected a float register"));

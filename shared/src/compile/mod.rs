@@ -83,10 +83,24 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
     fn second_pass(&mut self) {
         self.b.add_label(Label::Num(0));
         // The reference accumulates lines newest first and then sorts stably by offset.
-        let mut sorted: Vec<(u32, u32)> = self.line_offsets.iter().rev().copied().collect();
-        sorted.sort_by_key(|&(_, offset)| offset);
+        let mut sorted = core::mem::take(&mut self.line_offsets);
+        sort_by_offset_newest_first(&mut sorted);
         self.b.return_labels_and_lines(&sorted);
         self.b.update_branches();
+    }
+}
+
+/// Sort `(key, offset)` entries, listed oldest first, as the reference sorts its newest-first
+/// lists: stably by offset, so entries sharing an offset come newest first. In place, and
+/// without a sort buffer when entries were recorded in offset order (the usual case).
+pub(crate) fn sort_by_offset_newest_first(entries: &mut [(u32, u32)]) {
+    if entries.is_sorted_by_key(|&(_, offset)| offset) {
+        for run in entries.chunk_by_mut(|a, b| a.1 == b.1) {
+            run.reverse();
+        }
+    } else {
+        entries.reverse();
+        entries.sort_by_key(|&(_, offset)| offset);
     }
 }
 

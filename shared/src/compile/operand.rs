@@ -19,6 +19,7 @@ pub enum Dest {
 }
 
 impl From<Dest> for Val {
+    #[inline]
     fn from(d: Dest) -> Val {
         match d {
             Dest::X(n) => Val::X(n),
@@ -29,6 +30,7 @@ impl From<Dest> for Val {
 }
 
 impl From<Dest> for Arg {
+    #[inline]
     fn from(d: Dest) -> Arg {
         Arg::keep(d.into())
     }
@@ -53,6 +55,7 @@ pub enum Operand {
 }
 
 impl From<Dest> for Operand {
+    #[inline]
     fn from(d: Dest) -> Operand {
         match d {
             Dest::X(n) => Operand::X(n),
@@ -63,6 +66,7 @@ impl From<Dest> for Operand {
 }
 
 impl From<Reg> for Operand {
+    #[inline]
     fn from(r: Reg) -> Operand {
         Operand::Reg(r)
     }
@@ -71,6 +75,7 @@ impl From<Reg> for Operand {
 impl Operand {
     /// The value to hand to the backend. Labels, small literals and typed registers are not
     /// values: passing one means the bytecode is something the reference cannot lower either.
+    #[inline]
     pub fn val(self) -> Result<Val> {
         match self {
             Operand::Imm(v) => Ok(Val::Imm(v)),
@@ -84,14 +89,17 @@ impl Operand {
         }
     }
     /// `{free, Operand}`.
+    #[inline]
     pub fn free(self) -> Result<Arg> {
         Ok(Arg::free(self.val()?))
     }
     /// The operand as an argument the callee must not free.
+    #[inline]
     pub fn keep(self) -> Result<Arg> {
         Ok(Arg::keep(self.val()?))
     }
     /// The immediate value, if the operand is one (the reference's `is_integer/1`).
+    #[inline]
     pub fn imm(self) -> Option<i64> {
         match self {
             Operand::Imm(v) => Some(v),
@@ -99,6 +107,7 @@ impl Operand {
         }
     }
     /// The native register, if the operand lives in one (the reference's `is_atom/1` on a value).
+    #[inline]
     pub fn reg(self) -> Option<Reg> {
         match self {
             Operand::Reg(r) => Some(r),
@@ -107,6 +116,7 @@ impl Operand {
     }
     /// The untyped operand (what the reference gets by matching `{typed, Dest, _}` and dropping
     /// the type).
+    #[inline]
     pub fn untyped(self) -> Operand {
         match self {
             Operand::Typed(d, _) => d.into(),
@@ -114,6 +124,7 @@ impl Operand {
         }
     }
     /// The type when known (`any` otherwise).
+    #[inline]
     pub fn jit_type(self) -> JitType {
         match self {
             Operand::Typed(_, t) => t,

@@ -13,9 +13,6 @@ use crate::compile::{Reg, Val};
 /// Number of native registers tracked.
 pub const NUM_REGS: usize = 16;
 
-/// Capacity of the pushed-values stack.
-pub const STACK_CAPACITY: usize = 16;
-
 /// Order in which registers are searched (alphabetical order of the names `r0`..`r15`).
 pub const SEARCH_ORDER: [u8; NUM_REGS] = [0, 1, 10, 11, 12, 13, 14, 15, 2, 3, 4, 5, 6, 7, 8, 9];
 
@@ -44,155 +41,188 @@ pub enum Contents {
 }
 
 impl Contents {
+    #[inline]
     pub const fn x(n: u32) -> Self {
         Contents::Vm(VmLoc::X(n))
     }
+    #[inline]
     pub const fn y(n: u32) -> Self {
         Contents::Vm(VmLoc::Y(n))
     }
 }
 
-/// An entry of the pushed-values stack: a register or a description of its contents.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum StackEntry {
-    Reg(Reg),
-    Contents(Contents),
+/// No information about a register (distinct from an explicit `Contents::Unknown`).
+const UNTRACKED: u8 = 0;
+
+/// [`Contents`] as a tag and a payload, so the tracker is small to copy (it is saved at every
+/// branch and call) and slots compare without matching on the enum.
+#[inline]
+fn pack(contents: Contents) -> (u8, u64) {
+    match contents {
+        Contents::Vm(VmLoc::X(n)) => (1, u64::from(n)),
+        Contents::Vm(VmLoc::Y(n)) => (2, u64::from(n)),
+        Contents::Ptr(VmLoc::X(n)) => (3, u64::from(n)),
+        Contents::Ptr(VmLoc::Y(n)) => (4, u64::from(n)),
+        Contents::Imm(v) => (5, v as u64),
+        Contents::Cp => (6, 0),
+        Contents::ModuleIndex => (7, 0),
+        Contents::Unknown => (8, 0),
+    }
 }
 
-/// The stack is full (the tracker is bounded; the reference's is not).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct StackFull;
+/// The inverse of [`pack`] (`None` for an untracked slot).
+#[inline]
+fn unpack(tag: u8, payload: u64) -> Option<Contents> {
+    Some(match tag {
+        1 => Contents::x(payload as u32),
+        2 => Contents::y(payload as u32),
+        3 => Contents::Ptr(VmLoc::X(payload as u32)),
+        4 => Contents::Ptr(VmLoc::Y(payload as u32)),
+        5 => Contents::Imm(payload as i64),
+        6 => Contents::Cp,
+        7 => Contents::ModuleIndex,
+        8 => Contents::Unknown,
+        _ => return None,
+    })
+}
 
 /// The register contents tracker.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy)]
 pub struct Regs {
-    /// `None`: untracked. `Some(Contents::Unknown)` is distinct from `None` only for `merge` and
+    /// Packed contents per register; tag `UNTRACKED` means nothing is known. An explicit
+    /// `Contents::Unknown` is distinct from untracked only for `merge` and
     /// `find_reg_with_contents(Unknown)`, exactly as in the reference.
-    contents: [Option<Contents>; NUM_REGS],
-    stack: [StackEntry; STACK_CAPACITY],
-    stack_len: usize,
+    tags: [u8; NUM_REGS],
+    /// Meaningful only where the tag is not `UNTRACKED`.
+    payloads: [u64; NUM_REGS],
 }
 
 impl Default for Regs {
+    #[inline]
     fn default() -> Self {
         Self::new()
     }
 }
 
+impl PartialEq for Regs {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.all_contents().eq(other.all_contents())
+    }
+}
+
+impl Eq for Regs {}
+
+impl core::fmt::Debug for Regs {
+    #[inline]
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_map().entries(self.all_contents()).finish()
+    }
+}
+
+#[inline]
 fn slot(reg: Reg) -> Option<usize> {
     let i = usize::from(reg.0);
     (i < NUM_REGS).then_some(i)
 }
 
 impl Regs {
+    #[inline]
     pub const fn new() -> Self {
         Regs {
-            contents: [None; NUM_REGS],
-            stack: [StackEntry::Contents(Contents::Unknown); STACK_CAPACITY],
-            stack_len: 0,
+            tags: [UNTRACKED; NUM_REGS],
+            payloads: [0; NUM_REGS],
         }
     }
 
+    #[inline]
+    fn slot_contents(&self, i: usize) -> Option<Contents> {
+        unpack(self.tags[i], self.payloads[i])
+    }
+
     /// What `reg` holds (`Unknown` if untracked).
+    #[inline]
     pub fn get_contents(&self, reg: Reg) -> Contents {
         slot(reg)
-            .and_then(|i| self.contents[i])
+            .and_then(|i| self.slot_contents(i))
             .unwrap_or(Contents::Unknown)
     }
 
     /// Every tracked register with its contents, in register-number order.
+    #[inline]
     pub fn all_contents(&self) -> impl Iterator<Item = (Reg, Contents)> + '_ {
-        self.contents
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| c.map(|c| (Reg(i as u8), c)))
+        (0..NUM_REGS).filter_map(|i| self.slot_contents(i).map(|c| (Reg(i as u8), c)))
     }
 
+    #[inline]
     pub fn set_contents(&mut self, reg: Reg, contents: Contents) {
         if let Some(i) = slot(reg) {
-            self.contents[i] = Some(contents);
+            (self.tags[i], self.payloads[i]) = pack(contents);
         }
     }
 
     /// Forget `reg` (it was clobbered).
+    #[inline]
     pub fn invalidate_reg(&mut self, reg: Reg) {
         if let Some(i) = slot(reg) {
-            self.contents[i] = None;
+            self.tags[i] = UNTRACKED;
         }
     }
 
-    /// Forget everything, the stack included.
+    /// Forget everything.
+    #[inline]
     pub fn invalidate_all(&mut self) {
-        self.contents = [None; NUM_REGS];
-        self.stack_len = 0;
+        self.tags = [UNTRACKED; NUM_REGS];
     }
 
     /// Forget every register not in `preserved` (a mask of [`Reg::bit`]s): a C call clobbered them.
+    #[inline]
     pub fn invalidate_volatile(&mut self, preserved: u16) {
-        for (i, c) in self.contents.iter_mut().enumerate() {
+        for (i, tag) in self.tags.iter_mut().enumerate() {
             if preserved & (1 << i) == 0 {
-                *c = None;
+                *tag = UNTRACKED;
             }
         }
     }
 
     /// Forget every register caching the value of `loc` (it was just written).
     /// Pointers to `loc` stay valid.
+    #[inline]
     pub fn invalidate_vm_loc(&mut self, loc: VmLoc) {
-        for c in self.contents.iter_mut() {
-            if *c == Some(Contents::Vm(loc)) {
-                *c = None;
+        let wanted = pack(Contents::Vm(loc));
+        for (tag, payload) in self.tags.iter_mut().zip(self.payloads.iter()) {
+            if (*tag, *payload) == wanted {
+                *tag = UNTRACKED;
             }
         }
     }
 
     /// A register holding `contents`, chosen as the reference chooses (see [`SEARCH_ORDER`]).
+    #[inline]
     pub fn find_reg_with_contents(&self, contents: Contents) -> Option<Reg> {
+        let wanted = pack(contents);
         SEARCH_ORDER
             .iter()
-            .find(|&&i| self.contents[usize::from(i)] == Some(contents))
+            .find(|&&i| (self.tags[usize::from(i)], self.payloads[usize::from(i)]) == wanted)
             .map(|&i| Reg(i))
     }
 
-    /// The state at a join point: what both paths agree on. The stack is cleared.
+    /// The state at a join point: what both paths agree on.
+    #[inline]
     pub fn merge(&self, other: &Regs) -> Regs {
-        let mut merged = Regs::new();
-        for (i, (a, b)) in self.contents.iter().zip(other.contents.iter()).enumerate() {
-            if a.is_some() && a == b {
-                merged.contents[i] = *a;
+        let mut merged = *self;
+        for i in 0..NUM_REGS {
+            if self.tags[i] != other.tags[i] || self.payloads[i] != other.payloads[i] {
+                merged.tags[i] = UNTRACKED;
             }
         }
         merged
-    }
-
-    pub fn stack_push(&mut self, entry: StackEntry) -> Result<(), StackFull> {
-        let top = self.stack.get_mut(self.stack_len).ok_or(StackFull)?;
-        *top = entry;
-        self.stack_len += 1;
-        Ok(())
-    }
-
-    /// Pop the last pushed entry; an empty stack pops `Unknown`.
-    pub fn stack_pop(&mut self) -> StackEntry {
-        if self.stack_len == 0 {
-            return StackEntry::Contents(Contents::Unknown);
-        }
-        self.stack_len -= 1;
-        self.stack[self.stack_len]
-    }
-
-    pub fn stack_clear(&mut self) {
-        self.stack_len = 0;
-    }
-
-    /// The stack, bottom first (the last pushed entry is last).
-    pub fn stack_contents(&self) -> &[StackEntry] {
-        &self.stack[..self.stack_len]
     }
 }
 
 /// What a register loaded from `value` holds; `max_reg` is the number of x registers (the
 /// `XExtra` register is x[max_reg]).
+#[inline]
 pub fn value_to_contents(value: Val, max_reg: u32) -> Contents {
     match value {
         Val::Cp => Contents::Cp,
@@ -206,6 +236,7 @@ pub fn value_to_contents(value: Val, max_reg: u32) -> Contents {
 
 /// What a register stored into the VM destination `dest` then holds (a register written to x[N]
 /// caches x[N]). Unlike [`value_to_contents`], an x register beyond `max_reg` gives `Unknown`.
+#[inline]
 pub fn vm_dest_to_contents(dest: Val, max_reg: u32) -> Contents {
     match dest {
         Val::X(n) if n < max_reg => Contents::x(n),
@@ -228,6 +259,7 @@ pub enum ArgLoc {
 }
 
 /// The mask of registers among `locs` (non-register entries are skipped).
+#[inline]
 pub fn regs_to_mask(locs: &[ArgLoc]) -> u16 {
     locs.iter().fold(0, |mask, loc| match loc {
         ArgLoc::Reg(r) => mask | r.bit(),
@@ -246,7 +278,6 @@ mod tests {
         let regs = Regs::new();
         assert_eq!(regs.get_contents(Reg::R0), Contents::Unknown);
         assert_eq!(regs.find_reg_with_contents(Contents::x(0)), None);
-        assert!(regs.stack_contents().is_empty());
         assert_eq!(regs.all_contents().count(), 0);
     }
 
@@ -324,15 +355,16 @@ mod tests {
     }
 
     #[test]
-    fn invalidate_everything_clears_stack_too() {
+    fn invalidate_everything() {
         let mut regs = Regs::new();
         regs.set_contents(Reg::R3, Contents::x(0));
         regs.set_contents(Reg::R11, Contents::y(1));
-        regs.stack_push(StackEntry::Reg(Reg::R4)).unwrap();
         regs.invalidate_all();
         assert_eq!(regs.get_contents(Reg::R3), Contents::Unknown);
         assert_eq!(regs.get_contents(Reg::R11), Contents::Unknown);
-        assert!(regs.stack_contents().is_empty());
+        assert_eq!(regs, Regs::new());
+        // A stale payload under an untracked tag matches nothing.
+        assert_eq!(regs.find_reg_with_contents(Contents::x(0)), None);
     }
 
     #[test]
@@ -355,7 +387,6 @@ mod tests {
         a.set_contents(Reg::R3, Contents::x(0));
         a.set_contents(Reg::R11, Contents::x(1));
         a.set_contents(Reg::R5, Contents::Imm(7));
-        a.stack_push(StackEntry::Reg(Reg::R1)).unwrap();
         let mut b = Regs::new();
         b.set_contents(Reg::R3, Contents::x(0));
         b.set_contents(Reg::R11, Contents::x(2));
@@ -363,27 +394,13 @@ mod tests {
         assert_eq!(merged.get_contents(Reg::R3), Contents::x(0));
         assert_eq!(merged.get_contents(Reg::R11), Contents::Unknown);
         assert_eq!(merged.get_contents(Reg::R5), Contents::Unknown);
-        assert!(merged.stack_contents().is_empty());
-    }
-
-    #[test]
-    fn stack_is_lifo_and_bounded() {
-        let mut regs = Regs::new();
-        regs.stack_push(StackEntry::Reg(Reg::R0)).unwrap();
-        regs.stack_push(StackEntry::Contents(Contents::Cp)).unwrap();
-        assert_eq!(
-            regs.stack_contents(),
-            &[StackEntry::Reg(Reg::R0), StackEntry::Contents(Contents::Cp)]
-        );
-        assert_eq!(regs.stack_pop(), StackEntry::Contents(Contents::Cp));
-        assert_eq!(regs.stack_pop(), StackEntry::Reg(Reg::R0));
-        assert_eq!(regs.stack_pop(), StackEntry::Contents(Contents::Unknown));
-        for _ in 0..STACK_CAPACITY {
-            regs.stack_push(StackEntry::Reg(Reg::R1)).unwrap();
-        }
-        assert_eq!(regs.stack_push(StackEntry::Reg(Reg::R1)), Err(StackFull));
-        regs.stack_clear();
-        assert!(regs.stack_contents().is_empty());
+        assert_eq!(merged.all_contents().count(), 1);
+        // Both untracked with different stale payloads: still untracked, not "agreeing".
+        a.invalidate_reg(Reg::R3);
+        b.set_contents(Reg::R3, Contents::Imm(9));
+        b.invalidate_reg(Reg::R3);
+        assert_eq!(a.merge(&b).get_contents(Reg::R3), Contents::Unknown);
+        assert_eq!(a.merge(&b).find_reg_with_contents(Contents::x(0)), None);
     }
 
     #[test]

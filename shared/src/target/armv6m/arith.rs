@@ -14,10 +14,12 @@ const TERM_PRIMARY_CLEAR_MASK: i64 = -4;
 /// A three-operand `op rd, rd, rm` or `op rdn, rm` encoder.
 type RegOp = fn(Reg, Reg) -> Result<Insn, AsmError>;
 
+#[inline]
 fn adds_rr(rd: Reg, rm: Reg) -> Result<Insn, AsmError> {
     asm::adds_reg(rd, rd, rm)
 }
 
+#[inline]
 fn subs_rr(rd: Reg, rm: Reg) -> Result<Insn, AsmError> {
     asm::subs_reg(rd, rd, rm)
 }

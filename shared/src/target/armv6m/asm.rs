@@ -74,6 +74,7 @@ pub struct Insn {
 
 impl Insn {
     /// A 16-bit instruction.
+    #[inline]
     pub const fn narrow(halfword: u16) -> Self {
         let b = halfword.to_le_bytes();
         Insn {
@@ -83,6 +84,7 @@ impl Insn {
     }
 
     /// A 32-bit instruction: `first` is the halfword at the lower address.
+    #[inline]
     pub const fn wide(first: u16, second: u16) -> Self {
         let a = first.to_le_bytes();
         let b = second.to_le_bytes();
@@ -92,16 +94,19 @@ impl Insn {
         }
     }
 
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
     }
 
     #[allow(clippy::len_without_is_empty)]
+    #[inline]
     pub const fn len(&self) -> usize {
         self.len as usize
     }
 
     /// The first halfword.
+    #[inline]
     pub const fn halfword(&self) -> u16 {
         u16::from_le_bytes([self.bytes[0], self.bytes[1]])
     }
@@ -125,6 +130,7 @@ pub enum AsmError {
 
 // Lets `Code::push` (and backend helpers) take both infallible and fallible encoders.
 impl From<Insn> for Result<Insn, AsmError> {
+    #[inline]
     fn from(insn: Insn) -> Self {
         Ok(insn)
     }
@@ -154,10 +160,12 @@ pub enum Cc {
 type AsmResult = Result<Insn, AsmError>;
 
 /// Register number, for forms that accept any register.
+#[inline]
 const fn num(r: Reg) -> u16 {
     (r.0 & 0xF) as u16
 }
 
+#[inline]
 fn low(r: Reg) -> Result<u16, AsmError> {
     if r.0 < 8 {
         Ok(u16::from(r.0))
@@ -167,6 +175,7 @@ fn low(r: Reg) -> Result<u16, AsmError> {
 }
 
 /// `imm` within `0..=max` and a multiple of `align`.
+#[inline]
 fn scaled(imm: i64, max: i64, align: i64) -> Result<u16, AsmError> {
     if (0..=max).contains(&imm) && imm % align == 0 {
         Ok((imm / align) as u16)
@@ -176,11 +185,13 @@ fn scaled(imm: i64, max: i64, align: i64) -> Result<u16, AsmError> {
 }
 
 /// Two low registers in the `...mmmddd` layout shared by the data-processing forms.
+#[inline]
 fn low_pair(base: u16, rd: Reg, rm: Reg) -> AsmResult {
     Ok(Insn::narrow(base | (low(rm)? << 3) | low(rd)?))
 }
 
 /// Three low registers in the `...mmmnnnddd` layout.
+#[inline]
 fn low_triple(base: u16, rd: Reg, rn: Reg, rm: Reg) -> AsmResult {
     Ok(Insn::narrow(
         base | (low(rm)? << 6) | (low(rn)? << 3) | low(rd)?,
@@ -190,51 +201,61 @@ fn low_triple(base: u16, rd: Reg, rn: Reg, rm: Reg) -> AsmResult {
 // ---- arithmetic ---------------------------------------------------------------------------
 
 /// `ADD Rd, Rm` (any registers, flags untouched).
+#[inline]
 pub const fn add_hi(rd: Reg, rm: Reg) -> Insn {
     let d = num(rd);
     Insn::narrow(0x4400 | ((d >> 3) << 7) | (num(rm) << 3) | (d & 7))
 }
 
 /// `ADD SP, SP, #imm`, imm in 0..=508, multiple of 4.
+#[inline]
 pub fn add_sp_imm(imm: i64) -> AsmResult {
     Ok(Insn::narrow(0xB000 | scaled(imm, 508, 4)?))
 }
 
 /// `SUB SP, SP, #imm`, imm in 0..=508, multiple of 4.
+#[inline]
 pub fn sub_sp_imm(imm: i64) -> AsmResult {
     Ok(Insn::narrow(0xB080 | scaled(imm, 508, 4)?))
 }
 
 /// `ADDS Rd, Rn, #imm`: the 8-bit form when rd == rn and imm <= 255, else the 3-bit form.
+#[inline]
 pub fn adds_imm(rd: Reg, rn: Reg, imm: i64) -> AsmResult {
     add_sub_imm(0x3000, 0x1C00, rd, rn, imm)
 }
 
 /// `ADDS Rdn, #imm` (0..=255).
+#[inline]
 pub fn adds_imm2(rdn: Reg, imm: i64) -> AsmResult {
     adds_imm(rdn, rdn, imm)
 }
 
 /// `ADDS Rd, Rn, Rm`.
+#[inline]
 pub fn adds_reg(rd: Reg, rn: Reg, rm: Reg) -> AsmResult {
     low_triple(0x1800, rd, rn, rm)
 }
 
 /// `SUBS Rd, Rn, #imm`: the 8-bit form when rd == rn and imm <= 255, else the 3-bit form.
+#[inline]
 pub fn subs_imm(rd: Reg, rn: Reg, imm: i64) -> AsmResult {
     add_sub_imm(0x3800, 0x1E00, rd, rn, imm)
 }
 
 /// `SUBS Rdn, #imm` (0..=255).
+#[inline]
 pub fn subs_imm2(rdn: Reg, imm: i64) -> AsmResult {
     subs_imm(rdn, rdn, imm)
 }
 
 /// `SUBS Rd, Rn, Rm`.
+#[inline]
 pub fn subs_reg(rd: Reg, rn: Reg, rm: Reg) -> AsmResult {
     low_triple(0x1A00, rd, rn, rm)
 }
 
+#[inline]
 fn add_sub_imm(imm8_base: u16, imm3_base: u16, rd: Reg, rn: Reg, imm: i64) -> AsmResult {
     let d = low(rd)?;
     let n = low(rn)?;
@@ -248,47 +269,57 @@ fn add_sub_imm(imm8_base: u16, imm3_base: u16, rd: Reg, rn: Reg, imm: i64) -> As
 }
 
 /// `MULS Rdm, Rm, Rdm` (written `muls rdm, rm`).
+#[inline]
 pub fn muls(rdm: Reg, rm: Reg) -> AsmResult {
     low_pair(0x4340, rdm, rm)
 }
 
 /// `RSBS Rd, Rm, #0`.
+#[inline]
 pub fn negs(rd: Reg, rm: Reg) -> AsmResult {
     low_pair(0x4240, rd, rm)
 }
 
 // ---- logic and compare --------------------------------------------------------------------
 
+#[inline]
 pub fn ands(rdn: Reg, rm: Reg) -> AsmResult {
     low_pair(0x4000, rdn, rm)
 }
 
+#[inline]
 pub fn eors(rdn: Reg, rm: Reg) -> AsmResult {
     low_pair(0x4040, rdn, rm)
 }
 
+#[inline]
 pub fn orrs(rdn: Reg, rm: Reg) -> AsmResult {
     low_pair(0x4300, rdn, rm)
 }
 
+#[inline]
 pub fn bics(rdn: Reg, rm: Reg) -> AsmResult {
     low_pair(0x4380, rdn, rm)
 }
 
+#[inline]
 pub fn mvns(rd: Reg, rm: Reg) -> AsmResult {
     low_pair(0x43C0, rd, rm)
 }
 
+#[inline]
 pub fn tst(rn: Reg, rm: Reg) -> AsmResult {
     low_pair(0x4200, rn, rm)
 }
 
 /// `CMP Rn, Rm` (low registers only, like the reference).
+#[inline]
 pub fn cmp_reg(rn: Reg, rm: Reg) -> AsmResult {
     low_pair(0x4280, rn, rm)
 }
 
 /// `CMP Rn, #imm` (0..=255).
+#[inline]
 pub fn cmp_imm(rn: Reg, imm: i64) -> AsmResult {
     let n = low(rn)?;
     Ok(Insn::narrow(0x2800 | (n << 8) | scaled(imm, 255, 1)?))
@@ -297,20 +328,24 @@ pub fn cmp_imm(rn: Reg, imm: i64) -> AsmResult {
 // ---- shifts -------------------------------------------------------------------------------
 
 /// `LSLS Rd, Rm, #imm` (1..=31).
+#[inline]
 pub fn lsls_imm(rd: Reg, rm: Reg, imm: i64) -> AsmResult {
     shift_imm(0x0000, rd, rm, imm, 31)
 }
 
 /// `LSRS Rd, Rm, #imm` (1..=32).
+#[inline]
 pub fn lsrs_imm(rd: Reg, rm: Reg, imm: i64) -> AsmResult {
     shift_imm(0x0800, rd, rm, imm, 32)
 }
 
 /// `ASRS Rd, Rm, #imm` (1..=32).
+#[inline]
 pub fn asrs_imm(rd: Reg, rm: Reg, imm: i64) -> AsmResult {
     shift_imm(0x1000, rd, rm, imm, 32)
 }
 
+#[inline]
 fn shift_imm(base: u16, rd: Reg, rm: Reg, imm: i64, max: i64) -> AsmResult {
     let d = low(rd)?;
     let m = low(rm)?;
@@ -323,11 +358,13 @@ fn shift_imm(base: u16, rd: Reg, rm: Reg, imm: i64, max: i64) -> AsmResult {
 }
 
 /// `LSLS Rdn, Rdn, Rm`.
+#[inline]
 pub fn lsls_reg(rdn: Reg, rm: Reg) -> AsmResult {
     low_pair(0x4080, rdn, rm)
 }
 
 /// `LSRS Rdn, Rdn, Rm`.
+#[inline]
 pub fn lsrs_reg(rdn: Reg, rm: Reg) -> AsmResult {
     low_pair(0x40C0, rdn, rm)
 }
@@ -335,6 +372,7 @@ pub fn lsrs_reg(rdn: Reg, rm: Reg) -> AsmResult {
 // ---- moves --------------------------------------------------------------------------------
 
 /// `MOV Rd, Rm` (any registers, flags untouched).
+#[inline]
 pub const fn mov(rd: Reg, rm: Reg) -> Insn {
     let d = num(rd);
     let m = num(rm);
@@ -342,26 +380,31 @@ pub const fn mov(rd: Reg, rm: Reg) -> Insn {
 }
 
 /// `MOVS Rd, #imm` (0..=255).
+#[inline]
 pub fn movs_imm(rd: Reg, imm: i64) -> AsmResult {
     let d = low(rd)?;
     Ok(Insn::narrow(0x2000 | (d << 8) | scaled(imm, 255, 1)?))
 }
 
 /// `MOVS Rd, Rm` (encoded as `LSLS Rd, Rm, #0`).
+#[inline]
 pub fn movs_reg(rd: Reg, rm: Reg) -> AsmResult {
     low_pair(0x0000, rd, rm)
 }
 
 /// Thumb-2 `MOVW Rd, #imm16`.
+#[inline]
 pub fn movw(rd: Reg, imm: i64) -> AsmResult {
     mov_imm16(0b100100, rd, imm)
 }
 
 /// Thumb-2 `MOVT Rd, #imm16`.
+#[inline]
 pub fn movt(rd: Reg, imm: i64) -> AsmResult {
     mov_imm16(0b101100, rd, imm)
 }
 
+#[inline]
 fn mov_imm16(opcode: u16, rd: Reg, imm: i64) -> AsmResult {
     let imm = scaled(imm, 0xFFFF, 1)?;
     let first = 0xF000 | (((imm >> 11) & 1) << 10) | (opcode << 4) | (imm >> 12);
@@ -371,6 +414,7 @@ fn mov_imm16(opcode: u16, rd: Reg, imm: i64) -> AsmResult {
 
 /// `ADR Rd, <here + offset>`: offset in 4..=1024, multiple of 4, counted from this
 /// instruction (assumed word-aligned).
+#[inline]
 pub fn adr(rd: Reg, offset: i64) -> AsmResult {
     let d = low(rd)?;
     if !(4..=1024).contains(&offset) || offset % 4 != 0 {
@@ -383,6 +427,7 @@ pub fn adr(rd: Reg, offset: i64) -> AsmResult {
 
 /// `LDR Rt, [Rn, #imm]`: imm in 0..=124, multiple of 4. Rn = SP or PC selects [`ldr_sp`] /
 /// [`ldr_pc`].
+#[inline]
 pub fn ldr_imm(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
     match rn {
         Reg::SP => ldr_sp(rt, imm),
@@ -392,21 +437,25 @@ pub fn ldr_imm(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
 }
 
 /// `LDR Rt, [SP, #imm]`: imm in 0..=1020, multiple of 4.
+#[inline]
 pub fn ldr_sp(rt: Reg, imm: i64) -> AsmResult {
     word_offset8(0x9800, rt, imm)
 }
 
 /// `LDR Rt, [PC, #imm]`: imm in 0..=1020, multiple of 4 (from the word-aligned PC).
+#[inline]
 pub fn ldr_pc(rt: Reg, imm: i64) -> AsmResult {
     word_offset8(0x4800, rt, imm)
 }
 
 /// `LDR Rt, [Rn, Rm]`.
+#[inline]
 pub fn ldr_reg(rt: Reg, rn: Reg, rm: Reg) -> AsmResult {
     low_triple(0x5800, rt, rn, rm)
 }
 
 /// `STR Rt, [Rn, #imm]`: imm in 0..=124, multiple of 4. Rn = SP selects [`str_sp`].
+#[inline]
 pub fn str_imm(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
     match rn {
         Reg::SP => str_sp(rt, imm),
@@ -415,15 +464,18 @@ pub fn str_imm(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
 }
 
 /// `STR Rt, [SP, #imm]`: imm in 0..=1020, multiple of 4.
+#[inline]
 pub fn str_sp(rt: Reg, imm: i64) -> AsmResult {
     word_offset8(0x9000, rt, imm)
 }
 
 /// `STR Rt, [Rn, Rm]`.
+#[inline]
 pub fn str_reg(rt: Reg, rn: Reg, rm: Reg) -> AsmResult {
     low_triple(0x5000, rt, rn, rm)
 }
 
+#[inline]
 fn load_store_imm(base: u16, rt: Reg, rn: Reg, imm: i64) -> AsmResult {
     let t = low(rt)?;
     let n = low(rn)?;
@@ -432,6 +484,7 @@ fn load_store_imm(base: u16, rt: Reg, rn: Reg, imm: i64) -> AsmResult {
     ))
 }
 
+#[inline]
 fn word_offset8(base: u16, rt: Reg, imm: i64) -> AsmResult {
     let t = low(rt)?;
     Ok(Insn::narrow(base | (t << 8) | scaled(imm, 1020, 4)?))
@@ -440,6 +493,7 @@ fn word_offset8(base: u16, rt: Reg, imm: i64) -> AsmResult {
 // ---- branches -----------------------------------------------------------------------------
 
 /// `B <here + offset>`: offset in -2044..=2050, even.
+#[inline]
 pub fn b(offset: i64) -> AsmResult {
     if !(-2044..=2050).contains(&offset) || offset % 2 != 0 {
         return Err(AsmError::UnencodableOffset(offset));
@@ -448,6 +502,7 @@ pub fn b(offset: i64) -> AsmResult {
 }
 
 /// `B<cc> <here + offset>`: offset in -252..=258, even; `Al` is an unconditional [`b`].
+#[inline]
 pub fn bcc(cc: Cc, offset: i64) -> AsmResult {
     if cc == Cc::Al {
         return b(offset);
@@ -461,6 +516,7 @@ pub fn bcc(cc: Cc, offset: i64) -> AsmResult {
 }
 
 /// Thumb-2 `B.W <PC + offset>` (PC = this instruction + 4): offset in -16777216..=16777214, even.
+#[inline]
 pub fn b_w(offset: i64) -> AsmResult {
     if !(-16_777_216..=16_777_214).contains(&offset) || offset % 2 != 0 {
         return Err(AsmError::UnencodableOffset(offset));
@@ -477,38 +533,45 @@ pub fn b_w(offset: i64) -> AsmResult {
 }
 
 /// `BLX Rm`.
+#[inline]
 pub const fn blx(rm: Reg) -> Insn {
     Insn::narrow(0x4780 | (num(rm) << 3))
 }
 
 /// `BX Rm`.
+#[inline]
 pub const fn bx(rm: Reg) -> Insn {
     Insn::narrow(0x4700 | (num(rm) << 3))
 }
 
 // ---- misc ---------------------------------------------------------------------------------
 
+#[inline]
 pub const fn bkpt(imm: u8) -> Insn {
     Insn::narrow(0xBE00 | imm as u16)
 }
 
 /// `NOP` (the `mov r8, r8` encoding).
+#[inline]
 pub const fn nop() -> Insn {
     Insn::narrow(0x46C0)
 }
 
 /// `PUSH {regs}`: r0..r7 and LR.
+#[inline]
 pub fn push(regs: &[Reg]) -> AsmResult {
     Ok(Insn::narrow(0xB400 | reg_list(regs, Reg::LR)?))
 }
 
 /// `POP {regs}`: r0..r7 and PC.
+#[inline]
 pub fn pop(regs: &[Reg]) -> AsmResult {
     Ok(Insn::narrow(0xBC00 | reg_list(regs, Reg::PC)?))
 }
 
 /// The 9-bit register list field. Like the reference, the list's bits are summed, not or-ed
 /// (a repeated register carries into the next one).
+#[inline]
 fn reg_list(regs: &[Reg], extra: Reg) -> Result<u16, AsmError> {
     let mut bits: u32 = 0;
     for r in regs {
@@ -539,6 +602,7 @@ pub struct Code {
 }
 
 impl Default for Code {
+    #[inline]
     fn default() -> Self {
         Self::new()
     }
@@ -547,6 +611,7 @@ impl Default for Code {
 impl Code {
     pub const CAPACITY: usize = 128;
 
+    #[inline]
     pub const fn new() -> Self {
         Code {
             buf: [0; Code::CAPACITY],
@@ -556,6 +621,7 @@ impl Code {
     }
 
     /// Append an instruction (or record the encoder's error).
+    #[inline]
     pub fn push(&mut self, insn: impl Into<AsmResult>) -> &mut Self {
         match insn.into() {
             Ok(insn) => self.extend(insn.as_bytes()),
@@ -567,6 +633,7 @@ impl Code {
     }
 
     /// Append raw bytes (e.g. a literal word).
+    #[inline]
     pub fn extend(&mut self, bytes: &[u8]) -> &mut Self {
         if self.error.is_some() {
             return self;
@@ -582,23 +649,28 @@ impl Code {
     }
 
     /// The bytes assembled so far (up to the first error).
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
 
+    #[inline]
     pub const fn len(&self) -> usize {
         self.len
     }
 
+    #[inline]
     pub const fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    #[inline]
     pub const fn error(&self) -> Option<AsmError> {
         self.error
     }
 
     /// The bytes, or the first error.
+    #[inline]
     pub fn result(&self) -> Result<&[u8], AsmError> {
         match self.error {
             Some(e) => Err(e),

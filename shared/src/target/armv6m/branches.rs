@@ -6,7 +6,7 @@
 
 use super::asm::{self, Code};
 use super::{
-    first_avail, Armv6m, BranchKind, PendingBranch, AVAILABLE_REGS_MASK, CTX_REG, IP_REG,
+    first_avail, pending::Waiting, Armv6m, BranchKind, AVAILABLE_REGS_MASK, CTX_REG, IP_REG,
     JUMP_TABLE_ENTRY_SIZE, JUMP_TABLE_ENTRY_SIZE_THUMB2,
 };
 use crate::compile::backend::{Arg, BackendError, Label, Reg, Val};
@@ -20,6 +20,7 @@ pub(super) const EPILOGUE_REGS: [Reg; 6] = [Reg::R1, Reg::R4, Reg::R5, Reg::R6, 
 pub(super) const STACK_OFFSET_LR: i64 = 20;
 
 /// Reach of a 16-bit `b`, counted from the branch itself.
+#[inline]
 fn is_near(rel: i64) -> bool {
     (-2044..=2050).contains(&rel)
 }
@@ -40,6 +41,7 @@ impl<S: CodeSink> Armv6m<S> {
             entry.extend(&[0xFF; 4]);
         }
         self.jump_table_len = Some(labels_count);
+        self.reserve_labels(labels_count);
         for _ in 0..=labels_count {
             self.put_code(&entry);
         }
@@ -61,18 +63,13 @@ impl<S: CodeSink> Armv6m<S> {
         if let Label::Num(n) = label {
             self.patch_jump_table_entry(n, offset);
         }
-        self.record_label(label, offset);
-        if self.branches.iter().any(|b| b.label == label) {
-            let mut branches = core::mem::take(&mut self.branches);
-            branches.retain(|b| {
-                if b.label == label {
-                    self.patch_branch(b.offset, b.kind, offset);
-                    false
-                } else {
-                    true
-                }
-            });
-            self.branches = branches;
+        let local_done = self.record_label(label, offset);
+        let mut waiting = self.branches.detach(label);
+        while let Some(b) = self.branches.next(&mut waiting) {
+            self.patch_branch(b.offset, b.kind, offset);
+        }
+        if local_done {
+            self.release_local_label(label);
         }
     }
 
@@ -96,9 +93,8 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// Patch every branch still pending (all labels are placed by now).
     pub(super) fn update_branches(&mut self) {
-        let branches = core::mem::take(&mut self.branches);
-        for b in &branches {
-            match self.label_offset(b.label) {
+        for (label, b) in self.branches.take_all() {
+            match self.label_offset(label) {
                 Some(target) => self.patch_branch(b.offset, b.kind, target),
                 None => self.fail(BackendError::Unsupported("branch to an undefined label")),
             }
@@ -197,11 +193,23 @@ impl<S: CodeSink> Armv6m<S> {
             (BranchKind::Far { size, temp: IP_REG }, size)
         };
         self.emit(&[0xFF; 18][..usize::from(size)]);
-        self.branches.push(PendingBranch {
-            label,
-            offset,
-            kind,
-        });
+        self.wait_for_label(label, Waiting { offset, kind });
+    }
+
+    /// Queue a placeholder to be patched when `label` is placed. A numeric label beyond the
+    /// jump table can never be placed: reject it rather than size tables by it.
+    pub(super) fn wait_for_label(&mut self, label: Label, branch: Waiting) {
+        if u32::try_from(branch.offset).is_err() {
+            self.fail(BackendError::OutOfRange("branch offset"));
+            return;
+        }
+        if let Label::Num(n) = label {
+            if self.jump_table_len.is_some_and(|count| n > count) {
+                self.fail(BackendError::OutOfRange("label beyond the jump table"));
+                return;
+            }
+        }
+        self.branches.push(label, branch);
     }
 
     /// Jump to the continuation in `value` (an offset from the module base, freed): the target
@@ -262,6 +270,7 @@ impl<S: CodeSink> Armv6m<S> {
 
 /// The register-based far branch of `size` bytes at a point `rel` bytes before its target.
 /// `temp` = ip selects the variant that borrows r0 (no free low register for `ldr`).
+#[inline]
 fn far_branch_sequence(code: &mut Code, size: u8, temp: Reg, rel: i64) {
     if temp == IP_REG {
         // `add ip, pc` is at +8 and reads pc as +12; bit 0 selects Thumb.
@@ -505,9 +514,36 @@ mod tests {
         b.add_label_at(Label::Num(4), 0x80);
         b.add_label_at(Label::Num(2), 0x60);
         assert_eq!(
-            b.sorted_labels(),
+            b.take_sorted_labels(),
             [(2, 0x60), (1, 0x60), (4, 0x80), (3, 0x80)]
         );
+    }
+
+    #[test]
+    fn labels_table_ties_newest_first_when_placed_in_order() {
+        let mut b = backend(1);
+        b.jump_table(5);
+        b.add_label_at(Label::Num(1), 0x60);
+        b.add_label_at(Label::Num(2), 0x60);
+        b.add_label_at(Label::Num(5), 0x70);
+        b.add_label_at(Label::Num(3), 0x80);
+        b.add_label_at(Label::Num(4), 0x80);
+        assert_eq!(
+            b.take_sorted_labels(),
+            [(2, 0x60), (1, 0x60), (5, 0x70), (4, 0x80), (3, 0x80)]
+        );
+    }
+
+    #[test]
+    fn placed_local_labels_are_reused() {
+        let mut b = backend(1);
+        let first = b.new_local_label();
+        let second = b.new_local_label();
+        b.add_label(first);
+        // Placing again must not free the number twice.
+        b.add_label_at(first, 0);
+        assert_eq!(b.new_local_label(), first);
+        assert_ne!(b.new_local_label(), second);
     }
 
     #[test]

@@ -4,10 +4,9 @@
 //! the push to an even count (8-byte stack alignment); arguments 5 and 6 go on the stack. A
 //! tail call ("last") restores the prologue registers and jumps, so nothing is saved.
 
-use alloc::vec::Vec;
-
 use super::asm::{self, Code};
 use super::branches::{EPILOGUE_REGS, STACK_OFFSET_LR};
+use super::fixed_vec::FixedVec;
 use super::moves::{ctx_x_reg, MAX_REG};
 use super::{
     args_mask, first_avail, freed_reg, mask_to_list, regs_to_mask, Armv6m, AVAILABLE_REGS_MASK,
@@ -16,10 +15,22 @@ use super::{
 use crate::compile::backend::{Arg, BackendError, FuncPtr, Reg, Val};
 use crate::stream::CodeSink;
 
+/// Most arguments a call takes (4 in registers, 2 on the stack).
+const MAX_CALL_ARGS: usize = 6;
+/// Argument words loaded into r0-r3 (64-bit values take two).
+type ParamRegs = FixedVec<Reg, 4>;
+/// A call's arguments.
+type CallArgs = FixedVec<Arg, MAX_CALL_ARGS>;
+/// Registers pushed around a call: ctx, the native interface, up to 6 live, 1 for alignment.
+type SavedRegs = FixedVec<Reg, 9>;
+/// Filler for unused [`CallArgs`] slots.
+const NO_ARG: Arg = Arg::keep(Val::Imm(0));
+
 /// Bytes reserved on the stack for arguments 5 and 6 (one 8-byte aligned slot pair).
 const STACK_ARGS_SIZE: i64 = 8;
 
 /// `target = native_interface[primitive]`.
+#[inline]
 pub(super) fn load_primitive_ptr(code: &mut Code, primitive: u32, target: Reg) {
     let offset = i64::from(primitive) * 4;
     if offset <= 124 {
@@ -36,6 +47,7 @@ pub(super) fn load_primitive_ptr(code: &mut Code, primitive: u32, target: Reg) {
 
 /// The register an argument of a call occupies for the purpose of saving/clobbering: plain and
 /// freed registers, and freed pointers.
+#[inline]
 fn call_arg_reg(arg: &Arg) -> Option<Reg> {
     match (arg.val, arg.free) {
         (Val::Reg(r), _) | (Val::Ptr(r), true) => Some(r),
@@ -45,8 +57,9 @@ fn call_arg_reg(arg: &Arg) -> Option<Reg> {
 
 /// AAPCS parameter registers for `args`: one each, two (an even/odd pair) for a 64-bit value.
 /// `None` when they do not fit in r0-r3.
-fn parameter_regs(args: &[Arg]) -> Option<Vec<Reg>> {
-    let mut regs = Vec::with_capacity(PARAMETER_REGS.len());
+#[inline]
+fn parameter_regs(args: &[Arg]) -> Option<ParamRegs> {
+    let mut regs = ParamRegs::new(Reg::R0);
     let mut next = 0;
     for arg in args {
         if let Val::Int64(_) = arg.val {
@@ -55,11 +68,11 @@ fn parameter_regs(args: &[Arg]) -> Option<Vec<Reg>> {
             if lo + 1 >= PARAMETER_REGS.len() {
                 return None;
             }
-            regs.push(PARAMETER_REGS[lo]);
-            regs.push(PARAMETER_REGS[lo + 1]);
+            regs.push(PARAMETER_REGS[lo]).ok()?;
+            regs.push(PARAMETER_REGS[lo + 1]).ok()?;
             next = lo + 2;
         } else {
-            regs.push(*PARAMETER_REGS.get(next)?);
+            regs.push(*PARAMETER_REGS.get(next)?).ok()?;
             next += 1;
         }
     }
@@ -67,6 +80,7 @@ fn parameter_regs(args: &[Arg]) -> Option<Vec<Reg>> {
 }
 
 /// Replace the first `reg` (plain or freed) of `args` by `replacement`.
+#[inline]
 fn replace_reg(args: &mut [Arg], reg: Reg, replacement: Reg) -> bool {
     match args.iter_mut().find(|a| a.val == Val::Reg(reg)) {
         Some(a) => {
@@ -77,14 +91,15 @@ fn replace_reg(args: &mut [Arg], reg: Reg, replacement: Reg) -> bool {
     }
 }
 
-/// Replace `offset` arguments by the offset they stand for.
-fn resolve_offset_args(args: &[Arg], offset: usize) -> Vec<Arg> {
-    args.iter()
-        .map(|a| match a.val {
-            Val::Offset => Arg::keep(Val::Imm(offset as i64)),
-            _ => *a,
-        })
-        .collect()
+/// The first [`MAX_CALL_ARGS`] of `args`, each passed through `map`.
+#[inline]
+fn copy_args(args: &[Arg], map: impl Fn(Arg) -> Arg) -> CallArgs {
+    let mut copy = CallArgs::new(NO_ARG);
+    for a in args.iter().take(MAX_CALL_ARGS) {
+        // Cannot overflow: at most MAX_CALL_ARGS are taken.
+        let _ = copy.push(map(*a));
+    }
+    copy
 }
 
 impl<S: CodeSink> Armv6m<S> {
@@ -116,7 +131,7 @@ impl<S: CodeSink> Armv6m<S> {
         self.used_regs = AVAILABLE_REGS_MASK & !available;
         self.regs.invalidate_reg(temp);
 
-        let mut args = resolve_offset_args(args, self.cur_offset());
+        let args = self.check_call_args(args);
         if args.len() >= 5 {
             // Arguments 5 and 6 go on the stack: a real call, then the epilogue.
             let (reg_args, stack_args) = args.split_at(4);
@@ -125,7 +140,7 @@ impl<S: CodeSink> Armv6m<S> {
                 [a5, a6] => self.set_stack_args(a5, Some(a6)),
                 _ => self.fail(BackendError::Unsupported("more than 6 call arguments")),
             }
-            self.set_registers_args(reg_args, STACK_ARGS_SIZE as u32);
+            self.set_registers_args(reg_args, STACK_ARGS_SIZE as u32, false);
             let mut code = Code::new();
             code.push(asm::blx(temp));
             code.push(asm::add_sp_imm(STACK_ARGS_SIZE));
@@ -133,8 +148,7 @@ impl<S: CodeSink> Armv6m<S> {
             self.put_code(&code);
         } else if args.get(1).map(|a| a.val) == Some(Val::JitState) {
             // jit_state (r1) comes back with the epilogue pop: no load needed.
-            args[1] = Arg::keep(Val::JitStateTailCall);
-            self.set_registers_args(&args, 0);
+            self.set_registers_args(args, 0, true);
             self.tail_call_with_jit_state_registers_only(temp);
         } else {
             self.fail(BackendError::Unsupported(
@@ -164,7 +178,6 @@ impl<S: CodeSink> Armv6m<S> {
     pub(super) fn call_func_ptr(&mut self, func: FuncPtr, args: &[Arg]) -> Reg {
         let available0 = self.available_regs;
         let used0 = self.used_regs;
-        let regs0 = self.regs;
         let func_reg = match func {
             FuncPtr::Reg(r) => Some(r),
             FuncPtr::Primitive(_) => None,
@@ -180,8 +193,14 @@ impl<S: CodeSink> Armv6m<S> {
         let available1 = free_gp | available0;
 
         // ctx, the native interface and the live registers, plus one for 8-byte alignment.
-        let mut saved: Vec<Reg> = [CTX_REG, NATIVE_INTERFACE_REG].into_iter().collect();
-        saved.extend(mask_to_list(used1));
+        let mut saved: SavedRegs = FixedVec::new(CTX_REG);
+        for reg in [CTX_REG, NATIVE_INTERFACE_REG]
+            .into_iter()
+            .chain(mask_to_list(used1))
+        {
+            // Cannot overflow: at most 6 allocatable registers are live.
+            let _ = saved.push(reg);
+        }
         let mut padding = None;
         if saved.len() % 2 == 1 && available1 != 0 {
             let pad = match func_reg {
@@ -191,13 +210,13 @@ impl<S: CodeSink> Armv6m<S> {
                 _ => first_avail(available0),
             };
             if let Some(pad) = pad {
-                saved.push(pad);
+                let _ = saved.push(pad);
                 padding = Some(pad);
             }
         }
         self.put(asm::push(&saved));
 
-        let args = resolve_offset_args(args, self.cur_offset());
+        let args = self.check_call_args(args);
         let split = if args.len() >= 4 { 4 } else { args.len() };
         let (reg_args0, stack_args) = args.split_at(split);
         let reg_args_regs_mask = regs_to_mask(reg_args0.iter().filter_map(call_arg_reg));
@@ -220,7 +239,8 @@ impl<S: CodeSink> Armv6m<S> {
             return Reg::R0;
         };
         let param_mask = regs_to_mask(param_regs.iter().copied());
-        let mut reg_args: Vec<Arg> = reg_args0.to_vec();
+        // A copy of the register arguments, only when one has to move to another register.
+        let mut moved_args: Option<CallArgs> = None;
         let (set_args_avail, call_reg) = match func {
             FuncPtr::Reg(fp0) if param_mask & fp0.bit() != 0 => {
                 // The pointer sits in a parameter register: move it out of the way.
@@ -233,9 +253,11 @@ impl<S: CodeSink> Armv6m<S> {
                     let fp1 = self.avail(reg_args_regs_mask & !param_mask);
                     code.push(asm::mov(new_arg_reg, fp1));
                     code.push(asm::mov(fp1, fp0));
-                    if !replace_reg(&mut reg_args, fp1, new_arg_reg) {
+                    let mut copy = copy_args(reg_args0, |a| a);
+                    if !replace_reg(&mut copy, fp1, new_arg_reg) {
                         self.fail(BackendError::Unsupported("function pointer swap"));
                     }
+                    moved_args = Some(copy);
                     fp1
                 } else {
                     let fp1 = self.avail(avail_not_param);
@@ -261,7 +283,8 @@ impl<S: CodeSink> Armv6m<S> {
         if !stack_args.is_empty() {
             stack_offset += STACK_ARGS_SIZE as u32;
         }
-        self.set_registers_args_to(&reg_args, &param_regs, stack_offset);
+        let reg_args = moved_args.as_deref().unwrap_or(reg_args0);
+        self.set_registers_args_to(reg_args, &param_regs, stack_offset, false);
         self.put(asm::blx(call_reg));
 
         // Where the result goes: a register that is free after the call. With all eight low
@@ -294,9 +317,20 @@ impl<S: CodeSink> Armv6m<S> {
 
         self.available_regs = available1 & !result.bit() & AVAILABLE_REGS_MASK;
         self.used_regs = used2;
-        self.regs = regs0;
+        // Nothing survives a call (the reference restores its pre-call tracker, then clears it).
         self.regs.invalidate_all();
         result
+    }
+
+    /// Fix what an `offset` argument of the call stands for (the current offset) and check the
+    /// argument count; more than a call can take is an error (and no arguments are passed).
+    fn check_call_args<'a>(&mut self, args: &'a [Arg]) -> &'a [Arg] {
+        self.call_offset = self.cur_offset();
+        if args.len() > MAX_CALL_ARGS {
+            self.fail(BackendError::Unsupported("more than 6 call arguments"));
+            return &[];
+        }
+        args
     }
 
     /// Reserve the 8-byte stack argument area and store argument 5 (and 6) there.
@@ -311,6 +345,7 @@ impl<S: CodeSink> Armv6m<S> {
     fn store_stack_arg(&mut self, arg: Arg, sp_offset: i64) {
         let reg = match (arg.val, arg.free) {
             (Val::Reg(r), true) => r,
+            (Val::Offset, _) => self.move_to_native_register(Val::Imm(self.call_offset as i64)),
             (val, _) => self.move_to_native_register(val),
         };
         self.put(asm::str_sp(reg, sp_offset));
@@ -318,9 +353,10 @@ impl<S: CodeSink> Armv6m<S> {
     }
 
     /// Load `args` into the AAPCS parameter registers.
-    pub(super) fn set_registers_args(&mut self, args: &[Arg], stack_offset: u32) {
+    /// In a tail call (`tail_call`), a `jit_state` second argument is already in r1.
+    pub(super) fn set_registers_args(&mut self, args: &[Arg], stack_offset: u32, tail_call: bool) {
         match parameter_regs(args) {
-            Some(params) => self.set_registers_args_to(args, &params, stack_offset),
+            Some(params) => self.set_registers_args_to(args, &params, stack_offset, tail_call),
             None => self.fail(BackendError::Unsupported("arguments do not fit in r0-r3")),
         }
     }
@@ -328,7 +364,13 @@ impl<S: CodeSink> Armv6m<S> {
     /// Load `args` into `params`, in order. A parameter register still holding a later
     /// argument is first copied to a scratch register. `stack_offset` is how far sp moved
     /// since the prologue (to find the saved `JITState *`).
-    fn set_registers_args_to(&mut self, args: &[Arg], params: &[Reg], stack_offset: u32) {
+    fn set_registers_args_to(
+        &mut self,
+        args: &[Arg],
+        params: &[Reg],
+        stack_offset: u32,
+        tail_call: bool,
+    ) {
         let used = self.used_regs;
         let args_regs_mask = args_mask(args);
         let param_mask = regs_to_mask(params.iter().copied());
@@ -337,22 +379,24 @@ impl<S: CodeSink> Armv6m<S> {
 
         // Expand 64-bit values into two word immediates; `occupied[i]` is the register the
         // i-th remaining argument was in when the call started.
-        let mut work: Vec<Arg> = Vec::with_capacity(args.len() + 1);
-        let mut occupied: Vec<Option<Reg>> = Vec::with_capacity(args.len() + 1);
-        for arg in args {
-            match arg.val {
-                Val::Int64(v) => {
-                    work.push(Arg::keep(Val::Imm(v & 0xFFFF_FFFF)));
-                    work.push(Arg::keep(Val::Imm((v >> 32) & 0xFFFF_FFFF)));
-                    occupied.extend([None, None]);
-                }
-                _ => {
-                    work.push(*arg);
-                    occupied.push(super::arg_reg(arg));
-                }
-            }
+        let mut work: FixedVec<Val, 8> = FixedVec::new(Val::Imm(0));
+        let mut occupied: FixedVec<Option<Reg>, 8> = FixedVec::new(None);
+        let mut overflow = false;
+        for (index, arg) in args.iter().enumerate() {
+            let pushed = match arg.val {
+                Val::Int64(v) => work
+                    .push(Val::Imm(v & 0xFFFF_FFFF))
+                    .and(work.push(Val::Imm((v >> 32) & 0xFFFF_FFFF)))
+                    .and(occupied.push(None))
+                    .and(occupied.push(None)),
+                Val::JitState if tail_call && index == 1 => work
+                    .push(Val::JitStateTailCall)
+                    .and(occupied.push(super::arg_reg(arg))),
+                val => work.push(val).and(occupied.push(super::arg_reg(arg))),
+            };
+            overflow |= pushed.is_err();
         }
-        if work.len() != params.len() {
+        if overflow || work.len() != params.len() {
             self.fail(BackendError::Unsupported(
                 "argument/parameter count mismatch",
             ));
@@ -360,12 +404,12 @@ impl<S: CodeSink> Armv6m<S> {
         }
 
         for i in 0..work.len() {
-            let arg = work[i];
+            let val = work[i];
             let param = params[i];
             if param == CTX_REG {
                 // ctx stays in r0; anything else destined for r0 overwrites it last-minute.
-                if arg.val != Val::Ctx {
-                    self.set_register_arg(arg.val, CTX_REG, stack_offset);
+                if val != Val::Ctx {
+                    self.set_register_arg(val, CTX_REG, stack_offset);
                 }
                 continue;
             }
@@ -375,12 +419,15 @@ impl<S: CodeSink> Armv6m<S> {
                     return;
                 };
                 self.put(asm::mov(save, param));
-                self.set_register_arg(arg.val, param, stack_offset);
-                if !replace_reg(&mut work[i + 1..], param, save) {
+                self.set_register_arg(val, param, stack_offset);
+                let later = work[i + 1..].iter_mut().find(|v| **v == Val::Reg(param));
+                if let Some(later) = later {
+                    *later = Val::Reg(save);
+                } else {
                     self.fail(BackendError::Unsupported("argument register shuffle"));
                 }
             } else {
-                self.set_register_arg(arg.val, param, stack_offset);
+                self.set_register_arg(val, param, stack_offset);
             }
         }
 
@@ -416,6 +463,7 @@ impl<S: CodeSink> Armv6m<S> {
             Val::Imm(v) if (-0x8000_0000..0x1_0000_0000).contains(&v) => {
                 self.mov_immediate(reg, v);
             }
+            Val::Offset => self.mov_immediate(reg, self.call_offset as i64),
             _ => self.fail(BackendError::Unsupported("call argument kind")),
         }
     }

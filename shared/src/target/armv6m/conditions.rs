@@ -15,6 +15,7 @@ use crate::stream::CodeSink;
 const BRANCH_PLACEHOLDER: [u8; 2] = [0xFF, 0xFF];
 
 /// A mask of the low `n` bits that can be tested by shifting everything else out.
+#[inline]
 fn low_bits_mask_width(mask: i64) -> Option<i64> {
     match mask {
         0x3 => Some(2),
@@ -26,6 +27,7 @@ fn low_bits_mask_width(mask: i64) -> Option<i64> {
 }
 
 /// The register of a condition operand.
+#[inline]
 fn operand_reg(arg: &Arg) -> Option<Reg> {
     match arg.val {
         Val::Reg(r) => Some(r),

@@ -10,7 +10,7 @@ use super::asm::{self, Cc};
 use super::branches::{EPILOGUE_REGS, PROLOGUE_REGS};
 use super::moves::CTX_CP;
 use super::{
-    Armv6m, BranchKind, PendingBranch, AVAILABLE_REGS_MASK, CTX_REG, JUMP_TABLE_ENTRY_SIZE,
+    pending::Waiting, Armv6m, BranchKind, AVAILABLE_REGS_MASK, CTX_REG, JUMP_TABLE_ENTRY_SIZE,
     JUMP_TABLE_ENTRY_SIZE_THUMB2, STACK_OFFSET_JITSTATE,
 };
 use crate::compile::backend::{Arg, BackendError, Label, Reg, Val};
@@ -28,6 +28,7 @@ const JITSTATE_REDUCTION_COUNT: i64 = 8;
 const PRIM_SCHEDULE_NEXT_CP: u32 = 2;
 
 /// Reach of a 16-bit conditional branch, counted from the branch itself.
+#[inline]
 fn is_near_conditional(rel: i64) -> bool {
     (-252..=258).contains(&rel) && rel % 2 == 0
 }
@@ -101,11 +102,13 @@ impl<S: CodeSink> Armv6m<S> {
         let label = self.new_local_label();
         let offset = self.cur_offset();
         self.emit(&[0xFF, 0xFF]);
-        self.branches.push(PendingBranch {
+        self.wait_for_label(
             label,
-            offset,
-            kind: BranchKind::Adr(temp),
-        });
+            Waiting {
+                offset,
+                kind: BranchKind::Adr(temp),
+            },
+        );
         self.put(asm::adds_imm(temp, temp, 1));
         self.load_jit_state(jit_state);
         self.put(asm::str_imm(temp, jit_state, JITSTATE_CONTINUATION));
@@ -252,7 +255,7 @@ impl<S: CodeSink> Armv6m<S> {
     /// The label-0 function returning the address of the tables that follow it: the labels
     /// (numbered ones, by offset) and the lines, counts and entries big-endian.
     pub(super) fn return_labels_and_lines(&mut self, sorted_lines: &[(u32, u32)]) {
-        let labels = self.sorted_labels();
+        let labels = self.take_sorted_labels();
         let aligned = self.cur_offset().is_multiple_of(4);
         // The tables must start word-aligned after `adr` and `pop`.
         self.put(asm::adr(Reg::R0, if aligned { 4 } else { 8 }));

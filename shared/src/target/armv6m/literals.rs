@@ -109,13 +109,17 @@ impl<S: CodeSink> Armv6m<S> {
     }
 }
 
-/// `val` (in 511..=0x7FFF_FFFF) as `byte << shift` with byte <= 255 and the smallest shift.
+/// `val` (in 511..=0x7FFF_FFFF) as `byte << shift` with byte <= 255 and the smallest shift
+/// in 1..=31. The smallest shift leaving at most 8 significant bits is the only candidate:
+/// a smaller one leaves a byte > 255, and a larger one fits only if this one does.
+#[inline]
 fn find_shifted_byte(val: i64) -> Option<(i64, i64)> {
-    (1..=31).find_map(|shift| {
-        let low_clear = val & ((1 << shift) - 1) == 0;
-        let byte = val >> shift;
-        (low_clear && (0..=255).contains(&byte)).then_some((byte, shift))
-    })
+    if !(1..=0x7FFF_FFFF).contains(&val) {
+        return None;
+    }
+    let significant_bits = 64 - i64::from(val.leading_zeros());
+    let shift = (significant_bits - 8).max(1);
+    (i64::from(val.trailing_zeros()) >= shift).then_some((val >> shift, shift))
 }
 
 #[cfg(test)]
@@ -128,6 +132,30 @@ mod tests {
         assert_eq!(find_shifted_byte(0x7F80_0000), Some((255, 23)));
         assert_eq!(find_shifted_byte(0x201), None);
         assert_eq!(find_shifted_byte(0x1FE00), Some((255, 9)));
+    }
+
+    /// The search the reference does: every shift from 1 up, first fit wins.
+    fn shifted_byte_by_search(val: i64) -> Option<(i64, i64)> {
+        (1..=31).find_map(|shift| {
+            let low_clear = val & ((1 << shift) - 1) == 0;
+            let byte = val >> shift;
+            (low_clear && (0..=255).contains(&byte)).then_some((byte, shift))
+        })
+    }
+
+    #[test]
+    fn shifted_byte_matches_the_search() {
+        let mut vals: alloc::vec::Vec<i64> = (511..70_000).collect();
+        for shift in 0..31 {
+            for byte in [1i64, 2, 3, 127, 128, 129, 254, 255, 256, 257, 511, 513] {
+                let v = byte << shift;
+                vals.extend([v - 1, v, v + 1]);
+            }
+        }
+        vals.extend([0x7FFF_FFFF, 0x7F80_0000, 0x4000_0000, 0x7FFF_FFFE]);
+        for v in vals.into_iter().filter(|v| (511..=0x7FFF_FFFF).contains(v)) {
+            assert_eq!(find_shifted_byte(v), shifted_byte_by_search(v), "{v:#x}");
+        }
     }
 }
 

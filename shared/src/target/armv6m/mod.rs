@@ -15,8 +15,10 @@ mod branches;
 mod calls;
 mod conditions;
 mod control;
+mod fixed_vec;
 mod literals;
 mod moves;
+mod pending;
 mod shifts;
 
 use alloc::vec::Vec;
@@ -68,14 +70,6 @@ pub(super) enum BranchKind {
     Far { size: u8, temp: Reg },
 }
 
-/// A branch emitted before its target label was known.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) struct PendingBranch {
-    pub(super) label: Label,
-    pub(super) offset: usize,
-    pub(super) kind: BranchKind,
-}
-
 /// A `ldr reg, [pc, #x]` placeholder waiting for its literal pool.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) struct PendingLiteral {
@@ -89,8 +83,8 @@ pub struct Armv6m<S: CodeSink> {
     pub(super) sink: S,
     /// Sink offset when the backend was created: where the jump table starts (module base).
     pub(super) base_offset: usize,
-    /// Forward branches not patched yet.
-    pub(super) branches: Vec<PendingBranch>,
+    /// Forward branches not patched yet, by label.
+    branches: pending::PendingBranches,
     pub(super) jump_table_start: usize,
     /// Labels count given to `jump_table` (its entries are 0..=count).
     pub(super) jump_table_len: Option<u32>,
@@ -102,11 +96,17 @@ pub struct Armv6m<S: CodeSink> {
     label_log: Vec<(u32, u32)>,
     /// Offset of each local label (`Label::Local(n)`), indexed by n.
     local_labels: Vec<u32>,
+    /// Local label numbers free for reuse: a local label is done once placed (only the branch
+    /// made with it refers to it), so the table stays as small as the labels open at once.
+    free_local_labels: Vec<u32>,
     pub(super) variant: u32,
     /// Pending literals, oldest first.
     pub(super) literal_pool: Vec<PendingLiteral>,
     pub(super) regs: Regs,
     pub(super) thumb2: bool,
+    /// The code offset an `offset` argument of the call being emitted stands for (the offset
+    /// when the call started passing arguments).
+    pub(super) call_offset: usize,
     error: Option<BackendError>,
 }
 
@@ -117,7 +117,7 @@ impl<S: CodeSink> Armv6m<S> {
         Armv6m {
             sink,
             base_offset,
-            branches: Vec::new(),
+            branches: pending::PendingBranches::default(),
             jump_table_start: 0,
             jump_table_len: None,
             available_regs: AVAILABLE_REGS_MASK,
@@ -125,10 +125,12 @@ impl<S: CodeSink> Armv6m<S> {
             label_offsets: Vec::new(),
             label_log: Vec::new(),
             local_labels: Vec::new(),
+            free_local_labels: Vec::new(),
             variant,
             literal_pool: Vec::new(),
             regs: Regs::new(),
             thumb2: variant & VARIANT_THUMB2 != 0,
+            call_offset: 0,
             error: None,
         }
     }
@@ -265,48 +267,81 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// A fresh local label (the reference's `make_ref()`), to be placed with `add_label`.
     pub(super) fn new_local_label(&mut self) -> Label {
+        if let Some(n) = self.free_local_labels.pop() {
+            if let Some(slot) = self.local_labels.get_mut(n as usize) {
+                *slot = UNKNOWN_OFFSET;
+                return Label::Local(n);
+            }
+        }
         let n = self.local_labels.len() as u32;
         self.local_labels.push(UNKNOWN_OFFSET);
         Label::Local(n)
     }
 
+    /// Make a placed local label's number available again (after its branches are patched).
+    pub(super) fn release_local_label(&mut self, label: Label) {
+        if let Label::Local(n) = label {
+            self.free_local_labels.push(n);
+        }
+    }
+
+    /// Size the label tables for labels 0..=`max_label` up front (no growth slack).
+    pub(super) fn reserve_labels(&mut self, max_label: u32) {
+        let count = max_label as usize + 1;
+        if self.label_offsets.len() < count {
+            self.label_offsets.resize(count, UNKNOWN_OFFSET);
+        }
+        self.label_log.reserve_exact(count);
+        self.branches.reserve_labels(max_label);
+    }
+
     /// Remember where `label` is. Offsets beyond u32 cannot be encoded in the labels table.
-    fn record_label(&mut self, label: Label, offset: usize) {
+    /// Returns whether `label` is a local label placed for the first time.
+    fn record_label(&mut self, label: Label, offset: usize) -> bool {
         let Ok(off) = u32::try_from(offset) else {
             self.fail(BackendError::OutOfRange("label offset"));
-            return;
+            return false;
         };
         match label {
             Label::Num(n) => {
-                let idx = n as usize;
-                // Never grow the table past the jump table: the label number comes from input.
                 if self.jump_table_len.is_some_and(|count| n > count) {
-                    self.fail(BackendError::OutOfRange("label beyond the jump table"));
-                    return;
+                    // Already reported by the jump table patch; don't size tables by it.
+                    return false;
                 }
+                let idx = n as usize;
                 if self.label_offsets.len() <= idx {
                     self.label_offsets.resize(idx + 1, UNKNOWN_OFFSET);
                 }
                 self.label_offsets[idx] = off;
                 self.label_log.push((n, off));
+                false
             }
             Label::Local(n) => match self.local_labels.get_mut(n as usize) {
-                Some(slot) => *slot = off,
-                None => self.fail(BackendError::Unsupported("unknown local label")),
+                Some(slot) => {
+                    let first = *slot == UNKNOWN_OFFSET;
+                    *slot = off;
+                    first
+                }
+                None => {
+                    self.fail(BackendError::Unsupported("unknown local label"));
+                    false
+                }
             },
         }
     }
 
     /// The numeric labels sorted by offset, as the reference lays out its labels table: a stable
     /// sort of the most-recent-first list, so labels sharing an offset come newest first.
-    pub(super) fn sorted_labels(&self) -> Vec<(u32, u32)> {
-        let mut labels: Vec<(u32, u32)> = self.label_log.iter().rev().copied().collect();
-        labels.sort_by_key(|&(_, off)| off);
+    /// Consumes the placement log, in place.
+    pub(super) fn take_sorted_labels(&mut self) -> Vec<(u32, u32)> {
+        let mut labels = core::mem::take(&mut self.label_log);
+        crate::compile::sort_by_offset_newest_first(&mut labels);
         labels
     }
 }
 
 /// The backend error for an operand the encoder rejects.
+#[inline]
 pub(super) fn asm_error(e: AsmError) -> BackendError {
     match e {
         AsmError::UnencodableImmediate(v) => BackendError::Encoding {
@@ -335,6 +370,7 @@ pub(super) fn asm_error(e: AsmError) -> BackendError {
 // ---- register masks -----------------------------------------------------------------------
 
 /// The first allocatable register of `mask` in allocation order (r7 first).
+#[inline]
 pub(super) fn first_avail(mask: u16) -> Option<Reg> {
     ALLOCATION_ORDER
         .iter()
@@ -343,6 +379,7 @@ pub(super) fn first_avail(mask: u16) -> Option<Reg> {
 }
 
 /// The allocatable registers of `mask`, in allocation order.
+#[inline]
 pub(super) fn mask_to_list(mask: u16) -> impl Iterator<Item = Reg> {
     ALLOCATION_ORDER
         .into_iter()
@@ -350,12 +387,14 @@ pub(super) fn mask_to_list(mask: u16) -> impl Iterator<Item = Reg> {
 }
 
 /// Bit mask of a list of registers.
+#[inline]
 pub(super) fn regs_to_mask(regs: impl IntoIterator<Item = Reg>) -> u16 {
     regs.into_iter().fold(0, |m, r| m | r.bit())
 }
 
 /// The native register an argument occupies, if any (the reference's `args_regs` entry;
 /// immediates, `jit_state`, `offset` and `stack` occupy none).
+#[inline]
 pub(super) fn arg_reg(arg: &Arg) -> Option<Reg> {
     match arg.val {
         Val::Reg(r) | Val::Ptr(r) | Val::PtrOffset(r, _) => Some(r),
@@ -372,6 +411,7 @@ pub(super) fn arg_reg(arg: &Arg) -> Option<Reg> {
 
 /// Registers a call frees: `{free, Reg}` and `{free, {ptr, Reg}}` (the reference's
 /// `arg_to_reg_list` over freed args).
+#[inline]
 pub(super) fn freed_reg(arg: &Arg) -> Option<Reg> {
     match (arg.free, arg.val) {
         (true, Val::Reg(r)) | (true, Val::Ptr(r)) => Some(r),
@@ -380,6 +420,7 @@ pub(super) fn freed_reg(arg: &Arg) -> Option<Reg> {
 }
 
 /// Mask of registers an argument list occupies (the reference's `regs_to_mask(args_regs(..))`).
+#[inline]
 pub(super) fn args_mask(args: &[Arg]) -> u16 {
     regs_to_mask(args.iter().filter_map(arg_reg))
 }

@@ -1,0 +1,216 @@
+//! Forward branches waiting for their label, chained per label.
+//!
+//! Placing a label must find its waiting branches without scanning every pending branch (that
+//! made compilation quadratic in the number of labels). Each label owns a chain through a slot
+//! vector, newest first (one word per label); placing the label reverses the chain in place so
+//! branches are patched oldest first. Patched slots go to a free list, so the slot vector is as
+//! long as the most branches ever pending at once, not the number of branches in the module.
+
+use alloc::vec::Vec;
+
+use super::BranchKind;
+use crate::compile::backend::Label;
+
+/// End of a chain / no slot.
+const NIL: u32 = u32::MAX;
+
+/// A waiting branch: where its placeholder is and how to patch it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) struct Waiting {
+    pub(super) offset: usize,
+    pub(super) kind: BranchKind,
+}
+
+/// 12 bytes: a module can have thousands of branches waiting for one label at the end of a
+/// long function.
+#[derive(Clone, Copy)]
+struct Slot {
+    offset: u32,
+    /// Next slot of the same chain (or of the free list).
+    next: u32,
+    kind: BranchKind,
+}
+
+/// The pending branches of a module, by label.
+#[derive(Default)]
+pub(super) struct PendingBranches {
+    slots: Vec<Slot>,
+    /// Head of the free slot list.
+    free: Option<u32>,
+    /// Newest waiting slot of each numeric label, indexed by label number.
+    numeric: Vec<u32>,
+    /// Newest waiting slot of each local label, indexed by local label number.
+    local: Vec<u32>,
+    len: usize,
+}
+
+/// Branches detached from their label, oldest first; drained with [`PendingBranches::next`].
+pub(super) struct Detached(u32);
+
+impl PendingBranches {
+    /// Make room for numeric labels 0..=`max_label` up front (the jump table size).
+    #[inline]
+    pub(super) fn reserve_labels(&mut self, max_label: u32) {
+        let want = max_label as usize + 1;
+        if self.numeric.len() < want {
+            self.numeric.resize(want, NIL);
+        }
+    }
+
+    /// Number of branches still waiting.
+    #[cfg(test)]
+    #[inline]
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Queue `branch` for `label`. The caller bounds `label` (heads are allocated up to it).
+    #[inline]
+    pub(super) fn push(&mut self, label: Label, branch: Waiting) {
+        let (heads, n) = match label {
+            Label::Num(n) => (&mut self.numeric, n as usize),
+            Label::Local(n) => (&mut self.local, n as usize),
+        };
+        if heads.len() <= n {
+            heads.resize(n + 1, NIL);
+        }
+        let slot = Slot {
+            offset: branch.offset as u32,
+            next: heads[n],
+            kind: branch.kind,
+        };
+        let index = match self.free {
+            Some(i) => {
+                let next_free = self.slots[i as usize].next;
+                self.free = (next_free != NIL).then_some(next_free);
+                self.slots[i as usize] = slot;
+                i
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        heads[n] = index;
+        self.len += 1;
+    }
+
+    /// Take every branch waiting for `label`, to be drained oldest first.
+    #[inline]
+    pub(super) fn detach(&mut self, label: Label) -> Detached {
+        let head = match label {
+            Label::Num(n) => self.numeric.get_mut(n as usize),
+            Label::Local(n) => self.local.get_mut(n as usize),
+        };
+        let Some(head) = head else {
+            return Detached(NIL);
+        };
+        // Reverse the newest-first chain in place.
+        let mut rest = core::mem::replace(head, NIL);
+        let mut reversed = NIL;
+        while rest != NIL {
+            let next = self.slots[rest as usize].next;
+            self.slots[rest as usize].next = reversed;
+            reversed = rest;
+            rest = next;
+        }
+        Detached(reversed)
+    }
+
+    /// The next detached branch; its slot is freed.
+    #[inline]
+    pub(super) fn next(&mut self, detached: &mut Detached) -> Option<Waiting> {
+        let index = detached.0;
+        if index == NIL {
+            return None;
+        }
+        let slot = self.slots[index as usize];
+        detached.0 = slot.next;
+        self.slots[index as usize].next = self.free.unwrap_or(NIL);
+        self.free = Some(index);
+        self.len -= 1;
+        Some(Waiting {
+            offset: slot.offset as usize,
+            kind: slot.kind,
+        })
+    }
+
+    /// Remove every waiting branch, by label (numeric labels first).
+    #[inline]
+    pub(super) fn take_all(&mut self) -> Vec<(Label, Waiting)> {
+        let mut all = Vec::with_capacity(self.len);
+        let labels = (0..self.numeric.len() as u32)
+            .map(Label::Num)
+            .chain((0..self.local.len() as u32).map(Label::Local));
+        for label in labels {
+            let mut detached = self.detach(label);
+            while let Some(w) = self.next(&mut detached) {
+                all.push((label, w));
+            }
+        }
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(offset: usize) -> Waiting {
+        Waiting {
+            offset,
+            kind: BranchKind::BW,
+        }
+    }
+
+    fn drain(p: &mut PendingBranches, label: Label) -> Vec<Waiting> {
+        let mut detached = p.detach(label);
+        core::iter::from_fn(|| p.next(&mut detached)).collect()
+    }
+
+    #[test]
+    fn branches_come_back_per_label_oldest_first() {
+        let mut p = PendingBranches::default();
+        p.push(Label::Num(3), at(10));
+        p.push(Label::Local(0), at(20));
+        p.push(Label::Num(3), at(30));
+        p.push(Label::Num(1), at(40));
+        assert_eq!(p.len(), 4);
+        assert_eq!(drain(&mut p, Label::Num(3)), [at(10), at(30)]);
+        assert_eq!(drain(&mut p, Label::Num(3)), []);
+        assert_eq!(drain(&mut p, Label::Num(99)), []);
+        p.push(Label::Num(0), at(50));
+        assert_eq!(
+            p.take_all(),
+            [
+                (Label::Num(0), at(50)),
+                (Label::Num(1), at(40)),
+                (Label::Local(0), at(20))
+            ]
+        );
+        assert_eq!(p.len(), 0);
+        assert_eq!(drain(&mut p, Label::Num(1)), []);
+    }
+
+    #[test]
+    fn slots_stay_small() {
+        assert!(core::mem::size_of::<Slot>() <= 12);
+    }
+
+    #[test]
+    fn patched_slots_are_reused() {
+        let mut p = PendingBranches::default();
+        for round in 0..100 {
+            let label = Label::Num(round % 7);
+            let offset = round as usize;
+            p.push(label, at(offset));
+            p.push(label, at(offset + 1));
+            p.push(label, at(offset + 2));
+            assert_eq!(
+                drain(&mut p, label),
+                [at(offset), at(offset + 1), at(offset + 2)]
+            );
+        }
+        assert_eq!(p.slots.len(), 3);
+    }
+}
