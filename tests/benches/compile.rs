@@ -132,7 +132,7 @@ fn main() {
     let total_native: usize = samples.iter().map(|s| s.native_bytes).sum();
     let secs = total_time.as_secs_f64();
     println!(
-        "compiled {} OTP 25 modules ({} not yet supported, skipped), best of {rounds} runs each",
+        "compiled {} OTP 25 modules ({} that the reference cannot compile either, skipped), best of {rounds} runs each",
         samples.len(),
         failed
     );
