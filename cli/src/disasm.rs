@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use avm_jit_core::avm::Pack;
 use avm_jit_core::beam::Module;
 use avm_jit_core::native::{CodeLayout, Native};
-use avm_jit_core::target::armv6m::disasm::disassemble;
+use avm_jit_core::target::armv6m::disasm::{describe_difference, disassemble};
 
 #[derive(clap::Args)]
 pub struct DisasmArgs {
@@ -145,39 +145,14 @@ pub fn run_disasm(args: &DisasmArgs) -> Result<()> {
     Ok(())
 }
 
-/// Both sides around the first difference, disassembled.
-pub fn describe_difference(left: &[u8], right: &[u8]) -> String {
-    let at = left
-        .iter()
-        .zip(right)
-        .position(|(a, b)| a != b)
-        .unwrap_or(left.len().min(right.len()));
-    let from = at.saturating_sub(24) & !1;
-    let mut out = format!(
-        "sizes {} and {}, first difference at {at:#x}\n",
-        left.len(),
-        right.len()
-    );
-    for (side, bytes) in [("left", left), ("right", right)] {
-        let _ = writeln!(out, "  {side}:");
-        let end = (at + 24).min(bytes.len());
-        let mut text = String::new();
-        let _ = disassemble(
-            bytes.get(from..end).unwrap_or_default(),
-            from as u32,
-            &mut text,
-        );
-        for line in text.lines() {
-            let _ = writeln!(out, "    {line}");
-        }
-    }
-    out
-}
-
 /// `avm-jit compare`: exit status 0 when every module's native code is identical.
 pub fn run_compare(args: &CompareArgs) -> Result<bool> {
     let left = native_payloads(&args.left)?;
-    let right = native_payloads(&args.right)?;
+    let mut right = native_payloads(&args.right)?;
+    // Two single modules (e.g. raw payloads named after their files) are compared as such.
+    if let ([(l, _)], [(r, _)]) = (left.as_slice(), right.as_mut_slice()) {
+        r.clone_from(l);
+    }
     let mut same = 0;
     let mut differ = 0;
     for (name, l) in &left {
@@ -185,7 +160,13 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
             Some((_, r)) if r == l => same += 1,
             Some((_, r)) => {
                 differ += 1;
-                println!("module {name} differs: {}", describe_difference(l, r));
+                let mut text = String::new();
+                let names = [
+                    args.left.display().to_string(),
+                    args.right.display().to_string(),
+                ];
+                let _ = describe_difference(l, r, [&names[0], &names[1]], &mut text);
+                println!("module {name} differs: {text}");
             }
             None => {
                 differ += 1;

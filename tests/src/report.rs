@@ -44,35 +44,8 @@ pub fn describe_error(e: &ModuleError, beam: &[u8]) -> String {
 
 /// Where two payloads first differ, with both sides disassembled around it.
 pub fn first_difference(got: &[u8], expected: &[u8], _target: Target) -> String {
-    use avm_jit_core::target::armv6m::disasm::disassemble;
-    let at = got
-        .iter()
-        .zip(expected)
-        .position(|(a, b)| a != b)
-        .unwrap_or(got.len().min(expected.len()));
-    let from = at.saturating_sub(20) & !1;
-    let mut out = format!(
-        "sizes {} vs {} (ours vs reference), first difference at {at:#x}",
-        got.len(),
-        expected.len()
-    );
-    for (side, bytes) in [("ours", got), ("reference", expected)] {
-        out.push_str(&format!("\n  {side}:"));
-        let end = (at + 24).min(bytes.len());
-        let mut text = String::new();
-        let _ = disassemble(
-            bytes.get(from..end).unwrap_or_default(),
-            from as u32,
-            &mut text,
-        );
-        for line in text.lines() {
-            let mark = if line.trim_start().starts_with(&format!("{at:x}:")) {
-                ">>"
-            } else {
-                "  "
-            };
-            out.push_str(&format!("\n  {mark}{line}"));
-        }
-    }
+    use avm_jit_core::target::armv6m::disasm::describe_difference;
+    let mut out = String::new();
+    let _ = describe_difference(got, expected, ["ours", "reference"], &mut out);
     out
 }
