@@ -245,10 +245,7 @@ fn compute_binary_size<B: Backend>(
     if size == Operand::Imm(ALL_ATOM) {
         // The whole binary: its byte size, in bits.
         verify_is_binary(b, src_val, fail);
-        let reg = b.copy_to_native_register(src_val);
-        let reg = b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-        b.move_array_element(kept(reg), Val::Imm(1), Val::Reg(reg));
-        b.shift_left(kept(reg), 3);
+        let reg = binary_bit_size(b, src_val);
         return Ok(accumulate_size_reg(b, acc_literal_size, acc_size_reg, reg));
     }
     if let Operand::Imm(v) = size {
@@ -264,10 +261,7 @@ fn compute_binary_size<B: Backend>(
     // Size only known at run time, and maybe `all`: start from the binary's whole size.
     verify_is_binary(b, src_val, fail);
     let size_term = b.copy_to_native_register(size.val()?);
-    let reg = b.copy_to_native_register(src_val);
-    let reg = b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-    b.move_array_element(kept(reg), Val::Imm(1), Val::Reg(reg));
-    b.shift_left(kept(reg), 3);
+    let reg = binary_bit_size(b, src_val);
     if_test_try(b, cmp(freed(size_term), CmpOp::Ne, imm(ALL_ATOM)), |b| {
         let size_reg = term_to_int(b, size, fail)?;
         cond_raise_badarg_or_jump_to_fail_label(
@@ -286,6 +280,15 @@ fn compute_binary_size<B: Backend>(
         Ok(())
     })?;
     Ok(accumulate_size_reg(b, acc_literal_size, acc_size_reg, reg))
+}
+
+/// The size in bits of the binary `src` (left where it is), in a new register.
+fn binary_bit_size<B: Backend>(b: &mut B, src: Val) -> Reg {
+    let reg = b.copy_to_native_register(src);
+    let reg = b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
+    b.move_array_element(kept(reg), Val::Imm(1), Val::Reg(reg));
+    b.shift_left(kept(reg), 3);
+    reg
 }
 
 /// Second pass of `bs_create_bin` over one segment: write the value at `offset` (in bits) of
@@ -353,37 +356,17 @@ pub(crate) fn first_pass_bs_create_bin_insert_value<B: Backend>(
             let src_reg = b.move_to_native_register(src.val()?);
             let flags_value = run_time_flags(b)?;
             b.mul(Arg::keep(size_value), Val::Imm(segment_unit));
-            let ok = b.call_primitive(
-                PRIM_BITSTRING_INSERT_INTEGER,
-                &[
-                    created_bin.arg()?,
-                    Arg::keep(offset),
-                    freed(src_reg),
-                    Arg::keep(size_value),
-                    freed(flags_value),
-                ],
-            );
-            cond_raise_badarg_or_jump_to_fail_label(b, is_false(freed(ok)), fail);
-            let offset = increment_offset(b, offset, size_value, 1)?;
-            Ok((offset, created_bin))
+            let at = (offset, created_bin);
+            let primitive = PRIM_BITSTRING_INSERT_INTEGER;
+            insert_sized(b, primitive, src_reg, size_value, flags_value, at, fail)
         }
         (SegmentType::Float, _) => {
             let src_reg = b.move_to_native_register(src.val()?);
             let flags_value = run_time_flags(b)?;
             let size_value = term_to_int(b, size, fail)?;
-            let ok = b.call_primitive(
-                PRIM_BITSTRING_INSERT_FLOAT,
-                &[
-                    created_bin.arg()?,
-                    Arg::keep(offset),
-                    freed(src_reg),
-                    Arg::keep(size_value),
-                    freed(flags_value),
-                ],
-            );
-            cond_raise_badarg_or_jump_to_fail_label(b, is_false(freed(ok)), fail);
-            let offset = increment_offset(b, offset, size_value, 1)?;
-            Ok((offset, created_bin))
+            let at = (offset, created_bin);
+            let primitive = PRIM_BITSTRING_INSERT_FLOAT;
+            insert_sized(b, primitive, src_reg, size_value, flags_value, at, fail)
         }
         (SegmentType::String, _) => {
             let src_value = term_to_int(b, src, fail)?;
@@ -478,6 +461,33 @@ pub(crate) fn first_pass_bs_create_bin_insert_value<B: Backend>(
     }
 }
 
+/// Insert an integer or float segment at `(offset, created_bin)`: `primitive(bin, offset, src,
+/// size in bits, flags)` (`src` and `flags` freed), badarg or `fail` on error, then move the
+/// offset past it.
+fn insert_sized<B: Backend>(
+    b: &mut B,
+    primitive: u32,
+    src_reg: Reg,
+    size_value: Val,
+    flags_value: Reg,
+    (offset, created_bin): (Val, CreatedBin),
+    fail: u32,
+) -> Result<(Val, CreatedBin)> {
+    let ok = b.call_primitive(
+        primitive,
+        &[
+            created_bin.arg()?,
+            Arg::keep(offset),
+            freed(src_reg),
+            Arg::keep(size_value),
+            freed(flags_value),
+        ],
+    );
+    cond_raise_badarg_or_jump_to_fail_label(b, is_false(freed(ok)), fail);
+    let offset = increment_offset(b, offset, size_value, 1)?;
+    Ok((offset, created_bin))
+}
+
 /// `first_pass_bs_create_bin_insert_value_increment_offset`: `offset + size * unit` (unit is 1
 /// or 8), folded when both are known, else computed in whichever register can be reused.
 pub(crate) fn increment_offset<B: Backend>(
@@ -540,11 +550,7 @@ pub(crate) fn do_get_tail<B: Backend>(
     );
     let new_match_state =
         memory_ensure_free_with_extra_root(b, match_state, live, freed(heap_size))?;
-    // The binary may have moved with a GC: reload it from the match state.
-    let ms = b.copy_to_native_register(new_match_state);
-    let ms = b.and_(freed(ms), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-    b.move_array_element(kept(ms), Val::Imm(1), Val::Reg(bs_binary));
-    b.free_native_registers(&[Val::Reg(ms)]);
+    reload_bs_binary(b, new_match_state, bs_binary);
     b.and_(freed(bs_binary), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
     let tail_bytes1 = b.get_array_element(kept(bs_binary), 1);
     b.sub(kept(tail_bytes1), Val::Reg(offset_bytes));
@@ -559,6 +565,14 @@ pub(crate) fn do_get_tail<B: Backend>(
         ],
     );
     Ok((result, new_match_state))
+}
+
+/// The binary may have moved with a GC: reload it into `bs_binary` from the match state.
+fn reload_bs_binary<B: Backend>(b: &mut B, match_state: Val, bs_binary: Reg) {
+    let ms = b.copy_to_native_register(match_state);
+    let ms = b.and_(freed(ms), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
+    b.move_array_element(kept(ms), Val::Imm(1), Val::Reg(bs_binary));
+    b.free_native_registers(&[Val::Reg(ms)]);
 }
 
 /// The state a `bs_match` command leaves: commands left, match state and offset registers.
@@ -883,11 +897,7 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         );
         let new_match_state =
             memory_ensure_free_with_extra_root(b, Val::Reg(match_state), live, freed(heap_size))?;
-        // The binary may have moved with a GC: reload it from the match state.
-        let ms = b.copy_to_native_register(new_match_state);
-        let ms = b.and_(freed(ms), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-        b.move_array_element(kept(ms), Val::Imm(1), Val::Reg(bs_binary));
-        b.free_native_registers(&[Val::Reg(ms)]);
+        reload_bs_binary(b, new_match_state, bs_binary);
         let result = b.call_primitive(
             PRIM_TERM_MAYBE_CREATE_SUB_BINARY,
             &[
