@@ -1056,31 +1056,27 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// Look `key` up in `map`, jumping to `label` when it is absent; the position register
+    /// (an allocation failure is still to be checked).
+    fn find_map_pos_or_jump(&mut self, map: Arg, key: Arg, label: u32) -> Reg {
+        let pos = self
+            .b
+            .call_primitive(PRIM_TERM_FIND_MAP_POS, &[CTX, map, key]);
+        let absent = cmp_int(kept(pos), CmpOp::Eq, imm(TERM_MAP_NOT_FOUND));
+        cond_jump_to_label(&mut self.b, absent, label);
+        pos
+    }
+
     fn op_has_map_fields(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let src = self.decode_compact_term(cur)?.val()?;
         let size = decode_extended_list_header(cur)?;
         let key = self.decode_compact_term(cur)?.free()?;
-        let pos = self
-            .b
-            .call_primitive(PRIM_TERM_FIND_MAP_POS, &[CTX, Arg::keep(src), key]);
-        cond_jump_to_label(
-            &mut self.b,
-            cmp_int(kept(pos), CmpOp::Eq, imm(TERM_MAP_NOT_FOUND)),
-            label,
-        );
+        let pos = self.find_map_pos_or_jump(Arg::keep(src), key, label);
         self.raise_if_map_alloc_failed(freed(pos));
         for _ in 2..=size {
             let key = self.decode_compact_term(cur)?.val()?;
-            let pos = self.b.call_primitive(
-                PRIM_TERM_FIND_MAP_POS,
-                &[CTX, Arg::keep(src), Arg::keep(key)],
-            );
-            cond_jump_to_label(
-                &mut self.b,
-                cmp_int(kept(pos), CmpOp::Eq, imm(TERM_MAP_NOT_FOUND)),
-                label,
-            );
+            let pos = self.find_map_pos_or_jump(Arg::keep(src), Arg::keep(key), label);
             self.raise_if_map_alloc_failed(freed(pos));
             self.b.free_native_registers(&[key]);
         }
@@ -1093,14 +1089,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let src = self.decode_compact_term(cur)?.val()?;
         let size = decode_extended_list_header(cur)?;
         let key = self.decode_compact_term(cur)?.free()?;
-        let pos = self
-            .b
-            .call_primitive(PRIM_TERM_FIND_MAP_POS, &[CTX, Arg::keep(src), key]);
-        cond_jump_to_label(
-            &mut self.b,
-            cmp_int(kept(pos), CmpOp::Eq, imm(TERM_MAP_NOT_FOUND)),
-            label,
-        );
+        let pos = self.find_map_pos_or_jump(Arg::keep(src), key, label);
         self.raise_if_map_alloc_failed(kept(pos));
         let src_reg = self.b.move_to_native_register(src);
         let map = self
@@ -1112,15 +1101,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         self.b.free_native_registers(&[dest]);
         for _ in 2..=size / 2 {
             let key = self.decode_compact_term(cur)?.val()?;
-            let pos = self.b.call_primitive(
-                PRIM_TERM_FIND_MAP_POS,
-                &[CTX, kept(src_reg), Arg::keep(key)],
-            );
-            cond_jump_to_label(
-                &mut self.b,
-                cmp_int(kept(pos), CmpOp::Eq, imm(TERM_MAP_NOT_FOUND)),
-                label,
-            );
+            let pos = self.find_map_pos_or_jump(kept(src_reg), Arg::keep(key), label);
             self.raise_if_map_alloc_failed(kept(pos));
             self.b.free_native_registers(&[key]);
             let dest: Val = decode_dest(&mut self.b, cur)?.into();
