@@ -14,7 +14,7 @@ use super::common::{
 use super::consts::*;
 use super::decode::{
     decode_atom, decode_dest, decode_flags_list0, decode_flags_list_runtime, decode_label,
-    decode_literal, decode_nil,
+    decode_literal, decode_literal_i64, decode_nil,
 };
 use super::env::ModuleEnv;
 use super::etf;
@@ -575,6 +575,32 @@ fn reload_bs_binary<B: Backend>(b: &mut B, match_state: Val, bs_binary: Reg) {
     b.free_native_registers(&[Val::Reg(ms)]);
 }
 
+/// Read `bits` bits at the offset as an integer term: raise on a run-time error, jump to `fail`
+/// when the binary is too short.
+fn extract_integer<B: Backend>(
+    b: &mut B,
+    bs_binary: Reg,
+    bs_offset: Reg,
+    bits: i64,
+    flags: Arg,
+    fail: u32,
+) -> Reg {
+    let result = b.call_primitive(
+        PRIM_BITSTRING_EXTRACT_INTEGER,
+        &[
+            CTX,
+            JIT_STATE,
+            kept(bs_binary),
+            kept(bs_offset),
+            imm(bits),
+            flags,
+        ],
+    );
+    handle_error_if(b, cmp(kept(result), CmpOp::Eq, imm(0)));
+    cond_jump_to_label(b, cmp(kept(result), CmpOp::Eq, imm(FALSE_ATOM)), fail);
+    result
+}
+
 /// The state a `bs_match` command leaves: commands left, match state and offset registers.
 type MatchStep = (i64, Reg, Reg);
 
@@ -736,10 +762,8 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
         // Literals are unsigned: the reference's negative-stride branch cannot be taken.
-        let at = cur.file_offset();
-        let stride = to_i64(decode_literal(cur)?, at)?;
-        let at = cur.file_offset();
-        let unit = to_i64(decode_literal(cur)?, at)?;
+        let stride = decode_literal_i64(cur)?;
+        let unit = decode_literal_i64(cur)?;
         let reg = self.remaining_bits(bs_binary, bs_offset);
         let b = &mut self.b;
         cond_jump_to_label(b, cmp(kept(reg), CmpOp::Lt, imm(stride)), fail);
@@ -763,8 +787,7 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         j: i64,
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
-        let at = cur.file_offset();
-        let stride = to_i64(decode_literal(cur)?, at)?;
+        let stride = decode_literal_i64(cur)?;
         let reg = self.remaining_bits(bs_binary, bs_offset);
         let b = &mut self.b;
         cond_jump_to_label(b, cmp(kept(reg), CmpOp::Ne, imm(stride)), fail);
@@ -817,19 +840,8 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         };
         let num_bits = checked_mul(size_value, unit)?;
         let b = &mut self.b;
-        let result = b.call_primitive(
-            PRIM_BITSTRING_EXTRACT_INTEGER,
-            &[
-                CTX,
-                JIT_STATE,
-                kept(bs_binary),
-                kept(bs_offset),
-                imm(num_bits),
-                Arg::free(Val::Imm(flags_value)),
-            ],
-        );
-        handle_error_if(b, cmp(kept(result), CmpOp::Eq, imm(0)));
-        cond_jump_to_label(b, cmp(kept(result), CmpOp::Eq, imm(FALSE_ATOM)), fail);
+        let flags = Arg::free(Val::Imm(flags_value));
+        let result = extract_integer(b, bs_binary, bs_offset, num_bits, flags, fail);
         // Out of registers: give up the offset register and reload it from the match state.
         let out_of_regs = b.available_regs_count() == 0;
         if out_of_regs {
@@ -866,10 +878,8 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         let live = decode_literal(cur)?;
         let live = u32::try_from(live).map_err(|_| Error::unsupported(at, "live", live))?;
         let _flags = self.decode_compile_time_literal(cur)?;
-        let at = cur.file_offset();
-        let size = to_i64(decode_literal(cur)?, at)?;
-        let at = cur.file_offset();
-        let unit = to_i64(decode_literal(cur)?, at)?;
+        let size = decode_literal_i64(cur)?;
+        let unit = decode_literal_i64(cur)?;
         let matched_bits = checked_mul(size, unit)?;
         let b = &mut self.b;
         if matched_bits % 8 == 0 {
@@ -953,23 +963,10 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
     ) -> Result<MatchStep> {
         // The Live operand is always nil.
         decode_nil(cur)?;
-        let at = cur.file_offset();
-        let size = to_i64(decode_literal(cur)?, at)?;
+        let size = decode_literal_i64(cur)?;
         let pattern = decode_literal(cur)?;
         let b = &mut self.b;
-        let result = b.call_primitive(
-            PRIM_BITSTRING_EXTRACT_INTEGER,
-            &[
-                CTX,
-                JIT_STATE,
-                kept(bs_binary),
-                kept(bs_offset),
-                imm(size),
-                imm(0),
-            ],
-        );
-        handle_error_if(b, cmp(kept(result), CmpOp::Eq, imm(0)));
-        cond_jump_to_label(b, cmp(kept(result), CmpOp::Eq, imm(FALSE_ATOM)), fail);
+        let result = extract_integer(b, bs_binary, bs_offset, size, imm(0), fail);
         // Patterns are at most 64 bits: the wrapped i64 keeps every bit.
         let pattern_imm = imm(pattern as i64);
         if B::WORD_SIZE == 4 && pattern >> 28 > 0 {
@@ -993,8 +990,7 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         j: i64,
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
-        let at = cur.file_offset();
-        let stride = to_i64(decode_literal(cur)?, at)?;
+        let stride = decode_literal_i64(cur)?;
         self.b.add(kept(bs_offset), Val::Imm(stride));
         Ok((j - 1, match_state, bs_offset))
     }

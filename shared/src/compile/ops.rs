@@ -325,8 +325,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             }
             OP_GET_TUPLE_ELEMENT => {
                 let src = self.decode_compact_term(cur)?.val()?;
-                let at = cur.file_offset();
-                let element = to_i64(decode_literal(cur)?, at)?;
+                let element = decode_literal_i64(cur)?;
                 let dest: Val = decode_dest(&mut self.b, cur)?.into();
                 let reg = self.b.move_to_native_register(src);
                 let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
@@ -337,8 +336,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             OP_SET_TUPLE_ELEMENT => {
                 let element = self.decode_compact_term(cur)?.val()?;
                 let tuple = self.decode_compact_term(cur)?.val()?;
-                let at = cur.file_offset();
-                let position = to_i64(decode_literal(cur)?, at)?;
+                let position = decode_literal_i64(cur)?;
                 let reg = self.b.move_to_native_register(tuple);
                 let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
                 self.b
@@ -423,8 +421,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     .call_primitive_last(PRIM_RAISE, &[CTX, JIT_STATE, stacktrace, value]);
             }
             OP_TRIM => {
-                let at = cur.file_offset();
-                let words = to_i64(decode_literal(cur)?, at)?;
+                let words = decode_literal_i64(cur)?;
                 decode_literal(cur)?;
                 self.b.increment_sp(words);
             }
