@@ -577,21 +577,14 @@ fn reload_bs_binary<B: Backend>(b: &mut B, match_state: Val, bs_binary: Reg) {
 
 /// Read `bits` bits at the offset as an integer term: raise on a run-time error, jump to `fail`
 /// when the binary is too short.
-fn extract_integer<B: Backend>(
-    b: &mut B,
-    bs_binary: Reg,
-    bs_offset: Reg,
-    bits: i64,
-    flags: Arg,
-    fail: u32,
-) -> Reg {
+fn extract_integer<B: Backend>(b: &mut B, pos: MatchPos, bits: i64, flags: Arg, fail: u32) -> Reg {
     let result = b.call_primitive(
         PRIM_BITSTRING_EXTRACT_INTEGER,
         &[
             CTX,
             JIT_STATE,
-            kept(bs_binary),
-            kept(bs_offset),
+            kept(pos.bs_binary),
+            kept(pos.bs_offset),
             imm(bits),
             flags,
         ],
@@ -599,6 +592,15 @@ fn extract_integer<B: Backend>(
     handle_error_if(b, cmp(kept(result), CmpOp::Eq, imm(0)));
     cond_jump_to_label(b, cmp(kept(result), CmpOp::Eq, imm(FALSE_ATOM)), fail);
     result
+}
+
+/// Where a `bs_match` command starts: the match state term, the untagged binary and the offset
+/// in bits.
+#[derive(Clone, Copy)]
+struct MatchPos {
+    match_state: Reg,
+    bs_binary: Reg,
+    bs_offset: Reg,
 }
 
 /// The state a `bs_match` command leaves: commands left, match state and offset registers.
@@ -684,52 +686,22 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         while j != 0 {
             let at = cur.file_offset();
             let command = self.atom_name(decode_atom(cur)?, at)?;
+            let pos = MatchPos {
+                match_state,
+                bs_binary,
+                bs_offset,
+            };
             let j1 = j - 1;
             let (j2, new_match_state, new_offset) = match command {
-                b"ensure_at_least" => self.first_pass_bs_match_ensure_at_least(
-                    fail,
-                    match_state,
-                    bs_binary,
-                    bs_offset,
-                    j1,
-                    cur,
-                )?,
-                b"ensure_exactly" => self.first_pass_bs_match_ensure_exactly(
-                    fail,
-                    match_state,
-                    bs_binary,
-                    bs_offset,
-                    j1,
-                    cur,
-                )?,
-                b"integer" => self.first_pass_bs_match_integer(
-                    fail,
-                    match_state,
-                    bs_binary,
-                    bs_offset,
-                    j1,
-                    cur,
-                )?,
-                b"binary" => self.first_pass_bs_match_binary(
-                    fail,
-                    match_state,
-                    bs_binary,
-                    bs_offset,
-                    j1,
-                    cur,
-                )?,
-                b"get_tail" => {
-                    self.first_pass_bs_match_get_tail(match_state, bs_binary, bs_offset, j1, cur)?
+                b"ensure_at_least" => {
+                    self.first_pass_bs_match_ensure_at_least(fail, pos, j1, cur)?
                 }
-                b"=:=" => self.first_pass_bs_match_equal_colon_equal(
-                    fail,
-                    match_state,
-                    bs_binary,
-                    bs_offset,
-                    j1,
-                    cur,
-                )?,
-                b"skip" => self.first_pass_bs_match_skip(match_state, bs_offset, j1, cur)?,
+                b"ensure_exactly" => self.first_pass_bs_match_ensure_exactly(fail, pos, j1, cur)?,
+                b"integer" => self.first_pass_bs_match_integer(fail, pos, j1, cur)?,
+                b"binary" => self.first_pass_bs_match_binary(fail, pos, j1, cur)?,
+                b"get_tail" => self.first_pass_bs_match_get_tail(pos, j1, cur)?,
+                b"=:=" => self.first_pass_bs_match_equal_colon_equal(fail, pos, j1, cur)?,
+                b"skip" => self.first_pass_bs_match_skip(pos, j1, cur)?,
                 _ => return Err(Error::unsupported(at, "bs_match command", 0)),
             };
             // Write the offset back to the match state after every command.
@@ -745,26 +717,24 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
     }
 
     /// Remaining bits in a register: `binary size * 8 - offset`.
-    fn remaining_bits(&mut self, bs_binary: Reg, bs_offset: Reg) -> Reg {
-        let reg = self.b.get_array_element(kept(bs_binary), 1);
+    fn remaining_bits(&mut self, pos: MatchPos) -> Reg {
+        let reg = self.b.get_array_element(kept(pos.bs_binary), 1);
         self.b.shift_left(kept(reg), 3);
-        self.b.sub(kept(reg), Val::Reg(bs_offset));
+        self.b.sub(kept(reg), Val::Reg(pos.bs_offset));
         reg
     }
 
     fn first_pass_bs_match_ensure_at_least(
         &mut self,
         fail: u32,
-        match_state: Reg,
-        bs_binary: Reg,
-        bs_offset: Reg,
+        pos: MatchPos,
         j: i64,
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
         // Literals are unsigned: the reference's negative-stride branch cannot be taken.
         let stride = decode_literal_i64(cur)?;
         let unit = decode_literal_i64(cur)?;
-        let reg = self.remaining_bits(bs_binary, bs_offset);
+        let reg = self.remaining_bits(pos);
         let b = &mut self.b;
         cond_jump_to_label(b, cmp(kept(reg), CmpOp::Lt, imm(stride)), fail);
         if unit > 1 {
@@ -775,24 +745,22 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         } else {
             b.free_native_registers(&[Val::Reg(reg)]);
         }
-        Ok((j - 2, match_state, bs_offset))
+        Ok((j - 2, pos.match_state, pos.bs_offset))
     }
 
     fn first_pass_bs_match_ensure_exactly(
         &mut self,
         fail: u32,
-        match_state: Reg,
-        bs_binary: Reg,
-        bs_offset: Reg,
+        pos: MatchPos,
         j: i64,
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
         let stride = decode_literal_i64(cur)?;
-        let reg = self.remaining_bits(bs_binary, bs_offset);
+        let reg = self.remaining_bits(pos);
         let b = &mut self.b;
         cond_jump_to_label(b, cmp(kept(reg), CmpOp::Ne, imm(stride)), fail);
         b.free_native_registers(&[Val::Reg(reg)]);
-        Ok((j - 1, match_state, bs_offset))
+        Ok((j - 1, pos.match_state, pos.bs_offset))
     }
 
     /// Flags known at compile time: nil or a literal list of atoms.
@@ -819,9 +787,7 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
     fn first_pass_bs_match_integer(
         &mut self,
         fail: u32,
-        match_state: Reg,
-        bs_binary: Reg,
-        bs_offset: Reg,
+        pos: MatchPos,
         j: i64,
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
@@ -841,36 +807,34 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         let num_bits = checked_mul(size_value, unit)?;
         let b = &mut self.b;
         let flags = Arg::free(Val::Imm(flags_value));
-        let result = extract_integer(b, bs_binary, bs_offset, num_bits, flags, fail);
+        let result = extract_integer(b, pos, num_bits, flags, fail);
         // Out of registers: give up the offset register and reload it from the match state.
         let out_of_regs = b.available_regs_count() == 0;
         if out_of_regs {
-            b.free_native_registers(&[Val::Reg(bs_offset)]);
+            b.free_native_registers(&[Val::Reg(pos.bs_offset)]);
         }
         let dest = decode_dest(&mut self.b, cur)?;
         let b = &mut self.b;
         b.move_to_vm_register(kept(result), dest.into());
         b.free_native_registers(&[Val::Reg(result), dest.into()]);
         if out_of_regs {
-            let ms = b.and_(freed(match_state), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
+            let ms = b.and_(freed(pos.match_state), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
             let new_offset = b.get_array_element(kept(ms), 2);
             b.or_(kept(ms), Val::Imm(TERM_PRIMARY_BOXED));
             b.add(kept(new_offset), Val::Imm(num_bits));
             b.free_native_registers(&[Val::Imm(num_bits)]);
             Ok((j - 5, ms, new_offset))
         } else {
-            b.add(kept(bs_offset), Val::Imm(num_bits));
+            b.add(kept(pos.bs_offset), Val::Imm(num_bits));
             b.free_native_registers(&[Val::Imm(num_bits)]);
-            Ok((j - 5, match_state, bs_offset))
+            Ok((j - 5, pos.match_state, pos.bs_offset))
         }
     }
 
     fn first_pass_bs_match_binary(
         &mut self,
         fail: u32,
-        match_state: Reg,
-        bs_binary: Reg,
-        bs_offset: Reg,
+        pos: MatchPos,
         j: i64,
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
@@ -883,7 +847,7 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         let matched_bits = checked_mul(size, unit)?;
         let b = &mut self.b;
         if matched_bits % 8 == 0 {
-            cond_raise_badarg(b, masked(kept(bs_offset), 0b111, CmpOp::Ne, 0));
+            cond_raise_badarg(b, masked(kept(pos.bs_offset), 0b111, CmpOp::Ne, 0));
         } else {
             // The code after this raise is still emitted, as in the reference.
             b.call_primitive_last(
@@ -892,8 +856,8 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
             );
         }
         let matched_bytes = matched_bits / 8;
-        let offset_bytes = b.shift_right(kept(bs_offset), 3);
-        let remaining_bytes = b.get_array_element(kept(bs_binary), 1);
+        let offset_bytes = b.shift_right(kept(pos.bs_offset), 3);
+        let remaining_bytes = b.get_array_element(kept(pos.bs_binary), 1);
         b.sub(kept(remaining_bytes), Val::Reg(offset_bytes));
         cond_jump_to_label(
             b,
@@ -903,34 +867,36 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         b.free_native_registers(&[Val::Reg(remaining_bytes)]);
         let heap_size = b.call_primitive(
             PRIM_TERM_SUB_BINARY_HEAP_SIZE,
-            &[kept(bs_binary), imm(matched_bytes)],
+            &[kept(pos.bs_binary), imm(matched_bytes)],
         );
-        let new_match_state =
-            memory_ensure_free_with_extra_root(b, Val::Reg(match_state), live, freed(heap_size))?;
-        reload_bs_binary(b, new_match_state, bs_binary);
+        let new_match_state = memory_ensure_free_with_extra_root(
+            b,
+            Val::Reg(pos.match_state),
+            live,
+            freed(heap_size),
+        )?;
+        reload_bs_binary(b, new_match_state, pos.bs_binary);
         let result = b.call_primitive(
             PRIM_TERM_MAYBE_CREATE_SUB_BINARY,
             &[
                 CTX,
-                kept(bs_binary),
+                kept(pos.bs_binary),
                 freed(offset_bytes),
                 imm(matched_bytes),
             ],
         );
-        b.and_(freed(bs_binary), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
+        b.and_(freed(pos.bs_binary), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
         let dest = decode_dest(&mut self.b, cur)?;
         let b = &mut self.b;
         b.move_to_vm_register(kept(result), dest.into());
         b.free_native_registers(&[Val::Reg(result)]);
-        b.add(kept(bs_offset), Val::Imm(matched_bits));
-        Ok((j - 5, reg_of(new_match_state)?, bs_offset))
+        b.add(kept(pos.bs_offset), Val::Imm(matched_bits));
+        Ok((j - 5, reg_of(new_match_state)?, pos.bs_offset))
     }
 
     fn first_pass_bs_match_get_tail(
         &mut self,
-        match_state: Reg,
-        bs_binary: Reg,
-        bs_offset: Reg,
+        pos: MatchPos,
         j: i64,
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
@@ -940,24 +906,22 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         let _unit = decode_literal(cur)?;
         let (result, new_match_state) = do_get_tail(
             &mut self.b,
-            Val::Reg(match_state),
+            Val::Reg(pos.match_state),
             live,
-            bs_offset,
-            bs_binary,
+            pos.bs_offset,
+            pos.bs_binary,
         )?;
         let dest = decode_dest(&mut self.b, cur)?;
         let b = &mut self.b;
         b.move_to_vm_register(kept(result), dest.into());
         b.free_native_registers(&[Val::Reg(result), dest.into()]);
-        Ok((j - 3, reg_of(new_match_state)?, bs_offset))
+        Ok((j - 3, reg_of(new_match_state)?, pos.bs_offset))
     }
 
     fn first_pass_bs_match_equal_colon_equal(
         &mut self,
         fail: u32,
-        match_state: Reg,
-        bs_binary: Reg,
-        bs_offset: Reg,
+        pos: MatchPos,
         j: i64,
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
@@ -966,7 +930,7 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         let size = decode_literal_i64(cur)?;
         let pattern = decode_literal(cur)?;
         let b = &mut self.b;
-        let result = extract_integer(b, bs_binary, bs_offset, size, imm(0), fail);
+        let result = extract_integer(b, pos, size, imm(0), fail);
         // Patterns are at most 64 bits: the wrapped i64 keeps every bit.
         let pattern_imm = imm(pattern as i64);
         if B::WORD_SIZE == 4 && pattern >> 28 > 0 {
@@ -979,20 +943,19 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
             let value = b.shift_right(freed(result), 4);
             cond_jump_to_label(b, cmp(freed(value), CmpOp::Ne, pattern_imm), fail);
         }
-        b.add(kept(bs_offset), Val::Imm(size));
-        Ok((j - 3, match_state, bs_offset))
+        b.add(kept(pos.bs_offset), Val::Imm(size));
+        Ok((j - 3, pos.match_state, pos.bs_offset))
     }
 
     fn first_pass_bs_match_skip(
         &mut self,
-        match_state: Reg,
-        bs_offset: Reg,
+        pos: MatchPos,
         j: i64,
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
         let stride = decode_literal_i64(cur)?;
-        self.b.add(kept(bs_offset), Val::Imm(stride));
-        Ok((j - 1, match_state, bs_offset))
+        self.b.add(kept(pos.bs_offset), Val::Imm(stride));
+        Ok((j - 1, pos.match_state, pos.bs_offset))
     }
 
     /// After `is_tuple Label, Arg1`: when `test_arity` on the same operand follows (and maybe
