@@ -609,42 +609,10 @@ pub(crate) fn op_is_ge<B: Backend>(
 ) -> Result<()> {
     match (arg1, arg2) {
         (Operand::Imm(lhs), Operand::Typed(dest, JitType::Integer { .. })) => {
-            let reg = b.move_to_native_register(dest.into());
-            b.if_block(
-                masked(reg, TERM_IMMED_TAG_MASK, CmpOp::Ne, TERM_INTEGER_TAG),
-                |b| {
-                    let boxed = b.and_(keep(reg), Val::Imm(!TERM_PRIMARY_MASK));
-                    b.move_array_element(keep(boxed), Val::Imm(0), Val::Reg(boxed));
-                    let tag = b.and_(freed(boxed), Val::Imm(TERM_BOXED_TAG_MASK));
-                    cond_jump_to_label(
-                        b,
-                        cmp(freed(tag), CmpOp::Eq, imm(TERM_BOXED_POSITIVE_INTEGER)),
-                        label,
-                    );
-                    // A negative bignum is smaller than lhs: make the comparison below fail.
-                    b.move_to_native_register_to(Val::Imm(lhs), reg);
-                },
-            );
-            cond_jump_to_label(b, cmp(imm(lhs), CmpOp::Lt, freed(reg)), label);
+            is_ge_typed_integer(b, label, dest, lhs, IntegerSide::Right)
         }
         (Operand::Typed(dest, JitType::Integer { .. }), Operand::Imm(rhs)) => {
-            let reg = b.move_to_native_register(dest.into());
-            b.if_block(
-                masked(reg, TERM_IMMED_TAG_MASK, CmpOp::Ne, TERM_INTEGER_TAG),
-                |b| {
-                    let boxed = b.and_(keep(reg), Val::Imm(!TERM_PRIMARY_MASK));
-                    b.move_array_element(keep(boxed), Val::Imm(0), Val::Reg(boxed));
-                    let tag = b.and_(freed(boxed), Val::Imm(TERM_BOXED_TAG_MASK));
-                    cond_jump_to_label(
-                        b,
-                        cmp(freed(tag), CmpOp::Ne, imm(TERM_BOXED_POSITIVE_INTEGER)),
-                        label,
-                    );
-                    // A positive bignum is larger than rhs: make the comparison below fail.
-                    b.move_to_native_register_to(Val::Imm(rhs), reg);
-                },
-            );
-            cond_jump_to_label(b, cmp(freed(reg), CmpOp::Lt, imm(rhs)), label);
+            is_ge_typed_integer(b, label, dest, rhs, IntegerSide::Left)
         }
         _ => {
             let result = b.call_primitive(
@@ -669,6 +637,47 @@ pub(crate) fn op_is_ge<B: Backend>(
         }
     }
     Ok(())
+}
+
+/// Which side of `is_ge` the typed integer is on.
+#[derive(Clone, Copy, PartialEq)]
+enum IntegerSide {
+    Left,
+    Right,
+}
+
+/// `is_ge` between the typed integer in `dest` and the immediate `value`.
+fn is_ge_typed_integer<B: Backend>(
+    b: &mut B,
+    label: u32,
+    dest: Dest,
+    value: i64,
+    side: IntegerSide,
+) {
+    let reg = b.move_to_native_register(dest.into());
+    b.if_block(
+        masked(reg, TERM_IMMED_TAG_MASK, CmpOp::Ne, TERM_INTEGER_TAG),
+        |b| {
+            let boxed = b.and_(keep(reg), Val::Imm(!TERM_PRIMARY_MASK));
+            b.move_array_element(keep(boxed), Val::Imm(0), Val::Reg(boxed));
+            let tag = b.and_(freed(boxed), Val::Imm(TERM_BOXED_TAG_MASK));
+            // A bignum is beyond any immediate: the test fails for a positive one on the right
+            // or a negative one on the left.
+            let fails_if = match side {
+                IntegerSide::Left => CmpOp::Ne,
+                IntegerSide::Right => CmpOp::Eq,
+            };
+            let fails = cmp(freed(tag), fails_if, imm(TERM_BOXED_POSITIVE_INTEGER));
+            cond_jump_to_label(b, fails, label);
+            // Otherwise it passes: make the comparison below not jump.
+            b.move_to_native_register_to(Val::Imm(value), reg);
+        },
+    );
+    let less = match side {
+        IntegerSide::Left => cmp(freed(reg), CmpOp::Lt, imm(value)),
+        IntegerSide::Right => cmp(imm(value), CmpOp::Lt, freed(reg)),
+    };
+    cond_jump_to_label(b, less, label);
 }
 
 /// Whether `arg` is known to be a whole-byte binary (`{t_bs_matchable, Unit}`, Unit rem 8 = 0).
