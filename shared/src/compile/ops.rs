@@ -99,39 +99,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 let label = decode_label(cur)?;
                 self.tail_call_only(label);
             }
-            OP_CALL_EXT => {
-                let arity = decode_literal(cur)?;
-                let index = decode_literal(cur)?;
-                self.b.decrement_reductions_and_maybe_schedule_next();
-                self.b.call_primitive_with_cp(
-                    PRIM_CALL_EXT,
-                    &[
-                        CTX,
-                        JIT_STATE,
-                        OFFSET,
-                        uimm(arity),
-                        uimm(index),
-                        imm(CALL_EXT_NO_DEALLOC_MFA),
-                    ],
-                );
-            }
-            OP_CALL_EXT_LAST => {
-                let arity = decode_literal(cur)?;
-                let index = decode_literal(cur)?;
-                let words = decode_literal(cur)?;
-                self.b.decrement_reductions_and_maybe_schedule_next();
-                self.b.call_primitive_last(
-                    PRIM_CALL_EXT,
-                    &[
-                        CTX,
-                        JIT_STATE,
-                        OFFSET,
-                        uimm(arity),
-                        uimm(index),
-                        uimm(words),
-                    ],
-                );
-            }
+            OP_CALL_EXT => self.op_call_ext(cur, ExtCall::Body)?,
+            OP_CALL_EXT_LAST => self.op_call_ext(cur, ExtCall::Last)?,
             OP_BIF0 => {
                 let bif = decode_literal(cur)?;
                 let func = self
@@ -378,22 +347,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 );
             }
             OP_IF_END => raise_error(&mut self.b, IF_CLAUSE_ATOM),
-            OP_CALL_EXT_ONLY => {
-                let arity = decode_literal(cur)?;
-                let index = decode_literal(cur)?;
-                self.b.decrement_reductions_and_maybe_schedule_next();
-                self.b.call_primitive_last(
-                    PRIM_CALL_EXT,
-                    &[
-                        CTX,
-                        JIT_STATE,
-                        OFFSET,
-                        uimm(arity),
-                        uimm(index),
-                        imm(CALL_EXT_NO_DEALLOC),
-                    ],
-                );
-            }
+            OP_CALL_EXT_ONLY => self.op_call_ext(cur, ExtCall::Only)?,
             OP_FMOVE => self.op_fmove(cur)?,
             OP_FCONV => self.op_fconv(cur)?,
             OP_FADD => self.first_pass_float3(PRIM_FADD, cur)?,
@@ -592,6 +546,25 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             }
             Some(offset) => self.b.jump_to_offset(offset),
         }
+    }
+
+    /// `call_ext`, `call_ext_last` and `call_ext_only`: call import `index` through the runtime
+    /// (which also deallocates the frame of a last call).
+    fn op_call_ext(&mut self, cur: &mut Cursor, kind: ExtCall) -> Result<()> {
+        let arity = decode_literal(cur)?;
+        let index = decode_literal(cur)?;
+        let dealloc = match kind {
+            ExtCall::Body => imm(CALL_EXT_NO_DEALLOC_MFA),
+            ExtCall::Last => uimm(decode_literal(cur)?),
+            ExtCall::Only => imm(CALL_EXT_NO_DEALLOC),
+        };
+        self.b.decrement_reductions_and_maybe_schedule_next();
+        let args = [CTX, JIT_STATE, OFFSET, uimm(arity), uimm(index), dealloc];
+        match kind {
+            ExtCall::Body => self.b.call_primitive_with_cp(PRIM_CALL_EXT, &args),
+            ExtCall::Last | ExtCall::Only => self.b.call_primitive_last(PRIM_CALL_EXT, &args),
+        }
+        Ok(())
     }
 
     fn op_call_last(&mut self, cur: &mut Cursor) -> Result<()> {
@@ -1703,6 +1676,15 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         self.b.free_native_registers(&[r(func), r(module), arity]);
         Ok(())
     }
+}
+
+/// Which `call_ext*`: a body call returns here; a last call (deallocating its frame) and an
+/// only call do not.
+#[derive(Clone, Copy)]
+enum ExtCall {
+    Body,
+    Last,
+    Only,
 }
 
 /// An unsigned bytecode value as an immediate argument (values above `i64::MAX` wrap, as they
