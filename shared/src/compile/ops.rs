@@ -915,13 +915,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 b.add(kept(src_size), Val::Imm(3));
             },
         );
-        let trim = self
-            .b
-            .call_primitive(PRIM_TRIM_LIVE_REGS, &[CTX, uimm(live)]);
-        self.b.free_native_registers(&[r(trim)]);
-        let live32 = small_u32(live, cur)?;
-        let new_src =
-            h::memory_ensure_free_with_extra_root(&mut self.b, src, live32, freed(src_size))?;
+        let new_src = self.trim_and_ensure_free(src, live, src_size, cur)?;
         let kv = self.b.call_primitive(
             PRIM_MALLOC,
             &[
@@ -941,13 +935,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 .move_to_array_element(value, kv, Val::Imm(index * 2 + 1));
             self.b.free_native_registers(&[key, value]);
         }
-        if cur.pos() != after_pairs.pos() {
-            return Err(Error::invalid(
-                cur.file_offset(),
-                "map pairs decoded differently",
-                0,
-            ));
-        }
+        check_pairs_reread(cur, &after_pairs)?;
         let result = self.b.call_primitive(
             PRIM_PUT_MAP_ASSOC,
             &[
@@ -991,13 +979,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let after_pairs = cur.clone();
         let src_size = term_get_map_size(&mut self.b, Arg::keep(src));
         self.b.add(kept(src_size), Val::Imm(2));
-        let trim = self
-            .b
-            .call_primitive(PRIM_TRIM_LIVE_REGS, &[CTX, uimm(live)]);
-        self.b.free_native_registers(&[r(trim)]);
-        let live32 = small_u32(live, cur)?;
-        let new_src =
-            h::memory_ensure_free_with_extra_root(&mut self.b, src, live32, freed(src_size))?;
+        let new_src = self.trim_and_ensure_free(src, live, src_size, cur)?;
         let map = self
             .b
             .call_primitive(PRIM_TERM_COPY_MAP, &[CTX, Arg::keep(new_src)]);
@@ -1013,17 +995,32 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             self.raise_if_map_alloc_failed(kept(pos));
             term_set_map_assoc(&mut self.b, map, pos, key, value);
         }
-        if cur.pos() != after_pairs.pos() {
-            return Err(Error::invalid(
-                cur.file_offset(),
-                "map pairs decoded differently",
-                0,
-            ));
-        }
+        check_pairs_reread(cur, &after_pairs)?;
         self.b.or_(kept(map), Val::Imm(TERM_PRIMARY_BOXED));
         self.b.move_to_vm_register(kept(map), dest);
         self.b.free_native_registers(&[r(map), dest, new_src]);
         Ok(())
+    }
+
+    fn trim_live_regs(&mut self, live: u64) {
+        let trim = self
+            .b
+            .call_primitive(PRIM_TRIM_LIVE_REGS, &[CTX, uimm(live)]);
+        self.b.free_native_registers(&[r(trim)]);
+    }
+
+    /// Trim the live registers, then ensure `heap_words` (freed) of heap keeping the map `src`;
+    /// where `src` is after a possible GC.
+    fn trim_and_ensure_free(
+        &mut self,
+        src: Val,
+        live: u64,
+        heap_words: Reg,
+        cur: &Cursor,
+    ) -> Result<Val> {
+        self.trim_live_regs(live);
+        let live = small_u32(live, cur)?;
+        h::memory_ensure_free_with_extra_root(&mut self.b, src, live, freed(heap_words))
     }
 
     /// Look `key` up in `map`, jumping to `label` when it is absent; the position register
@@ -1239,10 +1236,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     fn op_gc_bif3(&mut self, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let live = decode_literal(cur)?;
-        let trim = self
-            .b
-            .call_primitive(PRIM_TRIM_LIVE_REGS, &[CTX, uimm(live)]);
-        self.b.free_native_registers(&[r(trim)]);
+        self.trim_live_regs(live);
         let capped_live = live.min(u64::from(MAX_REG));
         let bif = decode_literal(cur)?;
         let func = self
@@ -1676,6 +1670,18 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         self.b.free_native_registers(&[r(func), r(module), arity]);
         Ok(())
     }
+}
+
+/// The second pass over map pairs must end where the first did.
+fn check_pairs_reread(cur: &Cursor, after_pairs: &Cursor) -> Result<()> {
+    if cur.pos() != after_pairs.pos() {
+        return Err(Error::invalid(
+            cur.file_offset(),
+            "map pairs decoded differently",
+            0,
+        ));
+    }
+    Ok(())
 }
 
 /// Which `call_ext*`: a body call returns here; a last call (deallocating its frame) and an
