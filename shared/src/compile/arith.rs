@@ -546,20 +546,18 @@ fn op_gc_bif2_divide<B: Backend>(
     if !can_inline_div(range1, range2, B::WORD_SIZE, B::HAS_DIV) {
         return op_gc_bif2_default(b, args, arg1, arg2);
     }
-    if let Operand::Imm(v) = arg2 {
-        let reg1 = b.move_to_native_register(arg1.val()?);
+    // Both operands untagged; an immediate divisor is loaded after the dividend is shifted.
+    let reg1 = b.move_to_native_register(arg1.val()?);
+    let (reg1, reg2) = if let Operand::Imm(v) = arg2 {
         let reg1 = b.shift_right_arith(freed(reg1), 4);
-        let reg2 = b.move_to_native_register(Val::Imm(v >> 4));
-        let result = divide(b, op, reg1, reg2);
-        store_divided(b, result, reg1, reg2, args.dest);
+        (reg1, b.move_to_native_register(Val::Imm(v >> 4)))
     } else {
-        let reg1 = b.move_to_native_register(arg1.val()?);
         let reg2 = b.move_to_native_register(arg2.val()?);
         let reg1 = b.shift_right_arith(freed(reg1), 4);
-        let reg2 = b.shift_right_arith(freed(reg2), 4);
-        let result = divide(b, op, reg1, reg2);
-        store_divided(b, result, reg1, reg2, args.dest);
-    }
+        (reg1, b.shift_right_arith(freed(reg2), 4))
+    };
+    let result = divide(b, op, reg1, reg2);
+    store_divided(b, result, reg1, reg2, args.dest);
     Ok(())
 }
 

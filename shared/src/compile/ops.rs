@@ -9,7 +9,7 @@ use super::consts::*;
 use super::decode::*;
 use super::env::ModuleEnv;
 use super::helpers as h;
-use super::operand::{AtomOrLabel, Operand};
+use super::operand::{AtomOrLabel, Dest, Operand};
 use super::{CompileError, CompileErrorKind, Driver, TailCacheKey};
 use crate::beam::compact::Cursor;
 use crate::error::{Error, Result};
@@ -1002,6 +1002,20 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// The match state of `bs_start_match3/4`, stored in `dest`.
+    fn alloc_match_state(
+        &mut self,
+        live: u64,
+        src: Operand,
+        dest: Dest,
+        cur: &Cursor,
+    ) -> Result<()> {
+        let live = small_u32(live, cur)?;
+        let new_src = h::term_alloc_bin_match_state(&mut self.b, live, src.val()?, dest)?;
+        self.b.free_native_registers(&[new_src, dest.into()]);
+        Ok(())
+    }
+
     fn trim_live_regs(&mut self, live: u64) {
         let trim = self
             .b
@@ -1421,13 +1435,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 let live = decode_literal(cur)?;
                 let dest = decode_dest(&mut self.b, cur)?;
                 h::verify_is_binary_or_match_state(&mut self.b, fail, src.val()?);
-                let new_src = h::term_alloc_bin_match_state(
-                    &mut self.b,
-                    small_u32(live, cur)?,
-                    src.val()?,
-                    dest,
-                )?;
-                self.b.free_native_registers(&[new_src, dest.into()]);
+                self.alloc_match_state(live, src, dest, cur)?;
             }
             OP_BS_START_MATCH4 => {
                 let fail = self.decode_atom_or_label(cur)?;
@@ -1443,13 +1451,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                         return Err(Error::unsupported(0, "bs_start_match4 fail atom", 0))
                     }
                 }
-                let new_src = h::term_alloc_bin_match_state(
-                    &mut self.b,
-                    small_u32(live, cur)?,
-                    src.val()?,
-                    dest,
-                )?;
-                self.b.free_native_registers(&[new_src, dest.into()]);
+                self.alloc_match_state(live, src, dest, cur)?;
             }
             OP_BS_SET_POSITION => {
                 let src = self.decode_typed_compact_term(cur)?;
