@@ -146,7 +146,7 @@ fn log2_pow2(n: i64) -> u32 {
     n.trailing_zeros()
 }
 
-/// Whether `a div d` (and `a rem d`) for a power of two `d` can be a shift (a mask): `a` is
+/// Whether `a div d` and `a rem d` for a power of two `d` can be a shift (a mask): `a` is
 /// non-negative and small.
 fn can_inline_pow2_div(range1: Range, divisor: i64, word_size: u32) -> bool {
     match bounds(range1) {
@@ -155,10 +155,6 @@ fn can_inline_pow2_div(range1: Range, divisor: i64, word_size: u32) -> bool {
         }
         _ => false,
     }
-}
-
-fn can_inline_pow2_rem(range1: Range, divisor: i64, word_size: u32) -> bool {
-    can_inline_pow2_div(range1, divisor, word_size)
 }
 
 /// The integer range of a typed operand, if it is `{typed, Dest, {t_integer, Range}}`.
@@ -208,34 +204,43 @@ pub(crate) fn op_gc_bif2<B: Backend>(
     if module == b"erlang" {
         if let Some((a1, range1)) = integer_range(arg1) {
             let a1: Operand = a1.into();
-            let binary = match function {
-                b"+" | b"-" | b"band" | b"bor" | b"bxor" | b"*" | b"div" | b"rem" => {
-                    second_operand(arg2)
-                }
-                _ => None,
-            };
-            if let Some((a2, range2)) = binary {
-                return match function {
-                    b"+" => op_gc_bif2_add(b, &args, a1, a2, range1, range2),
-                    b"-" => op_gc_bif2_sub(b, &args, a1, a2, range1, range2),
-                    b"band" => op_gc_bif2_band(b, &args, a1, a2, range1, range2),
-                    b"bor" => op_gc_bif2_bor(b, &args, a1, a2, range1, range2),
-                    b"bxor" => op_gc_bif2_bxor(b, &args, a1, a2, range1, range2),
-                    b"*" => op_gc_bif2_mul(b, &args, a1, a2, range1, range2),
-                    b"div" => op_gc_bif2_div(b, &args, a1, a2, range1, range2),
-                    _ => op_gc_bif2_rem(b, &args, a1, a2, range1, range2),
+            if let (Some(op), Some((a2, range2))) = (IntBif2::of(function), second_operand(arg2)) {
+                return match op {
+                    IntBif2::Alu(op) => op_gc_bif2_alu(b, op, &args, a1, a2, range1, range2),
+                    IntBif2::Mul => op_gc_bif2_mul(b, &args, a1, a2, range1, range2),
+                    IntBif2::Divide(op) => op_gc_bif2_div_rem(b, op, &args, a1, a2, range1, range2),
                 };
             }
-            if let Some(v) = small_int_literal(arg2) {
-                match function {
-                    b"bsl" => return op_gc_bif2_bsl(b, &args, a1, arg2, range1, v >> 4),
-                    b"bsr" => return op_gc_bif2_bsr(b, &args, a1, arg2, range1, v >> 4),
-                    _ => {}
-                }
+            if let (Some(op), Some(v)) = (ShiftOp::of(function), small_int_literal(arg2)) {
+                return op_gc_bif2_shift(b, op, &args, a1, arg2, range1, v >> 4);
             }
         }
     }
     op_gc_bif2_default(b, &args, unwrap_typed(arg1), unwrap_typed(arg2))
+}
+
+/// The `erlang` BIFs of two integers that have an inline lowering.
+#[derive(Clone, Copy)]
+enum IntBif2 {
+    Alu(AluOp),
+    Mul,
+    Divide(DivOp),
+}
+
+impl IntBif2 {
+    fn of(function: &[u8]) -> Option<Self> {
+        Some(match function {
+            b"+" => IntBif2::Alu(AluOp::Add),
+            b"-" => IntBif2::Alu(AluOp::Sub),
+            b"band" => IntBif2::Alu(AluOp::And),
+            b"bor" => IntBif2::Alu(AluOp::Or),
+            b"bxor" => IntBif2::Alu(AluOp::Xor),
+            b"*" => IntBif2::Mul,
+            b"div" => IntBif2::Divide(DivOp::Div),
+            b"rem" => IntBif2::Divide(DivOp::Rem),
+            _ => return None,
+        })
+    }
 }
 
 /// The parts of a `gc_bif2` every lowering needs.
@@ -332,123 +337,78 @@ const fn keep(reg: Reg) -> Arg {
 
 const NOT_TAG: i64 = !TERM_IMMED_TAG_MASK;
 
-fn op_gc_bif2_add<B: Backend>(
-    b: &mut B,
-    args: &GcBif2,
-    arg1: Operand,
-    arg2: Operand,
-    range1: Range,
-    range2: Range,
-) -> Result<()> {
-    if !can_inline_add(range1, range2, B::WORD_SIZE) {
-        return op_gc_bif2_default(b, args, arg1, arg2);
-    }
-    let reg1 = b.move_to_native_register(arg1.val()?);
-    if let Operand::Imm(v) = arg2 {
-        b.add(keep(reg1), Val::Imm(v & NOT_TAG));
-        store(b, reg1, args.dest);
-    } else {
-        // Untag the second operand; the first keeps its tag.
-        let reg2 = b.move_to_native_register(arg2.val()?);
-        let reg2 = b.and_(freed(reg2), Val::Imm(NOT_TAG));
-        b.add(keep(reg1), Val::Reg(reg2));
-        store2(b, reg1, reg2, args.dest);
-    }
-    Ok(())
+/// The add, subtract and bitwise `gc_bif2`s: one instruction on the tagged operands.
+#[derive(Clone, Copy)]
+enum AluOp {
+    Add,
+    Sub,
+    And,
+    Or,
+    Xor,
 }
 
-fn op_gc_bif2_sub<B: Backend>(
-    b: &mut B,
-    args: &GcBif2,
-    arg1: Operand,
-    arg2: Operand,
-    range1: Range,
-    range2: Range,
-) -> Result<()> {
-    if !can_inline_sub(range1, range2, B::WORD_SIZE) {
-        return op_gc_bif2_default(b, args, arg1, arg2);
+impl AluOp {
+    /// Whether the result is a small integer for all values in the ranges.
+    fn can_inline(self, range1: Range, range2: Range, word_size: u32) -> bool {
+        match self {
+            AluOp::Add => can_inline_add(range1, range2, word_size),
+            AluOp::Sub => can_inline_sub(range1, range2, word_size),
+            AluOp::And | AluOp::Or | AluOp::Xor => {
+                is_small_integer_range(range1, range2, word_size)
+            }
+        }
     }
-    let reg1 = b.move_to_native_register(arg1.val()?);
-    if let Operand::Imm(v) = arg2 {
-        b.sub(keep(reg1), Val::Imm(v & NOT_TAG));
-        store(b, reg1, args.dest);
-    } else {
-        let reg2 = b.move_to_native_register(arg2.val()?);
-        let reg2 = b.and_(freed(reg2), Val::Imm(NOT_TAG));
-        b.sub(keep(reg1), Val::Reg(reg2));
-        store2(b, reg1, reg2, args.dest);
+
+    /// Add and subtract need the second operand untagged (the first keeps its tag); the bitwise
+    /// operations work on both tags.
+    fn untags_second(self) -> bool {
+        matches!(self, AluOp::Add | AluOp::Sub)
     }
-    Ok(())
+
+    /// `reg1 op value`, left tagged as a small integer; the register holding the result (`and_`
+    /// may move it, the others update `reg1` in place).
+    fn apply<B: Backend>(self, b: &mut B, reg1: Reg, value: Val) -> Reg {
+        match self {
+            AluOp::And => return b.and_(freed(reg1), value),
+            AluOp::Add => b.add(keep(reg1), value),
+            AluOp::Sub => b.sub(keep(reg1), value),
+            AluOp::Or => b.or_(keep(reg1), value),
+            AluOp::Xor => {
+                // XOR clears the tag bits: set them again.
+                b.xor_(keep(reg1), value);
+                b.or_(keep(reg1), Val::Imm(TERM_INTEGER_TAG))
+            }
+        };
+        reg1
+    }
 }
 
-fn op_gc_bif2_band<B: Backend>(
+fn op_gc_bif2_alu<B: Backend>(
     b: &mut B,
+    op: AluOp,
     args: &GcBif2,
     arg1: Operand,
     arg2: Operand,
     range1: Range,
     range2: Range,
 ) -> Result<()> {
-    if !is_small_integer_range(range1, range2, B::WORD_SIZE) {
+    if !op.can_inline(range1, range2, B::WORD_SIZE) {
         return op_gc_bif2_default(b, args, arg1, arg2);
     }
     let reg1 = b.move_to_native_register(arg1.val()?);
     if let Operand::Imm(v) = arg2 {
-        let reg1 = b.and_(freed(reg1), Val::Imm(v));
-        store(b, reg1, args.dest);
+        let v = if op.untags_second() { v & NOT_TAG } else { v };
+        let result = op.apply(b, reg1, Val::Imm(v));
+        store(b, result, args.dest);
     } else {
         let reg2 = b.move_to_native_register(arg2.val()?);
-        let reg1 = b.and_(freed(reg1), Val::Reg(reg2));
-        store2(b, reg1, reg2, args.dest);
-    }
-    Ok(())
-}
-
-fn op_gc_bif2_bor<B: Backend>(
-    b: &mut B,
-    args: &GcBif2,
-    arg1: Operand,
-    arg2: Operand,
-    range1: Range,
-    range2: Range,
-) -> Result<()> {
-    if !is_small_integer_range(range1, range2, B::WORD_SIZE) {
-        return op_gc_bif2_default(b, args, arg1, arg2);
-    }
-    let reg1 = b.move_to_native_register(arg1.val()?);
-    if let Operand::Imm(v) = arg2 {
-        b.or_(keep(reg1), Val::Imm(v));
-        store(b, reg1, args.dest);
-    } else {
-        let reg2 = b.move_to_native_register(arg2.val()?);
-        b.or_(keep(reg1), Val::Reg(reg2));
-        store2(b, reg1, reg2, args.dest);
-    }
-    Ok(())
-}
-
-/// XOR clears the tag bits; they are set again afterwards.
-fn op_gc_bif2_bxor<B: Backend>(
-    b: &mut B,
-    args: &GcBif2,
-    arg1: Operand,
-    arg2: Operand,
-    range1: Range,
-    range2: Range,
-) -> Result<()> {
-    if !is_small_integer_range(range1, range2, B::WORD_SIZE) {
-        return op_gc_bif2_default(b, args, arg1, arg2);
-    }
-    let reg1 = b.move_to_native_register(arg1.val()?);
-    if let Operand::Imm(v) = arg2 {
-        b.xor_(keep(reg1), Val::Imm(v));
-        b.or_(keep(reg1), Val::Imm(TERM_INTEGER_TAG));
-        store(b, reg1, args.dest);
-    } else {
-        let reg2 = b.move_to_native_register(arg2.val()?);
-        b.xor_(keep(reg1), Val::Reg(reg2));
-        b.or_(keep(reg1), Val::Imm(TERM_INTEGER_TAG));
-        store2(b, reg1, reg2, args.dest);
+        let reg2 = if op.untags_second() {
+            b.and_(freed(reg2), Val::Imm(NOT_TAG))
+        } else {
+            reg2
+        };
+        let result = op.apply(b, reg1, Val::Reg(reg2));
+        store2(b, result, reg2, args.dest);
     }
     Ok(())
 }
@@ -488,50 +448,57 @@ fn op_gc_bif2_mul<B: Backend>(
     Ok(())
 }
 
-fn op_gc_bif2_bsl<B: Backend>(
-    b: &mut B,
-    args: &GcBif2,
-    arg1: Operand,
-    arg2: Operand,
-    range1: Range,
-    shift: i64,
-) -> Result<()> {
-    if !can_inline_bsl(range1, shift, B::WORD_SIZE) {
-        return op_gc_bif2_default(b, args, arg1, arg2);
-    }
-    let reg = b.move_to_native_register(arg1.val()?);
-    if shift != 0 {
-        let reg = b.and_(freed(reg), Val::Imm(NOT_TAG));
-        b.shift_left(keep(reg), shift_amount(shift)?);
-        b.or_(keep(reg), Val::Imm(TERM_INTEGER_TAG));
-        store(b, reg, args.dest);
-    } else {
-        store(b, reg, args.dest);
-    }
-    Ok(())
+/// `bsl`/`bsr` by a literal amount.
+#[derive(Clone, Copy)]
+enum ShiftOp {
+    Left,
+    Right,
 }
 
-fn op_gc_bif2_bsr<B: Backend>(
+impl ShiftOp {
+    fn of(function: &[u8]) -> Option<Self> {
+        match function {
+            b"bsl" => Some(ShiftOp::Left),
+            b"bsr" => Some(ShiftOp::Right),
+            _ => None,
+        }
+    }
+}
+
+fn op_gc_bif2_shift<B: Backend>(
     b: &mut B,
+    op: ShiftOp,
     args: &GcBif2,
     arg1: Operand,
     arg2: Operand,
     range1: Range,
     shift: i64,
 ) -> Result<()> {
-    if !can_inline_bsr(range1, shift, B::WORD_SIZE) {
+    let inline = match op {
+        ShiftOp::Left => can_inline_bsl(range1, shift, B::WORD_SIZE),
+        ShiftOp::Right => can_inline_bsr(range1, shift, B::WORD_SIZE),
+    };
+    if !inline {
         return op_gc_bif2_default(b, args, arg1, arg2);
     }
-    let reg = b.move_to_native_register(arg1.val()?);
+    let mut reg = b.move_to_native_register(arg1.val()?);
     if shift != 0 {
-        // One shift by S + 4 drops the tag and divides; then re-tag.
-        let reg = b.shift_right(freed(reg), shift_amount(shift + 4)?);
-        b.shift_left(keep(reg), 4);
+        reg = match op {
+            ShiftOp::Left => {
+                let reg = b.and_(freed(reg), Val::Imm(NOT_TAG));
+                b.shift_left(keep(reg), shift_amount(shift)?);
+                reg
+            }
+            ShiftOp::Right => {
+                // One shift by S + 4 drops the tag and divides; then re-tag.
+                let reg = b.shift_right(freed(reg), shift_amount(shift + 4)?);
+                b.shift_left(keep(reg), 4);
+                reg
+            }
+        };
         b.or_(keep(reg), Val::Imm(TERM_INTEGER_TAG));
-        store(b, reg, args.dest);
-    } else {
-        store(b, reg, args.dest);
     }
+    store(b, reg, args.dest);
     Ok(())
 }
 
@@ -579,25 +546,26 @@ fn op_gc_bif2_divide<B: Backend>(
     if !can_inline_div(range1, range2, B::WORD_SIZE, B::HAS_DIV) {
         return op_gc_bif2_default(b, args, arg1, arg2);
     }
-    if let Operand::Imm(v) = arg2 {
-        let reg1 = b.move_to_native_register(arg1.val()?);
+    // Both operands untagged; an immediate divisor is loaded after the dividend is shifted.
+    let reg1 = b.move_to_native_register(arg1.val()?);
+    let (reg1, reg2) = if let Operand::Imm(v) = arg2 {
         let reg1 = b.shift_right_arith(freed(reg1), 4);
-        let reg2 = b.move_to_native_register(Val::Imm(v >> 4));
-        let result = divide(b, op, reg1, reg2);
-        store_divided(b, result, reg1, reg2, args.dest);
+        (reg1, b.move_to_native_register(Val::Imm(v >> 4)))
     } else {
-        let reg1 = b.move_to_native_register(arg1.val()?);
         let reg2 = b.move_to_native_register(arg2.val()?);
         let reg1 = b.shift_right_arith(freed(reg1), 4);
-        let reg2 = b.shift_right_arith(freed(reg2), 4);
-        let result = divide(b, op, reg1, reg2);
-        store_divided(b, result, reg1, reg2, args.dest);
-    }
+        (reg1, b.shift_right_arith(freed(reg2), 4))
+    };
+    let result = divide(b, op, reg1, reg2);
+    store_divided(b, result, reg1, reg2, args.dest);
     Ok(())
 }
 
-fn op_gc_bif2_div<B: Backend>(
+/// `div`/`rem`: by a power of two as a shift/mask when the dividend is non-negative, else with
+/// the divide instruction.
+fn op_gc_bif2_div_rem<B: Backend>(
     b: &mut B,
+    op: DivOp,
     args: &GcBif2,
     arg1: Operand,
     arg2: Operand,
@@ -607,38 +575,26 @@ fn op_gc_bif2_div<B: Backend>(
     if let Operand::Imm(v) = arg2 {
         let divisor = v >> 4;
         if can_inline_pow2_div(range1, divisor, B::WORD_SIZE) {
-            // X div 2^k = X >> k for X >= 0; shifting by 4 + k also drops the tag.
             let reg = b.move_to_native_register(arg1.val()?);
-            let reg = b.shift_right_arith(freed(reg), 4 + log2_pow2(divisor));
-            b.shift_left(keep(reg), 4);
-            b.or_(keep(reg), Val::Imm(TERM_INTEGER_TAG));
+            let reg = match op {
+                DivOp::Div => {
+                    // X div 2^k = X >> k; shifting by 4 + k also drops the tag.
+                    let reg = b.shift_right_arith(freed(reg), 4 + log2_pow2(divisor));
+                    b.shift_left(keep(reg), 4);
+                    b.or_(keep(reg), Val::Imm(TERM_INTEGER_TAG));
+                    reg
+                }
+                // X rem 2^k = X band (2^k - 1), masked on the tagged value.
+                DivOp::Rem => {
+                    let mask = ((divisor - 1) << 4) | TERM_INTEGER_TAG;
+                    b.and_(freed(reg), Val::Imm(mask))
+                }
+            };
             store(b, reg, args.dest);
             return Ok(());
         }
     }
-    op_gc_bif2_divide(b, DivOp::Div, args, arg1, arg2, range1, range2)
-}
-
-fn op_gc_bif2_rem<B: Backend>(
-    b: &mut B,
-    args: &GcBif2,
-    arg1: Operand,
-    arg2: Operand,
-    range1: Range,
-    range2: Range,
-) -> Result<()> {
-    if let Operand::Imm(v) = arg2 {
-        let divisor = v >> 4;
-        if can_inline_pow2_rem(range1, divisor, B::WORD_SIZE) {
-            // X rem 2^k = X band (2^k - 1) for X >= 0, masked on the tagged value.
-            let mask = ((divisor - 1) << 4) | TERM_INTEGER_TAG;
-            let reg = b.move_to_native_register(arg1.val()?);
-            let reg = b.and_(freed(reg), Val::Imm(mask));
-            store(b, reg, args.dest);
-            return Ok(());
-        }
-    }
-    op_gc_bif2_divide(b, DivOp::Rem, args, arg1, arg2, range1, range2)
+    op_gc_bif2_divide(b, op, args, arg1, arg2, range1, range2)
 }
 
 /// `is_ge`: jump to `label` unless `arg1 >= arg2`. Inline when one side is a typed integer and
@@ -651,42 +607,10 @@ pub(crate) fn op_is_ge<B: Backend>(
 ) -> Result<()> {
     match (arg1, arg2) {
         (Operand::Imm(lhs), Operand::Typed(dest, JitType::Integer { .. })) => {
-            let reg = b.move_to_native_register(dest.into());
-            b.if_block(
-                masked(reg, TERM_IMMED_TAG_MASK, CmpOp::Ne, TERM_INTEGER_TAG),
-                |b| {
-                    let boxed = b.and_(keep(reg), Val::Imm(!TERM_PRIMARY_MASK));
-                    b.move_array_element(keep(boxed), Val::Imm(0), Val::Reg(boxed));
-                    let tag = b.and_(freed(boxed), Val::Imm(TERM_BOXED_TAG_MASK));
-                    cond_jump_to_label(
-                        b,
-                        cmp(freed(tag), CmpOp::Eq, imm(TERM_BOXED_POSITIVE_INTEGER)),
-                        label,
-                    );
-                    // A negative bignum is smaller than lhs: make the comparison below fail.
-                    b.move_to_native_register_to(Val::Imm(lhs), reg);
-                },
-            );
-            cond_jump_to_label(b, cmp(imm(lhs), CmpOp::Lt, freed(reg)), label);
+            is_ge_typed_integer(b, label, dest, lhs, IntegerSide::Right)
         }
         (Operand::Typed(dest, JitType::Integer { .. }), Operand::Imm(rhs)) => {
-            let reg = b.move_to_native_register(dest.into());
-            b.if_block(
-                masked(reg, TERM_IMMED_TAG_MASK, CmpOp::Ne, TERM_INTEGER_TAG),
-                |b| {
-                    let boxed = b.and_(keep(reg), Val::Imm(!TERM_PRIMARY_MASK));
-                    b.move_array_element(keep(boxed), Val::Imm(0), Val::Reg(boxed));
-                    let tag = b.and_(freed(boxed), Val::Imm(TERM_BOXED_TAG_MASK));
-                    cond_jump_to_label(
-                        b,
-                        cmp(freed(tag), CmpOp::Ne, imm(TERM_BOXED_POSITIVE_INTEGER)),
-                        label,
-                    );
-                    // A positive bignum is larger than rhs: make the comparison below fail.
-                    b.move_to_native_register_to(Val::Imm(rhs), reg);
-                },
-            );
-            cond_jump_to_label(b, cmp(freed(reg), CmpOp::Lt, imm(rhs)), label);
+            is_ge_typed_integer(b, label, dest, rhs, IntegerSide::Left)
         }
         _ => {
             let result = b.call_primitive(
@@ -711,6 +635,47 @@ pub(crate) fn op_is_ge<B: Backend>(
         }
     }
     Ok(())
+}
+
+/// Which side of `is_ge` the typed integer is on.
+#[derive(Clone, Copy, PartialEq)]
+enum IntegerSide {
+    Left,
+    Right,
+}
+
+/// `is_ge` between the typed integer in `dest` and the immediate `value`.
+fn is_ge_typed_integer<B: Backend>(
+    b: &mut B,
+    label: u32,
+    dest: Dest,
+    value: i64,
+    side: IntegerSide,
+) {
+    let reg = b.move_to_native_register(dest.into());
+    b.if_block(
+        masked(reg, TERM_IMMED_TAG_MASK, CmpOp::Ne, TERM_INTEGER_TAG),
+        |b| {
+            let boxed = b.and_(keep(reg), Val::Imm(!TERM_PRIMARY_MASK));
+            b.move_array_element(keep(boxed), Val::Imm(0), Val::Reg(boxed));
+            let tag = b.and_(freed(boxed), Val::Imm(TERM_BOXED_TAG_MASK));
+            // A bignum is beyond any immediate: the test fails for a positive one on the right
+            // or a negative one on the left.
+            let fails_if = match side {
+                IntegerSide::Left => CmpOp::Ne,
+                IntegerSide::Right => CmpOp::Eq,
+            };
+            let fails = cmp(freed(tag), fails_if, imm(TERM_BOXED_POSITIVE_INTEGER));
+            cond_jump_to_label(b, fails, label);
+            // Otherwise it passes: make the comparison below not jump.
+            b.move_to_native_register_to(Val::Imm(value), reg);
+        },
+    );
+    let less = match side {
+        IntegerSide::Left => cmp(freed(reg), CmpOp::Lt, imm(value)),
+        IntegerSide::Right => cmp(imm(value), CmpOp::Lt, freed(reg)),
+    };
+    cond_jump_to_label(b, less, label);
 }
 
 /// Whether `arg` is known to be a whole-byte binary (`{t_bs_matchable, Unit}`, Unit rem 8 = 0).
@@ -799,7 +764,7 @@ mod tests {
         assert!(can_inline_pow2_div(R(0, 100), 8, 4));
         assert!(!can_inline_pow2_div(R(-1, 100), 8, 4));
         assert!(!can_inline_pow2_div(R(0, 100), 6, 4));
-        assert!(!can_inline_pow2_rem(R(0, 100), 0, 4));
+        assert!(!can_inline_pow2_div(R(0, 100), 0, 4));
         assert_eq!(log2_pow2(1), 0);
         assert_eq!(log2_pow2(64), 6);
     }

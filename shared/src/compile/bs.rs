@@ -14,7 +14,7 @@ use super::common::{
 use super::consts::*;
 use super::decode::{
     decode_atom, decode_dest, decode_flags_list0, decode_flags_list_runtime, decode_label,
-    decode_literal, decode_nil,
+    decode_literal, decode_literal_i64, decode_nil,
 };
 use super::env::ModuleEnv;
 use super::etf;
@@ -245,10 +245,7 @@ fn compute_binary_size<B: Backend>(
     if size == Operand::Imm(ALL_ATOM) {
         // The whole binary: its byte size, in bits.
         verify_is_binary(b, src_val, fail);
-        let reg = b.copy_to_native_register(src_val);
-        let reg = b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-        b.move_array_element(kept(reg), Val::Imm(1), Val::Reg(reg));
-        b.shift_left(kept(reg), 3);
+        let reg = binary_bit_size(b, src_val);
         return Ok(accumulate_size_reg(b, acc_literal_size, acc_size_reg, reg));
     }
     if let Operand::Imm(v) = size {
@@ -264,10 +261,7 @@ fn compute_binary_size<B: Backend>(
     // Size only known at run time, and maybe `all`: start from the binary's whole size.
     verify_is_binary(b, src_val, fail);
     let size_term = b.copy_to_native_register(size.val()?);
-    let reg = b.copy_to_native_register(src_val);
-    let reg = b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-    b.move_array_element(kept(reg), Val::Imm(1), Val::Reg(reg));
-    b.shift_left(kept(reg), 3);
+    let reg = binary_bit_size(b, src_val);
     if_test_try(b, cmp(freed(size_term), CmpOp::Ne, imm(ALL_ATOM)), |b| {
         let size_reg = term_to_int(b, size, fail)?;
         cond_raise_badarg_or_jump_to_fail_label(
@@ -286,6 +280,15 @@ fn compute_binary_size<B: Backend>(
         Ok(())
     })?;
     Ok(accumulate_size_reg(b, acc_literal_size, acc_size_reg, reg))
+}
+
+/// The size in bits of the binary `src` (left where it is), in a new register.
+fn binary_bit_size<B: Backend>(b: &mut B, src: Val) -> Reg {
+    let reg = b.copy_to_native_register(src);
+    let reg = b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
+    b.move_array_element(kept(reg), Val::Imm(1), Val::Reg(reg));
+    b.shift_left(kept(reg), 3);
+    reg
 }
 
 /// Second pass of `bs_create_bin` over one segment: write the value at `offset` (in bits) of
@@ -353,37 +356,17 @@ pub(crate) fn first_pass_bs_create_bin_insert_value<B: Backend>(
             let src_reg = b.move_to_native_register(src.val()?);
             let flags_value = run_time_flags(b)?;
             b.mul(Arg::keep(size_value), Val::Imm(segment_unit));
-            let ok = b.call_primitive(
-                PRIM_BITSTRING_INSERT_INTEGER,
-                &[
-                    created_bin.arg()?,
-                    Arg::keep(offset),
-                    freed(src_reg),
-                    Arg::keep(size_value),
-                    freed(flags_value),
-                ],
-            );
-            cond_raise_badarg_or_jump_to_fail_label(b, is_false(freed(ok)), fail);
-            let offset = increment_offset(b, offset, size_value, 1)?;
-            Ok((offset, created_bin))
+            let at = (offset, created_bin);
+            let primitive = PRIM_BITSTRING_INSERT_INTEGER;
+            insert_sized(b, primitive, src_reg, size_value, flags_value, at, fail)
         }
         (SegmentType::Float, _) => {
             let src_reg = b.move_to_native_register(src.val()?);
             let flags_value = run_time_flags(b)?;
             let size_value = term_to_int(b, size, fail)?;
-            let ok = b.call_primitive(
-                PRIM_BITSTRING_INSERT_FLOAT,
-                &[
-                    created_bin.arg()?,
-                    Arg::keep(offset),
-                    freed(src_reg),
-                    Arg::keep(size_value),
-                    freed(flags_value),
-                ],
-            );
-            cond_raise_badarg_or_jump_to_fail_label(b, is_false(freed(ok)), fail);
-            let offset = increment_offset(b, offset, size_value, 1)?;
-            Ok((offset, created_bin))
+            let at = (offset, created_bin);
+            let primitive = PRIM_BITSTRING_INSERT_FLOAT;
+            insert_sized(b, primitive, src_reg, size_value, flags_value, at, fail)
         }
         (SegmentType::String, _) => {
             let src_value = term_to_int(b, src, fail)?;
@@ -478,6 +461,33 @@ pub(crate) fn first_pass_bs_create_bin_insert_value<B: Backend>(
     }
 }
 
+/// Insert an integer or float segment at `(offset, created_bin)`: `primitive(bin, offset, src,
+/// size in bits, flags)` (`src` and `flags` freed), badarg or `fail` on error, then move the
+/// offset past it.
+fn insert_sized<B: Backend>(
+    b: &mut B,
+    primitive: u32,
+    src_reg: Reg,
+    size_value: Val,
+    flags_value: Reg,
+    (offset, created_bin): (Val, CreatedBin),
+    fail: u32,
+) -> Result<(Val, CreatedBin)> {
+    let ok = b.call_primitive(
+        primitive,
+        &[
+            created_bin.arg()?,
+            Arg::keep(offset),
+            freed(src_reg),
+            Arg::keep(size_value),
+            freed(flags_value),
+        ],
+    );
+    cond_raise_badarg_or_jump_to_fail_label(b, is_false(freed(ok)), fail);
+    let offset = increment_offset(b, offset, size_value, 1)?;
+    Ok((offset, created_bin))
+}
+
 /// `first_pass_bs_create_bin_insert_value_increment_offset`: `offset + size * unit` (unit is 1
 /// or 8), folded when both are known, else computed in whichever register can be reused.
 pub(crate) fn increment_offset<B: Backend>(
@@ -540,11 +550,7 @@ pub(crate) fn do_get_tail<B: Backend>(
     );
     let new_match_state =
         memory_ensure_free_with_extra_root(b, match_state, live, freed(heap_size))?;
-    // The binary may have moved with a GC: reload it from the match state.
-    let ms = b.copy_to_native_register(new_match_state);
-    let ms = b.and_(freed(ms), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-    b.move_array_element(kept(ms), Val::Imm(1), Val::Reg(bs_binary));
-    b.free_native_registers(&[Val::Reg(ms)]);
+    reload_bs_binary(b, new_match_state, bs_binary);
     b.and_(freed(bs_binary), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
     let tail_bytes1 = b.get_array_element(kept(bs_binary), 1);
     b.sub(kept(tail_bytes1), Val::Reg(offset_bytes));
@@ -559,6 +565,42 @@ pub(crate) fn do_get_tail<B: Backend>(
         ],
     );
     Ok((result, new_match_state))
+}
+
+/// The binary may have moved with a GC: reload it into `bs_binary` from the match state.
+fn reload_bs_binary<B: Backend>(b: &mut B, match_state: Val, bs_binary: Reg) {
+    let ms = b.copy_to_native_register(match_state);
+    let ms = b.and_(freed(ms), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
+    b.move_array_element(kept(ms), Val::Imm(1), Val::Reg(bs_binary));
+    b.free_native_registers(&[Val::Reg(ms)]);
+}
+
+/// Read `bits` bits at the offset as an integer term: raise on a run-time error, jump to `fail`
+/// when the binary is too short.
+fn extract_integer<B: Backend>(b: &mut B, pos: MatchPos, bits: i64, flags: Arg, fail: u32) -> Reg {
+    let result = b.call_primitive(
+        PRIM_BITSTRING_EXTRACT_INTEGER,
+        &[
+            CTX,
+            JIT_STATE,
+            kept(pos.bs_binary),
+            kept(pos.bs_offset),
+            imm(bits),
+            flags,
+        ],
+    );
+    handle_error_if(b, cmp(kept(result), CmpOp::Eq, imm(0)));
+    cond_jump_to_label(b, cmp(kept(result), CmpOp::Eq, imm(FALSE_ATOM)), fail);
+    result
+}
+
+/// Where a `bs_match` command starts: the match state term, the untagged binary and the offset
+/// in bits.
+#[derive(Clone, Copy)]
+struct MatchPos {
+    match_state: Reg,
+    bs_binary: Reg,
+    bs_offset: Reg,
 }
 
 /// The state a `bs_match` command leaves: commands left, match state and offset registers.
@@ -644,52 +686,22 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         while j != 0 {
             let at = cur.file_offset();
             let command = self.atom_name(decode_atom(cur)?, at)?;
+            let pos = MatchPos {
+                match_state,
+                bs_binary,
+                bs_offset,
+            };
             let j1 = j - 1;
             let (j2, new_match_state, new_offset) = match command {
-                b"ensure_at_least" => self.first_pass_bs_match_ensure_at_least(
-                    fail,
-                    match_state,
-                    bs_binary,
-                    bs_offset,
-                    j1,
-                    cur,
-                )?,
-                b"ensure_exactly" => self.first_pass_bs_match_ensure_exactly(
-                    fail,
-                    match_state,
-                    bs_binary,
-                    bs_offset,
-                    j1,
-                    cur,
-                )?,
-                b"integer" => self.first_pass_bs_match_integer(
-                    fail,
-                    match_state,
-                    bs_binary,
-                    bs_offset,
-                    j1,
-                    cur,
-                )?,
-                b"binary" => self.first_pass_bs_match_binary(
-                    fail,
-                    match_state,
-                    bs_binary,
-                    bs_offset,
-                    j1,
-                    cur,
-                )?,
-                b"get_tail" => {
-                    self.first_pass_bs_match_get_tail(match_state, bs_binary, bs_offset, j1, cur)?
+                b"ensure_at_least" => {
+                    self.first_pass_bs_match_ensure_at_least(fail, pos, j1, cur)?
                 }
-                b"=:=" => self.first_pass_bs_match_equal_colon_equal(
-                    fail,
-                    match_state,
-                    bs_binary,
-                    bs_offset,
-                    j1,
-                    cur,
-                )?,
-                b"skip" => self.first_pass_bs_match_skip(match_state, bs_offset, j1, cur)?,
+                b"ensure_exactly" => self.first_pass_bs_match_ensure_exactly(fail, pos, j1, cur)?,
+                b"integer" => self.first_pass_bs_match_integer(fail, pos, j1, cur)?,
+                b"binary" => self.first_pass_bs_match_binary(fail, pos, j1, cur)?,
+                b"get_tail" => self.first_pass_bs_match_get_tail(pos, j1, cur)?,
+                b"=:=" => self.first_pass_bs_match_equal_colon_equal(fail, pos, j1, cur)?,
+                b"skip" => self.first_pass_bs_match_skip(pos, j1, cur)?,
                 _ => return Err(Error::unsupported(at, "bs_match command", 0)),
             };
             // Write the offset back to the match state after every command.
@@ -705,28 +717,24 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
     }
 
     /// Remaining bits in a register: `binary size * 8 - offset`.
-    fn remaining_bits(&mut self, bs_binary: Reg, bs_offset: Reg) -> Reg {
-        let reg = self.b.get_array_element(kept(bs_binary), 1);
+    fn remaining_bits(&mut self, pos: MatchPos) -> Reg {
+        let reg = self.b.get_array_element(kept(pos.bs_binary), 1);
         self.b.shift_left(kept(reg), 3);
-        self.b.sub(kept(reg), Val::Reg(bs_offset));
+        self.b.sub(kept(reg), Val::Reg(pos.bs_offset));
         reg
     }
 
     fn first_pass_bs_match_ensure_at_least(
         &mut self,
         fail: u32,
-        match_state: Reg,
-        bs_binary: Reg,
-        bs_offset: Reg,
+        pos: MatchPos,
         j: i64,
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
         // Literals are unsigned: the reference's negative-stride branch cannot be taken.
-        let at = cur.file_offset();
-        let stride = to_i64(decode_literal(cur)?, at)?;
-        let at = cur.file_offset();
-        let unit = to_i64(decode_literal(cur)?, at)?;
-        let reg = self.remaining_bits(bs_binary, bs_offset);
+        let stride = decode_literal_i64(cur)?;
+        let unit = decode_literal_i64(cur)?;
+        let reg = self.remaining_bits(pos);
         let b = &mut self.b;
         cond_jump_to_label(b, cmp(kept(reg), CmpOp::Lt, imm(stride)), fail);
         if unit > 1 {
@@ -737,25 +745,22 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         } else {
             b.free_native_registers(&[Val::Reg(reg)]);
         }
-        Ok((j - 2, match_state, bs_offset))
+        Ok((j - 2, pos.match_state, pos.bs_offset))
     }
 
     fn first_pass_bs_match_ensure_exactly(
         &mut self,
         fail: u32,
-        match_state: Reg,
-        bs_binary: Reg,
-        bs_offset: Reg,
+        pos: MatchPos,
         j: i64,
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
-        let at = cur.file_offset();
-        let stride = to_i64(decode_literal(cur)?, at)?;
-        let reg = self.remaining_bits(bs_binary, bs_offset);
+        let stride = decode_literal_i64(cur)?;
+        let reg = self.remaining_bits(pos);
         let b = &mut self.b;
         cond_jump_to_label(b, cmp(kept(reg), CmpOp::Ne, imm(stride)), fail);
         b.free_native_registers(&[Val::Reg(reg)]);
-        Ok((j - 1, match_state, bs_offset))
+        Ok((j - 1, pos.match_state, pos.bs_offset))
     }
 
     /// Flags known at compile time: nil or a literal list of atoms.
@@ -782,9 +787,7 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
     fn first_pass_bs_match_integer(
         &mut self,
         fail: u32,
-        match_state: Reg,
-        bs_binary: Reg,
-        bs_offset: Reg,
+        pos: MatchPos,
         j: i64,
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
@@ -803,48 +806,35 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         };
         let num_bits = checked_mul(size_value, unit)?;
         let b = &mut self.b;
-        let result = b.call_primitive(
-            PRIM_BITSTRING_EXTRACT_INTEGER,
-            &[
-                CTX,
-                JIT_STATE,
-                kept(bs_binary),
-                kept(bs_offset),
-                imm(num_bits),
-                Arg::free(Val::Imm(flags_value)),
-            ],
-        );
-        handle_error_if(b, cmp(kept(result), CmpOp::Eq, imm(0)));
-        cond_jump_to_label(b, cmp(kept(result), CmpOp::Eq, imm(FALSE_ATOM)), fail);
+        let flags = Arg::free(Val::Imm(flags_value));
+        let result = extract_integer(b, pos, num_bits, flags, fail);
         // Out of registers: give up the offset register and reload it from the match state.
         let out_of_regs = b.available_regs_count() == 0;
         if out_of_regs {
-            b.free_native_registers(&[Val::Reg(bs_offset)]);
+            b.free_native_registers(&[Val::Reg(pos.bs_offset)]);
         }
         let dest = decode_dest(&mut self.b, cur)?;
         let b = &mut self.b;
         b.move_to_vm_register(kept(result), dest.into());
         b.free_native_registers(&[Val::Reg(result), dest.into()]);
         if out_of_regs {
-            let ms = b.and_(freed(match_state), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
+            let ms = b.and_(freed(pos.match_state), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
             let new_offset = b.get_array_element(kept(ms), 2);
             b.or_(kept(ms), Val::Imm(TERM_PRIMARY_BOXED));
             b.add(kept(new_offset), Val::Imm(num_bits));
             b.free_native_registers(&[Val::Imm(num_bits)]);
             Ok((j - 5, ms, new_offset))
         } else {
-            b.add(kept(bs_offset), Val::Imm(num_bits));
+            b.add(kept(pos.bs_offset), Val::Imm(num_bits));
             b.free_native_registers(&[Val::Imm(num_bits)]);
-            Ok((j - 5, match_state, bs_offset))
+            Ok((j - 5, pos.match_state, pos.bs_offset))
         }
     }
 
     fn first_pass_bs_match_binary(
         &mut self,
         fail: u32,
-        match_state: Reg,
-        bs_binary: Reg,
-        bs_offset: Reg,
+        pos: MatchPos,
         j: i64,
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
@@ -852,14 +842,12 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         let live = decode_literal(cur)?;
         let live = u32::try_from(live).map_err(|_| Error::unsupported(at, "live", live))?;
         let _flags = self.decode_compile_time_literal(cur)?;
-        let at = cur.file_offset();
-        let size = to_i64(decode_literal(cur)?, at)?;
-        let at = cur.file_offset();
-        let unit = to_i64(decode_literal(cur)?, at)?;
+        let size = decode_literal_i64(cur)?;
+        let unit = decode_literal_i64(cur)?;
         let matched_bits = checked_mul(size, unit)?;
         let b = &mut self.b;
         if matched_bits % 8 == 0 {
-            cond_raise_badarg(b, masked(kept(bs_offset), 0b111, CmpOp::Ne, 0));
+            cond_raise_badarg(b, masked(kept(pos.bs_offset), 0b111, CmpOp::Ne, 0));
         } else {
             // The code after this raise is still emitted, as in the reference.
             b.call_primitive_last(
@@ -868,8 +856,8 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
             );
         }
         let matched_bytes = matched_bits / 8;
-        let offset_bytes = b.shift_right(kept(bs_offset), 3);
-        let remaining_bytes = b.get_array_element(kept(bs_binary), 1);
+        let offset_bytes = b.shift_right(kept(pos.bs_offset), 3);
+        let remaining_bytes = b.get_array_element(kept(pos.bs_binary), 1);
         b.sub(kept(remaining_bytes), Val::Reg(offset_bytes));
         cond_jump_to_label(
             b,
@@ -879,38 +867,36 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         b.free_native_registers(&[Val::Reg(remaining_bytes)]);
         let heap_size = b.call_primitive(
             PRIM_TERM_SUB_BINARY_HEAP_SIZE,
-            &[kept(bs_binary), imm(matched_bytes)],
+            &[kept(pos.bs_binary), imm(matched_bytes)],
         );
-        let new_match_state =
-            memory_ensure_free_with_extra_root(b, Val::Reg(match_state), live, freed(heap_size))?;
-        // The binary may have moved with a GC: reload it from the match state.
-        let ms = b.copy_to_native_register(new_match_state);
-        let ms = b.and_(freed(ms), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-        b.move_array_element(kept(ms), Val::Imm(1), Val::Reg(bs_binary));
-        b.free_native_registers(&[Val::Reg(ms)]);
+        let new_match_state = memory_ensure_free_with_extra_root(
+            b,
+            Val::Reg(pos.match_state),
+            live,
+            freed(heap_size),
+        )?;
+        reload_bs_binary(b, new_match_state, pos.bs_binary);
         let result = b.call_primitive(
             PRIM_TERM_MAYBE_CREATE_SUB_BINARY,
             &[
                 CTX,
-                kept(bs_binary),
+                kept(pos.bs_binary),
                 freed(offset_bytes),
                 imm(matched_bytes),
             ],
         );
-        b.and_(freed(bs_binary), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
+        b.and_(freed(pos.bs_binary), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
         let dest = decode_dest(&mut self.b, cur)?;
         let b = &mut self.b;
         b.move_to_vm_register(kept(result), dest.into());
         b.free_native_registers(&[Val::Reg(result)]);
-        b.add(kept(bs_offset), Val::Imm(matched_bits));
-        Ok((j - 5, reg_of(new_match_state)?, bs_offset))
+        b.add(kept(pos.bs_offset), Val::Imm(matched_bits));
+        Ok((j - 5, reg_of(new_match_state)?, pos.bs_offset))
     }
 
     fn first_pass_bs_match_get_tail(
         &mut self,
-        match_state: Reg,
-        bs_binary: Reg,
-        bs_offset: Reg,
+        pos: MatchPos,
         j: i64,
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
@@ -920,46 +906,31 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         let _unit = decode_literal(cur)?;
         let (result, new_match_state) = do_get_tail(
             &mut self.b,
-            Val::Reg(match_state),
+            Val::Reg(pos.match_state),
             live,
-            bs_offset,
-            bs_binary,
+            pos.bs_offset,
+            pos.bs_binary,
         )?;
         let dest = decode_dest(&mut self.b, cur)?;
         let b = &mut self.b;
         b.move_to_vm_register(kept(result), dest.into());
         b.free_native_registers(&[Val::Reg(result), dest.into()]);
-        Ok((j - 3, reg_of(new_match_state)?, bs_offset))
+        Ok((j - 3, reg_of(new_match_state)?, pos.bs_offset))
     }
 
     fn first_pass_bs_match_equal_colon_equal(
         &mut self,
         fail: u32,
-        match_state: Reg,
-        bs_binary: Reg,
-        bs_offset: Reg,
+        pos: MatchPos,
         j: i64,
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
         // The Live operand is always nil.
         decode_nil(cur)?;
-        let at = cur.file_offset();
-        let size = to_i64(decode_literal(cur)?, at)?;
+        let size = decode_literal_i64(cur)?;
         let pattern = decode_literal(cur)?;
         let b = &mut self.b;
-        let result = b.call_primitive(
-            PRIM_BITSTRING_EXTRACT_INTEGER,
-            &[
-                CTX,
-                JIT_STATE,
-                kept(bs_binary),
-                kept(bs_offset),
-                imm(size),
-                imm(0),
-            ],
-        );
-        handle_error_if(b, cmp(kept(result), CmpOp::Eq, imm(0)));
-        cond_jump_to_label(b, cmp(kept(result), CmpOp::Eq, imm(FALSE_ATOM)), fail);
+        let result = extract_integer(b, pos, size, imm(0), fail);
         // Patterns are at most 64 bits: the wrapped i64 keeps every bit.
         let pattern_imm = imm(pattern as i64);
         if B::WORD_SIZE == 4 && pattern >> 28 > 0 {
@@ -972,21 +943,19 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
             let value = b.shift_right(freed(result), 4);
             cond_jump_to_label(b, cmp(freed(value), CmpOp::Ne, pattern_imm), fail);
         }
-        b.add(kept(bs_offset), Val::Imm(size));
-        Ok((j - 3, match_state, bs_offset))
+        b.add(kept(pos.bs_offset), Val::Imm(size));
+        Ok((j - 3, pos.match_state, pos.bs_offset))
     }
 
     fn first_pass_bs_match_skip(
         &mut self,
-        match_state: Reg,
-        bs_offset: Reg,
+        pos: MatchPos,
         j: i64,
         cur: &mut Cursor,
     ) -> Result<MatchStep> {
-        let at = cur.file_offset();
-        let stride = to_i64(decode_literal(cur)?, at)?;
-        self.b.add(kept(bs_offset), Val::Imm(stride));
-        Ok((j - 1, match_state, bs_offset))
+        let stride = decode_literal_i64(cur)?;
+        self.b.add(kept(pos.bs_offset), Val::Imm(stride));
+        Ok((j - 1, pos.match_state, pos.bs_offset))
     }
 
     /// After `is_tuple Label, Arg1`: when `test_arity` on the same operand follows (and maybe

@@ -82,6 +82,14 @@ pub fn decode_literal(cur: &mut Cursor) -> Result<u64> {
     decode_value64(cur)
 }
 
+/// `decode_literal` where the value must also fit an `i64` (sizes, units, offsets).
+#[inline]
+pub fn decode_literal_i64(cur: &mut Cursor) -> Result<i64> {
+    let at = cur.file_offset();
+    let v = decode_literal(cur)?;
+    i64::try_from(v).map_err(|_| Error::unsupported(at, "operand value", v))
+}
+
 /// `decode_literal` where the value must also fit a `u32` (counts, indexes, arities).
 #[inline]
 pub fn decode_literal_u32(cur: &mut Cursor) -> Result<u32> {

@@ -9,7 +9,7 @@ use super::consts::*;
 use super::decode::*;
 use super::env::ModuleEnv;
 use super::helpers as h;
-use super::operand::{AtomOrLabel, Operand};
+use super::operand::{AtomOrLabel, Dest, Operand};
 use super::{CompileError, CompileErrorKind, Driver, TailCacheKey};
 use crate::beam::compact::Cursor;
 use crate::error::{Error, Result};
@@ -99,39 +99,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 let label = decode_label(cur)?;
                 self.tail_call_only(label);
             }
-            OP_CALL_EXT => {
-                let arity = decode_literal(cur)?;
-                let index = decode_literal(cur)?;
-                self.b.decrement_reductions_and_maybe_schedule_next();
-                self.b.call_primitive_with_cp(
-                    PRIM_CALL_EXT,
-                    &[
-                        CTX,
-                        JIT_STATE,
-                        OFFSET,
-                        uimm(arity),
-                        uimm(index),
-                        imm(CALL_EXT_NO_DEALLOC_MFA),
-                    ],
-                );
-            }
-            OP_CALL_EXT_LAST => {
-                let arity = decode_literal(cur)?;
-                let index = decode_literal(cur)?;
-                let words = decode_literal(cur)?;
-                self.b.decrement_reductions_and_maybe_schedule_next();
-                self.b.call_primitive_last(
-                    PRIM_CALL_EXT,
-                    &[
-                        CTX,
-                        JIT_STATE,
-                        OFFSET,
-                        uimm(arity),
-                        uimm(index),
-                        uimm(words),
-                    ],
-                );
-            }
+            OP_CALL_EXT => self.op_call_ext(cur, ExtCall::Body)?,
+            OP_CALL_EXT_LAST => self.op_call_ext(cur, ExtCall::Last)?,
             OP_BIF0 => {
                 let bif = decode_literal(cur)?;
                 let func = self
@@ -325,8 +294,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             }
             OP_GET_TUPLE_ELEMENT => {
                 let src = self.decode_compact_term(cur)?.val()?;
-                let at = cur.file_offset();
-                let element = to_i64(decode_literal(cur)?, at)?;
+                let element = decode_literal_i64(cur)?;
                 let dest: Val = decode_dest(&mut self.b, cur)?.into();
                 let reg = self.b.move_to_native_register(src);
                 let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
@@ -337,8 +305,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             OP_SET_TUPLE_ELEMENT => {
                 let element = self.decode_compact_term(cur)?.val()?;
                 let tuple = self.decode_compact_term(cur)?.val()?;
-                let at = cur.file_offset();
-                let position = to_i64(decode_literal(cur)?, at)?;
+                let position = decode_literal_i64(cur)?;
                 let reg = self.b.move_to_native_register(tuple);
                 let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
                 self.b
@@ -380,22 +347,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 );
             }
             OP_IF_END => raise_error(&mut self.b, IF_CLAUSE_ATOM),
-            OP_CALL_EXT_ONLY => {
-                let arity = decode_literal(cur)?;
-                let index = decode_literal(cur)?;
-                self.b.decrement_reductions_and_maybe_schedule_next();
-                self.b.call_primitive_last(
-                    PRIM_CALL_EXT,
-                    &[
-                        CTX,
-                        JIT_STATE,
-                        OFFSET,
-                        uimm(arity),
-                        uimm(index),
-                        imm(CALL_EXT_NO_DEALLOC),
-                    ],
-                );
-            }
+            OP_CALL_EXT_ONLY => self.op_call_ext(cur, ExtCall::Only)?,
             OP_FMOVE => self.op_fmove(cur)?,
             OP_FCONV => self.op_fconv(cur)?,
             OP_FADD => self.first_pass_float3(PRIM_FADD, cur)?,
@@ -423,8 +375,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     .call_primitive_last(PRIM_RAISE, &[CTX, JIT_STATE, stacktrace, value]);
             }
             OP_TRIM => {
-                let at = cur.file_offset();
-                let words = to_i64(decode_literal(cur)?, at)?;
+                let words = decode_literal_i64(cur)?;
                 decode_literal(cur)?;
                 self.b.increment_sp(words);
             }
@@ -595,6 +546,25 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             }
             Some(offset) => self.b.jump_to_offset(offset),
         }
+    }
+
+    /// `call_ext`, `call_ext_last` and `call_ext_only`: call import `index` through the runtime
+    /// (which also deallocates the frame of a last call).
+    fn op_call_ext(&mut self, cur: &mut Cursor, kind: ExtCall) -> Result<()> {
+        let arity = decode_literal(cur)?;
+        let index = decode_literal(cur)?;
+        let dealloc = match kind {
+            ExtCall::Body => imm(CALL_EXT_NO_DEALLOC_MFA),
+            ExtCall::Last => uimm(decode_literal(cur)?),
+            ExtCall::Only => imm(CALL_EXT_NO_DEALLOC),
+        };
+        self.b.decrement_reductions_and_maybe_schedule_next();
+        let args = [CTX, JIT_STATE, OFFSET, uimm(arity), uimm(index), dealloc];
+        match kind {
+            ExtCall::Body => self.b.call_primitive_with_cp(PRIM_CALL_EXT, &args),
+            ExtCall::Last | ExtCall::Only => self.b.call_primitive_last(PRIM_CALL_EXT, &args),
+        }
+        Ok(())
     }
 
     fn op_call_last(&mut self, cur: &mut Cursor) -> Result<()> {
@@ -945,13 +915,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 b.add(kept(src_size), Val::Imm(3));
             },
         );
-        let trim = self
-            .b
-            .call_primitive(PRIM_TRIM_LIVE_REGS, &[CTX, uimm(live)]);
-        self.b.free_native_registers(&[r(trim)]);
-        let live32 = small_u32(live, cur)?;
-        let new_src =
-            h::memory_ensure_free_with_extra_root(&mut self.b, src, live32, freed(src_size))?;
+        let new_src = self.trim_and_ensure_free(src, live, src_size, cur)?;
         let kv = self.b.call_primitive(
             PRIM_MALLOC,
             &[
@@ -971,13 +935,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 .move_to_array_element(value, kv, Val::Imm(index * 2 + 1));
             self.b.free_native_registers(&[key, value]);
         }
-        if cur.pos() != after_pairs.pos() {
-            return Err(Error::invalid(
-                cur.file_offset(),
-                "map pairs decoded differently",
-                0,
-            ));
-        }
+        check_pairs_reread(cur, &after_pairs)?;
         let result = self.b.call_primitive(
             PRIM_PUT_MAP_ASSOC,
             &[
@@ -1021,13 +979,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let after_pairs = cur.clone();
         let src_size = term_get_map_size(&mut self.b, Arg::keep(src));
         self.b.add(kept(src_size), Val::Imm(2));
-        let trim = self
-            .b
-            .call_primitive(PRIM_TRIM_LIVE_REGS, &[CTX, uimm(live)]);
-        self.b.free_native_registers(&[r(trim)]);
-        let live32 = small_u32(live, cur)?;
-        let new_src =
-            h::memory_ensure_free_with_extra_root(&mut self.b, src, live32, freed(src_size))?;
+        let new_src = self.trim_and_ensure_free(src, live, src_size, cur)?;
         let map = self
             .b
             .call_primitive(PRIM_TERM_COPY_MAP, &[CTX, Arg::keep(new_src)]);
@@ -1043,17 +995,57 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             self.raise_if_map_alloc_failed(kept(pos));
             term_set_map_assoc(&mut self.b, map, pos, key, value);
         }
-        if cur.pos() != after_pairs.pos() {
-            return Err(Error::invalid(
-                cur.file_offset(),
-                "map pairs decoded differently",
-                0,
-            ));
-        }
+        check_pairs_reread(cur, &after_pairs)?;
         self.b.or_(kept(map), Val::Imm(TERM_PRIMARY_BOXED));
         self.b.move_to_vm_register(kept(map), dest);
         self.b.free_native_registers(&[r(map), dest, new_src]);
         Ok(())
+    }
+
+    /// The match state of `bs_start_match3/4`, stored in `dest`.
+    fn alloc_match_state(
+        &mut self,
+        live: u64,
+        src: Operand,
+        dest: Dest,
+        cur: &Cursor,
+    ) -> Result<()> {
+        let live = small_u32(live, cur)?;
+        let new_src = h::term_alloc_bin_match_state(&mut self.b, live, src.val()?, dest)?;
+        self.b.free_native_registers(&[new_src, dest.into()]);
+        Ok(())
+    }
+
+    fn trim_live_regs(&mut self, live: u64) {
+        let trim = self
+            .b
+            .call_primitive(PRIM_TRIM_LIVE_REGS, &[CTX, uimm(live)]);
+        self.b.free_native_registers(&[r(trim)]);
+    }
+
+    /// Trim the live registers, then ensure `heap_words` (freed) of heap keeping the map `src`;
+    /// where `src` is after a possible GC.
+    fn trim_and_ensure_free(
+        &mut self,
+        src: Val,
+        live: u64,
+        heap_words: Reg,
+        cur: &Cursor,
+    ) -> Result<Val> {
+        self.trim_live_regs(live);
+        let live = small_u32(live, cur)?;
+        h::memory_ensure_free_with_extra_root(&mut self.b, src, live, freed(heap_words))
+    }
+
+    /// Look `key` up in `map`, jumping to `label` when it is absent; the position register
+    /// (an allocation failure is still to be checked).
+    fn find_map_pos_or_jump(&mut self, map: Arg, key: Arg, label: u32) -> Reg {
+        let pos = self
+            .b
+            .call_primitive(PRIM_TERM_FIND_MAP_POS, &[CTX, map, key]);
+        let absent = cmp_int(kept(pos), CmpOp::Eq, imm(TERM_MAP_NOT_FOUND));
+        cond_jump_to_label(&mut self.b, absent, label);
+        pos
     }
 
     fn op_has_map_fields(&mut self, cur: &mut Cursor) -> Result<()> {
@@ -1061,26 +1053,11 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let src = self.decode_compact_term(cur)?.val()?;
         let size = decode_extended_list_header(cur)?;
         let key = self.decode_compact_term(cur)?.free()?;
-        let pos = self
-            .b
-            .call_primitive(PRIM_TERM_FIND_MAP_POS, &[CTX, Arg::keep(src), key]);
-        cond_jump_to_label(
-            &mut self.b,
-            cmp_int(kept(pos), CmpOp::Eq, imm(TERM_MAP_NOT_FOUND)),
-            label,
-        );
+        let pos = self.find_map_pos_or_jump(Arg::keep(src), key, label);
         self.raise_if_map_alloc_failed(freed(pos));
         for _ in 2..=size {
             let key = self.decode_compact_term(cur)?.val()?;
-            let pos = self.b.call_primitive(
-                PRIM_TERM_FIND_MAP_POS,
-                &[CTX, Arg::keep(src), Arg::keep(key)],
-            );
-            cond_jump_to_label(
-                &mut self.b,
-                cmp_int(kept(pos), CmpOp::Eq, imm(TERM_MAP_NOT_FOUND)),
-                label,
-            );
+            let pos = self.find_map_pos_or_jump(Arg::keep(src), Arg::keep(key), label);
             self.raise_if_map_alloc_failed(freed(pos));
             self.b.free_native_registers(&[key]);
         }
@@ -1093,14 +1070,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let src = self.decode_compact_term(cur)?.val()?;
         let size = decode_extended_list_header(cur)?;
         let key = self.decode_compact_term(cur)?.free()?;
-        let pos = self
-            .b
-            .call_primitive(PRIM_TERM_FIND_MAP_POS, &[CTX, Arg::keep(src), key]);
-        cond_jump_to_label(
-            &mut self.b,
-            cmp_int(kept(pos), CmpOp::Eq, imm(TERM_MAP_NOT_FOUND)),
-            label,
-        );
+        let pos = self.find_map_pos_or_jump(Arg::keep(src), key, label);
         self.raise_if_map_alloc_failed(kept(pos));
         let src_reg = self.b.move_to_native_register(src);
         let map = self
@@ -1112,15 +1082,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         self.b.free_native_registers(&[dest]);
         for _ in 2..=size / 2 {
             let key = self.decode_compact_term(cur)?.val()?;
-            let pos = self.b.call_primitive(
-                PRIM_TERM_FIND_MAP_POS,
-                &[CTX, kept(src_reg), Arg::keep(key)],
-            );
-            cond_jump_to_label(
-                &mut self.b,
-                cmp_int(kept(pos), CmpOp::Eq, imm(TERM_MAP_NOT_FOUND)),
-                label,
-            );
+            let pos = self.find_map_pos_or_jump(kept(src_reg), Arg::keep(key), label);
             self.raise_if_map_alloc_failed(kept(pos));
             self.b.free_native_registers(&[key]);
             let dest: Val = decode_dest(&mut self.b, cur)?.into();
@@ -1288,10 +1250,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     fn op_gc_bif3(&mut self, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let live = decode_literal(cur)?;
-        let trim = self
-            .b
-            .call_primitive(PRIM_TRIM_LIVE_REGS, &[CTX, uimm(live)]);
-        self.b.free_native_registers(&[r(trim)]);
+        self.trim_live_regs(live);
         let capped_live = live.min(u64::from(MAX_REG));
         let bif = decode_literal(cur)?;
         let func = self
@@ -1476,13 +1435,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 let live = decode_literal(cur)?;
                 let dest = decode_dest(&mut self.b, cur)?;
                 h::verify_is_binary_or_match_state(&mut self.b, fail, src.val()?);
-                let new_src = h::term_alloc_bin_match_state(
-                    &mut self.b,
-                    small_u32(live, cur)?,
-                    src.val()?,
-                    dest,
-                )?;
-                self.b.free_native_registers(&[new_src, dest.into()]);
+                self.alloc_match_state(live, src, dest, cur)?;
             }
             OP_BS_START_MATCH4 => {
                 let fail = self.decode_atom_or_label(cur)?;
@@ -1498,13 +1451,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                         return Err(Error::unsupported(0, "bs_start_match4 fail atom", 0))
                     }
                 }
-                let new_src = h::term_alloc_bin_match_state(
-                    &mut self.b,
-                    small_u32(live, cur)?,
-                    src.val()?,
-                    dest,
-                )?;
-                self.b.free_native_registers(&[new_src, dest.into()]);
+                self.alloc_match_state(live, src, dest, cur)?;
             }
             OP_BS_SET_POSITION => {
                 let src = self.decode_typed_compact_term(cur)?;
@@ -1725,6 +1672,27 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         self.b.free_native_registers(&[r(func), r(module), arity]);
         Ok(())
     }
+}
+
+/// The second pass over map pairs must end where the first did.
+fn check_pairs_reread(cur: &Cursor, after_pairs: &Cursor) -> Result<()> {
+    if cur.pos() != after_pairs.pos() {
+        return Err(Error::invalid(
+            cur.file_offset(),
+            "map pairs decoded differently",
+            0,
+        ));
+    }
+    Ok(())
+}
+
+/// Which `call_ext*`: a body call returns here; a last call (deallocating its frame) and an
+/// only call do not.
+#[derive(Clone, Copy)]
+enum ExtCall {
+    Body,
+    Last,
+    Only,
 }
 
 /// An unsigned bytecode value as an immediate argument (values above `i64::MAX` wrap, as they

@@ -14,7 +14,7 @@ use crate::compile::common::{
 use crate::compile::consts::*;
 use crate::compile::decode::{
     decode_allocator_list, decode_atom, decode_dest, decode_extended_list_header, decode_label,
-    decode_literal, skip_compact_term,
+    decode_literal, decode_literal_i64, skip_compact_term,
 };
 use crate::compile::env::ModuleEnv;
 use crate::compile::helpers::{
@@ -49,8 +49,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let at = cur.file_offset();
         let name = self.atom_name(decode_atom(cur)?, at)?;
         decode_literal(cur)?;
-        let at = cur.file_offset();
-        let unit = to_i64(decode_literal(cur)?, at)?;
+        let unit = decode_literal_i64(cur)?;
         Ok((SegmentType::from_name(name), unit))
     }
 
