@@ -174,4 +174,19 @@ fn main() {
         println!("  peak heap while compiling: max {} KB ({}, {} labels, {} KB native); worst ratio {:.0} bytes/label ({})",
             b.peak_heap / 1024, b.name, b.labels, b.native_bytes / 1024, w.peak_heap as f64 / w.labels.max(1) as f64, w.name);
     }
+    // The Pico budget for the on-device compiler.
+    let budget = 64 * 1024;
+    let over: Vec<&Sample> = samples.iter().filter(|s| s.peak_heap > budget).collect();
+    let mut heaps: Vec<usize> = samples.iter().map(|s| s.peak_heap).collect();
+    heaps.sort_unstable();
+    println!(
+        "  {} of {} modules need more than 64 KiB of compiler heap (median {} KB); smallest over: {}",
+        over.len(),
+        samples.len(),
+        heaps.get(heaps.len() / 2).copied().unwrap_or(0) / 1024,
+        over.iter()
+            .min_by_key(|s| s.peak_heap)
+            .map(|s| format!("{} ({} labels, {} KB)", s.name, s.labels, s.peak_heap / 1024))
+            .unwrap_or_else(|| "none".into())
+    );
 }
