@@ -1,4 +1,4 @@
-//! Shared by the compile targets (a module of each, not a target of its own).
+//! Shared by the targets (a module of each, not a target of its own).
 #![allow(dead_code)] // each target uses part of it
 
 use avm_jit_core::beam::Module;
@@ -31,4 +31,36 @@ pub fn check_output(out: &[u8], target: Target) {
             .label_offset(&layout, label)
             .expect("jump table entry");
     }
+}
+
+/// Every reader over a parsed module: chunks, atoms, instructions, tables, literals, types, lines
+/// and the `avmN` header. Errors are fine; panics and unbounded allocations are the findings.
+pub fn read_every_table(module: &Module) {
+    for chunk in module.chunks() {
+        let _ = chunk.map(|c| c.id_str().len());
+    }
+    let _ = module.atoms().map(|a| a.iter().count());
+    if let Ok(code) = module.code() {
+        let _ = code.instructions().take_while(|i| i.is_ok()).count();
+    }
+    let _ = module.imports().map(|i| i.iter().count());
+    let _ = module.exports().map(|e| e.iter().count());
+    let _ = module.locals().map(|e| e.iter().count());
+    let _ = module.funs().map(|f| f.iter().count());
+    // A small inflate limit keeps each run fast; the limit logic is the same at any size.
+    if let Ok(literals) = module.literals_with_limit(1 << 20) {
+        for i in 0..literals.len() {
+            let _ = literals.get(i);
+        }
+    }
+    if let Ok(types) = module.types() {
+        for i in 0..types.len() + 1 {
+            let _ = (types.get(i), types.entry(i));
+        }
+    }
+    if let Ok(Some(lines)) = module.lines() {
+        let _ = lines.items().take_while(|i| i.is_ok()).count();
+        let _ = lines.file_name(1);
+    }
+    let _ = module.native().map(|n| n.map(|n| n.arches().count()));
 }
