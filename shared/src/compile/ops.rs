@@ -878,6 +878,30 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         );
     }
 
+    /// For each key of the `count` key/value pairs at `cur` (values skipped): look it up in the
+    /// map `src`, run `on_missing` when it is not there, raise when the lookup could not allocate.
+    fn for_each_missing_key(
+        &mut self,
+        src: Val,
+        count: u32,
+        cur: &mut Cursor,
+        on_missing: impl Fn(&mut B),
+    ) -> Result<()> {
+        for _ in 0..count {
+            let key = self.decode_compact_term(cur)?.free()?;
+            skip_compact_term(cur)?;
+            let pos = self
+                .b
+                .call_primitive(PRIM_TERM_FIND_MAP_POS, &[CTX, Arg::keep(src), key]);
+            self.b.if_block(
+                cmp_int(kept(pos), CmpOp::Eq, imm(TERM_MAP_NOT_FOUND)),
+                &on_missing,
+            );
+            self.raise_if_map_alloc_failed(freed(pos));
+        }
+        Ok(())
+    }
+
     fn op_put_map_assoc(&mut self, cur: &mut Cursor) -> Result<()> {
         decode_label(cur)?;
         let src = self.decode_compact_term(cur)?.val()?;
@@ -888,20 +912,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let count = size / 2;
         let pairs_start = cur.clone();
         // First pass over the pairs: count keys that are not in the map yet.
-        for _ in 0..count {
-            let key = self.decode_compact_term(cur)?.free()?;
-            skip_compact_term(cur)?;
-            let pos = self
-                .b
-                .call_primitive(PRIM_TERM_FIND_MAP_POS, &[CTX, Arg::keep(src), key]);
-            self.b.if_block(
-                cmp_int(kept(pos), CmpOp::Eq, imm(TERM_MAP_NOT_FOUND)),
-                |b| {
-                    b.add(kept(new_entries), Val::Imm(1));
-                },
-            );
-            self.raise_if_map_alloc_failed(freed(pos));
-        }
+        self.for_each_missing_key(src, count, cur, |b| {
+            b.add(kept(new_entries), Val::Imm(1));
+        })?;
         let after_pairs = cur.clone();
         let src_size = term_get_map_size(&mut self.b, Arg::keep(src));
         self.b.if_else_block(
@@ -964,18 +977,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let count = size / 2;
         let pairs_start = cur.clone();
         // Every key must already be in the map.
-        for _ in 0..count {
-            let key = self.decode_compact_term(cur)?.free()?;
-            skip_compact_term(cur)?;
-            let pos = self
-                .b
-                .call_primitive(PRIM_TERM_FIND_MAP_POS, &[CTX, Arg::keep(src), key]);
-            self.b.if_block(
-                cmp_int(kept(pos), CmpOp::Eq, imm(TERM_MAP_NOT_FOUND)),
-                |b| raise_error(b, BADARG_ATOM),
-            );
-            self.raise_if_map_alloc_failed(freed(pos));
-        }
+        self.for_each_missing_key(src, count, cur, |b| raise_error(b, BADARG_ATOM))?;
         let after_pairs = cur.clone();
         let src_size = term_get_map_size(&mut self.b, Arg::keep(src));
         self.b.add(kept(src_size), Val::Imm(2));
