@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use avm_jit_core::avm::Pack;
 use avm_jit_core::beam::{opcodes, Module};
-use avm_jit_core::compile::module::{precompile_beam, ModuleError, Target};
+use avm_jit_core::compile::module::{precompile_beam, CodeTarget, ModuleError};
 use avm_jit_core::compile::CompileErrorKind;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -19,16 +19,16 @@ pub struct CompileArgs {
     pub output: Option<PathBuf>,
     /// Code variant: `armv6m` (RP2040) or `armv6m+thumb2` (RP2350).
     #[arg(long, default_value = "armv6m", value_parser = parse_target)]
-    pub target: Target,
+    pub target: CodeTarget,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
 }
 
-pub fn parse_target(s: &str) -> Result<Target, String> {
+pub fn parse_target(s: &str) -> Result<CodeTarget, String> {
     match s {
-        "armv6m" => Ok(Target::Armv6m),
-        "armv6m+thumb2" => Ok(Target::Armv6mThumb2),
+        "armv6m" => Ok(CodeTarget::Armv6m),
+        "armv6m+thumb2" => Ok(CodeTarget::Armv6mThumb2),
         other => Err(format!("unknown target `{other}` (armv6m, armv6m+thumb2)")),
     }
 }
@@ -118,7 +118,7 @@ fn output_path(input: &Path, output: Option<&Path>, many: bool) -> Result<PathBu
 /// were) and one message per failed module.
 pub fn compile_avm(
     bytes: &[u8],
-    target: Target,
+    target: CodeTarget,
     on_module: &dyn Fn(),
 ) -> Result<(Vec<u8>, Vec<String>), avm_jit_core::Error> {
     let pack = Pack::parse(bytes)?;

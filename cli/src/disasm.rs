@@ -1,4 +1,4 @@
-//! `avm-jit disasm` and `avm-jit compare`: read native code back.
+//! `avm-jit disasm`: read native code back as objdump-style listings.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use avm_jit_core::avm::Pack;
 use avm_jit_core::beam::Module;
+use avm_jit_core::isa::armv6m::disasm::disassemble;
 use avm_jit_core::native::{CodeLayout, Native};
-use avm_jit_core::target::armv6m::disasm::{describe_difference, disassemble};
 
 #[derive(clap::Args)]
 pub struct DisasmArgs {
@@ -16,13 +16,6 @@ pub struct DisasmArgs {
     /// Only this module (in an AVM).
     #[arg(long)]
     pub module: Option<String>,
-}
-
-#[derive(clap::Args)]
-pub struct CompareArgs {
-    /// Two files holding native code: `.beam`, `.avm` or raw `.avmN` payloads.
-    pub left: PathBuf,
-    pub right: PathBuf,
 }
 
 /// The native payloads of a file, by module name.
@@ -143,43 +136,4 @@ pub fn run_disasm(args: &DisasmArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// `avm-jit compare`: exit status 0 when every module's native code is identical.
-pub fn run_compare(args: &CompareArgs) -> Result<bool> {
-    let left = native_payloads(&args.left)?;
-    let mut right = native_payloads(&args.right)?;
-    // Two single modules (e.g. raw payloads named after their files) are compared as such.
-    if let ([(l, _)], [(r, _)]) = (left.as_slice(), right.as_mut_slice()) {
-        r.clone_from(l);
-    }
-    let mut same = 0;
-    let mut differ = 0;
-    for (name, l) in &left {
-        match right.iter().find(|(n, _)| n == name) {
-            Some((_, r)) if r == l => same += 1,
-            Some((_, r)) => {
-                differ += 1;
-                let mut text = String::new();
-                let names = [
-                    args.left.display().to_string(),
-                    args.right.display().to_string(),
-                ];
-                let _ = describe_difference(l, r, [&names[0], &names[1]], &mut text);
-                println!("module {name} differs: {text}");
-            }
-            None => {
-                differ += 1;
-                println!("module {name}: only in {}", args.left.display());
-            }
-        }
-    }
-    for (name, _) in &right {
-        if !left.iter().any(|(n, _)| n == name) {
-            differ += 1;
-            println!("module {name}: only in {}", args.right.display());
-        }
-    }
-    println!("{same} identical, {differ} different");
-    Ok(differ == 0)
 }

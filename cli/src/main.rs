@@ -6,10 +6,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod aot;
+mod compare;
 mod compile;
 mod device;
 mod disasm;
 mod flash;
+mod image_info;
 mod info;
 mod pack;
 
@@ -31,7 +33,7 @@ enum Command {
     /// Disassemble the native code of a .beam, .avm or .avmN file.
     Disasm(disasm::DisasmArgs),
     /// Compare the native code of two files, module by module.
-    Compare(disasm::CompareArgs),
+    Compare(compare::CompareArgs),
     /// Pack .beam files into an AVM, as atomvm_packbeam does.
     Pack(pack::PackArgs),
 }
@@ -61,7 +63,7 @@ struct InfoArgs {
 fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
         Command::Flash(args) => flash::run_flash(&args).map(|()| true),
-        Command::Info(args) if args.files.is_empty() => flash::run_info(
+        Command::Info(args) if args.files.is_empty() => image_info::run_info(
             args.image.as_deref(),
             args.probe.as_deref(),
             args.flash_size,
@@ -72,7 +74,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Info(args) => info::run(&args.files, args.address, args.json).map(|()| true),
         Command::Compile(args) => compile::run(&args),
         Command::Disasm(args) => disasm::run_disasm(&args).map(|()| true),
-        Command::Compare(args) => disasm::run_compare(&args),
+        Command::Compare(args) => compare::run_compare(&args),
         Command::Pack(args) => pack::run(&args).map(|()| true),
     }
 }

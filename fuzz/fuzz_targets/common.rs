@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each target uses part of it
 
 use avm_jit_core::beam::Module;
-use avm_jit_core::compile::module::Target;
+use avm_jit_core::compile::module::CodeTarget;
 use avm_jit_core::native::Native;
 
 /// Small real modules whose non-`Code` chunks give the fuzzed code something to refer to.
@@ -19,7 +19,7 @@ pub const BASE_BEAMS: [&[u8]; 8] = [
 
 /// Whatever the precompiler accepts must be a readable `.beam` whose `avmN` payload has the layout
 /// AtomVM expects for the variant asked for.
-pub fn check_output(out: &[u8], target: Target) {
+pub fn check_output(out: &[u8], target: CodeTarget) {
     let module = Module::parse(out).expect("precompiled beam parses");
     let payload = module.chunk(*b"avmN").expect("avmN chunk").data;
     let native = Native::parse(payload).expect("avmN header parses");

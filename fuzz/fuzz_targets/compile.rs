@@ -3,13 +3,13 @@
 //! or an endless loop. Inputs that only fail on the FOR1 size are retried with the size patched.
 #![no_main]
 
-use avm_jit_core::compile::module::{precompile_beam, Target};
+use avm_jit_core::compile::module::{precompile_beam, CodeTarget};
 use libfuzzer_sys::fuzz_target;
 
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    for target in [Target::Armv6m, Target::Armv6mThumb2] {
+    for target in [CodeTarget::Armv6m, CodeTarget::Armv6mThumb2] {
         if let Ok(out) = precompile_beam(data, target) {
             common::check_output(&out, target);
         }
@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     if data.len() >= 12 {
         let mut patched = data.to_vec();
         patched[4..8].copy_from_slice(&((data.len() - 8) as u32).to_be_bytes());
-        for target in [Target::Armv6m, Target::Armv6mThumb2] {
+        for target in [CodeTarget::Armv6m, CodeTarget::Armv6mThumb2] {
             if let Ok(out) = precompile_beam(&patched, target) {
                 common::check_output(&out, target);
             }

@@ -4,7 +4,7 @@
 #![no_main]
 
 use avm_jit_core::beam::{write_module, Module};
-use avm_jit_core::compile::module::{precompile_beam, Target};
+use avm_jit_core::compile::module::{precompile_beam, CodeTarget};
 use libfuzzer_sys::fuzz_target;
 
 mod common;
@@ -15,9 +15,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let base = common::BASE_BEAMS[usize::from(selector & 0x7F) % common::BASE_BEAMS.len()];
     let target = if selector & 0x80 == 0 {
-        Target::Armv6m
+        CodeTarget::Armv6m
     } else {
-        Target::Armv6mThumb2
+        CodeTarget::Armv6mThumb2
     };
     let module = Module::parse(base).expect("fixture beam parses");
     let chunks: Vec<([u8; 4], &[u8])> = module

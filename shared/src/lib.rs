@@ -14,8 +14,8 @@ pub mod beam;
 pub mod compile;
 pub mod error;
 pub mod flash;
+pub mod isa;
 pub mod native;
 pub mod stream;
-pub mod target;
 
 pub use error::{Error, ErrorKind, Result};

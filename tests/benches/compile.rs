@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use avm_jit_core::beam::Module;
-use avm_jit_core::compile::module::{compile_into, BeamEnv, Target};
+use avm_jit_core::compile::module::{compile_into, BeamEnv, CodeTarget};
 use avm_jit_core::native::{single_arch_header, ARCH_ARMV6M, VARIANT_PIC};
 use avm_jit_core::stream::{CodeSink, SinkError};
 use avm_jit_tests::{files_with_ext, golden_dir};
@@ -103,7 +103,7 @@ fn main() {
             let before = LIVE.load(Ordering::Relaxed);
             PEAK.store(before, Ordering::Relaxed);
             let start = Instant::now();
-            let result = compile_into(&module, &env, Target::Armv6m, sink);
+            let result = compile_into(&module, &env, CodeTarget::Armv6m, sink);
             let elapsed = start.elapsed();
             peak_heap = PEAK.load(Ordering::Relaxed) - before;
             match result {

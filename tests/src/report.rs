@@ -1,7 +1,7 @@
 //! Human-readable descriptions of compile errors and payload differences.
 
 use avm_jit_core::beam::Module;
-use avm_jit_core::compile::module::{ModuleError, Target};
+use avm_jit_core::compile::module::{CodeTarget, ModuleError};
 use avm_jit_core::compile::CompileErrorKind;
 
 /// A short class for tallying failures ("unsupported opcode 57", "backend OutOfRegisters", …).
@@ -43,8 +43,8 @@ pub fn describe_error(e: &ModuleError, beam: &[u8]) -> String {
 }
 
 /// Where two payloads first differ, with both sides disassembled around it.
-pub fn first_difference(got: &[u8], expected: &[u8], _target: Target) -> String {
-    use avm_jit_core::target::armv6m::disasm::describe_difference;
+pub fn first_difference(got: &[u8], expected: &[u8], _target: CodeTarget) -> String {
+    use avm_jit_core::isa::armv6m::disasm::describe_difference;
     let mut out = String::new();
     let _ = describe_difference(got, expected, ["ours", "reference"], &mut out);
     out

@@ -4,7 +4,7 @@
 //! variant for OTP 25 (232 rows). Each input is first checked against the sha256 in the index.
 
 use avm_jit_core::beam::Module;
-use avm_jit_core::compile::module::{native_payload, Target};
+use avm_jit_core::compile::module::{native_payload, CodeTarget};
 use avm_jit_tests::{golden_beams_dir, golden_dir, golden_index, report, ARMV6M_TARGETS};
 use sha2::{Digest, Sha256};
 
@@ -16,7 +16,7 @@ fn hex(bytes: &[u8]) -> String {
 fn check_corpus(
     golden: &std::path::Path,
     target: &str,
-    arch: Target,
+    arch: CodeTarget,
 ) -> (usize, usize, Vec<String>) {
     let beams = golden_beams_dir(golden, target);
     let rows = golden_index(golden, target);
@@ -68,7 +68,7 @@ fn armv6m_golden_conformance() {
     };
     let (mut same, mut total, mut problems) = (0, 0, Vec::new());
     for target in ARMV6M_TARGETS {
-        let (s, t, p) = check_corpus(&golden, target, Target::Armv6m);
+        let (s, t, p) = check_corpus(&golden, target, CodeTarget::Armv6m);
         same += s;
         total += t;
         problems.extend(p);
@@ -88,7 +88,8 @@ fn armv6m_thumb2_golden_conformance() {
     let Some(golden) = golden_dir("armv6m_thumb2_golden_conformance") else {
         return;
     };
-    let (_, total, problems) = check_corpus(&golden, "otp25/armv6m+thumb2", Target::Armv6mThumb2);
+    let (_, total, problems) =
+        check_corpus(&golden, "otp25/armv6m+thumb2", CodeTarget::Armv6mThumb2);
     assert_eq!(total, 232, "the golden index changed");
     assert!(
         problems.is_empty(),

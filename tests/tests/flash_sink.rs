@@ -3,7 +3,7 @@
 //! only clears bits of bytes it first wrote as 0xFF, through the page buffer and across sectors.
 
 use avm_jit_core::beam::Module;
-use avm_jit_core::compile::module::{compile_into, BeamEnv, Target};
+use avm_jit_core::compile::module::{compile_into, BeamEnv, CodeTarget};
 use avm_jit_core::flash::cache::{walk, ENTRY_HEADER_LEN};
 use avm_jit_core::flash::nor::{MemFlash, NorFlash};
 use avm_jit_core::flash::sink::FlashSink;
@@ -23,7 +23,7 @@ fn flash_entries_equal_in_memory_compiles() {
     }
     assert!(beams.len() >= 8);
     let mut compared = 0;
-    for target in [Target::Armv6m, Target::Armv6mThumb2] {
+    for target in [CodeTarget::Armv6m, CodeTarget::Armv6mThumb2] {
         // A cache region that starts mid-sector with leftovers, as after an earlier application.
         let mut flash = MemFlash::erased(BASE, 0x40_0000);
         let before: Vec<u8> = (0..0x7F4u32).map(|i| (i * 7) as u8 & 0x7F).collect();

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::process::Command;
 
-use avm_jit_core::target::armv6m::disasm::{decode, disassemble, Insn};
+use avm_jit_core::isa::armv6m::disasm::{decode, disassemble, Insn};
 
 const OBJDUMP: &str = "arm-none-eabi-objdump";
 

@@ -5,7 +5,7 @@
 //! assembled by `arm-none-eabi-as` and compared with the encoder's bytes for that line.
 
 use avm_jit_core::compile::Reg;
-use avm_jit_core::target::armv6m::asm::{self, AsmError, Cc, Code, Insn};
+use avm_jit_core::isa::armv6m::asm::{self, AsmError, Cc, Code, Insn};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;

@@ -24,6 +24,7 @@ pub mod atoms;
 pub mod code;
 pub mod compact;
 pub mod container;
+pub mod etf;
 pub mod lines;
 pub mod literals;
 pub mod opcodes;

@@ -17,7 +17,6 @@ use super::decode::{
     decode_literal, decode_literal_i64, decode_nil,
 };
 use super::env::ModuleEnv;
-use super::etf;
 use super::helpers::{
     cond_raise_badarg, cond_raise_badarg_or_jump_to_fail_label, if_test_try,
     memory_ensure_free_with_extra_root, term_to_int, unsupported, verify_is_any_integer,
@@ -26,6 +25,7 @@ use super::helpers::{
 use super::operand::{CompileTimeLiteral, Dest, Operand};
 use super::Driver;
 use crate::beam::compact::Cursor;
+use crate::beam::etf;
 use crate::error::{Error, Result};
 
 /// The type of a `bs_create_bin` segment (its atom).

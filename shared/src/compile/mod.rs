@@ -8,7 +8,6 @@ pub mod common;
 pub mod consts;
 pub mod decode;
 pub mod env;
-pub mod etf;
 pub mod helpers;
 pub mod module;
 pub mod operand;

@@ -6,9 +6,9 @@ use alloc::vec::Vec;
 use super::{compile_module, Backend, CompileError, CompileErrorKind, Import, ModuleEnv};
 use crate::beam::{self, Atoms, Imports, JitType, Literals, Module, Types};
 use crate::error::{Error, Result};
+use crate::isa::armv6m::Armv6m;
 use crate::native::{self, ARCH_ARMV6M};
 use crate::stream::{CodeSink, VecSink};
-use crate::target::armv6m::Armv6m;
 
 /// What the compiler needs from a parsed BEAM module.
 pub struct BeamEnv<'a> {
@@ -50,24 +50,24 @@ impl ModuleEnv for BeamEnv<'_> {
 
 /// The code variants AtomVM's armv6m JIT knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Target {
+pub enum CodeTarget {
     /// Thumb-1 only (RP2040, Cortex-M0+): variant PIC.
     Armv6m,
     /// Thumb-2 jump tables and immediates (RP2350, Cortex-M33): variant PIC | THUMB2.
     Armv6mThumb2,
 }
 
-impl Target {
+impl CodeTarget {
     pub fn variant(self) -> u16 {
         match self {
-            Target::Armv6m => native::VARIANT_PIC,
-            Target::Armv6mThumb2 => native::VARIANT_PIC | native::VARIANT_THUMB2,
+            CodeTarget::Armv6m => native::VARIANT_PIC,
+            CodeTarget::Armv6mThumb2 => native::VARIANT_PIC | native::VARIANT_THUMB2,
         }
     }
     pub fn name(self) -> &'static str {
         match self {
-            Target::Armv6m => "armv6m",
-            Target::Armv6mThumb2 => "armv6m+thumb2",
+            CodeTarget::Armv6m => "armv6m",
+            CodeTarget::Armv6mThumb2 => "armv6m+thumb2",
         }
     }
 }
@@ -92,7 +92,7 @@ impl From<Error> for ModuleError {
 pub fn compile_into<S: CodeSink>(
     module: &Module<'_>,
     env: &BeamEnv<'_>,
-    target: Target,
+    target: CodeTarget,
     sink: S,
 ) -> Result<(S, u32), ModuleError> {
     let code = module.chunk(*b"Code").ok_or(Error::new(
@@ -115,7 +115,7 @@ pub fn compile_into<S: CodeSink>(
 }
 
 /// The `avmN` payload for `module`, exactly as the reference's precompiler produces it.
-pub fn native_payload(module: &Module<'_>, target: Target) -> Result<Vec<u8>, ModuleError> {
+pub fn native_payload(module: &Module<'_>, target: CodeTarget) -> Result<Vec<u8>, ModuleError> {
     let env = BeamEnv::new(module)?;
     let labels = module.code()?.label_count;
     let header = native::single_arch_header(labels, ARCH_ARMV6M, target.variant());
@@ -125,7 +125,7 @@ pub fn native_payload(module: &Module<'_>, target: Target) -> Result<Vec<u8>, Mo
 
 /// The precompiled `.beam`: every chunk of the input in order except `Code` (and any earlier
 /// `avmN`), then the new `avmN` chunk.
-pub fn precompile_beam(bytes: &[u8], target: Target) -> Result<Vec<u8>, ModuleError> {
+pub fn precompile_beam(bytes: &[u8], target: CodeTarget) -> Result<Vec<u8>, ModuleError> {
     let module = Module::parse(bytes)?;
     let payload = native_payload(&module, target)?;
     let mut chunks: Vec<([u8; 4], &[u8])> = Vec::new();

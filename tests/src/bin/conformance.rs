@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use avm_jit_core::beam::Module;
-use avm_jit_core::compile::module::{native_payload, ModuleError, Target};
+use avm_jit_core::compile::module::{native_payload, CodeTarget, ModuleError};
 use avm_jit_tests::{golden_beams_dir, golden_dir, golden_index, report, ARMV6M_TARGETS};
 
 fn main() -> ExitCode {
@@ -30,9 +30,9 @@ fn main() -> ExitCode {
     let (mut all_same, mut all_total) = (0, 0);
     for target in &targets {
         let arch = if target.contains("thumb2") {
-            Target::Armv6mThumb2
+            CodeTarget::Armv6mThumb2
         } else {
-            Target::Armv6m
+            CodeTarget::Armv6m
         };
         let rows = golden_index(&golden, target);
         let beams = golden_beams_dir(&golden, target);

@@ -8,8 +8,8 @@
 use super::asm;
 use super::{first_avail, Armv6m, CTX_REG, IP_REG};
 use crate::compile::backend::{Arg, BackendError, Reg, Val};
+use crate::isa::regs::{self, Contents};
 use crate::stream::CodeSink;
-use crate::target::regs::{self, Contents};
 
 /// Number of addressable x registers; `x[MAX_REG]` is the "extra" one.
 pub(super) const MAX_REG: u32 = 16;

@@ -24,8 +24,8 @@ mod shifts;
 use alloc::vec::Vec;
 
 use crate::compile::backend::{Arg, Backend, BackendError, Cond, FuncPtr, Label, Reg, Val};
+use crate::isa::regs::Regs;
 use crate::stream::CodeSink;
-use crate::target::regs::Regs;
 use asm::{AsmError, Code, Insn};
 
 /// `variant` bit selecting the Thumb-2 code paths (ARMv7-M and later cores).
