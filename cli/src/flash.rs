@@ -26,7 +26,7 @@ pub enum Mode {
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub struct Destination {
-    /// A Pico behind a debug probe: the only one attached, or `--probe=VID:PID[:SERIAL]`.
+    /// A Pico or Pico 2 behind a debug probe: the only one attached, or `--probe=VID:PID[:SERIAL]`.
     #[arg(long, value_name = "SELECTOR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     pub probe: Option<String>,
     /// A file holding the whole flash from 0x10000000 (created blank when missing).

@@ -47,7 +47,7 @@ struct InfoArgs {
     /// A flash image (the whole flash from 0x10000000).
     #[arg(long, value_name = "FILE", conflicts_with = "probe")]
     image: Option<PathBuf>,
-    /// Read the flash of a Pico behind a debug probe (the only one attached, or `--probe=VID:PID[:SERIAL]`).
+    /// Read the flash of a Pico or Pico 2 behind a debug probe (the only one attached, or `--probe=VID:PID[:SERIAL]`).
     #[arg(long, value_name = "SELECTOR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     probe: Option<String>,
     /// The chip of --image/--probe: rp2040 (Raspberry Pi Pico) or rp2350 (Raspberry Pi Pico 2).
