@@ -152,6 +152,13 @@ impl Chip {
         }
     }
 
+    /// The `avmN` architecture number of the chip's code (AtomVM's `JIT_ARCH_*`).
+    pub const fn native_arch(self) -> u16 {
+        match self {
+            Chip::Rp2040 | Chip::Rp2350 => ARCH_ARMV6M,
+        }
+    }
+
     /// probe-rs 0.32's name for the chip (its built-in target).
     pub const fn probe_target(self) -> &'static str {
         match self {
@@ -161,11 +168,11 @@ impl Chip {
     }
 
     /// Check that every precompiled module of an AVM (one with an `avmN` chunk) carries code this
-    /// chip's firmware runs: an armv6m entry with exactly the chip's variant. Modules without native
+    /// chip's firmware runs: an entry for its architecture with exactly its variant. Modules without native
     /// code are fine (AtomVM compiles them). Nothing is allocated per module.
     pub fn check_native_code(self, avm: &[u8]) -> Result<(), ChipError> {
         let pack = Pack::parse(avm).map_err(ChipError::Avm)?;
-        let want = self.code_target().variant();
+        let (arch, variant) = (self.native_arch(), self.code_target().variant());
         for section in pack.modules() {
             let Ok(module) = Module::parse(section.data) else {
                 continue;
@@ -177,7 +184,7 @@ impl Chip {
             };
             if native
                 .arches()
-                .any(|a| a.arch == ARCH_ARMV6M && a.variant == want)
+                .any(|a| a.arch == arch && a.variant == variant)
             {
                 continue;
             }
@@ -206,10 +213,15 @@ impl fmt::Display for Chip {
 /// The name of a code variant (`armv6m`, `armv6m+thumb2`, ...) for messages.
 fn variant_name(arch: u16, variant: u16) -> String {
     use crate::native::{VARIANT_FLOAT32, VARIANT_PIC, VARIANT_THUMB2};
-    let mut s = String::from(if arch == ARCH_ARMV6M {
-        "armv6m"
-    } else {
-        "another architecture"
+    // AtomVM's JIT_ARCH_* numbers.
+    let mut s = String::from(match arch {
+        1 => "x86_64",
+        2 => "aarch64",
+        ARCH_ARMV6M => "armv6m",
+        4 => "riscv32",
+        5 => "riscv64",
+        6 => "arm32",
+        _ => "unknown-architecture",
     });
     if variant & VARIANT_THUMB2 != 0 {
         s.push_str("+thumb2");

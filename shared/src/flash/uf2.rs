@@ -117,3 +117,59 @@ pub fn encode_plan(plan: &Plan<'_>, format: Uf2Format) -> Vec<u8> {
     out.extend_from_slice(&encode_pages(&pages, format.family_id));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::avm::PackBuilder;
+    use crate::flash::plan::{plan, PlanRequest};
+    use crate::flash::Chip;
+    use alloc::vec;
+
+    fn word(block: &[u8], i: usize) -> u32 {
+        u32::from_le_bytes([
+            block[i * 4],
+            block[i * 4 + 1],
+            block[i * 4 + 2],
+            block[i * 4 + 3],
+        ])
+    }
+
+    #[test]
+    fn rp2350_files_start_with_the_e10_block_then_data_pages() {
+        let mut b = PackBuilder::new();
+        let mut beam = b"FOR1\0\0\0\x0cBEAM".to_vec();
+        beam.resize(20, 0);
+        b.beam("app", &beam, true).unwrap();
+        let avm = b.finish();
+        let mut req = PlanRequest::new(&avm);
+        req.layout = Chip::Rp2350.layout(None).unwrap();
+        req.cache_size = Some(4096);
+        let p = plan(&req).unwrap();
+        let uf2 = encode_plan(&p, Chip::Rp2350.uf2());
+        let blocks: vec::Vec<&[u8]> = uf2.chunks(BLOCK_LEN).collect();
+        // main.avm's sector and one cache sector: 32 pages, after the E10 block.
+        assert_eq!(blocks.len(), 1 + 32);
+        let e10 = blocks[0];
+        // Flags FAMILY_ID_PRESENT | EXTENSION_FLAGS_PRESENT, the last page of 4 MiB, 0 of 2, ABSOLUTE.
+        let header: vec::Vec<u32> = (2..8).map(|i| word(e10, i)).collect();
+        assert_eq!(header, [0xA000, 0x103F_FF00, 256, 0, 2, 0xE48B_FF57]);
+        assert!(e10[32..288].iter().all(|&x| x == 0xEF));
+        assert_eq!(word(e10, 72), 0x9957_E304);
+        assert!(e10[292..508].iter().all(|&x| x == 0));
+        for (i, block) in blocks[1..].iter().enumerate() {
+            let header: vec::Vec<u32> = (2..8).map(|w| word(block, w)).collect();
+            let address = 0x1018_0000 + 256 * i as u32;
+            assert_eq!(header, [0x2000, address, 256, i as u32, 32, 0xE48B_FF58]);
+            assert_eq!(word(block, 127), MAGIC_END);
+        }
+        // The Pico's files carry RP2040 blocks only.
+        req.layout = Chip::Rp2040.layout(None).unwrap();
+        let p = plan(&req).unwrap();
+        let uf2 = encode_plan(&p, Chip::Rp2040.uf2());
+        assert_eq!(uf2.len(), 32 * BLOCK_LEN);
+        assert!(uf2
+            .chunks(BLOCK_LEN)
+            .all(|b| word(b, 2) == 0x2000 && word(b, 7) == 0xE48B_FF56));
+    }
+}
