@@ -413,6 +413,13 @@ fn refusals_come_before_anything_is_written() {
     }
     assert!(!image.exists(), "a refused flash created the image");
     assert!(!uf2.exists(), "a refused flash created the UF2 file");
+
+    // A Pico 2 behind a probe that is not there: the run gets as far as looking for it.
+    let to_probe: [&dyn AsRef<std::ffi::OsStr>; 1] = [&"--probe=dead:beef:nothere"];
+    refused(
+        &flash("rp2350", "aot", &to_probe, &app),
+        &["cannot open probe dead:beef:nothere"],
+    );
 }
 
 #[test]
