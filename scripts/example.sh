@@ -18,3 +18,7 @@ mkdir -p "$out"
 "$avm_jit" flash --target rp2040 --mode jit --image "$out/flash-jit.bin" "$app"
 "$avm_jit" flash --target rp2040 --mode aot --uf2 "$out/app-aot.uf2" "$app"
 "$avm_jit" info --image "$out/flash-aot.bin"
+# The same for a Pico 2 (RP2350: armv6m+thumb2 code, 4 MiB of flash).
+"$avm_jit" flash --target rp2350 --mode aot --image "$out/pico2-flash-aot.bin" "$app"
+"$avm_jit" flash --target rp2350 --mode aot --uf2 "$out/pico2-app-aot.uf2" "$app"
+"$avm_jit" info --image "$out/pico2-flash-aot.bin" --target rp2350

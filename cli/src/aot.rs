@@ -3,10 +3,11 @@
 use anyhow::bail;
 use avm_jit_core::compile::module::CodeTarget;
 
-/// Compile every module of an AVM, as `avm-jit compile` would, and return the new AVM.
-/// Refused when a module cannot be compiled: AtomVM's JIT build has no interpreter to fall back to.
-pub fn compile_avm(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let (out, failures) = crate::compile::compile_avm(bytes, CodeTarget::Armv6m, &|| ())?;
+/// Compile every module of an AVM for `target` (the chip's variant), as `avm-jit compile` would,
+/// and return the new AVM. Refused when a module cannot be compiled: AtomVM's JIT build has no
+/// interpreter to fall back to.
+pub fn compile_avm(bytes: &[u8], target: CodeTarget) -> anyhow::Result<Vec<u8>> {
+    let (out, failures) = crate::compile::compile_avm(bytes, target, &|| ())?;
     if !failures.is_empty() {
         bail!(
             "{} module(s) cannot be compiled ahead of time (use --mode jit to let the device compile):\n  {}",

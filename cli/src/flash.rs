@@ -5,17 +5,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context, Result};
 use avm_jit_core::avm::Pack;
 use avm_jit_core::flash::plan::{self, Layout, PlanRequest};
+use avm_jit_core::flash::Chip;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use crate::device::image::ImageFile;
 use crate::device::uf2::Uf2File;
 use crate::device::Device;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Chip {
-    Rp2040,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -30,7 +26,7 @@ pub enum Mode {
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub struct Destination {
-    /// A Pico behind a debug probe: the only one attached, or `--probe=VID:PID[:SERIAL]`.
+    /// A Pico or Pico 2 behind a debug probe: the only one attached, or `--probe=VID:PID[:SERIAL]`.
     #[arg(long, value_name = "SELECTOR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     pub probe: Option<String>,
     /// A file holding the whole flash from 0x10000000 (created blank when missing).
@@ -45,8 +41,9 @@ pub struct Destination {
 pub struct FlashArgs {
     /// The application AVM (written as main.avm).
     pub avm: PathBuf,
-    #[arg(long, value_enum, default_value = "rp2040")]
-    pub target: Chip,
+    /// The chip: rp2040 (Raspberry Pi Pico) or rp2350 (Raspberry Pi Pico 2, ARM cores).
+    #[arg(long, value_name = "CHIP", default_value = "rp2040")]
+    pub target: String,
     #[arg(long, value_enum, default_value = "aot")]
     pub mode: Mode,
     #[command(flatten)]
@@ -57,9 +54,9 @@ pub struct FlashArgs {
     /// Address of main.avm.
     #[arg(long, value_parser = parse_number, default_value = "0x10180000")]
     pub address: u32,
-    /// Flash size (bytes; K/M suffixes and 0x accepted).
-    #[arg(long, value_parser = parse_number, default_value = "2M")]
-    pub flash_size: u32,
+    /// Flash size (bytes; K/M suffixes and 0x accepted) [default: 2M for rp2040, 4M for rp2350].
+    #[arg(long, value_parser = parse_number)]
+    pub flash_size: Option<u32>,
     /// Size of the JIT cache region to erase (default: up to the end of flash).
     #[arg(long, value_parser = parse_number)]
     pub cache_size: Option<u32>,
@@ -105,12 +102,39 @@ fn read_avm(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn prepare(path: &Path, mode: Mode) -> Result<Vec<u8>> {
+/// `--target NAME` as a chip; anything else is refused with the list of chips.
+pub fn parse_chip(name: &str) -> Result<Chip> {
+    Chip::from_name(name).ok_or_else(|| {
+        let hint = match name {
+            "armv6m" | "armv6m+thumb2" => {
+                " (that is a code variant: `avm-jit compile --target` takes it; `flash` takes the chip)"
+            }
+            "rp2350-riscv" | "rp2350_riscv" => " (the RP2350's RISC-V cores are not supported yet)",
+            _ => "",
+        };
+        anyhow!(
+            "unknown chip `{name}` for --target{hint}; the chips are: {}",
+            Chip::list()
+        )
+    })
+}
+
+/// The chip's layout with `--flash-size`, refused when the chip cannot map that much.
+pub fn chip_layout(chip: Chip, flash_size: Option<u32>) -> Result<Layout> {
+    chip.layout(flash_size)
+        .map_err(|e| anyhow!("--flash-size: {e}"))
+}
+
+fn prepare(path: &Path, mode: Mode, chip: Chip) -> Result<Vec<u8>> {
     let bytes = read_avm(path)?;
+    // Code already compiled for the other chip is refused in both modes (without its `Code` chunk,
+    // as precompiled modules are, it cannot be compiled again).
+    chip.check_native_code(&bytes)
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
     match mode {
         Mode::Jit => Ok(bytes),
         Mode::Aot => {
-            let out = crate::aot::compile_avm(&bytes)
+            let out = crate::aot::compile_avm(&bytes, chip.code_target())
                 .with_context(|| format!("cannot compile {}", path.display()))?;
             Pack::parse(&out).map_err(|e| {
                 anyhow!("compiling {} produced an invalid AVM: {e}", path.display())
@@ -120,7 +144,7 @@ fn prepare(path: &Path, mode: Mode) -> Result<Vec<u8>> {
     }
 }
 
-fn open_destination(dest: &Destination, layout: &Layout) -> Result<Box<dyn Device>> {
+fn open_destination(dest: &Destination, layout: &Layout, chip: Chip) -> Result<Box<dyn Device>> {
     if let Some(path) = &dest.image {
         return Ok(Box::new(ImageFile::open(
             path,
@@ -129,19 +153,21 @@ fn open_destination(dest: &Destination, layout: &Layout) -> Result<Box<dyn Devic
         )?));
     }
     if let Some(path) = &dest.uf2 {
-        return Ok(Box::new(Uf2File::create(path)));
+        return Ok(Box::new(Uf2File::create(path, chip)));
     }
-    open_probe(dest.probe.as_deref().unwrap_or(""))
+    open_probe(dest.probe.as_deref().unwrap_or(""), chip)
 }
 
 #[cfg(feature = "probe")]
-pub(crate) fn open_probe(selector: &str) -> Result<Box<dyn Device>> {
+pub(crate) fn open_probe(selector: &str, chip: Chip) -> Result<Box<dyn Device>> {
     let selector = (!selector.is_empty()).then_some(selector);
-    Ok(Box::new(crate::device::probe::ProbeDevice::open(selector)?))
+    Ok(Box::new(crate::device::probe::ProbeDevice::open(
+        selector, chip,
+    )?))
 }
 
 #[cfg(not(feature = "probe"))]
-pub(crate) fn open_probe(_selector: &str) -> Result<Box<dyn Device>> {
+pub(crate) fn open_probe(_selector: &str, _chip: Chip) -> Result<Box<dyn Device>> {
     anyhow::bail!("this avm-jit was built without the `probe` feature; use --image or --uf2")
 }
 
@@ -170,17 +196,14 @@ struct FlashSummary {
 }
 
 pub fn run_flash(args: &FlashArgs) -> Result<()> {
-    let Chip::Rp2040 = args.target;
-    let layout = Layout {
-        flash_size: args.flash_size,
-        ..Layout::rp2040()
-    };
+    let chip = parse_chip(&args.target)?;
+    let layout = chip_layout(chip, args.flash_size)?;
     // Everything that can be refused is checked before the destination is opened.
-    let main = prepare(&args.avm, args.mode)?;
+    let main = prepare(&args.avm, args.mode, chip)?;
     let lib = args
         .lib
         .as_deref()
-        .map(|p| prepare(p, args.mode))
+        .map(|p| prepare(p, args.mode, chip))
         .transpose()?;
     let mut req = PlanRequest {
         layout,
@@ -211,7 +234,7 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
     };
     plan::plan(&req).map_err(who)?;
 
-    let mut device = open_destination(&args.destination, &layout)?;
+    let mut device = open_destination(&args.destination, &layout, chip)?;
     if lib.is_none() {
         req.lib_in_flash_end = lib_end_in_flash(device.as_mut(), &layout)?;
     }

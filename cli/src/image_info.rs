@@ -8,11 +8,11 @@ use avm_jit_core::avm::Pack;
 use avm_jit_core::beam::Module;
 use avm_jit_core::flash::cache::{self, CacheEntry, WalkEnd};
 use avm_jit_core::flash::plan::Layout;
-use avm_jit_core::flash::MemFlash;
+use avm_jit_core::flash::{Chip, MemFlash};
 use serde::Serialize;
 
 use crate::device::image::ImageFile;
-use crate::flash::open_probe;
+use crate::flash::{chip_layout, open_probe, parse_chip};
 
 #[derive(Debug, Serialize)]
 pub struct ModuleInfo {
@@ -239,14 +239,13 @@ pub fn print_info(info: &FlashInfo, json: bool) -> Result<()> {
 pub fn run_info(
     image: Option<&Path>,
     probe: Option<&str>,
-    flash_size: u32,
+    target: &str,
+    flash_size: Option<u32>,
     main_address: u32,
     json: bool,
 ) -> Result<()> {
-    let layout = Layout {
-        flash_size,
-        ..Layout::rp2040()
-    };
+    let chip = parse_chip(target)?;
+    let layout = chip_layout(chip, flash_size)?;
     let flash = match (image, probe) {
         (Some(path), _) => {
             if !path.exists() {
@@ -254,7 +253,7 @@ pub fn run_info(
             }
             ImageFile::open(path, layout.flash_base, layout.flash_size)?.flash
         }
-        (None, Some(selector)) => read_probe_flash(selector, &layout)?,
+        (None, Some(selector)) => read_probe_flash(selector, &layout, chip)?,
         (None, None) => bail!("info needs --image FILE or --probe"),
     };
     let source = match image {
@@ -265,8 +264,8 @@ pub fn run_info(
 }
 
 /// Read the AVM partitions and cache (everything from lib.avm up) into a flash snapshot.
-fn read_probe_flash(selector: &str, layout: &Layout) -> Result<MemFlash> {
-    let mut device = open_probe(selector)?;
+fn read_probe_flash(selector: &str, layout: &Layout, chip: Chip) -> Result<MemFlash> {
+    let mut device = open_probe(selector, chip)?;
     let mut bytes = vec![0xFFu8; layout.flash_size as usize];
     let from = (layout.lib_address - layout.flash_base) as usize;
     device.read(layout.lib_address, &mut bytes[from..])?;

@@ -1,4 +1,5 @@
-//! avm-jit: compile BEAM modules to native ARMv6-M code for AtomVM, and put them on a Pico.
+//! avm-jit: compile BEAM modules to native ARMv6-M code for AtomVM, and put them on a Pico or a
+//! Pico 2.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,7 +29,7 @@ enum Command {
     Info(InfoArgs),
     /// Add native code (avmN chunks) to .beam and .avm files.
     Compile(compile::CompileArgs),
-    /// Write an application AVM to a Pico (probe), a flash image or a UF2 file.
+    /// Write an application AVM to a Pico or Pico 2 (probe), a flash image or a UF2 file.
     Flash(flash::FlashArgs),
     /// Disassemble the native code of a .beam, .avm or .avmN file.
     Disasm(disasm::DisasmArgs),
@@ -46,12 +47,15 @@ struct InfoArgs {
     /// A flash image (the whole flash from 0x10000000).
     #[arg(long, value_name = "FILE", conflicts_with = "probe")]
     image: Option<PathBuf>,
-    /// Read the flash of a Pico behind a debug probe (the only one attached, or `--probe=VID:PID[:SERIAL]`).
+    /// Read the flash of a Pico or Pico 2 behind a debug probe (the only one attached, or `--probe=VID:PID[:SERIAL]`).
     #[arg(long, value_name = "SELECTOR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     probe: Option<String>,
-    /// Flash size for --image/--probe.
-    #[arg(long, value_parser = flash::parse_number, default_value = "2M")]
-    flash_size: u32,
+    /// The chip of --image/--probe: rp2040 (Raspberry Pi Pico) or rp2350 (Raspberry Pi Pico 2).
+    #[arg(long, value_name = "CHIP", default_value = "rp2040")]
+    target: String,
+    /// Flash size for --image/--probe [default: 2M for rp2040, 4M for rp2350].
+    #[arg(long, value_parser = flash::parse_number)]
+    flash_size: Option<u32>,
     /// Where main.avm sits in flash (also: where an AVM given as FILE would be flashed).
     #[arg(long, value_parser = flash::parse_number, default_value = "0x10180000")]
     address: u32,
@@ -66,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Info(args) if args.files.is_empty() => image_info::run_info(
             args.image.as_deref(),
             args.probe.as_deref(),
+            &args.target,
             args.flash_size,
             args.address,
             args.json,

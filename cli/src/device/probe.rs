@@ -1,10 +1,11 @@
-//! A Pico attached through a debug probe (SWD), driven by probe-rs and its RP2040 flash loader.
+//! A Pico or Pico 2 attached through a debug probe (SWD), driven by probe-rs and its flash loader
+//! for the chip (probe-rs targets `RP2040` and `RP235x`).
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use avm_jit_core::flash::{Plan, Step};
+use avm_jit_core::flash::{Chip, Plan, Step};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use probe_rs::flashing::{DownloadOptions, FlashProgress, ProgressEvent, ProgressOperation};
 use probe_rs::probe::list::Lister;
@@ -13,11 +14,10 @@ use probe_rs::{MemoryInterface, Permissions, Session};
 
 use super::Device;
 
-pub const CHIP: &str = "RP2040";
-
 pub struct ProbeDevice {
     session: Session,
     name: String,
+    chip: Chip,
 }
 
 /// Parse `VID:PID[:SERIAL]` (hexadecimal ids) as probe-rs does.
@@ -27,8 +27,8 @@ pub fn parse_selector(text: &str) -> Result<DebugProbeSelector> {
 }
 
 impl ProbeDevice {
-    /// Attach to the RP2040 behind `selector`, or behind the only attached probe.
-    pub fn open(selector: Option<&str>) -> Result<Self> {
+    /// Attach to the `chip` behind `selector`, or behind the only attached probe.
+    pub fn open(selector: Option<&str>, chip: Chip) -> Result<Self> {
         let lister = Lister::new();
         let probe = match selector {
             Some(text) => {
@@ -52,10 +52,15 @@ impl ProbeDevice {
             }
         };
         let name = probe.get_name();
+        let target = chip.probe_target();
         let session = probe
-            .attach(CHIP, Permissions::default())
-            .with_context(|| format!("cannot attach to the {CHIP} through {name}"))?;
-        Ok(ProbeDevice { session, name })
+            .attach(target, Permissions::default())
+            .with_context(|| format!("cannot attach to the {target} through {name}"))?;
+        Ok(ProbeDevice {
+            session,
+            name,
+            chip,
+        })
     }
 }
 
@@ -110,7 +115,7 @@ impl Bars {
 
 impl Device for ProbeDevice {
     fn describe(&self) -> String {
-        format!("{CHIP} through {}", self.name)
+        format!("{} through {}", self.chip.probe_target(), self.name)
     }
 
     fn read(&mut self, address: u32, buf: &mut [u8]) -> Result<bool> {

@@ -1,21 +1,24 @@
-//! A UF2 file for the RP2040 boot ROM's drag-and-drop drive. Write-only: the flash cannot be read.
+//! A UF2 file for the boot ROM's drag-and-drop drive (RP2040 or RP2350). Write-only: the flash
+//! cannot be read.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use avm_jit_core::flash::{uf2, Plan};
+use avm_jit_core::flash::{uf2, Chip, Plan};
 
 use super::Device;
 
 pub struct Uf2File {
     path: PathBuf,
+    chip: Chip,
     blocks: Vec<u8>,
 }
 
 impl Uf2File {
-    pub fn create(path: &Path) -> Self {
+    pub fn create(path: &Path, chip: Chip) -> Self {
         Uf2File {
             path: path.to_path_buf(),
+            chip,
             blocks: Vec::new(),
         }
     }
@@ -29,7 +32,7 @@ impl Device for Uf2File {
         Ok(false)
     }
     fn apply(&mut self, plan: &Plan<'_>) -> Result<()> {
-        self.blocks = uf2::encode_plan(plan);
+        self.blocks = uf2::encode_plan(plan, self.chip.uf2());
         Ok(())
     }
     fn finish(&mut self, _reset: bool) -> Result<()> {

@@ -1,6 +1,7 @@
-//! Where AVMs go in an RP2040's flash and which region AtomVM's JIT cache gets.
+//! Where AVMs go in a Pico's flash and which region AtomVM's JIT cache gets.
 //!
-//! AtomVM v0.7.0-alpha.1 for the Pico runs the firmware from `0x1000_0000`, reads `lib.avm` at
+//! The addresses come from the chip ([`super::chip::Chip::layout`]); AtomVM v0.7.0-alpha.1's rp2
+//! port uses the same ones on the RP2040 and the RP2350. It runs the firmware from `0x1000_0000`, reads `lib.avm` at
 //! `0x1010_0000` and the application (`main.avm`) at `0x1018_0000`. Its JIT cache starts in the first
 //! 4 KiB sector at or after the highest end section of the AVMs in flash and runs to the end of
 //! flash. A plan writes the AVMs, fills the rest of their last sector with `0xFF` (so every
@@ -34,12 +35,7 @@ impl Layout {
 
     /// AtomVM v0.7.0-alpha.1 on a Pico (2 MiB of flash).
     pub const fn rp2040() -> Self {
-        Layout {
-            flash_base: Self::RP2040_FLASH_BASE,
-            flash_size: 2 << 20,
-            lib_address: 0x1010_0000,
-            main_address: 0x1018_0000,
-        }
+        super::chip::Chip::Rp2040.default_layout()
     }
     pub const fn flash_end(&self) -> u32 {
         self.flash_base + self.flash_size
