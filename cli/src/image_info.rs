@@ -298,7 +298,7 @@ pub fn run_info(
 }
 
 /// Read the AVM partitions and cache (everything from lib.avm up) into a flash snapshot.
-fn read_probe_flash(selector: &str, layout: &Layout) -> Result<MemFlash> {
+pub(crate) fn read_probe_flash(selector: &str, layout: &Layout) -> Result<MemFlash> {
     let mut device = open_probe(selector)?;
     let mut bytes = vec![0xFFu8; layout.flash_size as usize];
     let from = (layout.lib_address - layout.flash_base) as usize;
