@@ -44,14 +44,16 @@ fn example() -> Vec<u8> {
     std::fs::read(workspace_root().join("fixtures/example/example.avm")).unwrap()
 }
 
-/// A lib of example beams: `lists_demo` is reached from the start module, `unused` is not
-/// (it is `bin_demo` under another section name, which no atom names).
+/// A lib of example beams: `lists_demo` is reached from the start module; `foo` only through
+/// the atom `foo` inside a literal of `arith_demo` (`[-5, 0, 7, 12, 1000, foo]`), which is not in
+/// its atom table; `unused` is not reached (both are `bin_demo` under another section name).
 fn lib() -> Vec<u8> {
     let beams = beams_in(&workspace_root().join("fixtures/example/beams"));
     let get = |n: &str| beams.iter().find(|(name, _)| name == n).unwrap().1.clone();
     let mut b = PackBuilder::new();
     b.beam("lists_demo", &get("lists_demo"), false).unwrap();
     b.beam("unused", &get("bin_demo"), false).unwrap();
+    b.beam("foo", &get("bin_demo"), false).unwrap();
     b.finish()
 }
 
@@ -71,7 +73,7 @@ fn order_is_lib_then_main_in_pack_order_and_closure_follows_atoms() {
     ];
     let all = prefill::select(&avms, Selection::All);
     let names: Vec<&str> = all.iter().map(|c| c.name_str()).collect();
-    let mut want = vec!["lists_demo", "unused"];
+    let mut want = vec!["lists_demo", "unused", "foo"];
     let main_names: Vec<String> = avms[0]
         .pack
         .modules()
@@ -92,6 +94,10 @@ fn order_is_lib_then_main_in_pack_order_and_closure_follows_atoms() {
     let names: Vec<&str> = closure.iter().map(|c| c.name_str()).collect();
     assert!(!names.contains(&"unused"), "{names:?}");
     assert!(names.contains(&"lists_demo"), "{names:?}");
+    assert!(
+        names.contains(&"foo"),
+        "an atom inside a literal was not followed: {names:?}"
+    );
     assert_eq!(names.len(), all.len() - 1);
 }
 

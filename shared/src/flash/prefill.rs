@@ -8,9 +8,9 @@
 //!   bytecode (a `Code` chunk) and no `avmN` chunk — AtomVM only looks a module up in the cache when
 //!   it has no `avmN` chunk, and a module that is already native passes through untouched.
 //!   [`Selection::All`] takes every such module of every AVM; [`Selection::Closure`] only those
-//!   reachable from the start modules and from `init` through the atom tables (every import names
-//!   its module with an atom, and dynamic calls use atoms too), which cannot miss a module AtomVM
-//!   loads unless a module name is built at run time.
+//!   reachable from the start modules and from `init` through the atom tables and the atoms inside
+//!   literals (every import names its module with an atom, and dynamic calls use atoms too), which
+//!   cannot miss a module AtomVM loads unless a module name is built at run time.
 //! - **In which order**: AVMs in ascending flash address (`lib.avm` before `main.avm`), and in
 //!   each AVM its sections in pack order — that is, ascending address of the `Code` chunk. AtomVM
 //!   scans the entries linearly and matches by address, so any order works; this one is fixed so
@@ -41,6 +41,7 @@ use super::plan::{Plan, Step};
 use super::sink::FlashSink;
 use super::{align_up, SECTOR_SIZE};
 use crate::avm::{Pack, Section, SECTION_FIXED_HEADER};
+use crate::beam::etf::Term;
 use crate::beam::Module;
 use crate::compile::module::{compile_into, BeamEnv, CodeTarget, ModuleError};
 use crate::stream::{CodeSink, SinkError};
@@ -178,7 +179,8 @@ pub enum Selection {
 }
 
 /// The modules reachable from every AVM's start module and from `init`, following every atom of
-/// a reached module that names a module present (bytecode or native). Returns sorted names.
+/// a reached module (its atom table and the atoms inside its literals) that names a module present
+/// (bytecode or native). Returns sorted names.
 pub fn closure<'a>(avms: &[AvmInFlash<'a>]) -> Vec<&'a [u8]> {
     // Every BEAM section by name (sorted, for binary search); the first of a name wins lookups.
     let mut present: Vec<(&'a [u8], &'a [u8])> = avms
@@ -220,6 +222,27 @@ pub fn closure<'a>(avms: &[AvmInFlash<'a>]) -> Vec<&'a [u8]> {
         };
         for atom in atoms.iter() {
             reach(atom, &mut reached, &mut work);
+        }
+        // Atoms inside literals (`[gen_server, supervisor]`) are not in the atom table.
+        let Ok(literals) = module.literals() else {
+            continue;
+        };
+        for index in 0..literals.len() {
+            let Some(Ok(term)) = literals.get(index).map(|b| crate::beam::etf::decode(b, 0)) else {
+                continue;
+            };
+            let mut stack = alloc::vec![&term];
+            while let Some(t) = stack.pop() {
+                match t {
+                    Term::Atom(name) => reach(name, &mut reached, &mut work),
+                    Term::List(items, tail) => {
+                        stack.extend(items.iter());
+                        stack.push(tail);
+                    }
+                    Term::Tuple(items) => stack.extend(items.iter()),
+                    _ => {}
+                }
+            }
         }
     }
     let mut names: Vec<&'a [u8]> = present
