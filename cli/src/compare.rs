@@ -364,8 +364,34 @@ fn edit_distance<T: PartialEq>(a: &[T], b: &[T], limit: usize) -> Option<usize> 
 /// Why the same module's code differs between the two layouts (printed once).
 const LAYOUT_WHY: &str = "why the layouts differ: a cache entry's offsets count from its first native byte, 20 lower than in an avmN payload (whose stream starts with its 20-byte header); constants holding code offsets (such as continuation pointers) change, where such a value crosses an immediate's range the compiler picks a different instruction sequence, and that moves the code after it (jump table entries then hold different distances to their labels)";
 
-/// How the cache layout and the avmN layout of the same module differ: jump table entries, then
-/// instructions of the code after the jump table.
+/// The code between consecutive labels of a payload, in address order: (label, start, end) where
+/// the first segment (label 0) is the code before the first label and the last ends at the
+/// label-0 stub.
+fn label_segments(payload: &[u8]) -> Option<Vec<(u32, usize, usize)>> {
+    let native = Native::parse(payload).ok()?;
+    let arch = native
+        .arches()
+        .find(|a| a.arch == avm_jit_core::native::ARCH_ARMV6M)?;
+    let layout = native.layout(&arch).ok()?;
+    let mut labels: Vec<(usize, u32)> = (1..=native.labels_count)
+        .map(|l| native.label_offset(&layout, l).ok().map(|at| (at, l)))
+        .collect::<Option<_>>()?;
+    labels.sort_unstable();
+    let mut out = Vec::with_capacity(labels.len() + 1);
+    let mut from = (0, layout.code_start);
+    for (at, label) in labels {
+        if at < from.1 || at > layout.label0 {
+            return None;
+        }
+        out.push((from.0, from.1, at));
+        from = (label, at);
+    }
+    out.push((from.0, from.1, layout.label0));
+    Some(out)
+}
+
+/// How the cache layout and the avmN layout of the same module differ: jump table entries, then,
+/// label by label, instructions of the code.
 fn layout_difference(entry: &[u8], payload: &[u8], labels: u32, target: CodeTarget) -> String {
     let aot = payload.get(SINGLE_ARCH_HEADER_LEN..).unwrap_or_default();
     let slot = match target {
@@ -373,25 +399,53 @@ fn layout_difference(entry: &[u8], payload: &[u8], labels: u32, target: CodeTarg
         CodeTarget::Armv6mThumb2 => avm_jit_core::native::THUMB2_JUMP_ENTRY,
     };
     let table = (labels as usize + 1) * slot;
-    let (lt, lc) = entry.split_at(table.min(entry.len()));
-    let (rt, rc) = aot.split_at(table.min(aot.len()));
+    let (lt, _) = entry.split_at(table.min(entry.len()));
+    let (rt, _) = aot.split_at(table.min(aot.len()));
     let slots = lt
         .chunks(slot)
         .zip(rt.chunks(slot))
         .filter(|(a, b)| a != b)
         .count();
-    let (l, r) = (instructions(lc), instructions(rc));
-    let differ = match edit_distance(&l, &r, 20_000) {
-        Some(d) => d.to_string(),
-        None => "more than 20000".to_string(),
+    // The entry seen as a payload (its offsets are then 20 higher, which changes nothing here).
+    let mut wrapped = avm_jit_core::native::single_arch_header(
+        labels,
+        avm_jit_core::native::ARCH_ARMV6M,
+        target.variant(),
+    )
+    .to_vec();
+    wrapped.extend_from_slice(entry);
+    let segments = label_segments(&wrapped).zip(label_segments(payload));
+    let Some((ls, rs)) =
+        segments.filter(|(l, r)| l.len() == r.len() && l.iter().zip(r).all(|(a, b)| a.0 == b.0))
+    else {
+        return format!(
+            "layouts: {slots} of {} jump table entries differ; the code could not be split at the same labels",
+            labels + 1
+        );
     };
+    let (mut differing, mut count, mut total_l, mut total_r) = (0, 0usize, 0, 0);
+    let mut over = false;
+    for ((_, la, lb), (_, ra, rb)) in ls.iter().zip(&rs) {
+        let (l, r) = (
+            instructions(&wrapped[*la..*lb]),
+            instructions(&payload[*ra..*rb]),
+        );
+        total_l += l.len();
+        total_r += r.len();
+        if l == r {
+            continue;
+        }
+        differing += 1;
+        match edit_distance(&l, &r, 20_000) {
+            Some(d) => count += d,
+            None => over = true,
+        }
+    }
     format!(
-        "layouts: {slots} of {} jump table entries differ; in the code after it, {differ} instructions are not common to both ({} in the cache entry, {} in the avmN payload; {} and {} bytes)",
+        "layouts: {slots} of {} jump table entries differ; the code differs in {differing} of {} label blocks, {}{count} instructions not common to both ({total_l} in the cache entry, {total_r} in the avmN payload)",
         labels + 1,
-        l.len(),
-        r.len(),
-        lc.len(),
-        rc.len()
+        ls.len(),
+        if over { "more than " } else { "" },
     )
 }
 
@@ -537,7 +591,10 @@ fn compare_pair(name: &str, sides: [&Side; 2], items: [&Item; 2]) -> bool {
                     Err(t) => println!("  DIFFERENT: {t}"),
                 }
             }
-            println!("  {}", layout_difference(code, payload, *labels, target));
+            // Only meaningful (and quick) when both sides are faithful compiles of one module.
+            if ok {
+                println!("  {}", layout_difference(code, payload, *labels, target));
+            }
             ok
         }
     }
@@ -593,11 +650,12 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
     for (name, [l, r]) in &by_name {
         match (l.len(), r.len()) {
             (1, 1) => {
-                explain |= matches!(
+                let layouts = matches!(
                     (&l[0].code, &r[0].code),
                     (Code::Entry { .. }, Code::Payload(_)) | (Code::Payload(_), Code::Entry { .. })
                 );
                 if compare_pair(name, [left, right], [l[0], r[0]]) {
+                    explain |= layouts;
                     same += 1;
                 } else {
                     differ += 1;
