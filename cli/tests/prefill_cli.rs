@@ -431,3 +431,48 @@ fn native_modules_pass_through_every_mode() {
     let text = ok(&avm_jit(&[&"info", &packed]));
     assert!(text.contains("native: avmN"), "{text}");
 }
+
+#[test]
+fn without_lib_the_lib_already_in_flash_gets_entries_and_is_marked_valid() {
+    let Some(golden) =
+        golden_dir("without_lib_the_lib_already_in_flash_gets_entries_and_is_marked_valid")
+    else {
+        return;
+    };
+    let s = Scratch::new("lib_in_flash");
+    let lib = golden_lib(&golden, &LIB_MODULES[..2]);
+    let lib_path = s.write("lib.avm", &lib);
+    let app_path = s.write("app.avm", &example_avm());
+    let image_path = s.path("flash.bin");
+    // A lib.avm put there earlier (jit mode: its end section reads `end`).
+    ok(&avm_jit(&[
+        &"flash",
+        &"--mode",
+        &"jit",
+        &"--image",
+        &image_path,
+        &"--lib",
+        &lib_path,
+        &app_path,
+    ]));
+    ok(&avm_jit(&[
+        &"flash",
+        &"--mode",
+        &"prefill",
+        &"--image",
+        &image_path,
+        &app_path,
+    ]));
+    let image = std::fs::read(&image_path).unwrap();
+    let lib_valid = marked_valid(&lib);
+    assert!(image[off(LIB)..off(LIB) + lib_valid.len()] == lib_valid[..]);
+    let app = example_avm();
+    let (found, _) = entries(&image, &[(LIB, &lib), (MAIN, &app)]);
+    let codes: Vec<u32> = found.iter().map(|e| e.header.code).collect();
+    let expected: Vec<u32> = code_tags(LIB, &lib)
+        .into_iter()
+        .chain(code_tags(MAIN, &app))
+        .map(|(_, at)| at)
+        .collect();
+    assert_eq!(codes, expected);
+}
