@@ -373,6 +373,9 @@ fn label_segments(payload: &[u8]) -> Option<Vec<(u32, usize, usize)>> {
         .arches()
         .find(|a| a.arch == avm_jit_core::native::ARCH_ARMV6M)?;
     let layout = native.layout(&arch).ok()?;
+    if layout.code_start > layout.label0 || layout.label0 > payload.len() {
+        return None;
+    }
     let mut labels: Vec<(usize, u32)> = (1..=native.labels_count)
         .map(|l| native.label_offset(&layout, l).ok().map(|at| (at, l)))
         .collect::<Option<_>>()?;
