@@ -41,6 +41,10 @@ pub struct CompareArgs {
     /// Where main.avm sits in flash images and the probed Pico.
     #[arg(long, value_parser = crate::flash::parse_number, default_value = "0x10180000")]
     pub address: u32,
+    /// Code variant of flash cache entries (armv6m for the RP2040, armv6m+thumb2 for the RP2350);
+    /// avmN payloads say theirs in their header.
+    #[arg(long, default_value = "armv6m", value_parser = crate::compile::parse_target)]
+    pub target: CodeTarget,
 }
 
 /// Native code of one module, as one side holds it.
@@ -503,7 +507,8 @@ fn check_payload(label: &str, payload: &[u8], beam: &[u8]) -> Result<String, Str
 }
 
 /// Compare one module present once on each side; prints what it found, returns identical.
-fn compare_pair(name: &str, sides: [&Side; 2], items: [&Item; 2]) -> bool {
+/// `target` is the code variant of cache entries.
+fn compare_pair(name: &str, sides: [&Side; 2], items: [&Item; 2], target: CodeTarget) -> bool {
     let [ls, rs] = sides;
     let [li, ri] = items;
     let bytecode = li.bytecode.as_ref().or(ri.bytecode.as_ref());
@@ -541,7 +546,6 @@ fn compare_pair(name: &str, sides: [&Side; 2], items: [&Item; 2]) -> bool {
                 address: ra,
             },
         ) => {
-            let target = CodeTarget::Armv6m;
             let checks = [
                 check_entry(ls, li, l, *ll, target),
                 check_entry(rs, ri, r, *rl, target),
@@ -573,7 +577,14 @@ fn compare_pair(name: &str, sides: [&Side; 2], items: [&Item; 2]) -> bool {
             } else {
                 (rs, ri, ls)
             };
-            let target = payload_target(payload);
+            if payload_target(payload) != target {
+                println!(
+                    "module {name} differs: the avmN payload is {} code, the cache entry is taken as {} (see --target)",
+                    payload_target(payload).name(),
+                    target.name()
+                );
+                return false;
+            }
             let entry_check = check_entry(es, ei, code, *labels, target);
             let payload_check = match bytecode {
                 Some(beam) => check_payload(&ps.label, payload, beam),
@@ -634,7 +645,12 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
     // as such, whatever their names.
     if left.is_file && right.is_file && left.items.len() == 1 && right.items.len() == 1 {
         let name = left.items[0].name.clone();
-        if compare_pair(&name, [left, right], [&left.items[0], &right.items[0]]) {
+        if compare_pair(
+            &name,
+            [left, right],
+            [&left.items[0], &right.items[0]],
+            args.target,
+        ) {
             same += 1;
         } else {
             differ += 1;
@@ -657,7 +673,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
                     (&l[0].code, &r[0].code),
                     (Code::Entry { .. }, Code::Payload(_)) | (Code::Payload(_), Code::Entry { .. })
                 );
-                if compare_pair(name, [left, right], [l[0], r[0]]) {
+                if compare_pair(name, [left, right], [l[0], r[0]], args.target) {
                     explain |= layouts;
                     same += 1;
                 } else {
