@@ -175,3 +175,66 @@ fn streamed_entries_equal_in_memory_compiles_and_end_comes_last() {
         assert!(when > last_header, "END written before the last entry");
     }
 }
+
+#[test]
+fn an_older_cache_after_the_new_entries_is_not_walked() {
+    let (lib, app) = (lib(), example());
+    let avms = [
+        AvmInFlash {
+            address: LIB,
+            pack: Pack::parse(&lib).unwrap(),
+        },
+        AvmInFlash {
+            address: MAIN,
+            pack: Pack::parse(&app).unwrap(),
+        },
+    ];
+    let modules = prefill::select(&avms, Selection::All);
+    let fresh = || {
+        let mut f = MemFlash::erased(BASE, 2 << 20);
+        f.program(LIB, &lib).unwrap();
+        f.program(MAIN, &app).unwrap();
+        f
+    };
+    let first = prefill::cache_start(&avms).unwrap();
+    let mut probe = fresh();
+    let end = probe.end();
+    let span = prefill::write_cache(
+        &mut probe,
+        &avms,
+        &modules,
+        first..end,
+        CodeTarget::Armv6m,
+        |_, _| {},
+    )
+    .unwrap()
+        - first;
+    // Start the entries so that they stop exactly at a sector boundary, where the sector after
+    // them holds a finished entry of an older cache: nothing the entries touch clears it.
+    let boundary = (first + span + 2 * 4096) & !4095;
+    let start = boundary - span;
+    let mut clean = fresh();
+    let mut dirty = fresh();
+    let old = cache::EntryHeader::new(1, 0x1234_5678, 3, 8);
+    dirty.program(boundary, &old.to_bytes()).unwrap();
+    for flash in [&mut clean, &mut dirty] {
+        let after = prefill::write_cache(
+            flash,
+            &avms,
+            &modules,
+            start..end,
+            CodeTarget::Armv6m,
+            |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(after, boundary);
+    }
+    let mut seen = 0;
+    let stop = cache::walk(&mut dirty, start, end, |_| seen += 1).unwrap();
+    assert_eq!(seen, modules.len());
+    assert_eq!(stop, cache::WalkEnd::Free { address: boundary });
+    assert!(
+        dirty == clean,
+        "the prefilled flash differs from a clean one"
+    );
+}

@@ -370,8 +370,8 @@ pub fn mark_all_valid<F: NorFlash + ?Sized>(
     Ok(())
 }
 
-/// Write the entries of `modules` one after the other from `region.start`, then mark every AVM's
-/// end section `END`. `on_entry` sees each entry once it is complete. Returns the address after
+/// Write the entries of `modules` one after the other from `region.start`, clear what follows the
+/// last one in its sector (leftovers of an older cache), then mark every AVM's end section `END`. `on_entry` sees each entry once it is complete. Returns the address after
 /// the last entry (where AtomVM would append).
 pub fn write_cache<F: NorFlash + ?Sized>(
     flash: &mut F,
@@ -402,6 +402,13 @@ pub fn write_cache<F: NorFlash + ?Sized>(
                 region_end: region.end,
             },
         ))?;
+    }
+    // Whatever followed in flash (an older cache) must not be walked as entries after ours.
+    if at
+        .checked_add(cache::ENTRY_HEADER_LEN)
+        .is_some_and(|h| h <= region.end)
+    {
+        cache::prepare_entry(flash, at).map_err(|e| err(None, PrefillErrorKind::Flash(e)))?;
     }
     mark_all_valid(flash, avms).map_err(|e| err(None, PrefillErrorKind::Flash(e)))?;
     Ok(at)
