@@ -124,13 +124,12 @@ fn streamed_entries_equal_in_memory_compiles_and_end_comes_last() {
     let start = prefill::cache_start(&avms).unwrap();
     flash.flash.program(start + 100, &[0x00; 64]).unwrap();
     let modules = prefill::select(&avms, Selection::All);
-    let end = flash.end();
     let mut seen = Vec::new();
-    let after = prefill::write_cache(
+    // What the device loader calls.
+    let after = prefill::prefill_flash(
         &mut flash,
         &avms,
-        &modules,
-        start..end,
+        Selection::All,
         CodeTarget::Armv6m,
         |c, e| seen.push((c.name_str().to_string(), *e)),
     )

@@ -301,6 +301,8 @@ pub enum PrefillErrorKind {
         needed_end: u32,
         region_end: u32,
     },
+    /// No AVM given: there is no place for a cache.
+    NoAvm,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -327,6 +329,7 @@ impl fmt::Display for PrefillError {
                 f,
                 "the cache region ends at {region_end:#010x}; the entries need up to {needed_end:#010x}"
             ),
+            PrefillErrorKind::NoAvm => f.write_str("no AVM in flash: no place for a JIT cache"),
         }
     }
 }
@@ -412,6 +415,22 @@ pub fn write_cache<F: NorFlash + ?Sized>(
     }
     mark_all_valid(flash, avms).map_err(|e| err(None, PrefillErrorKind::Flash(e)))?;
     Ok(at)
+}
+
+/// The whole prefill as the device loader runs it: the modules of `selection`, written from the
+/// cache start of `avms` to the end of `flash`, then every AVM marked valid. Returns the address
+/// after the last entry.
+pub fn prefill_flash<F: NorFlash + ?Sized>(
+    flash: &mut F,
+    avms: &[AvmInFlash<'_>],
+    selection: Selection,
+    target: CodeTarget,
+    on_entry: impl FnMut(&Candidate<'_>, &CacheEntry),
+) -> Result<u32, PrefillError> {
+    let start = cache_start(avms).ok_or(err(None, PrefillErrorKind::NoAvm))?;
+    let modules = select(avms, selection);
+    let end = flash.end();
+    write_cache(flash, avms, &modules, start..end, target, on_entry)
 }
 
 /// The host's path from a prefilled flash model to what a destination must be told.
