@@ -20,6 +20,20 @@ pub enum Mode {
     Aot,
     /// Write the AVM as is and erase the cache so that AtomVM compiles on first boot.
     Jit,
+    /// Write the AVMs as they are (bytecode kept) plus the JIT cache entries AtomVM's own JIT
+    /// would write for their modules, marked valid: the JIT firmware boots into native code.
+    Prefill,
+}
+
+/// Which modules get cache entries in `--mode prefill`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Modules {
+    /// Every bytecode module of main.avm and lib.avm.
+    All,
+    /// Only those reachable from the start module and `init` through imports and through every
+    /// atom that names a module present (dynamic calls use such atoms).
+    Closure,
 }
 
 /// Where the flash goes (exactly one).
@@ -46,6 +60,9 @@ pub struct FlashArgs {
     pub target: String,
     #[arg(long, value_enum, default_value = "aot")]
     pub mode: Mode,
+    /// With --mode prefill: which modules get cache entries.
+    #[arg(long, value_enum, default_value = "all")]
+    pub modules: Modules,
     #[command(flatten)]
     pub destination: Destination,
     /// Also write this lib.avm (at 0x10100000).
@@ -132,7 +149,7 @@ fn prepare(path: &Path, mode: Mode, chip: Chip) -> Result<Vec<u8>> {
     chip.check_native_code(&bytes)
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;
     match mode {
-        Mode::Jit => Ok(bytes),
+        Mode::Jit | Mode::Prefill => Ok(bytes),
         Mode::Aot => {
             let out = crate::aot::compile_avm(&bytes, chip.code_target())
                 .with_context(|| format!("cannot compile {}", path.display()))?;
@@ -171,15 +188,17 @@ pub(crate) fn open_probe(_selector: &str, _chip: Chip) -> Result<Box<dyn Device>
     anyhow::bail!("this avm-jit was built without the `probe` feature; use --image or --uf2")
 }
 
-/// The address just after the end section's name of the `lib.avm` in flash, if there is one.
-fn lib_end_in_flash(device: &mut dyn Device, layout: &Layout) -> Result<Option<u32>> {
+/// The `lib.avm` in flash (through its end section), if the destination can be read and holds one.
+fn lib_in_flash(device: &mut dyn Device, layout: &Layout) -> Result<Option<Vec<u8>>> {
     let mut part = vec![0u8; (layout.main_address - layout.lib_address) as usize];
     if !device.read(layout.lib_address, &mut part)? {
         return Ok(None);
     }
-    Ok(Pack::parse(&part)
-        .ok()
-        .map(|p| layout.lib_address + p.end().data_offset as u32))
+    let Ok(len) = Pack::parse(&part).map(|p| p.len()) else {
+        return Ok(None);
+    };
+    part.truncate(len);
+    Ok(Some(part))
 }
 
 #[derive(Serialize)]
@@ -193,6 +212,9 @@ struct FlashSummary {
     cache_end: u32,
     programmed: u64,
     erased: u64,
+    /// `--mode prefill`: the entries written, in cache order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prefill: Option<crate::prefill::PrefillSummary>,
 }
 
 pub fn run_flash(args: &FlashArgs) -> Result<()> {
@@ -235,14 +257,52 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
     plan::plan(&req).map_err(who)?;
 
     let mut device = open_destination(&args.destination, &layout, chip)?;
-    if lib.is_none() {
-        req.lib_in_flash_end = lib_end_in_flash(device.as_mut(), &layout)?;
+    let old_lib = match lib {
+        None => lib_in_flash(device.as_mut(), &layout)?,
+        Some(_) => None,
+    };
+    if let Some(bytes) = &old_lib {
+        req.lib_in_flash_end = Pack::parse(bytes)
+            .ok()
+            .map(|p| layout.lib_address + p.end().data_offset as u32);
     }
     let plan = plan::plan(&req).map_err(who)?;
-    device.apply(&plan)?;
+    let mut prefilled = None;
+    let (mut programmed, mut erased) = plan.totals();
+    if args.mode == Mode::Prefill {
+        if lib.is_none() && args.destination.uf2.is_some() {
+            anyhow::bail!(
+                "--mode prefill --uf2 needs --lib: AtomVM trusts the cache only when lib.avm's end section is END as well, and a UF2 file cannot change the lib.avm already on the Pico"
+            );
+        }
+        let lib_bytes = lib.as_deref().or(old_lib.as_deref());
+        let job = crate::prefill::Job {
+            layout: &layout,
+            main: &main,
+            main_address: args.address,
+            lib: lib_bytes,
+            selection: args.modules,
+            target: chip.code_target(),
+        };
+        let done = crate::prefill::prefill(&job, &plan)?;
+        let (first, second) = done.plans(&plan)?;
+        let (p1, e1) = first.totals();
+        let (p2, _) = second.totals();
+        (programmed, erased) = (p1 + p2, e1);
+        if args.destination.uf2.is_some() {
+            let mut both = first.clone();
+            both.steps.extend(second.steps.iter().copied());
+            device.apply(&both)?;
+        } else {
+            device.apply(&first)?;
+            device.apply(&second)?;
+        }
+        prefilled = Some(done.summary);
+    } else {
+        device.apply(&plan)?;
+    }
     device.finish(!args.no_reset)?;
 
-    let (programmed, erased) = plan.totals();
     let summary = FlashSummary {
         destination: device.describe(),
         mode: args.mode,
@@ -253,19 +313,39 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
         cache_end: plan.cache.end,
         programmed,
         erased,
+        prefill: prefilled,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        println!(
-            "{}: main.avm ({} bytes, {} mode) at {:#010x}; JIT cache region {:#010x}..{:#010x} erased",
-            summary.destination,
-            summary.main_bytes,
-            if args.mode == Mode::Aot { "aot" } else { "jit" },
-            summary.main_address,
-            summary.cache_start,
-            summary.cache_end
-        );
+        let mode = match args.mode {
+            Mode::Aot => "aot",
+            Mode::Jit => "jit",
+            Mode::Prefill => "prefill",
+        };
+        match &summary.prefill {
+            None => println!(
+                "{}: main.avm ({} bytes, {mode} mode) at {:#010x}; JIT cache region {:#010x}..{:#010x} erased",
+                summary.destination,
+                summary.main_bytes,
+                summary.main_address,
+                summary.cache_start,
+                summary.cache_end
+            ),
+            Some(p) => {
+                println!(
+                    "{}: main.avm ({} bytes, {mode} mode) at {:#010x}; JIT cache {:#010x}..{:#010x}: {} entries, {} bytes, marked valid",
+                    summary.destination,
+                    summary.main_bytes,
+                    summary.main_address,
+                    summary.cache_start,
+                    summary.cache_end,
+                    p.entries.len(),
+                    p.cache_bytes
+                );
+                crate::prefill::print_summary(p);
+            }
+        }
     }
     Ok(())
 }

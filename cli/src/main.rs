@@ -15,6 +15,7 @@ mod flash;
 mod image_info;
 mod info;
 mod pack;
+mod prefill;
 
 #[derive(Parser)]
 #[command(name = "avm-jit", version, about)]
