@@ -3,3 +3,4 @@
 //! ISA-neutral code buffer) is not here yet.
 
 pub mod asm;
+pub mod labels;
