@@ -3,4 +3,5 @@
 //! ISA-neutral code buffer) is not here yet.
 
 pub mod asm;
+pub mod disasm;
 pub mod labels;
