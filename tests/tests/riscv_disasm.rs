@@ -1,7 +1,7 @@
 //! The riscv32 disassembler agrees with GNU objdump (`riscv64-unknown-elf-objdump -m riscv:rv32`),
 //! line for line, `# 0x...` address comments included, on every 16-bit (compressed) encoding, on
 //! a large sample of 32-bit encodings of every major opcode the JIT uses, and on the encoder's
-//! own output.
+//! own output and on a sample of the reference's riscv32 golden code.
 //!
 //! Deliberate differences, all checked below: encodings objdump decodes but the JIT's ISA lacks
 //! print as `.2byte`/`.4byte`: the compressed floating-point loads and stores (`fld`, `flw`,
@@ -116,10 +116,13 @@ fn objdump(bytes: &[u8], name: &str) -> Option<Vec<String>> {
     Some(
         listing
             .lines()
+            // Instruction lines; not the hex continuation lines of instructions over 8 bytes.
             .filter(|line| {
-                line.trim_start()
-                    .split_once(':')
-                    .is_some_and(|(a, _)| u32::from_str_radix(a, 16).is_ok())
+                line.split('\t').count() >= 3
+                    && line
+                        .trim_start()
+                        .split_once(':')
+                        .is_some_and(|(a, _)| u32::from_str_radix(a, 16).is_ok())
             })
             .map(str::to_owned)
             .collect(),
@@ -224,4 +227,45 @@ fn difference_listing_marks_the_first_differing_instruction() {
     describe_difference(&left, &left, ["a", "b"], &mut same).unwrap();
     writeln!(same).unwrap();
     assert!(same.starts_with("identical (8 bytes)"));
+}
+
+#[test]
+fn agrees_with_objdump_on_the_reference_riscv32_code() {
+    let Some(golden) = avm_jit_tests::golden_dir("riscv_disasm") else {
+        return;
+    };
+    let rows = avm_jit_tests::golden_index(&golden, "otp25/riscv32");
+    assert!(rows.len() >= 233, "{} rows", rows.len());
+    let (mut modules, mut bytes, mut accepted) = (0, 0, 0);
+    // Every 24th module: the reference's real instruction mix, address comments included.
+    for row in rows.iter().step_by(24) {
+        let path = golden
+            .join("otp25/riscv32")
+            .join(&row.app)
+            .join(format!("{}.avmN", row.module));
+        let payload = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // Past the 20-byte header: the jump table, then the code up to the 10-byte stub at
+        // label 0 that returns the labels and lines tables (data, left out). Jump table entry
+        // 0 is `auipc a3, hi; jalr zero, lo(a3)` (or `c.jr a3` when lo is 0).
+        let code = &payload[20..];
+        let word = |at: usize| u32::from_le_bytes(code[at..at + 4].try_into().unwrap());
+        let hi = word(0) & 0xFFFF_F000;
+        let lo = if word(4) & 0x7F == 0x67 {
+            (word(4) as i32 >> 20) as u32
+        } else {
+            0
+        };
+        let label0 = hi.wrapping_add(lo) as usize;
+        assert!(
+            label0 < code.len(),
+            "{}: label 0 at {label0:#x}",
+            row.module
+        );
+        let code = &code[..label0 + 10];
+        accepted += agree(code, &format!("riscv_golden_{}.bin", row.module));
+        modules += 1;
+        bytes += code.len();
+    }
+    println!("{modules} modules, {bytes} bytes, {accepted} accepted differences");
+    assert!(modules >= 9);
 }
