@@ -6,6 +6,9 @@
 //! them must give back exactly the same bytes. So a 32-bit `addi a0,a0,5` in the reference's
 //! output, or a `c.lw` where the encoder would pick the 32-bit form, fails this test: it checks
 //! the selection rules against the reference's bytes, which the GNU as test cannot.
+//!
+//! A second test checks the jump-table entries and the label-0 stub of every golden module against
+//! the `labels` patches.
 
 use std::collections::BTreeMap;
 
@@ -244,4 +247,71 @@ fn reference_output_re_encodes_through_the_encoder() {
     println!("{total} instructions in {} modules: {seen:?}", rows.len());
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(total > 1_000_000, "{total}");
+}
+
+/// Every jump-table entry of every golden module is `labels::patch(JumpTableEntry, rel)` for its
+/// label's offset (from the module's labels table), and the label-0 stub is
+/// `pc_relative_address(a0, 10)` + `ret` + the unpatched `ff ff`.
+#[test]
+fn jump_tables_and_label0_stub_are_the_label_use_patches() {
+    use avm_jit_core::isa::riscv32::labels::{self, LabelUse};
+    let Some(golden) = avm_jit_tests::golden_dir("riscv_reference_forms") else {
+        return;
+    };
+    let rows = avm_jit_tests::golden_index(&golden, "otp25/riscv32");
+    let mut entries = 0;
+    for row in &rows {
+        let path = golden
+            .join("otp25/riscv32")
+            .join(&row.app)
+            .join(format!("{}.avmN", row.module));
+        let payload = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let be16 = |at: usize| u16::from_be_bytes([payload[at], payload[at + 1]]) as usize;
+        let be32 = |at: usize| u32::from_be_bytes(payload[at..at + 4].try_into().unwrap()) as usize;
+        let labels_count = be32(4);
+        // Stream offsets count from the start of the payload; the jump table follows the
+        // 20-byte header, one 8-byte entry per label 0..=labels_count.
+        let entry = |label: usize| 20 + 8 * label;
+        let word = |at: usize| u32::from_le_bytes(payload[at..at + 4].try_into().unwrap());
+        let lo = if word(entry(0) + 4) & 0x7F == 0x67 {
+            (word(entry(0) + 4) as i32 >> 20) as u32
+        } else {
+            0
+        };
+        let stub = (entry(0) as u32)
+            .wrapping_add(word(entry(0)) & 0xFFFF_F000)
+            .wrapping_add(lo) as usize;
+        let mut expected_stub = labels::pc_relative_address(XReg::A0, 10)
+            .unwrap()
+            .as_bytes()
+            .to_vec();
+        expected_stub.extend_from_slice(&asm::ret().to_bytes()[..2]);
+        expected_stub.resize(10, 0xFF);
+        assert_eq!(
+            &payload[stub..stub + 10],
+            expected_stub.as_slice(),
+            "{}",
+            row.module
+        );
+        let count = be16(stub + 10);
+        for i in 0..count {
+            let at = stub + 12 + 6 * i;
+            let (label, offset) = (be16(at), be32(at + 2));
+            assert!(label <= labels_count, "{}: label {label}", row.module);
+            let patch = labels::patch(
+                LabelUse::JumpTableEntry,
+                offset as i64 - entry(label) as i64,
+            )
+            .unwrap();
+            assert_eq!(
+                &payload[entry(label)..entry(label) + 8],
+                patch.as_bytes(),
+                "{} label {label} at {offset:#x}",
+                row.module
+            );
+            entries += 1;
+        }
+    }
+    println!("{entries} jump-table entries in {} modules", rows.len());
+    assert!(entries > 30_000, "{entries}");
 }
