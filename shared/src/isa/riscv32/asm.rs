@@ -1179,7 +1179,7 @@ pub fn call(rd: XReg, off: i64) -> Res<Seq> {
 /// `pc_relative_address` do. `None` when `hi` does not fit `auipc`.
 #[inline]
 pub fn split_pc_offset(rel: i64) -> Option<(i64, i64)> {
-    let hi = (rel + 0x800) >> 12;
+    let hi = rel.checked_add(0x800)? >> 12;
     let lo = rel - (hi << 12);
     in_range(hi, -0x8_0000, 0x7_FFFF).then_some((hi, lo))
 }
@@ -1212,5 +1212,50 @@ mod tests {
         assert_eq!(split_pc_offset(-0x801), Some((-1, 0x7FF)));
         assert_eq!(split_pc_offset(0x7FFF_F7FF), Some((0x7_FFFF, 0x7FF)));
         assert_eq!(split_pc_offset(0x7FFF_F800), None);
+        assert_eq!(split_pc_offset(i64::MAX), None);
+        assert_eq!(split_pc_offset(i64::MIN), None);
+    }
+
+    #[test]
+    fn extreme_operands_are_errors_not_panics() {
+        let r = XReg::A0;
+        for v in [
+            i64::MIN,
+            i64::MIN + 1,
+            -1 << 40,
+            1 << 40,
+            i64::MAX - 1,
+            i64::MAX,
+        ] {
+            for f in [
+                addi32, slti, sltiu, xori, ori, andi32, slli32, srli32, srai32,
+            ] {
+                assert!(f(r, r, v).is_err());
+            }
+            for f in [
+                lb, lh, lw32, lbu, lhu, sb, sh, sw32, beq32, bne32, blt, bge, bltu, bgeu,
+            ] {
+                assert!(f(r, r, v).is_err());
+            }
+            for f in [addi, andi, slli, srli, srai, lw, sw, beq, bne, jalr] {
+                assert!(f(r, r, v).is_err());
+            }
+            for f in [
+                c_addi, c_andi, c_li, c_lui, c_slli, c_srli, c_srai, c_lwsp, c_swsp,
+            ] {
+                assert!(f(r, v).is_err());
+            }
+            for f in [c_beqz, c_bnez, c_addi4spn] {
+                assert!(f(r, v).is_err());
+            }
+            assert!(j(v).is_err());
+            for f in [c_j, c_jal, c_addi16sp] {
+                assert!(f(v).is_err());
+            }
+            assert!(c_lw(r, r, v).is_err() && c_sw(r, r, v).is_err());
+            assert!(jal32(r, v).is_err() && jal(r, v).is_err() && jalr32(r, r, v).is_err());
+            assert!(lui32(r, v).is_err() && lui(r, v).is_err() && auipc(r, v).is_err());
+            assert!(li(r, v).is_err() && call(r, v).is_err());
+        }
     }
 }

@@ -893,6 +893,28 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_bytes_never_panic() {
+        // xorshift32 over byte strings of every length up to 30.
+        let mut state = 0x1357_9bdfu32;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        let mut out = String::new();
+        for round in 0..20_000 {
+            let len = round % 31;
+            let bytes: alloc::vec::Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let d = decode(&bytes, next());
+            assert!(d.len <= bytes.len() && (d.len > 0 || bytes.is_empty()));
+            out.clear();
+            disassemble(&bytes, next(), &mut out).unwrap();
+            let _ = describe_difference(&bytes, &bytes[..len / 2], ["a", "b"], &mut out);
+        }
+    }
+
+    #[test]
     fn listing_tracks_upper_immediates() {
         // auipc a3, 0; jr 16(a3) -> objdump comments the computed target, once.
         let code = [

@@ -341,6 +341,35 @@ mod tests {
     }
 
     #[test]
+    fn extreme_offsets_are_errors_not_panics() {
+        let kinds = [
+            LabelUse::JumpTableEntry,
+            LabelUse::FarBranch { temp: T6 },
+            LabelUse::PcRelAddress { rd: XReg::T0 },
+            LabelUse::CondBranch {
+                op: BranchOp::Bgeu,
+                rs1: XReg::T0,
+                rs2: XReg::T1,
+            },
+            LabelUse::ElseJump,
+            LabelUse::LoadImmediate { rd: XReg::T1 },
+        ];
+        for kind in kinds {
+            for v in [
+                i64::MIN,
+                i64::MIN + 1,
+                -1 << 40,
+                1 << 40,
+                i64::MAX - 1,
+                i64::MAX,
+            ] {
+                assert!(patch(kind, v).is_err(), "{kind:?} {v}");
+            }
+        }
+        assert!(pc_relative_address(XReg::A0, i64::MAX).is_err());
+    }
+
+    #[test]
     fn apply_bounds() {
         let p = patch(LabelUse::ElseJump, 4).unwrap();
         let mut buf = [0xFFu8; 3];
