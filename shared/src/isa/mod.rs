@@ -2,3 +2,4 @@
 
 pub mod armv6m;
 pub mod regs;
+pub mod riscv32;
