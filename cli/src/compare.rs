@@ -1,5 +1,6 @@
 //! `avm-jit compare`: do two files carry the same native code, module by module?
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -24,10 +25,15 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
     }
     let mut same = 0;
     let mut differ = 0;
+    // Looked up by name, not searched: linear in the number of modules.
+    // (The first of several modules of one name, as a search would find.)
+    let right_by_name: HashMap<&str, &Vec<u8>> =
+        right.iter().rev().map(|(n, r)| (n.as_str(), r)).collect();
+    let left_names: HashSet<&str> = left.iter().map(|(n, _)| n.as_str()).collect();
     for (name, l) in &left {
-        match right.iter().find(|(n, _)| n == name) {
-            Some((_, r)) if r == l => same += 1,
-            Some((_, r)) => {
+        match right_by_name.get(name.as_str()) {
+            Some(&r) if r == l => same += 1,
+            Some(&r) => {
                 differ += 1;
                 let mut text = String::new();
                 let names = [
@@ -35,20 +41,20 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
                     args.right.display().to_string(),
                 ];
                 let _ = describe_difference(l, r, [&names[0], &names[1]], &mut text);
-                println!("module {name} differs: {text}");
+                outln!("module {name} differs: {text}")?;
             }
             None => {
                 differ += 1;
-                println!("module {name}: only in {}", args.left.display());
+                outln!("module {name}: only in {}", args.left.display())?;
             }
         }
     }
     for (name, _) in &right {
-        if !left.iter().any(|(n, _)| n == name) {
+        if !left_names.contains(name.as_str()) {
             differ += 1;
-            println!("module {name}: only in {}", args.right.display());
+            outln!("module {name}: only in {}", args.right.display())?;
         }
     }
-    println!("{same} identical, {differ} different");
+    outln!("{same} identical, {differ} different")?;
     Ok(differ == 0)
 }

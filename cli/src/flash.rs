@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::device::image::ImageFile;
 use crate::device::uf2::Uf2File;
 use crate::device::Device;
+use crate::files::{self, Expect, Files, Output};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Chip {
@@ -99,14 +100,18 @@ pub fn parse_number(text: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("{text:?} does not fit in 32 bits"))
 }
 
-fn read_avm(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Pack::parse(&bytes).map_err(|e| anyhow!("{} is not a valid AVM: {e}", path.display()))?;
+fn read_avm(path: &Path, mode: Mode) -> Result<Vec<u8>> {
+    let bytes = files::read_input(path, Expect::Avm, files::MAX_INPUT)?.bytes;
+    let pack =
+        Pack::parse(&bytes).map_err(|e| anyhow!("{} is not a valid AVM: {e}", path.display()))?;
+    // In jit mode the device compiles: every module must be whole, as `info` would say.
+    crate::check::avm(&pack, mode == Mode::Jit)
+        .map_err(|e| anyhow!("{} is not a valid AVM: {e}", path.display()))?;
     Ok(bytes)
 }
 
 fn prepare(path: &Path, mode: Mode) -> Result<Vec<u8>> {
-    let bytes = read_avm(path)?;
+    let bytes = read_avm(path, mode)?;
     match mode {
         Mode::Jit => Ok(bytes),
         Mode::Aot => {
@@ -120,16 +125,21 @@ fn prepare(path: &Path, mode: Mode) -> Result<Vec<u8>> {
     }
 }
 
-fn open_destination(dest: &Destination, layout: &Layout) -> Result<Box<dyn Device>> {
-    if let Some(path) = &dest.image {
-        return Ok(Box::new(ImageFile::open(
-            path,
-            layout.flash_base,
-            layout.flash_size,
-        )?));
-    }
-    if let Some(path) = &dest.uf2 {
-        return Ok(Box::new(Uf2File::create(path)));
+fn open_destination(
+    dest: &Destination,
+    output: Option<Output>,
+    layout: &Layout,
+) -> Result<Box<dyn Device>> {
+    match output {
+        Some(output) if dest.image.is_some() => {
+            return Ok(Box::new(ImageFile::open_for_writing(
+                output,
+                layout.flash_base,
+                layout.flash_size,
+            )?))
+        }
+        Some(output) => return Ok(Box::new(Uf2File::create(output))),
+        None => {}
     }
     open_probe(dest.probe.as_deref().unwrap_or(""))
 }
@@ -175,6 +185,17 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
         flash_size: args.flash_size,
         ..Layout::rp2040()
     };
+    crate::check::flash_args(args.flash_size, args.address)?;
+    // The image or UF2 file is neither input, checked before anything is read or written.
+    let mut files = Files::new();
+    files.input(&args.avm);
+    if let Some(lib) = &args.lib {
+        files.input(lib);
+    }
+    let output = match (&args.destination.image, &args.destination.uf2) {
+        (Some(path), _) | (None, Some(path)) => Some(files.output(path)?),
+        (None, None) => None,
+    };
     // Everything that can be refused is checked before the destination is opened.
     let main = prepare(&args.avm, args.mode)?;
     let lib = args
@@ -211,7 +232,7 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
     };
     plan::plan(&req).map_err(who)?;
 
-    let mut device = open_destination(&args.destination, &layout)?;
+    let mut device = open_destination(&args.destination, output, &layout)?;
     if lib.is_none() {
         req.lib_in_flash_end = lib_end_in_flash(device.as_mut(), &layout)?;
     }
@@ -232,9 +253,9 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
         erased,
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        outln!("{}", serde_json::to_string_pretty(&summary)?)?;
     } else {
-        println!(
+        outln!(
             "{}: main.avm ({} bytes, {} mode) at {:#010x}; JIT cache region {:#010x}..{:#010x} erased",
             summary.destination,
             summary.main_bytes,
@@ -242,7 +263,7 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
             summary.main_address,
             summary.cache_start,
             summary.cache_end
-        );
+        )?;
     }
     Ok(())
 }

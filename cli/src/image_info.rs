@@ -137,14 +137,22 @@ pub fn inspect(flash: &MemFlash, layout: &Layout, main_address: u32, source: Str
     let start = cache::first_entry_address(highest);
     info.cache_start = Some(start);
     info.cache_valid = packs.iter().all(|(_, p)| p.end().is_marked_valid());
-    let module_at = |code: u32| -> Option<String> {
-        packs.iter().find_map(|(base, p)| {
-            p.modules().find_map(|s| {
+    // Every module's code range, sorted, so that each cache entry finds its module by binary
+    // search (entries x modules was quadratic).
+    let mut ranges: Vec<(u32, u32, &[u8])> = packs
+        .iter()
+        .flat_map(|(base, p)| {
+            p.modules().map(move |s| {
                 let lo = base + s.data_offset as u32;
-                (code >= lo && code < lo + s.data.len() as u32)
-                    .then(|| String::from_utf8_lossy(s.name).into_owned())
+                (lo, lo + s.data.len() as u32, s.name)
             })
         })
+        .collect();
+    ranges.sort_by_key(|&(lo, _, _)| lo);
+    let module_at = |code: u32| -> Option<String> {
+        let i = ranges.partition_point(|&(lo, _, _)| lo <= code);
+        let &(lo, hi, name) = ranges.get(i.checked_sub(1)?)?;
+        (code >= lo && code < hi).then(|| String::from_utf8_lossy(name).into_owned())
     };
     let mut entries: Vec<CacheEntry> = Vec::new();
     let mut snapshot = flash.clone();
@@ -174,15 +182,18 @@ pub fn inspect(flash: &MemFlash, layout: &Layout, main_address: u32, source: Str
 
 pub fn print_info(info: &FlashInfo, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(info)?);
+        outln!("{}", serde_json::to_string_pretty(info)?)?;
         return Ok(());
     }
-    println!("{}", info.source);
+    outln!("{}", info.source)?;
     for avm in &info.avms {
-        println!(
+        outln!(
             "{} at {:#010x}: {} bytes, end section {:?}",
-            avm.partition, avm.address, avm.bytes, avm.end_name
-        );
+            avm.partition,
+            avm.address,
+            avm.bytes,
+            avm.end_name
+        )?;
         for m in &avm.modules {
             let mut tags = Vec::new();
             if m.start {
@@ -191,22 +202,22 @@ pub fn print_info(info: &FlashInfo, json: bool) -> Result<()> {
             if m.native {
                 tags.push("native");
             }
-            println!(
+            outln!(
                 "  {:#010x} {:>8}  {} {}",
                 m.address,
                 m.size,
                 m.name,
                 tags.join(" ")
-            );
+            )?;
         }
     }
     for p in &info.problems {
-        println!("problem: {p}");
+        outln!("problem: {p}")?;
     }
     match info.cache_start {
-        None => println!("no main.avm: no JIT cache"),
+        None => outln!("no main.avm: no JIT cache")?,
         Some(start) => {
-            println!(
+            outln!(
                 "JIT cache at {start:#010x}: {} ({} entries)",
                 if info.cache_valid {
                     "valid"
@@ -214,9 +225,9 @@ pub fn print_info(info: &FlashInfo, json: bool) -> Result<()> {
                     "not valid (an end section is not END)"
                 },
                 info.cache_entries.len()
-            );
+            )?;
             for e in &info.cache_entries {
-                println!(
+                outln!(
                     "  {:#010x} magic {:#06x} v{} code {:#010x} ({}) labels {} native {} bytes",
                     e.address,
                     e.magic,
@@ -225,10 +236,10 @@ pub fn print_info(info: &FlashInfo, json: bool) -> Result<()> {
                     e.module.as_deref().unwrap_or("unknown module"),
                     e.labels,
                     e.native_size
-                );
+                )?;
             }
             if let Some(stop) = &info.cache_stop {
-                println!("  then {stop}");
+                outln!("  then {stop}")?;
             }
         }
     }
@@ -242,7 +253,8 @@ pub fn run_info(
     flash_size: u32,
     main_address: u32,
     json: bool,
-) -> Result<()> {
+) -> Result<bool> {
+    crate::check::flash_args(flash_size, main_address)?;
     let layout = Layout {
         flash_size,
         ..Layout::rp2040()
@@ -261,7 +273,10 @@ pub fn run_info(
         Some(p) => format!("flash image {}", p.display()),
         None => "flash read through the probe".to_string(),
     };
-    print_info(&inspect(&flash, &layout, main_address, source), json)
+    let info = inspect(&flash, &layout, main_address, source);
+    print_info(&info, json)?;
+    // A damaged AVM or cache is a failure, not only a line of output.
+    Ok(info.problems.is_empty())
 }
 
 /// Read the AVM partitions and cache (everything from lib.avm up) into a flash snapshot.

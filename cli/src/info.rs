@@ -2,12 +2,15 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use avm_jit_core::avm::{Pack, BEAM_CODE, BEAM_START, NORMAL_FILE};
 use avm_jit_core::beam::Module;
 use avm_jit_core::flash::cache::first_entry_address;
+use avm_jit_core::flash::plan::Layout;
 use avm_jit_core::native::Native;
 use serde::Serialize;
+
+use crate::files::{self, Expect, Kind};
 
 #[derive(Serialize)]
 pub struct ChunkInfo {
@@ -112,11 +115,22 @@ pub struct FileInfo {
     pub kind: FileKind,
 }
 
-/// `avm-jit info FILE...`.
-pub fn run(files: &[std::path::PathBuf], address: u32, json: bool) -> Result<()> {
+/// `avm-jit info FILE...`. Files are described one at a time (the text of each is printed before
+/// the next is read); `--json` prints one object for one file and an array for several.
+pub fn run(files: &[std::path::PathBuf], flash_size: u32, address: u32, json: bool) -> Result<()> {
+    crate::check::flash_args(flash_size, address)?;
+    let flash_end = Layout::RP2040_FLASH_BASE + flash_size;
     let mut infos = Vec::new();
-    for path in files {
-        infos.push(inspect_file(path)?.with_address(address));
+    for (i, path) in files.iter().enumerate() {
+        let info = inspect_file(path)?.with_address(address, flash_end)?;
+        if json {
+            infos.push(info);
+        } else {
+            if i > 0 {
+                outln!()?;
+            }
+            print_file(&info)?;
+        }
     }
     if json {
         let out = if infos.len() == 1 {
@@ -124,41 +138,41 @@ pub fn run(files: &[std::path::PathBuf], address: u32, json: bool) -> Result<()>
         } else {
             serde_json::to_string_pretty(&infos)?
         };
-        println!("{out}");
-    } else {
-        for (i, info) in infos.iter().enumerate() {
-            if i > 0 {
-                println!();
-            }
-            print_file(info);
-        }
+        outln!("{out}")?;
     }
     Ok(())
 }
 
 impl FileInfo {
-    fn with_address(mut self, address: u32) -> Self {
+    fn with_address(mut self, address: u32, flash_end: u32) -> Result<Self> {
         if let FileKind::Avm(avm) = &mut self.kind {
             avm.address = address;
-            avm.jit_cache_start =
-                first_entry_address(address.saturating_add(avm.end_offset as u32));
+            let end = u32::try_from(avm.end_offset)
+                .ok()
+                .and_then(|n| address.checked_add(n))
+                .filter(|&end| end <= flash_end)
+                .ok_or_else(|| {
+                    anyhow!(
+                        "{}: {} bytes at --address {address:#010x} run past the end of the flash ({flash_end:#010x})",
+                        self.path,
+                        avm.end_offset
+                    )
+                })?;
+            avm.jit_cache_start = first_entry_address(end);
         }
-        self
+        Ok(self)
     }
 }
 
 /// Read and describe one file; errors name the file and the byte offset.
 pub fn inspect_file(path: &Path) -> Result<FileInfo> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let kind = if bytes.starts_with(b"FOR1") {
-        FileKind::Beam(inspect_beam(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?)
-    } else if bytes.starts_with(b"#!/usr/bin/env AtomVM") {
-        FileKind::Avm(inspect_avm(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?)
-    } else {
-        return Err(anyhow!(
-            "{}: at offset 0x0: neither a BEAM file (FOR1) nor an AVM (#!/usr/bin/env AtomVM)",
-            path.display()
-        ));
+    let input = files::read_input(path, Expect::BeamOrAvm, files::MAX_INPUT)?;
+    let bytes = input.bytes;
+    let kind = match input.kind {
+        Kind::Beam => {
+            FileKind::Beam(inspect_beam(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?)
+        }
+        _ => FileKind::Avm(inspect_avm(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?),
     };
     Ok(FileInfo {
         path: path.display().to_string(),
@@ -169,6 +183,7 @@ pub fn inspect_file(path: &Path) -> Result<FileInfo> {
 /// Describe a BEAM file. Every table is read in full, so a damaged file is reported here.
 pub fn inspect_beam(bytes: &[u8]) -> Result<BeamInfo, avm_jit_core::Error> {
     let module = Module::parse(bytes)?;
+    crate::check::beam(bytes)?;
     let mut chunks = Vec::new();
     for chunk in module.chunks() {
         let chunk = chunk?;
@@ -315,7 +330,8 @@ pub fn flag_names(flags: u32) -> Vec<&'static str> {
 
 fn inspect_avm(bytes: &[u8]) -> Result<AvmInfo, avm_jit_core::Error> {
     let pack = Pack::parse(bytes)?;
-    let mut sections = Vec::new();
+    crate::check::avm(&pack, false)?;
+    let mut sections = Vec::with_capacity(pack.sections().len());
     for s in pack.sections() {
         let beam = if s.is_beam() {
             Some(inspect_beam(s.data).map_err(|e| e.rebase(s.data_offset))?)
@@ -349,17 +365,19 @@ fn inspect_avm(bytes: &[u8]) -> Result<AvmInfo, avm_jit_core::Error> {
     })
 }
 
-fn print_file(info: &FileInfo) {
+fn print_file(info: &FileInfo) -> Result<()> {
     match &info.kind {
         FileKind::Beam(b) => {
-            println!(
+            outln!(
                 "{}: BEAM module `{}`, {} bytes",
-                info.path, b.module, b.size
-            );
-            print_beam(b, "  ");
+                info.path,
+                b.module,
+                b.size
+            )?;
+            print_beam(b, "  ")
         }
         FileKind::Avm(a) => {
-            println!(
+            outln!(
                 "{}: AVM, {} bytes, {} sections{}",
                 info.path,
                 a.size,
@@ -368,40 +386,42 @@ fn print_file(info: &FileInfo) {
                     .as_deref()
                     .map(|m| format!(", start module `{m}`"))
                     .unwrap_or_default()
-            );
+            )?;
             for s in &a.sections {
-                println!(
+                outln!(
                     "  {:#08x}  size {:>7}  flags {} ({})  {}",
                     s.offset,
                     s.size,
                     s.flags,
                     s.flag_names.join(","),
                     s.name
-                );
+                )?;
                 if let Some(b) = &s.beam {
-                    print_beam(b, "      ");
+                    print_beam(b, "      ")?;
                 }
             }
-            println!(
+            outln!(
                 "  {:#08x}  {} (end section)",
-                a.end_section_offset, a.end_name
-            );
-            println!(
+                a.end_section_offset,
+                a.end_name
+            )?;
+            outln!(
                 "  flashed at {:#010x}, AtomVM's JIT cache would begin at {:#010x}",
-                a.address, a.jit_cache_start
-            );
+                a.address,
+                a.jit_cache_start
+            )
         }
     }
 }
 
-fn print_beam(b: &BeamInfo, indent: &str) {
+fn print_beam(b: &BeamInfo, indent: &str) -> Result<()> {
     let chunks: Vec<String> = b
         .chunks
         .iter()
         .map(|c| format!("{} ({})", c.id, c.size))
         .collect();
-    println!("{indent}chunks: {}", chunks.join(", "));
-    println!(
+    outln!("{indent}chunks: {}", chunks.join(", "))?;
+    outln!(
         "{indent}atoms {}, imports {}, exports {}, locals {}, funs {}{}",
         b.atoms,
         b.imports,
@@ -411,16 +431,19 @@ fn print_beam(b: &BeamInfo, indent: &str) {
         b.literals
             .map(|n| format!(", literals {n}"))
             .unwrap_or_default()
-    );
+    )?;
     match &b.code {
-        Some(c) => println!(
+        Some(c) => outln!(
             "{indent}code: {} bytes, opcode max {}, {} labels, {} functions",
-            c.size, c.opcode_max, c.label_count, c.function_count
-        ),
-        None => println!("{indent}code: none (native only)"),
+            c.size,
+            c.opcode_max,
+            c.label_count,
+            c.function_count
+        )?,
+        None => outln!("{indent}code: none (native only)")?,
     }
     match &b.types {
-        Some(t) => println!(
+        Some(t) => outln!(
             "{indent}types: version {}, {} entries{}",
             t.version,
             t.entries,
@@ -429,8 +452,8 @@ fn print_beam(b: &BeamInfo, indent: &str) {
             } else {
                 " (ignored by the JIT)"
             }
-        ),
-        None => println!("{indent}types: none"),
+        )?,
+        None => outln!("{indent}types: none")?,
     }
     match &b.native {
         Some(n) => {
@@ -439,7 +462,7 @@ fn print_beam(b: &BeamInfo, indent: &str) {
                 .iter()
                 .map(|a| format!("{} variant {} ({})", a.arch_name, a.variant, a.variant_name))
                 .collect();
-            println!(
+            outln!(
                 "{indent}native: avmN format {}, {} bytes, {} labels, {}{}",
                 n.format,
                 n.size,
@@ -448,8 +471,9 @@ fn print_beam(b: &BeamInfo, indent: &str) {
                 n.code_size
                     .map(|s| format!(", {s} bytes of code"))
                     .unwrap_or_default()
-            );
+            )?;
         }
-        None => println!("{indent}native: none"),
+        None => outln!("{indent}native: none")?,
     }
+    Ok(())
 }

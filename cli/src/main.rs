@@ -5,7 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[macro_use]
+mod files;
+
 mod aot;
+mod check;
 mod compare;
 mod compile;
 mod device;
@@ -15,8 +19,18 @@ mod image_info;
 mod info;
 mod pack;
 
+/// Exit codes, also in the README.
+const EXIT_CODES: &str = "\
+Exit status: 0 success; 1 failure (bad input, refused output, a module that did not compile, files
+that differ, standard output that could not be written; a closed pipe ends the command quietly with
+1); 2 usage error (unknown option, missing argument).
+
+Inputs are read only from regular files of at most 16 MiB (what a Pico's flash can map); a flash
+image at most --flash-size. Outputs are written to a temporary file beside them and renamed when
+complete: an output is the complete new file or the untouched old one, never an input.";
+
 #[derive(Parser)]
-#[command(name = "avm-jit", version, about)]
+#[command(name = "avm-jit", version, about, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -69,9 +83,10 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             args.flash_size,
             args.address,
             args.json,
-        )
-        .map(|()| true),
-        Command::Info(args) => info::run(&args.files, args.address, args.json).map(|()| true),
+        ),
+        Command::Info(args) => {
+            info::run(&args.files, args.flash_size, args.address, args.json).map(|()| true)
+        }
         Command::Compile(args) => compile::run(&args),
         Command::Disasm(args) => disasm::run_disasm(&args).map(|()| true),
         Command::Compare(args) => compare::run_compare(&args),
@@ -79,24 +94,19 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
     }
 }
 
-/// Die quietly on a closed pipe (`avm-jit disasm x.beam | head`), as Unix tools do, instead of
-/// panicking on the failed write.
-fn restore_default_sigpipe() {
-    #[cfg(unix)]
-    // SAFETY: setting a signal's disposition to its default is async-signal-safe and done before
-    // any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
 fn main() -> ExitCode {
-    restore_default_sigpipe();
-    match run(Cli::parse()) {
+    // Rust ignores SIGPIPE, so a closed pipe is a write error, handled below rather than a signal.
+    match run(Cli::parse()).and_then(|ok| files::flush_stdout().map(|()| ok)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let stdout = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<files::StdoutError>());
+            match stdout {
+                Some(files::StdoutError(io)) if io.kind() == std::io::ErrorKind::BrokenPipe => {}
+                _ => eprintln!("error: {e:#}"),
+            }
             ExitCode::FAILURE
         }
     }

@@ -1,21 +1,20 @@
 //! A UF2 file for the RP2040 boot ROM's drag-and-drop drive. Write-only: the flash cannot be read.
 
-use std::path::{Path, PathBuf};
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 use avm_jit_core::flash::{uf2, Plan};
 
 use super::Device;
+use crate::files::{self, Output};
 
 pub struct Uf2File {
-    path: PathBuf,
+    output: Output,
     blocks: Vec<u8>,
 }
 
 impl Uf2File {
-    pub fn create(path: &Path) -> Self {
+    pub fn create(output: Output) -> Self {
         Uf2File {
-            path: path.to_path_buf(),
+            output,
             blocks: Vec::new(),
         }
     }
@@ -23,7 +22,7 @@ impl Uf2File {
 
 impl Device for Uf2File {
     fn describe(&self) -> String {
-        format!("UF2 file {}", self.path.display())
+        format!("UF2 file {}", self.output.shown.display())
     }
     fn read(&mut self, _address: u32, _buf: &mut [u8]) -> Result<bool> {
         Ok(false)
@@ -33,7 +32,6 @@ impl Device for Uf2File {
         Ok(())
     }
     fn finish(&mut self, _reset: bool) -> Result<()> {
-        std::fs::write(&self.path, &self.blocks)
-            .with_context(|| format!("cannot write {}", self.path.display()))
+        files::write_output(&self.output, &self.blocks)
     }
 }
