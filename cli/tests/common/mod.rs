@@ -49,6 +49,8 @@ impl Run {
 
 /// Run avm-jit with `args`; `setup` may change the command (stdout, pre_exec). Killed and
 /// reported after `limit`.
+// The child is reaped by wait4 (for its status and a time limit), which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 pub fn run_with<S: AsRef<std::ffi::OsStr>>(
     args: &[S],
     limit: Duration,
