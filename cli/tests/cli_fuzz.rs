@@ -55,7 +55,8 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
     b
 }
 
-/// Paths that are not ordinary input files.
+/// Paths that are not ordinary files, all inside `dir`: they are tried as outputs too, so nothing
+/// here may lead outside the scratch directory, whatever a broken build does with it.
 fn odd_paths(dir: &Path) -> Vec<PathBuf> {
     let fifo = dir.join("odd.fifo");
     mkfifo(&fifo);
@@ -70,7 +71,7 @@ fn odd_paths(dir: &Path) -> Vec<PathBuf> {
     std::fs::create_dir(&subdir).unwrap();
     let strange = dir.join("naïve\nname -x.avm");
     std::fs::write(&strange, example_avm()).unwrap();
-    vec![
+    let mut paths = vec![
         fifo,
         empty,
         dangling,
@@ -78,12 +79,14 @@ fn odd_paths(dir: &Path) -> Vec<PathBuf> {
         subdir,
         strange,
         dir.join("missing.beam"),
-        PathBuf::from("/dev/null"),
-        PathBuf::from("/dev/zero"),
-        PathBuf::from("/"),
-        PathBuf::from("-"),
-    ]
+        dir.join("-"),
+    ];
+    paths.extend(device_node(dir, "null-device"));
+    paths
 }
+
+/// Inputs only: the machine's devices and odd names, never given where an output goes.
+const SYSTEM_INPUTS: [&str; 4] = ["/dev/null", "/dev/zero", "/", "-"];
 
 /// Every subcommand, on `input` (and `other` where two files are wanted), writing under `out`.
 fn commands(input: &Path, other: &Path, out: &Path, rng: &mut Rng) -> Vec<Vec<OsString>> {
@@ -233,6 +236,19 @@ fn mutated_inputs_and_odd_paths_never_crash_any_subcommand() {
     }
     let odd_dir = dir.join("odd");
     std::fs::create_dir(&odd_dir).unwrap();
+    for (k, input) in SYSTEM_INPUTS.iter().enumerate() {
+        let out = odd_dir.join(format!("sys{k}"));
+        std::fs::create_dir(&out).unwrap();
+        for args in commands(Path::new(input), &app, &out, &mut rng) {
+            // Not the commands that would write to it (`flash --image INPUT`, `pack -o INPUT`).
+            let writes_input = matches!(args[0].to_str(), Some("flash" | "pack"))
+                && args.last().map(|a| a.as_os_str()) != Some(input.as_ref());
+            if !writes_input {
+                check(&args);
+                runs += 1;
+            }
+        }
+    }
     for (k, path) in odd_paths(&odd_dir).iter().enumerate() {
         let out = odd_dir.join(format!("out{k}"));
         std::fs::create_dir(&out).unwrap();
@@ -265,7 +281,7 @@ fn mutated_inputs_and_odd_paths_never_crash_any_subcommand() {
     }
     // Odd arguments.
     for args in [
-        vec!["info", "--flash-size", "0", "--image", "/dev/null"],
+        vec!["info", "--flash-size", "0", "--image", "/dev/zero"],
         vec!["info", "--address", "0x", "x.avm"],
         vec![
             "flash",

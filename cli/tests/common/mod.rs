@@ -184,6 +184,17 @@ pub fn mkfifo(path: &Path) {
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
 }
 
+/// A character device node in `dir` (the null device's numbers), so that a test of what is
+/// refused never points avm-jit at the machine's own /dev. None where mknod is not allowed.
+pub fn device_node(dir: &Path, name: &str) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = dir.join(name);
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    let made = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+    (made == 0).then_some(path)
+}
+
 /// The offset of the data of chunk `id` in a BEAM file.
 pub fn chunk_data(beam: &[u8], id: &[u8; 4]) -> Option<(usize, usize)> {
     let mut at = 12;
