@@ -29,6 +29,9 @@ pub struct CompileArgs {
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Files compiled at once (default: one per core).
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
 }
 
 pub fn parse_target(s: &str) -> Result<CodeTarget, String> {
@@ -200,7 +203,7 @@ fn compile_file(path: &Path, out: &Output, target: CodeTarget, bar: &ProgressBar
     }
     let written = match compiled {
         Some(data) => {
-            files::write_output(out, &data)?;
+            files::write_output(out, &data, false)?;
             true
         }
         None => false,
@@ -235,10 +238,12 @@ pub fn run(args: &CompileArgs) -> Result<bool> {
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         )
     };
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(args.inputs.len())
-        .max(1);
+    let workers = match args.jobs {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+    .min(args.inputs.len())
+    .max(1);
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let (send, receive) = mpsc::channel::<(usize, Result<Done>)>();

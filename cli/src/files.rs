@@ -274,8 +274,11 @@ fn check_replaceable(shown: &Path, real: &Path, meta: &Metadata) -> Result<()> {
     Ok(())
 }
 
-/// Write `bytes` to `out`: complete new file or untouched old one.
-pub fn write_output(out: &Output, bytes: &[u8]) -> Result<()> {
+/// Write `bytes` to `out`: complete new file or untouched old one, whatever happens to this
+/// process. With `sync`, an existing file is replaced only once the new bytes are on disk, so that
+/// a power cut cannot leave an empty file either (one fsync per file: `compile`, which writes many
+/// files that can be made again from their inputs, leaves that to the file system).
+pub fn write_output(out: &Output, bytes: &[u8], sync: bool) -> Result<()> {
     let shown = out.shown.display();
     let fail = || format!("{shown}: cannot write");
     let dir = parent_of(&out.real);
@@ -310,8 +313,9 @@ pub fn write_output(out: &Output, bytes: &[u8]) -> Result<()> {
             // file becomes the user's own, as with any editor that saves by renaming.
             let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(meta.uid()), Some(meta.gid()));
         }
-        // Replacing a file: make sure the new bytes are on disk before the old ones go.
-        tmp.as_file().sync_all().with_context(fail)?;
+        if sync {
+            tmp.as_file().sync_all().with_context(fail)?;
+        }
     }
     tmp.persist(&out.real)
         .map_err(|e| anyhow!("{shown}: cannot write: {}", e.error))?;

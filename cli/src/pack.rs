@@ -116,5 +116,5 @@ pub fn run(args: &PackArgs) -> Result<()> {
         .map_err(|e| anyhow!("{name}: {e}"))?;
     }
     let out = pack.finish();
-    files::write_output(&output, &out)
+    files::write_output(&output, &out, true)
 }

@@ -63,7 +63,7 @@ impl Device for ImageFile {
     }
     fn finish(&mut self, _reset: bool) -> Result<()> {
         match &self.output {
-            Some(output) => files::write_output(output, self.flash.as_bytes()),
+            Some(output) => files::write_output(output, self.flash.as_bytes(), true),
             None => bail!("{}: opened to be read only", self.describe()),
         }
     }

@@ -32,6 +32,6 @@ impl Device for Uf2File {
         Ok(())
     }
     fn finish(&mut self, _reset: bool) -> Result<()> {
-        files::write_output(&self.output, &self.blocks)
+        files::write_output(&self.output, &self.blocks, true)
     }
 }
