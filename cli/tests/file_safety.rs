@@ -145,6 +145,41 @@ fn case1_read_only_image_is_refused_and_untouched() {
     assert_eq!(std::fs::read(&uf2).unwrap(), b"old uf2");
 }
 
+/// Case 1 as another user: an image the user may not write is refused even when its directory
+/// would let a rename replace it. Needs root (to run avm-jit as `nobody`); skipped otherwise.
+#[test]
+fn case1_image_the_user_cannot_write_is_refused_in_a_writable_directory() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("case1 other user: not root, skipped");
+        return;
+    }
+    let dir = scratch("case1_other_user");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let app = dir.join("app.avm");
+    std::fs::write(&app, example_avm()).unwrap();
+    let image = dir.join("flash.bin");
+    std::fs::write(&image, b"root's image").unwrap();
+    std::fs::set_permissions(&image, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run_with(
+        &[
+            "flash".as_ref(),
+            "--mode".as_ref(),
+            "jit".as_ref(),
+            "--image".as_ref(),
+            image.as_os_str(),
+            app.as_os_str(),
+        ],
+        Duration::from_secs(30),
+        |cmd| {
+            cmd.uid(65534).gid(65534);
+        },
+    );
+    out.refused(&["flash.bin", "not writable by you"]);
+    assert_eq!(std::fs::read(&image).unwrap(), b"root's image");
+    assert_eq!(std::fs::metadata(&image).unwrap().uid(), 0);
+}
+
 #[test]
 fn case1_images_differing_in_extension_do_not_swap_contents() {
     let dir = scratch("case1_concurrent");
