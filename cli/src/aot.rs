@@ -6,7 +6,8 @@ use avm_jit_core::compile::module::CodeTarget;
 /// Compile every module of an AVM, as `avm-jit compile` would, and return the new AVM.
 /// Refused when a module cannot be compiled: AtomVM's JIT build has no interpreter to fall back to.
 pub fn compile_avm(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let (out, failures) = crate::compile::compile_avm(bytes, CodeTarget::Armv6m, &|| ())?;
+    let pack = avm_jit_core::avm::Pack::parse(bytes)?;
+    let (out, failures) = crate::compile::compile_avm(&pack, CodeTarget::Armv6m, &|| ())?;
     if !failures.is_empty() {
         bail!(
             "{} module(s) cannot be compiled ahead of time (use --mode jit to let the device compile):\n  {}",

@@ -134,11 +134,10 @@ pub fn compile_module(bytes: &[u8], target: CodeTarget) -> Result<Vec<u8>, Modul
 /// Compile every module of an AVM. Returns the new AVM (modules that failed are left as they
 /// were) and one message per failed module.
 pub fn compile_avm(
-    bytes: &[u8],
+    pack: &Pack<'_>,
     target: CodeTarget,
     on_module: &dyn Fn(),
 ) -> Result<(Vec<u8>, Vec<String>), avm_jit_core::Error> {
-    let pack = Pack::parse(bytes)?;
     let mut compiled: Vec<Option<Vec<u8>>> = vec![None; pack.sections().len()];
     let mut failures = Vec::new();
     for (slot, section) in compiled.iter_mut().zip(pack.sections()) {
@@ -195,7 +194,7 @@ fn compile_file(path: &Path, out: &Output, target: CodeTarget, bar: &ProgressBar
         let pack = Pack::parse(bytes).map_err(fail)?;
         check::avm(&pack, false).map_err(fail)?;
         let modules = pack.modules().count() as u64;
-        let (out, failures) = compile_avm(bytes, target, &|| bar.inc(1)).map_err(fail)?;
+        let (out, failures) = compile_avm(&pack, target, &|| bar.inc(1)).map_err(fail)?;
         (Some(out), modules, failures)
     };
     if input.kind == Kind::Beam {
