@@ -248,7 +248,7 @@ pub fn run(args: &CompileArgs) -> Result<bool> {
     let (send, receive) = mpsc::channel::<(usize, Result<Done>)>();
     let mut failed = 0u64;
     let mut modules = 0u64;
-    let mut error = None;
+    let mut stopped = false;
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let send = send.clone();
@@ -292,8 +292,11 @@ pub fn run(args: &CompileArgs) -> Result<bool> {
                     Err(e) => {
                         // The first file that cannot be read or written stops the command; the
                         // outputs already written are complete.
+                        // Every error is shown in input order (files already under way when
+                        // the first one came may fail too).
                         stop.store(true, Ordering::Relaxed);
-                        error.get_or_insert(e);
+                        stopped = true;
+                        bar.suspend(|| eprintln!("error: {e:#}"));
                     }
                 }
                 shown += 1;
@@ -301,8 +304,8 @@ pub fn run(args: &CompileArgs) -> Result<bool> {
         }
     });
     bar.finish_and_clear();
-    if let Some(e) = error {
-        return Err(e);
+    if stopped {
+        return Ok(false);
     }
     if failed > 0 {
         eprintln!(
