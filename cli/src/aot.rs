@@ -7,7 +7,8 @@ use avm_jit_core::compile::module::CodeTarget;
 /// and return the new AVM. Refused when a module cannot be compiled: AtomVM's JIT build has no
 /// interpreter to fall back to.
 pub fn compile_avm(bytes: &[u8], target: CodeTarget) -> anyhow::Result<Vec<u8>> {
-    let (out, failures) = crate::compile::compile_avm(bytes, target, &|| ())?;
+    let pack = avm_jit_core::avm::Pack::parse(bytes)?;
+    let (out, failures) = crate::compile::compile_avm(&pack, target, &|| ())?;
     if !failures.is_empty() {
         bail!(
             "{} module(s) cannot be compiled ahead of time (use --mode jit to let the device compile):\n  {}",

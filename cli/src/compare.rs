@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use avm_jit_core::avm::Pack;
 use avm_jit_core::beam::Module;
 use avm_jit_core::compile::module::{native_payload, CodeTarget};
@@ -25,6 +25,8 @@ use avm_jit_core::flash::{Chip, MemFlash};
 use avm_jit_core::isa::armv6m::disasm::{decode, describe_difference};
 use avm_jit_core::native::{Native, SINGLE_ARCH_HEADER_LEN, VARIANT_THUMB2};
 use avm_jit_core::stream::VecSink;
+
+use crate::files::{self, Expect};
 
 #[derive(clap::Args)]
 pub struct CompareArgs {
@@ -106,7 +108,8 @@ fn beam_item(bytes: &[u8]) -> Result<Item, avm_jit_core::Error> {
 }
 
 fn file_side(path: &Path, layout: &Layout, main_address: u32) -> Result<Side> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    // A flash image may be as large as the flash; everything else is bounded by the same cap.
+    let bytes = files::read_input(path, Expect::Any, files::MAX_INPUT)?.bytes;
     let label = path.display().to_string();
     let fail = |e: avm_jit_core::Error| anyhow!("{}: {e}", path.display());
     let items = if bytes.starts_with(b"FOR1") {
@@ -508,7 +511,12 @@ fn check_payload(label: &str, payload: &[u8], beam: &[u8]) -> Result<String, Str
 
 /// Compare one module present once on each side; prints what it found, returns identical.
 /// `target` is the code variant of cache entries.
-fn compare_pair(name: &str, sides: [&Side; 2], items: [&Item; 2], target: CodeTarget) -> bool {
+fn compare_pair(
+    name: &str,
+    sides: [&Side; 2],
+    items: [&Item; 2],
+    target: CodeTarget,
+) -> Result<bool> {
     let [ls, rs] = sides;
     let [li, ri] = items;
     let bytecode = li.bytecode.as_ref().or(ri.bytecode.as_ref());
@@ -519,20 +527,20 @@ fn compare_pair(name: &str, sides: [&Side; 2], items: [&Item; 2], target: CodeTa
             } else {
                 rs
             };
-            println!(
+            outln!(
                 "module {name} differs: no native code in {} (bytecode only, no valid cache entry)",
                 which.label
-            );
-            false
+            )?;
+            Ok(false)
         }
         (Code::Payload(l), Code::Payload(r)) => {
             if l == r {
-                return true;
+                return Ok(true);
             }
             let mut text = String::new();
             let _ = describe_difference(l, r, [&ls.label, &rs.label], &mut text);
-            println!("module {name} differs: {text}");
-            false
+            outln!("module {name} differs: {text}")?;
+            Ok(false)
         }
         (
             Code::Entry {
@@ -553,22 +561,22 @@ fn compare_pair(name: &str, sides: [&Side; 2], items: [&Item; 2], target: CodeTa
             let same = l == r && ll == rl;
             let ok = same && checks.iter().all(|c| c.is_ok());
             if !ok {
-                println!(
+                outln!(
                     "module {name} differs (entries at {la:#010x} and {ra:#010x}){}",
                     if same {
                         ""
                     } else {
                         ": the two entries' code differs"
                     }
-                );
+                )?;
                 for c in &checks {
                     match c {
-                        Ok(t) => println!("  ok: {t}"),
-                        Err(t) => println!("  DIFFERENT: {t}"),
+                        Ok(t) => outln!("  ok: {t}")?,
+                        Err(t) => outln!("  DIFFERENT: {t}")?,
                     }
                 }
             }
-            ok
+            Ok(ok)
         }
         (Code::Entry { code, labels, .. }, Code::Payload(payload))
         | (Code::Payload(payload), Code::Entry { code, labels, .. }) => {
@@ -578,12 +586,12 @@ fn compare_pair(name: &str, sides: [&Side; 2], items: [&Item; 2], target: CodeTa
                 (rs, ri, ls)
             };
             if payload_target(payload) != target {
-                println!(
+                outln!(
                     "module {name} differs: the avmN payload is {} code, the cache entry is taken as {} (see --target)",
                     payload_target(payload).name(),
                     target.name()
-                );
-                return false;
+                )?;
+                return Ok(false);
             }
             let entry_check = check_entry(es, ei, code, *labels, target);
             let payload_check = match bytecode {
@@ -591,25 +599,25 @@ fn compare_pair(name: &str, sides: [&Side; 2], items: [&Item; 2], target: CodeTa
                 None => Err("no bytecode to check the avmN payload against".to_string()),
             };
             let ok = entry_check.is_ok() && payload_check.is_ok();
-            println!(
+            outln!(
                 "module {name}: {}",
                 if ok {
                     "identical (same bytecode, compiled in each layout)"
                 } else {
                     "differs"
                 }
-            );
+            )?;
             for c in [&entry_check, &payload_check] {
                 match c {
-                    Ok(t) => println!("  ok: {t}"),
-                    Err(t) => println!("  DIFFERENT: {t}"),
+                    Ok(t) => outln!("  ok: {t}")?,
+                    Err(t) => outln!("  DIFFERENT: {t}")?,
                 }
             }
             // Only meaningful (and quick) when both sides are faithful compiles of one module.
             if ok {
-                println!("  {}", layout_difference(code, payload, *labels, target));
+                outln!("  {}", layout_difference(code, payload, *labels, target))?;
             }
-            ok
+            Ok(ok)
         }
     }
 }
@@ -637,7 +645,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
     for side in [left, right] {
         for p in &side.problems {
             differ += 1;
-            println!("{}: {p}", side.label);
+            outln!("{}: {p}", side.label)?;
         }
     }
     // Two single modules of plain files (e.g. raw payloads named after their files) are compared
@@ -649,12 +657,12 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
             [left, right],
             [&left.items[0], &right.items[0]],
             target,
-        ) {
+        )? {
             same += 1;
         } else {
             differ += 1;
         }
-        println!("{same} identical, {differ} different");
+        outln!("{same} identical, {differ} different")?;
         return Ok(differ == 0);
     }
 
@@ -672,7 +680,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
                     (&l[0].code, &r[0].code),
                     (Code::Entry { .. }, Code::Payload(_)) | (Code::Payload(_), Code::Entry { .. })
                 );
-                if compare_pair(name, [left, right], [l[0], r[0]], target) {
+                if compare_pair(name, [left, right], [l[0], r[0]], target)? {
                     explain |= layouts;
                     same += 1;
                 } else {
@@ -683,17 +691,17 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
                 differ += 1;
                 for (n, side) in [(nl, left), (nr, right)] {
                     match n {
-                        0 => println!("module {name}: missing from {}", side.label),
+                        0 => outln!("module {name}: missing from {}", side.label)?,
                         1 => {}
-                        n => println!("module {name}: {n} times in {}", side.label),
+                        n => outln!("module {name}: {n} times in {}", side.label)?,
                     }
                 }
             }
         }
     }
     if explain {
-        println!("{LAYOUT_WHY}");
+        outln!("{LAYOUT_WHY}")?;
     }
-    println!("{same} identical, {differ} different");
+    outln!("{same} identical, {differ} different")?;
     Ok(differ == 0)
 }

@@ -1,6 +1,9 @@
 //! `avm-jit compile`: add native code (`avmN` chunks) to BEAM modules, alone or inside AVMs.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use avm_jit_core::avm::Pack;
@@ -8,6 +11,9 @@ use avm_jit_core::beam::{opcodes, Module};
 use avm_jit_core::compile::module::{precompile_beam, CodeTarget, ModuleError};
 use avm_jit_core::compile::CompileErrorKind;
 use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::check;
+use crate::files::{self, Expect, Files, Kind, Output};
 
 #[derive(clap::Args)]
 pub struct CompileArgs {
@@ -23,6 +29,9 @@ pub struct CompileArgs {
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Files compiled at once (default: one per core).
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
 }
 
 pub fn parse_target(s: &str) -> Result<CodeTarget, String> {
@@ -79,7 +88,8 @@ pub fn describe_failure(module: &[u8], error: &ModuleError) -> String {
     }
 }
 
-/// Where the output for `input` goes.
+/// Where the output for `input` goes. Identity checks (not an input, not another output) are
+/// made by [`crate::files::Files::output`].
 fn output_path(input: &Path, output: Option<&Path>, many: bool) -> Result<PathBuf> {
     let file_name = input
         .file_name()
@@ -104,12 +114,19 @@ fn output_path(input: &Path, output: Option<&Path>, many: bool) -> Result<PathBu
             input.with_file_name(format!("{stem}.jit{ext}"))
         }
     };
-    if out
-        .canonicalize()
-        .ok()
-        .is_some_and(|o| input.canonicalize().ok().as_ref() == Some(&o))
-    {
-        bail!("{}: output would overwrite the input", out.display());
+    Ok(out)
+}
+
+/// Compile one BEAM module and check the result the way `info` reads it: a module whose native
+/// code AtomVM would misread (e.g. a label count past the 16-bit tables) is refused.
+pub fn compile_module(bytes: &[u8], target: CodeTarget) -> Result<Vec<u8>, ModuleError> {
+    let out = precompile_beam(bytes, target)?;
+    let module = Module::parse(&out)?;
+    if let Some(c) = module.chunk(*b"avmN") {
+        check::native(c.data).map_err(|e| {
+            // The offset is the input's: the output is not a file the user has.
+            ModuleError::Beam(avm_jit_core::Error::new(e.kind, 0))
+        })?;
     }
     Ok(out)
 }
@@ -117,11 +134,10 @@ fn output_path(input: &Path, output: Option<&Path>, many: bool) -> Result<PathBu
 /// Compile every module of an AVM. Returns the new AVM (modules that failed are left as they
 /// were) and one message per failed module.
 pub fn compile_avm(
-    bytes: &[u8],
+    pack: &Pack<'_>,
     target: CodeTarget,
     on_module: &dyn Fn(),
 ) -> Result<(Vec<u8>, Vec<String>), avm_jit_core::Error> {
-    let pack = Pack::parse(bytes)?;
     let mut compiled: Vec<Option<Vec<u8>>> = vec![None; pack.sections().len()];
     let mut failures = Vec::new();
     for (slot, section) in compiled.iter_mut().zip(pack.sections()) {
@@ -134,7 +150,7 @@ pub fn compile_avm(
             continue;
         }
         on_module();
-        match precompile_beam(section.data, target) {
+        match compile_module(section.data, target) {
             Ok(out) => *slot = Some(out),
             Err(e) => failures.push(describe_failure(
                 section.data,
@@ -160,64 +176,142 @@ fn rebase(e: ModuleError, base: usize) -> ModuleError {
     }
 }
 
+/// What became of one input.
+struct Done {
+    modules: u64,
+    failures: Vec<String>,
+    written: bool,
+}
+
+/// Read, check, compile and write one input.
+fn compile_file(path: &Path, out: &Output, target: CodeTarget, bar: &ProgressBar) -> Result<Done> {
+    let input = files::read_input(path, Expect::BeamOrAvm, files::MAX_INPUT)?;
+    let bytes = &input.bytes;
+    let fail = |e: avm_jit_core::Error| anyhow!("{}: {e}", path.display());
+    let (compiled, modules, failures) = if input.kind == Kind::Beam {
+        let module = Module::parse(bytes).map_err(fail)?;
+        check::beam_tables(&module).map_err(fail)?;
+        match compile_module(bytes, target) {
+            Ok(out) => (Some(out), 1, Vec::new()),
+            Err(e) => (None, 1, vec![describe_failure(bytes, &e)]),
+        }
+    } else {
+        let pack = Pack::parse(bytes).map_err(fail)?;
+        check::avm(&pack, false).map_err(fail)?;
+        let modules = pack.modules().count() as u64;
+        let (out, failures) = compile_avm(&pack, target, &|| bar.inc(1)).map_err(fail)?;
+        (Some(out), modules, failures)
+    };
+    if input.kind == Kind::Beam {
+        bar.inc(1);
+    }
+    let written = match compiled {
+        Some(data) => {
+            files::write_output(out, &data, false)?;
+            true
+        }
+        None => false,
+    };
+    Ok(Done {
+        modules,
+        failures,
+        written,
+    })
+}
+
+/// Compile every input: each is read, parsed once, compiled and written by one of the worker
+/// threads (one per core), while messages come out in input order. Which outputs collide with
+/// inputs or with each other is decided before anything is read or written.
 pub fn run(args: &CompileArgs) -> Result<bool> {
     let many = args.inputs.len() > 1;
-    // Read and validate every input, and count modules, before compiling anything.
-    let mut files = Vec::new();
-    let mut modules = 0u64;
+    let mut files = Files::new();
     for path in &args.inputs {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        if bytes.starts_with(b"FOR1") {
-            Module::parse(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-            modules += 1;
-        } else if bytes.starts_with(b"#!/usr/bin/env AtomVM") {
-            let pack = Pack::parse(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-            modules += pack.modules().count() as u64;
-        } else {
-            bail!(
-                "{}: at offset 0x0: neither a BEAM file (FOR1) nor an AVM",
-                path.display()
-            );
-        }
+        files.input(path);
+    }
+    let mut outputs = Vec::with_capacity(args.inputs.len());
+    for path in &args.inputs {
         let out = output_path(path, args.output.as_deref(), many)?;
-        files.push((path, bytes, out));
+        outputs.push(files.output(&out)?);
     }
 
-    let bar = if args.quiet || modules < 2 {
+    let bar = if args.quiet || args.inputs.len() < 2 {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(modules).with_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} modules")
+        ProgressBar::no_length().with_style(
+            ProgressStyle::with_template("{pos} modules compiled")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         )
     };
-    let mut failed = 0;
-    for (path, bytes, out_path) in &files {
-        let (out, failures) = if bytes.starts_with(b"FOR1") {
-            bar.inc(1);
-            match precompile_beam(bytes, args.target) {
-                Ok(out) => (Some(out), Vec::new()),
-                Err(e) => (None, vec![describe_failure(bytes, &e)]),
-            }
-        } else {
-            let (out, failures) = compile_avm(bytes, args.target, &|| bar.inc(1))
-                .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-            (Some(out), failures)
-        };
-        for f in &failures {
-            bar.suspend(|| eprintln!("error: {}: {f}", path.display()));
-        }
-        failed += failures.len();
-        if let Some(out) = out {
-            std::fs::write(out_path, &out)
-                .with_context(|| format!("{}: cannot write", out_path.display()))?;
-            if !args.quiet {
-                bar.suspend(|| eprintln!("{} -> {}", path.display(), out_path.display()));
-            }
-        }
+    let workers = match args.jobs {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     }
+    .min(args.inputs.len())
+    .max(1);
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (send, receive) = mpsc::channel::<(usize, Result<Done>)>();
+    let mut failed = 0u64;
+    let mut modules = 0u64;
+    let mut stopped = false;
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let send = send.clone();
+            let (next, stop, bar, outputs) = (&next, &stop, &bar, &outputs);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= args.inputs.len() || stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let done = compile_file(&args.inputs[i], &outputs[i], args.target, bar);
+                if send.send((i, done)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(send);
+        // Report in input order; results that arrive early wait here (a few words each).
+        let mut pending = BTreeMap::new();
+        let mut shown = 0;
+        for (i, done) in receive {
+            pending.insert(i, done);
+            while let Some(done) = pending.remove(&shown) {
+                let path = &args.inputs[shown];
+                match done {
+                    Ok(done) => {
+                        for f in &done.failures {
+                            bar.suspend(|| eprintln!("error: {}: {f}", path.display()));
+                        }
+                        failed += done.failures.len() as u64;
+                        modules += done.modules;
+                        if done.written && !args.quiet {
+                            bar.suspend(|| {
+                                eprintln!(
+                                    "{} -> {}",
+                                    path.display(),
+                                    outputs[shown].shown.display()
+                                )
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        // The first file that cannot be read or written stops the command; the
+                        // outputs already written are complete.
+                        // Every error is shown in input order (files already under way when
+                        // the first one came may fail too).
+                        stop.store(true, Ordering::Relaxed);
+                        stopped = true;
+                        bar.suspend(|| eprintln!("error: {e:#}"));
+                    }
+                }
+                shown += 1;
+            }
+        }
+    });
     bar.finish_and_clear();
+    if stopped {
+        return Ok(false);
+    }
     if failed > 0 {
         eprintln!(
             "{failed} of {modules} modules failed to compile (in an AVM they stay as bytecode)"

@@ -3,11 +3,13 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use avm_jit_core::avm::Pack;
 use avm_jit_core::beam::Module;
 use avm_jit_core::isa::armv6m::disasm::disassemble;
 use avm_jit_core::native::{CodeLayout, Native};
+
+use crate::files::{self, Expect, Kind};
 
 #[derive(clap::Args)]
 pub struct DisasmArgs {
@@ -20,11 +22,12 @@ pub struct DisasmArgs {
 
 /// The native payloads of a file, by module name.
 pub fn native_payloads(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let input = files::read_input(path, Expect::Native, files::MAX_INPUT)?;
+    let bytes = input.bytes;
     let fail = |e: avm_jit_core::Error| anyhow!("{}: {e}", path.display());
-    if bytes.starts_with(b"FOR1") {
+    if input.kind == Kind::Beam {
         Ok(vec![beam_payload(&bytes).map_err(fail)?])
-    } else if bytes.starts_with(b"#!/usr/bin/env AtomVM") {
+    } else if input.kind == Kind::Avm {
         let pack = Pack::parse(&bytes).map_err(fail)?;
         let mut out = Vec::new();
         for s in pack.modules() {
@@ -122,7 +125,7 @@ pub fn run_disasm(args: &DisasmArgs) -> Result<()> {
         }
         let text = listing(name, payload)
             .map_err(|e| anyhow!("{}: module {name}: {e}", args.file.display()))?;
-        print!("{text}");
+        out!("{text}")?;
         shown += 1;
     }
     if shown == 0 {

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::device::image::ImageFile;
 use crate::device::uf2::Uf2File;
 use crate::device::Device;
+use crate::files::{self, Expect, Files, Output};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -113,9 +114,14 @@ pub fn parse_number(text: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("{text:?} does not fit in 32 bits"))
 }
 
-fn read_avm(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Pack::parse(&bytes).map_err(|e| anyhow!("{} is not a valid AVM: {e}", path.display()))?;
+fn read_avm(path: &Path, mode: Mode) -> Result<Vec<u8>> {
+    let bytes = files::read_input(path, Expect::Avm, files::MAX_INPUT)?.bytes;
+    let pack =
+        Pack::parse(&bytes).map_err(|e| anyhow!("{} is not a valid AVM: {e}", path.display()))?;
+    // Where the bytecode stays in flash (jit: the device compiles it; prefill: it is kept next to
+    // the cache), every module must be whole, as `info` would say.
+    crate::check::avm(&pack, mode != Mode::Aot)
+        .map_err(|e| anyhow!("{} is not a valid AVM: {e}", path.display()))?;
     Ok(bytes)
 }
 
@@ -143,7 +149,7 @@ pub fn chip_layout(chip: Chip, flash_size: Option<u32>) -> Result<Layout> {
 }
 
 fn prepare(path: &Path, mode: Mode, chip: Chip) -> Result<Vec<u8>> {
-    let bytes = read_avm(path)?;
+    let bytes = read_avm(path, mode)?;
     // Code already compiled for the other chip is refused in both modes (without its `Code` chunk,
     // as precompiled modules are, it cannot be compiled again).
     chip.check_native_code(&bytes)
@@ -161,16 +167,22 @@ fn prepare(path: &Path, mode: Mode, chip: Chip) -> Result<Vec<u8>> {
     }
 }
 
-fn open_destination(dest: &Destination, layout: &Layout, chip: Chip) -> Result<Box<dyn Device>> {
-    if let Some(path) = &dest.image {
-        return Ok(Box::new(ImageFile::open(
-            path,
-            layout.flash_base,
-            layout.flash_size,
-        )?));
-    }
-    if let Some(path) = &dest.uf2 {
-        return Ok(Box::new(Uf2File::create(path, chip)));
+fn open_destination(
+    dest: &Destination,
+    output: Option<Output>,
+    layout: &Layout,
+    chip: Chip,
+) -> Result<Box<dyn Device>> {
+    match output {
+        Some(output) if dest.image.is_some() => {
+            return Ok(Box::new(ImageFile::open_for_writing(
+                output,
+                layout.flash_base,
+                layout.flash_size,
+            )?))
+        }
+        Some(output) => return Ok(Box::new(Uf2File::create(output, chip))),
+        None => {}
     }
     open_probe(dest.probe.as_deref().unwrap_or(""), chip)
 }
@@ -220,6 +232,17 @@ struct FlashSummary {
 pub fn run_flash(args: &FlashArgs) -> Result<()> {
     let chip = parse_chip(&args.target)?;
     let layout = chip_layout(chip, args.flash_size)?;
+    crate::check::flash_args(&layout, args.address)?;
+    // The image or UF2 file is neither input, checked before anything is read or written.
+    let mut files = Files::new();
+    files.input(&args.avm);
+    if let Some(lib) = &args.lib {
+        files.input(lib);
+    }
+    let output = match (&args.destination.image, &args.destination.uf2) {
+        (Some(path), _) | (None, Some(path)) => Some(files.output(path)?),
+        (None, None) => None,
+    };
     // Everything that can be refused is checked before the destination is opened.
     let main = prepare(&args.avm, args.mode, chip)?;
     let lib = args
@@ -256,7 +279,7 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
     };
     plan::plan(&req).map_err(who)?;
 
-    let mut device = open_destination(&args.destination, &layout, chip)?;
+    let mut device = open_destination(&args.destination, output, &layout, chip)?;
     let old_lib = match lib {
         None => lib_in_flash(device.as_mut(), &layout)?,
         Some(_) => None,
@@ -316,7 +339,7 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
         prefill: prefilled,
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        outln!("{}", serde_json::to_string_pretty(&summary)?)?;
     } else {
         let mode = match args.mode {
             Mode::Aot => "aot",
@@ -324,16 +347,16 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
             Mode::Prefill => "prefill",
         };
         match &summary.prefill {
-            None => println!(
+            None => outln!(
                 "{}: main.avm ({} bytes, {mode} mode) at {:#010x}; JIT cache region {:#010x}..{:#010x} erased",
                 summary.destination,
                 summary.main_bytes,
                 summary.main_address,
                 summary.cache_start,
                 summary.cache_end
-            ),
+            )?,
             Some(p) => {
-                println!(
+                outln!(
                     "{}: main.avm ({} bytes, {mode} mode) at {:#010x}; JIT cache {:#010x}..{:#010x}: {} entries, {} bytes, marked valid",
                     summary.destination,
                     summary.main_bytes,
@@ -342,8 +365,8 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
                     summary.cache_end,
                     p.entries.len(),
                     p.cache_bytes
-                );
-                crate::prefill::print_summary(p);
+                )?;
+                crate::prefill::print_summary(p)?;
             }
         }
     }

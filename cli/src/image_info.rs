@@ -200,15 +200,18 @@ pub fn inspect(flash: &MemFlash, layout: &Layout, main_address: u32, source: Str
 
 pub fn print_info(info: &FlashInfo, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(info)?);
+        outln!("{}", serde_json::to_string_pretty(info)?)?;
         return Ok(());
     }
-    println!("{}", info.source);
+    outln!("{}", info.source)?;
     for avm in &info.avms {
-        println!(
+        outln!(
             "{} at {:#010x}: {} bytes, end section {:?}",
-            avm.partition, avm.address, avm.bytes, avm.end_name
-        );
+            avm.partition,
+            avm.address,
+            avm.bytes,
+            avm.end_name
+        )?;
         for m in &avm.modules {
             let mut tags = Vec::new();
             if m.start {
@@ -217,22 +220,22 @@ pub fn print_info(info: &FlashInfo, json: bool) -> Result<()> {
             if m.native {
                 tags.push("native");
             }
-            println!(
+            outln!(
                 "  {:#010x} {:>8}  {} {}",
                 m.address,
                 m.size,
                 m.name,
                 tags.join(" ")
-            );
+            )?;
         }
     }
     for p in &info.problems {
-        println!("problem: {p}");
+        outln!("problem: {p}")?;
     }
     match info.cache_start {
-        None => println!("no main.avm: no JIT cache"),
+        None => outln!("no main.avm: no JIT cache")?,
         Some(start) => {
-            println!(
+            outln!(
                 "JIT cache at {start:#010x}: {} ({} entries)",
                 if info.cache_valid {
                     "valid"
@@ -240,9 +243,9 @@ pub fn print_info(info: &FlashInfo, json: bool) -> Result<()> {
                     "not valid (an end section is not END)"
                 },
                 info.cache_entries.len()
-            );
+            )?;
             for e in &info.cache_entries {
-                println!(
+                outln!(
                     "  {:#010x} magic {:#06x} v{} code {:#010x} ({}) labels {} native {} bytes",
                     e.address,
                     e.magic,
@@ -251,17 +254,17 @@ pub fn print_info(info: &FlashInfo, json: bool) -> Result<()> {
                     e.module.as_deref().unwrap_or("unknown module"),
                     e.labels,
                     e.native_size
-                );
+                )?;
             }
             if let Some(stop) = &info.cache_stop {
-                println!("  then {stop}");
+                outln!("  then {stop}")?;
             }
             if !info.no_native.is_empty() {
-                println!(
+                outln!(
                     "warning: {} module(s) have no native code anywhere (no avmN chunk, no valid cache entry); AtomVM's JIT firmware must compile them on the device: {}",
                     info.no_native.len(),
                     info.no_native.join(", ")
-                );
+                )?;
             }
         }
     }
@@ -276,9 +279,10 @@ pub fn run_info(
     flash_size: Option<u32>,
     main_address: u32,
     json: bool,
-) -> Result<()> {
+) -> Result<bool> {
     let chip = parse_chip(target)?;
     let layout = chip_layout(chip, flash_size)?;
+    crate::check::flash_args(&layout, main_address)?;
     let flash = match (image, probe) {
         (Some(path), _) => {
             if !path.exists() {
@@ -293,7 +297,10 @@ pub fn run_info(
         Some(p) => format!("flash image {}", p.display()),
         None => "flash read through the probe".to_string(),
     };
-    print_info(&inspect(&flash, &layout, main_address, source), json)
+    let info = inspect(&flash, &layout, main_address, source);
+    print_info(&info, json)?;
+    // A damaged AVM or cache is a failure, not only a line of output.
+    Ok(info.problems.is_empty())
 }
 
 /// Read the AVM partitions and cache (everything from lib.avm up) into a flash snapshot.

@@ -1,13 +1,13 @@
 //! `avm-jit info FILE...`: what is inside BEAM and AVM files.
 
-use std::path::Path;
-
-use anyhow::{anyhow, Context, Result};
-use avm_jit_core::avm::{Pack, BEAM_CODE, BEAM_START, NORMAL_FILE};
+use anyhow::{anyhow, Result};
+use avm_jit_core::avm::{Pack, Section, BEAM_CODE, BEAM_START, NORMAL_FILE};
 use avm_jit_core::beam::Module;
 use avm_jit_core::flash::cache::first_entry_address;
 use avm_jit_core::native::Native;
 use serde::Serialize;
+
+use crate::files::{self, Expect, Kind};
 
 #[derive(Serialize)]
 pub struct ChunkInfo {
@@ -81,94 +81,151 @@ pub struct SectionInfo {
     pub data_offset: usize,
     pub data_size: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub beam: Option<BeamInfo>,
+    pub beam: Option<Box<BeamInfo>>,
 }
 
-#[derive(Serialize)]
-pub struct AvmInfo {
+/// An AVM as `info` shows it: a view over the file, whose sections are described one at a time
+/// as they are printed (memory stays a small multiple of the file, whatever its sections).
+pub struct AvmInfo<'a> {
     pub size: usize,
-    pub sections: Vec<SectionInfo>,
-    /// Offset of the end section, and of the first byte after its name.
-    pub end_section_offset: usize,
-    pub end_offset: usize,
-    pub end_name: String,
-    pub start_module: Option<String>,
-    /// Where the file would sit in flash, and where AtomVM's JIT cache would then begin.
+    pub pack: Pack<'a>,
+    /// Where the file would sit in flash, and where AtomVM's JIT cache would then begin (none:
+    /// the file would not fit below the end of the flash).
     pub address: u32,
-    pub jit_cache_start: u32,
+    pub jit_cache_start: Option<u32>,
+}
+
+impl Serialize for AvmInfo<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let end = self.pack.end();
+        let mut st = serializer.serialize_struct("AvmInfo", 8)?;
+        st.serialize_field("size", &self.size)?;
+        st.serialize_field("sections", &Sections(&self.pack))?;
+        st.serialize_field("end_section_offset", &end.offset)?;
+        // Offset of the first byte after the end section's name.
+        st.serialize_field("end_offset", &end.data_offset)?;
+        st.serialize_field("end_name", &String::from_utf8_lossy(end.name))?;
+        st.serialize_field("start_module", &start_module(&self.pack))?;
+        st.serialize_field("address", &self.address)?;
+        st.serialize_field("jit_cache_start", &self.jit_cache_start)?;
+        st.end()
+    }
+}
+
+/// The sections of a pack, described as they are serialized.
+struct Sections<'p, 'a>(&'p Pack<'a>);
+
+impl Serialize for Sections<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeSeq};
+        let mut seq = serializer.serialize_seq(Some(self.0.sections().len()))?;
+        for s in self.0.sections() {
+            seq.serialize_element(&section_info(s).map_err(S::Error::custom)?)?;
+        }
+        seq.end()
+    }
+}
+
+fn start_module(pack: &Pack<'_>) -> Option<String> {
+    pack.start_module()
+        .and_then(|s| s.module_name())
+        .map(str::to_string)
 }
 
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
-pub enum FileKind {
+pub enum FileKind<'a> {
     Beam(BeamInfo),
-    Avm(AvmInfo),
+    Avm(AvmInfo<'a>),
 }
 
 #[derive(Serialize)]
-pub struct FileInfo {
+pub struct FileInfo<'a> {
     pub path: String,
     #[serde(flatten)]
-    pub kind: FileKind,
+    pub kind: FileKind<'a>,
 }
 
-/// `avm-jit info FILE...`.
-pub fn run(files: &[std::path::PathBuf], address: u32, json: bool) -> Result<()> {
-    let mut infos = Vec::new();
-    for path in files {
-        infos.push(inspect_file(path)?.with_address(address));
+/// `avm-jit info FILE...`. Files are read, checked and described one at a time; `--json` prints
+/// one object for one file and an array for several.
+pub fn run(
+    files: &[std::path::PathBuf],
+    target: &str,
+    flash_size: Option<u32>,
+    address: u32,
+    json: bool,
+) -> Result<()> {
+    let chip = crate::flash::parse_chip(target)?;
+    let layout = crate::flash::chip_layout(chip, flash_size)?;
+    crate::check::flash_args(&layout, address)?;
+    let flash_end = layout.flash_end();
+    let array = json && files.len() > 1;
+    if array {
+        outln!("[")?;
     }
-    if json {
-        let out = if infos.len() == 1 {
-            serde_json::to_string_pretty(&infos[0])?
-        } else {
-            serde_json::to_string_pretty(&infos)?
-        };
-        println!("{out}");
-    } else {
-        for (i, info) in infos.iter().enumerate() {
-            if i > 0 {
-                println!();
+    for (i, path) in files.iter().enumerate() {
+        let input = files::read_input(path, Expect::BeamOrAvm, files::MAX_INPUT)?;
+        let fail = |e: avm_jit_core::Error| anyhow!("{}: {e}", path.display());
+        let kind = match input.kind {
+            Kind::Beam => FileKind::Beam(inspect_beam(&input.bytes).map_err(fail)?),
+            _ => {
+                let pack = Pack::parse(&input.bytes).map_err(fail)?;
+                // Everything is checked before anything is printed.
+                crate::check::avm(&pack, true).map_err(fail)?;
+                let jit_cache_start = u32::try_from(pack.end().data_offset)
+                    .ok()
+                    .and_then(|n| address.checked_add(n))
+                    .filter(|&end| end <= flash_end)
+                    .map(first_entry_address);
+                FileKind::Avm(AvmInfo {
+                    size: input.bytes.len(),
+                    pack,
+                    address,
+                    jit_cache_start,
+                })
             }
-            print_file(info);
+        };
+        let info = FileInfo {
+            path: path.display().to_string(),
+            kind,
+        };
+        if json {
+            if i > 0 {
+                outln!(",")?;
+            }
+            write_json(&info)?;
+            outln!()?;
+        } else {
+            if i > 0 {
+                outln!()?;
+            }
+            print_file(&info)?;
         }
+    }
+    if array {
+        outln!("]")?;
     }
     Ok(())
 }
 
-impl FileInfo {
-    fn with_address(mut self, address: u32) -> Self {
-        if let FileKind::Avm(avm) = &mut self.kind {
-            avm.address = address;
-            avm.jit_cache_start =
-                first_entry_address(address.saturating_add(avm.end_offset as u32));
-        }
-        self
+/// Pretty JSON straight to standard output (never the whole text in memory).
+fn write_json<T: Serialize>(value: &T) -> Result<()> {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match serde_json::to_writer_pretty(&mut out, value) {
+        Ok(()) => out.flush().map_err(|e| files::StdoutError(e).into()),
+        Err(e) if e.is_io() => Err(files::StdoutError(e.into()).into()),
+        // A description that failed is not about standard output.
+        Err(e) => Err(anyhow!("{e}")),
     }
-}
-
-/// Read and describe one file; errors name the file and the byte offset.
-pub fn inspect_file(path: &Path) -> Result<FileInfo> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let kind = if bytes.starts_with(b"FOR1") {
-        FileKind::Beam(inspect_beam(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?)
-    } else if bytes.starts_with(b"#!/usr/bin/env AtomVM") {
-        FileKind::Avm(inspect_avm(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?)
-    } else {
-        return Err(anyhow!(
-            "{}: at offset 0x0: neither a BEAM file (FOR1) nor an AVM (#!/usr/bin/env AtomVM)",
-            path.display()
-        ));
-    };
-    Ok(FileInfo {
-        path: path.display().to_string(),
-        kind,
-    })
 }
 
 /// Describe a BEAM file. Every table is read in full, so a damaged file is reported here.
 pub fn inspect_beam(bytes: &[u8]) -> Result<BeamInfo, avm_jit_core::Error> {
     let module = Module::parse(bytes)?;
+    crate::check::beam(bytes)?;
     let mut chunks = Vec::new();
     for chunk in module.chunks() {
         let chunk = chunk?;
@@ -185,11 +242,8 @@ pub fn inspect_beam(bytes: &[u8]) -> Result<BeamInfo, avm_jit_core::Error> {
         .unwrap_or_default();
     let code = match module.chunk(*b"Code") {
         Some(c) => {
+            // (Every instruction was decoded by check::beam above.)
             let code = module.code()?;
-            // Decode every instruction: a corrupt Code chunk is an error here, not later.
-            for insn in code.instructions() {
-                insn?;
-            }
             Some(CodeInfo {
                 size: c.data.len(),
                 version: code.version,
@@ -313,95 +367,90 @@ pub fn flag_names(flags: u32) -> Vec<&'static str> {
     names
 }
 
-fn inspect_avm(bytes: &[u8]) -> Result<AvmInfo, avm_jit_core::Error> {
-    let pack = Pack::parse(bytes)?;
-    let mut sections = Vec::new();
-    for s in pack.sections() {
-        let beam = if s.is_beam() {
-            Some(inspect_beam(s.data).map_err(|e| e.rebase(s.data_offset))?)
-        } else {
-            None
-        };
-        sections.push(SectionInfo {
-            offset: s.offset,
-            size: s.size,
-            flags: s.flags,
-            flag_names: flag_names(s.flags),
-            name: String::from_utf8_lossy(s.name).into_owned(),
-            data_offset: s.data_offset,
-            data_size: s.data.len(),
-            beam,
-        });
-    }
-    let end = pack.end();
-    Ok(AvmInfo {
-        size: bytes.len(),
-        sections,
-        end_section_offset: end.offset,
-        end_offset: end.data_offset,
-        end_name: String::from_utf8_lossy(end.name).into_owned(),
-        start_module: pack
-            .start_module()
-            .and_then(|s| s.module_name())
-            .map(str::to_string),
-        address: 0,
-        jit_cache_start: 0,
+/// One section, with the details of the module in it.
+fn section_info(s: &Section<'_>) -> Result<SectionInfo, avm_jit_core::Error> {
+    let beam = if s.is_beam() {
+        Some(Box::new(
+            inspect_beam(s.data).map_err(|e| e.rebase(s.data_offset))?,
+        ))
+    } else {
+        None
+    };
+    Ok(SectionInfo {
+        offset: s.offset,
+        size: s.size,
+        flags: s.flags,
+        flag_names: flag_names(s.flags),
+        name: String::from_utf8_lossy(s.name).into_owned(),
+        data_offset: s.data_offset,
+        data_size: s.data.len(),
+        beam,
     })
 }
 
-fn print_file(info: &FileInfo) {
+fn print_file(info: &FileInfo) -> Result<()> {
     match &info.kind {
         FileKind::Beam(b) => {
-            println!(
+            outln!(
                 "{}: BEAM module `{}`, {} bytes",
-                info.path, b.module, b.size
-            );
-            print_beam(b, "  ");
+                info.path,
+                b.module,
+                b.size
+            )?;
+            print_beam(b, "  ")
         }
         FileKind::Avm(a) => {
-            println!(
+            outln!(
                 "{}: AVM, {} bytes, {} sections{}",
                 info.path,
                 a.size,
-                a.sections.len(),
-                a.start_module
-                    .as_deref()
+                a.pack.sections().len(),
+                start_module(&a.pack)
                     .map(|m| format!(", start module `{m}`"))
                     .unwrap_or_default()
-            );
-            for s in &a.sections {
-                println!(
+            )?;
+            for s in a.pack.sections() {
+                let s = section_info(s).map_err(|e| anyhow!("{}: {e}", info.path))?;
+                outln!(
                     "  {:#08x}  size {:>7}  flags {} ({})  {}",
                     s.offset,
                     s.size,
                     s.flags,
                     s.flag_names.join(","),
                     s.name
-                );
+                )?;
                 if let Some(b) = &s.beam {
-                    print_beam(b, "      ");
+                    print_beam(b, "      ")?;
                 }
             }
-            println!(
+            let end = a.pack.end();
+            outln!(
                 "  {:#08x}  {} (end section)",
-                a.end_section_offset, a.end_name
-            );
-            println!(
-                "  flashed at {:#010x}, AtomVM's JIT cache would begin at {:#010x}",
-                a.address, a.jit_cache_start
-            );
+                end.offset,
+                String::from_utf8_lossy(end.name)
+            )?;
+            match a.jit_cache_start {
+                Some(start) => outln!(
+                    "  flashed at {:#010x}, AtomVM's JIT cache would begin at {start:#010x}",
+                    a.address
+                ),
+                None => outln!(
+                    "  flashed at {:#010x}, it would run past the end of the flash (see --address, --flash-size)",
+                    a.address
+                ),
+            }
         }
     }
 }
 
-fn print_beam(b: &BeamInfo, indent: &str) {
+fn print_beam(b: &BeamInfo, indent: &str) -> Result<()> {
     let chunks: Vec<String> = b
         .chunks
         .iter()
         .map(|c| format!("{} ({})", c.id, c.size))
         .collect();
-    println!("{indent}chunks: {}", chunks.join(", "));
-    println!(
+    outln!("{indent}chunks: {}", chunks.join(", "))?;
+    outln!(
         "{indent}atoms {}, imports {}, exports {}, locals {}, funs {}{}",
         b.atoms,
         b.imports,
@@ -411,16 +460,19 @@ fn print_beam(b: &BeamInfo, indent: &str) {
         b.literals
             .map(|n| format!(", literals {n}"))
             .unwrap_or_default()
-    );
+    )?;
     match &b.code {
-        Some(c) => println!(
+        Some(c) => outln!(
             "{indent}code: {} bytes, opcode max {}, {} labels, {} functions",
-            c.size, c.opcode_max, c.label_count, c.function_count
-        ),
-        None => println!("{indent}code: none (native only)"),
+            c.size,
+            c.opcode_max,
+            c.label_count,
+            c.function_count
+        )?,
+        None => outln!("{indent}code: none (native only)")?,
     }
     match &b.types {
-        Some(t) => println!(
+        Some(t) => outln!(
             "{indent}types: version {}, {} entries{}",
             t.version,
             t.entries,
@@ -429,8 +481,8 @@ fn print_beam(b: &BeamInfo, indent: &str) {
             } else {
                 " (ignored by the JIT)"
             }
-        ),
-        None => println!("{indent}types: none"),
+        )?,
+        None => outln!("{indent}types: none")?,
     }
     match &b.native {
         Some(n) => {
@@ -439,7 +491,7 @@ fn print_beam(b: &BeamInfo, indent: &str) {
                 .iter()
                 .map(|a| format!("{} variant {} ({})", a.arch_name, a.variant, a.variant_name))
                 .collect();
-            println!(
+            outln!(
                 "{indent}native: avmN format {}, {} bytes, {} labels, {}{}",
                 n.format,
                 n.size,
@@ -448,8 +500,9 @@ fn print_beam(b: &BeamInfo, indent: &str) {
                 n.code_size
                     .map(|s| format!(", {s} bytes of code"))
                     .unwrap_or_default()
-            );
+            )?;
         }
-        None => println!("{indent}native: none"),
+        None => outln!("{indent}native: none")?,
     }
+    Ok(())
 }

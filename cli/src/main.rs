@@ -6,7 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[macro_use]
+mod files;
+
 mod aot;
+mod check;
 mod compare;
 mod compile;
 mod device;
@@ -17,8 +21,18 @@ mod info;
 mod pack;
 mod prefill;
 
+/// Exit codes, also in the README.
+const EXIT_CODES: &str = "\
+Exit status: 0 success; 1 failure (bad input, refused output, a module that did not compile, files
+that differ, standard output that could not be written; a closed pipe ends the command quietly with
+1); 2 usage error (unknown option, missing argument).
+
+Inputs are read only from regular files of at most 16 MiB (what a Pico's flash can map); a flash
+image at most --flash-size. Outputs are written to a temporary file beside them and renamed when
+complete: an output is the complete new file or the untouched old one, never an input.";
+
 #[derive(Parser)]
-#[command(name = "avm-jit", version, about)]
+#[command(name = "avm-jit", version, about, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -51,7 +65,7 @@ struct InfoArgs {
     /// Read the flash of a Pico or Pico 2 behind a debug probe (the only one attached, or `--probe=VID:PID[:SERIAL]`).
     #[arg(long, value_name = "SELECTOR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     probe: Option<String>,
-    /// The chip of --image/--probe: rp2040 (Raspberry Pi Pico) or rp2350 (Raspberry Pi Pico 2).
+    /// The chip: rp2040 (Raspberry Pi Pico) or rp2350 (Raspberry Pi Pico 2).
     #[arg(long, value_name = "CHIP", default_value = "rp2040")]
     target: String,
     /// Flash size for --image/--probe [default: 2M for rp2040, 4M for rp2350].
@@ -75,9 +89,15 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             args.flash_size,
             args.address,
             args.json,
+        ),
+        Command::Info(args) => info::run(
+            &args.files,
+            &args.target,
+            args.flash_size,
+            args.address,
+            args.json,
         )
         .map(|()| true),
-        Command::Info(args) => info::run(&args.files, args.address, args.json).map(|()| true),
         Command::Compile(args) => compile::run(&args),
         Command::Disasm(args) => disasm::run_disasm(&args).map(|()| true),
         Command::Compare(args) => compare::run_compare(&args),
@@ -85,24 +105,19 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
     }
 }
 
-/// Die quietly on a closed pipe (`avm-jit disasm x.beam | head`), as Unix tools do, instead of
-/// panicking on the failed write.
-fn restore_default_sigpipe() {
-    #[cfg(unix)]
-    // SAFETY: setting a signal's disposition to its default is async-signal-safe and done before
-    // any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
 fn main() -> ExitCode {
-    restore_default_sigpipe();
-    match run(Cli::parse()) {
+    // Rust ignores SIGPIPE, so a closed pipe is a write error, handled below rather than a signal.
+    match run(Cli::parse()).and_then(|ok| files::flush_stdout().map(|()| ok)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let stdout = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<files::StdoutError>());
+            match stdout {
+                Some(files::StdoutError(io)) if io.kind() == std::io::ErrorKind::BrokenPipe => {}
+                _ => eprintln!("error: {e:#}"),
+            }
             ExitCode::FAILURE
         }
     }

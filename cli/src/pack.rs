@@ -1,10 +1,14 @@
 //! `avm-jit pack`: build an AVM from BEAM files the way atomvm_packbeam does.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use avm_jit_core::avm::PackBuilder;
 use avm_jit_core::beam::{write_module, Module};
+
+use crate::check;
+use crate::files::{self, Expect, Files};
 
 #[derive(clap::Args)]
 pub struct PackArgs {
@@ -51,13 +55,32 @@ pub fn packbeam_module(bytes: &[u8]) -> Result<(String, bool, Vec<u8>), avm_jit_
 }
 
 pub fn run(args: &PackArgs) -> Result<()> {
-    let mut modules = Vec::new();
+    let mut files = Files::new();
     for path in &args.inputs {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        if path.extension().is_some_and(|e| e == "beam") {
-            let (name, start, data) =
-                packbeam_module(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        files.input(path);
+    }
+    let output = files.output(&args.output)?;
+    let mut modules = Vec::new();
+    let mut names = HashMap::new();
+    for path in &args.inputs {
+        let is_beam = path.extension().is_some_and(|e| e == "beam");
+        let expect = if is_beam {
+            Expect::BeamOrAvm
+        } else {
+            Expect::Any
+        };
+        let bytes = files::read_input(path, expect, files::MAX_INPUT)?.bytes;
+        if is_beam {
+            let fail = |e| anyhow!("{}: {e}", path.display());
+            check::beam(&bytes).map_err(fail)?;
+            let (name, start, data) = packbeam_module(&bytes).map_err(fail)?;
+            if let Some(other) = names.insert(name.clone(), path) {
+                bail!(
+                    "{}: module {name} is also in {}: AtomVM would only load the first",
+                    path.display(),
+                    other.display()
+                );
+            }
             modules.push((format!("{name}.beam"), Some(start), data));
         } else {
             let name = path
@@ -94,7 +117,5 @@ pub fn run(args: &PackArgs) -> Result<()> {
         .map_err(|e| anyhow!("{name}: {e}"))?;
     }
     let out = pack.finish();
-    std::fs::write(&args.output, out)
-        .with_context(|| format!("{}: cannot write", args.output.display()))?;
-    Ok(())
+    files::write_output(&output, &out, true)
 }

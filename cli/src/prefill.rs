@@ -278,14 +278,19 @@ pub fn prefill<'a>(job: &Job<'a>, base: &Plan<'_>) -> Result<Prefilled<'a>> {
     })
 }
 
-pub fn print_summary(p: &PrefillSummary) {
+pub fn print_summary(p: &PrefillSummary) -> anyhow::Result<()> {
     for e in &p.entries {
-        println!(
+        outln!(
             "  {:#010x} {:>8} bytes  {} ({}, Code at {:#010x}, {} labels)",
-            e.address, e.size, e.module, e.avm, e.code, e.labels
-        );
+            e.address,
+            e.size,
+            e.module,
+            e.avm,
+            e.code,
+            e.labels
+        )?;
     }
-    println!(
+    outln!(
         "cache: {} of {} bytes used ({} entries, --modules {})",
         p.cache_bytes,
         p.region_bytes,
@@ -294,17 +299,18 @@ pub fn print_summary(p: &PrefillSummary) {
             Modules::All => "all",
             Modules::Closure => "closure",
         }
-    );
+    )?;
     if !p.native.is_empty() {
-        println!("already native (passed through): {}", p.native.join(", "));
+        outln!("already native (passed through): {}", p.native.join(", "))?;
     }
     if !p.bytecode.is_empty() {
-        println!(
+        outln!(
             "left as bytecode ({}; AtomVM's JIT firmware must compile them on the device, which needs its jit modules):",
             p.bytecode.len()
-        );
+        )?;
         for m in &p.bytecode {
-            println!("  {} ({}): {}", m.module, m.avm, m.reason);
+            outln!("  {} ({}): {}", m.module, m.avm, m.reason)?;
         }
     }
+    Ok(())
 }

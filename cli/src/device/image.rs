@@ -2,42 +2,48 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use avm_jit_core::flash::{MemFlash, NorFlash, Plan};
 
 use super::Device;
+use crate::files::{self, Expect, Output};
 
 pub struct ImageFile {
     path: PathBuf,
+    /// Where `finish` saves the image (none: only read).
+    output: Option<Output>,
     pub flash: MemFlash,
 }
 
 impl ImageFile {
     /// Open `path`, or start from blank flash when it does not exist. A shorter file is taken as
-    /// the start of the flash (the rest blank); a longer one is refused.
+    /// the start of the flash (the rest blank); a longer one is refused before it is read.
     pub fn open(path: &Path, base: u32, size: u32) -> Result<Self> {
-        let mut bytes = match std::fs::read(path) {
-            Ok(b) => b,
+        let mut bytes = match std::fs::metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("cannot read flash image {}", path.display()))
-            }
-        };
-        if bytes.len() > size as usize {
-            bail!(
+            Ok(m) if m.is_file() && m.len() > u64::from(size) => bail!(
                 "flash image {} holds {} bytes, more than the {size} bytes of flash (see --flash-size)",
                 path.display(),
-                bytes.len()
-            );
-        }
+                m.len()
+            ),
+            _ => files::read_input(path, Expect::Any, size.into())?.bytes,
+        };
         bytes.resize(size as usize, 0xFF);
         let flash = MemFlash::from_bytes(base, bytes)
             .map_err(|e| anyhow::anyhow!("flash image {}: {e}", path.display()))?;
         Ok(ImageFile {
             path: path.to_path_buf(),
+            output: None,
             flash,
         })
+    }
+
+    /// Open the image `output` to change it; `finish` replaces it whole.
+    pub fn open_for_writing(output: Output, base: u32, size: u32) -> Result<Self> {
+        let mut image = Self::open(&output.real, base, size)?;
+        image.path = output.shown.clone();
+        image.output = Some(output);
+        Ok(image)
     }
 }
 
@@ -56,11 +62,9 @@ impl Device for ImageFile {
             .map_err(|e| anyhow::anyhow!("{}: {e}", self.describe()))
     }
     fn finish(&mut self, _reset: bool) -> Result<()> {
-        // Write next to the target and rename, so an interrupted run never leaves half an image.
-        let tmp = self.path.with_extension("avm-jit-tmp");
-        std::fs::write(&tmp, self.flash.as_bytes())
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.path)
-            .with_context(|| format!("cannot write {}", self.path.display()))
+        match &self.output {
+            Some(output) => files::write_output(output, self.flash.as_bytes(), true),
+            None => bail!("{}: opened to be read only", self.describe()),
+        }
     }
 }

@@ -1,23 +1,22 @@
 //! A UF2 file for the boot ROM's drag-and-drop drive (RP2040 or RP2350). Write-only: the flash
 //! cannot be read.
 
-use std::path::{Path, PathBuf};
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 use avm_jit_core::flash::{uf2, Chip, Plan};
 
 use super::Device;
+use crate::files::{self, Output};
 
 pub struct Uf2File {
-    path: PathBuf,
+    output: Output,
     chip: Chip,
     blocks: Vec<u8>,
 }
 
 impl Uf2File {
-    pub fn create(path: &Path, chip: Chip) -> Self {
+    pub fn create(output: Output, chip: Chip) -> Self {
         Uf2File {
-            path: path.to_path_buf(),
+            output,
             chip,
             blocks: Vec::new(),
         }
@@ -26,7 +25,7 @@ impl Uf2File {
 
 impl Device for Uf2File {
     fn describe(&self) -> String {
-        format!("UF2 file {}", self.path.display())
+        format!("UF2 file {}", self.output.shown.display())
     }
     fn read(&mut self, _address: u32, _buf: &mut [u8]) -> Result<bool> {
         Ok(false)
@@ -36,7 +35,6 @@ impl Device for Uf2File {
         Ok(())
     }
     fn finish(&mut self, _reset: bool) -> Result<()> {
-        std::fs::write(&self.path, &self.blocks)
-            .with_context(|| format!("cannot write {}", self.path.display()))
+        files::write_output(&self.output, &self.blocks, true)
     }
 }

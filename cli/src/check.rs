@@ -1,0 +1,104 @@
+//! One set of checks for every command: what `info` calls damaged, `compile`, `pack` and `flash`
+//! refuse too, and what AtomVM would misread is refused with a message.
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Result};
+use avm_jit_core::avm::Pack;
+use avm_jit_core::beam::Module;
+use avm_jit_core::flash::plan::Layout;
+use avm_jit_core::native::{Native, ARCH_ARMV6M};
+use avm_jit_core::{Error, ErrorKind};
+
+/// Every table of a module except the `Code` instructions and the literals (the compiler reads
+/// those itself): imports, exports, locals, funs, types, lines, and an `avmN` chunk if present.
+pub fn beam_tables(module: &Module<'_>) -> Result<(), Error> {
+    module.imports()?;
+    module.exports()?;
+    module.locals()?;
+    module.funs()?;
+    module.types()?;
+    module.lines()?;
+    if let Some(c) = module.chunk(*b"avmN") {
+        native(c.data).map_err(|e| e.rebase(c.offset))?;
+    }
+    Ok(())
+}
+
+/// Everything AtomVM reads of a module: the tables, the literals and every instruction.
+pub fn beam(bytes: &[u8]) -> Result<(), Error> {
+    let module = Module::parse(bytes)?;
+    module.atoms()?;
+    beam_tables(&module)?;
+    module.literals()?;
+    if module.chunk(*b"Code").is_some() {
+        for insn in module.code()?.instructions() {
+            insn?;
+        }
+    }
+    Ok(())
+}
+
+/// An `avmN` payload: its header and, for the armv6m entries, the jump table, labels and lines
+/// tables (whose 16-bit counts must hold the module's labels).
+pub fn native(payload: &[u8]) -> Result<(), Error> {
+    let native = Native::parse(payload)?;
+    if native.labels_count > u32::from(u16::MAX) {
+        return Err(Error::new(
+            ErrorKind::LimitExceeded {
+                what: "label count (the avmN labels table counts in 16 bits)",
+                value: native.labels_count.into(),
+                limit: u16::MAX.into(),
+            },
+            4,
+        ));
+    }
+    for arch in native.arches().filter(|a| a.arch == ARCH_ARMV6M) {
+        native.layout(&arch)?;
+    }
+    Ok(())
+}
+
+/// An AVM whose sections AtomVM would read unambiguously: no two sections of the same name (it
+/// finds the first one only), every BEAM section readable. With `whole`, each module is checked as
+/// by [`beam`]; otherwise only its tables are (the compiler checks the rest).
+pub fn avm(pack: &Pack<'_>, whole: bool) -> Result<(), Error> {
+    let mut seen: HashMap<&[u8], usize> = HashMap::with_capacity(pack.sections().len());
+    for s in pack.sections() {
+        if seen.insert(s.name, s.offset).is_some() {
+            return Err(Error::invalid(
+                s.offset,
+                "AVM: a second section of the same name (AtomVM would only see the first)",
+                0,
+            ));
+        }
+        if s.is_beam() {
+            let checked = if whole {
+                beam(s.data)
+            } else {
+                Module::parse(s.data).and_then(|m| beam_tables(&m))
+            };
+            checked.map_err(|e| e.rebase(s.data_offset))?;
+        }
+    }
+    Ok(())
+}
+
+/// `--flash-size` (already within the chip's window, see `Chip::layout`) and `--address`
+/// describe a flash a Pico can have, and an address inside it.
+pub fn flash_args(layout: &Layout, address: u32) -> Result<()> {
+    let base = layout.flash_base;
+    let flash_size = layout.flash_size;
+    let main_offset = layout.main_address - base;
+    if !flash_size.is_multiple_of(4096) || flash_size <= main_offset {
+        bail!(
+            "--flash-size {flash_size:#x}: must be a multiple of 4 KiB and above {main_offset:#x} (where main.avm begins)"
+        );
+    }
+    // `Chip::layout` keeps the flash inside the 16 MiB window, so this cannot wrap.
+    let end = base + flash_size;
+    if !(base..end).contains(&address) {
+        bail!("--address {address:#010x}: outside the flash ({base:#010x}..{end:#010x} for --flash-size {flash_size:#x})");
+    }
+    Ok(())
+}
