@@ -312,14 +312,9 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
         let (p1, e1) = first.totals();
         let (p2, _) = second.totals();
         (programmed, erased) = (p1 + p2, e1);
-        if args.destination.uf2.is_some() {
-            let mut both = first.clone();
-            both.steps.extend(second.steps.iter().copied());
-            device.apply(&both)?;
-        } else {
-            device.apply(&first)?;
-            device.apply(&second)?;
-        }
+        // Two stages on every destination: a UF2 file puts the second one's sectors last.
+        device.apply(&first)?;
+        device.apply(&second)?;
         prefilled = Some(done.summary);
     } else {
         device.apply(&plan)?;

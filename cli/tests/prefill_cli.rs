@@ -294,6 +294,42 @@ fn prefill_uf2_decodes_to_the_same_bytes_as_the_image() {
     let image = std::fs::read(&image_path).unwrap();
     assert!(flash == image, "UF2 contents differ from the flash image");
 
+    // A boot ROM writes blocks in file order, erasing a sector at its first page: each sector's
+    // blocks come together, and the sectors holding the END marks come after every cache entry,
+    // so an interrupted copy never leaves a valid-looking cache with entries missing.
+    let addresses: Vec<u32> = blocks
+        .chunks(512)
+        .map(|b| u32::from_le_bytes(b[12..16].try_into().unwrap()))
+        .collect();
+    let mut sectors: Vec<u32> = addresses.iter().map(|a| a & !0xFFF).collect();
+    sectors.dedup();
+    let mut unique = sectors.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(
+        sectors.len(),
+        unique.len(),
+        "a sector's blocks are split up"
+    );
+    let lib = std::fs::read(&lib_path).unwrap();
+    let app = std::fs::read(&app_path).unwrap();
+    let end_mark = |base: u32, avm: &[u8]| {
+        (base + Pack::parse(avm).unwrap().end().data_offset as u32) & !0xFFF
+    };
+    let end_sectors = [end_mark(LIB, &lib), end_mark(MAIN, &app)];
+    let first_end = sectors
+        .iter()
+        .position(|s| end_sectors.contains(s))
+        .expect("END sectors are in the file");
+    assert!(
+        sectors[first_end..].iter().all(|s| end_sectors.contains(s)),
+        "END sectors are not last: {:x?}",
+        &sectors[first_end..]
+    );
+    let cache_start =
+        cache::first_entry_address(MAIN + Pack::parse(&app).unwrap().end().data_offset as u32);
+    assert!(sectors[..first_end].iter().any(|&s| s >= cache_start));
+
     // A UF2 cannot mark a lib.avm already on the Pico valid: without --lib it is refused.
     let out = avm_jit(&[
         &"flash",

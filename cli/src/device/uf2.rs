@@ -10,7 +10,9 @@ use crate::files::{self, Output};
 pub struct Uf2File {
     output: Output,
     chip: Chip,
-    blocks: Vec<u8>,
+    /// Each applied plan is a stage; the file puts later stages' sectors last.
+    pages: uf2::StagedPages,
+    flash_end: u32,
 }
 
 impl Uf2File {
@@ -18,7 +20,8 @@ impl Uf2File {
         Uf2File {
             output,
             chip,
-            blocks: Vec::new(),
+            pages: uf2::StagedPages::default(),
+            flash_end: 0,
         }
     }
 }
@@ -31,10 +34,12 @@ impl Device for Uf2File {
         Ok(false)
     }
     fn apply(&mut self, plan: &Plan<'_>) -> Result<()> {
-        self.blocks = uf2::encode_plan(plan, self.chip.uf2());
+        self.pages.add(plan);
+        self.flash_end = plan.layout.flash_end();
         Ok(())
     }
     fn finish(&mut self, _reset: bool) -> Result<()> {
-        files::write_output(&self.output, &self.blocks, true)
+        let blocks = uf2::encode_staged(&self.pages, self.flash_end, self.chip.uf2());
+        files::write_output(&self.output, &blocks, true)
     }
 }

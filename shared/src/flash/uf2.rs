@@ -36,22 +36,49 @@ pub const ABS_BLOCK_FILL: u8 = 0xEF;
 
 /// The pages a plan touches, each with its final contents.
 pub fn plan_pages(plan: &Plan<'_>) -> BTreeMap<u32, [u8; PAGE_SIZE as usize]> {
-    let mut pages: BTreeMap<u32, [u8; PAGE_SIZE as usize]> = BTreeMap::new();
-    for step in &plan.steps {
-        let range = step.range();
-        let mut page = super::align_down(range.start, PAGE_SIZE);
-        while page < range.end {
-            let buf = pages.entry(page).or_insert([0xFF; PAGE_SIZE as usize]);
-            if let Step::Program { address, data } = *step {
-                let lo = page.max(address);
+    let mut staged = StagedPages::default();
+    staged.add(plan);
+    staged.pages
+}
+
+/// Pages written in stages (plans applied one after another, such as a prefill's AVMs and entries,
+/// then its `END` marks): each page holds its final contents and remembers the last stage that
+/// touched it, so that [`encode_staged`] can put later stages last in the file.
+#[derive(Debug, Default, Clone)]
+pub struct StagedPages {
+    pages: BTreeMap<u32, [u8; PAGE_SIZE as usize]>,
+    stage_of: BTreeMap<u32, usize>,
+    stages: usize,
+}
+
+impl StagedPages {
+    /// Apply `plan` as the next stage, over what the earlier stages wrote.
+    pub fn add(&mut self, plan: &Plan<'_>) {
+        let stage = self.stages;
+        self.stages += 1;
+        for step in &plan.steps {
+            let range = step.range();
+            let mut page = super::align_down(range.start, PAGE_SIZE);
+            while page < range.end {
+                let buf = self.pages.entry(page).or_insert([0xFF; PAGE_SIZE as usize]);
+                let lo = page.max(range.start);
                 let hi = (page + PAGE_SIZE).min(range.end);
-                buf[(lo - page) as usize..(hi - page) as usize]
-                    .copy_from_slice(&data[(lo - address) as usize..(hi - address) as usize]);
+                let dest = &mut buf[(lo - page) as usize..(hi - page) as usize];
+                match *step {
+                    Step::Program { address, data } => dest
+                        .copy_from_slice(&data[(lo - address) as usize..(hi - address) as usize]),
+                    _ => dest.fill(0xFF),
+                }
+                self.stage_of.insert(page, stage);
+                page += PAGE_SIZE;
             }
-            page += PAGE_SIZE;
         }
     }
-    pages
+
+    /// Every page touched so far, with its final contents.
+    pub fn pages(&self) -> &BTreeMap<u32, [u8; PAGE_SIZE as usize]> {
+        &self.pages
+    }
 }
 
 /// One block: header, a page of payload, `extension` words after it, zero padding, end magic.
@@ -66,26 +93,6 @@ fn push_block(out: &mut Vec<u8>, header: [u32; 8], data: &[u8], extension: &[u32
     }
     out.resize(start + BLOCK_LEN - 4, 0);
     out.extend_from_slice(&MAGIC_END.to_le_bytes());
-}
-
-/// Encode pages (address → contents) as UF2 blocks, in address order.
-pub fn encode_pages(pages: &BTreeMap<u32, [u8; PAGE_SIZE as usize]>, family_id: u32) -> Vec<u8> {
-    let total = pages.len() as u32;
-    let mut out = Vec::with_capacity(pages.len() * BLOCK_LEN);
-    for (index, (address, data)) in pages.iter().enumerate() {
-        let header = [
-            MAGIC_START0,
-            MAGIC_START1,
-            FLAG_FAMILY_ID_PRESENT,
-            *address,
-            PAGE_SIZE,
-            index as u32,
-            total,
-            family_id,
-        ];
-        push_block(&mut out, header, data, &[]);
-    }
-    out
 }
 
 /// The RP2350-E10 block picotool puts first in a flash UF2, aimed at `address` (a page).
@@ -109,12 +116,52 @@ pub fn abs_block(address: u32) -> Vec<u8> {
 
 /// The plan as a UF2 file in the chip's format.
 pub fn encode_plan(plan: &Plan<'_>, format: Uf2Format) -> Vec<u8> {
-    let pages = plan_pages(plan);
-    let mut out = Vec::with_capacity((pages.len() + 1) * BLOCK_LEN);
-    if format.e10_abs_block {
-        out.extend_from_slice(&abs_block(plan.layout.flash_end() - PAGE_SIZE));
+    let mut staged = StagedPages::default();
+    staged.add(plan);
+    encode_staged(&staged, plan.layout.flash_end(), format)
+}
+
+/// Staged pages as a UF2 file in the chip's format. A boot ROM writes blocks in file order and
+/// erases a 4 KiB sector before the first page it receives for it, so pages go out sector by
+/// sector (each sector's pages together, in address order), and a sector goes out with the last
+/// stage that touched it: a copy interrupted part-way never leaves a later stage (such as the `END`
+/// marks that make a prefilled cache valid) written before an earlier one is complete.
+pub fn encode_staged(staged: &StagedPages, flash_end: u32, format: Uf2Format) -> Vec<u8> {
+    let sector_of = |page: u32| super::align_down(page, super::SECTOR_SIZE);
+    let mut sector_stage: BTreeMap<u32, usize> = BTreeMap::new();
+    for (&page, &stage) in &staged.stage_of {
+        let s = sector_stage.entry(sector_of(page)).or_insert(stage);
+        *s = (*s).max(stage);
     }
-    out.extend_from_slice(&encode_pages(&pages, format.family_id));
+    let mut order: Vec<(usize, u32)> = staged
+        .pages
+        .keys()
+        .map(|&page| {
+            let stage = sector_stage.get(&sector_of(page)).copied().unwrap_or(0);
+            (stage, page)
+        })
+        .collect();
+    order.sort_unstable();
+    let total = order.len() as u32;
+    let mut out = Vec::with_capacity((order.len() + 1) * BLOCK_LEN);
+    if format.e10_abs_block {
+        out.extend_from_slice(&abs_block(flash_end - PAGE_SIZE));
+    }
+    for (index, (_, address)) in order.iter().enumerate() {
+        let header = [
+            MAGIC_START0,
+            MAGIC_START1,
+            FLAG_FAMILY_ID_PRESENT,
+            *address,
+            PAGE_SIZE,
+            index as u32,
+            total,
+            format.family_id,
+        ];
+        if let Some(data) = staged.pages.get(address) {
+            push_block(&mut out, header, data, &[]);
+        }
+    }
     out
 }
 
