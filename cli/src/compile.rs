@@ -143,10 +143,15 @@ pub fn compile_avm(
     for (slot, section) in compiled.iter_mut().zip(pack.sections()) {
         // Plain files, and modules that are already native (an `avmN` chunk and no `Code`, as
         // AtomVM's precompiled libraries ship), pass through unchanged.
-        if !section.is_beam()
-            || avm_jit_core::flash::prefill::classify(section)
-                == avm_jit_core::flash::prefill::ModuleKind::Native
+        if !section.is_beam() {
+            continue;
+        }
+        if avm_jit_core::flash::prefill::classify(section)
+            == avm_jit_core::flash::prefill::ModuleKind::Native
         {
+            if let Err(why) = native_for(section.data, target) {
+                failures.push(why);
+            }
             continue;
         }
         on_module();
@@ -163,6 +168,40 @@ pub fn compile_avm(
         .rewrite(&new_data)
         .map_err(|_| avm_jit_core::Error::invalid(0, "rewritten AVM size", 0))?;
     Ok((out, failures))
+}
+
+/// A module that is already native (an `avmN` chunk and no `Code`): fine when its code is for
+/// `target` (it passes through unchanged), otherwise why it cannot be compiled for `target`.
+fn native_for(bytes: &[u8], target: CodeTarget) -> Result<(), String> {
+    let module = Module::parse(bytes).map_err(|e| format!("module ?: {e}"))?;
+    let name = module
+        .atoms()
+        .ok()
+        .and_then(|a| {
+            a.module_name()
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+        })
+        .unwrap_or_else(|| "?".into());
+    let native = match module.native() {
+        Ok(Some(native)) => native,
+        Ok(None) => return Err(format!("module {name}: no avmN chunk")),
+        Err(e) => return Err(format!("module {name}: {e}")),
+    };
+    if native
+        .arches()
+        .any(|a| a.arch == avm_jit_core::native::ARCH_ARMV6M && a.variant == target.variant())
+    {
+        return Ok(());
+    }
+    let found: Vec<String> = native
+        .arches()
+        .map(|a| format!("arch {} variant {}", a.arch, a.variant))
+        .collect();
+    Err(format!(
+        "module {name}: already native ({}) with no bytecode (Code chunk) to compile for {}",
+        found.join(", "),
+        target.name()
+    ))
 }
 
 /// Offsets of errors inside an AVM's module are reported from the start of the AVM.
@@ -191,9 +230,18 @@ fn compile_file(path: &Path, out: &Output, target: CodeTarget, bar: &ProgressBar
     let (compiled, modules, failures) = if input.kind == Kind::Beam {
         let module = Module::parse(bytes).map_err(fail)?;
         check::beam_tables(&module).map_err(fail)?;
-        match compile_module(bytes, target) {
-            Ok(out) => (Some(out), 1, Vec::new()),
-            Err(e) => (None, 1, vec![describe_failure(bytes, &e)]),
+        if module.chunk(*b"Code").is_none() && module.chunk(*b"avmN").is_some() {
+            // Already native, as AtomVM's precompiled libraries ship: written unchanged when its
+            // code is for this target, refused otherwise (there is no bytecode to compile).
+            match native_for(bytes, target) {
+                Ok(()) => (Some(bytes.clone()), 1, Vec::new()),
+                Err(why) => (None, 1, vec![why]),
+            }
+        } else {
+            match compile_module(bytes, target) {
+                Ok(out) => (Some(out), 1, Vec::new()),
+                Err(e) => (None, 1, vec![describe_failure(bytes, &e)]),
+            }
         }
     } else {
         let pack = Pack::parse(bytes).map_err(fail)?;
@@ -314,7 +362,7 @@ pub fn run(args: &CompileArgs) -> Result<bool> {
     }
     if failed > 0 {
         eprintln!(
-            "{failed} of {modules} modules failed to compile (in an AVM they stay as bytecode)"
+            "{failed} of {modules} modules failed to compile (in an AVM they stay as they were)"
         );
     }
     Ok(failed == 0)

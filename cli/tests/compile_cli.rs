@@ -287,3 +287,86 @@ fn compare_and_disasm_read_native_code_back() {
     assert!(text.contains("\tblx\t"));
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A module that is already native (an `avmN` chunk and no `Code`, as AtomVM's precompiled
+/// libraries ship) passes through `compile` unchanged when its code is for the target, alone or in an
+/// AVM; for another target there is no bytecode to compile, so it is refused and nothing is written.
+#[test]
+fn already_native_modules_pass_through_or_are_refused_for_another_target() {
+    let dir = scratch("native");
+    let beam = workspace_root().join("fixtures/example/beams/arith_demo.beam");
+    let aot = dir.join("arith_demo.beam");
+    let out = avm_jit(&[
+        "compile".as_ref(),
+        "-q".as_ref(),
+        beam.as_os_str(),
+        "-o".as_ref(),
+        aot.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let native = std::fs::read(&aot).unwrap();
+
+    let again = dir.join("again.beam");
+    let out = avm_jit(&[
+        "compile".as_ref(),
+        aot.as_os_str(),
+        "-o".as_ref(),
+        again.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        std::fs::read(&again).unwrap() == native,
+        "not passed through unchanged"
+    );
+
+    let thumb2 = dir.join("thumb2.beam");
+    let out = avm_jit(&[
+        "compile".as_ref(),
+        "--target".as_ref(),
+        "armv6m+thumb2".as_ref(),
+        aot.as_os_str(),
+        "-o".as_ref(),
+        thumb2.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("arith_demo")
+            && err.contains("already native")
+            && err.contains("armv6m+thumb2"),
+        "{err}"
+    );
+    assert!(!thumb2.exists());
+
+    // The same inside an AVM: the precompiled AVM compiles to itself.
+    let avm = dir.join("aot.avm");
+    let out = avm_jit(&[
+        "compile".as_ref(),
+        "-q".as_ref(),
+        example_avm().as_os_str(),
+        "-o".as_ref(),
+        avm.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let avm2 = dir.join("aot2.avm");
+    let out = avm_jit(&[
+        "compile".as_ref(),
+        "-q".as_ref(),
+        avm.as_os_str(),
+        "-o".as_ref(),
+        avm2.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(std::fs::read(&avm).unwrap() == std::fs::read(&avm2).unwrap());
+    let out = avm_jit(&[
+        "compile".as_ref(),
+        "-q".as_ref(),
+        "--target".as_ref(),
+        "armv6m+thumb2".as_ref(),
+        avm.as_os_str(),
+        "-o".as_ref(),
+        dir.join("t2.avm").as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already native"));
+}
