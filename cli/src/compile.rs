@@ -4,9 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use avm_jit_core::avm::Pack;
-use avm_jit_core::beam::{opcodes, Module};
+use avm_jit_core::beam::Module;
 use avm_jit_core::compile::module::{precompile_beam, CodeTarget, ModuleError};
-use avm_jit_core::compile::CompileErrorKind;
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(clap::Args)]
@@ -30,52 +29,6 @@ pub fn parse_target(s: &str) -> Result<CodeTarget, String> {
         "armv6m" => Ok(CodeTarget::Armv6m),
         "armv6m+thumb2" => Ok(CodeTarget::Armv6mThumb2),
         other => Err(format!("unknown target `{other}` (armv6m, armv6m+thumb2)")),
-    }
-}
-
-/// A module that could not be compiled, described for a person.
-pub fn describe_failure(module: &[u8], error: &ModuleError) -> String {
-    let parsed = Module::parse(module).ok();
-    let atoms = parsed.as_ref().and_then(|m| m.atoms().ok());
-    let name = atoms
-        .as_ref()
-        .and_then(|a| a.module_name())
-        .map(|n| String::from_utf8_lossy(n).into_owned())
-        .unwrap_or_else(|| "?".into());
-    match error {
-        ModuleError::Beam(e) => format!("module {name}: {e}"),
-        ModuleError::Compile(c) => {
-            let function = c
-                .function
-                .map(|(f, arity)| {
-                    let f = atoms
-                        .as_ref()
-                        .and_then(|a| a.get(f as usize))
-                        .map(|n| String::from_utf8_lossy(n).into_owned())
-                        .unwrap_or_else(|| format!("atom#{f}"));
-                    format!("{f}/{arity}")
-                })
-                .unwrap_or_else(|| "(before any function)".into());
-            let label = c
-                .label
-                .map(|l| format!("label {l}"))
-                .unwrap_or_else(|| "no label".into());
-            let opcode = c
-                .opcode
-                .map(|op| match opcodes::info(op) {
-                    Some(info) => format!("opcode {op} ({})", info.name),
-                    None => format!("opcode {op}"),
-                })
-                .unwrap_or_else(|| "no opcode".into());
-            let what = match &c.kind {
-                CompileErrorKind::UnsupportedOpcode(_) => "not supported".to_string(),
-                other => other.to_string(),
-            };
-            format!(
-                "module {name}: {function}, {label}, {opcode} at offset {:#x}: {what}",
-                c.offset
-            )
-        }
     }
 }
 
@@ -131,10 +84,7 @@ pub fn compile_avm(
         on_module();
         match precompile_beam(section.data, target) {
             Ok(out) => *slot = Some(out),
-            Err(e) => failures.push(describe_failure(
-                section.data,
-                &rebase(e, section.data_offset),
-            )),
+            Err(e) => failures.push(rebase(e, section.data_offset).to_string()),
         }
     }
     let new_data: Vec<Option<&[u8]>> = compiled.iter().map(|c| c.as_deref()).collect();
@@ -193,7 +143,7 @@ pub fn run(args: &CompileArgs) -> Result<bool> {
             bar.inc(1);
             match precompile_beam(bytes, args.target) {
                 Ok(out) => (Some(out), Vec::new()),
-                Err(e) => (None, vec![describe_failure(bytes, &e)]),
+                Err(e) => (None, vec![e.to_string()]),
             }
         } else {
             let (out, failures) = compile_avm(bytes, args.target, &|| bar.inc(1))

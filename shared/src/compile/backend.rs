@@ -175,6 +175,20 @@ pub enum BackendError {
     Encoding { what: &'static str, value: i64 },
 }
 
+impl core::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BackendError::OutOfRegisters => write!(f, "no native register free"),
+            BackendError::Unsupported(what) => write!(f, "backend does not support {what}"),
+            BackendError::OutOfRange(what) => write!(f, "{what} out of range"),
+            BackendError::Sink(e) => write!(f, "{e}"),
+            BackendError::Encoding { what, value } => write!(f, "cannot encode {what} {value}"),
+        }
+    }
+}
+
+impl core::error::Error for BackendError {}
+
 /// A macro-assembler for one target. Method names follow the reference's backend interface so the
 /// driver reads like the reference; the state is `self` and values come back as return values.
 pub trait Backend {

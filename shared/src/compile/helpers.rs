@@ -39,8 +39,9 @@ impl<'a> From<&'a [Cond]> for Test<'a> {
 }
 
 /// An error for a shape of operands the reference cannot lower either (it would crash).
+/// It has no offset of its own: the compile error around it names the instruction.
 pub(crate) fn unsupported(what: &'static str) -> Error {
-    Error::unsupported(0, what, 0)
+    Error::without_offset(crate::error::ErrorKind::Unsupported { what, value: 0 })
 }
 
 /// `if_block` on one condition or a conjunction.

@@ -2,8 +2,9 @@
 //! the precompiled `.beam` the reference writes (every chunk but `Code`, then `avmN`).
 
 use alloc::vec::Vec;
+use core::fmt;
 
-use super::{compile_module, Backend, CompileError, CompileErrorKind, Import, ModuleEnv};
+use super::{compile_module, CompileError, Import, ModuleEnv};
 use crate::beam::{self, Atoms, Imports, JitType, Literals, Module, Types};
 use crate::error::{Error, Result};
 use crate::isa::armv6m::Armv6m;
@@ -81,6 +82,18 @@ pub enum ModuleError {
     Compile(CompileError),
 }
 
+impl fmt::Display for ModuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModuleError::Beam(e) => write!(f, "{e}"),
+            ModuleError::Compile(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// A transparent wrapper: its message is the inner error's, so it names no further source.
+impl core::error::Error for ModuleError {}
+
 impl From<Error> for ModuleError {
     fn from(e: Error) -> Self {
         ModuleError::Beam(e)
@@ -95,22 +108,13 @@ pub fn compile_into<S: CodeSink>(
     target: CodeTarget,
     sink: S,
 ) -> Result<(S, u32), ModuleError> {
-    let code = module.chunk(*b"Code").ok_or(Error::new(
-        crate::error::ErrorKind::MissingChunk { id: *b"Code" },
-        0,
-    ))?;
+    let code = module
+        .chunk(*b"Code")
+        .ok_or(Error::missing_chunk(*b"Code"))?;
     let backend = Armv6m::new(target.variant().into(), sink);
+    // `compile_module` reports the backend's sticky error itself, after the final flush.
     let (backend, labels) =
         compile_module(code.data, code.offset, env, backend).map_err(ModuleError::Compile)?;
-    if let Some(e) = backend.error() {
-        return Err(ModuleError::Compile(CompileError {
-            kind: CompileErrorKind::Backend(e),
-            offset: code.offset,
-            opcode: None,
-            function: None,
-            label: None,
-        }));
-    }
     Ok((backend.into_sink(), labels))
 }
 

@@ -68,6 +68,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             opcode,
             function: self.current_function,
             label: self.last_label,
+            names: super::Names::lookup(self.env, self.current_function),
         }
     }
 
@@ -1450,7 +1451,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     }
                     AtomOrLabel::Atom(b"no_fail") | AtomOrLabel::Atom(b"resume") => {}
                     AtomOrLabel::Atom(_) => {
-                        return Err(Error::unsupported(0, "bs_start_match4 fail atom", 0))
+                        return Err(h::unsupported("bs_start_match4 fail atom"))
                     }
                 }
                 self.alloc_match_state(live, src, dest, cur)?;

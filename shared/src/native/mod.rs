@@ -307,7 +307,7 @@ mod tests {
         assert!(Native::parse(&two).is_err());
         let mut far = d;
         far[19] = 3;
-        assert_eq!(Native::parse(&far).unwrap_err().offset, 16);
+        assert_eq!(Native::parse(&far).unwrap_err().offset, Some(16));
     }
 
     #[test]
@@ -320,7 +320,7 @@ mod tests {
         payload[19] = 3;
         let beam = crate::beam::write_module(&[(*b"avmN", &payload)]);
         let module = crate::beam::Module::parse(&beam).unwrap();
-        assert_eq!(module.native().unwrap_err().offset, 20 + 16);
+        assert_eq!(module.native().unwrap_err().offset, Some(20 + 16));
     }
 
     #[test]
