@@ -319,21 +319,6 @@ pub const BITSTRING_FLAG_LITTLE_ENDIAN: i64 = 0x2;
 pub const BITSTRING_FLAG_SIGNED: i64 = 0x4;
 pub const BITSTRING_FLAG_NATIVE_ENDIAN: i64 = 0x10;
 
-// ---- JIT format (header of the native code) ----
-
-pub const JIT_FORMAT_VERSION: u32 = 1;
-
-pub const JIT_ARCH_X86_64: u32 = 1;
-pub const JIT_ARCH_AARCH64: u32 = 2;
-pub const JIT_ARCH_ARMV6M: u32 = 3;
-pub const JIT_ARCH_RISCV32: u32 = 4;
-pub const JIT_ARCH_RISCV64: u32 = 5;
-pub const JIT_ARCH_ARM32: u32 = 6;
-
-pub const JIT_VARIANT_PIC: u32 = 1;
-pub const JIT_VARIANT_FLOAT32: u32 = 2;
-pub const JIT_VARIANT_THUMB2: u32 = 4;
-
 /// Number of x registers addressable directly; `{x_reg, N}` with N >= MAX_REG is "extended".
 pub const MAX_REG: u32 = 16;
 

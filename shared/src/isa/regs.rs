@@ -246,27 +246,6 @@ pub fn vm_dest_to_contents(dest: Val, max_reg: u32) -> Contents {
     }
 }
 
-/// Where an argument of a call lives, for computing masks of registers in use.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum ArgLoc {
-    Reg(Reg),
-    /// An immediate (or the code offset): no register.
-    Imm,
-    /// The JIT state argument: no register of its own.
-    JitState,
-    /// On the native stack.
-    Stack,
-}
-
-/// The mask of registers among `locs` (non-register entries are skipped).
-#[inline]
-pub fn regs_to_mask(locs: &[ArgLoc]) -> u16 {
-    locs.iter().fold(0, |mask, loc| match loc {
-        ArgLoc::Reg(r) => mask | r.bit(),
-        _ => mask,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,19 +433,5 @@ mod tests {
             vm_dest_to_contents(Val::Ptr(Reg::R0), MAX_REG),
             Contents::Unknown
         );
-    }
-
-    #[test]
-    fn masks_skip_non_registers() {
-        let locs = [
-            ArgLoc::Reg(Reg::R0),
-            ArgLoc::Imm,
-            ArgLoc::JitState,
-            ArgLoc::Reg(Reg::R12),
-            ArgLoc::Stack,
-            ArgLoc::Reg(Reg::R0),
-        ];
-        assert_eq!(regs_to_mask(&locs), 0b1_0000_0000_0001);
-        assert_eq!(regs_to_mask(&[]), 0);
     }
 }

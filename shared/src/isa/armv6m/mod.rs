@@ -148,10 +148,6 @@ impl<S: CodeSink> Armv6m<S> {
         self.variant
     }
 
-    pub fn is_thumb2(&self) -> bool {
-        self.thumb2
-    }
-
     /// Registers currently allocated, as a bit mask.
     pub fn used_regs_mask(&self) -> u16 {
         self.used_regs
