@@ -247,7 +247,7 @@ pub fn compile_module<B: Backend, E: ModuleEnv>(
         )));
     }
     let opcode_max = word()?;
-    if opcode_max > consts::OPCODE_MAX {
+    if opcode_max > u32::from(crate::beam::opcodes::MAX_OPCODE) {
         return Err(header_error(Error::unsupported(
             at(2),
             "max opcode",

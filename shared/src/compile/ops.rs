@@ -12,6 +12,7 @@ use super::helpers as h;
 use super::operand::{AtomOrLabel, Dest, Operand};
 use super::{CompileError, CompileErrorKind, Driver, TailCacheKey};
 use crate::beam::compact::Cursor;
+use crate::beam::opcodes;
 use crate::error::{Error, Result};
 
 /// What the dispatcher did with one instruction.
@@ -74,11 +75,11 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
 
     /// One instruction (the opcode byte is already read).
     fn lower(&mut self, opcode: u8, cur: &mut Cursor) -> Result<Step> {
-        let op = u32::from(opcode);
+        let op = opcode;
         match op {
-            OP_LABEL => self.op_label(cur)?,
-            OP_FUNC_INFO => self.op_func_info(cur)?,
-            OP_INT_CALL_END => {
+            opcodes::LABEL => self.op_label(cur)?,
+            opcodes::FUNC_INFO => self.op_func_info(cur)?,
+            opcodes::INT_CODE_END => {
                 if !cur.is_empty() {
                     // The reference only accepts int_call_end as the very last byte.
                     return Ok(Step::Unsupported);
@@ -89,20 +90,20 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     .call_primitive_last(PRIM_TERMINATE_CONTEXT, &[CTX, JIT_STATE]);
                 return Ok(Step::End);
             }
-            OP_CALL => {
+            opcodes::CALL => {
                 decode_literal(cur)?;
                 let label = decode_label(cur)?;
                 self.b.call_or_schedule_next(label);
             }
-            OP_CALL_LAST => self.op_call_last(cur)?,
-            OP_CALL_ONLY => {
+            opcodes::CALL_LAST => self.op_call_last(cur)?,
+            opcodes::CALL_ONLY => {
                 decode_literal(cur)?;
                 let label = decode_label(cur)?;
                 self.tail_call_only(label);
             }
-            OP_CALL_EXT => self.op_call_ext(cur, ExtCall::Body)?,
-            OP_CALL_EXT_LAST => self.op_call_ext(cur, ExtCall::Last)?,
-            OP_BIF0 => {
+            opcodes::CALL_EXT => self.op_call_ext(cur, ExtCall::Body)?,
+            opcodes::CALL_EXT_LAST => self.op_call_ext(cur, ExtCall::Last)?,
+            opcodes::BIF0 => {
                 let bif = decode_literal(cur)?;
                 let func = self
                     .b
@@ -112,19 +113,19 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 self.b.move_to_vm_register(kept(result), dest.into());
                 self.b.free_native_registers(&[dest.into(), r(result)]);
             }
-            OP_BIF1 | OP_BIF2 | OP_BIF3 => self.op_bif(op, cur)?,
-            OP_ALLOCATE => {
+            opcodes::BIF1 | opcodes::BIF2 | opcodes::BIF3 => self.op_bif(op, cur)?,
+            opcodes::ALLOCATE => {
                 let stack_need = decode_literal(cur)?;
                 let live = decode_literal(cur)?;
                 self.allocate(stack_need, 0, live);
             }
-            OP_ALLOCATE_HEAP => {
+            opcodes::ALLOCATE_HEAP => {
                 let stack_need = decode_literal(cur)?;
                 let heap_need = decode_allocator_list(&mut self.b, cur)?;
                 let live = decode_literal(cur)?;
                 self.allocate(stack_need, heap_need, live);
             }
-            OP_TEST_HEAP => {
+            opcodes::TEST_HEAP => {
                 let heap_need = decode_allocator_list(&mut self.b, cur)?;
                 let live = decode_literal(cur)?;
                 let result = self.b.call_primitive(
@@ -133,19 +134,19 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 );
                 handle_error_if(&mut self.b, is_false(freed(result)));
             }
-            OP_DEALLOCATE => {
+            opcodes::DEALLOCATE => {
                 let words = decode_literal(cur)?;
                 let result = self
                     .b
                     .call_primitive(PRIM_DEALLOCATE, &[CTX, JIT_STATE, uimm(words)]);
                 handle_error_if(&mut self.b, is_false(freed(result)));
             }
-            OP_RETURN => self.op_return(),
-            OP_SEND => {
+            opcodes::RETURN => self.op_return(),
+            opcodes::SEND => {
                 let result = self.b.call_primitive(PRIM_SEND, &[CTX, JIT_STATE]);
                 handle_error_if(&mut self.b, is_false(freed(result)));
             }
-            OP_REMOVE_MESSAGE => {
+            opcodes::REMOVE_MESSAGE => {
                 let reg = self.b.call_primitive(PRIM_CANCEL_TIMEOUT, &[CTX]);
                 self.b.free_native_registers(&[r(reg)]);
                 let result = self
@@ -155,11 +156,11 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 let reg = self.b.call_primitive(PRIM_MAILBOX_REMOVE_MESSAGE, &[CTX]);
                 self.b.free_native_registers(&[r(reg)]);
             }
-            OP_TIMEOUT => {
+            opcodes::TIMEOUT => {
                 let reg = self.b.call_primitive(PRIM_TIMEOUT, &[CTX]);
                 self.b.free_native_registers(&[r(reg)]);
             }
-            OP_LOOP_REC => {
+            opcodes::LOOP_REC => {
                 let label = decode_label(cur)?;
                 let result = self
                     .b
@@ -171,7 +172,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 self.b.move_to_vm_register(kept(peek), dest);
                 self.b.free_native_registers(&[r(peek), dest]);
             }
-            OP_LOOP_REC_END => {
+            opcodes::LOOP_REC_END => {
                 let label = decode_label(cur)?;
                 let result = self
                     .b
@@ -181,17 +182,19 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 self.b.free_native_registers(&[r(reg)]);
                 self.b.jump_to_label(label);
             }
-            OP_WAIT => {
+            opcodes::WAIT => {
                 let label = decode_label(cur)?;
                 self.b.set_continuation_to_label(label);
                 self.b
                     .call_primitive_last(PRIM_SCHEDULE_WAIT_CP, &[CTX, JIT_STATE]);
             }
-            OP_WAIT_TIMEOUT => self.op_wait_timeout(cur)?,
-            OP_IS_LT | OP_IS_EQUAL | OP_IS_NOT_EQUAL | OP_IS_EQ_EXACT | OP_IS_NOT_EQ_EXACT => {
-                self.op_compare(op, cur)?
-            }
-            OP_IS_ATOM => {
+            opcodes::WAIT_TIMEOUT => self.op_wait_timeout(cur)?,
+            opcodes::IS_LT
+            | opcodes::IS_EQ
+            | opcodes::IS_NE
+            | opcodes::IS_EQ_EXACT
+            | opcodes::IS_NE_EXACT => self.op_compare(op, cur)?,
+            opcodes::IS_ATOM => {
                 let (label, reg) = self.label_and_native(cur)?;
                 let cond = masked(
                     freed(reg),
@@ -201,10 +204,10 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 );
                 cond_jump_to_label(&mut self.b, cond, label);
             }
-            OP_IS_REFERENCE => {
+            opcodes::IS_REFERENCE => {
                 self.op_is_boxed_one_of(cur, &[TERM_BOXED_REF, TERM_BOXED_EXTERNAL_REF])?
             }
-            OP_IS_BITSTR => self.op_is_boxed_one_of(
+            opcodes::IS_BITSTR => self.op_is_boxed_one_of(
                 cur,
                 &[
                     TERM_BOXED_REFC_BINARY,
@@ -212,12 +215,12 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     TERM_BOXED_SUB_BINARY,
                 ],
             )?,
-            OP_IS_NIL => {
+            opcodes::IS_NIL => {
                 let (label, reg) = self.label_and_native(cur)?;
                 cond_jump_to_label(&mut self.b, cmp(kept(reg), CmpOp::Ne, imm(TERM_NIL)), label);
                 self.b.free_native_registers(&[r(reg)]);
             }
-            OP_IS_LIST => {
+            opcodes::IS_LIST => {
                 let (label, reg) = self.label_and_native(cur)?;
                 let conds = [
                     cmp(kept(reg), CmpOp::Ne, imm(TERM_NIL)),
@@ -225,12 +228,12 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 ];
                 cond_jump_to_label_and(&mut self.b, &conds, label);
             }
-            OP_IS_NONEMPTY_LIST => {
+            opcodes::IS_NONEMPTY_LIST => {
                 let (label, reg) = self.label_and_native(cur)?;
                 let cond = masked(freed(reg), TERM_PRIMARY_MASK, CmpOp::Ne, TERM_PRIMARY_LIST);
                 cond_jump_to_label(&mut self.b, cond, label);
             }
-            OP_IS_BOOLEAN => {
+            opcodes::IS_BOOLEAN => {
                 let (label, reg) = self.label_and_native(cur)?;
                 let conds = [
                     cmp(kept(reg), CmpOp::Ne, imm(TRUE_ATOM)),
@@ -239,14 +242,14 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 cond_jump_to_label_and(&mut self.b, &conds, label);
                 self.b.free_native_registers(&[r(reg)]);
             }
-            OP_IS_TUPLE => {
+            opcodes::IS_TUPLE => {
                 let label = decode_label(cur)?;
                 let arg = self.decode_compact_term(cur)?;
                 if !self.try_fuse_tuple_ops(cur, arg, label)? {
                     h::verify_is_boxed_with_tag(&mut self.b, label, arg.keep()?, TERM_BOXED_TUPLE);
                 }
             }
-            OP_TEST_ARITY => {
+            opcodes::TEST_ARITY => {
                 let label = decode_label(cur)?;
                 let arg = self.decode_compact_term(cur)?.val()?;
                 let arity = decode_literal(cur)?;
@@ -260,26 +263,26 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     label,
                 );
             }
-            OP_SELECT_VAL => self.op_select_val(cur)?,
-            OP_SELECT_TUPLE_ARITY => self.op_select_tuple_arity(cur)?,
-            OP_JUMP => {
+            opcodes::SELECT_VAL => self.op_select_val(cur)?,
+            opcodes::SELECT_TUPLE_ARITY => self.op_select_tuple_arity(cur)?,
+            opcodes::JUMP => {
                 let label = decode_label(cur)?;
                 self.tail_call_only(label);
             }
-            OP_CATCH_END => {
+            opcodes::CATCH_END => {
                 let dest: Val = decode_dest(&mut self.b, cur)?.into();
                 self.b.move_to_vm_register(imm(TERM_NIL), dest);
                 self.b.free_native_registers(&[dest]);
                 let result = self.b.call_primitive(PRIM_CATCH_END, &[CTX, JIT_STATE]);
                 handle_error_if(&mut self.b, is_false(freed(result)));
             }
-            OP_MOVE => {
+            opcodes::MOVE => {
                 let src = self.decode_compact_term(cur)?.val()?;
                 let dest: Val = decode_dest(&mut self.b, cur)?.into();
                 self.b.move_to_vm_register(Arg::keep(src), dest);
                 self.b.free_native_registers(&[src, dest]);
             }
-            OP_GET_LIST => {
+            opcodes::GET_LIST => {
                 let list = self.decode_compact_term(cur)?.val()?;
                 let head: Val = decode_dest(&mut self.b, cur)?.into();
                 let tail: Val = decode_dest(&mut self.b, cur)?.into();
@@ -293,7 +296,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 self.b.free_native_registers(&[r(reg)]);
                 self.b.free_native_registers(&[tail]);
             }
-            OP_GET_TUPLE_ELEMENT => {
+            opcodes::GET_TUPLE_ELEMENT => {
                 let src = self.decode_compact_term(cur)?.val()?;
                 let element = decode_literal_i64(cur)?;
                 let dest: Val = decode_dest(&mut self.b, cur)?.into();
@@ -303,7 +306,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     .move_array_element(kept(reg), Val::Imm(element + 1), dest);
                 self.b.free_native_registers(&[r(reg), dest]);
             }
-            OP_SET_TUPLE_ELEMENT => {
+            opcodes::SET_TUPLE_ELEMENT => {
                 let element = self.decode_compact_term(cur)?.val()?;
                 let tuple = self.decode_compact_term(cur)?.val()?;
                 let position = decode_literal_i64(cur)?;
@@ -313,7 +316,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     .move_to_array_element(element, reg, Val::Imm(position + 1));
                 self.b.free_native_registers(&[element, r(reg)]);
             }
-            OP_PUT_LIST => {
+            opcodes::PUT_LIST => {
                 let head = self.decode_compact_term(cur)?.free()?;
                 let tail = self.decode_compact_term(cur)?.free()?;
                 let dest: Val = decode_dest(&mut self.b, cur)?.into();
@@ -322,8 +325,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 self.b.free_native_registers(&[r(result)]);
                 self.b.free_native_registers(&[dest]);
             }
-            OP_BADMATCH | OP_CASE_END => {
-                let reason = if op == OP_BADMATCH {
+            opcodes::BADMATCH | opcodes::CASE_END => {
+                let reason = if op == opcodes::BADMATCH {
                     BADMATCH_ATOM
                 } else {
                     CASE_CLAUSE_ATOM
@@ -334,8 +337,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     &[CTX, JIT_STATE, OFFSET, imm(reason), arg],
                 );
             }
-            OP_TRY_CASE_END | OP_BADRECORD => {
-                let reason = if op == OP_BADRECORD {
+            opcodes::TRY_CASE_END | opcodes::BADRECORD => {
+                let reason = if op == opcodes::BADRECORD {
                     BADRECORD_ATOM
                 } else {
                     TRY_CLAUSE_ATOM
@@ -347,15 +350,15 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     &[CTX, JIT_STATE, OFFSET, imm(reason), arg],
                 );
             }
-            OP_IF_END => raise_error(&mut self.b, IF_CLAUSE_ATOM),
-            OP_CALL_EXT_ONLY => self.op_call_ext(cur, ExtCall::Only)?,
-            OP_FMOVE => self.op_fmove(cur)?,
-            OP_FCONV => self.op_fconv(cur)?,
-            OP_FADD => self.first_pass_float3(PRIM_FADD, cur)?,
-            OP_FSUB => self.first_pass_float3(PRIM_FSUB, cur)?,
-            OP_FMUL => self.first_pass_float3(PRIM_FMUL, cur)?,
-            OP_FDIV => self.first_pass_float3(PRIM_FDIV, cur)?,
-            OP_FNEGATE => {
+            opcodes::IF_END => raise_error(&mut self.b, IF_CLAUSE_ATOM),
+            opcodes::CALL_EXT_ONLY => self.op_call_ext(cur, ExtCall::Only)?,
+            opcodes::FMOVE => self.op_fmove(cur)?,
+            opcodes::FCONV => self.op_fconv(cur)?,
+            opcodes::FADD => self.first_pass_float3(PRIM_FADD, cur)?,
+            opcodes::FSUB => self.first_pass_float3(PRIM_FSUB, cur)?,
+            opcodes::FMUL => self.first_pass_float3(PRIM_FMUL, cur)?,
+            opcodes::FDIV => self.first_pass_float3(PRIM_FDIV, cur)?,
+            opcodes::FNEGATE => {
                 decode_label(cur)?;
                 let fp1 = decode_fp_register(cur)?;
                 let fp2 = decode_fp_register(cur)?;
@@ -364,23 +367,23 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     .call_primitive(PRIM_FNEGATE, &[CTX, imm(fp1.into()), imm(fp2.into())]);
                 self.b.free_native_registers(&[r(reg)]);
             }
-            OP_TRY_END | OP_TRY_CASE | OP_RECV_MARKER_RESERVE => {
+            opcodes::TRY_END | opcodes::TRY_CASE | opcodes::RECV_MARKER_RESERVE => {
                 let dest: Val = decode_dest(&mut self.b, cur)?.into();
                 self.b.move_to_vm_register(imm(TERM_NIL), dest);
                 self.b.free_native_registers(&[dest]);
             }
-            OP_RAISE => {
+            opcodes::RAISE => {
                 let stacktrace = self.decode_compact_term(cur)?.keep()?;
                 let value = self.decode_compact_term(cur)?.keep()?;
                 self.b
                     .call_primitive_last(PRIM_RAISE, &[CTX, JIT_STATE, stacktrace, value]);
             }
-            OP_TRIM => {
+            opcodes::TRIM => {
                 let words = decode_literal_i64(cur)?;
                 decode_literal(cur)?;
                 self.b.increment_sp(words);
             }
-            OP_LINE => {
+            opcodes::LINE => {
                 let at = cur.file_offset();
                 let line = decode_literal(cur)?;
                 let line =
@@ -388,17 +391,17 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 let offset = self.b.offset() as u32;
                 self.line_offsets.push((line, offset));
             }
-            OP_BS_INIT_WRITABLE => self.op_bs_init_writable(),
-            OP_PUT_MAP_ASSOC => self.op_put_map_assoc(cur)?,
-            OP_HAS_MAP_FIELDS => self.op_has_map_fields(cur)?,
-            OP_GET_MAP_ELEMENTS => self.op_get_map_elements(cur)?,
-            OP_IS_TAGGED_TUPLE => self.op_is_tagged_tuple(cur)?,
-            OP_BUILD_STACKTRACE => {
+            opcodes::BS_INIT_WRITABLE => self.op_bs_init_writable(),
+            opcodes::PUT_MAP_ASSOC => self.op_put_map_assoc(cur)?,
+            opcodes::HAS_MAP_FIELDS => self.op_has_map_fields(cur)?,
+            opcodes::GET_MAP_ELEMENTS => self.op_get_map_elements(cur)?,
+            opcodes::IS_TAGGED_TUPLE => self.op_is_tagged_tuple(cur)?,
+            opcodes::BUILD_STACKTRACE => {
                 let result = self.b.call_primitive(PRIM_STACKTRACE_BUILD, &[CTX]);
                 self.b.move_to_vm_register(kept(result), Val::X(0));
                 self.b.free_native_registers(&[r(result)]);
             }
-            OP_RAW_RAISE => {
+            opcodes::RAW_RAISE => {
                 let class = self.b.move_to_native_register(Val::X(0));
                 for (atom, free) in [
                     (ERROR_ATOM, false),
@@ -412,10 +415,10 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 }
                 self.b.move_to_vm_register(imm(BADARG_ATOM), Val::X(0));
             }
-            OP_GET_HD | OP_GET_TL => {
+            opcodes::GET_HD | opcodes::GET_TL => {
                 let src = self.decode_compact_term(cur)?.val()?;
                 let dest: Val = decode_dest(&mut self.b, cur)?.into();
-                let index = if op == OP_GET_HD {
+                let index = if op == opcodes::GET_HD {
                     LIST_HEAD_INDEX
                 } else {
                     LIST_TAIL_INDEX
@@ -426,8 +429,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     .move_array_element(kept(reg), Val::Imm(index.into()), dest);
                 self.b.free_native_registers(&[dest, r(reg)]);
             }
-            OP_PUT_TUPLE2 => self.op_put_tuple2(cur)?,
-            OP_BS_GET_POSITION => {
+            opcodes::PUT_TUPLE2 => self.op_put_tuple2(cur)?,
+            opcodes::BS_GET_POSITION => {
                 let src = self.decode_compact_term(cur)?.val()?;
                 let dest: Val = decode_dest(&mut self.b, cur)?.into();
                 decode_literal(cur)?;
@@ -438,7 +441,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 self.b.move_to_vm_register(kept(reg), dest);
                 self.b.free_native_registers(&[r(reg), dest]);
             }
-            OP_SWAP => {
+            opcodes::SWAP => {
                 let a: Val = decode_dest(&mut self.b, cur)?.into();
                 let b_: Val = decode_dest(&mut self.b, cur)?.into();
                 let reg = self.b.move_to_native_register(a);
@@ -446,8 +449,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 self.b.move_to_vm_register(kept(reg), b_);
                 self.b.free_native_registers(&[r(reg)]);
             }
-            OP_MAKE_FUN3 => self.op_make_fun3(cur)?,
-            OP_INIT_YREGS => {
+            opcodes::MAKE_FUN3 => self.op_make_fun3(cur)?,
+            opcodes::INIT_YREGS => {
                 let count = decode_extended_list_header(cur)?;
                 for _ in 0..count {
                     let dest: Val = decode_dest(&mut self.b, cur)?.into();
@@ -455,23 +458,23 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     self.b.free_native_registers(&[dest]);
                 }
             }
-            OP_RECV_MARKER_BIND => {
+            opcodes::RECV_MARKER_BIND => {
                 let a: Val = decode_dest(&mut self.b, cur)?.into();
                 let b_: Val = decode_dest(&mut self.b, cur)?.into();
                 self.b.free_native_registers(&[a, b_]);
             }
-            OP_RECV_MARKER_CLEAR | OP_RECV_MARKER_USE => {
+            opcodes::RECV_MARKER_CLEAR | opcodes::RECV_MARKER_USE => {
                 let a: Val = decode_dest(&mut self.b, cur)?.into();
                 self.b.free_native_registers(&[a]);
             }
-            OP_UPDATE_RECORD => self.op_update_record(cur)?,
-            OP_BS_CREATE_BIN => self.op_bs_create_bin(cur)?,
-            OP_BS_MATCH => self.op_bs_match(cur)?,
-            OP_BS_GET_TAIL => self.op_bs_get_tail(cur)?,
-            OP_BS_GET_BINARY2 => self.op_bs_get_binary2(cur)?,
-            OP_PUT_MAP_EXACT => self.op_put_map_exact(cur)?,
-            OP_GC_BIF3 => self.op_gc_bif3(cur)?,
-            OP_CATCH | OP_TRY => {
+            opcodes::UPDATE_RECORD => self.op_update_record(cur)?,
+            opcodes::BS_CREATE_BIN => self.op_bs_create_bin(cur)?,
+            opcodes::BS_MATCH => self.op_bs_match(cur)?,
+            opcodes::BS_GET_TAIL => self.op_bs_get_tail(cur)?,
+            opcodes::BS_GET_BINARY2 => self.op_bs_get_binary2(cur)?,
+            opcodes::PUT_MAP_EXACT => self.op_put_map_exact(cur)?,
+            opcodes::GC_BIF3 => self.op_gc_bif3(cur)?,
+            opcodes::CATCH | opcodes::TRY => {
                 let dest = decode_dest(&mut self.b, cur)?;
                 let label = decode_label(cur)?;
                 h::term_from_catch_label(&mut self.b, dest, label);
@@ -603,15 +606,15 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         handle_error_if(&mut self.b, is_false(freed(result)));
     }
 
-    fn op_bif(&mut self, op: u32, cur: &mut Cursor) -> Result<()> {
+    fn op_bif(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let bif = decode_literal(cur)?;
         let func = self
             .b
             .call_primitive(PRIM_GET_IMPORTED_BIF, &[JIT_STATE, uimm(bif)]);
         let argc = match op {
-            OP_BIF1 => 1,
-            OP_BIF2 => 2,
+            opcodes::BIF1 => 1,
+            opcodes::BIF2 => 2,
             _ => 3,
         };
         let mut args: Vec<Arg> = Vec::with_capacity(5);
@@ -675,16 +678,16 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `is_lt`, `is_equal`, `is_not_equal`, `is_eq_exact`, `is_ne_exact`.
-    fn op_compare(&mut self, op: u32, cur: &mut Cursor) -> Result<()> {
+    fn op_compare(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let arg1 = self.decode_compact_term(cur)?;
         let arg2 = self.decode_compact_term(cur)?;
-        let exact = op == OP_IS_EQ_EXACT || op == OP_IS_NOT_EQ_EXACT;
+        let exact = op == opcodes::IS_EQ_EXACT || op == opcodes::IS_NE_EXACT;
         if exact {
             if let Some(value) = arg2.imm() {
                 // Comparing with an immediate needs no call.
                 let reg = self.b.move_to_native_register(arg1.val()?);
-                let cmp_op = if op == OP_IS_EQ_EXACT {
+                let cmp_op = if op == opcodes::IS_EQ_EXACT {
                     CmpOp::Ne
                 } else {
                     CmpOp::Eq
@@ -707,8 +710,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             cmp_int(kept(result), CmpOp::Eq, imm(TERM_COMPARE_MEMORY_ALLOC_FAIL)),
         );
         let cond = match op {
-            OP_IS_LT => masked(freed(result), TERM_GREATER_THAN + TERM_EQUALS, CmpOp::Ne, 0),
-            OP_IS_EQUAL | OP_IS_EQ_EXACT => masked(
+            opcodes::IS_LT => masked(freed(result), TERM_GREATER_THAN + TERM_EQUALS, CmpOp::Ne, 0),
+            opcodes::IS_EQ | opcodes::IS_EQ_EXACT => masked(
                 freed(result),
                 TERM_LESS_THAN + TERM_GREATER_THAN,
                 CmpOp::Ne,
@@ -1272,30 +1275,30 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// Instructions lowered mostly through the type-check and arithmetic helpers.
-    fn lower_with_helpers(&mut self, op: u32, cur: &mut Cursor) -> Result<Step> {
+    fn lower_with_helpers(&mut self, op: u8, cur: &mut Cursor) -> Result<Step> {
         match op {
-            OP_IS_GE => {
+            opcodes::IS_GE => {
                 let label = decode_label(cur)?;
                 let arg1 = self.decode_typed_compact_term(cur)?;
                 let arg2 = self.decode_typed_compact_term(cur)?;
                 super::arith::op_is_ge(&mut self.b, label, arg1, arg2)?;
             }
-            OP_IS_INTEGER => {
+            opcodes::IS_INTEGER => {
                 let label = decode_label(cur)?;
                 let arg = self.decode_compact_term(cur)?.free()?;
                 h::verify_is_any_integer(&mut self.b, arg, label);
             }
-            OP_IS_FLOAT | OP_IS_FUNCTION | OP_IS_MAP => {
+            opcodes::IS_FLOAT | opcodes::IS_FUNCTION | opcodes::IS_MAP => {
                 let tag = match op {
-                    OP_IS_FLOAT => TERM_BOXED_FLOAT,
-                    OP_IS_FUNCTION => TERM_BOXED_FUN,
+                    opcodes::IS_FLOAT => TERM_BOXED_FLOAT,
+                    opcodes::IS_FUNCTION => TERM_BOXED_FUN,
                     _ => TERM_BOXED_MAP,
                 };
                 let label = decode_label(cur)?;
                 let arg = self.decode_compact_term(cur)?.keep()?;
                 h::verify_is_boxed_with_tag(&mut self.b, label, arg, tag);
             }
-            OP_IS_NUMBER => {
+            opcodes::IS_NUMBER => {
                 let label = decode_label(cur)?;
                 let arg = self.decode_compact_term(cur)?.free()?;
                 h::verify_is_immediate_or_boxed_mask(
@@ -1307,8 +1310,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     label,
                 );
             }
-            OP_IS_PID | OP_IS_PORT => {
-                let (imm_tag, boxed_tag) = if op == OP_IS_PID {
+            opcodes::IS_PID | opcodes::IS_PORT => {
+                let (imm_tag, boxed_tag) = if op == opcodes::IS_PID {
                     (TERM_PID_TAG, TERM_BOXED_EXTERNAL_PID)
                 } else {
                     (TERM_PORT_TAG, TERM_BOXED_EXTERNAL_PORT)
@@ -1317,13 +1320,13 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 let arg = self.decode_compact_term(cur)?.free()?;
                 h::verify_is_immediate_or_boxed(&mut self.b, arg, imm_tag, boxed_tag, label);
             }
-            OP_IS_BINARY => {
+            opcodes::IS_BINARY => {
                 let label = decode_label(cur)?;
                 let arg = self.decode_compact_term(cur)?.val()?;
                 h::verify_is_binary(&mut self.b, arg, label);
                 self.b.free_native_registers(&[arg]);
             }
-            OP_CALL_FUN => {
+            opcodes::CALL_FUN => {
                 let at = cur.file_offset();
                 let args_count = decode_literal(cur)?;
                 self.b.decrement_reductions_and_maybe_schedule_next();
@@ -1335,7 +1338,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     &[CTX, JIT_STATE, OFFSET, freed(reg), uimm(args_count)],
                 );
             }
-            OP_CALL_FUN2 => {
+            opcodes::CALL_FUN2 => {
                 let tag = self.decode_compact_term(cur)?;
                 let args_count = decode_literal(cur)?;
                 let fun = self.decode_typed_compact_term(cur)?;
@@ -1349,9 +1352,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     &[CTX, JIT_STATE, OFFSET, freed(reg), uimm(args_count)],
                 );
             }
-            OP_APPLY | OP_APPLY_LAST => {
+            opcodes::APPLY | opcodes::APPLY_LAST => {
                 let arity = decode_literal(cur)?;
-                let words = if op == OP_APPLY_LAST {
+                let words = if op == opcodes::APPLY_LAST {
                     Some(decode_literal(cur)?)
                 } else {
                     None
@@ -1379,8 +1382,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     }
                 }
             }
-            OP_IS_FUNCTION2 => self.op_is_function2(cur)?,
-            OP_GC_BIF1 | OP_GC_BIF2 => {
+            opcodes::IS_FUNCTION2 => self.op_is_function2(cur)?,
+            opcodes::GC_BIF1 | opcodes::GC_BIF2 => {
                 let fail = decode_label(cur)?;
                 let live = decode_literal(cur)?;
                 let live = small_u32(live, cur)?;
@@ -1388,7 +1391,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 let bif = decode_literal(cur)?;
                 let bif = small_u32(bif, cur)?;
                 let arg1 = self.decode_typed_compact_term(cur)?;
-                let arg2 = if op == OP_GC_BIF2 {
+                let arg2 = if op == opcodes::GC_BIF2 {
                     Some(self.decode_typed_compact_term(cur)?)
                 } else {
                     None
@@ -1432,7 +1435,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     )?,
                 }
             }
-            OP_BS_START_MATCH3 => {
+            opcodes::BS_START_MATCH3 => {
                 let fail = decode_label(cur)?;
                 let src = self.decode_compact_term(cur)?;
                 let live = decode_literal(cur)?;
@@ -1440,7 +1443,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 h::verify_is_binary_or_match_state(&mut self.b, fail, src.val()?);
                 self.alloc_match_state(live, src, dest, cur)?;
             }
-            OP_BS_START_MATCH4 => {
+            opcodes::BS_START_MATCH4 => {
                 let fail = self.decode_atom_or_label(cur)?;
                 let live = decode_literal(cur)?;
                 let src = self.decode_compact_term(cur)?;
@@ -1456,7 +1459,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 }
                 self.alloc_match_state(live, src, dest, cur)?;
             }
-            OP_BS_SET_POSITION => {
+            opcodes::BS_SET_POSITION => {
                 let src = self.decode_typed_compact_term(cur)?;
                 let pos = self.decode_typed_compact_term(cur)?;
                 let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
@@ -1464,7 +1467,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 self.b.move_to_array_element(pos, state, Val::Imm(2));
                 self.b.free_native_registers(&[pos, r(state)]);
             }
-            OP_BS_TEST_TAIL2 => {
+            opcodes::BS_TEST_TAIL2 => {
                 let fail = decode_label(cur)?;
                 let src = self.decode_typed_compact_term(cur)?;
                 let bits = decode_literal(cur)?;
@@ -1478,7 +1481,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 cond_jump_to_label(&mut self.b, cmp(freed(size), CmpOp::Ne, kept(offset)), fail);
                 self.b.free_native_registers(&[r(offset)]);
             }
-            OP_BS_TEST_UNIT => {
+            opcodes::BS_TEST_UNIT => {
                 let fail = decode_label(cur)?;
                 let src = self.decode_typed_compact_term(cur)?;
                 let unit = decode_literal(cur)?;
@@ -1493,7 +1496,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 let rem = self.b.and_(freed(size), Val::Imm(unit as i64 - 1));
                 cond_jump_to_label(&mut self.b, cmp(freed(rem), CmpOp::Ne, imm(0)), fail);
             }
-            OP_BS_MATCH_STRING => {
+            opcodes::BS_MATCH_STRING => {
                 let fail = decode_label(cur)?;
                 let src = self.decode_typed_compact_term(cur)?;
                 let bits = decode_literal(cur)?;
@@ -1517,7 +1520,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 self.b.move_to_array_element(r(offset), state, Val::Imm(2));
                 self.b.free_native_registers(&[r(offset), r(state)]);
             }
-            OP_BS_SKIP_BITS2 => {
+            opcodes::BS_SKIP_BITS2 => {
                 let fail = decode_label(cur)?;
                 let src = self.decode_typed_compact_term(cur)?;
                 let size = self.decode_typed_compact_term(cur)?;
@@ -1535,7 +1538,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 self.b.move_to_array_element(r(offset), state, Val::Imm(2));
                 self.b.free_native_registers(&[r(offset), r(state)]);
             }
-            OP_BS_GET_INTEGER2 | OP_BS_GET_FLOAT2 => {
+            opcodes::BS_GET_INTEGER2 | opcodes::BS_GET_FLOAT2 => {
                 let fail = decode_label(cur)?;
                 let src = self.decode_typed_compact_term(cur)?;
                 decode_literal(cur)?;
@@ -1546,7 +1549,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 let num_bits = self.size_times_unit(size, fail, unit)?;
                 let bin = self.b.get_array_element(kept(state), 1);
                 let offset = self.b.get_array_element(kept(state), 2);
-                let result = if op == OP_BS_GET_INTEGER2 {
+                let result = if op == opcodes::BS_GET_INTEGER2 {
                     let result = self.b.call_primitive(
                         PRIM_BITSTRING_EXTRACT_INTEGER,
                         &[
@@ -1585,17 +1588,21 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 self.b.move_to_vm_register(kept(result), dest);
                 self.b.free_native_registers(&[r(result)]);
             }
-            OP_BS_GET_UTF8 | OP_BS_SKIP_UTF8 | OP_BS_GET_UTF16 | OP_BS_SKIP_UTF16
-            | OP_BS_GET_UTF32 | OP_BS_SKIP_UTF32 => {
+            opcodes::BS_GET_UTF8
+            | opcodes::BS_SKIP_UTF8
+            | opcodes::BS_GET_UTF16
+            | opcodes::BS_SKIP_UTF16
+            | opcodes::BS_GET_UTF32
+            | opcodes::BS_SKIP_UTF32 => {
                 let fail = decode_label(cur)?;
                 let src = self.decode_compact_term(cur)?.free()?;
                 skip_compact_term(cur)?;
                 let (primitive, flags) = match op {
-                    OP_BS_GET_UTF8 | OP_BS_SKIP_UTF8 => {
+                    opcodes::BS_GET_UTF8 | opcodes::BS_SKIP_UTF8 => {
                         skip_compact_term(cur)?;
                         (PRIM_BITSTRING_GET_UTF8, None)
                     }
-                    OP_BS_GET_UTF16 | OP_BS_SKIP_UTF16 => {
+                    opcodes::BS_GET_UTF16 | opcodes::BS_SKIP_UTF16 => {
                         (PRIM_BITSTRING_GET_UTF16, Some(decode_literal(cur)?))
                     }
                     _ => (PRIM_BITSTRING_GET_UTF32, Some(decode_literal(cur)?)),
@@ -1606,7 +1613,10 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                         .b
                         .call_primitive(primitive, &[src, Arg::free(Val::Imm(f as i64))]),
                 };
-                let skip = matches!(op, OP_BS_SKIP_UTF8 | OP_BS_SKIP_UTF16 | OP_BS_SKIP_UTF32);
+                let skip = matches!(
+                    op,
+                    opcodes::BS_SKIP_UTF8 | opcodes::BS_SKIP_UTF16 | opcodes::BS_SKIP_UTF32
+                );
                 if skip {
                     cond_jump_to_label(&mut self.b, cmp(freed(value), CmpOp::Eq, imm(0)), fail);
                 } else {

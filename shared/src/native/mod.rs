@@ -14,12 +14,8 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// `avmN` format version understood by AtomVM v0.7.
 pub const FORMAT_VERSION: u16 = 1;
-/// Architecture number of ARMv6-M in the header.
-pub const ARCH_ARMV6M: u16 = 3;
-/// Variant bits.
-pub const VARIANT_PIC: u16 = 1;
-pub const VARIANT_FLOAT32: u16 = 2;
-pub const VARIANT_THUMB2: u16 = 4;
+/// Architecture and variant numbers of the header (declared in [`crate::abi::jit`]).
+pub use crate::abi::jit::{ARCH_ARMV6M, VARIANT_FLOAT32, VARIANT_PIC, VARIANT_THUMB2};
 /// Size of the header for a single architecture.
 pub const SINGLE_ARCH_HEADER_LEN: usize = 20;
 /// Jump table entry sizes.

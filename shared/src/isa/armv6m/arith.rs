@@ -8,8 +8,7 @@ use super::{Armv6m, CTX_REG, IP_REG};
 use crate::compile::backend::{Arg, BackendError, Reg, Val};
 use crate::stream::CodeSink;
 
-/// `TERM_PRIMARY_CLEAR_MASK`: clears the two primary tag bits.
-const TERM_PRIMARY_CLEAR_MASK: i64 = -4;
+use crate::abi::term::TERM_PRIMARY_CLEAR_MASK;
 
 /// A three-operand `op rd, rd, rm` or `op rdn, rm` encoder.
 type RegOp = fn(Reg, Reg) -> Result<Insn, AsmError>;

@@ -16,16 +16,8 @@ use super::{
 use crate::compile::backend::{Arg, BackendError, Label, Reg, Val};
 use crate::stream::CodeSink;
 
-// Offsets of `JITState` fields (32-bit build).
-/// `jit_state->module`.
-const JITSTATE_MODULE: i64 = 0;
-/// `jit_state->continuation`.
-const JITSTATE_CONTINUATION: i64 = 4;
-/// `jit_state->remaining_reductions`.
-const JITSTATE_REDUCTION_COUNT: i64 = 8;
-
-/// `PRIM_SCHEDULE_NEXT_CP`: save the continuation and return to the scheduler.
-const PRIM_SCHEDULE_NEXT_CP: u32 = 2;
+use crate::abi::context::{JITSTATE_CONTINUATION, JITSTATE_MODULE, JITSTATE_REDUCTION_COUNT};
+use crate::abi::prims::PRIM_SCHEDULE_NEXT_CP;
 
 /// Reach of a 16-bit conditional branch, counted from the branch itself.
 #[inline]
@@ -333,7 +325,7 @@ mod tests {
         b.set_continuation_to_label(300);
         assert_code(&mut b, "876900a7014ef619009f7e600d0e0000");
 
-        let mut b = backend(1 | super::super::VARIANT_THUMB2);
+        let mut b = backend(1 | u32::from(crate::abi::jit::VARIANT_THUMB2));
         b.set_continuation_to_label(7);
         assert_code(&mut b, "00a72726f619009f7e60");
     }
@@ -402,7 +394,7 @@ mod tests {
         );
         assert_eq!(b.used_regs_mask(), r.bit());
 
-        let mut b = backend(1 | super::super::VARIANT_THUMB2);
+        let mut b = backend(1 | u32::from(crate::abi::jit::VARIANT_THUMB2));
         b.decrement_reductions_and_maybe_schedule_next();
         assert_code(
             &mut b,
@@ -454,7 +446,7 @@ mod tests {
 
     #[test]
     fn thumb2_call_to_a_label_placed_later() {
-        let mut b = backend(1 | super::super::VARIANT_THUMB2);
+        let mut b = backend(1 | u32::from(crate::abi::jit::VARIANT_THUMB2));
         b.jump_table(4);
         b.call_only_or_schedule_next(4);
         b.add_label(Label::Num(4));

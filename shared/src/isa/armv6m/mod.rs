@@ -28,9 +28,6 @@ use crate::isa::regs::Regs;
 use crate::stream::CodeSink;
 use asm::{AsmError, Code, Insn};
 
-/// `variant` bit selecting the Thumb-2 code paths (ARMv7-M and later cores).
-pub const VARIANT_THUMB2: u32 = 4;
-
 /// Registers the allocator hands out: r7, r6, r5, r4, r3, r1 (r0 = ctx, r2 = native interface).
 pub(super) const AVAILABLE_REGS_MASK: u16 =
     (1 << 7) | (1 << 6) | (1 << 5) | (1 << 4) | (1 << 3) | (1 << 1);
@@ -129,7 +126,7 @@ impl<S: CodeSink> Armv6m<S> {
             variant,
             literal_pool: Vec::new(),
             regs: Regs::new(),
-            thumb2: variant & VARIANT_THUMB2 != 0,
+            thumb2: variant & u32::from(crate::abi::jit::VARIANT_THUMB2) != 0,
             call_offset: 0,
             error: None,
         }

@@ -11,31 +11,13 @@ use crate::compile::backend::{Arg, BackendError, Reg, Val};
 use crate::isa::regs::{self, Contents};
 use crate::stream::CodeSink;
 
-/// Number of addressable x registers; `x[MAX_REG]` is the "extra" one.
-pub(super) const MAX_REG: u32 = 16;
-
-// Offsets of `Context` fields (32-bit build), relative to the context register r0.
-/// `ctx->e`: pointer to the y registers (the stack frame).
-pub(super) const CTX_Y_REGS: i64 = 0x14;
-/// `ctx->cp`: the continuation pointer.
-pub(super) const CTX_CP: i64 = 0x5C;
-/// `ctx->fr`: pointer to the float registers.
-pub(super) const CTX_FP_REGS: i64 = 0x60;
-/// `ctx->bs`: the binary being built.
-pub(super) const CTX_BS: i64 = 0x64;
-/// `ctx->bs_offset`: the bit offset into it.
-pub(super) const CTX_BS_OFFSET: i64 = 0x68;
-
-/// `JIT_VARIANT_FLOAT32`: float registers hold single-precision values.
-const VARIANT_FLOAT32: u32 = 2;
+pub(super) use crate::abi::context::{
+    ctx_x_reg, CTX_BS, CTX_BS_OFFSET, CTX_CP, CTX_FP_REGS, CTX_Y_REGS, MAX_REG,
+};
+use crate::abi::jit::VARIANT_FLOAT32;
 
 /// Largest immediate offset of a word `ldr`/`str` with a base register.
 const MAX_LDR_IMM: i64 = 124;
-
-/// `ctx->x[n]` (n may be `MAX_REG` for the extra register).
-pub(super) const fn ctx_x_reg(n: u32) -> i64 {
-    0x18 + 4 * n as i64
-}
 
 impl<S: CodeSink> Armv6m<S> {
     /// Forget what `first_avail(mask)` held, if the mask is not empty: the y-register helpers
@@ -190,7 +172,7 @@ impl<S: CodeSink> Armv6m<S> {
         let f = i64::from(f);
         self.put(asm::ldr_imm(fp_regs, CTX_REG, CTX_FP_REGS));
         self.put(asm::ldr_imm(word, boxed, 4));
-        if self.variant & VARIANT_FLOAT32 == 0 {
+        if self.variant & u32::from(VARIANT_FLOAT32) == 0 {
             self.put(asm::str_imm(word, fp_regs, f * 8));
             self.put(asm::ldr_imm(word, boxed, 8));
             self.put(asm::str_imm(word, fp_regs, f * 8 + 4));
@@ -703,7 +685,7 @@ pub(super) mod tests {
         assert_code(&mut b, "076a066e7d68b561bd68f561");
         assert!(b.all_native_free());
 
-        let mut b = backend(1 | VARIANT_FLOAT32);
+        let mut b = backend(1 | u32::from(VARIANT_FLOAT32));
         let r = b.move_to_native_register(Val::X(2));
         b.move_to_vm_register(Arg::free(Val::Ptr(r)), Val::Fp(5));
         assert_code(&mut b, "076a066e7d687561");
