@@ -54,9 +54,9 @@ impl<S: CodeSink> Armv6m<S> {
     /// placeholder. We reproduce that (the output must be byte-identical).
     fn op_via_ctx(&mut self, reg: Reg, imm: i64, op: RegOp) {
         self.put(asm::mov(IP_REG, CTX_REG));
-        let pool_before = self.literal_pool.clone();
+        let pool_before = self.buf.pending_literals().to_vec();
         self.mov_immediate(CTX_REG, imm);
-        self.literal_pool = pool_before;
+        self.buf.set_pending_literals(&pool_before);
         self.put(op(reg, CTX_REG));
         self.put(asm::mov(CTX_REG, IP_REG));
         self.regs.invalidate_reg(reg);

@@ -6,10 +6,11 @@
 
 use super::asm::{self, Code};
 use super::{
-    first_avail, pending::Waiting, Armv6m, BranchKind, AVAILABLE_REGS_MASK, CTX_REG, IP_REG,
-    JUMP_TABLE_ENTRY_SIZE, JUMP_TABLE_ENTRY_SIZE_THUMB2,
+    first_avail, Armv6m, BranchKind, AVAILABLE_REGS_MASK, CTX_REG, IP_REG, JUMP_TABLE_ENTRY_SIZE,
+    JUMP_TABLE_ENTRY_SIZE_THUMB2,
 };
 use crate::compile::backend::{Arg, BackendError, Label, Reg, Val};
+use crate::isa::buffer::LabelUse;
 use crate::stream::CodeSink;
 
 /// Registers pushed by every function prologue (r1 = `JITState *`), popped with pc on return.
@@ -40,8 +41,7 @@ impl<S: CodeSink> Armv6m<S> {
             entry.push(asm::nop());
             entry.extend(&[0xFF; 4]);
         }
-        self.jump_table_len = Some(labels_count);
-        self.reserve_labels(labels_count);
+        self.buf.set_label_limit(labels_count);
         for _ in 0..=labels_count {
             self.put_code(&entry);
         }
@@ -63,18 +63,11 @@ impl<S: CodeSink> Armv6m<S> {
         if let Label::Num(n) = label {
             self.patch_jump_table_entry(n, offset);
         }
-        let local_done = self.record_label(label, offset);
-        let mut waiting = self.branches.detach(label);
-        while let Some(b) = self.branches.next(&mut waiting) {
-            self.patch_branch(b.offset, b.kind, offset);
-        }
-        if local_done {
-            self.release_local_label(label);
-        }
+        self.buf.place(label, offset);
     }
 
     fn patch_jump_table_entry(&mut self, label: u32, target: usize) {
-        if self.jump_table_len.is_some_and(|count| label > count) {
+        if self.buf.beyond_limit(label) {
             self.fail(BackendError::OutOfRange("label beyond the jump table"));
             return;
         }
@@ -93,58 +86,16 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// Patch every branch still pending (all labels are placed by now).
     pub(super) fn update_branches(&mut self) {
-        for (label, b) in self.branches.take_all() {
-            match self.label_offset(label) {
-                Some(target) => self.patch_branch(b.offset, b.kind, target),
-                None => self.fail(BackendError::Unsupported("branch to an undefined label")),
-            }
-        }
-    }
-
-    /// Overwrite the placeholder at `offset` with a branch of kind `kind` to `target`.
-    fn patch_branch(&mut self, offset: usize, kind: BranchKind, target: usize) {
-        let rel = target as i64 - offset as i64;
-        let mut code = Code::new();
-        match kind {
-            BranchKind::Adr(reg) => match rel % 4 {
-                0 => {
-                    code.push(asm::adr(reg, rel));
-                }
-                // adr counts from the word-aligned pc: a half-word-aligned adr reaches 2 further.
-                2 => {
-                    code.push(asm::adr(reg, rel + 2));
-                }
-                _ => {
-                    code.push(Err(asm::AsmError::UnencodableOffset(rel)));
-                }
-            },
-            BranchKind::BW => {
-                code.push(asm::b_w(rel - 4));
-            }
-            BranchKind::Far { size, temp } => {
-                if is_near(rel) && rel % 2 == 0 {
-                    code.push(asm::b(rel));
-                    for _ in 0..(size - 2) / 2 {
-                        code.push(asm::nop());
-                    }
-                } else {
-                    far_branch_sequence(&mut code, size, temp, rel);
-                }
-            }
-        }
-        match code.result() {
-            Ok(bytes) => self.sink.replace(offset, bytes),
-            Err(e) => self.fail(super::asm_error(e)),
-        }
+        self.buf.patch_all();
     }
 
     /// Unconditional jump to a BEAM label.
     pub(super) fn jump_to_label(&mut self, label: u32) {
         let label = Label::Num(label);
         let offset = self.cur_offset();
-        match self.label_offset(label) {
+        match self.buf.label_offset(label) {
             Some(target) => self.branch_to_offset(offset, target),
-            None => self.branch_to_label(offset, label),
+            None => self.branch_to_label(label),
         }
         // Nothing is known about registers after an unconditional jump.
         self.regs.invalidate_all();
@@ -178,38 +129,22 @@ impl<S: CodeSink> Armv6m<S> {
         }
     }
 
-    /// Emit a placeholder at `offset` (the current offset) for a branch to a label not placed
-    /// yet, sized for the farthest target.
-    pub(super) fn branch_to_label(&mut self, offset: usize, label: Label) {
-        let (kind, size) = if self.thumb2 {
-            (BranchKind::BW, 4)
+    /// Emit a placeholder here for a branch to a label not placed yet, sized for the farthest
+    /// target.
+    pub(super) fn branch_to_label(&mut self, label: Label) {
+        let offset = self.cur_offset();
+        let kind = if self.thumb2 {
+            BranchKind::BW
         } else if let Some(temp) = first_avail(self.available_regs) {
             // ldr; add; bx; [nop to word-align the literal]; literal
             let size = if offset.is_multiple_of(4) { 12 } else { 10 };
-            (BranchKind::Far { size, temp }, size)
+            BranchKind::Far { size, temp }
         } else {
             // Same through ip, borrowing r0: push; ldr; mov; pop; add; bx; [nop]; literal
             let size = if !offset.is_multiple_of(4) { 18 } else { 16 };
-            (BranchKind::Far { size, temp: IP_REG }, size)
+            BranchKind::Far { size, temp: IP_REG }
         };
-        self.emit(&[0xFF; 18][..usize::from(size)]);
-        self.wait_for_label(label, Waiting { offset, kind });
-    }
-
-    /// Queue a placeholder to be patched when `label` is placed. A numeric label beyond the
-    /// jump table can never be placed: reject it rather than size tables by it.
-    pub(super) fn wait_for_label(&mut self, label: Label, branch: Waiting) {
-        if u32::try_from(branch.offset).is_err() {
-            self.fail(BackendError::OutOfRange("branch offset"));
-            return;
-        }
-        if let Label::Num(n) = label {
-            if self.jump_table_len.is_some_and(|count| n > count) {
-                self.fail(BackendError::OutOfRange("label beyond the jump table"));
-                return;
-            }
-        }
-        self.branches.push(label, branch);
+        self.buf.emit_use(label, kind);
     }
 
     /// Jump to the continuation in `value` (an offset from the module base, freed): the target
@@ -228,7 +163,7 @@ impl<S: CodeSink> Armv6m<S> {
         code.push(asm::adds_reg(offset_reg, offset_reg, temp));
         self.put_code(&code);
         let adr_pc = (adr_offset + 4) & !3;
-        let base_minus_pc = self.base_offset as i64 - adr_pc as i64 + 1;
+        let base_minus_pc = self.buf.base_offset() as i64 - adr_pc as i64 + 1;
         self.mov_immediate(temp, base_minus_pc);
         let mut code = Code::new();
         code.push(asm::adds_reg(offset_reg, offset_reg, temp));
@@ -265,6 +200,61 @@ impl<S: CodeSink> Armv6m<S> {
         self.put_code(&code);
         self.release_reg(reg);
         self.regs.invalidate_reg(reg);
+    }
+}
+
+/// armv6m's label uses: what the ISA-neutral buffer needs to size and patch them.
+impl LabelUse for BranchKind {
+    fn placeholder_size(self) -> usize {
+        match self {
+            BranchKind::Adr(_) | BranchKind::Literal(_) => 2,
+            BranchKind::BW => 4,
+            BranchKind::Far { size, .. } => usize::from(size),
+        }
+    }
+
+    /// A far branch whose target turned out near becomes `b` + nops, so its size never changes.
+    fn patch(self, at: usize, target: usize, out: &mut [u8]) -> Result<usize, BackendError> {
+        let rel = target as i64 - at as i64;
+        let mut code = Code::new();
+        match self {
+            BranchKind::Adr(reg) => match rel % 4 {
+                0 => {
+                    code.push(asm::adr(reg, rel));
+                }
+                // adr counts from the word-aligned pc: a half-word-aligned adr reaches 2 further.
+                2 => {
+                    code.push(asm::adr(reg, rel + 2));
+                }
+                _ => {
+                    code.push(Err(asm::AsmError::UnencodableOffset(rel)));
+                }
+            },
+            BranchKind::BW => {
+                code.push(asm::b_w(rel - 4));
+            }
+            BranchKind::Far { size, temp } => {
+                if is_near(rel) && rel % 2 == 0 {
+                    code.push(asm::b(rel));
+                    for _ in 0..(size - 2) / 2 {
+                        code.push(asm::nop());
+                    }
+                } else {
+                    far_branch_sequence(&mut code, size, temp, rel);
+                }
+            }
+            BranchKind::Literal(reg) => {
+                // `ldr` reads pc as its word-aligned address + 4.
+                let ldr_pc = (at & !3) + 4;
+                code.push(asm::ldr_pc(reg, target as i64 - ldr_pc as i64));
+            }
+        }
+        let bytes = code.result().map_err(super::asm_error)?;
+        let slot = out.get_mut(..bytes.len()).ok_or(BackendError::Unsupported(
+            "patch longer than its placeholder",
+        ))?;
+        slot.copy_from_slice(bytes);
+        Ok(bytes.len())
     }
 }
 
@@ -514,7 +504,7 @@ mod tests {
         b.add_label_at(Label::Num(4), 0x80);
         b.add_label_at(Label::Num(2), 0x60);
         assert_eq!(
-            b.take_sorted_labels(),
+            b.buf.take_sorted_labels(),
             [(2, 0x60), (1, 0x60), (4, 0x80), (3, 0x80)]
         );
     }
@@ -529,7 +519,7 @@ mod tests {
         b.add_label_at(Label::Num(3), 0x80);
         b.add_label_at(Label::Num(4), 0x80);
         assert_eq!(
-            b.take_sorted_labels(),
+            b.buf.take_sorted_labels(),
             [(2, 0x60), (1, 0x60), (5, 0x70), (4, 0x80), (3, 0x80)]
         );
     }
@@ -537,13 +527,13 @@ mod tests {
     #[test]
     fn placed_local_labels_are_reused() {
         let mut b = backend(1);
-        let first = b.new_local_label();
-        let second = b.new_local_label();
+        let first = b.buf.new_local_label();
+        let second = b.buf.new_local_label();
         b.add_label(first);
         // Placing again must not free the number twice.
         b.add_label_at(first, 0);
-        assert_eq!(b.new_local_label(), first);
-        assert_ne!(b.new_local_label(), second);
+        assert_eq!(b.buf.new_local_label(), first);
+        assert_ne!(b.buf.new_local_label(), second);
     }
 
     #[test]
