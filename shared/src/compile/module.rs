@@ -4,11 +4,10 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::{compile_module, CompileError, Import, ModuleEnv};
+use super::{CompileError, Import, ModuleEnv};
 use crate::beam::{self, Atoms, Imports, JitType, Literals, Module, Types};
 use crate::error::{Error, Result};
-use crate::isa::armv6m::Armv6m;
-use crate::native::{self, ARCH_ARMV6M};
+use crate::native;
 use crate::stream::{CodeSink, VecSink};
 
 /// What the compiler needs from a parsed BEAM module.
@@ -49,29 +48,8 @@ impl ModuleEnv for BeamEnv<'_> {
     }
 }
 
-/// The code variants AtomVM's armv6m JIT knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CodeTarget {
-    /// Thumb-1 only (RP2040, Cortex-M0+): variant PIC.
-    Armv6m,
-    /// Thumb-2 jump tables and immediates (RP2350, Cortex-M33): variant PIC | THUMB2.
-    Armv6mThumb2,
-}
-
-impl CodeTarget {
-    pub fn variant(self) -> u16 {
-        match self {
-            CodeTarget::Armv6m => native::VARIANT_PIC,
-            CodeTarget::Armv6mThumb2 => native::VARIANT_PIC | native::VARIANT_THUMB2,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            CodeTarget::Armv6m => "armv6m",
-            CodeTarget::Armv6mThumb2 => "armv6m+thumb2",
-        }
-    }
-}
+/// The code variant to compile for (chosen, with its backend, in [`crate::isa`]).
+pub use crate::isa::CodeTarget;
 
 /// Why a module could not be compiled.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,18 +89,14 @@ pub fn compile_into<S: CodeSink>(
     let code = module
         .chunk(*b"Code")
         .ok_or(Error::missing_chunk(*b"Code"))?;
-    let backend = Armv6m::new(target.variant().into(), sink);
-    // `compile_module` reports the backend's sticky error itself, after the final flush.
-    let (backend, labels) =
-        compile_module(code.data, code.offset, env, backend).map_err(ModuleError::Compile)?;
-    Ok((backend.into_sink(), labels))
+    crate::isa::compile(target, code.data, code.offset, env, sink).map_err(ModuleError::Compile)
 }
 
 /// The `avmN` payload for `module`, exactly as the reference's precompiler produces it.
 pub fn native_payload(module: &Module<'_>, target: CodeTarget) -> Result<Vec<u8>, ModuleError> {
     let env = BeamEnv::new(module)?;
     let labels = module.code()?.label_count;
-    let header = native::single_arch_header(labels, ARCH_ARMV6M, target.variant());
+    let header = native::single_arch_header(labels, target.arch(), target.variant());
     let (sink, _) = compile_into(module, &env, target, VecSink::with_prefix(&header))?;
     Ok(sink.into_bytes())
 }

@@ -137,6 +137,8 @@ impl T {
 }
 impl Backend for T {
     const WORD_SIZE: u32 = 4;
+    /// As armv6m: the traces are the reference's armv6m backend calls.
+    const HAS_DIV: bool = false;
     fn error(&self) -> Option<BackendError> {
         None
     }
@@ -233,6 +235,14 @@ impl Backend for T {
     }
     fn mul(&mut self, r: Arg, x: Val) -> Reg {
         self.simple("mul", r, v(x))
+    }
+    fn div_(&mut self, a: Reg, b: Reg) -> Reg {
+        self.log.push(format!("div {} {}", name(a), name(b)));
+        a
+    }
+    fn rem_(&mut self, a: Reg, b: Reg) -> Reg {
+        self.log.push(format!("rem {} {}", name(a), name(b)));
+        a
     }
     fn move_to_vm_register(&mut self, s: Arg, d: Val) {
         self.log.push(format!("move_to_vm {} {}", a(s), v(d)))

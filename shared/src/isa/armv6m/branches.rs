@@ -5,6 +5,7 @@
 //! near is patched into `b` + nops, so its size never changes.
 
 use super::asm::{self, Code};
+use super::names::*;
 use super::{
     first_avail, Armv6m, BranchKind, AVAILABLE_REGS_MASK, CTX_REG, IP_REG, JUMP_TABLE_ENTRY_SIZE,
     JUMP_TABLE_ENTRY_SIZE_THUMB2,
@@ -14,9 +15,9 @@ use crate::isa::buffer::LabelUse;
 use crate::stream::CodeSink;
 
 /// Registers pushed by every function prologue (r1 = `JITState *`), popped with pc on return.
-pub(super) const PROLOGUE_REGS: [Reg; 6] = [Reg::R1, Reg::R4, Reg::R5, Reg::R6, Reg::R7, Reg::LR];
+pub(super) const PROLOGUE_REGS: [Reg; 6] = [R1, R4, R5, R6, R7, LR];
 /// The epilogue pop: the prologue registers with pc in place of lr.
-pub(super) const EPILOGUE_REGS: [Reg; 6] = [Reg::R1, Reg::R4, Reg::R5, Reg::R6, Reg::R7, Reg::PC];
+pub(super) const EPILOGUE_REGS: [Reg; 6] = [R1, R4, R5, R6, R7, PC];
 /// Offset of the saved lr from sp inside generated functions (after the prologue push).
 pub(super) const STACK_OFFSET_LR: i64 = 20;
 
@@ -35,9 +36,9 @@ impl<S: CodeSink> Armv6m<S> {
             entry.push(asm::push(&PROLOGUE_REGS));
             entry.extend(&[0xFF; 4]);
         } else {
-            entry.push(asm::ldr_pc(Reg::R3, 4));
+            entry.push(asm::ldr_pc(R3, 4));
             entry.push(asm::push(&PROLOGUE_REGS));
-            entry.push(asm::add_hi(Reg::PC, Reg::R3));
+            entry.push(asm::add_hi(PC, R3));
             entry.push(asm::nop());
             entry.extend(&[0xFF; 4]);
         }
@@ -169,7 +170,7 @@ impl<S: CodeSink> Armv6m<S> {
         code.push(asm::adds_reg(offset_reg, offset_reg, temp));
         code.push(asm::ldr_sp(temp, STACK_OFFSET_LR));
         code.push(asm::str_sp(offset_reg, STACK_OFFSET_LR));
-        code.push(asm::mov(Reg::LR, temp));
+        code.push(asm::mov(LR, temp));
         code.push(asm::pop(&EPILOGUE_REGS));
         self.put_code(&code);
         self.available_regs = AVAILABLE_REGS_MASK;
@@ -186,8 +187,8 @@ impl<S: CodeSink> Armv6m<S> {
             return;
         };
         let mut tail = Code::new();
-        if reg != Reg::R0 {
-            tail.push(asm::mov(Reg::R0, reg));
+        if reg != R0 {
+            tail.push(asm::mov(R0, reg));
         }
         tail.push(asm::pop(&EPILOGUE_REGS));
         let mut code = Code::new();
@@ -264,11 +265,11 @@ impl LabelUse for BranchKind {
 fn far_branch_sequence(code: &mut Code, size: u8, temp: Reg, rel: i64) {
     if temp == IP_REG {
         // `add ip, pc` is at +8 and reads pc as +12; bit 0 selects Thumb.
-        code.push(asm::push(&[Reg::R0]));
-        code.push(asm::ldr_pc(Reg::R0, 8));
-        code.push(asm::mov(IP_REG, Reg::R0));
-        code.push(asm::pop(&[Reg::R0]));
-        code.push(asm::add_hi(IP_REG, Reg::PC));
+        code.push(asm::push(&[R0]));
+        code.push(asm::ldr_pc(R0, 8));
+        code.push(asm::mov(IP_REG, R0));
+        code.push(asm::pop(&[R0]));
+        code.push(asm::add_hi(IP_REG, PC));
         code.push(asm::bx(IP_REG));
         if size == 18 {
             code.push(asm::nop());
@@ -277,7 +278,7 @@ fn far_branch_sequence(code: &mut Code, size: u8, temp: Reg, rel: i64) {
     } else {
         // `add temp, pc` is at +2 and reads pc as +6; bit 0 selects Thumb.
         code.push(asm::ldr_pc(temp, 4));
-        code.push(asm::add_hi(temp, Reg::PC));
+        code.push(asm::add_hi(temp, PC));
         code.push(asm::bx(temp));
         if size == 12 {
             code.push(asm::nop());
@@ -289,7 +290,8 @@ fn far_branch_sequence(code: &mut Code, size: u8, temp: Reg, rel: i64) {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{backend, hex, CTX, JIT_STATE};
-    use crate::compile::backend::{Arg, Backend, Label, Reg, Val};
+    use crate::compile::backend::{Arg, Backend, Label, Val};
+    use crate::isa::armv6m::names::*;
 
     #[test]
     fn jump_table_entries_point_at_labels() {
@@ -326,7 +328,7 @@ mod tests {
         let mut b = backend(1);
         b.jump_table(8);
         b.jump_to_label(4);
-        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 2);
+        b.shift_left(Arg::keep(Val::Reg(R3)), 2);
         b.add_label(Label::Num(4));
         b.jump_to_label(4);
         assert_eq!(
@@ -344,7 +346,7 @@ mod tests {
     fn forward_jump_patched_to_far_sequence() {
         let mut b = backend(1);
         b.jump_table(8);
-        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 2);
+        b.shift_left(Arg::keep(Val::Reg(R3)), 2);
         b.jump_to_label(4);
         b.jump_to_label(4);
         b.add_label_at(Label::Num(4), 0x2000);
@@ -365,7 +367,7 @@ mod tests {
         b.jump_table(8);
         b.available_regs = 0;
         b.jump_to_label(4);
-        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 2);
+        b.shift_left(Arg::keep(Val::Reg(R3)), 2);
         b.jump_to_label(4);
         b.add_label_at(Label::Num(4), 0x2000);
         b.jump_to_label(7);
@@ -435,7 +437,7 @@ mod tests {
         let mut b = backend(1);
         b.jump_table(1);
         let r = b.call_primitive(1, &[CTX, JIT_STATE]);
-        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 1);
+        b.shift_left(Arg::keep(Val::Reg(R3)), 1);
         b.jump_to_continuation(Arg::free(Val::Reg(r)));
         assert_eq!(
             hex(&b),
@@ -465,7 +467,7 @@ mod tests {
         b.return_if_not_equal_to_ctx(Arg::free(Val::Reg(r)));
         b.call_primitive(1, &[CTX, JIT_STATE]);
         b.call_primitive(1, &[CTX, JIT_STATE]);
-        b.return_if_not_equal_to_ctx(Arg::free(Val::Reg(Reg::R0)));
+        b.return_if_not_equal_to_ctx(Arg::free(Val::Reg(R0)));
         assert_eq!(
             hex(&b),
             concat!(
@@ -479,7 +481,7 @@ mod tests {
     fn continuation_offsets_patch_adr_from_word_and_halfword_offsets() {
         let mut b = backend(1);
         b.jump_table(2);
-        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 2);
+        b.shift_left(Arg::keep(Val::Reg(R3)), 2);
         // adr at a half-word-aligned offset, then at a word-aligned one.
         let first = b.set_continuation_to_offset();
         b.add_label(first);

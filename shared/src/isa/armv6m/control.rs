@@ -16,6 +16,7 @@ use super::{
 use crate::compile::backend::{Arg, BackendError, Label, Reg, Val};
 use crate::stream::CodeSink;
 
+use super::names::*;
 use crate::abi::context::{JITSTATE_CONTINUATION, JITSTATE_MODULE, JITSTATE_REDUCTION_COUNT};
 use crate::abi::prims::PRIM_SCHEDULE_NEXT_CP;
 
@@ -241,7 +242,7 @@ impl<S: CodeSink> Armv6m<S> {
     pub(super) fn return_labels_and_lines(&mut self, sorted_lines: &[(u32, u32)]) {
         let aligned = self.cur_offset().is_multiple_of(4);
         // The tables must start word-aligned after `adr` and `pop`.
-        self.put(asm::adr(Reg::R0, if aligned { 4 } else { 8 }));
+        self.put(asm::adr(R0, if aligned { 4 } else { 8 }));
         self.put(asm::pop(&EPILOGUE_REGS));
         if !aligned {
             self.emit(&[0, 0]);
@@ -336,9 +337,9 @@ mod tests {
 
         let mut b = backend(1);
         unaligned(&mut b);
-        assert_eq!(b.get_module_index(), Reg::R7);
+        assert_eq!(b.get_module_index(), R7);
         assert_code(&mut b, "8769009e37683f68");
-        assert_eq!(b.used_regs_mask(), Reg::R7.bit());
+        assert_eq!(b.used_regs_mask(), R7.bit());
     }
 
     #[test]

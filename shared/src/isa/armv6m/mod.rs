@@ -22,9 +22,50 @@ mod shifts;
 
 use crate::compile::backend::{Arg, Backend, BackendError, Cond, FuncPtr, Label, Reg, Val};
 use crate::isa::buffer::CodeBuffer;
-use crate::isa::regs::Regs;
 use crate::stream::CodeSink;
 use asm::{AsmError, Code, Insn};
+use names::*;
+
+/// armv6m's registers by name, and their bit in the backend's `u16` register masks.
+pub mod names {
+    use crate::compile::backend::Reg;
+
+    pub const R0: Reg = Reg(0);
+    pub const R1: Reg = Reg(1);
+    pub const R2: Reg = Reg(2);
+    pub const R3: Reg = Reg(3);
+    pub const R4: Reg = Reg(4);
+    pub const R5: Reg = Reg(5);
+    pub const R6: Reg = Reg(6);
+    pub const R7: Reg = Reg(7);
+    pub const R8: Reg = Reg(8);
+    pub const R9: Reg = Reg(9);
+    pub const R10: Reg = Reg(10);
+    pub const R11: Reg = Reg(11);
+    pub const R12: Reg = Reg(12);
+    pub const SP: Reg = Reg(13);
+    pub const LR: Reg = Reg(14);
+    pub const PC: Reg = Reg(15);
+
+    /// A register's bit in armv6m's register masks.
+    pub trait RegBit {
+        fn bit(self) -> u16;
+    }
+
+    impl RegBit for Reg {
+        #[inline]
+        fn bit(self) -> u16 {
+            1 << self.0
+        }
+    }
+}
+
+/// The register contents tracker over armv6m's 16 registers.
+pub(super) type Regs = crate::isa::regs::Regs<16>;
+
+/// The order the tracker searches registers in, as the reference does: the alphabetical order
+/// of the names r0, r1, r10, .., r15, r2, .., r9 (see [`crate::isa::regs`]).
+pub(super) const SEARCH_ORDER: [u8; 16] = [0, 1, 10, 11, 12, 13, 14, 15, 2, 3, 4, 5, 6, 7, 8, 9];
 
 /// Registers the allocator hands out: r7, r6, r5, r4, r3, r1 (r0 = ctx, r2 = native interface).
 pub(super) const AVAILABLE_REGS_MASK: u16 =
@@ -32,17 +73,16 @@ pub(super) const AVAILABLE_REGS_MASK: u16 =
 /// Registers a call may clobber and that argument shuffling may use: r0-r7 and ip.
 pub(super) const SCRATCH_REGS_MASK: u16 = 0x00FF | (1 << 12);
 /// The allocation order: `first_avail` and `mask_to_list` walk registers in this order.
-pub(super) const ALLOCATION_ORDER: [Reg; 6] =
-    [Reg::R7, Reg::R6, Reg::R5, Reg::R4, Reg::R3, Reg::R1];
+pub(super) const ALLOCATION_ORDER: [Reg; 6] = [R7, R6, R5, R4, R3, R1];
 /// AAPCS argument registers.
-pub(super) const PARAMETER_REGS: [Reg; 4] = [Reg::R0, Reg::R1, Reg::R2, Reg::R3];
+pub(super) const PARAMETER_REGS: [Reg; 4] = [R0, R1, R2, R3];
 
 /// Register holding `Context *` in generated code.
-pub(super) const CTX_REG: Reg = Reg::R0;
+pub(super) const CTX_REG: Reg = R0;
 /// Register holding `const ModuleNativeInterface *` in generated code.
-pub(super) const NATIVE_INTERFACE_REG: Reg = Reg::R2;
+pub(super) const NATIVE_INTERFACE_REG: Reg = R2;
 /// The intra-procedure-call scratch register.
-pub(super) const IP_REG: Reg = Reg::R12;
+pub(super) const IP_REG: Reg = R12;
 
 /// Bytes per jump table entry: `ldr r3, [pc, #4]; push; add pc, r3; nop; .word`.
 pub(super) const JUMP_TABLE_ENTRY_SIZE: usize = 12;
@@ -89,7 +129,7 @@ impl<S: CodeSink> Armv6m<S> {
             available_regs: AVAILABLE_REGS_MASK,
             used_regs: 0,
             variant,
-            regs: Regs::new(),
+            regs: Regs::new(&SEARCH_ORDER),
             thumb2: variant & u32::from(crate::abi::jit::VARIANT_THUMB2) != 0,
             call_offset: 0,
         }
@@ -188,7 +228,7 @@ impl<S: CodeSink> Armv6m<S> {
             Some(r) => r,
             None => {
                 self.fail(BackendError::OutOfRegisters);
-                Reg::R7
+                R7
             }
         }
     }
@@ -300,6 +340,8 @@ pub(super) fn args_mask(args: &[Arg]) -> u16 {
 
 impl<S: CodeSink> Backend for Armv6m<S> {
     const WORD_SIZE: u32 = 4;
+    /// ARMv6-M has no divide instruction (the driver calls the runtime instead).
+    const HAS_DIV: bool = false;
 
     fn error(&self) -> Option<BackendError> {
         self.buf.error()
@@ -429,6 +471,16 @@ impl<S: CodeSink> Backend for Armv6m<S> {
 
     fn mul(&mut self, reg: Arg, value: Val) -> Reg {
         Self::mul(self, reg, value)
+    }
+
+    fn div_(&mut self, a: Reg, _b: Reg) -> Reg {
+        self.fail(BackendError::Unsupported("div_ (no divide instruction)"));
+        a
+    }
+
+    fn rem_(&mut self, a: Reg, _b: Reg) -> Reg {
+        self.fail(BackendError::Unsupported("rem_ (no divide instruction)"));
+        a
     }
 
     fn move_to_vm_register(&mut self, src: Arg, dest: Val) {
