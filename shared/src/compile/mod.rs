@@ -1,5 +1,17 @@
 //! The ISA-independent compile driver: one pass over a module's `Code` chunk, lowering each BEAM
 //! instruction through a [`Backend`].
+//!
+//! | module | holds |
+//! |---|---|
+//! | `mod.rs` | [`Driver`] state, [`compile_module`] (header, jump table, passes), errors |
+//! | `ops.rs` | `first_pass` and `lower`: the one dispatch on the opcode, one `op_*` method per BEAM instruction (or per family sharing a lowering) |
+//! | `arith.rs`, `bs.rs`, `bs/` | the lowering of arithmetic BIFs and of the bit syntax (large families, in files of their own) |
+//! | `decode.rs`, `operand.rs` | compact-term operand decoding into [`Operand`]/[`Dest`] |
+//! | `common.rs` | the vocabulary: `imm`/`freed`/`kept`, condition builders, `raise_error`, jumps on conditions, term accessors — a few backend calls each, never failing |
+//! | `helpers.rs` | the reference's multi-step helpers (type checks with fail labels, conditional raises, GC with roots, match states), which may fail on operands |
+//! | `backend.rs` | the [`Backend`] trait every ISA implements |
+//! | `consts.rs` | driver constants; re-exports the ABI facts of [`crate::abi`] |
+//! | `env.rs`, `module.rs` | what the driver needs from a module; whole-module entry points (`avmN` payload, precompiled `.beam`) |
 
 pub mod arith;
 pub mod backend;

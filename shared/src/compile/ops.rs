@@ -73,140 +73,39 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         }
     }
 
-    /// One instruction (the opcode byte is already read).
-    fn lower(&mut self, opcode: u8, cur: &mut Cursor) -> Result<Step> {
-        let op = opcode;
+    /// One instruction (the opcode byte is already read): the one dispatch, with one method per
+    /// BEAM instruction (or per family of instructions sharing a lowering, given `op`).
+    fn lower(&mut self, op: u8, cur: &mut Cursor) -> Result<Step> {
         match op {
             opcodes::LABEL => self.op_label(cur)?,
             opcodes::FUNC_INFO => self.op_func_info(cur)?,
-            opcodes::INT_CODE_END => {
-                if !cur.is_empty() {
-                    // The reference only accepts int_call_end as the very last byte.
-                    return Ok(Step::Unsupported);
-                }
-                let labels_count = self.labels_count;
-                self.b.add_label(Label::Num(labels_count));
-                self.b
-                    .call_primitive_last(PRIM_TERMINATE_CONTEXT, &[CTX, JIT_STATE]);
-                return Ok(Step::End);
-            }
-            opcodes::CALL => {
-                decode_literal(cur)?;
-                let label = decode_label(cur)?;
-                self.b.call_or_schedule_next(label);
-            }
+            opcodes::INT_CODE_END => return self.op_int_code_end(cur),
+            opcodes::CALL => self.op_call(cur)?,
             opcodes::CALL_LAST => self.op_call_last(cur)?,
-            opcodes::CALL_ONLY => {
-                decode_literal(cur)?;
-                let label = decode_label(cur)?;
-                self.tail_call_only(label);
-            }
+            opcodes::CALL_ONLY => self.op_call_only(cur)?,
             opcodes::CALL_EXT => self.op_call_ext(cur, ExtCall::Body)?,
             opcodes::CALL_EXT_LAST => self.op_call_ext(cur, ExtCall::Last)?,
-            opcodes::BIF0 => {
-                let bif = decode_literal(cur)?;
-                let func = self
-                    .b
-                    .call_primitive(PRIM_GET_IMPORTED_BIF, &[JIT_STATE, uimm(bif)]);
-                let dest = decode_dest(&mut self.b, cur)?;
-                let result = self.b.call_func_ptr(FuncPtr::Reg(func), &[CTX]);
-                self.b.move_to_vm_register(kept(result), dest.into());
-                self.b.free_native_registers(&[dest.into(), r(result)]);
-            }
+            opcodes::BIF0 => self.op_bif0(cur)?,
             opcodes::BIF1 | opcodes::BIF2 | opcodes::BIF3 => self.op_bif(op, cur)?,
-            opcodes::ALLOCATE => {
-                let stack_need = decode_literal(cur)?;
-                let live = decode_literal(cur)?;
-                self.allocate(stack_need, 0, live);
-            }
-            opcodes::ALLOCATE_HEAP => {
-                let stack_need = decode_literal(cur)?;
-                let heap_need = decode_allocator_list(&mut self.b, cur)?;
-                let live = decode_literal(cur)?;
-                self.allocate(stack_need, heap_need, live);
-            }
-            opcodes::TEST_HEAP => {
-                let heap_need = decode_allocator_list(&mut self.b, cur)?;
-                let live = decode_literal(cur)?;
-                let result = self.b.call_primitive(
-                    PRIM_TEST_HEAP,
-                    &[CTX, JIT_STATE, uimm(heap_need), uimm(live)],
-                );
-                handle_error_if(&mut self.b, is_false(freed(result)));
-            }
-            opcodes::DEALLOCATE => {
-                let words = decode_literal(cur)?;
-                let result = self
-                    .b
-                    .call_primitive(PRIM_DEALLOCATE, &[CTX, JIT_STATE, uimm(words)]);
-                handle_error_if(&mut self.b, is_false(freed(result)));
-            }
+            opcodes::ALLOCATE => self.op_allocate(cur)?,
+            opcodes::ALLOCATE_HEAP => self.op_allocate_heap(cur)?,
+            opcodes::TEST_HEAP => self.op_test_heap(cur)?,
+            opcodes::DEALLOCATE => self.op_deallocate(cur)?,
             opcodes::RETURN => self.op_return(),
-            opcodes::SEND => {
-                let result = self.b.call_primitive(PRIM_SEND, &[CTX, JIT_STATE]);
-                handle_error_if(&mut self.b, is_false(freed(result)));
-            }
-            opcodes::REMOVE_MESSAGE => {
-                let reg = self.b.call_primitive(PRIM_CANCEL_TIMEOUT, &[CTX]);
-                self.b.free_native_registers(&[r(reg)]);
-                let result = self
-                    .b
-                    .call_primitive(PRIM_PROCESS_SIGNAL_MESSAGES, &[CTX, JIT_STATE]);
-                self.b.return_if_not_equal_to_ctx(freed(result));
-                let reg = self.b.call_primitive(PRIM_MAILBOX_REMOVE_MESSAGE, &[CTX]);
-                self.b.free_native_registers(&[r(reg)]);
-            }
-            opcodes::TIMEOUT => {
-                let reg = self.b.call_primitive(PRIM_TIMEOUT, &[CTX]);
-                self.b.free_native_registers(&[r(reg)]);
-            }
-            opcodes::LOOP_REC => {
-                let label = decode_label(cur)?;
-                let result = self
-                    .b
-                    .call_primitive(PRIM_PROCESS_SIGNAL_MESSAGES, &[CTX, JIT_STATE]);
-                self.b.return_if_not_equal_to_ctx(freed(result));
-                let dest = self.decode_compact_term(cur)?.val()?;
-                let peek = self.b.call_primitive(PRIM_MAILBOX_PEEK, &[CTX]);
-                cond_jump_to_label(&mut self.b, cmp(kept(peek), CmpOp::Eq, imm(0)), label);
-                self.b.move_to_vm_register(kept(peek), dest);
-                self.b.free_native_registers(&[r(peek), dest]);
-            }
-            opcodes::LOOP_REC_END => {
-                let label = decode_label(cur)?;
-                let result = self
-                    .b
-                    .call_primitive(PRIM_PROCESS_SIGNAL_MESSAGES, &[CTX, JIT_STATE]);
-                self.b.return_if_not_equal_to_ctx(freed(result));
-                let reg = self.b.call_primitive(PRIM_MAILBOX_NEXT, &[CTX]);
-                self.b.free_native_registers(&[r(reg)]);
-                self.b.jump_to_label(label);
-            }
-            opcodes::WAIT => {
-                let label = decode_label(cur)?;
-                self.b.set_continuation_to_label(label);
-                self.b
-                    .call_primitive_last(PRIM_SCHEDULE_WAIT_CP, &[CTX, JIT_STATE]);
-            }
+            opcodes::SEND => self.op_send()?,
+            opcodes::REMOVE_MESSAGE => self.op_remove_message()?,
+            opcodes::TIMEOUT => self.op_timeout()?,
+            opcodes::LOOP_REC => self.op_loop_rec(cur)?,
+            opcodes::LOOP_REC_END => self.op_loop_rec_end(cur)?,
+            opcodes::WAIT => self.op_wait(cur)?,
             opcodes::WAIT_TIMEOUT => self.op_wait_timeout(cur)?,
             opcodes::IS_LT
             | opcodes::IS_EQ
             | opcodes::IS_NE
             | opcodes::IS_EQ_EXACT
             | opcodes::IS_NE_EXACT => self.op_compare(op, cur)?,
-            opcodes::IS_ATOM => {
-                let (label, reg) = self.label_and_native(cur)?;
-                let cond = masked(
-                    freed(reg),
-                    TERM_IMMED2_TAG_MASK,
-                    CmpOp::Ne,
-                    TERM_IMMED2_ATOM,
-                );
-                cond_jump_to_label(&mut self.b, cond, label);
-            }
-            opcodes::IS_REFERENCE => {
-                self.op_is_boxed_one_of(cur, &[TERM_BOXED_REF, TERM_BOXED_EXTERNAL_REF])?
-            }
+            opcodes::IS_ATOM => self.op_is_atom(cur)?,
+            opcodes::IS_REFERENCE => self.op_is_reference(cur)?,
             opcodes::IS_BITSTR => self.op_is_boxed_one_of(
                 cur,
                 &[
@@ -215,142 +114,26 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                     TERM_BOXED_SUB_BINARY,
                 ],
             )?,
-            opcodes::IS_NIL => {
-                let (label, reg) = self.label_and_native(cur)?;
-                cond_jump_to_label(&mut self.b, cmp(kept(reg), CmpOp::Ne, imm(TERM_NIL)), label);
-                self.b.free_native_registers(&[r(reg)]);
-            }
-            opcodes::IS_LIST => {
-                let (label, reg) = self.label_and_native(cur)?;
-                let conds = [
-                    cmp(kept(reg), CmpOp::Ne, imm(TERM_NIL)),
-                    masked(freed(reg), TERM_PRIMARY_MASK, CmpOp::Ne, TERM_PRIMARY_LIST),
-                ];
-                cond_jump_to_label_and(&mut self.b, &conds, label);
-            }
-            opcodes::IS_NONEMPTY_LIST => {
-                let (label, reg) = self.label_and_native(cur)?;
-                let cond = masked(freed(reg), TERM_PRIMARY_MASK, CmpOp::Ne, TERM_PRIMARY_LIST);
-                cond_jump_to_label(&mut self.b, cond, label);
-            }
-            opcodes::IS_BOOLEAN => {
-                let (label, reg) = self.label_and_native(cur)?;
-                let conds = [
-                    cmp(kept(reg), CmpOp::Ne, imm(TRUE_ATOM)),
-                    cmp(kept(reg), CmpOp::Ne, imm(FALSE_ATOM)),
-                ];
-                cond_jump_to_label_and(&mut self.b, &conds, label);
-                self.b.free_native_registers(&[r(reg)]);
-            }
-            opcodes::IS_TUPLE => {
-                let label = decode_label(cur)?;
-                let arg = self.decode_compact_term(cur)?;
-                if !self.try_fuse_tuple_ops(cur, arg, label)? {
-                    h::verify_is_boxed_with_tag(&mut self.b, label, arg.keep()?, TERM_BOXED_TUPLE);
-                }
-            }
-            opcodes::TEST_ARITY => {
-                let label = decode_label(cur)?;
-                let arg = self.decode_compact_term(cur)?.val()?;
-                let arity = decode_literal(cur)?;
-                let reg = self.b.move_to_native_register(arg);
-                let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-                self.b.move_array_element(kept(reg), Val::Imm(0), r(reg));
-                let arity_reg = self.b.shift_right(freed(reg), 6);
-                cond_jump_to_label(
-                    &mut self.b,
-                    cmp(freed(arity_reg), CmpOp::Ne, uimm(arity)),
-                    label,
-                );
-            }
+            opcodes::IS_NIL => self.op_is_nil(cur)?,
+            opcodes::IS_LIST => self.op_is_list(cur)?,
+            opcodes::IS_NONEMPTY_LIST => self.op_is_nonempty_list(cur)?,
+            opcodes::IS_BOOLEAN => self.op_is_boolean(cur)?,
+            opcodes::IS_TUPLE => self.op_is_tuple(cur)?,
+            opcodes::TEST_ARITY => self.op_test_arity(cur)?,
             opcodes::SELECT_VAL => self.op_select_val(cur)?,
             opcodes::SELECT_TUPLE_ARITY => self.op_select_tuple_arity(cur)?,
-            opcodes::JUMP => {
-                let label = decode_label(cur)?;
-                self.tail_call_only(label);
-            }
-            opcodes::CATCH_END => {
-                let dest: Val = decode_dest(&mut self.b, cur)?.into();
-                self.b.move_to_vm_register(imm(TERM_NIL), dest);
-                self.b.free_native_registers(&[dest]);
-                let result = self.b.call_primitive(PRIM_CATCH_END, &[CTX, JIT_STATE]);
-                handle_error_if(&mut self.b, is_false(freed(result)));
-            }
-            opcodes::MOVE => {
-                let src = self.decode_compact_term(cur)?.val()?;
-                let dest: Val = decode_dest(&mut self.b, cur)?.into();
-                self.b.move_to_vm_register(Arg::keep(src), dest);
-                self.b.free_native_registers(&[src, dest]);
-            }
-            opcodes::GET_LIST => {
-                let list = self.decode_compact_term(cur)?.val()?;
-                let head: Val = decode_dest(&mut self.b, cur)?.into();
-                let tail: Val = decode_dest(&mut self.b, cur)?.into();
-                let reg = self.b.move_to_native_register(list);
-                let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-                self.b
-                    .move_array_element(kept(reg), Val::Imm(LIST_HEAD_INDEX.into()), head);
-                self.b.free_native_registers(&[head]);
-                self.b
-                    .move_array_element(kept(reg), Val::Imm(LIST_TAIL_INDEX.into()), tail);
-                self.b.free_native_registers(&[r(reg)]);
-                self.b.free_native_registers(&[tail]);
-            }
-            opcodes::GET_TUPLE_ELEMENT => {
-                let src = self.decode_compact_term(cur)?.val()?;
-                let element = decode_literal_i64(cur)?;
-                let dest: Val = decode_dest(&mut self.b, cur)?.into();
-                let reg = self.b.move_to_native_register(src);
-                let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-                self.b
-                    .move_array_element(kept(reg), Val::Imm(element + 1), dest);
-                self.b.free_native_registers(&[r(reg), dest]);
-            }
-            opcodes::SET_TUPLE_ELEMENT => {
-                let element = self.decode_compact_term(cur)?.val()?;
-                let tuple = self.decode_compact_term(cur)?.val()?;
-                let position = decode_literal_i64(cur)?;
-                let reg = self.b.move_to_native_register(tuple);
-                let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-                self.b
-                    .move_to_array_element(element, reg, Val::Imm(position + 1));
-                self.b.free_native_registers(&[element, r(reg)]);
-            }
-            opcodes::PUT_LIST => {
-                let head = self.decode_compact_term(cur)?.free()?;
-                let tail = self.decode_compact_term(cur)?.free()?;
-                let dest: Val = decode_dest(&mut self.b, cur)?.into();
-                let result = self.b.call_primitive(PRIM_PUT_LIST, &[CTX, head, tail]);
-                self.b.move_to_vm_register(kept(result), dest);
-                self.b.free_native_registers(&[r(result)]);
-                self.b.free_native_registers(&[dest]);
-            }
-            opcodes::BADMATCH | opcodes::CASE_END => {
-                let reason = if op == opcodes::BADMATCH {
-                    BADMATCH_ATOM
-                } else {
-                    CASE_CLAUSE_ATOM
-                };
-                let arg = self.decode_compact_term(cur)?.free()?;
-                self.b.call_primitive_last(
-                    PRIM_RAISE_ERROR_TUPLE,
-                    &[CTX, JIT_STATE, OFFSET, imm(reason), arg],
-                );
-            }
+            opcodes::JUMP => self.op_jump(cur)?,
+            opcodes::CATCH_END => self.op_catch_end(cur)?,
+            opcodes::MOVE => self.op_move(cur)?,
+            opcodes::GET_LIST => self.op_get_list(cur)?,
+            opcodes::GET_TUPLE_ELEMENT => self.op_get_tuple_element(cur)?,
+            opcodes::SET_TUPLE_ELEMENT => self.op_set_tuple_element(cur)?,
+            opcodes::PUT_LIST => self.op_put_list(cur)?,
+            opcodes::BADMATCH | opcodes::CASE_END => self.op_badmatch_or_case_end(op, cur)?,
             opcodes::TRY_CASE_END | opcodes::BADRECORD => {
-                let reason = if op == opcodes::BADRECORD {
-                    BADRECORD_ATOM
-                } else {
-                    TRY_CLAUSE_ATOM
-                };
-                // Unlike badmatch/case_end, the value is not handed over as freeable.
-                let arg = self.decode_compact_term(cur)?.keep()?;
-                self.b.call_primitive_last(
-                    PRIM_RAISE_ERROR_TUPLE,
-                    &[CTX, JIT_STATE, OFFSET, imm(reason), arg],
-                );
+                self.op_try_case_end_or_badrecord(op, cur)?
             }
-            opcodes::IF_END => raise_error(&mut self.b, IF_CLAUSE_ATOM),
+            opcodes::IF_END => self.op_if_end()?,
             opcodes::CALL_EXT_ONLY => self.op_call_ext(cur, ExtCall::Only)?,
             opcodes::FMOVE => self.op_fmove(cur)?,
             opcodes::FCONV => self.op_fconv(cur)?,
@@ -358,114 +141,29 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             opcodes::FSUB => self.first_pass_float3(PRIM_FSUB, cur)?,
             opcodes::FMUL => self.first_pass_float3(PRIM_FMUL, cur)?,
             opcodes::FDIV => self.first_pass_float3(PRIM_FDIV, cur)?,
-            opcodes::FNEGATE => {
-                decode_label(cur)?;
-                let fp1 = decode_fp_register(cur)?;
-                let fp2 = decode_fp_register(cur)?;
-                let reg = self
-                    .b
-                    .call_primitive(PRIM_FNEGATE, &[CTX, imm(fp1.into()), imm(fp2.into())]);
-                self.b.free_native_registers(&[r(reg)]);
-            }
+            opcodes::FNEGATE => self.op_fnegate(cur)?,
             opcodes::TRY_END | opcodes::TRY_CASE | opcodes::RECV_MARKER_RESERVE => {
-                let dest: Val = decode_dest(&mut self.b, cur)?.into();
-                self.b.move_to_vm_register(imm(TERM_NIL), dest);
-                self.b.free_native_registers(&[dest]);
+                self.op_try_end(cur)?
             }
-            opcodes::RAISE => {
-                let stacktrace = self.decode_compact_term(cur)?.keep()?;
-                let value = self.decode_compact_term(cur)?.keep()?;
-                self.b
-                    .call_primitive_last(PRIM_RAISE, &[CTX, JIT_STATE, stacktrace, value]);
-            }
-            opcodes::TRIM => {
-                let words = decode_literal_i64(cur)?;
-                decode_literal(cur)?;
-                self.b.increment_sp(words);
-            }
-            opcodes::LINE => {
-                let at = cur.file_offset();
-                let line = decode_literal(cur)?;
-                let line =
-                    u32::try_from(line).map_err(|_| Error::unsupported(at, "line ref", line))?;
-                let offset = self.b.offset() as u32;
-                self.line_offsets.push((line, offset));
-            }
+            opcodes::RAISE => self.op_raise(cur)?,
+            opcodes::TRIM => self.op_trim(cur)?,
+            opcodes::LINE => self.op_line(cur)?,
             opcodes::BS_INIT_WRITABLE => self.op_bs_init_writable(),
             opcodes::PUT_MAP_ASSOC => self.op_put_map_assoc(cur)?,
             opcodes::HAS_MAP_FIELDS => self.op_has_map_fields(cur)?,
             opcodes::GET_MAP_ELEMENTS => self.op_get_map_elements(cur)?,
             opcodes::IS_TAGGED_TUPLE => self.op_is_tagged_tuple(cur)?,
-            opcodes::BUILD_STACKTRACE => {
-                let result = self.b.call_primitive(PRIM_STACKTRACE_BUILD, &[CTX]);
-                self.b.move_to_vm_register(kept(result), Val::X(0));
-                self.b.free_native_registers(&[r(result)]);
-            }
-            opcodes::RAW_RAISE => {
-                let class = self.b.move_to_native_register(Val::X(0));
-                for (atom, free) in [
-                    (ERROR_ATOM, false),
-                    (LOWERCASE_EXIT_ATOM, false),
-                    (THROW_ATOM, true),
-                ] {
-                    let lhs = if free { freed(class) } else { kept(class) };
-                    self.b.if_block(cmp(lhs, CmpOp::Eq, imm(atom)), |b| {
-                        b.call_primitive_last(PRIM_RAW_RAISE, &[CTX, JIT_STATE])
-                    });
-                }
-                self.b.move_to_vm_register(imm(BADARG_ATOM), Val::X(0));
-            }
-            opcodes::GET_HD | opcodes::GET_TL => {
-                let src = self.decode_compact_term(cur)?.val()?;
-                let dest: Val = decode_dest(&mut self.b, cur)?.into();
-                let index = if op == opcodes::GET_HD {
-                    LIST_HEAD_INDEX
-                } else {
-                    LIST_TAIL_INDEX
-                };
-                let reg = self.b.move_to_native_register(src);
-                let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-                self.b
-                    .move_array_element(kept(reg), Val::Imm(index.into()), dest);
-                self.b.free_native_registers(&[dest, r(reg)]);
-            }
+            opcodes::BUILD_STACKTRACE => self.op_build_stacktrace()?,
+            opcodes::RAW_RAISE => self.op_raw_raise()?,
+            opcodes::GET_HD | opcodes::GET_TL => self.op_get_hd_or_get_tl(op, cur)?,
             opcodes::PUT_TUPLE2 => self.op_put_tuple2(cur)?,
-            opcodes::BS_GET_POSITION => {
-                let src = self.decode_compact_term(cur)?.val()?;
-                let dest: Val = decode_dest(&mut self.b, cur)?.into();
-                decode_literal(cur)?;
-                let reg = self.b.move_to_native_register(src);
-                let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-                self.b.move_array_element(kept(reg), Val::Imm(2), r(reg));
-                let reg = term_from_int_reg(&mut self.b, reg);
-                self.b.move_to_vm_register(kept(reg), dest);
-                self.b.free_native_registers(&[r(reg), dest]);
-            }
-            opcodes::SWAP => {
-                let a: Val = decode_dest(&mut self.b, cur)?.into();
-                let b_: Val = decode_dest(&mut self.b, cur)?.into();
-                let reg = self.b.move_to_native_register(a);
-                self.b.move_to_vm_register(Arg::keep(b_), a);
-                self.b.move_to_vm_register(kept(reg), b_);
-                self.b.free_native_registers(&[r(reg)]);
-            }
+            opcodes::BS_GET_POSITION => self.op_bs_get_position(cur)?,
+            opcodes::SWAP => self.op_swap(cur)?,
             opcodes::MAKE_FUN3 => self.op_make_fun3(cur)?,
-            opcodes::INIT_YREGS => {
-                let count = decode_extended_list_header(cur)?;
-                for _ in 0..count {
-                    let dest: Val = decode_dest(&mut self.b, cur)?.into();
-                    self.b.move_to_vm_register(imm(TERM_NIL), dest);
-                    self.b.free_native_registers(&[dest]);
-                }
-            }
-            opcodes::RECV_MARKER_BIND => {
-                let a: Val = decode_dest(&mut self.b, cur)?.into();
-                let b_: Val = decode_dest(&mut self.b, cur)?.into();
-                self.b.free_native_registers(&[a, b_]);
-            }
+            opcodes::INIT_YREGS => self.op_init_yregs(cur)?,
+            opcodes::RECV_MARKER_BIND => self.op_recv_marker_bind(cur)?,
             opcodes::RECV_MARKER_CLEAR | opcodes::RECV_MARKER_USE => {
-                let a: Val = decode_dest(&mut self.b, cur)?.into();
-                self.b.free_native_registers(&[a]);
+                self.op_recv_marker_clear_or_recv_marker_use(cur)?
             }
             opcodes::UPDATE_RECORD => self.op_update_record(cur)?,
             opcodes::BS_CREATE_BIN => self.op_bs_create_bin(cur)?,
@@ -474,14 +172,933 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             opcodes::BS_GET_BINARY2 => self.op_bs_get_binary2(cur)?,
             opcodes::PUT_MAP_EXACT => self.op_put_map_exact(cur)?,
             opcodes::GC_BIF3 => self.op_gc_bif3(cur)?,
-            opcodes::CATCH | opcodes::TRY => {
-                let dest = decode_dest(&mut self.b, cur)?;
-                let label = decode_label(cur)?;
-                h::term_from_catch_label(&mut self.b, dest, label);
+            opcodes::CATCH | opcodes::TRY => self.op_catch_or_try(cur)?,
+            opcodes::IS_GE => self.op_is_ge(cur)?,
+            opcodes::IS_INTEGER => self.op_is_integer(cur)?,
+            opcodes::IS_FLOAT | opcodes::IS_FUNCTION | opcodes::IS_MAP => {
+                self.op_is_float(op, cur)?
             }
-            _ => return self.lower_with_helpers(op, cur),
+            opcodes::IS_NUMBER => self.op_is_number(cur)?,
+            opcodes::IS_PID | opcodes::IS_PORT => self.op_is_pid_or_is_port(op, cur)?,
+            opcodes::IS_BINARY => self.op_is_binary(cur)?,
+            opcodes::CALL_FUN => self.op_call_fun(cur)?,
+            opcodes::CALL_FUN2 => self.op_call_fun2(cur)?,
+            opcodes::APPLY | opcodes::APPLY_LAST => self.op_apply_or_apply_last(op, cur)?,
+            opcodes::IS_FUNCTION2 => self.op_is_function2(cur)?,
+            opcodes::GC_BIF1 | opcodes::GC_BIF2 => self.op_gc_bif1_or_gc_bif2(op, cur)?,
+            opcodes::BS_START_MATCH3 => self.op_bs_start_match3(cur)?,
+            opcodes::BS_START_MATCH4 => self.op_bs_start_match4(cur)?,
+            opcodes::BS_SET_POSITION => self.op_bs_set_position(cur)?,
+            opcodes::BS_TEST_TAIL2 => self.op_bs_test_tail2(cur)?,
+            opcodes::BS_TEST_UNIT => self.op_bs_test_unit(cur)?,
+            opcodes::BS_MATCH_STRING => self.op_bs_match_string(cur)?,
+            opcodes::BS_SKIP_BITS2 => self.op_bs_skip_bits2(cur)?,
+            opcodes::BS_GET_INTEGER2 | opcodes::BS_GET_FLOAT2 => {
+                self.op_bs_get_integer2_or_bs_get_float2(op, cur)?
+            }
+            opcodes::BS_GET_UTF8
+            | opcodes::BS_SKIP_UTF8
+            | opcodes::BS_GET_UTF16
+            | opcodes::BS_SKIP_UTF16
+            | opcodes::BS_GET_UTF32
+            | opcodes::BS_SKIP_UTF32 => self.op_bs_get_utf8(op, cur)?,
+            _ => return Ok(Step::Unsupported),
         }
         Ok(Step::Continue)
+    }
+
+    /// `int_code_end`.
+    fn op_int_code_end(&mut self, cur: &mut Cursor) -> Result<Step> {
+        if !cur.is_empty() {
+            // The reference only accepts int_call_end as the very last byte.
+            return Ok(Step::Unsupported);
+        }
+        let labels_count = self.labels_count;
+        self.b.add_label(Label::Num(labels_count));
+        self.b
+            .call_primitive_last(PRIM_TERMINATE_CONTEXT, &[CTX, JIT_STATE]);
+        Ok(Step::End)
+    }
+
+    /// `call`.
+    fn op_call(&mut self, cur: &mut Cursor) -> Result<()> {
+        decode_literal(cur)?;
+        let label = decode_label(cur)?;
+        self.b.call_or_schedule_next(label);
+        Ok(())
+    }
+
+    /// `call_only`.
+    fn op_call_only(&mut self, cur: &mut Cursor) -> Result<()> {
+        decode_literal(cur)?;
+        let label = decode_label(cur)?;
+        self.tail_call_only(label);
+        Ok(())
+    }
+
+    /// `bif0`.
+    fn op_bif0(&mut self, cur: &mut Cursor) -> Result<()> {
+        let bif = decode_literal(cur)?;
+        let func = self
+            .b
+            .call_primitive(PRIM_GET_IMPORTED_BIF, &[JIT_STATE, uimm(bif)]);
+        let dest = decode_dest(&mut self.b, cur)?;
+        let result = self.b.call_func_ptr(FuncPtr::Reg(func), &[CTX]);
+        self.b.move_to_vm_register(kept(result), dest.into());
+        self.b.free_native_registers(&[dest.into(), r(result)]);
+        Ok(())
+    }
+
+    /// `allocate`.
+    fn op_allocate(&mut self, cur: &mut Cursor) -> Result<()> {
+        let stack_need = decode_literal(cur)?;
+        let live = decode_literal(cur)?;
+        self.allocate(stack_need, 0, live);
+        Ok(())
+    }
+
+    /// `allocate_heap`.
+    fn op_allocate_heap(&mut self, cur: &mut Cursor) -> Result<()> {
+        let stack_need = decode_literal(cur)?;
+        let heap_need = decode_allocator_list(&mut self.b, cur)?;
+        let live = decode_literal(cur)?;
+        self.allocate(stack_need, heap_need, live);
+        Ok(())
+    }
+
+    /// `test_heap`.
+    fn op_test_heap(&mut self, cur: &mut Cursor) -> Result<()> {
+        let heap_need = decode_allocator_list(&mut self.b, cur)?;
+        let live = decode_literal(cur)?;
+        let result = self.b.call_primitive(
+            PRIM_TEST_HEAP,
+            &[CTX, JIT_STATE, uimm(heap_need), uimm(live)],
+        );
+        handle_error_if(&mut self.b, is_false(freed(result)));
+        Ok(())
+    }
+
+    /// `deallocate`.
+    fn op_deallocate(&mut self, cur: &mut Cursor) -> Result<()> {
+        let words = decode_literal(cur)?;
+        let result = self
+            .b
+            .call_primitive(PRIM_DEALLOCATE, &[CTX, JIT_STATE, uimm(words)]);
+        handle_error_if(&mut self.b, is_false(freed(result)));
+        Ok(())
+    }
+
+    /// `send`.
+    fn op_send(&mut self) -> Result<()> {
+        let result = self.b.call_primitive(PRIM_SEND, &[CTX, JIT_STATE]);
+        handle_error_if(&mut self.b, is_false(freed(result)));
+        Ok(())
+    }
+
+    /// `remove_message`.
+    fn op_remove_message(&mut self) -> Result<()> {
+        let reg = self.b.call_primitive(PRIM_CANCEL_TIMEOUT, &[CTX]);
+        self.b.free_native_registers(&[r(reg)]);
+        let result = self
+            .b
+            .call_primitive(PRIM_PROCESS_SIGNAL_MESSAGES, &[CTX, JIT_STATE]);
+        self.b.return_if_not_equal_to_ctx(freed(result));
+        let reg = self.b.call_primitive(PRIM_MAILBOX_REMOVE_MESSAGE, &[CTX]);
+        self.b.free_native_registers(&[r(reg)]);
+        Ok(())
+    }
+
+    /// `timeout`.
+    fn op_timeout(&mut self) -> Result<()> {
+        let reg = self.b.call_primitive(PRIM_TIMEOUT, &[CTX]);
+        self.b.free_native_registers(&[r(reg)]);
+        Ok(())
+    }
+
+    /// `loop_rec`.
+    fn op_loop_rec(&mut self, cur: &mut Cursor) -> Result<()> {
+        let label = decode_label(cur)?;
+        let result = self
+            .b
+            .call_primitive(PRIM_PROCESS_SIGNAL_MESSAGES, &[CTX, JIT_STATE]);
+        self.b.return_if_not_equal_to_ctx(freed(result));
+        let dest = self.decode_compact_term(cur)?.val()?;
+        let peek = self.b.call_primitive(PRIM_MAILBOX_PEEK, &[CTX]);
+        cond_jump_to_label(&mut self.b, cmp(kept(peek), CmpOp::Eq, imm(0)), label);
+        self.b.move_to_vm_register(kept(peek), dest);
+        self.b.free_native_registers(&[r(peek), dest]);
+        Ok(())
+    }
+
+    /// `loop_rec_end`.
+    fn op_loop_rec_end(&mut self, cur: &mut Cursor) -> Result<()> {
+        let label = decode_label(cur)?;
+        let result = self
+            .b
+            .call_primitive(PRIM_PROCESS_SIGNAL_MESSAGES, &[CTX, JIT_STATE]);
+        self.b.return_if_not_equal_to_ctx(freed(result));
+        let reg = self.b.call_primitive(PRIM_MAILBOX_NEXT, &[CTX]);
+        self.b.free_native_registers(&[r(reg)]);
+        self.b.jump_to_label(label);
+        Ok(())
+    }
+
+    /// `wait`.
+    fn op_wait(&mut self, cur: &mut Cursor) -> Result<()> {
+        let label = decode_label(cur)?;
+        self.b.set_continuation_to_label(label);
+        self.b
+            .call_primitive_last(PRIM_SCHEDULE_WAIT_CP, &[CTX, JIT_STATE]);
+        Ok(())
+    }
+
+    /// `is_atom`.
+    fn op_is_atom(&mut self, cur: &mut Cursor) -> Result<()> {
+        let (label, reg) = self.label_and_native(cur)?;
+        let cond = masked(
+            freed(reg),
+            TERM_IMMED2_TAG_MASK,
+            CmpOp::Ne,
+            TERM_IMMED2_ATOM,
+        );
+        cond_jump_to_label(&mut self.b, cond, label);
+        Ok(())
+    }
+
+    /// `is_reference`.
+    fn op_is_reference(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.op_is_boxed_one_of(cur, &[TERM_BOXED_REF, TERM_BOXED_EXTERNAL_REF])?;
+        Ok(())
+    }
+
+    /// `is_nil`.
+    fn op_is_nil(&mut self, cur: &mut Cursor) -> Result<()> {
+        let (label, reg) = self.label_and_native(cur)?;
+        cond_jump_to_label(&mut self.b, cmp(kept(reg), CmpOp::Ne, imm(TERM_NIL)), label);
+        self.b.free_native_registers(&[r(reg)]);
+        Ok(())
+    }
+
+    /// `is_list`.
+    fn op_is_list(&mut self, cur: &mut Cursor) -> Result<()> {
+        let (label, reg) = self.label_and_native(cur)?;
+        let conds = [
+            cmp(kept(reg), CmpOp::Ne, imm(TERM_NIL)),
+            masked(freed(reg), TERM_PRIMARY_MASK, CmpOp::Ne, TERM_PRIMARY_LIST),
+        ];
+        cond_jump_to_label_and(&mut self.b, &conds, label);
+        Ok(())
+    }
+
+    /// `is_nonempty_list`.
+    fn op_is_nonempty_list(&mut self, cur: &mut Cursor) -> Result<()> {
+        let (label, reg) = self.label_and_native(cur)?;
+        let cond = masked(freed(reg), TERM_PRIMARY_MASK, CmpOp::Ne, TERM_PRIMARY_LIST);
+        cond_jump_to_label(&mut self.b, cond, label);
+        Ok(())
+    }
+
+    /// `is_boolean`.
+    fn op_is_boolean(&mut self, cur: &mut Cursor) -> Result<()> {
+        let (label, reg) = self.label_and_native(cur)?;
+        let conds = [
+            cmp(kept(reg), CmpOp::Ne, imm(TRUE_ATOM)),
+            cmp(kept(reg), CmpOp::Ne, imm(FALSE_ATOM)),
+        ];
+        cond_jump_to_label_and(&mut self.b, &conds, label);
+        self.b.free_native_registers(&[r(reg)]);
+        Ok(())
+    }
+
+    /// `is_tuple`.
+    fn op_is_tuple(&mut self, cur: &mut Cursor) -> Result<()> {
+        let label = decode_label(cur)?;
+        let arg = self.decode_compact_term(cur)?;
+        if !self.try_fuse_tuple_ops(cur, arg, label)? {
+            h::verify_is_boxed_with_tag(&mut self.b, label, arg.keep()?, TERM_BOXED_TUPLE);
+        }
+        Ok(())
+    }
+
+    /// `test_arity`.
+    fn op_test_arity(&mut self, cur: &mut Cursor) -> Result<()> {
+        let label = decode_label(cur)?;
+        let arg = self.decode_compact_term(cur)?.val()?;
+        let arity = decode_literal(cur)?;
+        let reg = self.b.move_to_native_register(arg);
+        let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
+        self.b.move_array_element(kept(reg), Val::Imm(0), r(reg));
+        let arity_reg = self.b.shift_right(freed(reg), 6);
+        cond_jump_to_label(
+            &mut self.b,
+            cmp(freed(arity_reg), CmpOp::Ne, uimm(arity)),
+            label,
+        );
+        Ok(())
+    }
+
+    /// `jump`.
+    fn op_jump(&mut self, cur: &mut Cursor) -> Result<()> {
+        let label = decode_label(cur)?;
+        self.tail_call_only(label);
+        Ok(())
+    }
+
+    /// `catch_end`.
+    fn op_catch_end(&mut self, cur: &mut Cursor) -> Result<()> {
+        let dest: Val = decode_dest(&mut self.b, cur)?.into();
+        self.b.move_to_vm_register(imm(TERM_NIL), dest);
+        self.b.free_native_registers(&[dest]);
+        let result = self.b.call_primitive(PRIM_CATCH_END, &[CTX, JIT_STATE]);
+        handle_error_if(&mut self.b, is_false(freed(result)));
+        Ok(())
+    }
+
+    /// `move`.
+    fn op_move(&mut self, cur: &mut Cursor) -> Result<()> {
+        let src = self.decode_compact_term(cur)?.val()?;
+        let dest: Val = decode_dest(&mut self.b, cur)?.into();
+        self.b.move_to_vm_register(Arg::keep(src), dest);
+        self.b.free_native_registers(&[src, dest]);
+        Ok(())
+    }
+
+    /// `get_list`.
+    fn op_get_list(&mut self, cur: &mut Cursor) -> Result<()> {
+        let list = self.decode_compact_term(cur)?.val()?;
+        let head: Val = decode_dest(&mut self.b, cur)?.into();
+        let tail: Val = decode_dest(&mut self.b, cur)?.into();
+        let reg = self.b.move_to_native_register(list);
+        let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
+        self.b
+            .move_array_element(kept(reg), Val::Imm(LIST_HEAD_INDEX.into()), head);
+        self.b.free_native_registers(&[head]);
+        self.b
+            .move_array_element(kept(reg), Val::Imm(LIST_TAIL_INDEX.into()), tail);
+        self.b.free_native_registers(&[r(reg)]);
+        self.b.free_native_registers(&[tail]);
+        Ok(())
+    }
+
+    /// `get_tuple_element`.
+    fn op_get_tuple_element(&mut self, cur: &mut Cursor) -> Result<()> {
+        let src = self.decode_compact_term(cur)?.val()?;
+        let element = decode_literal_i64(cur)?;
+        let dest: Val = decode_dest(&mut self.b, cur)?.into();
+        let reg = self.b.move_to_native_register(src);
+        let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
+        self.b
+            .move_array_element(kept(reg), Val::Imm(element + 1), dest);
+        self.b.free_native_registers(&[r(reg), dest]);
+        Ok(())
+    }
+
+    /// `set_tuple_element`.
+    fn op_set_tuple_element(&mut self, cur: &mut Cursor) -> Result<()> {
+        let element = self.decode_compact_term(cur)?.val()?;
+        let tuple = self.decode_compact_term(cur)?.val()?;
+        let position = decode_literal_i64(cur)?;
+        let reg = self.b.move_to_native_register(tuple);
+        let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
+        self.b
+            .move_to_array_element(element, reg, Val::Imm(position + 1));
+        self.b.free_native_registers(&[element, r(reg)]);
+        Ok(())
+    }
+
+    /// `put_list`.
+    fn op_put_list(&mut self, cur: &mut Cursor) -> Result<()> {
+        let head = self.decode_compact_term(cur)?.free()?;
+        let tail = self.decode_compact_term(cur)?.free()?;
+        let dest: Val = decode_dest(&mut self.b, cur)?.into();
+        let result = self.b.call_primitive(PRIM_PUT_LIST, &[CTX, head, tail]);
+        self.b.move_to_vm_register(kept(result), dest);
+        self.b.free_native_registers(&[r(result)]);
+        self.b.free_native_registers(&[dest]);
+        Ok(())
+    }
+
+    /// `badmatch`, `case_end`.
+    fn op_badmatch_or_case_end(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+        let reason = if op == opcodes::BADMATCH {
+            BADMATCH_ATOM
+        } else {
+            CASE_CLAUSE_ATOM
+        };
+        let arg = self.decode_compact_term(cur)?.free()?;
+        self.b.call_primitive_last(
+            PRIM_RAISE_ERROR_TUPLE,
+            &[CTX, JIT_STATE, OFFSET, imm(reason), arg],
+        );
+        Ok(())
+    }
+
+    /// `try_case_end`, `badrecord`.
+    fn op_try_case_end_or_badrecord(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+        let reason = if op == opcodes::BADRECORD {
+            BADRECORD_ATOM
+        } else {
+            TRY_CLAUSE_ATOM
+        };
+        // Unlike badmatch/case_end, the value is not handed over as freeable.
+        let arg = self.decode_compact_term(cur)?.keep()?;
+        self.b.call_primitive_last(
+            PRIM_RAISE_ERROR_TUPLE,
+            &[CTX, JIT_STATE, OFFSET, imm(reason), arg],
+        );
+        Ok(())
+    }
+
+    /// `if_end`.
+    fn op_if_end(&mut self) -> Result<()> {
+        raise_error(&mut self.b, IF_CLAUSE_ATOM);
+        Ok(())
+    }
+
+    /// `fnegate`.
+    fn op_fnegate(&mut self, cur: &mut Cursor) -> Result<()> {
+        decode_label(cur)?;
+        let fp1 = decode_fp_register(cur)?;
+        let fp2 = decode_fp_register(cur)?;
+        let reg = self
+            .b
+            .call_primitive(PRIM_FNEGATE, &[CTX, imm(fp1.into()), imm(fp2.into())]);
+        self.b.free_native_registers(&[r(reg)]);
+        Ok(())
+    }
+
+    /// `try_end`, `try_case`, `recv_marker_reserve`.
+    fn op_try_end(&mut self, cur: &mut Cursor) -> Result<()> {
+        let dest: Val = decode_dest(&mut self.b, cur)?.into();
+        self.b.move_to_vm_register(imm(TERM_NIL), dest);
+        self.b.free_native_registers(&[dest]);
+        Ok(())
+    }
+
+    /// `raise`.
+    fn op_raise(&mut self, cur: &mut Cursor) -> Result<()> {
+        let stacktrace = self.decode_compact_term(cur)?.keep()?;
+        let value = self.decode_compact_term(cur)?.keep()?;
+        self.b
+            .call_primitive_last(PRIM_RAISE, &[CTX, JIT_STATE, stacktrace, value]);
+        Ok(())
+    }
+
+    /// `trim`.
+    fn op_trim(&mut self, cur: &mut Cursor) -> Result<()> {
+        let words = decode_literal_i64(cur)?;
+        decode_literal(cur)?;
+        self.b.increment_sp(words);
+        Ok(())
+    }
+
+    /// `line`.
+    fn op_line(&mut self, cur: &mut Cursor) -> Result<()> {
+        let at = cur.file_offset();
+        let line = decode_literal(cur)?;
+        let line = u32::try_from(line).map_err(|_| Error::unsupported(at, "line ref", line))?;
+        let offset = self.b.offset() as u32;
+        self.line_offsets.push((line, offset));
+        Ok(())
+    }
+
+    /// `build_stacktrace`.
+    fn op_build_stacktrace(&mut self) -> Result<()> {
+        let result = self.b.call_primitive(PRIM_STACKTRACE_BUILD, &[CTX]);
+        self.b.move_to_vm_register(kept(result), Val::X(0));
+        self.b.free_native_registers(&[r(result)]);
+        Ok(())
+    }
+
+    /// `raw_raise`.
+    fn op_raw_raise(&mut self) -> Result<()> {
+        let class = self.b.move_to_native_register(Val::X(0));
+        for (atom, free) in [
+            (ERROR_ATOM, false),
+            (LOWERCASE_EXIT_ATOM, false),
+            (THROW_ATOM, true),
+        ] {
+            let lhs = if free { freed(class) } else { kept(class) };
+            self.b.if_block(cmp(lhs, CmpOp::Eq, imm(atom)), |b| {
+                b.call_primitive_last(PRIM_RAW_RAISE, &[CTX, JIT_STATE])
+            });
+        }
+        self.b.move_to_vm_register(imm(BADARG_ATOM), Val::X(0));
+        Ok(())
+    }
+
+    /// `get_hd`, `get_tl`.
+    fn op_get_hd_or_get_tl(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+        let src = self.decode_compact_term(cur)?.val()?;
+        let dest: Val = decode_dest(&mut self.b, cur)?.into();
+        let index = if op == opcodes::GET_HD {
+            LIST_HEAD_INDEX
+        } else {
+            LIST_TAIL_INDEX
+        };
+        let reg = self.b.move_to_native_register(src);
+        let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
+        self.b
+            .move_array_element(kept(reg), Val::Imm(index.into()), dest);
+        self.b.free_native_registers(&[dest, r(reg)]);
+        Ok(())
+    }
+
+    /// `bs_get_position`.
+    fn op_bs_get_position(&mut self, cur: &mut Cursor) -> Result<()> {
+        let src = self.decode_compact_term(cur)?.val()?;
+        let dest: Val = decode_dest(&mut self.b, cur)?.into();
+        decode_literal(cur)?;
+        let reg = self.b.move_to_native_register(src);
+        let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
+        self.b.move_array_element(kept(reg), Val::Imm(2), r(reg));
+        let reg = term_from_int_reg(&mut self.b, reg);
+        self.b.move_to_vm_register(kept(reg), dest);
+        self.b.free_native_registers(&[r(reg), dest]);
+        Ok(())
+    }
+
+    /// `swap`.
+    fn op_swap(&mut self, cur: &mut Cursor) -> Result<()> {
+        let a: Val = decode_dest(&mut self.b, cur)?.into();
+        let b_: Val = decode_dest(&mut self.b, cur)?.into();
+        let reg = self.b.move_to_native_register(a);
+        self.b.move_to_vm_register(Arg::keep(b_), a);
+        self.b.move_to_vm_register(kept(reg), b_);
+        self.b.free_native_registers(&[r(reg)]);
+        Ok(())
+    }
+
+    /// `init_yregs`.
+    fn op_init_yregs(&mut self, cur: &mut Cursor) -> Result<()> {
+        let count = decode_extended_list_header(cur)?;
+        for _ in 0..count {
+            let dest: Val = decode_dest(&mut self.b, cur)?.into();
+            self.b.move_to_vm_register(imm(TERM_NIL), dest);
+            self.b.free_native_registers(&[dest]);
+        }
+        Ok(())
+    }
+
+    /// `recv_marker_bind`.
+    fn op_recv_marker_bind(&mut self, cur: &mut Cursor) -> Result<()> {
+        let a: Val = decode_dest(&mut self.b, cur)?.into();
+        let b_: Val = decode_dest(&mut self.b, cur)?.into();
+        self.b.free_native_registers(&[a, b_]);
+        Ok(())
+    }
+
+    /// `recv_marker_clear`, `recv_marker_use`.
+    fn op_recv_marker_clear_or_recv_marker_use(&mut self, cur: &mut Cursor) -> Result<()> {
+        let a: Val = decode_dest(&mut self.b, cur)?.into();
+        self.b.free_native_registers(&[a]);
+        Ok(())
+    }
+
+    /// `catch`, `try`.
+    fn op_catch_or_try(&mut self, cur: &mut Cursor) -> Result<()> {
+        let dest = decode_dest(&mut self.b, cur)?;
+        let label = decode_label(cur)?;
+        h::term_from_catch_label(&mut self.b, dest, label);
+        Ok(())
+    }
+
+    /// `is_ge`.
+    fn op_is_ge(&mut self, cur: &mut Cursor) -> Result<()> {
+        let label = decode_label(cur)?;
+        let arg1 = self.decode_typed_compact_term(cur)?;
+        let arg2 = self.decode_typed_compact_term(cur)?;
+        super::arith::op_is_ge(&mut self.b, label, arg1, arg2)?;
+        Ok(())
+    }
+
+    /// `is_integer`.
+    fn op_is_integer(&mut self, cur: &mut Cursor) -> Result<()> {
+        let label = decode_label(cur)?;
+        let arg = self.decode_compact_term(cur)?.free()?;
+        h::verify_is_any_integer(&mut self.b, arg, label);
+        Ok(())
+    }
+
+    /// `is_float`, `is_function`, `is_map`.
+    fn op_is_float(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+        let tag = match op {
+            opcodes::IS_FLOAT => TERM_BOXED_FLOAT,
+            opcodes::IS_FUNCTION => TERM_BOXED_FUN,
+            _ => TERM_BOXED_MAP,
+        };
+        let label = decode_label(cur)?;
+        let arg = self.decode_compact_term(cur)?.keep()?;
+        h::verify_is_boxed_with_tag(&mut self.b, label, arg, tag);
+        Ok(())
+    }
+
+    /// `is_number`.
+    fn op_is_number(&mut self, cur: &mut Cursor) -> Result<()> {
+        let label = decode_label(cur)?;
+        let arg = self.decode_compact_term(cur)?.free()?;
+        h::verify_is_immediate_or_boxed_mask(
+            &mut self.b,
+            arg,
+            TERM_INTEGER_TAG,
+            TERM_BOXED_TAG_MASK_INTEGER_OR_FLOAT,
+            TERM_BOXED_TAG_POSITIVE_INTEGER_OR_FLOAT,
+            label,
+        );
+        Ok(())
+    }
+
+    /// `is_pid`, `is_port`.
+    fn op_is_pid_or_is_port(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+        let (imm_tag, boxed_tag) = if op == opcodes::IS_PID {
+            (TERM_PID_TAG, TERM_BOXED_EXTERNAL_PID)
+        } else {
+            (TERM_PORT_TAG, TERM_BOXED_EXTERNAL_PORT)
+        };
+        let label = decode_label(cur)?;
+        let arg = self.decode_compact_term(cur)?.free()?;
+        h::verify_is_immediate_or_boxed(&mut self.b, arg, imm_tag, boxed_tag, label);
+        Ok(())
+    }
+
+    /// `is_binary`.
+    fn op_is_binary(&mut self, cur: &mut Cursor) -> Result<()> {
+        let label = decode_label(cur)?;
+        let arg = self.decode_compact_term(cur)?.val()?;
+        h::verify_is_binary(&mut self.b, arg, label);
+        self.b.free_native_registers(&[arg]);
+        Ok(())
+    }
+
+    /// `call_fun`.
+    fn op_call_fun(&mut self, cur: &mut Cursor) -> Result<()> {
+        let at = cur.file_offset();
+        let args_count = decode_literal(cur)?;
+        self.b.decrement_reductions_and_maybe_schedule_next();
+        let func = read_any_xreg(&mut self.b, small_u32(args_count, cur)?);
+        let _ = at;
+        let reg = h::verify_is_function(&mut self.b, func.into())?;
+        self.b.call_primitive_with_cp(
+            PRIM_CALL_FUN,
+            &[CTX, JIT_STATE, OFFSET, freed(reg), uimm(args_count)],
+        );
+        Ok(())
+    }
+
+    /// `call_fun2`.
+    fn op_call_fun2(&mut self, cur: &mut Cursor) -> Result<()> {
+        let tag = self.decode_compact_term(cur)?;
+        let args_count = decode_literal(cur)?;
+        let fun = self.decode_typed_compact_term(cur)?;
+        // The tag (a literal 0 or the atom `unsafe`) is ignored.
+        let tag: &[Val] = &[tag.val().unwrap_or(Val::Imm(0))];
+        self.b.free_native_registers(tag);
+        self.b.decrement_reductions_and_maybe_schedule_next();
+        let reg = h::verify_is_function(&mut self.b, fun)?;
+        self.b.call_primitive_with_cp(
+            PRIM_CALL_FUN,
+            &[CTX, JIT_STATE, OFFSET, freed(reg), uimm(args_count)],
+        );
+        Ok(())
+    }
+
+    /// `apply`, `apply_last`.
+    fn op_apply_or_apply_last(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+        let arity = decode_literal(cur)?;
+        let words = if op == opcodes::APPLY_LAST {
+            Some(decode_literal(cur)?)
+        } else {
+            None
+        };
+        let arity32 = small_u32(arity, cur)?;
+        let module: Val = read_any_xreg(&mut self.b, arity32).into();
+        let function: Val = read_any_xreg(&mut self.b, arity32.saturating_add(1)).into();
+        h::verify_is_atom(&mut self.b, module, 0);
+        h::verify_is_atom(&mut self.b, function, 0);
+        self.b.decrement_reductions_and_maybe_schedule_next();
+        let args = [
+            CTX,
+            JIT_STATE,
+            OFFSET,
+            Arg::free(module),
+            Arg::free(function),
+            uimm(arity),
+        ];
+        match words {
+            None => self.b.call_primitive_with_cp(PRIM_APPLY, &args),
+            Some(words) => {
+                self.b.move_to_cp(Val::Y(small_u32(words, cur)?));
+                self.b.increment_sp(words as i64 + 1);
+                self.b.call_primitive_last(PRIM_APPLY, &args);
+            }
+        }
+        Ok(())
+    }
+
+    /// `gc_bif1`, `gc_bif2`.
+    fn op_gc_bif1_or_gc_bif2(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+        let fail = decode_label(cur)?;
+        let live = decode_literal(cur)?;
+        let live = small_u32(live, cur)?;
+        let at = cur.file_offset();
+        let bif = decode_literal(cur)?;
+        let bif = small_u32(bif, cur)?;
+        let arg1 = self.decode_typed_compact_term(cur)?;
+        let arg2 = if op == opcodes::GC_BIF2 {
+            Some(self.decode_typed_compact_term(cur)?)
+        } else {
+            None
+        };
+        let dest = decode_dest(&mut self.b, cur)?;
+        let import = self
+            .env
+            .import(bif)
+            .ok_or_else(|| Error::invalid(at, "import index", bif.into()))?;
+        let expected_arity = if arg2.is_some() { 2 } else { 1 };
+        if import.arity != expected_arity {
+            return Err(Error::invalid(
+                at,
+                "gc_bif import arity",
+                import.arity.into(),
+            ));
+        }
+        let module = self.atom_name(import.module, at)?;
+        let function = self.atom_name(import.function, at)?;
+        match arg2 {
+            None => super::arith::op_gc_bif1(
+                &mut self.b,
+                fail,
+                live,
+                bif,
+                module,
+                function,
+                arg1,
+                dest,
+            )?,
+            Some(arg2) => super::arith::op_gc_bif2(
+                &mut self.b,
+                fail,
+                live,
+                bif,
+                module,
+                function,
+                arg1,
+                arg2,
+                dest,
+            )?,
+        }
+        Ok(())
+    }
+
+    /// `bs_start_match3`.
+    fn op_bs_start_match3(&mut self, cur: &mut Cursor) -> Result<()> {
+        let fail = decode_label(cur)?;
+        let src = self.decode_compact_term(cur)?;
+        let live = decode_literal(cur)?;
+        let dest = decode_dest(&mut self.b, cur)?;
+        h::verify_is_binary_or_match_state(&mut self.b, fail, src.val()?);
+        self.alloc_match_state(live, src, dest, cur)?;
+        Ok(())
+    }
+
+    /// `bs_start_match4`.
+    fn op_bs_start_match4(&mut self, cur: &mut Cursor) -> Result<()> {
+        let fail = self.decode_atom_or_label(cur)?;
+        let live = decode_literal(cur)?;
+        let src = self.decode_compact_term(cur)?;
+        let dest = decode_dest(&mut self.b, cur)?;
+        match fail {
+            AtomOrLabel::Label(label) => {
+                h::verify_is_binary_or_match_state(&mut self.b, label, src.val()?)
+            }
+            AtomOrLabel::Atom(b"no_fail") | AtomOrLabel::Atom(b"resume") => {}
+            AtomOrLabel::Atom(_) => return Err(h::unsupported("bs_start_match4 fail atom")),
+        }
+        self.alloc_match_state(live, src, dest, cur)?;
+        Ok(())
+    }
+
+    /// `bs_set_position`.
+    fn op_bs_set_position(&mut self, cur: &mut Cursor) -> Result<()> {
+        let src = self.decode_typed_compact_term(cur)?;
+        let pos = self.decode_typed_compact_term(cur)?;
+        let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
+        let pos = h::term_to_int(&mut self.b, pos, 0)?;
+        self.b.move_to_array_element(pos, state, Val::Imm(2));
+        self.b.free_native_registers(&[pos, r(state)]);
+        Ok(())
+    }
+
+    /// `bs_test_tail2`.
+    fn op_bs_test_tail2(&mut self, cur: &mut Cursor) -> Result<()> {
+        let fail = decode_label(cur)?;
+        let src = self.decode_typed_compact_term(cur)?;
+        let bits = decode_literal(cur)?;
+        let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
+        let bin = self.b.get_array_element(kept(state), 1);
+        let offset = self.b.get_array_element(kept(state), 2);
+        self.b.free_native_registers(&[r(state)]);
+        self.b.add(kept(offset), Val::Imm(bits as i64));
+        let size = term_binary_size(&mut self.b, freed(bin));
+        self.b.shift_left(kept(size), 3);
+        cond_jump_to_label(&mut self.b, cmp(freed(size), CmpOp::Ne, kept(offset)), fail);
+        self.b.free_native_registers(&[r(offset)]);
+        Ok(())
+    }
+
+    /// `bs_test_unit`.
+    fn op_bs_test_unit(&mut self, cur: &mut Cursor) -> Result<()> {
+        let fail = decode_label(cur)?;
+        let src = self.decode_typed_compact_term(cur)?;
+        let unit = decode_literal(cur)?;
+        let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
+        let bin = self.b.get_array_element(kept(state), 1);
+        let offset = self.b.get_array_element(kept(state), 2);
+        self.b.free_native_registers(&[r(state)]);
+        let size = term_binary_size(&mut self.b, freed(bin));
+        self.b.shift_left(kept(size), 3);
+        self.b.sub(kept(size), r(offset));
+        self.b.free_native_registers(&[r(offset)]);
+        let rem = self.b.and_(freed(size), Val::Imm(unit as i64 - 1));
+        cond_jump_to_label(&mut self.b, cmp(freed(rem), CmpOp::Ne, imm(0)), fail);
+        Ok(())
+    }
+
+    /// `bs_match_string`.
+    fn op_bs_match_string(&mut self, cur: &mut Cursor) -> Result<()> {
+        let fail = decode_label(cur)?;
+        let src = self.decode_typed_compact_term(cur)?;
+        let bits = decode_literal(cur)?;
+        let offset_in_str = decode_literal(cur)?;
+        let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
+        let bin = self.b.get_array_element(kept(state), 1);
+        let offset = self.b.get_array_element(kept(state), 2);
+        let matched = self.b.call_primitive(
+            PRIM_BITSTRING_MATCH_MODULE_STR,
+            &[
+                CTX,
+                JIT_STATE,
+                freed(bin),
+                kept(offset),
+                uimm(offset_in_str),
+                uimm(bits),
+            ],
+        );
+        cond_jump_to_label(&mut self.b, is_false(freed(matched)), fail);
+        self.b.add(kept(offset), Val::Imm(bits as i64));
+        self.b.move_to_array_element(r(offset), state, Val::Imm(2));
+        self.b.free_native_registers(&[r(offset), r(state)]);
+        Ok(())
+    }
+
+    /// `bs_skip_bits2`.
+    fn op_bs_skip_bits2(&mut self, cur: &mut Cursor) -> Result<()> {
+        let fail = decode_label(cur)?;
+        let src = self.decode_typed_compact_term(cur)?;
+        let size = self.decode_typed_compact_term(cur)?;
+        let unit = decode_literal(cur)?;
+        decode_literal(cur)?;
+        let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
+        let num_bits = self.size_times_unit(size, fail, unit)?;
+        let bin = self.b.get_array_element(kept(state), 1);
+        let offset = self.b.get_array_element(kept(state), 2);
+        self.b.add(kept(offset), num_bits);
+        self.b.free_native_registers(&[num_bits]);
+        let size = term_binary_size(&mut self.b, freed(bin));
+        self.b.shift_left(kept(size), 3);
+        cond_jump_to_label(&mut self.b, cmp(freed(size), CmpOp::Lt, kept(offset)), fail);
+        self.b.move_to_array_element(r(offset), state, Val::Imm(2));
+        self.b.free_native_registers(&[r(offset), r(state)]);
+        Ok(())
+    }
+
+    /// `bs_get_integer2`, `bs_get_float2`.
+    fn op_bs_get_integer2_or_bs_get_float2(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+        let fail = decode_label(cur)?;
+        let src = self.decode_typed_compact_term(cur)?;
+        decode_literal(cur)?;
+        let size = self.decode_typed_compact_term(cur)?;
+        let unit = decode_literal(cur)?;
+        let flags = decode_literal(cur)?;
+        let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
+        let num_bits = self.size_times_unit(size, fail, unit)?;
+        let bin = self.b.get_array_element(kept(state), 1);
+        let offset = self.b.get_array_element(kept(state), 2);
+        let result = if op == opcodes::BS_GET_INTEGER2 {
+            let result = self.b.call_primitive(
+                PRIM_BITSTRING_EXTRACT_INTEGER,
+                &[
+                    CTX,
+                    JIT_STATE,
+                    freed(bin),
+                    kept(offset),
+                    Arg::keep(num_bits),
+                    Arg::free(Val::Imm(flags as i64)),
+                ],
+            );
+            handle_error_if(&mut self.b, cmp(kept(result), CmpOp::Eq, imm(0)));
+            result
+        } else {
+            self.b.call_primitive(
+                PRIM_BITSTRING_EXTRACT_FLOAT,
+                &[
+                    CTX,
+                    freed(bin),
+                    kept(offset),
+                    Arg::keep(num_bits),
+                    Arg::free(Val::Imm(flags as i64)),
+                ],
+            )
+        };
+        cond_jump_to_label(
+            &mut self.b,
+            cmp(kept(result), CmpOp::Eq, imm(FALSE_ATOM)),
+            fail,
+        );
+        self.b.add(kept(offset), num_bits);
+        self.b.free_native_registers(&[num_bits]);
+        self.b.move_to_array_element(r(offset), state, Val::Imm(2));
+        self.b.free_native_registers(&[r(offset), r(state)]);
+        let dest: Val = decode_dest(&mut self.b, cur)?.into();
+        self.b.move_to_vm_register(kept(result), dest);
+        self.b.free_native_registers(&[r(result)]);
+        Ok(())
+    }
+
+    /// `bs_get_utf8`, `bs_skip_utf8`, `bs_get_utf16`, `bs_skip_utf16`, `bs_get_utf32`, `bs_skip_utf32`.
+    fn op_bs_get_utf8(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+        let fail = decode_label(cur)?;
+        let src = self.decode_compact_term(cur)?.free()?;
+        skip_compact_term(cur)?;
+        let (primitive, flags) = match op {
+            opcodes::BS_GET_UTF8 | opcodes::BS_SKIP_UTF8 => {
+                skip_compact_term(cur)?;
+                (PRIM_BITSTRING_GET_UTF8, None)
+            }
+            opcodes::BS_GET_UTF16 | opcodes::BS_SKIP_UTF16 => {
+                (PRIM_BITSTRING_GET_UTF16, Some(decode_literal(cur)?))
+            }
+            _ => (PRIM_BITSTRING_GET_UTF32, Some(decode_literal(cur)?)),
+        };
+        let value = match flags {
+            None => self.b.call_primitive(primitive, &[src]),
+            Some(f) => self
+                .b
+                .call_primitive(primitive, &[src, Arg::free(Val::Imm(f as i64))]),
+        };
+        let skip = matches!(
+            op,
+            opcodes::BS_SKIP_UTF8 | opcodes::BS_SKIP_UTF16 | opcodes::BS_SKIP_UTF32
+        );
+        if skip {
+            cond_jump_to_label(&mut self.b, cmp(freed(value), CmpOp::Eq, imm(0)), fail);
+        } else {
+            cond_jump_to_label(&mut self.b, cmp(kept(value), CmpOp::Eq, imm(0)), fail);
+            let dest: Val = decode_dest(&mut self.b, cur)?.into();
+            self.b.move_to_vm_register(kept(value), dest);
+            self.b.free_native_registers(&[r(value), dest]);
+        }
+        Ok(())
     }
 
     /// `label`: place it.
@@ -1272,363 +1889,6 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         );
         h::bif_faillabel_test(&mut self.b, fail, result, dest);
         Ok(())
-    }
-
-    /// Instructions lowered mostly through the type-check and arithmetic helpers.
-    fn lower_with_helpers(&mut self, op: u8, cur: &mut Cursor) -> Result<Step> {
-        match op {
-            opcodes::IS_GE => {
-                let label = decode_label(cur)?;
-                let arg1 = self.decode_typed_compact_term(cur)?;
-                let arg2 = self.decode_typed_compact_term(cur)?;
-                super::arith::op_is_ge(&mut self.b, label, arg1, arg2)?;
-            }
-            opcodes::IS_INTEGER => {
-                let label = decode_label(cur)?;
-                let arg = self.decode_compact_term(cur)?.free()?;
-                h::verify_is_any_integer(&mut self.b, arg, label);
-            }
-            opcodes::IS_FLOAT | opcodes::IS_FUNCTION | opcodes::IS_MAP => {
-                let tag = match op {
-                    opcodes::IS_FLOAT => TERM_BOXED_FLOAT,
-                    opcodes::IS_FUNCTION => TERM_BOXED_FUN,
-                    _ => TERM_BOXED_MAP,
-                };
-                let label = decode_label(cur)?;
-                let arg = self.decode_compact_term(cur)?.keep()?;
-                h::verify_is_boxed_with_tag(&mut self.b, label, arg, tag);
-            }
-            opcodes::IS_NUMBER => {
-                let label = decode_label(cur)?;
-                let arg = self.decode_compact_term(cur)?.free()?;
-                h::verify_is_immediate_or_boxed_mask(
-                    &mut self.b,
-                    arg,
-                    TERM_INTEGER_TAG,
-                    TERM_BOXED_TAG_MASK_INTEGER_OR_FLOAT,
-                    TERM_BOXED_TAG_POSITIVE_INTEGER_OR_FLOAT,
-                    label,
-                );
-            }
-            opcodes::IS_PID | opcodes::IS_PORT => {
-                let (imm_tag, boxed_tag) = if op == opcodes::IS_PID {
-                    (TERM_PID_TAG, TERM_BOXED_EXTERNAL_PID)
-                } else {
-                    (TERM_PORT_TAG, TERM_BOXED_EXTERNAL_PORT)
-                };
-                let label = decode_label(cur)?;
-                let arg = self.decode_compact_term(cur)?.free()?;
-                h::verify_is_immediate_or_boxed(&mut self.b, arg, imm_tag, boxed_tag, label);
-            }
-            opcodes::IS_BINARY => {
-                let label = decode_label(cur)?;
-                let arg = self.decode_compact_term(cur)?.val()?;
-                h::verify_is_binary(&mut self.b, arg, label);
-                self.b.free_native_registers(&[arg]);
-            }
-            opcodes::CALL_FUN => {
-                let at = cur.file_offset();
-                let args_count = decode_literal(cur)?;
-                self.b.decrement_reductions_and_maybe_schedule_next();
-                let func = read_any_xreg(&mut self.b, small_u32(args_count, cur)?);
-                let _ = at;
-                let reg = h::verify_is_function(&mut self.b, func.into())?;
-                self.b.call_primitive_with_cp(
-                    PRIM_CALL_FUN,
-                    &[CTX, JIT_STATE, OFFSET, freed(reg), uimm(args_count)],
-                );
-            }
-            opcodes::CALL_FUN2 => {
-                let tag = self.decode_compact_term(cur)?;
-                let args_count = decode_literal(cur)?;
-                let fun = self.decode_typed_compact_term(cur)?;
-                // The tag (a literal 0 or the atom `unsafe`) is ignored.
-                let tag: &[Val] = &[tag.val().unwrap_or(Val::Imm(0))];
-                self.b.free_native_registers(tag);
-                self.b.decrement_reductions_and_maybe_schedule_next();
-                let reg = h::verify_is_function(&mut self.b, fun)?;
-                self.b.call_primitive_with_cp(
-                    PRIM_CALL_FUN,
-                    &[CTX, JIT_STATE, OFFSET, freed(reg), uimm(args_count)],
-                );
-            }
-            opcodes::APPLY | opcodes::APPLY_LAST => {
-                let arity = decode_literal(cur)?;
-                let words = if op == opcodes::APPLY_LAST {
-                    Some(decode_literal(cur)?)
-                } else {
-                    None
-                };
-                let arity32 = small_u32(arity, cur)?;
-                let module: Val = read_any_xreg(&mut self.b, arity32).into();
-                let function: Val = read_any_xreg(&mut self.b, arity32.saturating_add(1)).into();
-                h::verify_is_atom(&mut self.b, module, 0);
-                h::verify_is_atom(&mut self.b, function, 0);
-                self.b.decrement_reductions_and_maybe_schedule_next();
-                let args = [
-                    CTX,
-                    JIT_STATE,
-                    OFFSET,
-                    Arg::free(module),
-                    Arg::free(function),
-                    uimm(arity),
-                ];
-                match words {
-                    None => self.b.call_primitive_with_cp(PRIM_APPLY, &args),
-                    Some(words) => {
-                        self.b.move_to_cp(Val::Y(small_u32(words, cur)?));
-                        self.b.increment_sp(words as i64 + 1);
-                        self.b.call_primitive_last(PRIM_APPLY, &args);
-                    }
-                }
-            }
-            opcodes::IS_FUNCTION2 => self.op_is_function2(cur)?,
-            opcodes::GC_BIF1 | opcodes::GC_BIF2 => {
-                let fail = decode_label(cur)?;
-                let live = decode_literal(cur)?;
-                let live = small_u32(live, cur)?;
-                let at = cur.file_offset();
-                let bif = decode_literal(cur)?;
-                let bif = small_u32(bif, cur)?;
-                let arg1 = self.decode_typed_compact_term(cur)?;
-                let arg2 = if op == opcodes::GC_BIF2 {
-                    Some(self.decode_typed_compact_term(cur)?)
-                } else {
-                    None
-                };
-                let dest = decode_dest(&mut self.b, cur)?;
-                let import = self
-                    .env
-                    .import(bif)
-                    .ok_or_else(|| Error::invalid(at, "import index", bif.into()))?;
-                let expected_arity = if arg2.is_some() { 2 } else { 1 };
-                if import.arity != expected_arity {
-                    return Err(Error::invalid(
-                        at,
-                        "gc_bif import arity",
-                        import.arity.into(),
-                    ));
-                }
-                let module = self.atom_name(import.module, at)?;
-                let function = self.atom_name(import.function, at)?;
-                match arg2 {
-                    None => super::arith::op_gc_bif1(
-                        &mut self.b,
-                        fail,
-                        live,
-                        bif,
-                        module,
-                        function,
-                        arg1,
-                        dest,
-                    )?,
-                    Some(arg2) => super::arith::op_gc_bif2(
-                        &mut self.b,
-                        fail,
-                        live,
-                        bif,
-                        module,
-                        function,
-                        arg1,
-                        arg2,
-                        dest,
-                    )?,
-                }
-            }
-            opcodes::BS_START_MATCH3 => {
-                let fail = decode_label(cur)?;
-                let src = self.decode_compact_term(cur)?;
-                let live = decode_literal(cur)?;
-                let dest = decode_dest(&mut self.b, cur)?;
-                h::verify_is_binary_or_match_state(&mut self.b, fail, src.val()?);
-                self.alloc_match_state(live, src, dest, cur)?;
-            }
-            opcodes::BS_START_MATCH4 => {
-                let fail = self.decode_atom_or_label(cur)?;
-                let live = decode_literal(cur)?;
-                let src = self.decode_compact_term(cur)?;
-                let dest = decode_dest(&mut self.b, cur)?;
-                match fail {
-                    AtomOrLabel::Label(label) => {
-                        h::verify_is_binary_or_match_state(&mut self.b, label, src.val()?)
-                    }
-                    AtomOrLabel::Atom(b"no_fail") | AtomOrLabel::Atom(b"resume") => {}
-                    AtomOrLabel::Atom(_) => {
-                        return Err(h::unsupported("bs_start_match4 fail atom"))
-                    }
-                }
-                self.alloc_match_state(live, src, dest, cur)?;
-            }
-            opcodes::BS_SET_POSITION => {
-                let src = self.decode_typed_compact_term(cur)?;
-                let pos = self.decode_typed_compact_term(cur)?;
-                let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
-                let pos = h::term_to_int(&mut self.b, pos, 0)?;
-                self.b.move_to_array_element(pos, state, Val::Imm(2));
-                self.b.free_native_registers(&[pos, r(state)]);
-            }
-            opcodes::BS_TEST_TAIL2 => {
-                let fail = decode_label(cur)?;
-                let src = self.decode_typed_compact_term(cur)?;
-                let bits = decode_literal(cur)?;
-                let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
-                let bin = self.b.get_array_element(kept(state), 1);
-                let offset = self.b.get_array_element(kept(state), 2);
-                self.b.free_native_registers(&[r(state)]);
-                self.b.add(kept(offset), Val::Imm(bits as i64));
-                let size = term_binary_size(&mut self.b, freed(bin));
-                self.b.shift_left(kept(size), 3);
-                cond_jump_to_label(&mut self.b, cmp(freed(size), CmpOp::Ne, kept(offset)), fail);
-                self.b.free_native_registers(&[r(offset)]);
-            }
-            opcodes::BS_TEST_UNIT => {
-                let fail = decode_label(cur)?;
-                let src = self.decode_typed_compact_term(cur)?;
-                let unit = decode_literal(cur)?;
-                let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
-                let bin = self.b.get_array_element(kept(state), 1);
-                let offset = self.b.get_array_element(kept(state), 2);
-                self.b.free_native_registers(&[r(state)]);
-                let size = term_binary_size(&mut self.b, freed(bin));
-                self.b.shift_left(kept(size), 3);
-                self.b.sub(kept(size), r(offset));
-                self.b.free_native_registers(&[r(offset)]);
-                let rem = self.b.and_(freed(size), Val::Imm(unit as i64 - 1));
-                cond_jump_to_label(&mut self.b, cmp(freed(rem), CmpOp::Ne, imm(0)), fail);
-            }
-            opcodes::BS_MATCH_STRING => {
-                let fail = decode_label(cur)?;
-                let src = self.decode_typed_compact_term(cur)?;
-                let bits = decode_literal(cur)?;
-                let offset_in_str = decode_literal(cur)?;
-                let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
-                let bin = self.b.get_array_element(kept(state), 1);
-                let offset = self.b.get_array_element(kept(state), 2);
-                let matched = self.b.call_primitive(
-                    PRIM_BITSTRING_MATCH_MODULE_STR,
-                    &[
-                        CTX,
-                        JIT_STATE,
-                        freed(bin),
-                        kept(offset),
-                        uimm(offset_in_str),
-                        uimm(bits),
-                    ],
-                );
-                cond_jump_to_label(&mut self.b, is_false(freed(matched)), fail);
-                self.b.add(kept(offset), Val::Imm(bits as i64));
-                self.b.move_to_array_element(r(offset), state, Val::Imm(2));
-                self.b.free_native_registers(&[r(offset), r(state)]);
-            }
-            opcodes::BS_SKIP_BITS2 => {
-                let fail = decode_label(cur)?;
-                let src = self.decode_typed_compact_term(cur)?;
-                let size = self.decode_typed_compact_term(cur)?;
-                let unit = decode_literal(cur)?;
-                decode_literal(cur)?;
-                let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
-                let num_bits = self.size_times_unit(size, fail, unit)?;
-                let bin = self.b.get_array_element(kept(state), 1);
-                let offset = self.b.get_array_element(kept(state), 2);
-                self.b.add(kept(offset), num_bits);
-                self.b.free_native_registers(&[num_bits]);
-                let size = term_binary_size(&mut self.b, freed(bin));
-                self.b.shift_left(kept(size), 3);
-                cond_jump_to_label(&mut self.b, cmp(freed(size), CmpOp::Lt, kept(offset)), fail);
-                self.b.move_to_array_element(r(offset), state, Val::Imm(2));
-                self.b.free_native_registers(&[r(offset), r(state)]);
-            }
-            opcodes::BS_GET_INTEGER2 | opcodes::BS_GET_FLOAT2 => {
-                let fail = decode_label(cur)?;
-                let src = self.decode_typed_compact_term(cur)?;
-                decode_literal(cur)?;
-                let size = self.decode_typed_compact_term(cur)?;
-                let unit = decode_literal(cur)?;
-                let flags = decode_literal(cur)?;
-                let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
-                let num_bits = self.size_times_unit(size, fail, unit)?;
-                let bin = self.b.get_array_element(kept(state), 1);
-                let offset = self.b.get_array_element(kept(state), 2);
-                let result = if op == opcodes::BS_GET_INTEGER2 {
-                    let result = self.b.call_primitive(
-                        PRIM_BITSTRING_EXTRACT_INTEGER,
-                        &[
-                            CTX,
-                            JIT_STATE,
-                            freed(bin),
-                            kept(offset),
-                            Arg::keep(num_bits),
-                            Arg::free(Val::Imm(flags as i64)),
-                        ],
-                    );
-                    handle_error_if(&mut self.b, cmp(kept(result), CmpOp::Eq, imm(0)));
-                    result
-                } else {
-                    self.b.call_primitive(
-                        PRIM_BITSTRING_EXTRACT_FLOAT,
-                        &[
-                            CTX,
-                            freed(bin),
-                            kept(offset),
-                            Arg::keep(num_bits),
-                            Arg::free(Val::Imm(flags as i64)),
-                        ],
-                    )
-                };
-                cond_jump_to_label(
-                    &mut self.b,
-                    cmp(kept(result), CmpOp::Eq, imm(FALSE_ATOM)),
-                    fail,
-                );
-                self.b.add(kept(offset), num_bits);
-                self.b.free_native_registers(&[num_bits]);
-                self.b.move_to_array_element(r(offset), state, Val::Imm(2));
-                self.b.free_native_registers(&[r(offset), r(state)]);
-                let dest: Val = decode_dest(&mut self.b, cur)?.into();
-                self.b.move_to_vm_register(kept(result), dest);
-                self.b.free_native_registers(&[r(result)]);
-            }
-            opcodes::BS_GET_UTF8
-            | opcodes::BS_SKIP_UTF8
-            | opcodes::BS_GET_UTF16
-            | opcodes::BS_SKIP_UTF16
-            | opcodes::BS_GET_UTF32
-            | opcodes::BS_SKIP_UTF32 => {
-                let fail = decode_label(cur)?;
-                let src = self.decode_compact_term(cur)?.free()?;
-                skip_compact_term(cur)?;
-                let (primitive, flags) = match op {
-                    opcodes::BS_GET_UTF8 | opcodes::BS_SKIP_UTF8 => {
-                        skip_compact_term(cur)?;
-                        (PRIM_BITSTRING_GET_UTF8, None)
-                    }
-                    opcodes::BS_GET_UTF16 | opcodes::BS_SKIP_UTF16 => {
-                        (PRIM_BITSTRING_GET_UTF16, Some(decode_literal(cur)?))
-                    }
-                    _ => (PRIM_BITSTRING_GET_UTF32, Some(decode_literal(cur)?)),
-                };
-                let value = match flags {
-                    None => self.b.call_primitive(primitive, &[src]),
-                    Some(f) => self
-                        .b
-                        .call_primitive(primitive, &[src, Arg::free(Val::Imm(f as i64))]),
-                };
-                let skip = matches!(
-                    op,
-                    opcodes::BS_SKIP_UTF8 | opcodes::BS_SKIP_UTF16 | opcodes::BS_SKIP_UTF32
-                );
-                if skip {
-                    cond_jump_to_label(&mut self.b, cmp(freed(value), CmpOp::Eq, imm(0)), fail);
-                } else {
-                    cond_jump_to_label(&mut self.b, cmp(kept(value), CmpOp::Eq, imm(0)), fail);
-                    let dest: Val = decode_dest(&mut self.b, cur)?.into();
-                    self.b.move_to_vm_register(kept(value), dest);
-                    self.b.free_native_registers(&[r(value), dest]);
-                }
-            }
-            _ => return Ok(Step::Unsupported),
-        }
-        Ok(Step::Continue)
     }
 
     /// `Size * Unit` bits: an immediate when the size is known, else computed in the size
