@@ -4,7 +4,7 @@
 //! | module | holds |
 //! |---|---|
 //! | `mod.rs` | [`Driver`] state, [`compile_module`] (header, jump table, passes), errors |
-//! | `ops.rs` | `first_pass` and `lower`: the one dispatch on the opcode, one `op_*` method per BEAM instruction (or per family sharing a lowering) |
+//! | `ops/` | `first_pass` and `lower`: the one dispatch on the opcode (`ops/mod.rs`), one `op_*` method per BEAM instruction (or per family sharing a lowering), in one file per family |
 //! | `arith.rs`, `bs.rs`, `bs/` | the lowering of arithmetic BIFs and of the bit syntax (large families, in files of their own) |
 //! | `decode.rs`, `operand.rs` | compact-term operand decoding into [`Operand`]/[`Dest`] |
 //! | `common.rs` | the vocabulary: `imm`/`freed`/`kept`, condition builders, `raise_error`, jumps on conditions, term accessors — a few backend calls each, never failing |
