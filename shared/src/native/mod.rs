@@ -18,9 +18,10 @@ pub const FORMAT_VERSION: u16 = 1;
 pub use crate::abi::jit::{ARCH_ARMV6M, VARIANT_FLOAT32, VARIANT_PIC, VARIANT_THUMB2};
 /// Size of the header for a single architecture.
 pub const SINGLE_ARCH_HEADER_LEN: usize = 20;
-/// Jump table entry sizes.
-pub const ARMV6M_JUMP_ENTRY: usize = 12;
-pub const THUMB2_JUMP_ENTRY: usize = 6;
+/// Jump table entry sizes (facts of the armv6m backend, declared there).
+pub use crate::isa::armv6m::{
+    JUMP_TABLE_ENTRY_SIZE as ARMV6M_JUMP_ENTRY, JUMP_TABLE_ENTRY_SIZE_THUMB2 as THUMB2_JUMP_ENTRY,
+};
 
 /// The header of a single-architecture payload, as the reference writes it.
 pub fn single_arch_header(

@@ -85,9 +85,9 @@ pub(super) const NATIVE_INTERFACE_REG: Reg = R2;
 pub(super) const IP_REG: Reg = R12;
 
 /// Bytes per jump table entry: `ldr r3, [pc, #4]; push; add pc, r3; nop; .word`.
-pub(super) const JUMP_TABLE_ENTRY_SIZE: usize = 12;
+pub const JUMP_TABLE_ENTRY_SIZE: usize = 12;
 /// Bytes per Thumb-2 jump table entry: `push; b.w`.
-pub(super) const JUMP_TABLE_ENTRY_SIZE_THUMB2: usize = 6;
+pub const JUMP_TABLE_ENTRY_SIZE_THUMB2: usize = 6;
 /// Offset of the saved `JITState *` (pushed r1) from sp inside generated functions.
 pub(super) const STACK_OFFSET_JITSTATE: u32 = 0;
 
