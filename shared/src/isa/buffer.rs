@@ -28,11 +28,38 @@ pub const MAX_PLACEHOLDER: usize = 32;
 pub trait LabelUse: Copy {
     /// Bytes the use occupies. Its placeholder is that many `0xFF` bytes.
     fn placeholder_size(self) -> usize;
-    /// Encode the use found at `at` so that it reaches `target`, into `out` (all `0xFF`, at least
-    /// [`Self::placeholder_size`] long); returns the number of bytes written. A target beyond
-    /// the use's reach is an error ([`BackendError::OutOfRange`] or
-    /// [`BackendError::Encoding`]), never a silent truncation.
-    fn patch(self, at: usize, target: usize, out: &mut [u8]) -> Result<usize, BackendError>;
+    /// Encode the use whose placeholder is `out` so that it reaches `target`, and write it with
+    /// [`Placeholder::write`]. A target beyond the use's reach is an error
+    /// ([`BackendError::OutOfRange`] or [`BackendError::Encoding`]), never a silent truncation.
+    fn patch<S: CodeSink>(self, target: usize, out: Placeholder<'_, S>)
+        -> Result<(), BackendError>;
+}
+
+/// The `0xFF` bytes of one use, which [`LabelUse::patch`] may overwrite (and nothing else).
+pub struct Placeholder<'a, S> {
+    sink: &'a mut S,
+    at: usize,
+    size: usize,
+}
+
+impl<S: CodeSink> Placeholder<'_, S> {
+    /// Offset of the placeholder's first byte.
+    #[inline]
+    pub fn at(&self) -> usize {
+        self.at
+    }
+
+    /// Overwrite the placeholder's first `bytes.len()` bytes; the rest stay `0xFF`.
+    #[inline]
+    pub fn write(self, bytes: &[u8]) -> Result<(), BackendError> {
+        if bytes.len() > self.size {
+            return Err(BackendError::Unsupported(
+                "patch longer than its placeholder",
+            ));
+        }
+        self.sink.replace(self.at, bytes);
+        Ok(())
+    }
 }
 
 /// Marker for a label whose offset is not known yet.
@@ -260,11 +287,15 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     }
 
     /// Overwrite the placeholder of `kind` at `at` so that it reaches `target`.
+    #[inline]
     pub fn patch_use(&mut self, at: usize, kind: U, target: usize) {
-        let mut out = [0xFF; MAX_PLACEHOLDER];
-        match kind.patch(at, target, &mut out) {
-            Ok(len) => self.sink.replace(at, &out[..len]),
-            Err(e) => self.fail(e),
+        let out = Placeholder {
+            sink: &mut self.sink,
+            at,
+            size: kind.placeholder_size(),
+        };
+        if let Err(e) = kind.patch(target, out) {
+            self.fail(e);
         }
     }
 
@@ -386,18 +417,18 @@ mod tests {
                 Toy::Forward32 => 4,
             }
         }
-        fn patch(self, at: usize, target: usize, out: &mut [u8]) -> Result<usize, BackendError> {
-            let rel = target as i64 - at as i64;
+        fn patch<S: CodeSink>(
+            self,
+            target: usize,
+            out: Placeholder<'_, S>,
+        ) -> Result<(), BackendError> {
+            let rel = target as i64 - out.at() as i64;
             match self {
                 Toy::Rel16 => {
                     let v = i16::try_from(rel).map_err(|_| BackendError::OutOfRange("rel16"))?;
-                    out[..2].copy_from_slice(&v.to_le_bytes());
-                    Ok(2)
+                    out.write(&v.to_le_bytes())
                 }
-                Toy::Forward32 if rel >= 0 => {
-                    out[..4].copy_from_slice(&(rel as u32).to_le_bytes());
-                    Ok(4)
-                }
+                Toy::Forward32 if rel >= 0 => out.write(&(rel as u32).to_le_bytes()),
                 Toy::Forward32 => Err(BackendError::OutOfRange("forward32")),
             }
         }

@@ -2,14 +2,23 @@
 //!
 //! The knowledge is dropped at labels and branches (unknown incoming state) and, for the
 //! caller-saved registers, after calls. Fixed-size: one slot per native register; the ISA gives
-//! the register count `N` (at most 32) and the search order.
+//! the register count `N` (at most 32) and, through [`RegisterFile`], the search order.
 //!
 //! Fidelity note: when several registers hold the same contents, [`Regs::find_reg_with_contents`]
 //! must pick the register the reference picks. The reference keeps the tracker in a small map keyed
 //! by register-name atoms, iterated in term order, which for atoms is alphabetical: each ISA passes
 //! its register numbers in the alphabetical order of their names (armv6m: r0, r1, r10, .., r9).
 
+use core::marker::PhantomData;
+
 use crate::compile::{Reg, Val};
+
+/// What the tracker needs to know about an ISA's registers.
+pub trait RegisterFile: Copy {
+    /// Every register number once, in the order [`Regs::find_reg_with_contents`] tries them (a
+    /// constant, so the search compiles to a fixed sequence of compares).
+    const SEARCH_ORDER: &'static [u8];
+}
 
 /// A VM location whose value a register may cache.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -81,29 +90,28 @@ fn unpack(tag: u8, payload: u64) -> Option<Contents> {
     })
 }
 
-/// The register contents tracker for an ISA with `N` registers.
+/// The register contents tracker for an ISA `F` with `N` registers.
 #[derive(Clone, Copy)]
-pub struct Regs<const N: usize> {
+pub struct Regs<F: RegisterFile, const N: usize> {
     /// Packed contents per register; tag `UNTRACKED` means nothing is known. An explicit
     /// `Contents::Unknown` is distinct from untracked only for `merge` and
     /// `find_reg_with_contents(Unknown)`, exactly as in the reference.
     tags: [u8; N],
     /// Meaningful only where the tag is not `UNTRACKED`.
     payloads: [u64; N],
-    /// Register numbers in the order [`Regs::find_reg_with_contents`] tries them.
-    search_order: &'static [u8; N],
+    file: PhantomData<F>,
 }
 
-impl<const N: usize> PartialEq for Regs<N> {
+impl<F: RegisterFile, const N: usize> PartialEq for Regs<F, N> {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
         self.all_contents().eq(other.all_contents())
     }
 }
 
-impl<const N: usize> Eq for Regs<N> {}
+impl<F: RegisterFile, const N: usize> Eq for Regs<F, N> {}
 
-impl<const N: usize> core::fmt::Debug for Regs<N> {
+impl<F: RegisterFile, const N: usize> core::fmt::Debug for Regs<F, N> {
     #[inline]
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_map().entries(self.all_contents()).finish()
@@ -116,15 +124,22 @@ fn slot<const N: usize>(reg: Reg) -> Option<usize> {
     (i < N).then_some(i)
 }
 
-impl<const N: usize> Regs<N> {
-    /// Nothing known; `search_order` lists every register number once (see the module note).
+impl<F: RegisterFile, const N: usize> Default for Regs<F, N> {
     #[inline]
-    pub const fn new(search_order: &'static [u8; N]) -> Self {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<F: RegisterFile, const N: usize> Regs<F, N> {
+    /// Nothing known.
+    #[inline]
+    pub const fn new() -> Self {
         assert!(N <= 32, "register masks are u32");
         Regs {
             tags: [UNTRACKED; N],
             payloads: [0; N],
-            search_order,
+            file: PhantomData,
         }
     }
 
@@ -194,7 +209,7 @@ impl<const N: usize> Regs<N> {
     #[inline]
     pub fn find_reg_with_contents(&self, contents: Contents) -> Option<Reg> {
         let wanted = pack(contents);
-        self.search_order
+        F::SEARCH_ORDER
             .iter()
             .find(|&&i| (self.tags[usize::from(i)], self.payloads[usize::from(i)]) == wanted)
             .map(|&i| Reg(i))
@@ -245,11 +260,16 @@ mod tests {
 
     const MAX_REG: u32 = 16;
     /// armv6m's order (alphabetical names r0, r1, r10, ..): the tests pin the reference's choice.
-    const ORDER: [u8; 16] = [0, 1, 10, 11, 12, 13, 14, 15, 2, 3, 4, 5, 6, 7, 8, 9];
+    #[derive(Clone, Copy)]
+    struct Arm;
+    impl RegisterFile for Arm {
+        const SEARCH_ORDER: &'static [u8] = &[0, 1, 10, 11, 12, 13, 14, 15, 2, 3, 4, 5, 6, 7, 8, 9];
+    }
+    type Regs = super::Regs<Arm, 16>;
 
     #[test]
     fn new_tracker_knows_nothing() {
-        let regs = Regs::new(&ORDER);
+        let regs = Regs::new();
         assert_eq!(regs.get_contents(Reg(0)), Contents::Unknown);
         assert_eq!(regs.find_reg_with_contents(Contents::x(0)), None);
         assert_eq!(regs.all_contents().count(), 0);
@@ -257,7 +277,7 @@ mod tests {
 
     #[test]
     fn set_then_get() {
-        let mut regs = Regs::new(&ORDER);
+        let mut regs = Regs::new();
         regs.set_contents(Reg(3), Contents::x(0));
         assert_eq!(regs.get_contents(Reg(3)), Contents::x(0));
         assert_eq!(regs.get_contents(Reg(11)), Contents::Unknown);
@@ -271,7 +291,7 @@ mod tests {
 
     #[test]
     fn find_distinguishes_contents() {
-        let mut regs = Regs::new(&ORDER);
+        let mut regs = Regs::new();
         regs.set_contents(Reg(3), Contents::x(0));
         regs.set_contents(Reg(11), Contents::y(1));
         assert_eq!(regs.find_reg_with_contents(Contents::x(0)), Some(Reg(3)));
@@ -285,7 +305,7 @@ mod tests {
 
     #[test]
     fn find_prefers_names_in_alphabetical_order() {
-        let mut regs = Regs::new(&ORDER);
+        let mut regs = Regs::new();
         regs.set_contents(Reg(7), Contents::Cp);
         regs.set_contents(Reg(2), Contents::Cp);
         assert_eq!(regs.find_reg_with_contents(Contents::Cp), Some(Reg(2)));
@@ -295,7 +315,7 @@ mod tests {
         regs.set_contents(Reg(1), Contents::Cp);
         assert_eq!(regs.find_reg_with_contents(Contents::Cp), Some(Reg(1)));
         // "r9" sorts after "r3".
-        let mut regs = Regs::new(&ORDER);
+        let mut regs = Regs::new();
         regs.set_contents(Reg(9), Contents::Imm(1));
         regs.set_contents(Reg(3), Contents::Imm(1));
         assert_eq!(regs.find_reg_with_contents(Contents::Imm(1)), Some(Reg(3)));
@@ -303,7 +323,7 @@ mod tests {
 
     #[test]
     fn explicit_unknown_is_tracked() {
-        let mut regs = Regs::new(&ORDER);
+        let mut regs = Regs::new();
         assert_eq!(regs.find_reg_with_contents(Contents::Unknown), None);
         regs.set_contents(Reg(5), Contents::Unknown);
         assert_eq!(regs.find_reg_with_contents(Contents::Unknown), Some(Reg(5)));
@@ -316,7 +336,7 @@ mod tests {
 
     #[test]
     fn invalidate_one_register() {
-        let mut regs = Regs::new(&ORDER);
+        let mut regs = Regs::new();
         regs.set_contents(Reg(3), Contents::x(0));
         regs.set_contents(Reg(11), Contents::y(1));
         regs.invalidate_reg(Reg(3));
@@ -327,20 +347,20 @@ mod tests {
 
     #[test]
     fn invalidate_everything() {
-        let mut regs = Regs::new(&ORDER);
+        let mut regs = Regs::new();
         regs.set_contents(Reg(3), Contents::x(0));
         regs.set_contents(Reg(11), Contents::y(1));
         regs.invalidate_all();
         assert_eq!(regs.get_contents(Reg(3)), Contents::Unknown);
         assert_eq!(regs.get_contents(Reg(11)), Contents::Unknown);
-        assert_eq!(regs, Regs::new(&ORDER));
+        assert_eq!(regs, Regs::new());
         // A stale payload under an untracked tag matches nothing.
         assert_eq!(regs.find_reg_with_contents(Contents::x(0)), None);
     }
 
     #[test]
     fn invalidate_vm_loc_drops_every_cache_of_it() {
-        let mut regs = Regs::new(&ORDER);
+        let mut regs = Regs::new();
         regs.set_contents(Reg(3), Contents::x(0));
         regs.set_contents(Reg(11), Contents::x(0));
         regs.set_contents(Reg(10), Contents::y(1));
@@ -354,11 +374,11 @@ mod tests {
 
     #[test]
     fn merge_keeps_agreement_only() {
-        let mut a = Regs::new(&ORDER);
+        let mut a = Regs::new();
         a.set_contents(Reg(3), Contents::x(0));
         a.set_contents(Reg(11), Contents::x(1));
         a.set_contents(Reg(5), Contents::Imm(7));
-        let mut b = Regs::new(&ORDER);
+        let mut b = Regs::new();
         b.set_contents(Reg(3), Contents::x(0));
         b.set_contents(Reg(11), Contents::x(2));
         let merged = a.merge(&b);
@@ -376,7 +396,7 @@ mod tests {
 
     #[test]
     fn invalidate_volatile_keeps_preserved() {
-        let mut regs = Regs::new(&ORDER);
+        let mut regs = Regs::new();
         regs.set_contents(Reg(0), Contents::x(0));
         regs.set_contents(Reg(4), Contents::Cp);
         regs.set_contents(Reg(11), Contents::Imm(42));

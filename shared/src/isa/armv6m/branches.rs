@@ -11,7 +11,7 @@ use super::{
     JUMP_TABLE_ENTRY_SIZE_THUMB2,
 };
 use crate::compile::backend::{Arg, BackendError, Label, Reg, Val};
-use crate::isa::buffer::LabelUse;
+use crate::isa::buffer::{LabelUse, Placeholder};
 use crate::stream::CodeSink;
 
 /// Registers pushed by every function prologue (r1 = `JITState *`), popped with pc on return.
@@ -215,26 +215,28 @@ impl LabelUse for BranchKind {
     }
 
     /// A far branch whose target turned out near becomes `b` + nops, so its size never changes.
-    fn patch(self, at: usize, target: usize, out: &mut [u8]) -> Result<usize, BackendError> {
+    fn patch<S: CodeSink>(
+        self,
+        target: usize,
+        out: Placeholder<'_, S>,
+    ) -> Result<(), BackendError> {
+        let at = out.at();
         let rel = target as i64 - at as i64;
-        let mut code = Code::new();
-        match self {
+        let insn = match self {
             BranchKind::Adr(reg) => match rel % 4 {
-                0 => {
-                    code.push(asm::adr(reg, rel));
-                }
+                0 => asm::adr(reg, rel),
                 // adr counts from the word-aligned pc: a half-word-aligned adr reaches 2 further.
-                2 => {
-                    code.push(asm::adr(reg, rel + 2));
-                }
-                _ => {
-                    code.push(Err(asm::AsmError::UnencodableOffset(rel)));
-                }
+                2 => asm::adr(reg, rel + 2),
+                _ => Err(asm::AsmError::UnencodableOffset(rel)),
             },
-            BranchKind::BW => {
-                code.push(asm::b_w(rel - 4));
+            BranchKind::BW => asm::b_w(rel - 4),
+            BranchKind::Literal(reg) => {
+                // `ldr` reads pc as its word-aligned address + 4.
+                let ldr_pc = (at & !3) + 4;
+                asm::ldr_pc(reg, target as i64 - ldr_pc as i64)
             }
             BranchKind::Far { size, temp } => {
+                let mut code = Code::new();
                 if is_near(rel) && rel % 2 == 0 {
                     code.push(asm::b(rel));
                     for _ in 0..(size - 2) / 2 {
@@ -243,19 +245,10 @@ impl LabelUse for BranchKind {
                 } else {
                     far_branch_sequence(&mut code, size, temp, rel);
                 }
+                return out.write(code.result().map_err(super::asm_error)?);
             }
-            BranchKind::Literal(reg) => {
-                // `ldr` reads pc as its word-aligned address + 4.
-                let ldr_pc = (at & !3) + 4;
-                code.push(asm::ldr_pc(reg, target as i64 - ldr_pc as i64));
-            }
-        }
-        let bytes = code.result().map_err(super::asm_error)?;
-        let slot = out.get_mut(..bytes.len()).ok_or(BackendError::Unsupported(
-            "patch longer than its placeholder",
-        ))?;
-        slot.copy_from_slice(bytes);
-        Ok(bytes.len())
+        };
+        out.write(insn.map_err(super::asm_error)?.as_bytes())
     }
 }
 

@@ -60,12 +60,18 @@ pub mod names {
     }
 }
 
-/// The register contents tracker over armv6m's 16 registers.
-pub(super) type Regs = crate::isa::regs::Regs<16>;
+/// armv6m's 16 registers for the register contents tracker.
+#[derive(Clone, Copy)]
+pub(super) struct RegFile;
 
-/// The order the tracker searches registers in, as the reference does: the alphabetical order
-/// of the names r0, r1, r10, .., r15, r2, .., r9 (see [`crate::isa::regs`]).
-pub(super) const SEARCH_ORDER: [u8; 16] = [0, 1, 10, 11, 12, 13, 14, 15, 2, 3, 4, 5, 6, 7, 8, 9];
+impl crate::isa::regs::RegisterFile for RegFile {
+    /// As the reference searches them: the alphabetical order of the names r0, r1, r10, .., r15,
+    /// r2, .., r9 (see [`crate::isa::regs`]).
+    const SEARCH_ORDER: &'static [u8] = &[0, 1, 10, 11, 12, 13, 14, 15, 2, 3, 4, 5, 6, 7, 8, 9];
+}
+
+/// The register contents tracker over armv6m's registers.
+pub(super) type Regs = crate::isa::regs::Regs<RegFile, 16>;
 
 /// Registers the allocator hands out: r7, r6, r5, r4, r3, r1 (r0 = ctx, r2 = native interface).
 pub(super) const AVAILABLE_REGS_MASK: u16 =
@@ -129,7 +135,7 @@ impl<S: CodeSink> Armv6m<S> {
             available_regs: AVAILABLE_REGS_MASK,
             used_regs: 0,
             variant,
-            regs: Regs::new(&SEARCH_ORDER),
+            regs: Regs::new(),
             thumb2: variant & u32::from(crate::abi::jit::VARIANT_THUMB2) != 0,
             call_offset: 0,
         }
