@@ -2,7 +2,8 @@
 //!
 //! Modelled on the reference's backend module interface: the driver walks BEAM instructions and
 //! asks the backend for moves, calls to runtime primitives, conditional blocks and branches; the
-//! backend owns native registers, the code sink, labels and literal pools.
+//! backend owns its native registers and encodings, and emits through an ISA-neutral
+//! [`CodeBuffer`](crate::isa::buffer::CodeBuffer) that owns the sink, labels and literal pool.
 //!
 //! Errors inside the backend are sticky (see [`Backend::error`]): a method that cannot do its job
 //! records the error, returns a harmless value, and the driver checks after each instruction.

@@ -1,8 +1,10 @@
 //! The ARMv6-M (Thumb-1, optionally Thumb-2) backend.
 //!
 //! [`Armv6m`] is a macro-assembler implementing [`Backend`]: it tracks which native registers are
-//! free, emits Thumb code into a [`CodeSink`], keeps pending branches and literal pools, and
-//! places labels. Its output is byte-identical to the reference compiler's armv6m backend.
+//! free and what they hold, chooses and encodes Thumb instructions, and emits them through the
+//! ISA-neutral [`CodeBuffer`] (labels, pending branches, literal pool, tables), telling it how to
+//! patch armv6m's label uses (`BranchKind`, in `branches.rs`). Its output is byte-identical to
+//! the reference compiler's armv6m backend.
 //!
 //! The implementation is split by concern; every file adds inherent methods to [`Armv6m`] and
 //! the [`Backend`] impl below only forwards to them.
