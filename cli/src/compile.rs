@@ -84,7 +84,15 @@ pub fn compile_avm(
         on_module();
         match precompile_beam(section.data, target) {
             Ok(out) => *slot = Some(out),
-            Err(e) => failures.push(rebase(e, section.data_offset).to_string()),
+            // A compile error names its module; a malformed one is named by its section.
+            Err(e @ ModuleError::Compile(_)) => {
+                failures.push(rebase(e, section.data_offset).to_string())
+            }
+            Err(e) => failures.push(format!(
+                "{}: {}",
+                String::from_utf8_lossy(section.name),
+                rebase(e, section.data_offset)
+            )),
         }
     }
     let new_data: Vec<Option<&[u8]>> = compiled.iter().map(|c| c.as_deref()).collect();
