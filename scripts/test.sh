@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole check: set up, formatting, lints, the core on the Pico's target, then every test.
+# The whole check: set up, formatting, lints, the core on the Pico's target, the fuzz targets,
+# then every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -7,4 +8,7 @@ bash scripts/setup.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build -p avm-jit-core --target thumbv6m-none-eabi
+# The fuzz crate is outside the workspace (it needs cargo-fuzz to run): check it builds so its
+# targets cannot rot as the core's API changes.
+cargo check --manifest-path fuzz/Cargo.toml --bins
 cargo test --workspace

@@ -308,12 +308,12 @@ fn host_entry(beam: &[u8], target: CodeTarget) -> Result<(Vec<u8>, u32), String>
     let module = Module::parse(beam).map_err(|e| e.to_string())?;
     prefill::compile_entry(&module, target, VecSink::new())
         .map(|(sink, labels)| (sink.into_bytes(), labels))
-        .map_err(|e| format!("{e:?}"))
+        .map_err(|e| e.to_string())
 }
 
 fn host_payload(beam: &[u8], target: CodeTarget) -> Result<Vec<u8>, String> {
     let module = Module::parse(beam).map_err(|e| e.to_string())?;
-    native_payload(&module, target).map_err(|e| format!("{e:?}"))
+    native_payload(&module, target).map_err(|e| e.to_string())
 }
 
 /// Instruction encodings of a code buffer, decoded from its start.

@@ -7,9 +7,8 @@ use std::sync::mpsc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use avm_jit_core::avm::Pack;
-use avm_jit_core::beam::{opcodes, Module};
+use avm_jit_core::beam::Module;
 use avm_jit_core::compile::module::{precompile_beam, CodeTarget, ModuleError};
-use avm_jit_core::compile::CompileErrorKind;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::check;
@@ -39,52 +38,6 @@ pub fn parse_target(s: &str) -> Result<CodeTarget, String> {
         "armv6m" => Ok(CodeTarget::Armv6m),
         "armv6m+thumb2" => Ok(CodeTarget::Armv6mThumb2),
         other => Err(format!("unknown target `{other}` (armv6m, armv6m+thumb2)")),
-    }
-}
-
-/// A module that could not be compiled, described for a person.
-pub fn describe_failure(module: &[u8], error: &ModuleError) -> String {
-    let parsed = Module::parse(module).ok();
-    let atoms = parsed.as_ref().and_then(|m| m.atoms().ok());
-    let name = atoms
-        .as_ref()
-        .and_then(|a| a.module_name())
-        .map(|n| String::from_utf8_lossy(n).into_owned())
-        .unwrap_or_else(|| "?".into());
-    match error {
-        ModuleError::Beam(e) => format!("module {name}: {e}"),
-        ModuleError::Compile(c) => {
-            let function = c
-                .function
-                .map(|(f, arity)| {
-                    let f = atoms
-                        .as_ref()
-                        .and_then(|a| a.get(f as usize))
-                        .map(|n| String::from_utf8_lossy(n).into_owned())
-                        .unwrap_or_else(|| format!("atom#{f}"));
-                    format!("{f}/{arity}")
-                })
-                .unwrap_or_else(|| "(before any function)".into());
-            let label = c
-                .label
-                .map(|l| format!("label {l}"))
-                .unwrap_or_else(|| "no label".into());
-            let opcode = c
-                .opcode
-                .map(|op| match opcodes::info(op) {
-                    Some(info) => format!("opcode {op} ({})", info.name),
-                    None => format!("opcode {op}"),
-                })
-                .unwrap_or_else(|| "no opcode".into());
-            let what = match &c.kind {
-                CompileErrorKind::UnsupportedOpcode(_) => "not supported".to_string(),
-                other => other.to_string(),
-            };
-            format!(
-                "module {name}: {function}, {label}, {opcode} at offset {:#x}: {what}",
-                c.offset
-            )
-        }
     }
 }
 
@@ -157,9 +110,14 @@ pub fn compile_avm(
         on_module();
         match compile_module(section.data, target) {
             Ok(out) => *slot = Some(out),
-            Err(e) => failures.push(describe_failure(
-                section.data,
-                &rebase(e, section.data_offset),
+            // A compile error names its module; a malformed one is named by its section.
+            Err(e @ ModuleError::Compile(_)) => {
+                failures.push(rebase(e, section.data_offset).to_string())
+            }
+            Err(e) => failures.push(format!(
+                "{}: {}",
+                String::from_utf8_lossy(section.name),
+                rebase(e, section.data_offset)
             )),
         }
     }
@@ -189,7 +147,7 @@ fn native_for(bytes: &[u8], target: CodeTarget) -> Result<(), String> {
     };
     if native
         .arches()
-        .any(|a| a.arch == avm_jit_core::native::ARCH_ARMV6M && a.variant == target.variant())
+        .any(|a| a.arch == target.arch() && a.variant == target.variant())
     {
         return Ok(());
     }
@@ -240,7 +198,7 @@ fn compile_file(path: &Path, out: &Output, target: CodeTarget, bar: &ProgressBar
         } else {
             match compile_module(bytes, target) {
                 Ok(out) => (Some(out), 1, Vec::new()),
-                Err(e) => (None, 1, vec![describe_failure(bytes, &e)]),
+                Err(e) => (None, 1, vec![e.to_string()]),
             }
         }
     } else {

@@ -1,6 +1,7 @@
 //! `avm-jit info FILE...`: what is inside BEAM and AVM files.
 
 use anyhow::{anyhow, Result};
+use avm_jit_core::abi::jit;
 use avm_jit_core::avm::{Pack, Section, BEAM_CODE, BEAM_START, NORMAL_FILE};
 use avm_jit_core::beam::Module;
 use avm_jit_core::flash::cache::first_entry_address;
@@ -298,29 +299,21 @@ pub fn inspect_beam(bytes: &[u8]) -> Result<BeamInfo, avm_jit_core::Error> {
 }
 
 fn arch_name(arch: u16) -> &'static str {
-    match arch {
-        1 => "x86_64",
-        2 => "aarch64",
-        3 => "armv6m",
-        4 => "riscv32",
-        5 => "riscv64",
-        6 => "arm32",
-        _ => "unknown",
-    }
+    jit::arch_name(arch).unwrap_or("unknown")
 }
 
 fn variant_name(variant: u16) -> String {
     let mut parts = Vec::new();
-    if variant & 1 != 0 {
+    if variant & jit::VARIANT_PIC != 0 {
         parts.push("pic");
     }
-    if variant & 2 != 0 {
+    if variant & jit::VARIANT_FLOAT32 != 0 {
         parts.push("float32");
     }
-    if variant & 4 != 0 {
+    if variant & jit::VARIANT_THUMB2 != 0 {
         parts.push("thumb2");
     }
-    if variant & !7 != 0 {
+    if variant & !(jit::VARIANT_PIC | jit::VARIANT_FLOAT32 | jit::VARIANT_THUMB2) != 0 {
         parts.push("unknown");
     }
     parts.join("+")
@@ -340,7 +333,7 @@ fn inspect_native(payload: &[u8]) -> Result<NativeInfo, avm_jit_core::Error> {
         .collect();
     let layout = native
         .arches()
-        .find(|a| a.arch == 3)
+        .find(|a| a.arch == jit::ARCH_ARMV6M)
         .map(|a| native.layout(&a))
         .transpose()?;
     Ok(NativeInfo {

@@ -9,7 +9,7 @@
 
 use anyhow::{anyhow, bail, Result};
 use avm_jit_core::avm::Pack;
-use avm_jit_core::compile::module::{CodeTarget, ModuleError};
+use avm_jit_core::compile::module::CodeTarget;
 use avm_jit_core::flash::cache::next_entry_address;
 use avm_jit_core::flash::plan::{Layout, Plan};
 use avm_jit_core::flash::prefill::{self, AvmInFlash, Candidate, ModuleKind, Selection};
@@ -96,13 +96,6 @@ fn span(start: u32, sizes: impl Iterator<Item = u32>) -> Option<u32> {
     Some(end - start)
 }
 
-fn describe(e: &ModuleError) -> String {
-    match e {
-        ModuleError::Beam(b) => b.to_string(),
-        ModuleError::Compile(c) => c.to_string(),
-    }
-}
-
 /// Compile each selected module once to learn its entry size (nothing is written).
 fn measure<'m, 'a>(
     modules: &'m [Candidate<'a>],
@@ -113,7 +106,7 @@ fn measure<'m, 'a>(
         .map(|c| {
             let size = prefill::compile_entry(&c.module, target, VecSink::new())
                 .map(|(sink, _)| sink.as_bytes().len() as u32)
-                .map_err(|e| describe(&e));
+                .map_err(|e| e.to_string());
             (c, size)
         })
         .collect()

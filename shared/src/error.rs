@@ -27,18 +27,30 @@ pub enum ErrorKind {
     },
 }
 
-/// An error with the byte offset (from the start of the file being read) where it was found.
+/// An error with the byte offset (from the start of the file being read) where it was found,
+/// when there is one (a chunk that is missing has no offset).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     pub kind: ErrorKind,
-    pub offset: usize,
+    pub offset: Option<usize>,
 }
 
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 impl Error {
     pub const fn new(kind: ErrorKind, offset: usize) -> Self {
-        Error { kind, offset }
+        Error {
+            kind,
+            offset: Some(offset),
+        }
+    }
+    /// An error that is about the input as a whole, not about a byte of it.
+    pub const fn without_offset(kind: ErrorKind) -> Self {
+        Error { kind, offset: None }
+    }
+    /// `id` is required and the input has no such chunk.
+    pub const fn missing_chunk(id: [u8; 4]) -> Self {
+        Error::without_offset(ErrorKind::MissingChunk { id })
     }
     pub const fn truncated(offset: usize, needed: usize, available: usize) -> Self {
         Error::new(ErrorKind::Truncated { needed, available }, offset)
@@ -51,7 +63,7 @@ impl Error {
     }
     /// The same error, with its offset moved by `base` (for views into a larger file).
     pub fn rebase(mut self, base: usize) -> Self {
-        self.offset += base;
+        self.offset = self.offset.map(|o| o + base);
         self
     }
 }
@@ -83,7 +95,10 @@ impl fmt::Display for ErrorKind {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "at offset {:#x}: {}", self.offset, self.kind)
+        match self.offset {
+            Some(offset) => write!(f, "at offset {offset:#x}: {}", self.kind),
+            None => write!(f, "{}", self.kind),
+        }
     }
 }
 

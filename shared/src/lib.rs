@@ -6,9 +6,10 @@
 #![forbid(unsafe_code)]
 
 extern crate alloc;
-#[cfg(any(test, feature = "std"))]
+#[cfg(test)]
 extern crate std;
 
+pub mod abi;
 pub mod avm;
 pub mod beam;
 pub mod compile;

@@ -49,12 +49,7 @@ fn check_corpus(
                     report::first_difference(&got, &expected, arch)
                 ));
             }
-            Err(e) => problems.push(format!(
-                "{target} {}/{}: {}",
-                row.app,
-                row.module,
-                report::describe_error(&e, &beam)
-            )),
+            Err(e) => problems.push(format!("{target} {}/{}: {}", row.app, row.module, e)),
         }
     }
     println!("armv6m conformance: {same}/{} ({target})", rows.len());

@@ -66,10 +66,10 @@ fn with_code(base: &[u8], code: &[u8]) -> Vec<u8> {
 
 /// A `Code` chunk claiming one label whose only instruction is `label 0x0400_0000`.
 ///
-/// Found by `compile_code` as `label 0x6a030103` (a 7 GB request); the label here is smaller so
-/// that the unfixed code still completes (a 256 MiB request) and the test fails instead of
-/// aborting. The backend notices that the label is beyond the jump table but then still sizes
-/// its label-offset table by the label number.
+/// Found by `compile_code` as `label 0x6a030103` (a 7 GB request). The backend used to notice
+/// that the label is beyond the jump table but still size its label-offset table by the label
+/// number; it now refuses the label without sizing anything by it. The label here is smaller, so
+/// that a regression shows as a failed assertion (a 256 MiB allocation) rather than an abort.
 const HUGE_LABEL_CODE: [u8; 26] = [
     0, 0, 0, 16, // header size
     0, 0, 0, 0, // instruction set

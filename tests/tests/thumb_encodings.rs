@@ -6,6 +6,7 @@
 
 use avm_jit_core::compile::Reg;
 use avm_jit_core::isa::armv6m::asm::{self, AsmError, Cc, Code, Insn};
+use avm_jit_core::isa::armv6m::names;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
@@ -93,7 +94,7 @@ fn armv6m_cases() -> Cases {
     for m in all_regs() {
         c.add(format!("bx {}", name(m)), asm::bx(m));
         // GNU as refuses `blx pc` (unpredictable); the encoder never needs it.
-        if m != Reg::PC {
+        if m != names::PC {
             c.add(format!("blx {}", name(m)), asm::blx(m));
         }
     }
@@ -172,15 +173,15 @@ fn armv6m_cases() -> Cases {
             // The `{Rn, Imm}` form with SP/PC as base register.
             c.add(
                 format!("ldr {rd}, [sp, #{imm}]"),
-                asm::ldr_imm(d, Reg::SP, imm),
+                asm::ldr_imm(d, names::SP, imm),
             );
             c.add(
                 format!("str {rd}, [sp, #{imm}]"),
-                asm::str_imm(d, Reg::SP, imm),
+                asm::str_imm(d, names::SP, imm),
             );
             c.add(
                 format!("ldr {rd}, [pc, #{imm}]"),
-                asm::ldr_imm(d, Reg::PC, imm),
+                asm::ldr_imm(d, names::PC, imm),
             );
         }
         for offset in (4..=1024).step_by(4) {
@@ -237,9 +238,9 @@ fn armv6m_cases() -> Cases {
             let names: Vec<String> = regs.iter().map(|&r| name(r)).collect();
             (regs, names.join(", "))
         };
-        let (push_regs, push_text) = list(Reg::LR);
+        let (push_regs, push_text) = list(names::LR);
         c.add(format!("push {{{push_text}}}"), asm::push(&push_regs));
-        let (pop_regs, pop_text) = list(Reg::PC);
+        let (pop_regs, pop_text) = list(names::PC);
         c.add(format!("pop {{{pop_text}}}"), asm::pop(&pop_regs));
     }
     c
@@ -366,7 +367,7 @@ fn encodings_match_gnu_as() {
 #[test]
 fn out_of_range_operands_are_errors() {
     use AsmError::*;
-    let (r0, r1, r8) = (Reg::R0, Reg::R1, Reg::R8);
+    let (r0, r1, r8) = (names::R0, names::R1, names::R8);
     let imm = UnencodableImmediate;
     let off = UnencodableOffset;
     let high = LowRegisterRequired;
@@ -383,8 +384,8 @@ fn out_of_range_operands_are_errors() {
     assert_eq!(asm::subs_imm2(r0, 256), Err(imm(256)));
     assert_eq!(asm::adds_imm2(r8, 1), Err(high(r8)));
     assert_eq!(asm::adds_imm(r0, r8, 1), Err(high(r8)));
-    assert_eq!(asm::adds_reg(r0, r1, Reg::R12), Err(high(Reg::R12)));
-    assert_eq!(asm::subs_reg(Reg::SP, r1, r0), Err(high(Reg::SP)));
+    assert_eq!(asm::adds_reg(r0, r1, names::R12), Err(high(names::R12)));
+    assert_eq!(asm::subs_reg(names::SP, r1, r0), Err(high(names::SP)));
 
     assert_eq!(asm::movs_imm(r0, 256), Err(imm(256)));
     assert_eq!(asm::movs_imm(r0, -1), Err(imm(-1)));
@@ -416,12 +417,12 @@ fn out_of_range_operands_are_errors() {
     assert_eq!(asm::ldr_imm(r0, r1, 2), Err(imm(2)));
     assert_eq!(asm::ldr_imm(r0, r1, -4), Err(imm(-4)));
     assert_eq!(asm::ldr_imm(r0, r8, 0), Err(high(r8)));
-    assert_eq!(asm::ldr_imm(r0, Reg::SP, 1024), Err(imm(1024)));
+    assert_eq!(asm::ldr_imm(r0, names::SP, 1024), Err(imm(1024)));
     assert_eq!(asm::ldr_sp(r0, 1022), Err(imm(1022)));
     assert_eq!(asm::ldr_pc(r0, 1024), Err(imm(1024)));
     assert_eq!(asm::ldr_pc(r8, 0), Err(high(r8)));
     assert_eq!(asm::str_imm(r0, r1, 126), Err(imm(126)));
-    assert_eq!(asm::str_imm(r0, Reg::PC, 0), Err(high(Reg::PC)));
+    assert_eq!(asm::str_imm(r0, names::PC, 0), Err(high(names::PC)));
     assert_eq!(asm::str_sp(r0, -4), Err(imm(-4)));
     assert_eq!(asm::ldr_reg(r0, r1, r8), Err(high(r8)));
     assert_eq!(asm::str_reg(r8, r1, r0), Err(high(r8)));
@@ -448,13 +449,16 @@ fn out_of_range_operands_are_errors() {
     assert_eq!(asm::movw(r0, 65536), Err(imm(65536)));
     assert_eq!(asm::movt(r0, -1), Err(imm(-1)));
 
-    assert_eq!(asm::push(&[Reg::R4, r8]), Err(InvalidRegisterList(1 << 8)));
-    assert_eq!(asm::push(&[Reg::PC]), Err(InvalidRegisterList(1 << 15)));
-    assert_eq!(asm::pop(&[Reg::LR]), Err(InvalidRegisterList(1 << 14)));
+    assert_eq!(
+        asm::push(&[names::R4, r8]),
+        Err(InvalidRegisterList(1 << 8))
+    );
+    assert_eq!(asm::push(&[names::PC]), Err(InvalidRegisterList(1 << 15)));
+    assert_eq!(asm::pop(&[names::LR]), Err(InvalidRegisterList(1 << 14)));
     assert_eq!(asm::pop(&[Reg(16)]), Err(InvalidRegisterList(16)));
     // Repeated registers add up, as in the reference: r7 twice is bit 8 (not a low register).
     assert_eq!(
-        asm::push(&[Reg::R7, Reg::R7]),
+        asm::push(&[names::R7, names::R7]),
         Err(InvalidRegisterList(1 << 8))
     );
     assert_eq!(asm::push(&[r0, r0]), asm::push(&[r1]));
@@ -463,14 +467,14 @@ fn out_of_range_operands_are_errors() {
 #[test]
 fn code_buffer_is_sticky_and_bounded() {
     let mut code = Code::new();
-    code.push(asm::movs_imm(Reg::R0, 1))
+    code.push(asm::movs_imm(names::R0, 1))
         .push(asm::nop())
         .extend(&[0xAA, 0xBB]);
     assert_eq!(code.as_bytes(), &[0x01, 0x20, 0xC0, 0x46, 0xAA, 0xBB]);
     assert_eq!(code.len(), 6);
     assert_eq!(code.result(), Ok(&[0x01, 0x20, 0xC0, 0x46, 0xAA, 0xBB][..]));
 
-    code.push(asm::movs_imm(Reg::R0, 256)).push(asm::nop());
+    code.push(asm::movs_imm(names::R0, 256)).push(asm::nop());
     assert_eq!(code.error(), Some(AsmError::UnencodableImmediate(256)));
     assert_eq!(code.len(), 6, "nothing appended after the first error");
     assert!(code.result().is_err());

@@ -575,13 +575,13 @@ mod tests {
     fn errors_carry_offsets() {
         let mut avm = PackBuilder::new().finish();
         avm[0] = b'X';
-        assert_eq!(Pack::parse(&avm).unwrap_err().offset, 0);
+        assert_eq!(Pack::parse(&avm).unwrap_err().offset, Some(0));
         let mut b = PackBuilder::new();
         b.beam("m", &fake_beam(4), false).unwrap();
         let mut avm = b.finish();
         avm[27] = 0x11; // size field of the first section becomes unaligned
         let e = Pack::parse(&avm).unwrap_err();
-        assert_eq!(e.offset, 24);
+        assert_eq!(e.offset, Some(24));
         assert!(matches!(
             e.kind,
             ErrorKind::Invalid {
@@ -594,7 +594,7 @@ mod tests {
         avm.extend_from_slice(&[0, 0, 0, 32, 0, 0, 0, 2, 0, 0, 0, 0, b'm', 0, 0, 0]);
         avm.extend_from_slice(b"FOX1\0\0\0\0\0\0\0\0\0\0\0\0");
         let e = Pack::parse(&avm).unwrap_err();
-        assert_eq!(e.offset, 40);
+        assert_eq!(e.offset, Some(40));
     }
 
     #[test]

@@ -162,7 +162,7 @@ mod tests {
         assert!(Atoms::parse(&[0x80, 0, 0, 0], 0, AtomEncoding::Utf8).is_err());
         // name running past the end
         let err = Atoms::parse(&[0, 0, 0, 1, 5, b'a'], 8, AtomEncoding::Utf8).unwrap_err();
-        assert_eq!(err.offset, 13);
+        assert_eq!(err.offset, Some(13));
         // trailing bytes
         assert!(Atoms::parse(&[0, 0, 0, 1, 1, b'a', 0], 0, AtomEncoding::Utf8).is_err());
         // invalid UTF-8 is an error only for AtU8

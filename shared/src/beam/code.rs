@@ -201,7 +201,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             (err.kind, err.offset),
-            (ErrorKind::UnknownOpcode { opcode: 64 }, 20)
+            (ErrorKind::UnknownOpcode { opcode: 64 }, Some(20))
         );
         // opcode 0 and opcodes past the table
         for op in [0u8, 186, 255] {

@@ -587,7 +587,7 @@ mod tests {
             0x17, 0xF8, 0x00, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         ])
         .unwrap_err();
-        assert!(err.offset >= 100);
+        assert!(err.offset >= Some(100));
         let err = one(&[0x17, 0x18, 0xFF, 0xFF, 0x03]).unwrap_err();
         assert!(
             matches!(err.kind, ErrorKind::Truncated { .. })
@@ -598,9 +598,9 @@ mod tests {
     #[test]
     fn truncation_reports_offset() {
         let err = one(&[0x08]).unwrap_err();
-        assert_eq!(err.offset, 101);
+        assert_eq!(err.offset, Some(101));
         let err = one(&[0x39, 0x00]).unwrap_err();
-        assert_eq!(err.offset, 101);
+        assert_eq!(err.offset, Some(101));
         assert_eq!(
             err.kind,
             ErrorKind::Truncated {

@@ -197,12 +197,12 @@ mod tests {
         );
         let mut beam = write_module(&[(*b"Code", &[1])]);
         beam[11] = b'X';
-        assert_eq!(Module::parse(&beam).unwrap_err().offset, 8);
+        assert_eq!(Module::parse(&beam).unwrap_err().offset, Some(8));
         // Chunk size running past the form.
         let mut beam = write_module(&[(*b"Code", &[1])]);
         beam[19] = 200;
         let err = Module::parse(&beam).unwrap_err();
-        assert_eq!(err.offset, 20);
+        assert_eq!(err.offset, Some(20));
         // Longer than declared.
         let mut beam = write_module(&[(*b"Code", &[1])]);
         beam.extend_from_slice(&[0; 4]);
@@ -211,6 +211,6 @@ mod tests {
         let beam = vec![
             b'F', b'O', b'R', b'1', 0, 0, 0, 8, b'B', b'E', b'A', b'M', 1, 2, 3, 4,
         ];
-        assert_eq!(Module::parse(&beam).unwrap_err().offset, 12);
+        assert_eq!(Module::parse(&beam).unwrap_err().offset, Some(12));
     }
 }

@@ -389,7 +389,7 @@ mod tests {
         assert!(decode(&[130, 106], 0).is_err());
         // Map literal (#{}) is outside the subset.
         let err = decode(&[131, 116, 0, 0, 0, 0], 10).unwrap_err();
-        assert_eq!(err.offset, 11);
+        assert_eq!(err.offset, Some(11));
         // A list claiming 4 billion elements in a few bytes.
         assert!(decode(&[131, 108, 0xFF, 0xFF, 0xFF, 0xFF, 106], 0).is_err());
         // Truncated binary.

@@ -192,7 +192,7 @@ mod tests {
     fn bad_items() {
         let mut d = chunk();
         d[21] = 0x22; // file 2 of 1
-        assert_eq!(Lines::parse(&d, 0).unwrap_err().offset, 21);
+        assert_eq!(Lines::parse(&d, 0).unwrap_err().offset, Some(21));
         let mut d = chunk();
         d[20] = 0x53; // an x register is not a line item
         assert!(Lines::parse(&d, 0).is_err());

@@ -182,7 +182,7 @@ mod tests {
         bad[8] = 130;
         assert_eq!(
             Literals::parse_uncompressed(&bad, 10).unwrap_err().offset,
-            14
+            Some(14)
         );
     }
 

@@ -40,13 +40,12 @@ pub use literals::{Literals, MAX_LITERALS_BYTES};
 pub use tables::{Export, Exports, Fun, Funs, Import, Imports};
 pub use types::{JitType, TypeEntry, TypeSet, Types};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::native::Native;
 
 impl<'a> Module<'a> {
     fn required(&self, id: [u8; 4]) -> Result<Chunk<'a>> {
-        self.chunk(id)
-            .ok_or(Error::new(ErrorKind::MissingChunk { id }, 0))
+        self.chunk(id).ok_or(Error::missing_chunk(id))
     }
 
     /// The atom table: `AtU8`, or the pre-OTP 20 latin-1 `Atom` chunk.
@@ -56,7 +55,7 @@ impl<'a> Module<'a> {
         }
         let c = self
             .required(*b"Atom")
-            .map_err(|_| Error::new(ErrorKind::MissingChunk { id: *b"AtU8" }, 0))?;
+            .map_err(|_| Error::missing_chunk(*b"AtU8"))?;
         Atoms::parse(c.data, c.offset, AtomEncoding::Latin1)
     }
 

@@ -255,7 +255,7 @@ mod tests {
         );
         assert_eq!(imp.get(1), None);
         assert!(imp.check_atoms(3).is_ok());
-        assert_eq!(imp.check_atoms(2).unwrap_err().offset, 108);
+        assert_eq!(imp.check_atoms(2).unwrap_err().offset, Some(108));
         assert!(Imports::parse(&data[..15], 0).is_err());
         assert!(Imports::parse(&[0xFF, 0xFF, 0xFF, 0xFF], 0).is_err());
     }
@@ -273,7 +273,7 @@ mod tests {
             })
         );
         assert!(ex.check(2, 6).is_ok());
-        assert_eq!(ex.check(2, 5).unwrap_err().offset, 12);
+        assert_eq!(ex.check(2, 5).unwrap_err().offset, Some(12));
         let mut f = [0u8; 28];
         f[3] = 1;
         f[7] = 1; // function atom 1

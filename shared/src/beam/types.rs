@@ -432,7 +432,7 @@ mod tests {
             Types::parse(&v3(2, &[0x00, 0x01, 0x80, 0x01]), 0)
                 .unwrap_err()
                 .offset,
-            10
+            Some(10)
         );
         // odd trailing byte
         assert!(Types::parse(&v3(1, &[0x00, 0x01, 0x00]), 0).is_err());

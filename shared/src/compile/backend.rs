@@ -2,38 +2,17 @@
 //!
 //! Modelled on the reference's backend module interface: the driver walks BEAM instructions and
 //! asks the backend for moves, calls to runtime primitives, conditional blocks and branches; the
-//! backend owns native registers, the code sink, labels and literal pools.
+//! backend owns its native registers and encodings, and emits through an ISA-neutral
+//! [`CodeBuffer`](crate::isa::buffer::CodeBuffer) that owns the sink, labels and literal pool.
 //!
 //! Errors inside the backend are sticky (see [`Backend::error`]): a method that cannot do its job
 //! records the error, returns a harmless value, and the driver checks after each instruction.
 //! That keeps the code generator as direct as the reference while never panicking on bad input.
 
-/// A native register number (r0..r15 on ARM).
+/// A native register number; what it names is the ISA's (each backend names its registers in its
+/// own module, e.g. `isa::armv6m::names`).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Reg(pub u8);
-
-impl Reg {
-    pub const R0: Reg = Reg(0);
-    pub const R1: Reg = Reg(1);
-    pub const R2: Reg = Reg(2);
-    pub const R3: Reg = Reg(3);
-    pub const R4: Reg = Reg(4);
-    pub const R5: Reg = Reg(5);
-    pub const R6: Reg = Reg(6);
-    pub const R7: Reg = Reg(7);
-    pub const R8: Reg = Reg(8);
-    pub const R9: Reg = Reg(9);
-    pub const R10: Reg = Reg(10);
-    pub const R11: Reg = Reg(11);
-    pub const R12: Reg = Reg(12);
-    pub const SP: Reg = Reg(13);
-    pub const LR: Reg = Reg(14);
-    pub const PC: Reg = Reg(15);
-
-    pub const fn bit(self) -> u16 {
-        1 << self.0
-    }
-}
 
 /// A label: a BEAM label number, or a backend-local reference (e.g. a continuation).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -175,13 +154,27 @@ pub enum BackendError {
     Encoding { what: &'static str, value: i64 },
 }
 
+impl core::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BackendError::OutOfRegisters => write!(f, "no native register free"),
+            BackendError::Unsupported(what) => write!(f, "backend does not support {what}"),
+            BackendError::OutOfRange(what) => write!(f, "{what} out of range"),
+            BackendError::Sink(e) => write!(f, "{e}"),
+            BackendError::Encoding { what, value } => write!(f, "cannot encode {what} {value}"),
+        }
+    }
+}
+
+impl core::error::Error for BackendError {}
+
 /// A macro-assembler for one target. Method names follow the reference's backend interface so the
 /// driver reads like the reference; the state is `self` and values come back as return values.
 pub trait Backend {
     /// Bytes per word (4 for armv6m).
     const WORD_SIZE: u32;
     /// Whether the target has native division (`div_`/`rem_`).
-    const HAS_DIV: bool = false;
+    const HAS_DIV: bool;
 
     /// The first sticky error, if any (including the sink's).
     fn error(&self) -> Option<BackendError>;
@@ -235,12 +228,11 @@ pub trait Backend {
     fn add(&mut self, reg: Arg, value: Val) -> Reg;
     fn sub(&mut self, reg: Arg, value: Val) -> Reg;
     fn mul(&mut self, reg: Arg, value: Val) -> Reg;
-    fn div_(&mut self, a: Reg, _b: Reg) -> Reg {
-        a
-    }
-    fn rem_(&mut self, a: Reg, _b: Reg) -> Reg {
-        a
-    }
+    /// `a = a div b` (truncating) with the native divide instruction. The driver only asks when
+    /// [`Backend::HAS_DIV`] is true; a backend without one records an error.
+    fn div_(&mut self, a: Reg, b: Reg) -> Reg;
+    /// `a = a rem b` with the native divide instruction (see [`Backend::div_`]).
+    fn rem_(&mut self, a: Reg, b: Reg) -> Reg;
 
     fn move_to_vm_register(&mut self, src: Arg, dest: Val);
     fn move_to_native_register(&mut self, src: Val) -> Reg;

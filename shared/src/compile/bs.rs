@@ -26,6 +26,7 @@ use super::operand::{CompileTimeLiteral, Dest, Operand};
 use super::Driver;
 use crate::beam::compact::Cursor;
 use crate::beam::etf;
+use crate::beam::opcodes;
 use crate::error::{Error, Result};
 
 /// The type of a `bs_create_bin` segment (its atom).
@@ -968,7 +969,7 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         is_tuple_label: u32,
     ) -> Result<bool> {
         let mut look = cur.clone();
-        if look.peek().ok() != Some(OP_TEST_ARITY as u8) {
+        if look.peek().ok() != Some(opcodes::TEST_ARITY) {
             return Ok(false);
         }
         look.u8()?;
@@ -1001,7 +1002,7 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         src_arg: Operand,
     ) -> Result<Vec<(u64, Dest)>> {
         let mut elements = Vec::new();
-        while cur.peek().ok() == Some(OP_GET_TUPLE_ELEMENT as u8) {
+        while cur.peek().ok() == Some(opcodes::GET_TUPLE_ELEMENT) {
             let mut look = cur.clone();
             look.u8()?;
             match decode_plain_operand(&mut look)? {

@@ -1,5 +1,6 @@
-//! Small lowering helpers shared by many instructions: condition builders, error and branch
-//! blocks, and term accessors (tuple arity, map size, binary size…).
+//! The driver's vocabulary: argument and condition builders, error and branch blocks, and term
+//! accessors (tuple arity, map size, binary size…). Each is a few backend calls with no operand
+//! decoding and no failure (see the table in [`super`]).
 
 use super::backend::{Arg, Backend, Cast, CmpOp, Cond, Reg, Val};
 use super::consts::*;

@@ -1,10 +1,6 @@
-// Contents (driver-2): Test (one condition or a conjunction), if_test(_try),
-// cond_raise_badarg(_or_jump_to_fail_label), term_to_int, bif_faillabel_test,
-// memory_ensure_free_with_extra_root, term_alloc_bin_match_state, term_from_catch_label,
-// term_is_boxed_with_tag_and_get_ptr, verify_* (all), unwrap_typed, unsupported.
-// The term accessors and condition builders are in common.rs (driver-1).
-//! Code-generation helpers for type checks on terms and conditional raises, and a few more
-//! that many instructions share (BIF results, GC with an extra root, match states).
+//! The reference driver's multi-step helpers: type checks that jump to a fail label, conditional
+//! raises, BIF results, GC with an extra root, match states (see the table in [`super`] for how
+//! this differs from `common`).
 //!
 //! Each follows the reference driver's helper of the same name call for call, so that the
 //! backend sees the same sequence of requests and allocates the same registers.
@@ -39,8 +35,9 @@ impl<'a> From<&'a [Cond]> for Test<'a> {
 }
 
 /// An error for a shape of operands the reference cannot lower either (it would crash).
+/// It has no offset of its own: the compile error around it names the instruction.
 pub(crate) fn unsupported(what: &'static str) -> Error {
-    Error::unsupported(0, what, 0)
+    Error::without_offset(crate::error::ErrorKind::Unsupported { what, value: 0 })
 }
 
 /// `if_block` on one condition or a conjunction.

@@ -1,5 +1,17 @@
 //! The ISA-independent compile driver: one pass over a module's `Code` chunk, lowering each BEAM
 //! instruction through a [`Backend`].
+//!
+//! | module | holds |
+//! |---|---|
+//! | `mod.rs` | [`Driver`] state, [`compile_module`] (header, jump table, passes), errors |
+//! | `ops/` | `first_pass` and `lower`: the one dispatch on the opcode (`ops/mod.rs`), one `op_*` method per BEAM instruction (or per family sharing a lowering), in one file per family |
+//! | `arith.rs`, `bs.rs`, `bs/` | the lowering of arithmetic BIFs and of the bit syntax (large families, in files of their own) |
+//! | `decode.rs`, `operand.rs` | compact-term operand decoding into [`Operand`]/[`Dest`] |
+//! | `common.rs` | the vocabulary: `imm`/`freed`/`kept`, condition builders, `raise_error`, jumps on conditions, term accessors — a few backend calls each, never failing |
+//! | `helpers.rs` | the reference's multi-step helpers (type checks with fail labels, conditional raises, GC with roots, match states), which may fail on operands |
+//! | `backend.rs` | the [`Backend`] trait every ISA implements |
+//! | `consts.rs` | driver constants; re-exports the ABI facts of [`crate::abi`] |
+//! | `env.rs`, `module.rs` | what the driver needs from a module; whole-module entry points (`avmN` payload, precompiled `.beam`) |
 
 pub mod arith;
 pub mod backend;
@@ -13,7 +25,9 @@ pub mod module;
 pub mod operand;
 mod ops;
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -130,35 +144,78 @@ pub struct CompileError {
     pub function: Option<(u32, u32)>,
     /// Last label met.
     pub label: Option<u32>,
+    /// The module's and the function's names, read from the atom table when the error was made
+    /// (so that the message names them without the module at hand). Boxed: errors are rare and
+    /// a `Result` carrying one should stay small.
+    pub names: Option<Box<Names>>,
+}
+
+/// Names for a [`CompileError`]'s message (lossy UTF-8 of the atoms).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Names {
+    pub module: Option<String>,
+    pub function: Option<String>,
+}
+
+impl Names {
+    /// The module's name (atom 1) and `function`'s, as far as `env` has them.
+    pub(crate) fn lookup<E: ModuleEnv>(env: &E, function: Option<(u32, u32)>) -> Option<Box<Self>> {
+        let text = |index: u32| {
+            env.atom(index)
+                .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+        };
+        Some(Box::new(Names {
+            module: text(1),
+            function: function.and_then(|(f, _)| text(f)),
+        }))
+    }
 }
 
 impl fmt::Display for CompileErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CompileErrorKind::BadHeader(e) => write!(f, "bad Code chunk header: {}", e.kind),
-            CompileErrorKind::UnsupportedOpcode(op) => write!(f, "unsupported opcode {op}"),
+            CompileErrorKind::UnsupportedOpcode(_) => write!(f, "not supported"),
             CompileErrorKind::Operand(e) => {
                 write!(f, "{}", e.kind)?;
-                if e.offset != 0 {
-                    write!(f, " (operand at {:#x})", e.offset)?;
+                if let Some(offset) = e.offset {
+                    write!(f, " (operand at {offset:#x})")?;
                 }
                 Ok(())
             }
-            CompileErrorKind::Backend(e) => write!(f, "backend error: {e:?}"),
+            CompileErrorKind::Backend(e) => write!(f, "{e}"),
             CompileErrorKind::BadEnd => write!(f, "code does not end with int_call_end"),
         }
     }
 }
 
+/// `module m: f/2, label 7, opcode 64 (move) at offset 0x1c: what`, leaving out what is unknown.
 impl fmt::Display for CompileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "at offset {:#x}", self.offset)?;
-        if let Some(op) = self.opcode {
-            write!(f, ", opcode {op}")?;
+        let names = self.names.as_deref();
+        if let Some(module) = names.and_then(|n| n.module.as_deref()) {
+            write!(f, "module {module}: ")?;
         }
-        write!(f, ": {}", self.kind)
+        if let Some((atom, arity)) = self.function {
+            match names.and_then(|n| n.function.as_deref()) {
+                Some(name) => write!(f, "{name}/{arity}, ")?,
+                None => write!(f, "atom#{atom}/{arity}, ")?,
+            }
+        }
+        if let Some(label) = self.label {
+            write!(f, "label {label}, ")?;
+        }
+        if let Some(op) = self.opcode {
+            match crate::beam::opcodes::info(op) {
+                Some(info) => write!(f, "opcode {op} ({}) ", info.name)?,
+                None => write!(f, "opcode {op} ")?,
+            }
+        }
+        write!(f, "at offset {:#x}: {}", self.offset, self.kind)
     }
 }
+
+impl core::error::Error for CompileError {}
 
 const CODE_HEADER_SIZE: usize = 20;
 
@@ -172,11 +229,12 @@ pub fn compile_module<B: Backend, E: ModuleEnv>(
     backend: B,
 ) -> Result<(B, u32), CompileError> {
     let header_error = |e: Error| CompileError {
-        offset: e.offset,
+        offset: e.offset.unwrap_or(code_chunk_file_offset),
         kind: CompileErrorKind::BadHeader(e),
         opcode: None,
         function: None,
         label: None,
+        names: Names::lookup(env, None),
     };
     let mut header = Cursor::new(code_chunk, code_chunk_file_offset);
     let mut word = || -> Result<u32, CompileError> {
@@ -201,7 +259,7 @@ pub fn compile_module<B: Backend, E: ModuleEnv>(
         )));
     }
     let opcode_max = word()?;
-    if opcode_max > consts::OPCODE_MAX {
+    if opcode_max > u32::from(crate::beam::opcodes::MAX_OPCODE) {
         return Err(header_error(Error::unsupported(
             at(2),
             "max opcode",
@@ -233,6 +291,7 @@ pub fn compile_module<B: Backend, E: ModuleEnv>(
             opcode: None,
             function: driver.current_function,
             label: driver.last_label,
+            names: Names::lookup(env, driver.current_function),
         });
     }
     Ok((driver.b, labels_count))

@@ -2,12 +2,12 @@
 //! the precompiled `.beam` the reference writes (every chunk but `Code`, then `avmN`).
 
 use alloc::vec::Vec;
+use core::fmt;
 
-use super::{compile_module, Backend, CompileError, CompileErrorKind, Import, ModuleEnv};
+use super::{CompileError, Import, ModuleEnv};
 use crate::beam::{self, Atoms, Imports, JitType, Literals, Module, Types};
 use crate::error::{Error, Result};
-use crate::isa::armv6m::Armv6m;
-use crate::native::{self, ARCH_ARMV6M};
+use crate::native;
 use crate::stream::{CodeSink, VecSink};
 
 /// What the compiler needs from a parsed BEAM module.
@@ -48,29 +48,8 @@ impl ModuleEnv for BeamEnv<'_> {
     }
 }
 
-/// The code variants AtomVM's armv6m JIT knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CodeTarget {
-    /// Thumb-1 only (RP2040, Cortex-M0+): variant PIC.
-    Armv6m,
-    /// Thumb-2 jump tables and immediates (RP2350, Cortex-M33): variant PIC | THUMB2.
-    Armv6mThumb2,
-}
-
-impl CodeTarget {
-    pub fn variant(self) -> u16 {
-        match self {
-            CodeTarget::Armv6m => native::VARIANT_PIC,
-            CodeTarget::Armv6mThumb2 => native::VARIANT_PIC | native::VARIANT_THUMB2,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            CodeTarget::Armv6m => "armv6m",
-            CodeTarget::Armv6mThumb2 => "armv6m+thumb2",
-        }
-    }
-}
+/// The code variant to compile for (chosen, with its backend, in [`crate::isa`]).
+pub use crate::isa::CodeTarget;
 
 /// Why a module could not be compiled.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +59,18 @@ pub enum ModuleError {
     /// The compiler stopped at an instruction.
     Compile(CompileError),
 }
+
+impl fmt::Display for ModuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModuleError::Beam(e) => write!(f, "{e}"),
+            ModuleError::Compile(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// A transparent wrapper: its message is the inner error's, so it names no further source.
+impl core::error::Error for ModuleError {}
 
 impl From<Error> for ModuleError {
     fn from(e: Error) -> Self {
@@ -95,30 +86,17 @@ pub fn compile_into<S: CodeSink>(
     target: CodeTarget,
     sink: S,
 ) -> Result<(S, u32), ModuleError> {
-    let code = module.chunk(*b"Code").ok_or(Error::new(
-        crate::error::ErrorKind::MissingChunk { id: *b"Code" },
-        0,
-    ))?;
-    let backend = Armv6m::new(target.variant().into(), sink);
-    let (backend, labels) =
-        compile_module(code.data, code.offset, env, backend).map_err(ModuleError::Compile)?;
-    if let Some(e) = backend.error() {
-        return Err(ModuleError::Compile(CompileError {
-            kind: CompileErrorKind::Backend(e),
-            offset: code.offset,
-            opcode: None,
-            function: None,
-            label: None,
-        }));
-    }
-    Ok((backend.into_sink(), labels))
+    let code = module
+        .chunk(*b"Code")
+        .ok_or(Error::missing_chunk(*b"Code"))?;
+    crate::isa::compile(target, code.data, code.offset, env, sink).map_err(ModuleError::Compile)
 }
 
 /// The `avmN` payload for `module`, exactly as the reference's precompiler produces it.
 pub fn native_payload(module: &Module<'_>, target: CodeTarget) -> Result<Vec<u8>, ModuleError> {
     let env = BeamEnv::new(module)?;
     let labels = module.code()?.label_count;
-    let header = native::single_arch_header(labels, ARCH_ARMV6M, target.variant());
+    let header = native::single_arch_header(labels, target.arch(), target.variant());
     let (sink, _) = compile_into(module, &env, target, VecSink::with_prefix(&header))?;
     Ok(sink.into_bytes())
 }

@@ -6,7 +6,7 @@
 
 use super::backend::{Arg, Reg, Val};
 use crate::beam::JitType;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// A VM register operand (what decoding a destination yields).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -83,9 +83,11 @@ impl Operand {
             Operand::Y(n) => Ok(Val::Y(n)),
             Operand::Ptr(r) => Ok(Val::Ptr(r)),
             Operand::Reg(r) => Ok(Val::Reg(r)),
-            Operand::Label(_) => Err(Error::unsupported(0, "label operand used as a value", 0)),
-            Operand::Literal(_) => Err(Error::unsupported(0, "literal operand used as a value", 0)),
-            Operand::Typed(..) => Err(Error::unsupported(0, "typed operand used as a value", 0)),
+            Operand::Label(_) => Err(super::helpers::unsupported("label operand used as a value")),
+            Operand::Literal(_) => Err(super::helpers::unsupported(
+                "literal operand used as a value",
+            )),
+            Operand::Typed(..) => Err(super::helpers::unsupported("typed operand used as a value")),
         }
     }
     /// `{free, Operand}`.

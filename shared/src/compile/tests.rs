@@ -1,8 +1,5 @@
-//! Driver tests: operand decoding on hand-made bytes, and whole modules through a recording
-//! backend.
+//! Driver tests: operand decoding on hand-made bytes, through the real backend.
 
-use alloc::format;
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::backend::*;
@@ -12,208 +9,13 @@ use super::operand::{Dest, Operand};
 use super::Driver;
 use crate::beam::compact::Cursor;
 use crate::beam::JitType;
+use crate::isa::armv6m::Armv6m;
+use crate::native;
+use crate::stream::VecSink;
 
-/// A backend that records every call as text and advances its offset by 2 per call.
-#[derive(Default)]
-struct Recorder {
-    calls: Vec<String>,
-    next_reg: u8,
-    offset: usize,
-}
-
-impl Recorder {
-    fn log(&mut self, s: String) {
-        self.offset += 2;
-        self.calls.push(s);
-    }
-    fn reg(&mut self) -> Reg {
-        self.next_reg = (self.next_reg + 1) % 8;
-        Reg(self.next_reg)
-    }
-}
-
-impl Backend for Recorder {
-    const WORD_SIZE: u32 = 4;
-    fn error(&self) -> Option<BackendError> {
-        None
-    }
-    fn offset(&self) -> usize {
-        self.offset
-    }
-    fn flush(&mut self) {
-        self.log("flush".into());
-    }
-    fn jump_table(&mut self, n: u32) {
-        self.log(format!("jump_table {n}"));
-    }
-    fn update_branches(&mut self) {
-        self.log("update_branches".into());
-    }
-    fn return_labels_and_lines(&mut self, lines: &[(u32, u32)]) {
-        self.log(format!("labels_and_lines {}", lines.len()));
-    }
-    fn add_label(&mut self, label: Label) {
-        self.log(format!("label {label:?}"));
-    }
-    fn add_label_at(&mut self, label: Label, offset: usize) {
-        self.log(format!("label {label:?} at {offset}"));
-    }
-    fn available_regs_count(&self) -> u32 {
-        4
-    }
-    fn free_native_registers(&mut self, values: &[Val]) {
-        self.log(format!("free {values:?}"));
-    }
-    fn call_primitive(&mut self, p: u32, args: &[Arg]) -> Reg {
-        self.log(format!("call_primitive {p} {args:?}"));
-        self.reg()
-    }
-    fn call_primitive_last(&mut self, p: u32, args: &[Arg]) {
-        self.log(format!("call_primitive_last {p} {args:?}"));
-    }
-    fn call_primitive_with_cp(&mut self, p: u32, args: &[Arg]) {
-        self.log(format!("call_primitive_with_cp {p} {args:?}"));
-    }
-    fn call_func_ptr(&mut self, f: FuncPtr, args: &[Arg]) -> Reg {
-        self.log(format!("call_func_ptr {f:?} {args:?}"));
-        self.reg()
-    }
-    fn return_if_not_equal_to_ctx(&mut self, v: Arg) {
-        self.log(format!("return_if_not_equal_to_ctx {v:?}"));
-    }
-    fn jump_to_label(&mut self, l: u32) {
-        self.log(format!("jump_to_label {l}"));
-    }
-    fn jump_to_continuation(&mut self, v: Arg) {
-        self.log(format!("jump_to_continuation {v:?}"));
-    }
-    fn jump_to_offset(&mut self, o: usize) {
-        self.log(format!("jump_to_offset {o}"));
-    }
-    fn if_block(&mut self, c: Cond, body: impl FnOnce(&mut Self)) {
-        self.log(format!("if {c:?}"));
-        body(self);
-        self.log("end".into());
-    }
-    fn if_block_and(&mut self, c: &[Cond], body: impl FnOnce(&mut Self)) {
-        self.log(format!("if_and {c:?}"));
-        body(self);
-        self.log("end".into());
-    }
-    fn if_else_block(
-        &mut self,
-        c: Cond,
-        then_body: impl FnOnce(&mut Self),
-        else_body: impl FnOnce(&mut Self),
-    ) {
-        self.log(format!("if {c:?}"));
-        then_body(self);
-        self.log("else".into());
-        else_body(self);
-        self.log("end".into());
-    }
-    fn shift_right(&mut self, reg: Arg, s: u32) -> Reg {
-        self.log(format!("shift_right {reg:?} {s}"));
-        self.reg()
-    }
-    fn shift_right_arith(&mut self, reg: Arg, s: u32) -> Reg {
-        self.log(format!("shift_right_arith {reg:?} {s}"));
-        self.reg()
-    }
-    fn shift_left(&mut self, reg: Arg, s: u32) -> Reg {
-        self.log(format!("shift_left {reg:?} {s}"));
-        self.reg()
-    }
-    fn and_(&mut self, reg: Arg, v: Val) -> Reg {
-        self.log(format!("and {reg:?} {v:?}"));
-        self.reg()
-    }
-    fn or_(&mut self, reg: Arg, v: Val) -> Reg {
-        self.log(format!("or {reg:?} {v:?}"));
-        self.reg()
-    }
-    fn xor_(&mut self, reg: Arg, v: Val) -> Reg {
-        self.log(format!("xor {reg:?} {v:?}"));
-        self.reg()
-    }
-    fn add(&mut self, reg: Arg, v: Val) -> Reg {
-        self.log(format!("add {reg:?} {v:?}"));
-        self.reg()
-    }
-    fn sub(&mut self, reg: Arg, v: Val) -> Reg {
-        self.log(format!("sub {reg:?} {v:?}"));
-        self.reg()
-    }
-    fn mul(&mut self, reg: Arg, v: Val) -> Reg {
-        self.log(format!("mul {reg:?} {v:?}"));
-        self.reg()
-    }
-    fn move_to_vm_register(&mut self, src: Arg, dest: Val) {
-        self.log(format!("move_to_vm_register {src:?} {dest:?}"));
-    }
-    fn move_to_native_register(&mut self, src: Val) -> Reg {
-        self.log(format!("move_to_native_register {src:?}"));
-        self.reg()
-    }
-    fn move_to_native_register_to(&mut self, src: Val, dest: Reg) {
-        self.log(format!("move_to_native_register {src:?} {dest:?}"));
-    }
-    fn copy_to_native_register(&mut self, src: Val) -> Reg {
-        self.log(format!("copy_to_native_register {src:?}"));
-        self.reg()
-    }
-    fn move_to_cp(&mut self, src: Val) {
-        self.log(format!("move_to_cp {src:?}"));
-    }
-    fn move_array_element(&mut self, base: Arg, index: Val, dest: Val) {
-        self.log(format!("move_array_element {base:?} {index:?} {dest:?}"));
-    }
-    fn move_array_element_free_index(&mut self, base: Reg, index: Reg, dest: Val) {
-        self.log(format!(
-            "move_array_element {base:?} free {index:?} {dest:?}"
-        ));
-    }
-    fn get_array_element(&mut self, base: Arg, index: u32) -> Reg {
-        self.log(format!("get_array_element {base:?} {index}"));
-        self.reg()
-    }
-    fn move_to_array_element(&mut self, src: Val, base: Reg, index: Val) {
-        self.log(format!("move_to_array_element {src:?} {base:?} {index:?}"));
-    }
-    fn move_to_array_element_offset(&mut self, src: Val, base: Reg, index: Val, offset: i64) {
-        self.log(format!(
-            "move_to_array_element {src:?} {base:?} {index:?} {offset}"
-        ));
-    }
-    fn set_bs(&mut self, src: Val) {
-        self.log(format!("set_bs {src:?}"));
-    }
-    fn increment_sp(&mut self, words: i64) {
-        self.log(format!("increment_sp {words}"));
-    }
-    fn set_continuation_to_label(&mut self, label: u32) {
-        self.log(format!("set_continuation_to_label {label}"));
-    }
-    fn set_continuation_to_offset(&mut self) -> Label {
-        self.log("set_continuation_to_offset".into());
-        Label::Local(1)
-    }
-    fn continuation_entry_point(&mut self) {
-        self.log("continuation_entry_point".into());
-    }
-    fn get_module_index(&mut self) -> Reg {
-        self.log("get_module_index".into());
-        self.reg()
-    }
-    fn decrement_reductions_and_maybe_schedule_next(&mut self) {
-        self.log("decrement_reductions".into());
-    }
-    fn call_or_schedule_next(&mut self, label: u32) {
-        self.log(format!("call_or_schedule_next {label}"));
-    }
-    fn call_only_or_schedule_next(&mut self, label: u32) {
-        self.log(format!("call_only_or_schedule_next {label}"));
-    }
+/// The real armv6m backend over memory: these tests check the driver's decoding, not code.
+fn backend() -> Armv6m<VecSink> {
+    Armv6m::new(native::VARIANT_PIC.into(), VecSink::new())
 }
 
 /// Module tables for tests: atoms by name, no literals, no imports, no types.
@@ -274,7 +76,7 @@ fn tagged_decoders_check_their_tag() {
 
 #[test]
 fn allocator_list_counts_floats_and_funs() {
-    let mut b = Recorder::default();
+    let mut b = backend();
     // {words 3, floats 2, funs 1} -> 3 + 2*3 + 1*3 on a 32-bit target.
     let bytes = [0x37, 0x30, 0x00, 0x30, 0x10, 0x20, 0x20, 0x10];
     assert_eq!(
@@ -289,7 +91,7 @@ fn allocator_list_counts_floats_and_funs() {
 
 #[test]
 fn dest_decoding_and_extended_x_registers() {
-    let mut b = Recorder::default();
+    let mut b = backend();
     assert_eq!(
         decode_dest(&mut b, &mut cursor(&[0x23])).unwrap(),
         Dest::X(2)
@@ -299,9 +101,13 @@ fn dest_decoding_and_extended_x_registers() {
         Dest::Y(5)
     );
     // Large x register 20: beyond the addressable ones, so its address is fetched.
+    let before = b.offset();
     let d = decode_dest(&mut b, &mut cursor(&[0x0B, 20])).unwrap();
     assert!(matches!(d, Dest::Ptr(_)));
-    assert!(b.calls[0].starts_with("call_primitive 18 "));
+    assert!(
+        b.offset() > before,
+        "no code fetched the register's address"
+    );
     assert!(decode_dest(&mut b, &mut cursor(&[0x15])).is_err());
 }
 
@@ -311,7 +117,7 @@ fn compact_terms_integers_nil_atoms() {
         atoms: alloc::vec![b"m", b"ok", b"custom"],
         imports: Vec::new(),
     };
-    let mut d = Driver::new(Recorder::default(), &env, 1);
+    let mut d = Driver::new(backend(), &env, 1);
     assert_eq!(
         d.decode_compact_term(&mut cursor(&[0x31])).unwrap(),
         Operand::Imm(0x3F)
@@ -344,4 +150,44 @@ fn skip_mirrors_the_reference_failures() {
     let mut c = cursor(&[0x19, 0x01, 0x02, 0x03]);
     skip_compact_term(&mut c).unwrap();
     assert_eq!(c.pos(), 3);
+}
+
+#[test]
+fn errors_print_names_and_only_real_offsets() {
+    use super::{CompileError, CompileErrorKind, Names};
+    use crate::error::Error;
+    use alloc::string::ToString;
+    assert_eq!(
+        Error::missing_chunk(*b"Code").to_string(),
+        "missing chunk Code"
+    );
+    let e = CompileError {
+        kind: CompileErrorKind::Backend(BackendError::Encoding {
+            what: "immediate",
+            value: 300,
+        }),
+        offset: 0x20,
+        opcode: Some(64),
+        function: Some((2, 1)),
+        label: Some(3),
+        names: Some(alloc::boxed::Box::new(Names {
+            module: Some("m".into()),
+            function: Some("f".into()),
+        })),
+    };
+    assert_eq!(
+        e.to_string(),
+        "module m: f/1, label 3, opcode 64 (move) at offset 0x20: cannot encode immediate 300"
+    );
+    let e = CompileError {
+        kind: CompileErrorKind::Operand(super::helpers::unsupported("typed operand")),
+        function: None,
+        label: None,
+        names: None,
+        ..e
+    };
+    assert_eq!(
+        e.to_string(),
+        "opcode 64 (move) at offset 0x20: unsupported typed operand (0)"
+    );
 }

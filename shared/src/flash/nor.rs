@@ -1,9 +1,11 @@
 //! The NOR-flash model: erase sets whole sectors to `0xFF`, programming can only clear bits.
 //!
 //! Addresses are absolute (e.g. `0x1000_0000` for the RP2040's XIP flash) because everything stored
-//! in flash — AVM sections, cache entry pointers — is addressed that way. Otherwise the semantics
-//! follow `embedded-storage`'s `NorFlash`: erase ranges are sector-aligned, reads and programs are
-//! byte-granular (implementations buffer pages as needed).
+//! in flash — AVM sections, cache entry pointers — is addressed that way. Erase ranges are
+//! sector-aligned; reads and programs are byte-granular (implementations buffer pages as needed).
+//! Unlike `embedded-storage`'s `NorFlash`, which forbids writing a word twice between erases, a
+//! byte may be programmed again as long as the new value only clears bits (`new & old == new`):
+//! that is what real NOR cells allow and what the 0xFF placeholders of back-patched code rely on.
 
 use alloc::vec;
 use alloc::vec::Vec;

@@ -291,8 +291,8 @@ pub fn compile_entry<S: CodeSink>(
 /// Why prefilling stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrefillErrorKind {
-    /// The module could not be compiled.
-    Compile(ModuleError),
+    /// The module could not be compiled (boxed: a `Result` carrying the error stays small).
+    Compile(alloc::boxed::Box<ModuleError>),
     /// Writing its entry failed (e.g. the region is full).
     Sink(SinkError),
     Flash(FlashError),
@@ -318,8 +318,7 @@ impl fmt::Display for PrefillError {
             write!(f, "module {m}: ")?;
         }
         match &self.kind {
-            PrefillErrorKind::Compile(ModuleError::Beam(e)) => write!(f, "{e}"),
-            PrefillErrorKind::Compile(ModuleError::Compile(e)) => write!(f, "{e}"),
+            PrefillErrorKind::Compile(e) => write!(f, "{e}"),
             PrefillErrorKind::Sink(e) => write!(f, "cannot write its cache entry: {e:?}"),
             PrefillErrorKind::Flash(e) => write!(f, "{e}"),
             PrefillErrorKind::RegionFull {
@@ -351,8 +350,12 @@ pub fn write_entry<F: NorFlash + ?Sized>(
 ) -> Result<CacheEntry, PrefillError> {
     let sink =
         FlashSink::new(flash, at).map_err(|e| err(Some(module), PrefillErrorKind::Flash(e)))?;
-    let (sink, labels) = compile_entry(&module.module, target, sink)
-        .map_err(|e| err(Some(module), PrefillErrorKind::Compile(e)))?;
+    let (sink, labels) = compile_entry(&module.module, target, sink).map_err(|e| {
+        err(
+            Some(module),
+            PrefillErrorKind::Compile(alloc::boxed::Box::new(e)),
+        )
+    })?;
     let size = sink.offset() as u32;
     sink.finish(CACHE_VERSION, module.code_address, labels)
         .map_err(|e| err(Some(module), PrefillErrorKind::Sink(e)))?;

@@ -1,20 +1,24 @@
 //! What each native register is known to hold, so the backend can skip redundant loads.
 //!
 //! The knowledge is dropped at labels and branches (unknown incoming state) and, for the
-//! caller-saved registers, after calls. Fixed-size: one slot per native register r0..r15.
+//! caller-saved registers, after calls. Fixed-size: one slot per native register; the ISA gives
+//! the register count `N` (at most 32) and, through [`RegisterFile`], the search order.
 //!
 //! Fidelity note: when several registers hold the same contents, [`Regs::find_reg_with_contents`]
 //! must pick the register the reference picks. The reference keeps the tracker in a small map keyed
-//! by register-name atoms, iterated in term order, which for atoms is alphabetical:
-//! r0, r1, r10, r11, r12, r13, r14, r15, r2, r3, ... r9. [`SEARCH_ORDER`] reproduces that.
+//! by register-name atoms, iterated in term order, which for atoms is alphabetical: each ISA passes
+//! its register numbers in the alphabetical order of their names (armv6m: r0, r1, r10, .., r9).
+
+use core::marker::PhantomData;
 
 use crate::compile::{Reg, Val};
 
-/// Number of native registers tracked.
-pub const NUM_REGS: usize = 16;
-
-/// Order in which registers are searched (alphabetical order of the names `r0`..`r15`).
-pub const SEARCH_ORDER: [u8; NUM_REGS] = [0, 1, 10, 11, 12, 13, 14, 15, 2, 3, 4, 5, 6, 7, 8, 9];
+/// What the tracker needs to know about an ISA's registers.
+pub trait RegisterFile: Copy {
+    /// Every register number once, in the order [`Regs::find_reg_with_contents`] tries them (a
+    /// constant, so the search compiles to a fixed sequence of compares).
+    const SEARCH_ORDER: &'static [u8];
+}
 
 /// A VM location whose value a register may cache.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -86,34 +90,28 @@ fn unpack(tag: u8, payload: u64) -> Option<Contents> {
     })
 }
 
-/// The register contents tracker.
+/// The register contents tracker for an ISA `F` with `N` registers.
 #[derive(Clone, Copy)]
-pub struct Regs {
+pub struct Regs<F: RegisterFile, const N: usize> {
     /// Packed contents per register; tag `UNTRACKED` means nothing is known. An explicit
     /// `Contents::Unknown` is distinct from untracked only for `merge` and
     /// `find_reg_with_contents(Unknown)`, exactly as in the reference.
-    tags: [u8; NUM_REGS],
+    tags: [u8; N],
     /// Meaningful only where the tag is not `UNTRACKED`.
-    payloads: [u64; NUM_REGS],
+    payloads: [u64; N],
+    file: PhantomData<F>,
 }
 
-impl Default for Regs {
-    #[inline]
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl PartialEq for Regs {
+impl<F: RegisterFile, const N: usize> PartialEq for Regs<F, N> {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
         self.all_contents().eq(other.all_contents())
     }
 }
 
-impl Eq for Regs {}
+impl<F: RegisterFile, const N: usize> Eq for Regs<F, N> {}
 
-impl core::fmt::Debug for Regs {
+impl<F: RegisterFile, const N: usize> core::fmt::Debug for Regs<F, N> {
     #[inline]
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_map().entries(self.all_contents()).finish()
@@ -121,17 +119,27 @@ impl core::fmt::Debug for Regs {
 }
 
 #[inline]
-fn slot(reg: Reg) -> Option<usize> {
+fn slot<const N: usize>(reg: Reg) -> Option<usize> {
     let i = usize::from(reg.0);
-    (i < NUM_REGS).then_some(i)
+    (i < N).then_some(i)
 }
 
-impl Regs {
+impl<F: RegisterFile, const N: usize> Default for Regs<F, N> {
+    #[inline]
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<F: RegisterFile, const N: usize> Regs<F, N> {
+    /// Nothing known.
     #[inline]
     pub const fn new() -> Self {
+        assert!(N <= 32, "register masks are u32");
         Regs {
-            tags: [UNTRACKED; NUM_REGS],
-            payloads: [0; NUM_REGS],
+            tags: [UNTRACKED; N],
+            payloads: [0; N],
+            file: PhantomData,
         }
     }
 
@@ -143,7 +151,7 @@ impl Regs {
     /// What `reg` holds (`Unknown` if untracked).
     #[inline]
     pub fn get_contents(&self, reg: Reg) -> Contents {
-        slot(reg)
+        slot::<N>(reg)
             .and_then(|i| self.slot_contents(i))
             .unwrap_or(Contents::Unknown)
     }
@@ -151,12 +159,12 @@ impl Regs {
     /// Every tracked register with its contents, in register-number order.
     #[inline]
     pub fn all_contents(&self) -> impl Iterator<Item = (Reg, Contents)> + '_ {
-        (0..NUM_REGS).filter_map(|i| self.slot_contents(i).map(|c| (Reg(i as u8), c)))
+        (0..N).filter_map(|i| self.slot_contents(i).map(|c| (Reg(i as u8), c)))
     }
 
     #[inline]
     pub fn set_contents(&mut self, reg: Reg, contents: Contents) {
-        if let Some(i) = slot(reg) {
+        if let Some(i) = slot::<N>(reg) {
             (self.tags[i], self.payloads[i]) = pack(contents);
         }
     }
@@ -164,7 +172,7 @@ impl Regs {
     /// Forget `reg` (it was clobbered).
     #[inline]
     pub fn invalidate_reg(&mut self, reg: Reg) {
-        if let Some(i) = slot(reg) {
+        if let Some(i) = slot::<N>(reg) {
             self.tags[i] = UNTRACKED;
         }
     }
@@ -172,12 +180,12 @@ impl Regs {
     /// Forget everything.
     #[inline]
     pub fn invalidate_all(&mut self) {
-        self.tags = [UNTRACKED; NUM_REGS];
+        self.tags = [UNTRACKED; N];
     }
 
-    /// Forget every register not in `preserved` (a mask of [`Reg::bit`]s): a C call clobbered them.
+    /// Forget every register not in `preserved` (bit n = register n): a C call clobbered them.
     #[inline]
-    pub fn invalidate_volatile(&mut self, preserved: u16) {
+    pub fn invalidate_volatile(&mut self, preserved: u32) {
         for (i, tag) in self.tags.iter_mut().enumerate() {
             if preserved & (1 << i) == 0 {
                 *tag = UNTRACKED;
@@ -197,11 +205,11 @@ impl Regs {
         }
     }
 
-    /// A register holding `contents`, chosen as the reference chooses (see [`SEARCH_ORDER`]).
+    /// A register holding `contents`, chosen as the reference chooses (the search order).
     #[inline]
     pub fn find_reg_with_contents(&self, contents: Contents) -> Option<Reg> {
         let wanted = pack(contents);
-        SEARCH_ORDER
+        F::SEARCH_ORDER
             .iter()
             .find(|&&i| (self.tags[usize::from(i)], self.payloads[usize::from(i)]) == wanted)
             .map(|&i| Reg(i))
@@ -209,9 +217,9 @@ impl Regs {
 
     /// The state at a join point: what both paths agree on.
     #[inline]
-    pub fn merge(&self, other: &Regs) -> Regs {
+    pub fn merge(&self, other: &Self) -> Self {
         let mut merged = *self;
-        for i in 0..NUM_REGS {
+        for i in 0..N {
             if self.tags[i] != other.tags[i] || self.payloads[i] != other.payloads[i] {
                 merged.tags[i] = UNTRACKED;
             }
@@ -246,37 +254,23 @@ pub fn vm_dest_to_contents(dest: Val, max_reg: u32) -> Contents {
     }
 }
 
-/// Where an argument of a call lives, for computing masks of registers in use.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum ArgLoc {
-    Reg(Reg),
-    /// An immediate (or the code offset): no register.
-    Imm,
-    /// The JIT state argument: no register of its own.
-    JitState,
-    /// On the native stack.
-    Stack,
-}
-
-/// The mask of registers among `locs` (non-register entries are skipped).
-#[inline]
-pub fn regs_to_mask(locs: &[ArgLoc]) -> u16 {
-    locs.iter().fold(0, |mask, loc| match loc {
-        ArgLoc::Reg(r) => mask | r.bit(),
-        _ => mask,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const MAX_REG: u32 = 16;
+    /// armv6m's order (alphabetical names r0, r1, r10, ..): the tests pin the reference's choice.
+    #[derive(Clone, Copy)]
+    struct Arm;
+    impl RegisterFile for Arm {
+        const SEARCH_ORDER: &'static [u8] = &[0, 1, 10, 11, 12, 13, 14, 15, 2, 3, 4, 5, 6, 7, 8, 9];
+    }
+    type Regs = super::Regs<Arm, 16>;
 
     #[test]
     fn new_tracker_knows_nothing() {
         let regs = Regs::new();
-        assert_eq!(regs.get_contents(Reg::R0), Contents::Unknown);
+        assert_eq!(regs.get_contents(Reg(0)), Contents::Unknown);
         assert_eq!(regs.find_reg_with_contents(Contents::x(0)), None);
         assert_eq!(regs.all_contents().count(), 0);
     }
@@ -284,12 +278,12 @@ mod tests {
     #[test]
     fn set_then_get() {
         let mut regs = Regs::new();
-        regs.set_contents(Reg::R3, Contents::x(0));
-        assert_eq!(regs.get_contents(Reg::R3), Contents::x(0));
-        assert_eq!(regs.get_contents(Reg::R11), Contents::Unknown);
-        regs.set_contents(Reg::R11, Contents::Imm(42));
-        assert_eq!(regs.get_contents(Reg::R3), Contents::x(0));
-        assert_eq!(regs.get_contents(Reg::R11), Contents::Imm(42));
+        regs.set_contents(Reg(3), Contents::x(0));
+        assert_eq!(regs.get_contents(Reg(3)), Contents::x(0));
+        assert_eq!(regs.get_contents(Reg(11)), Contents::Unknown);
+        regs.set_contents(Reg(11), Contents::Imm(42));
+        assert_eq!(regs.get_contents(Reg(3)), Contents::x(0));
+        assert_eq!(regs.get_contents(Reg(11)), Contents::Imm(42));
         // Out-of-range registers are ignored rather than panicking.
         regs.set_contents(Reg(16), Contents::Cp);
         assert_eq!(regs.get_contents(Reg(16)), Contents::Unknown);
@@ -298,10 +292,10 @@ mod tests {
     #[test]
     fn find_distinguishes_contents() {
         let mut regs = Regs::new();
-        regs.set_contents(Reg::R3, Contents::x(0));
-        regs.set_contents(Reg::R11, Contents::y(1));
-        assert_eq!(regs.find_reg_with_contents(Contents::x(0)), Some(Reg::R3));
-        assert_eq!(regs.find_reg_with_contents(Contents::y(1)), Some(Reg::R11));
+        regs.set_contents(Reg(3), Contents::x(0));
+        regs.set_contents(Reg(11), Contents::y(1));
+        assert_eq!(regs.find_reg_with_contents(Contents::x(0)), Some(Reg(3)));
+        assert_eq!(regs.find_reg_with_contents(Contents::y(1)), Some(Reg(11)));
         assert_eq!(regs.find_reg_with_contents(Contents::x(5)), None);
         assert_eq!(
             regs.find_reg_with_contents(Contents::Ptr(VmLoc::Y(1))),
@@ -312,56 +306,53 @@ mod tests {
     #[test]
     fn find_prefers_names_in_alphabetical_order() {
         let mut regs = Regs::new();
-        regs.set_contents(Reg::R7, Contents::Cp);
-        regs.set_contents(Reg::R2, Contents::Cp);
-        assert_eq!(regs.find_reg_with_contents(Contents::Cp), Some(Reg::R2));
+        regs.set_contents(Reg(7), Contents::Cp);
+        regs.set_contents(Reg(2), Contents::Cp);
+        assert_eq!(regs.find_reg_with_contents(Contents::Cp), Some(Reg(2)));
         // "r12" sorts before "r2".
-        regs.set_contents(Reg::R12, Contents::Cp);
-        assert_eq!(regs.find_reg_with_contents(Contents::Cp), Some(Reg::R12));
-        regs.set_contents(Reg::R1, Contents::Cp);
-        assert_eq!(regs.find_reg_with_contents(Contents::Cp), Some(Reg::R1));
+        regs.set_contents(Reg(12), Contents::Cp);
+        assert_eq!(regs.find_reg_with_contents(Contents::Cp), Some(Reg(12)));
+        regs.set_contents(Reg(1), Contents::Cp);
+        assert_eq!(regs.find_reg_with_contents(Contents::Cp), Some(Reg(1)));
         // "r9" sorts after "r3".
         let mut regs = Regs::new();
-        regs.set_contents(Reg::R9, Contents::Imm(1));
-        regs.set_contents(Reg::R3, Contents::Imm(1));
-        assert_eq!(regs.find_reg_with_contents(Contents::Imm(1)), Some(Reg::R3));
+        regs.set_contents(Reg(9), Contents::Imm(1));
+        regs.set_contents(Reg(3), Contents::Imm(1));
+        assert_eq!(regs.find_reg_with_contents(Contents::Imm(1)), Some(Reg(3)));
     }
 
     #[test]
     fn explicit_unknown_is_tracked() {
         let mut regs = Regs::new();
         assert_eq!(regs.find_reg_with_contents(Contents::Unknown), None);
-        regs.set_contents(Reg::R5, Contents::Unknown);
-        assert_eq!(
-            regs.find_reg_with_contents(Contents::Unknown),
-            Some(Reg::R5)
-        );
+        regs.set_contents(Reg(5), Contents::Unknown);
+        assert_eq!(regs.find_reg_with_contents(Contents::Unknown), Some(Reg(5)));
         let merged = regs.merge(&regs);
         assert_eq!(
             merged.find_reg_with_contents(Contents::Unknown),
-            Some(Reg::R5)
+            Some(Reg(5))
         );
     }
 
     #[test]
     fn invalidate_one_register() {
         let mut regs = Regs::new();
-        regs.set_contents(Reg::R3, Contents::x(0));
-        regs.set_contents(Reg::R11, Contents::y(1));
-        regs.invalidate_reg(Reg::R3);
-        assert_eq!(regs.get_contents(Reg::R3), Contents::Unknown);
-        assert_eq!(regs.get_contents(Reg::R11), Contents::y(1));
+        regs.set_contents(Reg(3), Contents::x(0));
+        regs.set_contents(Reg(11), Contents::y(1));
+        regs.invalidate_reg(Reg(3));
+        assert_eq!(regs.get_contents(Reg(3)), Contents::Unknown);
+        assert_eq!(regs.get_contents(Reg(11)), Contents::y(1));
         assert_eq!(regs.find_reg_with_contents(Contents::x(0)), None);
     }
 
     #[test]
     fn invalidate_everything() {
         let mut regs = Regs::new();
-        regs.set_contents(Reg::R3, Contents::x(0));
-        regs.set_contents(Reg::R11, Contents::y(1));
+        regs.set_contents(Reg(3), Contents::x(0));
+        regs.set_contents(Reg(11), Contents::y(1));
         regs.invalidate_all();
-        assert_eq!(regs.get_contents(Reg::R3), Contents::Unknown);
-        assert_eq!(regs.get_contents(Reg::R11), Contents::Unknown);
+        assert_eq!(regs.get_contents(Reg(3)), Contents::Unknown);
+        assert_eq!(regs.get_contents(Reg(11)), Contents::Unknown);
         assert_eq!(regs, Regs::new());
         // A stale payload under an untracked tag matches nothing.
         assert_eq!(regs.find_reg_with_contents(Contents::x(0)), None);
@@ -370,49 +361,49 @@ mod tests {
     #[test]
     fn invalidate_vm_loc_drops_every_cache_of_it() {
         let mut regs = Regs::new();
-        regs.set_contents(Reg::R3, Contents::x(0));
-        regs.set_contents(Reg::R11, Contents::x(0));
-        regs.set_contents(Reg::R10, Contents::y(1));
-        regs.set_contents(Reg::R4, Contents::Ptr(VmLoc::X(0)));
+        regs.set_contents(Reg(3), Contents::x(0));
+        regs.set_contents(Reg(11), Contents::x(0));
+        regs.set_contents(Reg(10), Contents::y(1));
+        regs.set_contents(Reg(4), Contents::Ptr(VmLoc::X(0)));
         regs.invalidate_vm_loc(VmLoc::X(0));
-        assert_eq!(regs.get_contents(Reg::R3), Contents::Unknown);
-        assert_eq!(regs.get_contents(Reg::R11), Contents::Unknown);
-        assert_eq!(regs.get_contents(Reg::R10), Contents::y(1));
-        assert_eq!(regs.get_contents(Reg::R4), Contents::Ptr(VmLoc::X(0)));
+        assert_eq!(regs.get_contents(Reg(3)), Contents::Unknown);
+        assert_eq!(regs.get_contents(Reg(11)), Contents::Unknown);
+        assert_eq!(regs.get_contents(Reg(10)), Contents::y(1));
+        assert_eq!(regs.get_contents(Reg(4)), Contents::Ptr(VmLoc::X(0)));
     }
 
     #[test]
     fn merge_keeps_agreement_only() {
         let mut a = Regs::new();
-        a.set_contents(Reg::R3, Contents::x(0));
-        a.set_contents(Reg::R11, Contents::x(1));
-        a.set_contents(Reg::R5, Contents::Imm(7));
+        a.set_contents(Reg(3), Contents::x(0));
+        a.set_contents(Reg(11), Contents::x(1));
+        a.set_contents(Reg(5), Contents::Imm(7));
         let mut b = Regs::new();
-        b.set_contents(Reg::R3, Contents::x(0));
-        b.set_contents(Reg::R11, Contents::x(2));
+        b.set_contents(Reg(3), Contents::x(0));
+        b.set_contents(Reg(11), Contents::x(2));
         let merged = a.merge(&b);
-        assert_eq!(merged.get_contents(Reg::R3), Contents::x(0));
-        assert_eq!(merged.get_contents(Reg::R11), Contents::Unknown);
-        assert_eq!(merged.get_contents(Reg::R5), Contents::Unknown);
+        assert_eq!(merged.get_contents(Reg(3)), Contents::x(0));
+        assert_eq!(merged.get_contents(Reg(11)), Contents::Unknown);
+        assert_eq!(merged.get_contents(Reg(5)), Contents::Unknown);
         assert_eq!(merged.all_contents().count(), 1);
         // Both untracked with different stale payloads: still untracked, not "agreeing".
-        a.invalidate_reg(Reg::R3);
-        b.set_contents(Reg::R3, Contents::Imm(9));
-        b.invalidate_reg(Reg::R3);
-        assert_eq!(a.merge(&b).get_contents(Reg::R3), Contents::Unknown);
+        a.invalidate_reg(Reg(3));
+        b.set_contents(Reg(3), Contents::Imm(9));
+        b.invalidate_reg(Reg(3));
+        assert_eq!(a.merge(&b).get_contents(Reg(3)), Contents::Unknown);
         assert_eq!(a.merge(&b).find_reg_with_contents(Contents::x(0)), None);
     }
 
     #[test]
     fn invalidate_volatile_keeps_preserved() {
         let mut regs = Regs::new();
-        regs.set_contents(Reg::R0, Contents::x(0));
-        regs.set_contents(Reg::R4, Contents::Cp);
-        regs.set_contents(Reg::R11, Contents::Imm(42));
-        regs.invalidate_volatile(Reg::R4.bit());
-        assert_eq!(regs.get_contents(Reg::R0), Contents::Unknown);
-        assert_eq!(regs.get_contents(Reg::R4), Contents::Cp);
-        assert_eq!(regs.get_contents(Reg::R11), Contents::Unknown);
+        regs.set_contents(Reg(0), Contents::x(0));
+        regs.set_contents(Reg(4), Contents::Cp);
+        regs.set_contents(Reg(11), Contents::Imm(42));
+        regs.invalidate_volatile(1 << 4);
+        assert_eq!(regs.get_contents(Reg(0)), Contents::Unknown);
+        assert_eq!(regs.get_contents(Reg(4)), Contents::Cp);
+        assert_eq!(regs.get_contents(Reg(11)), Contents::Unknown);
     }
 
     #[test]
@@ -428,12 +419,12 @@ mod tests {
         assert_eq!(value_to_contents(Val::Imm(42), MAX_REG), Contents::Imm(42));
         assert_eq!(value_to_contents(Val::Imm(0), MAX_REG), Contents::Imm(0));
         assert_eq!(
-            value_to_contents(Val::Ptr(Reg::R0), MAX_REG),
+            value_to_contents(Val::Ptr(Reg(0)), MAX_REG),
             Contents::Unknown
         );
         assert_eq!(value_to_contents(Val::Fp(0), MAX_REG), Contents::Unknown);
         assert_eq!(
-            value_to_contents(Val::Reg(Reg::R1), MAX_REG),
+            value_to_contents(Val::Reg(Reg(1)), MAX_REG),
             Contents::Unknown
         );
         assert_eq!(value_to_contents(Val::Int64(1), MAX_REG), Contents::Unknown);
@@ -451,22 +442,8 @@ mod tests {
         assert_eq!(vm_dest_to_contents(Val::Y(5), MAX_REG), Contents::y(5));
         assert_eq!(vm_dest_to_contents(Val::Fp(0), MAX_REG), Contents::Unknown);
         assert_eq!(
-            vm_dest_to_contents(Val::Ptr(Reg::R0), MAX_REG),
+            vm_dest_to_contents(Val::Ptr(Reg(0)), MAX_REG),
             Contents::Unknown
         );
-    }
-
-    #[test]
-    fn masks_skip_non_registers() {
-        let locs = [
-            ArgLoc::Reg(Reg::R0),
-            ArgLoc::Imm,
-            ArgLoc::JitState,
-            ArgLoc::Reg(Reg::R12),
-            ArgLoc::Stack,
-            ArgLoc::Reg(Reg::R0),
-        ];
-        assert_eq!(regs_to_mask(&locs), 0b1_0000_0000_0001);
-        assert_eq!(regs_to_mask(&[]), 0);
     }
 }

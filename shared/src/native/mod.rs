@@ -14,17 +14,14 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// `avmN` format version understood by AtomVM v0.7.
 pub const FORMAT_VERSION: u16 = 1;
-/// Architecture number of ARMv6-M in the header.
-pub const ARCH_ARMV6M: u16 = 3;
-/// Variant bits.
-pub const VARIANT_PIC: u16 = 1;
-pub const VARIANT_FLOAT32: u16 = 2;
-pub const VARIANT_THUMB2: u16 = 4;
+/// Architecture and variant numbers of the header (declared in [`crate::abi::jit`]).
+pub use crate::abi::jit::{ARCH_ARMV6M, VARIANT_FLOAT32, VARIANT_PIC, VARIANT_THUMB2};
 /// Size of the header for a single architecture.
 pub const SINGLE_ARCH_HEADER_LEN: usize = 20;
-/// Jump table entry sizes.
-pub const ARMV6M_JUMP_ENTRY: usize = 12;
-pub const THUMB2_JUMP_ENTRY: usize = 6;
+/// Jump table entry sizes (facts of the armv6m backend, declared there).
+pub use crate::isa::armv6m::{
+    JUMP_TABLE_ENTRY_SIZE as ARMV6M_JUMP_ENTRY, JUMP_TABLE_ENTRY_SIZE_THUMB2 as THUMB2_JUMP_ENTRY,
+};
 
 /// The header of a single-architecture payload, as the reference writes it.
 pub fn single_arch_header(
@@ -307,7 +304,7 @@ mod tests {
         assert!(Native::parse(&two).is_err());
         let mut far = d;
         far[19] = 3;
-        assert_eq!(Native::parse(&far).unwrap_err().offset, 16);
+        assert_eq!(Native::parse(&far).unwrap_err().offset, Some(16));
     }
 
     #[test]
@@ -320,7 +317,7 @@ mod tests {
         payload[19] = 3;
         let beam = crate::beam::write_module(&[(*b"avmN", &payload)]);
         let module = crate::beam::Module::parse(&beam).unwrap();
-        assert_eq!(module.native().unwrap_err().offset, 20 + 16);
+        assert_eq!(module.native().unwrap_err().offset, Some(20 + 16));
     }
 
     #[test]

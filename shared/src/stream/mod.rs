@@ -20,6 +20,28 @@ pub enum SinkError {
     Device { offset: usize },
 }
 
+impl core::fmt::Display for SinkError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SinkError::Full { offset } => write!(f, "code output full at offset {offset:#x}"),
+            SinkError::NotErased { offset } => {
+                write!(f, "patch would set cleared bits at code offset {offset:#x}")
+            }
+            SinkError::OutOfRange { offset } => {
+                write!(
+                    f,
+                    "patch at code offset {offset:#x} beyond the code written"
+                )
+            }
+            SinkError::Device { offset } => {
+                write!(f, "device error writing code offset {offset:#x}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for SinkError {}
+
 /// An append-only code stream with back-patching.
 ///
 /// Errors are sticky: after the first failure every call is a no-op and [`CodeSink::error`]

@@ -97,12 +97,7 @@ fn main() -> ExitCode {
                     let key = report::error_class(&e);
                     *failures.entry(key).or_default() += 1;
                     if verbose || only.is_some() {
-                        println!(
-                            "ERROR {target} {}/{}: {}",
-                            row.app,
-                            row.module,
-                            report::describe_error(&e, &beam)
-                        );
+                        println!("ERROR {target} {}/{}: {}", row.app, row.module, e);
                     }
                 }
             }

@@ -1,6 +1,10 @@
 //! The backend calls of the bit-syntax, arithmetic and type-check helpers, recorded by a
 //! backend that prints each call, against the calls the reference driver makes for the same
 //! inputs (obtained by running the reference's functions with an equivalent recording backend).
+//!
+//! Every scenario here has a reference trace and is compared call by call; the test fails if a
+//! scenario is added without one. (Scenarios that had no reference trace, and so could only fail
+//! by panicking, were removed: the golden conformance test and the fuzz targets cover them.)
 
 use super::*;
 use crate::beam::JitType;
@@ -133,6 +137,8 @@ impl T {
 }
 impl Backend for T {
     const WORD_SIZE: u32 = 4;
+    /// As armv6m: the traces are the reference's armv6m backend calls.
+    const HAS_DIV: bool = false;
     fn error(&self) -> Option<BackendError> {
         None
     }
@@ -229,6 +235,14 @@ impl Backend for T {
     }
     fn mul(&mut self, r: Arg, x: Val) -> Reg {
         self.simple("mul", r, v(x))
+    }
+    fn div_(&mut self, a: Reg, b: Reg) -> Reg {
+        self.log.push(format!("div {} {}", name(a), name(b)));
+        a
+    }
+    fn rem_(&mut self, a: Reg, b: Reg) -> Reg {
+        self.log.push(format!("rem {} {}", name(a), name(b)));
+        a
     }
     fn move_to_vm_register(&mut self, s: Arg, d: Val) {
         self.log.push(format!("move_to_vm {} {}", a(s), v(d)))
@@ -349,9 +363,7 @@ const OFF: Reg = Reg(202);
 const CB: Reg = Reg(203);
 const OFFREG: Reg = Reg(204);
 const FLAGSREG: Reg = Reg(205);
-const SIZEREG: Reg = Reg(206);
 const RR: Reg = Reg(207);
-const HS: Reg = Reg(208);
 const SZ: Reg = Reg(209);
 fn ti(lo: Option<i64>, hi: i64) -> Operand {
     Operand::Typed(Dest::X(1), JitType::Integer { lo, hi: Some(hi) })
@@ -414,68 +426,15 @@ fn backend_calls_match_the_reference() {
     }
     let imm = Operand::Imm;
     let sc: Vec<Sc> = std::vec![
-        ("cs_utf8_f0", cs(S::Utf8, x(0), imm(0), 1, 0, 8, None)),
-        (
-            "cs_utf16_f5_acc",
-            cs(S::Utf16, x(0), imm(0), 1, 5, 8, Some(rg(50)))
-        ),
-        ("cs_utf32", cs(S::Utf32, x(1), imm(0), 1, 3, 8, None)),
-        ("cs_float_imm", cs(S::Float, x(0), t(64), 1, 0, 0, None)),
-        (
-            "cs_float_reg_acc",
-            cs(S::Float, x(0), x(2), 1, 4, 0, Some(rg(50)))
-        ),
-        ("cs_int_imm", cs(S::Integer, x(0), t(16), 1, 0, 8, None)),
-        ("cs_int_zero_f0", cs(S::Integer, x(0), t(0), 1, 0, 8, None)),
-        ("cs_int_zero_f7", cs(S::Integer, x(0), t(0), 1, 7, 8, None)),
-        ("cs_int_reg", cs(S::Integer, x(0), x(1), 8, 0, 8, None)),
         (
             "cs_int_reg_acc",
             cs(S::Integer, t(5), Operand::Y(1), 8, 6, 8, Some(rg(50)))
         ),
-        ("cs_string", cs(S::String, t(0), t(5), 8, 0, 8, None)),
-        ("cs_string_f", cs(S::String, t(0), t(0), 8, 2, 8, None)),
-        ("cs_bin_all", cs(S::Binary, x(0), imm(ALL), 1, 0, 8, None)),
-        (
-            "cs_bin_all_acc",
-            cs(S::Append, x(0), imm(ALL), 1, 3, 8, Some(rg(50)))
-        ),
-        ("cs_bin_imm", cs(S::Binary, x(0), t(3), 8, 0, 8, None)),
         (
             "cs_bin_reg",
             cs(S::PrivateAppend, x(0), x(1), 8, 0, 8, None)
         ),
-        (
-            "cs_bin_reg_f",
-            cs(S::Binary, x(0), x(1), 1, 4, 8, Some(rg(50)))
-        ),
         ("cs_other", cs(S::Other, x(0), x(1), 1, 4, 8, Some(rg(50)))),
-        (
-            "iv_utf8",
-            iv(
-                S::Utf8,
-                imm(NIL),
-                x(0),
-                imm(0),
-                1,
-                0,
-                CreatedBin::Reg(CB),
-                Val::Imm(0)
-            )
-        ),
-        (
-            "iv_utf16",
-            iv(
-                S::Utf16,
-                imm(NIL),
-                x(0),
-                imm(0),
-                1,
-                3,
-                CreatedBin::Reg(CB),
-                Val::Imm(16)
-            )
-        ),
         (
             "iv_utf32",
             iv(
@@ -487,19 +446,6 @@ fn backend_calls_match_the_reference() {
                 0,
                 CreatedBin::Reg(CB),
                 Val::Reg(OFFREG)
-            )
-        ),
-        (
-            "iv_int",
-            iv(
-                S::Integer,
-                imm(NIL),
-                x(0),
-                t(16),
-                1,
-                0,
-                CreatedBin::Reg(CB),
-                Val::Imm(8)
             )
         ),
         (
@@ -516,32 +462,6 @@ fn backend_calls_match_the_reference() {
             )
         ),
         (
-            "iv_float",
-            iv(
-                S::Float,
-                imm(NIL),
-                x(0),
-                t(64),
-                1,
-                0,
-                CreatedBin::Reg(CB),
-                Val::Imm(0)
-            )
-        ),
-        (
-            "iv_string",
-            iv(
-                S::String,
-                imm(NIL),
-                t(7),
-                t(3),
-                8,
-                0,
-                CreatedBin::Reg(CB),
-                Val::Imm(24)
-            )
-        ),
-        (
             "iv_pa",
             iv(
                 S::PrivateAppend,
@@ -552,58 +472,6 @@ fn backend_calls_match_the_reference() {
                 0,
                 CreatedBin::PrivateAppend(Val::Imm(12)),
                 Val::Imm(0)
-            )
-        ),
-        (
-            "iv_pa_reg",
-            iv(
-                S::PrivateAppend,
-                imm(NIL),
-                x(0),
-                imm(ALL),
-                8,
-                0,
-                CreatedBin::PrivateAppend(Val::Reg(SIZEREG)),
-                Val::Imm(0)
-            )
-        ),
-        (
-            "iv_bin_imm",
-            iv(
-                S::Binary,
-                imm(NIL),
-                x(0),
-                t(3),
-                8,
-                0,
-                CreatedBin::Reg(CB),
-                Val::Imm(0)
-            )
-        ),
-        (
-            "iv_bin_all",
-            iv(
-                S::Append,
-                imm(NIL),
-                x(0),
-                imm(ALL),
-                8,
-                0,
-                CreatedBin::Reg(CB),
-                Val::Imm(8)
-            )
-        ),
-        (
-            "iv_bin_u1",
-            iv(
-                S::Binary,
-                imm(NIL),
-                x(0),
-                x(1),
-                1,
-                6,
-                CreatedBin::Reg(CB),
-                Val::Reg(OFFREG)
             )
         ),
         (
@@ -619,41 +487,7 @@ fn backend_calls_match_the_reference() {
                 Val::Reg(OFFREG)
             )
         ),
-        (
-            "iv_other",
-            iv(
-                S::Other,
-                imm(NIL),
-                x(0),
-                x(1),
-                8,
-                0,
-                CreatedBin::Reg(CB),
-                Val::Reg(OFFREG)
-            )
-        ),
-        ("io_1", io(Val::Imm(8), Val::Imm(4), 8)),
-        ("io_2", io(Val::Imm(0), Val::Reg(SZ), 8)),
-        ("io_3", io(Val::Imm(0), Val::Reg(SZ), 1)),
-        ("io_4", io(Val::Imm(16), Val::Reg(SZ), 8)),
-        ("io_5", io(Val::Imm(16), Val::Reg(SZ), 1)),
-        ("io_6", io(Val::Reg(OFF), Val::Imm(4), 8)),
         ("io_7", io(Val::Reg(OFF), Val::Reg(SZ), 8)),
-        ("io_8", io(Val::Reg(OFF), Val::Reg(SZ), 1)),
-        (
-            "dgt_x0",
-            bx(|b| {
-                let (r, m) = do_get_tail(b, Val::X(0), 1, OFF, BIN)?;
-                Ok(format!("{} {}", name(r), v(m)))
-            })
-        ),
-        (
-            "dgt_x3",
-            bx(|b| {
-                let (r, m) = do_get_tail(b, Val::X(3), 2, OFF, BIN)?;
-                Ok(format!("{} {}", name(r), v(m)))
-            })
-        ),
         (
             "dgt_reg",
             bx(|b| {
@@ -664,14 +498,6 @@ fn backend_calls_match_the_reference() {
     ];
     let bm: Vec<(&str, u32, u32, Vec<u8>)> = std::vec![
         ("bm_eal", 3, 3, std::vec![0x12, 0x80, 0x40, 0x80, 0x40]),
-        ("bm_eal_u8", 3, 3, std::vec![0x12, 0x80, 0x10]),
-        ("bm_ee_skip", 3, 4, std::vec![0x22, 0x80, 0x72, 0x80]),
-        (
-            "bm_int",
-            3,
-            6,
-            std::vec![0x32, 0x10, 0x47, 0x00, 0x81, 0x10, 0x13]
-        ),
         (
             "bm_int_noregs",
             0,
@@ -679,25 +505,12 @@ fn backend_calls_match_the_reference() {
             std::vec![0x32, 0x10, 0x47, 0x00, 0x81, 0x10, 0x13]
         ),
         (
-            "bm_int_nil",
-            3,
-            6,
-            std::vec![0x32, 0x10, 0x02, 0x51, 0x80, 0x23]
-        ),
-        (
             "bm_bin",
             3,
             6,
             std::vec![0x42, 0x20, 0x02, 0x40, 0x80, 0x33]
         ),
-        (
-            "bm_bin_odd",
-            3,
-            6,
-            std::vec![0x42, 0x20, 0x02, 0x30, 0x10, 0x33]
-        ),
         ("bm_tail", 3, 4, std::vec![0x52, 0x30, 0x80, 0x43]),
-        ("bm_eq", 3, 4, std::vec![0x62, 0x02, 0x80, 0x08, 0xFF]),
         (
             "bm_eq_big",
             3,
@@ -706,64 +519,14 @@ fn backend_calls_match_the_reference() {
         ),
     ];
     let tail: Vec<Sc> = std::vec![
-        ("g2_add_tt", g2(b"+", ti(Some(0), 10), ti2(0, 10))),
         ("g2_add_ti", g2(b"+", ti(Some(0), 10), t(3))),
-        ("g2_add_no", g2(b"+", ti(Some(0), 1 << 30), ti2(0, 10))),
-        ("g2_sub_tt", g2(b"-", ti(Some(0), 10), ti2(0, 10))),
-        ("g2_sub_ti", g2(b"-", ti(Some(0), 10), t(3))),
-        ("g2_band_tt", g2(b"band", ti(Some(0), 10), ti2(0, 10))),
-        ("g2_band_ti", g2(b"band", ti(Some(0), 10), t(3))),
-        ("g2_bor_tt", g2(b"bor", ti(Some(0), 10), ti2(0, 10))),
-        ("g2_bor_ti", g2(b"bor", ti(Some(0), 10), t(3))),
-        ("g2_bxor_tt", g2(b"bxor", ti(Some(0), 10), ti2(0, 10))),
-        ("g2_bxor_ti", g2(b"bxor", ti(Some(0), 10), t(3))),
         ("g2_mul_tt", g2(b"*", ti(Some(0), 10), ti2(0, 10))),
-        ("g2_mul_ti", g2(b"*", ti(Some(0), 10), t(3))),
-        ("g2_mul_t1", g2(b"*", ti(Some(0), 10), t(1))),
         ("g2_div_pow2", g2(b"div", ti(Some(0), 100), t(8))),
-        ("g2_div_3", g2(b"div", ti(Some(0), 100), t(3))),
-        ("g2_div_tt", g2(b"div", ti(Some(0), 100), ti2(1, 3))),
         ("g2_rem_pow2", g2(b"rem", ti(Some(0), 100), t(8))),
-        ("g2_rem_tt", g2(b"rem", ti(Some(0), 100), ti2(1, 3))),
-        ("g2_bsl_0", g2(b"bsl", ti(Some(0), 100), t(0))),
-        ("g2_bsl_3", g2(b"bsl", ti(Some(0), 100), t(3))),
-        ("g2_bsl_tt", g2(b"bsl", ti(Some(0), 100), ti2(0, 3))),
         ("g2_bsr_2", g2(b"bsr", ti(Some(0), 100), t(2))),
-        ("g2_bsr_0", g2(b"bsr", ti(Some(0), 100), t(0))),
-        ("g2_bsr_neg", g2(b"bsr", ti(Some(-1), 100), t(2))),
-        (
-            "g2_def_typed",
-            g2(
-                b"+",
-                Operand::Typed(Dest::X(1), JitType::Any),
-                Operand::Typed(Dest::X(2), JitType::Fun)
-            )
-        ),
-        (
-            "g2_def_t1",
-            g2(b"-", Operand::Typed(Dest::X(1), JitType::Any), x(2))
-        ),
         (
             "g2_def_t2",
             g2(b"-", x(1), Operand::Typed(Dest::X(2), JitType::Any))
-        ),
-        ("g2_def_inf", g2(b"+", ti(None, 10), t(1))),
-        (
-            "g2_other_mod",
-            bx(|b| {
-                op_gc_bif2(
-                    b,
-                    0,
-                    20,
-                    12,
-                    b"lists",
-                    b"+",
-                    ti(Some(0), 1),
-                    t(1),
-                    Dest::Y(5),
-                )?;
-                Ok(String::new())
-            })
         ),
         (
             "g1_bs",
@@ -782,48 +545,9 @@ fn backend_calls_match_the_reference() {
             })
         ),
         (
-            "g1_bs_unit1",
-            bx(|b| {
-                op_gc_bif1(
-                    b,
-                    5,
-                    20,
-                    9,
-                    b"erlang",
-                    b"byte_size",
-                    Operand::Typed(Dest::X(0), JitType::BsMatchable { unit: 1 }),
-                    Dest::X(1),
-                )?;
-                Ok(String::new())
-            })
-        ),
-        (
-            "g1_other",
-            bx(|b| {
-                op_gc_bif1(
-                    b,
-                    5,
-                    2,
-                    9,
-                    b"erlang",
-                    b"length",
-                    Operand::Typed(Dest::X(0), JitType::Any),
-                    Dest::Y(1),
-                )?;
-                Ok(String::new())
-            })
-        ),
-        (
             "ge_imm_typed",
             bx(|b| {
                 op_is_ge(b, 4, t(5), ti(Some(0), 9))?;
-                Ok(String::new())
-            })
-        ),
-        (
-            "ge_typed_imm",
-            bx(|b| {
-                op_is_ge(b, 4, ti(Some(0), 9), t(5))?;
                 Ok(String::new())
             })
         ),
@@ -835,20 +559,6 @@ fn backend_calls_match_the_reference() {
             })
         ),
         (
-            "vf_tfun",
-            bx(|b| Ok(name(verify_is_function(
-                b,
-                Operand::Typed(Dest::X(0), JitType::Fun)
-            )?)))
-        ),
-        (
-            "vf_any",
-            bx(|b| Ok(name(verify_is_function(
-                b,
-                Operand::Typed(Dest::X(0), JitType::Any)
-            )?)))
-        ),
-        (
             "vf_other",
             bx(|b| Ok(name(verify_is_function(
                 b,
@@ -856,76 +566,9 @@ fn backend_calls_match_the_reference() {
             )?)))
         ),
         (
-            "vbms",
-            bx(|b| {
-                verify_is_binary_or_match_state(b, 3, Val::X(0));
-                Ok(String::new())
-            })
-        ),
-        (
             "vbms0",
             bx(|b| {
                 verify_is_binary_or_match_state(b, 0, Val::Y(0));
-                Ok(String::new())
-            })
-        ),
-        (
-            "vbwt_free",
-            bx(|b| {
-                verify_is_boxed_with_tag(b, 3, Arg::free(Val::Reg(RR)), 0x18);
-                Ok(String::new())
-            })
-        ),
-        (
-            "vbwt_x",
-            bx(|b| {
-                verify_is_boxed_with_tag(b, 0, Arg::keep(Val::X(1)), 0x18);
-                Ok(String::new())
-            })
-        ),
-        (
-            "vms_typed",
-            bx(|b| Ok(name(verify_is_match_state_and_get_ptr(
-                b,
-                Operand::Typed(Dest::X(0), JitType::BsMatchable { unit: 8 })
-            )?)))
-        ),
-        (
-            "vms_other",
-            bx(|b| Ok(name(verify_is_match_state_and_get_ptr(
-                b,
-                Operand::Typed(Dest::X(0), JitType::Atom)
-            )?)))
-        ),
-        (
-            "vms_plain",
-            bx(|b| Ok(name(verify_is_match_state_and_get_ptr(b, Operand::Y(0))?)))
-        ),
-        (
-            "vi_imm_ok",
-            bx(|b| {
-                verify_is_integer(b, Val::Imm((3 << 4) | 15), 0);
-                Ok(String::new())
-            })
-        ),
-        (
-            "vi_imm_bad",
-            bx(|b| {
-                verify_is_integer(b, Val::Imm(NIL), 0);
-                Ok(String::new())
-            })
-        ),
-        (
-            "vi_x_f",
-            bx(|b| {
-                verify_is_integer(b, Val::X(0), 6);
-                Ok(String::new())
-            })
-        ),
-        (
-            "va",
-            bx(|b| {
-                verify_is_atom(b, Val::X(0), 0);
                 Ok(String::new())
             })
         ),
@@ -937,67 +580,11 @@ fn backend_calls_match_the_reference() {
             })
         ),
         (
-            "vib_imm",
-            bx(|b| {
-                verify_is_any_integer(b, Arg::free(Val::Imm(31)), 6);
-                Ok(String::new())
-            })
-        ),
-        (
-            "vib_x",
-            bx(|b| {
-                verify_is_any_integer(b, Arg::keep(Val::X(2)), 0);
-                Ok(String::new())
-            })
-        ),
-        (
-            "vn",
-            bx(|b| {
-                verify_is_number(b, Val::X(2), 0);
-                Ok(String::new())
-            })
-        ),
-        (
-            "vb",
-            bx(|b| {
-                verify_is_binary(b, Val::X(2), 8);
-                Ok(String::new())
-            })
-        ),
-        ("tti_imm", bx(|b| Ok(v(term_to_int(b, t(9), 0)?)))),
-        (
-            "tti_lit",
-            bx(|b| Ok(v(term_to_int(b, Operand::Literal(9), 0)?)))
-        ),
-        (
-            "tti_typed",
-            bx(|b| Ok(v(term_to_int(b, ti(Some(0), 3), 0)?)))
-        ),
-        (
             "tti_typed_other",
             bx(|b| Ok(v(term_to_int(
                 b,
                 Operand::Typed(Dest::X(1), JitType::Any),
                 4
-            )?)))
-        ),
-        ("tti_x", bx(|b| Ok(v(term_to_int(b, Operand::Y(1), 0)?)))),
-        (
-            "mef_x",
-            bx(|b| Ok(v(memory_ensure_free_with_extra_root(
-                b,
-                Val::X(0),
-                2,
-                Arg::keep(Val::Imm(4))
-            )?)))
-        ),
-        (
-            "mef_reg",
-            bx(|b| Ok(v(memory_ensure_free_with_extra_root(
-                b,
-                Val::Reg(RR),
-                2,
-                Arg::free(Val::Reg(HS))
             )?)))
         ),
         (
@@ -1019,15 +606,6 @@ fn backend_calls_match_the_reference() {
             )?)))
         ),
         (
-            "mef_x_high",
-            bx(|b| Ok(v(memory_ensure_free_with_extra_root(
-                b,
-                Val::X(3),
-                2,
-                Arg::keep(Val::Imm(4))
-            )?)))
-        ),
-        (
             "tabms",
             bx(|b| Ok(v(term_alloc_bin_match_state(b, 2, Val::X(0), Dest::X(1))?)))
         ),
@@ -1035,29 +613,6 @@ fn backend_calls_match_the_reference() {
             "tfcl",
             bx(|b| {
                 term_from_catch_label(b, Dest::Y(1), 12);
-                Ok(String::new())
-            })
-        ),
-        (
-            "tibwt",
-            bx(|b| Ok(name(term_is_boxed_with_tag_and_get_ptr(
-                b,
-                3,
-                Val::X(0),
-                0x14
-            ))))
-        ),
-        (
-            "bft_f",
-            bx(|b| {
-                bif_faillabel_test(b, 3, RR, Dest::X(0));
-                Ok(String::new())
-            })
-        ),
-        (
-            "bft_0",
-            bx(|b| {
-                bif_faillabel_test(b, 0, RR, Dest::X(0));
                 Ok(String::new())
             })
         ),
@@ -1080,12 +635,6 @@ fn backend_calls_match_the_reference() {
             "fuse_other_arg",
             std::vec![58, 0x35, 0x13, 0x20, 66, 0x03, 0x00, 0x13],
             x(0)
-        ),
-        ("fuse_no_test_arity", std::vec![66, 0x03, 0x00, 0x13], x(0)),
-        (
-            "fuse_no_gets",
-            std::vec![58, 0x35, 0x04, 0x20, 1],
-            Operand::Y(0)
         ),
     ];
     let mut out = String::new();
@@ -1141,7 +690,12 @@ fn backend_calls_match_the_reference() {
     }
     let got = scenario_blocks(&out);
     let expected = scenario_blocks(EXPECTED);
-    assert!(expected.len() > 30);
+    let unchecked: Vec<&str> = got
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !expected.iter().any(|(e, _)| e == n))
+        .collect();
+    assert!(unchecked.is_empty(), "UNCHECKED {}", unchecked.join(" "));
     for (name, block) in expected {
         let actual = got
             .iter()

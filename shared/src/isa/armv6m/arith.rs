@@ -8,8 +8,8 @@ use super::{Armv6m, CTX_REG, IP_REG};
 use crate::compile::backend::{Arg, BackendError, Reg, Val};
 use crate::stream::CodeSink;
 
-/// `TERM_PRIMARY_CLEAR_MASK`: clears the two primary tag bits.
-const TERM_PRIMARY_CLEAR_MASK: i64 = -4;
+use super::names::*;
+use crate::abi::term::TERM_PRIMARY_CLEAR_MASK;
 
 /// A three-operand `op rd, rd, rm` or `op rdn, rm` encoder.
 type RegOp = fn(Reg, Reg) -> Result<Insn, AsmError>;
@@ -31,7 +31,7 @@ impl<S: CodeSink> Armv6m<S> {
             Val::Reg(r) => r,
             _ => {
                 self.fail(BackendError::Unsupported("arithmetic on a non-register"));
-                Reg::R0
+                R0
             }
         }
     }
@@ -55,9 +55,9 @@ impl<S: CodeSink> Armv6m<S> {
     /// placeholder. We reproduce that (the output must be byte-identical).
     fn op_via_ctx(&mut self, reg: Reg, imm: i64, op: RegOp) {
         self.put(asm::mov(IP_REG, CTX_REG));
-        let pool_before = self.literal_pool.clone();
+        let pool_before = self.buf.pending_literals().to_vec();
         self.mov_immediate(CTX_REG, imm);
-        self.literal_pool = pool_before;
+        self.buf.set_pending_literals(&pool_before);
         self.put(op(reg, CTX_REG));
         self.put(asm::mov(CTX_REG, IP_REG));
         self.regs.invalidate_reg(reg);
@@ -175,7 +175,7 @@ impl<S: CodeSink> Armv6m<S> {
         if value == Val::Imm(1) {
             return match reg.val {
                 Val::Reg(r) => r,
-                _ => Reg::R0,
+                _ => R0,
             };
         }
         let r = self.arith_reg(reg);
@@ -259,7 +259,7 @@ mod tests {
     fn setup(second: bool, exhausted: bool) -> (B, Reg, Reg) {
         let mut b = backend(1);
         let r = b.move_to_native_register(Val::X(0));
-        let mut other = Reg::R0;
+        let mut other = R0;
         if second {
             other = b.move_to_native_register(Val::X(1));
         }
@@ -351,12 +351,9 @@ mod tests {
     #[test]
     fn clearing_the_tag_of_a_kept_register_allocates_the_result() {
         let (mut b, _, other) = setup(true, false);
-        assert_eq!(b.and_(Arg::keep(Val::Reg(other)), Val::Imm(-4)), Reg::R5);
+        assert_eq!(b.and_(Arg::keep(Val::Reg(other)), Val::Imm(-4)), R5);
         assert_code(&mut b, "8769c669b508ad00");
-        assert_eq!(
-            b.used_regs_mask(),
-            Reg::R7.bit() | Reg::R6.bit() | Reg::R5.bit()
-        );
+        assert_eq!(b.used_regs_mask(), R7.bit() | R6.bit() | R5.bit());
     }
 
     #[test]
@@ -483,7 +480,7 @@ mod tests {
             let (mut b, r, _) = setup(false, false);
             assert_eq!(b.mul(Arg::keep(Val::Reg(r)), Val::Imm(factor)), r);
             assert_code(&mut b, &after_setup(false, false, expected));
-            assert_eq!(b.used_regs_mask(), Reg::R7.bit());
+            assert_eq!(b.used_regs_mask(), R7.bit());
         }
         let (mut b, r, other) = setup(true, false);
         b.mul(Arg::keep(Val::Reg(r)), Val::Reg(other));

@@ -63,6 +63,7 @@
 //! like the reference's `{sp, Imm}`/`{pc, Imm}` operands.
 //! [`Code`] is a small fixed buffer to assemble short sequences, with a sticky error.
 
+use super::names::*;
 use crate::compile::Reg;
 
 /// One encoded instruction: 2 bytes (Thumb-1) or 4 bytes (Thumb-2), little-endian halfwords.
@@ -430,8 +431,8 @@ pub fn adr(rd: Reg, offset: i64) -> AsmResult {
 #[inline]
 pub fn ldr_imm(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
     match rn {
-        Reg::SP => ldr_sp(rt, imm),
-        Reg::PC => ldr_pc(rt, imm),
+        SP => ldr_sp(rt, imm),
+        PC => ldr_pc(rt, imm),
         _ => load_store_imm(0x6800, rt, rn, imm),
     }
 }
@@ -458,7 +459,7 @@ pub fn ldr_reg(rt: Reg, rn: Reg, rm: Reg) -> AsmResult {
 #[inline]
 pub fn str_imm(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
     match rn {
-        Reg::SP => str_sp(rt, imm),
+        SP => str_sp(rt, imm),
         _ => load_store_imm(0x6000, rt, rn, imm),
     }
 }
@@ -560,13 +561,13 @@ pub const fn nop() -> Insn {
 /// `PUSH {regs}`: r0..r7 and LR.
 #[inline]
 pub fn push(regs: &[Reg]) -> AsmResult {
-    Ok(Insn::narrow(0xB400 | reg_list(regs, Reg::LR)?))
+    Ok(Insn::narrow(0xB400 | reg_list(regs, LR)?))
 }
 
 /// `POP {regs}`: r0..r7 and PC.
 #[inline]
 pub fn pop(regs: &[Reg]) -> AsmResult {
-    Ok(Insn::narrow(0xBC00 | reg_list(regs, Reg::PC)?))
+    Ok(Insn::narrow(0xBC00 | reg_list(regs, PC)?))
 }
 
 /// The 9-bit register list field. Like the reference, the list's bits are summed, not or-ed

@@ -5,17 +5,19 @@
 //! near is patched into `b` + nops, so its size never changes.
 
 use super::asm::{self, Code};
+use super::names::*;
 use super::{
-    first_avail, pending::Waiting, Armv6m, BranchKind, AVAILABLE_REGS_MASK, CTX_REG, IP_REG,
-    JUMP_TABLE_ENTRY_SIZE, JUMP_TABLE_ENTRY_SIZE_THUMB2,
+    first_avail, Armv6m, BranchKind, AVAILABLE_REGS_MASK, CTX_REG, IP_REG, JUMP_TABLE_ENTRY_SIZE,
+    JUMP_TABLE_ENTRY_SIZE_THUMB2,
 };
 use crate::compile::backend::{Arg, BackendError, Label, Reg, Val};
+use crate::isa::buffer::{LabelUse, Placeholder};
 use crate::stream::CodeSink;
 
 /// Registers pushed by every function prologue (r1 = `JITState *`), popped with pc on return.
-pub(super) const PROLOGUE_REGS: [Reg; 6] = [Reg::R1, Reg::R4, Reg::R5, Reg::R6, Reg::R7, Reg::LR];
+pub(super) const PROLOGUE_REGS: [Reg; 6] = [R1, R4, R5, R6, R7, LR];
 /// The epilogue pop: the prologue registers with pc in place of lr.
-pub(super) const EPILOGUE_REGS: [Reg; 6] = [Reg::R1, Reg::R4, Reg::R5, Reg::R6, Reg::R7, Reg::PC];
+pub(super) const EPILOGUE_REGS: [Reg; 6] = [R1, R4, R5, R6, R7, PC];
 /// Offset of the saved lr from sp inside generated functions (after the prologue push).
 pub(super) const STACK_OFFSET_LR: i64 = 20;
 
@@ -34,14 +36,13 @@ impl<S: CodeSink> Armv6m<S> {
             entry.push(asm::push(&PROLOGUE_REGS));
             entry.extend(&[0xFF; 4]);
         } else {
-            entry.push(asm::ldr_pc(Reg::R3, 4));
+            entry.push(asm::ldr_pc(R3, 4));
             entry.push(asm::push(&PROLOGUE_REGS));
-            entry.push(asm::add_hi(Reg::PC, Reg::R3));
+            entry.push(asm::add_hi(PC, R3));
             entry.push(asm::nop());
             entry.extend(&[0xFF; 4]);
         }
-        self.jump_table_len = Some(labels_count);
-        self.reserve_labels(labels_count);
+        self.buf.set_label_limit(labels_count);
         for _ in 0..=labels_count {
             self.put_code(&entry);
         }
@@ -63,18 +64,11 @@ impl<S: CodeSink> Armv6m<S> {
         if let Label::Num(n) = label {
             self.patch_jump_table_entry(n, offset);
         }
-        let local_done = self.record_label(label, offset);
-        let mut waiting = self.branches.detach(label);
-        while let Some(b) = self.branches.next(&mut waiting) {
-            self.patch_branch(b.offset, b.kind, offset);
-        }
-        if local_done {
-            self.release_local_label(label);
-        }
+        self.buf.place(label, offset);
     }
 
     fn patch_jump_table_entry(&mut self, label: u32, target: usize) {
-        if self.jump_table_len.is_some_and(|count| label > count) {
+        if self.buf.beyond_limit(label) {
             self.fail(BackendError::OutOfRange("label beyond the jump table"));
             return;
         }
@@ -93,58 +87,16 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// Patch every branch still pending (all labels are placed by now).
     pub(super) fn update_branches(&mut self) {
-        for (label, b) in self.branches.take_all() {
-            match self.label_offset(label) {
-                Some(target) => self.patch_branch(b.offset, b.kind, target),
-                None => self.fail(BackendError::Unsupported("branch to an undefined label")),
-            }
-        }
-    }
-
-    /// Overwrite the placeholder at `offset` with a branch of kind `kind` to `target`.
-    fn patch_branch(&mut self, offset: usize, kind: BranchKind, target: usize) {
-        let rel = target as i64 - offset as i64;
-        let mut code = Code::new();
-        match kind {
-            BranchKind::Adr(reg) => match rel % 4 {
-                0 => {
-                    code.push(asm::adr(reg, rel));
-                }
-                // adr counts from the word-aligned pc: a half-word-aligned adr reaches 2 further.
-                2 => {
-                    code.push(asm::adr(reg, rel + 2));
-                }
-                _ => {
-                    code.push(Err(asm::AsmError::UnencodableOffset(rel)));
-                }
-            },
-            BranchKind::BW => {
-                code.push(asm::b_w(rel - 4));
-            }
-            BranchKind::Far { size, temp } => {
-                if is_near(rel) && rel % 2 == 0 {
-                    code.push(asm::b(rel));
-                    for _ in 0..(size - 2) / 2 {
-                        code.push(asm::nop());
-                    }
-                } else {
-                    far_branch_sequence(&mut code, size, temp, rel);
-                }
-            }
-        }
-        match code.result() {
-            Ok(bytes) => self.sink.replace(offset, bytes),
-            Err(e) => self.fail(super::asm_error(e)),
-        }
+        self.buf.patch_all();
     }
 
     /// Unconditional jump to a BEAM label.
     pub(super) fn jump_to_label(&mut self, label: u32) {
         let label = Label::Num(label);
         let offset = self.cur_offset();
-        match self.label_offset(label) {
+        match self.buf.label_offset(label) {
             Some(target) => self.branch_to_offset(offset, target),
-            None => self.branch_to_label(offset, label),
+            None => self.branch_to_label(label),
         }
         // Nothing is known about registers after an unconditional jump.
         self.regs.invalidate_all();
@@ -178,38 +130,22 @@ impl<S: CodeSink> Armv6m<S> {
         }
     }
 
-    /// Emit a placeholder at `offset` (the current offset) for a branch to a label not placed
-    /// yet, sized for the farthest target.
-    pub(super) fn branch_to_label(&mut self, offset: usize, label: Label) {
-        let (kind, size) = if self.thumb2 {
-            (BranchKind::BW, 4)
+    /// Emit a placeholder here for a branch to a label not placed yet, sized for the farthest
+    /// target.
+    pub(super) fn branch_to_label(&mut self, label: Label) {
+        let offset = self.cur_offset();
+        let kind = if self.thumb2 {
+            BranchKind::BW
         } else if let Some(temp) = first_avail(self.available_regs) {
             // ldr; add; bx; [nop to word-align the literal]; literal
             let size = if offset.is_multiple_of(4) { 12 } else { 10 };
-            (BranchKind::Far { size, temp }, size)
+            BranchKind::Far { size, temp }
         } else {
             // Same through ip, borrowing r0: push; ldr; mov; pop; add; bx; [nop]; literal
             let size = if !offset.is_multiple_of(4) { 18 } else { 16 };
-            (BranchKind::Far { size, temp: IP_REG }, size)
+            BranchKind::Far { size, temp: IP_REG }
         };
-        self.emit(&[0xFF; 18][..usize::from(size)]);
-        self.wait_for_label(label, Waiting { offset, kind });
-    }
-
-    /// Queue a placeholder to be patched when `label` is placed. A numeric label beyond the
-    /// jump table can never be placed: reject it rather than size tables by it.
-    pub(super) fn wait_for_label(&mut self, label: Label, branch: Waiting) {
-        if u32::try_from(branch.offset).is_err() {
-            self.fail(BackendError::OutOfRange("branch offset"));
-            return;
-        }
-        if let Label::Num(n) = label {
-            if self.jump_table_len.is_some_and(|count| n > count) {
-                self.fail(BackendError::OutOfRange("label beyond the jump table"));
-                return;
-            }
-        }
-        self.branches.push(label, branch);
+        self.buf.emit_use(label, kind);
     }
 
     /// Jump to the continuation in `value` (an offset from the module base, freed): the target
@@ -228,13 +164,13 @@ impl<S: CodeSink> Armv6m<S> {
         code.push(asm::adds_reg(offset_reg, offset_reg, temp));
         self.put_code(&code);
         let adr_pc = (adr_offset + 4) & !3;
-        let base_minus_pc = self.base_offset as i64 - adr_pc as i64 + 1;
+        let base_minus_pc = self.buf.base_offset() as i64 - adr_pc as i64 + 1;
         self.mov_immediate(temp, base_minus_pc);
         let mut code = Code::new();
         code.push(asm::adds_reg(offset_reg, offset_reg, temp));
         code.push(asm::ldr_sp(temp, STACK_OFFSET_LR));
         code.push(asm::str_sp(offset_reg, STACK_OFFSET_LR));
-        code.push(asm::mov(Reg::LR, temp));
+        code.push(asm::mov(LR, temp));
         code.push(asm::pop(&EPILOGUE_REGS));
         self.put_code(&code);
         self.available_regs = AVAILABLE_REGS_MASK;
@@ -251,8 +187,8 @@ impl<S: CodeSink> Armv6m<S> {
             return;
         };
         let mut tail = Code::new();
-        if reg != Reg::R0 {
-            tail.push(asm::mov(Reg::R0, reg));
+        if reg != R0 {
+            tail.push(asm::mov(R0, reg));
         }
         tail.push(asm::pop(&EPILOGUE_REGS));
         let mut code = Code::new();
@@ -268,17 +204,65 @@ impl<S: CodeSink> Armv6m<S> {
     }
 }
 
+/// armv6m's label uses: what the ISA-neutral buffer needs to size and patch them.
+impl LabelUse for BranchKind {
+    fn placeholder_size(self) -> usize {
+        match self {
+            BranchKind::Adr(_) | BranchKind::Literal(_) => 2,
+            BranchKind::BW => 4,
+            BranchKind::Far { size, .. } => usize::from(size),
+        }
+    }
+
+    /// A far branch whose target turned out near becomes `b` + nops, so its size never changes.
+    fn patch<S: CodeSink>(
+        self,
+        target: usize,
+        out: Placeholder<'_, S>,
+    ) -> Result<(), BackendError> {
+        let at = out.at();
+        let rel = target as i64 - at as i64;
+        let insn = match self {
+            BranchKind::Adr(reg) => match rel % 4 {
+                0 => asm::adr(reg, rel),
+                // adr counts from the word-aligned pc: a half-word-aligned adr reaches 2 further.
+                2 => asm::adr(reg, rel + 2),
+                _ => Err(asm::AsmError::UnencodableOffset(rel)),
+            },
+            BranchKind::BW => asm::b_w(rel - 4),
+            BranchKind::Literal(reg) => {
+                // `ldr` reads pc as its word-aligned address + 4.
+                let ldr_pc = (at & !3) + 4;
+                asm::ldr_pc(reg, target as i64 - ldr_pc as i64)
+            }
+            BranchKind::Far { size, temp } => {
+                let mut code = Code::new();
+                if is_near(rel) && rel % 2 == 0 {
+                    code.push(asm::b(rel));
+                    for _ in 0..(size - 2) / 2 {
+                        code.push(asm::nop());
+                    }
+                } else {
+                    far_branch_sequence(&mut code, size, temp, rel);
+                }
+                return out.write(code.result().map_err(super::asm_error)?);
+            }
+        };
+        out.write(insn.map_err(super::asm_error)?.as_bytes())
+    }
+}
+
 /// The register-based far branch of `size` bytes at a point `rel` bytes before its target.
 /// `temp` = ip selects the variant that borrows r0 (no free low register for `ldr`).
 #[inline]
 fn far_branch_sequence(code: &mut Code, size: u8, temp: Reg, rel: i64) {
     if temp == IP_REG {
         // `add ip, pc` is at +8 and reads pc as +12; bit 0 selects Thumb.
-        code.push(asm::push(&[Reg::R0]));
-        code.push(asm::ldr_pc(Reg::R0, 8));
-        code.push(asm::mov(IP_REG, Reg::R0));
-        code.push(asm::pop(&[Reg::R0]));
-        code.push(asm::add_hi(IP_REG, Reg::PC));
+        code.push(asm::push(&[R0]));
+        code.push(asm::ldr_pc(R0, 8));
+        code.push(asm::mov(IP_REG, R0));
+        code.push(asm::pop(&[R0]));
+        code.push(asm::add_hi(IP_REG, PC));
         code.push(asm::bx(IP_REG));
         if size == 18 {
             code.push(asm::nop());
@@ -287,7 +271,7 @@ fn far_branch_sequence(code: &mut Code, size: u8, temp: Reg, rel: i64) {
     } else {
         // `add temp, pc` is at +2 and reads pc as +6; bit 0 selects Thumb.
         code.push(asm::ldr_pc(temp, 4));
-        code.push(asm::add_hi(temp, Reg::PC));
+        code.push(asm::add_hi(temp, PC));
         code.push(asm::bx(temp));
         if size == 12 {
             code.push(asm::nop());
@@ -299,7 +283,8 @@ fn far_branch_sequence(code: &mut Code, size: u8, temp: Reg, rel: i64) {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{backend, hex, CTX, JIT_STATE};
-    use crate::compile::backend::{Arg, Backend, Label, Reg, Val};
+    use crate::compile::backend::{Arg, Backend, Label, Val};
+    use crate::isa::armv6m::names::*;
 
     #[test]
     fn jump_table_entries_point_at_labels() {
@@ -336,7 +321,7 @@ mod tests {
         let mut b = backend(1);
         b.jump_table(8);
         b.jump_to_label(4);
-        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 2);
+        b.shift_left(Arg::keep(Val::Reg(R3)), 2);
         b.add_label(Label::Num(4));
         b.jump_to_label(4);
         assert_eq!(
@@ -354,7 +339,7 @@ mod tests {
     fn forward_jump_patched_to_far_sequence() {
         let mut b = backend(1);
         b.jump_table(8);
-        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 2);
+        b.shift_left(Arg::keep(Val::Reg(R3)), 2);
         b.jump_to_label(4);
         b.jump_to_label(4);
         b.add_label_at(Label::Num(4), 0x2000);
@@ -375,7 +360,7 @@ mod tests {
         b.jump_table(8);
         b.available_regs = 0;
         b.jump_to_label(4);
-        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 2);
+        b.shift_left(Arg::keep(Val::Reg(R3)), 2);
         b.jump_to_label(4);
         b.add_label_at(Label::Num(4), 0x2000);
         b.jump_to_label(7);
@@ -445,7 +430,7 @@ mod tests {
         let mut b = backend(1);
         b.jump_table(1);
         let r = b.call_primitive(1, &[CTX, JIT_STATE]);
-        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 1);
+        b.shift_left(Arg::keep(Val::Reg(R3)), 1);
         b.jump_to_continuation(Arg::free(Val::Reg(r)));
         assert_eq!(
             hex(&b),
@@ -475,7 +460,7 @@ mod tests {
         b.return_if_not_equal_to_ctx(Arg::free(Val::Reg(r)));
         b.call_primitive(1, &[CTX, JIT_STATE]);
         b.call_primitive(1, &[CTX, JIT_STATE]);
-        b.return_if_not_equal_to_ctx(Arg::free(Val::Reg(Reg::R0)));
+        b.return_if_not_equal_to_ctx(Arg::free(Val::Reg(R0)));
         assert_eq!(
             hex(&b),
             concat!(
@@ -489,7 +474,7 @@ mod tests {
     fn continuation_offsets_patch_adr_from_word_and_halfword_offsets() {
         let mut b = backend(1);
         b.jump_table(2);
-        b.shift_left(Arg::keep(Val::Reg(Reg::R3)), 2);
+        b.shift_left(Arg::keep(Val::Reg(R3)), 2);
         // adr at a half-word-aligned offset, then at a word-aligned one.
         let first = b.set_continuation_to_offset();
         b.add_label(first);
@@ -514,7 +499,7 @@ mod tests {
         b.add_label_at(Label::Num(4), 0x80);
         b.add_label_at(Label::Num(2), 0x60);
         assert_eq!(
-            b.take_sorted_labels(),
+            b.buf.take_sorted_labels(),
             [(2, 0x60), (1, 0x60), (4, 0x80), (3, 0x80)]
         );
     }
@@ -529,7 +514,7 @@ mod tests {
         b.add_label_at(Label::Num(3), 0x80);
         b.add_label_at(Label::Num(4), 0x80);
         assert_eq!(
-            b.take_sorted_labels(),
+            b.buf.take_sorted_labels(),
             [(2, 0x60), (1, 0x60), (5, 0x70), (4, 0x80), (3, 0x80)]
         );
     }
@@ -537,13 +522,13 @@ mod tests {
     #[test]
     fn placed_local_labels_are_reused() {
         let mut b = backend(1);
-        let first = b.new_local_label();
-        let second = b.new_local_label();
+        let first = b.buf.new_local_label();
+        let second = b.buf.new_local_label();
         b.add_label(first);
         // Placing again must not free the number twice.
         b.add_label_at(first, 0);
-        assert_eq!(b.new_local_label(), first);
-        assert_ne!(b.new_local_label(), second);
+        assert_eq!(b.buf.new_local_label(), first);
+        assert_ne!(b.buf.new_local_label(), second);
     }
 
     #[test]

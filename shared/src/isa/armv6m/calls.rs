@@ -8,6 +8,7 @@ use super::asm::{self, Code};
 use super::branches::{EPILOGUE_REGS, STACK_OFFSET_LR};
 use super::fixed_vec::FixedVec;
 use super::moves::{ctx_x_reg, MAX_REG};
+use super::names::*;
 use super::{
     args_mask, first_avail, freed_reg, mask_to_list, regs_to_mask, Armv6m, AVAILABLE_REGS_MASK,
     CTX_REG, NATIVE_INTERFACE_REG, PARAMETER_REGS, SCRATCH_REGS_MASK, STACK_OFFSET_JITSTATE,
@@ -59,7 +60,7 @@ fn call_arg_reg(arg: &Arg) -> Option<Reg> {
 /// `None` when they do not fit in r0-r3.
 #[inline]
 fn parameter_regs(args: &[Arg]) -> Option<ParamRegs> {
-    let mut regs = ParamRegs::new(Reg::R0);
+    let mut regs = ParamRegs::new(R0);
     let mut next = 0;
     for arg in args {
         if let Val::Int64(_) = arg.val {
@@ -164,11 +165,11 @@ impl<S: CodeSink> Armv6m<S> {
     /// Jump to `reg` through the epilogue: lr's stack slot gets the target, so popping pc
     /// branches there with r1 and the callee-saved registers restored.
     fn tail_call_with_jit_state_registers_only(&mut self, reg: Reg) {
-        let temp = if reg == Reg::R7 { Reg::R6 } else { Reg::R7 };
+        let temp = if reg == R7 { R6 } else { R7 };
         let mut code = Code::new();
         code.push(asm::ldr_sp(temp, STACK_OFFSET_LR));
         code.push(asm::str_sp(reg, STACK_OFFSET_LR));
-        code.push(asm::mov(Reg::LR, temp));
+        code.push(asm::mov(LR, temp));
         code.push(asm::pop(&EPILOGUE_REGS));
         self.put_code(&code);
     }
@@ -236,7 +237,7 @@ impl<S: CodeSink> Armv6m<S> {
         let set_args_mask = self.available_regs;
         let Some(param_regs) = parameter_regs(reg_args0) else {
             self.fail(BackendError::Unsupported("arguments do not fit in r0-r3"));
-            return Reg::R0;
+            return R0;
         };
         let param_mask = regs_to_mask(param_regs.iter().copied());
         // A copy of the register arguments, only when one has to move to another register.
@@ -291,22 +292,22 @@ impl<S: CodeSink> Armv6m<S> {
         // registers saved, it is written to that register's stack slot and popped into it.
         let (used2, result) = match (saved.len(), func_reg) {
             (8, Some(fp)) => {
-                self.put(asm::str_sp(Reg::R0, i64::from(fp.0) * 4));
+                self.put(asm::str_sp(R0, i64::from(fp.0) * 4));
                 (used1 | fp.bit(), fp)
             }
             (8, None) if padding.is_some() => {
-                let pad = padding.unwrap_or(Reg::R7);
-                self.put(asm::str_sp(Reg::R0, i64::from(pad.0) * 4));
+                let pad = padding.unwrap_or(R7);
+                self.put(asm::str_sp(R0, i64::from(pad.0) * 4));
                 (used1 | pad.bit(), pad)
             }
             (_, Some(fp)) if Some(fp) != padding => {
-                self.put(asm::mov(fp, Reg::R0));
+                self.put(asm::mov(fp, R0));
                 (used1 | fp.bit(), fp)
             }
             _ => {
                 let pad_bit = padding.map_or(0, Reg::bit);
                 let r = self.avail(available1 & !(used1 | pad_bit));
-                self.put(asm::mov(r, Reg::R0));
+                self.put(asm::mov(r, R0));
                 (used1 | r.bit(), r)
             }
         };
@@ -451,7 +452,7 @@ impl<S: CodeSink> Armv6m<S> {
                     i64::from(STACK_OFFSET_JITSTATE + stack_offset),
                 ));
             }
-            Val::JitStateTailCall if reg == Reg::R1 => {}
+            Val::JitStateTailCall if reg == R1 => {}
             Val::XExtra => self.put(asm::ldr_imm(reg, CTX_REG, ctx_x_reg(MAX_REG))),
             Val::X(x) => self.put(asm::ldr_imm(reg, CTX_REG, ctx_x_reg(x))),
             Val::Ptr(src) => self.put(asm::ldr_imm(reg, src, 0)),
@@ -473,6 +474,7 @@ impl<S: CodeSink> Armv6m<S> {
 mod tests {
     use super::super::testing::{backend, hex, CTX, JIT_STATE};
     use crate::compile::backend::{Arg, Reg, Val};
+    use crate::isa::armv6m::names::*;
 
     fn free(r: Reg) -> Arg {
         Arg::free(Val::Reg(r))
@@ -482,7 +484,7 @@ mod tests {
     fn call_primitive_loads_x_register_argument() {
         let mut b = backend(1);
         let r = b.call_primitive(3, &[CTX, JIT_STATE, Arg::keep(Val::X(2))]);
-        assert_eq!(r, Reg::R7);
+        assert_eq!(r, R7);
         assert_eq!(hex(&b), "D76805B40299026AB847074605BC");
     }
 
@@ -550,7 +552,7 @@ mod tests {
     fn four_live_results() -> (super::super::Armv6m<crate::stream::VecSink>, [Reg; 4]) {
         let mut b = backend(1);
         let regs = [(); 4].map(|_| b.call_primitive(1, &[CTX, JIT_STATE]));
-        assert_eq!(regs, [Reg::R7, Reg::R5, Reg::R6, Reg::R3]);
+        assert_eq!(regs, [R7, R5, R6, R3]);
         (b, regs)
     }
 

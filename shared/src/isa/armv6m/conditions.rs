@@ -7,6 +7,7 @@
 use alloc::vec::Vec;
 
 use super::asm::{self, Cc, Code};
+use super::names::*;
 use super::{first_avail, Armv6m, AVAILABLE_REGS_MASK};
 use crate::compile::backend::{Arg, BackendError, Cast, CmpOp, Cond, Reg, Val};
 use crate::stream::CodeSink;
@@ -302,6 +303,7 @@ impl<S: CodeSink> Armv6m<S> {
 mod tests {
     use super::super::testing::{backend, hex, CTX, JIT_STATE};
     use crate::compile::backend::{Arg, Cast, CmpOp, Cond, Reg, Val};
+    use crate::isa::armv6m::names::*;
     use alloc::format;
     use alloc::vec::Vec;
 
@@ -329,12 +331,12 @@ mod tests {
         }
     }
     fn body(b: &mut super::Armv6m<crate::stream::VecSink>) {
-        b.shift_left(keep(Reg::R3), 2);
+        b.shift_left(keep(R3), 2);
     }
 
     #[test]
     fn every_condition_form() {
-        let r = Reg::R7;
+        let r = R7;
         let cases: Vec<(Cond, &str)> = alloc::vec![
             (cmp(Cast::Word, imm(5), CmpOp::Lt, keep(r)), "052F00DD9B00"),
             (
@@ -348,7 +350,7 @@ mod tests {
                 "FFFFB74200DA9B00"
             ),
             (
-                cmp(Cast::Word, keep(r), CmpOp::Lt, keep(Reg::R4)),
+                cmp(Cast::Word, keep(r), CmpOp::Lt, keep(R4)),
                 "A74200DA9B00"
             ),
             (cmp(Cast::Word, free(r), CmpOp::Eq, imm(0)), "002F00D19B00"),
@@ -358,7 +360,7 @@ mod tests {
                 "C82F00D09B00"
             ),
             (
-                cmp(Cast::Word, free(r), CmpOp::Ne, keep(Reg::R5)),
+                cmp(Cast::Word, free(r), CmpOp::Ne, keep(R5)),
                 "AF4200D09B00"
             ),
             (
@@ -366,7 +368,7 @@ mod tests {
                 "03267642B74200D09B00"
             ),
             (
-                cmp(Cast::Word, free(r), CmpOp::Eq, free(Reg::R4)),
+                cmp(Cast::Word, free(r), CmpOp::Eq, free(R4)),
                 "A74200D19B00"
             ),
             (
@@ -392,15 +394,15 @@ mod tests {
     fn masked_compare_with_other_value_goes_through_and() {
         let cases = [
             (
-                mask(keep(Reg::R7), 0xFC, 8),
+                mask(keep(R7), 0xFC, 8),
                 "3E46FC252E40082E00D09B00D668C5B40499B0470546C5BC",
             ),
             (
-                mask(free(Reg::R7), 0x3F, 0x14),
+                mask(free(R7), 0x3F, 0x14),
                 "3F263740142F00D09B00D76805B40299B847074605BC",
             ),
             (
-                mask(keep(Reg::R7), -4, 0x10),
+                mask(keep(R7), -4, 0x10),
                 "3E460325AE43102E00D09B00D668C5B40499B0470546C5BC",
             ),
         ];

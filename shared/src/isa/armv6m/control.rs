@@ -10,22 +10,15 @@ use super::asm::{self, Cc};
 use super::branches::{EPILOGUE_REGS, PROLOGUE_REGS};
 use super::moves::CTX_CP;
 use super::{
-    pending::Waiting, Armv6m, BranchKind, AVAILABLE_REGS_MASK, CTX_REG, JUMP_TABLE_ENTRY_SIZE,
+    Armv6m, BranchKind, AVAILABLE_REGS_MASK, CTX_REG, JUMP_TABLE_ENTRY_SIZE,
     JUMP_TABLE_ENTRY_SIZE_THUMB2, STACK_OFFSET_JITSTATE,
 };
 use crate::compile::backend::{Arg, BackendError, Label, Reg, Val};
 use crate::stream::CodeSink;
 
-// Offsets of `JITState` fields (32-bit build).
-/// `jit_state->module`.
-const JITSTATE_MODULE: i64 = 0;
-/// `jit_state->continuation`.
-const JITSTATE_CONTINUATION: i64 = 4;
-/// `jit_state->remaining_reductions`.
-const JITSTATE_REDUCTION_COUNT: i64 = 8;
-
-/// `PRIM_SCHEDULE_NEXT_CP`: save the continuation and return to the scheduler.
-const PRIM_SCHEDULE_NEXT_CP: u32 = 2;
+use super::names::*;
+use crate::abi::context::{JITSTATE_CONTINUATION, JITSTATE_MODULE, JITSTATE_REDUCTION_COUNT};
+use crate::abi::prims::PRIM_SCHEDULE_NEXT_CP;
 
 /// Reach of a 16-bit conditional branch, counted from the branch itself.
 #[inline]
@@ -77,7 +70,7 @@ impl<S: CodeSink> Armv6m<S> {
         };
         let entry = (label as usize)
             .checked_mul(entry_size)
-            .and_then(|o| o.checked_add(self.base_offset));
+            .and_then(|o| o.checked_add(self.buf.base_offset()));
         let Some(entry) = entry else {
             return self.fail(BackendError::OutOfRange("label number"));
         };
@@ -99,16 +92,8 @@ impl<S: CodeSink> Armv6m<S> {
         let avail = self.available_regs;
         let temp = self.avail(avail);
         let jit_state = self.avail(avail & !temp.bit());
-        let label = self.new_local_label();
-        let offset = self.cur_offset();
-        self.emit(&[0xFF, 0xFF]);
-        self.wait_for_label(
-            label,
-            Waiting {
-                offset,
-                kind: BranchKind::Adr(temp),
-            },
-        );
+        let label = self.buf.new_local_label();
+        self.buf.emit_use(label, BranchKind::Adr(temp));
         self.put(asm::adds_imm(temp, temp, 1));
         self.load_jit_state(jit_state);
         self.put(asm::str_imm(temp, jit_state, JITSTATE_CONTINUATION));
@@ -184,7 +169,7 @@ impl<S: CodeSink> Armv6m<S> {
         self.decrement_reductions(temp, jit_state);
         let bcc_offset = self.cur_offset();
         let target = Label::Num(label);
-        match self.label_offset(target) {
+        match self.buf.label_offset(target) {
             Some(known) if is_near_conditional(known as i64 - bcc_offset as i64) => {
                 self.put(asm::bcc(Cc::Ne, known as i64 - bcc_offset as i64));
             }
@@ -194,7 +179,7 @@ impl<S: CodeSink> Armv6m<S> {
                 let far_offset = self.cur_offset();
                 match known {
                     Some(known) => self.branch_to_offset(far_offset, known),
-                    None => self.branch_to_label(far_offset, target),
+                    None => self.branch_to_label(target),
                 }
                 let far_size = (self.cur_offset() - far_offset) as i64;
                 self.patch_insn(bcc_offset, asm::bcc(Cc::Eq, far_size + 2));
@@ -233,7 +218,7 @@ impl<S: CodeSink> Armv6m<S> {
         let current = self.cur_offset();
         let aligned = (current + 3) & !3;
         let padding = aligned - current;
-        let delta = aligned as i64 - self.base_offset as i64;
+        let delta = aligned as i64 - self.buf.base_offset() as i64;
         let encoded = delta << 2;
         let load = if encoded <= 255 {
             if padding > 0 {
@@ -255,31 +240,14 @@ impl<S: CodeSink> Armv6m<S> {
     /// The label-0 function returning the address of the tables that follow it: the labels
     /// (numbered ones, by offset) and the lines, counts and entries big-endian.
     pub(super) fn return_labels_and_lines(&mut self, sorted_lines: &[(u32, u32)]) {
-        let labels = self.take_sorted_labels();
         let aligned = self.cur_offset().is_multiple_of(4);
         // The tables must start word-aligned after `adr` and `pop`.
-        self.put(asm::adr(Reg::R0, if aligned { 4 } else { 8 }));
+        self.put(asm::adr(R0, if aligned { 4 } else { 8 }));
         self.put(asm::pop(&EPILOGUE_REGS));
         if !aligned {
             self.emit(&[0, 0]);
         }
-        // Counts are 16-bit fields, truncated as the reference's binary construction does.
-        self.emit(&(labels.len() as u16).to_be_bytes());
-        for &(label, offset) in &labels {
-            self.emit_table_entry(label, offset);
-        }
-        self.emit(&(sorted_lines.len() as u16).to_be_bytes());
-        for &(line, offset) in sorted_lines {
-            self.emit_table_entry(line, offset);
-        }
-    }
-
-    /// One `{u16 key, u32 offset}` big-endian table entry.
-    fn emit_table_entry(&mut self, key: u32, offset: u32) {
-        let mut entry = [0u8; 6];
-        entry[..2].copy_from_slice(&(key as u16).to_be_bytes());
-        entry[2..].copy_from_slice(&offset.to_be_bytes());
-        self.emit(&entry);
+        self.buf.emit_label_and_line_tables(sorted_lines);
     }
 }
 
@@ -333,7 +301,7 @@ mod tests {
         b.set_continuation_to_label(300);
         assert_code(&mut b, "876900a7014ef619009f7e600d0e0000");
 
-        let mut b = backend(1 | super::super::VARIANT_THUMB2);
+        let mut b = backend(1 | u32::from(crate::abi::jit::VARIANT_THUMB2));
         b.set_continuation_to_label(7);
         assert_code(&mut b, "00a72726f619009f7e60");
     }
@@ -369,9 +337,9 @@ mod tests {
 
         let mut b = backend(1);
         unaligned(&mut b);
-        assert_eq!(b.get_module_index(), Reg::R7);
+        assert_eq!(b.get_module_index(), R7);
         assert_code(&mut b, "8769009e37683f68");
-        assert_eq!(b.used_regs_mask(), Reg::R7.bit());
+        assert_eq!(b.used_regs_mask(), R7.bit());
     }
 
     #[test]
@@ -402,7 +370,7 @@ mod tests {
         );
         assert_eq!(b.used_regs_mask(), r.bit());
 
-        let mut b = backend(1 | super::super::VARIANT_THUMB2);
+        let mut b = backend(1 | u32::from(crate::abi::jit::VARIANT_THUMB2));
         b.decrement_reductions_and_maybe_schedule_next();
         assert_code(
             &mut b,
@@ -454,7 +422,7 @@ mod tests {
 
     #[test]
     fn thumb2_call_to_a_label_placed_later() {
-        let mut b = backend(1 | super::super::VARIANT_THUMB2);
+        let mut b = backend(1 | u32::from(crate::abi::jit::VARIANT_THUMB2));
         b.jump_table(4);
         b.call_only_or_schedule_next(4);
         b.add_label(Label::Num(4));

@@ -3,7 +3,7 @@
 //! branch, when the oldest pending `ldr` nears the end of its range).
 
 use super::asm::{self, Code};
-use super::{Armv6m, PendingLiteral};
+use super::{Armv6m, BranchKind};
 use crate::compile::backend::Reg;
 use crate::stream::CodeSink;
 
@@ -57,27 +57,22 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// Emit a `ldr reg, [pc, #?]` placeholder and queue `val` for the literal pool.
     fn mov_immediate_literal_pool(&mut self, reg: Reg, val: i64) {
-        let ldr_offset = self.cur_offset();
-        self.emit(&[0xFF, 0xFF]);
         // The pool holds words: the value's low 32 bits, as the reference stores it.
-        self.literal_pool.push(PendingLiteral {
-            ldr_offset,
-            reg,
-            value: val as u32,
-        });
+        self.buf
+            .emit_literal_use(BranchKind::Literal(reg), val as u32);
         self.maybe_flush_literal_pool();
     }
 
     /// Flush the pool behind a branch over it if the oldest `ldr` is getting out of reach.
     fn maybe_flush_literal_pool(&mut self) {
-        let Some(oldest) = self.literal_pool.first() else {
-            return;
-        };
-        let offset = self.cur_offset();
-        if offset.saturating_sub(oldest.ldr_offset) <= LITERAL_POOL_FLUSH_DISTANCE {
+        if !self
+            .buf
+            .literal_deadline_passed(LITERAL_POOL_FLUSH_DISTANCE)
+        {
             return;
         }
-        let count = self.literal_pool.len() as i64;
+        let offset = self.cur_offset();
+        let count = self.buf.pending_literals().len() as i64;
         let skip = count * 4 + 4 - (offset % 4) as i64;
         self.put(asm::b(skip));
         if offset.is_multiple_of(4) {
@@ -88,24 +83,9 @@ impl<S: CodeSink> Armv6m<S> {
     }
 
     /// Lay out every pending literal here (word-aligned) and patch the `ldr`s that load them.
+    #[inline]
     pub(super) fn flush_literal_pool(&mut self) {
-        if self.literal_pool.is_empty() {
-            return;
-        }
-        if !self.cur_offset().is_multiple_of(4) {
-            self.emit(&[0, 0]);
-        }
-        let pool = core::mem::take(&mut self.literal_pool);
-        for lit in &pool {
-            let literal_pos = self.cur_offset();
-            let ldr_pc = (lit.ldr_offset & !3) + 4;
-            let rel = literal_pos as i64 - ldr_pc as i64;
-            self.emit(&lit.value.to_le_bytes());
-            self.patch_insn(lit.ldr_offset, asm::ldr_pc(lit.reg, rel));
-        }
-        // Reuse the allocation for the next pool.
-        self.literal_pool = pool;
-        self.literal_pool.clear();
+        self.buf.flush_literals();
     }
 }
 

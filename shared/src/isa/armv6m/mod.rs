@@ -1,8 +1,10 @@
 //! The ARMv6-M (Thumb-1, optionally Thumb-2) backend.
 //!
 //! [`Armv6m`] is a macro-assembler implementing [`Backend`]: it tracks which native registers are
-//! free, emits Thumb code into a [`CodeSink`], keeps pending branches and literal pools, and
-//! places labels. Its output is byte-identical to the reference compiler's armv6m backend.
+//! free and what they hold, chooses and encodes Thumb instructions, and emits them through the
+//! ISA-neutral [`CodeBuffer`] (labels, pending branches, literal pool, tables), telling it how to
+//! patch armv6m's label uses (`BranchKind`, in `branches.rs`). Its output is byte-identical to
+//! the reference compiler's armv6m backend.
 //!
 //! The implementation is split by concern; every file adds inherent methods to [`Armv6m`] and
 //! the [`Backend`] impl below only forwards to them.
@@ -18,18 +20,60 @@ mod control;
 mod fixed_vec;
 mod literals;
 mod moves;
-mod pending;
 mod shifts;
 
-use alloc::vec::Vec;
-
 use crate::compile::backend::{Arg, Backend, BackendError, Cond, FuncPtr, Label, Reg, Val};
-use crate::isa::regs::Regs;
+use crate::isa::buffer::CodeBuffer;
 use crate::stream::CodeSink;
 use asm::{AsmError, Code, Insn};
+use names::*;
 
-/// `variant` bit selecting the Thumb-2 code paths (ARMv7-M and later cores).
-pub const VARIANT_THUMB2: u32 = 4;
+/// armv6m's registers by name, and their bit in the backend's `u16` register masks.
+pub mod names {
+    use crate::compile::backend::Reg;
+
+    pub const R0: Reg = Reg(0);
+    pub const R1: Reg = Reg(1);
+    pub const R2: Reg = Reg(2);
+    pub const R3: Reg = Reg(3);
+    pub const R4: Reg = Reg(4);
+    pub const R5: Reg = Reg(5);
+    pub const R6: Reg = Reg(6);
+    pub const R7: Reg = Reg(7);
+    pub const R8: Reg = Reg(8);
+    pub const R9: Reg = Reg(9);
+    pub const R10: Reg = Reg(10);
+    pub const R11: Reg = Reg(11);
+    pub const R12: Reg = Reg(12);
+    pub const SP: Reg = Reg(13);
+    pub const LR: Reg = Reg(14);
+    pub const PC: Reg = Reg(15);
+
+    /// A register's bit in armv6m's register masks.
+    pub trait RegBit {
+        fn bit(self) -> u16;
+    }
+
+    impl RegBit for Reg {
+        #[inline]
+        fn bit(self) -> u16 {
+            1 << self.0
+        }
+    }
+}
+
+/// armv6m's 16 registers for the register contents tracker.
+#[derive(Clone, Copy)]
+pub(super) struct RegFile;
+
+impl crate::isa::regs::RegisterFile for RegFile {
+    /// As the reference searches them: the alphabetical order of the names r0, r1, r10, .., r15,
+    /// r2, .., r9 (see [`crate::isa::regs`]).
+    const SEARCH_ORDER: &'static [u8] = &[0, 1, 10, 11, 12, 13, 14, 15, 2, 3, 4, 5, 6, 7, 8, 9];
+}
+
+/// The register contents tracker over armv6m's registers.
+pub(super) type Regs = crate::isa::regs::Regs<RegFile, 16>;
 
 /// Registers the allocator hands out: r7, r6, r5, r4, r3, r1 (r0 = ctx, r2 = native interface).
 pub(super) const AVAILABLE_REGS_MASK: u16 =
@@ -37,29 +81,26 @@ pub(super) const AVAILABLE_REGS_MASK: u16 =
 /// Registers a call may clobber and that argument shuffling may use: r0-r7 and ip.
 pub(super) const SCRATCH_REGS_MASK: u16 = 0x00FF | (1 << 12);
 /// The allocation order: `first_avail` and `mask_to_list` walk registers in this order.
-pub(super) const ALLOCATION_ORDER: [Reg; 6] =
-    [Reg::R7, Reg::R6, Reg::R5, Reg::R4, Reg::R3, Reg::R1];
+pub(super) const ALLOCATION_ORDER: [Reg; 6] = [R7, R6, R5, R4, R3, R1];
 /// AAPCS argument registers.
-pub(super) const PARAMETER_REGS: [Reg; 4] = [Reg::R0, Reg::R1, Reg::R2, Reg::R3];
+pub(super) const PARAMETER_REGS: [Reg; 4] = [R0, R1, R2, R3];
 
 /// Register holding `Context *` in generated code.
-pub(super) const CTX_REG: Reg = Reg::R0;
+pub(super) const CTX_REG: Reg = R0;
 /// Register holding `const ModuleNativeInterface *` in generated code.
-pub(super) const NATIVE_INTERFACE_REG: Reg = Reg::R2;
+pub(super) const NATIVE_INTERFACE_REG: Reg = R2;
 /// The intra-procedure-call scratch register.
-pub(super) const IP_REG: Reg = Reg::R12;
+pub(super) const IP_REG: Reg = R12;
 
 /// Bytes per jump table entry: `ldr r3, [pc, #4]; push; add pc, r3; nop; .word`.
-pub(super) const JUMP_TABLE_ENTRY_SIZE: usize = 12;
+pub const JUMP_TABLE_ENTRY_SIZE: usize = 12;
 /// Bytes per Thumb-2 jump table entry: `push; b.w`.
-pub(super) const JUMP_TABLE_ENTRY_SIZE_THUMB2: usize = 6;
+pub const JUMP_TABLE_ENTRY_SIZE_THUMB2: usize = 6;
 /// Offset of the saved `JITState *` (pushed r1) from sp inside generated functions.
 pub(super) const STACK_OFFSET_JITSTATE: u32 = 0;
 
-/// Marker for a label whose offset is not known yet.
-const UNKNOWN_OFFSET: u32 = u32::MAX;
-
-/// How a pending forward branch must be patched once its label is placed.
+/// How a placeholder is patched once its label (or literal) is placed: armv6m's
+/// [`LabelUse`](crate::isa::buffer::LabelUse) kinds (implemented in `branches.rs`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum BranchKind {
     /// `adr reg, label` (placeholder is one halfword).
@@ -68,88 +109,51 @@ pub(super) enum BranchKind {
     BW,
     /// A far-branch sequence of `size` bytes using `temp` (ip means the push/pop r0 variant).
     Far { size: u8, temp: Reg },
-}
-
-/// A `ldr reg, [pc, #x]` placeholder waiting for its literal pool.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) struct PendingLiteral {
-    pub(super) ldr_offset: usize,
-    pub(super) reg: Reg,
-    pub(super) value: u32,
+    /// `ldr reg, [pc, #x]` loading a literal from the pool (one halfword).
+    Literal(Reg),
 }
 
 /// The armv6m backend state.
 pub struct Armv6m<S: CodeSink> {
-    pub(super) sink: S,
-    /// Sink offset when the backend was created: where the jump table starts (module base).
-    pub(super) base_offset: usize,
-    /// Forward branches not patched yet, by label.
-    branches: pending::PendingBranches,
+    /// The code, labels, pending uses and literal pool (ISA-neutral).
+    pub(super) buf: CodeBuffer<S, BranchKind>,
     pub(super) jump_table_start: usize,
-    /// Labels count given to `jump_table` (its entries are 0..=count).
-    pub(super) jump_table_len: Option<u32>,
     pub(super) available_regs: u16,
     pub(super) used_regs: u16,
-    /// Offset of each numeric label, indexed by label number (`UNKNOWN_OFFSET` if not placed).
-    label_offsets: Vec<u32>,
-    /// Numeric labels in the order they were placed, for the labels table.
-    label_log: Vec<(u32, u32)>,
-    /// Offset of each local label (`Label::Local(n)`), indexed by n.
-    local_labels: Vec<u32>,
-    /// Local label numbers free for reuse: a local label is done once placed (only the branch
-    /// made with it refers to it), so the table stays as small as the labels open at once.
-    free_local_labels: Vec<u32>,
     pub(super) variant: u32,
-    /// Pending literals, oldest first.
-    pub(super) literal_pool: Vec<PendingLiteral>,
     pub(super) regs: Regs,
     pub(super) thumb2: bool,
     /// The code offset an `offset` argument of the call being emitted stands for (the offset
     /// when the call started passing arguments).
     pub(super) call_offset: usize,
-    error: Option<BackendError>,
 }
 
 impl<S: CodeSink> Armv6m<S> {
     /// A backend writing into `sink`; `variant` is the reference's JIT variant bit set.
     pub fn new(variant: u32, sink: S) -> Self {
-        let base_offset = sink.offset();
         Armv6m {
-            sink,
-            base_offset,
-            branches: pending::PendingBranches::default(),
+            buf: CodeBuffer::new(sink),
             jump_table_start: 0,
-            jump_table_len: None,
             available_regs: AVAILABLE_REGS_MASK,
             used_regs: 0,
-            label_offsets: Vec::new(),
-            label_log: Vec::new(),
-            local_labels: Vec::new(),
-            free_local_labels: Vec::new(),
             variant,
-            literal_pool: Vec::new(),
             regs: Regs::new(),
-            thumb2: variant & VARIANT_THUMB2 != 0,
+            thumb2: variant & u32::from(crate::abi::jit::VARIANT_THUMB2) != 0,
             call_offset: 0,
-            error: None,
         }
     }
 
     /// Give back the sink (after `flush`/`return_labels_and_lines`).
     pub fn into_sink(self) -> S {
-        self.sink
+        self.buf.into_sink()
     }
 
     pub fn sink(&self) -> &S {
-        &self.sink
+        self.buf.sink()
     }
 
     pub fn variant(&self) -> u32 {
         self.variant
-    }
-
-    pub fn is_thumb2(&self) -> bool {
-        self.thumb2
     }
 
     /// Registers currently allocated, as a bit mask.
@@ -170,13 +174,15 @@ impl<S: CodeSink> Armv6m<S> {
     // ---- small shared helpers -------------------------------------------------------------
 
     /// Append raw bytes.
+    #[inline]
     pub(super) fn emit(&mut self, bytes: &[u8]) {
-        self.sink.append(bytes);
+        self.buf.emit(bytes);
     }
 
     /// Overwrite bytes emitted earlier (placeholders are 0xFF).
+    #[inline]
     pub(super) fn patch(&mut self, offset: usize, bytes: &[u8]) {
-        self.sink.replace(offset, bytes);
+        self.buf.replace(offset, bytes);
     }
 
     /// The encoded instruction, or `None` after recording why it cannot be encoded.
@@ -193,14 +199,14 @@ impl<S: CodeSink> Armv6m<S> {
     /// Append one instruction.
     pub(super) fn put(&mut self, insn: impl Into<Result<Insn, AsmError>>) {
         if let Some(i) = self.enc(insn) {
-            self.sink.append(i.as_bytes());
+            self.buf.emit(i.as_bytes());
         }
     }
 
     /// Append an assembled sequence.
     pub(super) fn put_code(&mut self, code: &Code) {
         match code.result() {
-            Ok(bytes) => self.sink.append(bytes),
+            Ok(bytes) => self.buf.emit(bytes),
             Err(e) => self.fail(asm_error(e)),
         }
     }
@@ -208,19 +214,19 @@ impl<S: CodeSink> Armv6m<S> {
     /// Overwrite a placeholder with one instruction.
     pub(super) fn patch_insn(&mut self, offset: usize, insn: impl Into<Result<Insn, AsmError>>) {
         if let Some(i) = self.enc(insn) {
-            self.sink.replace(offset, i.as_bytes());
+            self.buf.replace(offset, i.as_bytes());
         }
     }
 
+    #[inline]
     pub(super) fn cur_offset(&self) -> usize {
-        self.sink.offset()
+        self.buf.offset()
     }
 
     /// Record the first error; later ones are dropped (the first is the cause).
+    #[inline]
     pub(super) fn fail(&mut self, e: BackendError) {
-        if self.error.is_none() {
-            self.error = Some(e);
-        }
+        self.buf.fail(e);
     }
 
     /// `first_avail`, recording `OutOfRegisters` (and returning r7, a harmless value) when the
@@ -230,7 +236,7 @@ impl<S: CodeSink> Armv6m<S> {
             Some(r) => r,
             None => {
                 self.fail(BackendError::OutOfRegisters);
-                Reg::R7
+                R7
             }
         }
     }
@@ -252,91 +258,6 @@ impl<S: CodeSink> Armv6m<S> {
         let r = self.avail(self.available_regs);
         self.take_reg(r);
         r
-    }
-
-    // ---- labels ---------------------------------------------------------------------------
-
-    /// Offset of a placed label.
-    pub(super) fn label_offset(&self, label: Label) -> Option<usize> {
-        let off = match label {
-            Label::Num(n) => self.label_offsets.get(n as usize).copied(),
-            Label::Local(n) => self.local_labels.get(n as usize).copied(),
-        }?;
-        (off != UNKNOWN_OFFSET).then_some(off as usize)
-    }
-
-    /// A fresh local label (the reference's `make_ref()`), to be placed with `add_label`.
-    pub(super) fn new_local_label(&mut self) -> Label {
-        if let Some(n) = self.free_local_labels.pop() {
-            if let Some(slot) = self.local_labels.get_mut(n as usize) {
-                *slot = UNKNOWN_OFFSET;
-                return Label::Local(n);
-            }
-        }
-        let n = self.local_labels.len() as u32;
-        self.local_labels.push(UNKNOWN_OFFSET);
-        Label::Local(n)
-    }
-
-    /// Make a placed local label's number available again (after its branches are patched).
-    pub(super) fn release_local_label(&mut self, label: Label) {
-        if let Label::Local(n) = label {
-            self.free_local_labels.push(n);
-        }
-    }
-
-    /// Size the label tables for labels 0..=`max_label` up front (no growth slack).
-    pub(super) fn reserve_labels(&mut self, max_label: u32) {
-        let count = max_label as usize + 1;
-        if self.label_offsets.len() < count {
-            self.label_offsets.resize(count, UNKNOWN_OFFSET);
-        }
-        self.label_log.reserve_exact(count);
-        self.branches.reserve_labels(max_label);
-    }
-
-    /// Remember where `label` is. Offsets beyond u32 cannot be encoded in the labels table.
-    /// Returns whether `label` is a local label placed for the first time.
-    fn record_label(&mut self, label: Label, offset: usize) -> bool {
-        let Ok(off) = u32::try_from(offset) else {
-            self.fail(BackendError::OutOfRange("label offset"));
-            return false;
-        };
-        match label {
-            Label::Num(n) => {
-                if self.jump_table_len.is_some_and(|count| n > count) {
-                    // Already reported by the jump table patch; don't size tables by it.
-                    return false;
-                }
-                let idx = n as usize;
-                if self.label_offsets.len() <= idx {
-                    self.label_offsets.resize(idx + 1, UNKNOWN_OFFSET);
-                }
-                self.label_offsets[idx] = off;
-                self.label_log.push((n, off));
-                false
-            }
-            Label::Local(n) => match self.local_labels.get_mut(n as usize) {
-                Some(slot) => {
-                    let first = *slot == UNKNOWN_OFFSET;
-                    *slot = off;
-                    first
-                }
-                None => {
-                    self.fail(BackendError::Unsupported("unknown local label"));
-                    false
-                }
-            },
-        }
-    }
-
-    /// The numeric labels sorted by offset, as the reference lays out its labels table: a stable
-    /// sort of the most-recent-first list, so labels sharing an offset come newest first.
-    /// Consumes the placement log, in place.
-    pub(super) fn take_sorted_labels(&mut self) -> Vec<(u32, u32)> {
-        let mut labels = core::mem::take(&mut self.label_log);
-        crate::compile::sort_by_offset_newest_first(&mut labels);
-        labels
     }
 }
 
@@ -427,13 +348,15 @@ pub(super) fn args_mask(args: &[Arg]) -> u16 {
 
 impl<S: CodeSink> Backend for Armv6m<S> {
     const WORD_SIZE: u32 = 4;
+    /// ARMv6-M has no divide instruction (the driver calls the runtime instead).
+    const HAS_DIV: bool = false;
 
     fn error(&self) -> Option<BackendError> {
-        self.error.or(self.sink.error().map(BackendError::Sink))
+        self.buf.error()
     }
 
     fn offset(&self) -> usize {
-        self.sink.offset()
+        self.buf.offset()
     }
 
     fn flush(&mut self) {
@@ -558,6 +481,16 @@ impl<S: CodeSink> Backend for Armv6m<S> {
         Self::mul(self, reg, value)
     }
 
+    fn div_(&mut self, a: Reg, _b: Reg) -> Reg {
+        self.fail(BackendError::Unsupported("div_ (no divide instruction)"));
+        a
+    }
+
+    fn rem_(&mut self, a: Reg, _b: Reg) -> Reg {
+        self.fail(BackendError::Unsupported("rem_ (no divide instruction)"));
+        a
+    }
+
     fn move_to_vm_register(&mut self, src: Arg, dest: Val) {
         // `{free, {ptr, Reg, 1}}` (a boxed float's payload) is what the fp-store clause takes as
         // a freed pointer.
@@ -667,7 +600,7 @@ pub(super) mod testing {
         use core::fmt::Write;
         assert_eq!(b.error(), None);
         let mut s = String::new();
-        for byte in b.sink.as_bytes() {
+        for byte in b.sink().as_bytes() {
             let _ = write!(s, "{byte:02X}");
         }
         s

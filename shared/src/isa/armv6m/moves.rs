@@ -6,36 +6,19 @@
 //! does: later loads of that VM register reuse the native one.
 
 use super::asm;
+use super::names::*;
 use super::{first_avail, Armv6m, CTX_REG, IP_REG};
 use crate::compile::backend::{Arg, BackendError, Reg, Val};
 use crate::isa::regs::{self, Contents};
 use crate::stream::CodeSink;
 
-/// Number of addressable x registers; `x[MAX_REG]` is the "extra" one.
-pub(super) const MAX_REG: u32 = 16;
-
-// Offsets of `Context` fields (32-bit build), relative to the context register r0.
-/// `ctx->e`: pointer to the y registers (the stack frame).
-pub(super) const CTX_Y_REGS: i64 = 0x14;
-/// `ctx->cp`: the continuation pointer.
-pub(super) const CTX_CP: i64 = 0x5C;
-/// `ctx->fr`: pointer to the float registers.
-pub(super) const CTX_FP_REGS: i64 = 0x60;
-/// `ctx->bs`: the binary being built.
-pub(super) const CTX_BS: i64 = 0x64;
-/// `ctx->bs_offset`: the bit offset into it.
-pub(super) const CTX_BS_OFFSET: i64 = 0x68;
-
-/// `JIT_VARIANT_FLOAT32`: float registers hold single-precision values.
-const VARIANT_FLOAT32: u32 = 2;
+pub(super) use crate::abi::context::{
+    ctx_x_reg, CTX_BS, CTX_BS_OFFSET, CTX_CP, CTX_FP_REGS, CTX_Y_REGS, MAX_REG,
+};
+use crate::abi::jit::VARIANT_FLOAT32;
 
 /// Largest immediate offset of a word `ldr`/`str` with a base register.
 const MAX_LDR_IMM: i64 = 124;
-
-/// `ctx->x[n]` (n may be `MAX_REG` for the extra register).
-pub(super) const fn ctx_x_reg(n: u32) -> i64 {
-    0x18 + 4 * n as i64
-}
 
 impl<S: CodeSink> Armv6m<S> {
     /// Forget what `first_avail(mask)` held, if the mask is not empty: the y-register helpers
@@ -190,7 +173,7 @@ impl<S: CodeSink> Armv6m<S> {
         let f = i64::from(f);
         self.put(asm::ldr_imm(fp_regs, CTX_REG, CTX_FP_REGS));
         self.put(asm::ldr_imm(word, boxed, 4));
-        if self.variant & VARIANT_FLOAT32 == 0 {
+        if self.variant & u32::from(VARIANT_FLOAT32) == 0 {
             self.put(asm::str_imm(word, fp_regs, f * 8));
             self.put(asm::ldr_imm(word, boxed, 8));
             self.put(asm::str_imm(word, fp_regs, f * 8 + 4));
@@ -334,7 +317,7 @@ impl<S: CodeSink> Armv6m<S> {
     pub(super) fn get_array_element(&mut self, base: Arg, index: u32) -> Reg {
         let Val::Reg(reg) = base.val else {
             self.fail(BackendError::Unsupported("get_array_element base"));
-            return Reg::R0;
+            return R0;
         };
         let offset = i64::from(index) * 4;
         let avail = self.available_regs;
@@ -641,7 +624,7 @@ pub(super) mod tests {
         let cases: [(Val, Val, &str); 6] = [
             (Val::X(4), Val::Y(9), "876a46697762"),
             (Val::XExtra, Val::X(1), "876dc761"),
-            (Val::X(7), Val::Ptr(Reg::R6), "476b3760"),
+            (Val::X(7), Val::Ptr(R6), "476b3760"),
             (Val::Y(6), Val::X(2), "4669b7690762"),
             (Val::Y(6), Val::Y(50), "4669b7694669c82535442f60"),
             (Val::Y(40), Val::X(0), "4669a02737443f688761"),
@@ -659,7 +642,7 @@ pub(super) mod tests {
         let cases: [(Val, &str); 5] = [
             (Val::X(5), "c769c762"),
             (Val::XExtra, "c7698765"),
-            (Val::Ptr(Reg::R6), "c7693760"),
+            (Val::Ptr(R6), "c7693760"),
             (Val::Y(7), "c7694669f761"),
             (Val::Y(33), "c7694669842535442f60"),
         ];
@@ -691,7 +674,7 @@ pub(super) mod tests {
 
         let mut b = backend(1);
         occupy(&mut b, 2);
-        b.move_to_vm_register(Arg::keep(Val::Ptr(Reg::R6)), Val::Y(1));
+        b.move_to_vm_register(Arg::keep(Val::Ptr(R6)), Val::Y(1));
         assert_code(&mut b, "476c066c356844696560");
     }
 
@@ -703,7 +686,7 @@ pub(super) mod tests {
         assert_code(&mut b, "076a066e7d68b561bd68f561");
         assert!(b.all_native_free());
 
-        let mut b = backend(1 | VARIANT_FLOAT32);
+        let mut b = backend(1 | u32::from(VARIANT_FLOAT32));
         let r = b.move_to_native_register(Val::X(2));
         b.move_to_vm_register(Arg::free(Val::Ptr(r)), Val::Fp(5));
         assert_code(&mut b, "076a066e7d687561");
@@ -716,9 +699,9 @@ pub(super) mod tests {
         b.move_to_vm_register(Arg::keep(Val::Reg(r)), Val::X(8));
         b.release_reg(r);
         let again = b.move_to_native_register(Val::X(8));
-        assert_eq!(again, Reg::R7);
+        assert_eq!(again, R7);
         assert_code(&mut b, "c7698763");
-        assert_eq!(b.used_regs_mask(), regs(&[Reg::R7]));
+        assert_eq!(b.used_regs_mask(), regs(&[R7]));
     }
 
     #[test]
@@ -734,13 +717,11 @@ pub(super) mod tests {
                 "876924263e44f56f0563",
             ),
             (
-                |b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(5), Val::Ptr(Reg::R3)),
+                |b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(5), Val::Ptr(R3)),
                 "87697e691e60",
             ),
             (
-                |b, r| {
-                    b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(100), Val::Ptr(Reg::R3))
-                },
+                |b, r| b.move_array_element(Arg::keep(Val::Reg(r)), Val::Imm(100), Val::Ptr(R3)),
                 "8769ff2615363e44f66f1e60",
             ),
             (
@@ -775,7 +756,7 @@ pub(super) mod tests {
     fn array_element_at_register_index_frees_the_index() {
         let cases: [(Val, &str); 3] = [
             (Val::X(12), "8769c669b600be598664"),
-            (Val::Ptr(Reg::R4), "8769c669b600be592660"),
+            (Val::Ptr(R4), "8769c669b600be592660"),
             (Val::Y(2), "8769c669b600be594569ae60"),
         ];
         for (dest, expected) in cases {
@@ -784,17 +765,17 @@ pub(super) mod tests {
             let index = b.move_to_native_register(Val::X(1));
             b.move_array_element(Arg::keep(Val::Reg(base)), Val::Reg(index), dest);
             assert_code(&mut b, expected);
-            assert_eq!(b.used_regs_mask(), regs(&[Reg::R7]));
+            assert_eq!(b.used_regs_mask(), regs(&[R7]));
         }
     }
 
     #[test]
     fn get_array_element_reuses_a_freed_base() {
         let cases: [(bool, u32, &str, Reg); 4] = [
-            (true, 6, "8769bf69", Reg::R7),
-            (true, 50, "87694c263744ff6f", Reg::R7),
-            (false, 7, "8769fe69", Reg::R6),
-            (false, 64, "876984253d44ee6f", Reg::R6),
+            (true, 6, "8769bf69", R7),
+            (true, 50, "87694c263744ff6f", R7),
+            (false, 7, "8769fe69", R6),
+            (false, 64, "876984253d44ee6f", R6),
         ];
         for (free, index, expected, result) in cases {
             let mut b = backend(1);
@@ -806,11 +787,7 @@ pub(super) mod tests {
             };
             assert_eq!(b.get_array_element(base, index), result);
             assert_code(&mut b, expected);
-            let used = if free {
-                regs(&[Reg::R7])
-            } else {
-                regs(&[Reg::R7, Reg::R6])
-            };
+            let used = if free { regs(&[R7]) } else { regs(&[R7, R6]) };
             assert_eq!(b.used_regs_mask(), used);
         }
     }
@@ -891,19 +868,19 @@ pub(super) mod tests {
         let index = b.move_to_native_register(Val::X(2));
         b.move_to_array_element_offset(Val::X(0), base, Val::Reg(index), 1);
         assert_code(&mut b, "8769c669056a6c1ca4003f51");
-        assert_eq!(b.used_regs_mask(), regs(&[Reg::R6, Reg::R5]));
+        assert_eq!(b.used_regs_mask(), regs(&[R6, R5]));
     }
 
     #[test]
     fn load_into_new_native_register() {
         let cases: [(Val, &str, Reg); 7] = [
-            (Val::X(11), "476c", Reg::R7),
-            (Val::XExtra, "876d", Reg::R7),
-            (Val::Y(12), "4669376b", Reg::R7),
-            (Val::Y(44), "4669b02737443f68", Reg::R7),
-            (Val::Cp, "c76d", Reg::R7),
-            (Val::Imm(300), "ff272d37", Reg::R7),
-            (Val::Imm(-100000), "004f00006079feff", Reg::R7),
+            (Val::X(11), "476c", R7),
+            (Val::XExtra, "876d", R7),
+            (Val::Y(12), "4669376b", R7),
+            (Val::Y(44), "4669b02737443f68", R7),
+            (Val::Cp, "c76d", R7),
+            (Val::Imm(300), "ff272d37", R7),
+            (Val::Imm(-100000), "004f00006079feff", R7),
         ];
         for (src, expected, result) in cases {
             let mut b = backend(1);
@@ -913,7 +890,7 @@ pub(super) mod tests {
         }
         let mut b = backend(1);
         occupy(&mut b, 5);
-        assert_eq!(b.move_to_native_register(Val::Y(5)), Reg::R1);
+        assert_eq!(b.move_to_native_register(Val::Y(5)), R1);
         assert_code(&mut b, "076dc66c856c446c036c41694969");
         assert_eq!(b.available_regs_mask(), 0);
     }
@@ -950,34 +927,28 @@ pub(super) mod tests {
             (
                 |b| {
                     let r = b.move_to_native_register(Val::X(3));
-                    b.move_to_native_register_to(Val::Reg(r), Reg::R3)
+                    b.move_to_native_register_to(Val::Reg(r), R3)
                 },
                 "476a3b46",
             ),
             (
-                |b| b.move_to_native_register_to(Val::Imm(1234567), Reg::R4),
+                |b| b.move_to_native_register_to(Val::Imm(1234567), R4),
                 "004c000087d61200",
             ),
             (
                 |b| {
                     let r = b.move_to_native_register(Val::X(3));
-                    b.move_to_native_register_to(Val::Ptr(r), Reg::R5)
+                    b.move_to_native_register_to(Val::Ptr(r), R5)
                 },
                 "476a3d68",
             ),
-            (|b| b.move_to_native_register_to(Val::X(9), Reg::R1), "c16b"),
-            (
-                |b| b.move_to_native_register_to(Val::XExtra, Reg::R3),
-                "836d",
-            ),
-            (
-                |b| b.move_to_native_register_to(Val::Y(9), Reg::R6),
-                "47697e6a",
-            ),
+            (|b| b.move_to_native_register_to(Val::X(9), R1), "c16b"),
+            (|b| b.move_to_native_register_to(Val::XExtra, R3), "836d"),
+            (|b| b.move_to_native_register_to(Val::Y(9), R6), "47697e6a"),
             (
                 |b| {
                     occupy(b, 6);
-                    b.move_to_native_register_to(Val::Y(55), Reg::R2)
+                    b.move_to_native_register_to(Val::Y(55), R2)
                 },
                 "476d066dc56c846c436c016c42699446dc2262441268",
             ),
@@ -1000,9 +971,9 @@ pub(super) mod tests {
         for (src, expected) in cases {
             let mut b = backend(1);
             let r = b.move_to_native_register(Val::X(3));
-            assert_eq!(b.copy_to_native_register(src(r)), Reg::R6);
+            assert_eq!(b.copy_to_native_register(src(r)), R6);
             assert_code(&mut b, expected);
-            assert_eq!(b.used_regs_mask(), regs(&[Reg::R7, Reg::R6]));
+            assert_eq!(b.used_regs_mask(), regs(&[R7, R6]));
         }
     }
 
@@ -1034,7 +1005,7 @@ pub(super) mod tests {
     #[test]
     fn unencodable_operands_are_errors_not_panics() {
         let mut b = backend(1);
-        b.move_to_native_register_to(Val::Y(70), Reg::R2);
+        b.move_to_native_register_to(Val::Y(70), R2);
         assert!(b.error().is_some());
 
         let mut b = backend(1);

@@ -1,6 +1,7 @@
 //! Shifts by a constant.
 
 use super::asm::{self, AsmError, Insn};
+use super::names::*;
 use super::Armv6m;
 use crate::compile::backend::{Arg, BackendError, Reg, Val};
 use crate::stream::CodeSink;
@@ -22,7 +23,7 @@ impl<S: CodeSink> Armv6m<S> {
     pub(super) fn shift_left(&mut self, reg: Arg, shift: u32) -> Reg {
         let Val::Reg(r) = reg.val else {
             self.fail(BackendError::Unsupported("shift of a non-register"));
-            return Reg::R0;
+            return R0;
         };
         self.put(asm::lsls_imm(r, r, i64::from(shift)));
         self.regs.invalidate_reg(r);
@@ -32,7 +33,7 @@ impl<S: CodeSink> Armv6m<S> {
     fn shift_into(&mut self, reg: Arg, shift: u32, insn: ShiftInsn) -> Reg {
         let Val::Reg(src) = reg.val else {
             self.fail(BackendError::Unsupported("shift of a non-register"));
-            return Reg::R0;
+            return R0;
         };
         let dest = if reg.free { src } else { self.alloc_reg() };
         self.put(insn(dest, src, i64::from(shift)));

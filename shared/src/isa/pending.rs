@@ -8,33 +8,31 @@
 
 use alloc::vec::Vec;
 
-use super::BranchKind;
 use crate::compile::backend::Label;
 
 /// End of a chain / no slot.
 const NIL: u32 = u32::MAX;
 
-/// A waiting branch: where its placeholder is and how to patch it.
+/// A waiting branch: where its placeholder is and how to patch it (`U`: the ISA's label use).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) struct Waiting {
-    pub(super) offset: usize,
-    pub(super) kind: BranchKind,
+pub(crate) struct Waiting<U> {
+    pub(crate) offset: usize,
+    pub(crate) kind: U,
 }
 
-/// 12 bytes: a module can have thousands of branches waiting for one label at the end of a
-/// long function.
+/// 12 bytes for a label use of up to 4 bytes: a module can have thousands of branches waiting
+/// for one label at the end of a long function.
 #[derive(Clone, Copy)]
-struct Slot {
+struct Slot<U> {
     offset: u32,
     /// Next slot of the same chain (or of the free list).
     next: u32,
-    kind: BranchKind,
+    kind: U,
 }
 
 /// The pending branches of a module, by label.
-#[derive(Default)]
-pub(super) struct PendingBranches {
-    slots: Vec<Slot>,
+pub(crate) struct PendingBranches<U> {
+    slots: Vec<Slot<U>>,
     /// Head of the free slot list.
     free: Option<u32>,
     /// Newest waiting slot of each numeric label, indexed by label number.
@@ -44,13 +42,25 @@ pub(super) struct PendingBranches {
     len: usize,
 }
 
-/// Branches detached from their label, oldest first; drained with [`PendingBranches::next`].
-pub(super) struct Detached(u32);
+impl<U> Default for PendingBranches<U> {
+    fn default() -> Self {
+        PendingBranches {
+            slots: Vec::new(),
+            free: None,
+            numeric: Vec::new(),
+            local: Vec::new(),
+            len: 0,
+        }
+    }
+}
 
-impl PendingBranches {
+/// Branches detached from their label, oldest first; drained with [`PendingBranches::next`].
+pub(crate) struct Detached(u32);
+
+impl<U: Copy> PendingBranches<U> {
     /// Make room for numeric labels 0..=`max_label` up front (the jump table size).
     #[inline]
-    pub(super) fn reserve_labels(&mut self, max_label: u32) {
+    pub(crate) fn reserve_labels(&mut self, max_label: u32) {
         let want = max_label as usize + 1;
         if self.numeric.len() < want {
             self.numeric.resize(want, NIL);
@@ -60,13 +70,13 @@ impl PendingBranches {
     /// Number of branches still waiting.
     #[cfg(test)]
     #[inline]
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// Queue `branch` for `label`. The caller bounds `label` (heads are allocated up to it).
     #[inline]
-    pub(super) fn push(&mut self, label: Label, branch: Waiting) {
+    pub(crate) fn push(&mut self, label: Label, branch: Waiting<U>) {
         let (heads, n) = match label {
             Label::Num(n) => (&mut self.numeric, n as usize),
             Label::Local(n) => (&mut self.local, n as usize),
@@ -97,7 +107,7 @@ impl PendingBranches {
 
     /// Take every branch waiting for `label`, to be drained oldest first.
     #[inline]
-    pub(super) fn detach(&mut self, label: Label) -> Detached {
+    pub(crate) fn detach(&mut self, label: Label) -> Detached {
         let head = match label {
             Label::Num(n) => self.numeric.get_mut(n as usize),
             Label::Local(n) => self.local.get_mut(n as usize),
@@ -119,7 +129,7 @@ impl PendingBranches {
 
     /// The next detached branch; its slot is freed.
     #[inline]
-    pub(super) fn next(&mut self, detached: &mut Detached) -> Option<Waiting> {
+    pub(crate) fn next(&mut self, detached: &mut Detached) -> Option<Waiting<U>> {
         let index = detached.0;
         if index == NIL {
             return None;
@@ -137,7 +147,7 @@ impl PendingBranches {
 
     /// Remove every waiting branch, by label (numeric labels first).
     #[inline]
-    pub(super) fn take_all(&mut self) -> Vec<(Label, Waiting)> {
+    pub(crate) fn take_all(&mut self) -> Vec<(Label, Waiting<U>)> {
         let mut all = Vec::with_capacity(self.len);
         let labels = (0..self.numeric.len() as u32)
             .map(Label::Num)
@@ -156,21 +166,21 @@ impl PendingBranches {
 mod tests {
     use super::*;
 
-    fn at(offset: usize) -> Waiting {
-        Waiting {
-            offset,
-            kind: BranchKind::BW,
-        }
+    /// A stand-in label use: the tests only look at offsets and order.
+    type Use = u8;
+
+    fn at(offset: usize) -> Waiting<Use> {
+        Waiting { offset, kind: 4 }
     }
 
-    fn drain(p: &mut PendingBranches, label: Label) -> Vec<Waiting> {
+    fn drain(p: &mut PendingBranches<Use>, label: Label) -> Vec<Waiting<Use>> {
         let mut detached = p.detach(label);
         core::iter::from_fn(|| p.next(&mut detached)).collect()
     }
 
     #[test]
     fn branches_come_back_per_label_oldest_first() {
-        let mut p = PendingBranches::default();
+        let mut p = PendingBranches::<Use>::default();
         p.push(Label::Num(3), at(10));
         p.push(Label::Local(0), at(20));
         p.push(Label::Num(3), at(30));
@@ -194,12 +204,12 @@ mod tests {
 
     #[test]
     fn slots_stay_small() {
-        assert!(core::mem::size_of::<Slot>() <= 12);
+        assert!(core::mem::size_of::<Slot<u32>>() <= 12);
     }
 
     #[test]
     fn patched_slots_are_reused() {
-        let mut p = PendingBranches::default();
+        let mut p = PendingBranches::<Use>::default();
         for round in 0..100 {
             let label = Label::Num(round % 7);
             let offset = round as usize;

@@ -1,0 +1,535 @@
+//! The ISA-neutral code buffer every backend emits through: labels, forward label uses waiting
+//! to be patched, the literal pool, the labels table, and the first error.
+//!
+//! Shaped like Cranelift's `MachBuffer`, with our constraints:
+//!
+//! - **Streaming.** Bytes go straight to a [`CodeSink`]; the buffer never holds the module's code.
+//!   Its state is bounded by labels and by uses pending at once, not by code size.
+//! - **Flash-safe patching.** A use of a label not placed yet (or of a literal not laid out yet) is
+//!   emitted as a placeholder of `0xFF` bytes of a size fixed when it is emitted; patching only
+//!   overwrites those bytes, so on NOR flash a patch only clears bits. No veneers, no islands, no
+//!   shrinking: a use that turns out near is patched into a short form padded to its size.
+//! - **One trait per ISA.** All an ISA tells the buffer is [`LabelUse`]: how big a placeholder is
+//!   and how to encode it for a target (returning an error when the target is out of its reach).
+//!
+//! What stays in the backend: choosing the placeholder kind (the reference's choice, by range and
+//! free registers), jump tables (their layout is per ISA), and when to flush the literal pool.
+
+use alloc::vec::Vec;
+
+use super::pending::{PendingBranches, Waiting};
+use crate::compile::backend::{BackendError, Label};
+use crate::stream::CodeSink;
+
+/// Largest placeholder a [`LabelUse`] may have (armv6m's far branch through ip is 18 bytes).
+pub const MAX_PLACEHOLDER: usize = 32;
+
+/// One kind of reference from code to a label or a literal, as an ISA encodes it.
+pub trait LabelUse: Copy {
+    /// Bytes the use occupies. Its placeholder is that many `0xFF` bytes.
+    fn placeholder_size(self) -> usize;
+    /// Encode the use whose placeholder is `out` so that it reaches `target`, and write it with
+    /// [`Placeholder::write`]. A target beyond the use's reach is an error
+    /// ([`BackendError::OutOfRange`] or [`BackendError::Encoding`]), never a silent truncation.
+    fn patch<S: CodeSink>(self, target: usize, out: Placeholder<'_, S>)
+        -> Result<(), BackendError>;
+}
+
+/// The `0xFF` bytes of one use, which [`LabelUse::patch`] may overwrite (and nothing else).
+pub struct Placeholder<'a, S> {
+    sink: &'a mut S,
+    at: usize,
+    size: usize,
+}
+
+impl<S: CodeSink> Placeholder<'_, S> {
+    /// Offset of the placeholder's first byte.
+    #[inline]
+    pub fn at(&self) -> usize {
+        self.at
+    }
+
+    /// Overwrite the placeholder's first `bytes.len()` bytes; the rest stay `0xFF`.
+    #[inline]
+    pub fn write(self, bytes: &[u8]) -> Result<(), BackendError> {
+        if bytes.len() > self.size {
+            return Err(BackendError::Unsupported(
+                "patch longer than its placeholder",
+            ));
+        }
+        self.sink.replace(self.at, bytes);
+        Ok(())
+    }
+}
+
+/// Marker for a label whose offset is not known yet.
+const UNKNOWN_OFFSET: u32 = u32::MAX;
+
+/// A literal waiting for its pool: the use that loads it, and its value (one 32-bit word).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct PendingLiteral<U> {
+    pub offset: usize,
+    pub kind: U,
+    pub value: u32,
+}
+
+/// Code being emitted into `S`, with label uses of kind `U`.
+pub struct CodeBuffer<S, U> {
+    sink: S,
+    /// Sink offset when the buffer was created: the module's base (where the jump table starts).
+    base_offset: usize,
+    /// Numeric labels above this are refused (they have no jump table entry).
+    label_limit: Option<u32>,
+    /// Offset of each numeric label, indexed by label number (`UNKNOWN_OFFSET` if not placed).
+    label_offsets: Vec<u32>,
+    /// Numeric labels in the order they were placed, for the labels table.
+    label_log: Vec<(u32, u32)>,
+    /// Offset of each local label (`Label::Local(n)`), indexed by n.
+    local_labels: Vec<u32>,
+    /// Local label numbers free for reuse: a local label is done once placed (only the uses
+    /// made with it refer to it), so the table stays as small as the labels open at once.
+    free_local_labels: Vec<u32>,
+    /// Forward uses not patched yet, by label.
+    pending: PendingBranches<U>,
+    /// Literals not laid out yet, oldest first.
+    literals: Vec<PendingLiteral<U>>,
+    error: Option<BackendError>,
+}
+
+impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
+    /// A buffer appending to `sink`, whose current end is the module's base.
+    pub fn new(sink: S) -> Self {
+        let base_offset = sink.offset();
+        CodeBuffer {
+            sink,
+            base_offset,
+            label_limit: None,
+            label_offsets: Vec::new(),
+            label_log: Vec::new(),
+            local_labels: Vec::new(),
+            free_local_labels: Vec::new(),
+            pending: PendingBranches::default(),
+            literals: Vec::new(),
+            error: None,
+        }
+    }
+
+    // ---- bytes ----------------------------------------------------------------------------
+
+    /// Offset of the next byte.
+    #[inline]
+    pub fn offset(&self) -> usize {
+        self.sink.offset()
+    }
+
+    /// Where the module starts in the sink.
+    #[inline]
+    pub fn base_offset(&self) -> usize {
+        self.base_offset
+    }
+
+    #[inline]
+    pub fn emit(&mut self, bytes: &[u8]) {
+        self.sink.append(bytes);
+    }
+
+    /// Overwrite bytes emitted earlier (placeholders are `0xFF`).
+    #[inline]
+    pub fn replace(&mut self, offset: usize, bytes: &[u8]) {
+        self.sink.replace(offset, bytes);
+    }
+
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    pub fn into_sink(self) -> S {
+        self.sink
+    }
+
+    // ---- errors ---------------------------------------------------------------------------
+
+    /// Record the first error; later ones are dropped (the first is the cause).
+    #[inline]
+    pub fn fail(&mut self, e: BackendError) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
+    /// The first error of the buffer or of its sink.
+    pub fn error(&self) -> Option<BackendError> {
+        self.error.or(self.sink.error().map(BackendError::Sink))
+    }
+
+    // ---- labels ---------------------------------------------------------------------------
+
+    /// Refuse numeric labels above `max_label`, and size the label tables for 0..=`max_label`
+    /// up front (no growth slack).
+    pub fn set_label_limit(&mut self, max_label: u32) {
+        self.label_limit = Some(max_label);
+        let count = max_label as usize + 1;
+        if self.label_offsets.len() < count {
+            self.label_offsets.resize(count, UNKNOWN_OFFSET);
+        }
+        self.label_log.reserve_exact(count);
+        self.pending.reserve_labels(max_label);
+    }
+
+    /// Whether numeric label `n` is above the limit.
+    #[inline]
+    pub fn beyond_limit(&self, n: u32) -> bool {
+        self.label_limit.is_some_and(|max| n > max)
+    }
+
+    /// Offset of a placed label.
+    #[inline]
+    pub fn label_offset(&self, label: Label) -> Option<usize> {
+        let off = match label {
+            Label::Num(n) => self.label_offsets.get(n as usize).copied(),
+            Label::Local(n) => self.local_labels.get(n as usize).copied(),
+        }?;
+        (off != UNKNOWN_OFFSET).then_some(off as usize)
+    }
+
+    /// A fresh local label (the reference's `make_ref()`), to be placed with [`Self::place`].
+    pub fn new_local_label(&mut self) -> Label {
+        if let Some(n) = self.free_local_labels.pop() {
+            if let Some(slot) = self.local_labels.get_mut(n as usize) {
+                *slot = UNKNOWN_OFFSET;
+                return Label::Local(n);
+            }
+        }
+        let n = self.local_labels.len() as u32;
+        self.local_labels.push(UNKNOWN_OFFSET);
+        Label::Local(n)
+    }
+
+    /// Place `label` at `offset` and patch every use waiting for it.
+    pub fn place(&mut self, label: Label, offset: usize) {
+        let local_done = self.record_label(label, offset);
+        let mut waiting = self.pending.detach(label);
+        while let Some(w) = self.pending.next(&mut waiting) {
+            self.patch_use(w.offset, w.kind, offset);
+        }
+        if let (true, Label::Local(n)) = (local_done, label) {
+            self.free_local_labels.push(n);
+        }
+    }
+
+    /// Remember where `label` is. Offsets beyond u32 cannot be encoded in the labels table.
+    /// Returns whether `label` is a local label placed for the first time.
+    fn record_label(&mut self, label: Label, offset: usize) -> bool {
+        let Ok(off) = u32::try_from(offset) else {
+            self.fail(BackendError::OutOfRange("label offset"));
+            return false;
+        };
+        match label {
+            Label::Num(n) => {
+                if self.beyond_limit(n) {
+                    // The backend reports it (its jump table has no entry); don't size tables by it.
+                    return false;
+                }
+                let idx = n as usize;
+                if self.label_offsets.len() <= idx {
+                    self.label_offsets.resize(idx + 1, UNKNOWN_OFFSET);
+                }
+                self.label_offsets[idx] = off;
+                self.label_log.push((n, off));
+                false
+            }
+            Label::Local(n) => match self.local_labels.get_mut(n as usize) {
+                Some(slot) => {
+                    let first = *slot == UNKNOWN_OFFSET;
+                    *slot = off;
+                    first
+                }
+                None => {
+                    self.fail(BackendError::Unsupported("unknown local label"));
+                    false
+                }
+            },
+        }
+    }
+
+    /// Emit a placeholder for a use of `label` here, to be patched when it is placed.
+    pub fn emit_use(&mut self, label: Label, kind: U) {
+        let offset = self.offset();
+        self.emit_placeholder(kind);
+        self.use_label_at(label, offset, kind);
+    }
+
+    /// Queue the placeholder already emitted at `offset` to be patched when `label` is placed.
+    /// A numeric label beyond the limit can never be placed: it is refused rather than sizing
+    /// tables by it.
+    pub fn use_label_at(&mut self, label: Label, offset: usize, kind: U) {
+        if u32::try_from(offset).is_err() {
+            self.fail(BackendError::OutOfRange("branch offset"));
+            return;
+        }
+        if let Label::Num(n) = label {
+            if self.beyond_limit(n) {
+                self.fail(BackendError::OutOfRange("label beyond the jump table"));
+                return;
+            }
+        }
+        self.pending.push(label, Waiting { offset, kind });
+    }
+
+    /// Patch every use still pending (all labels are placed by now).
+    pub fn patch_all(&mut self) {
+        for (label, w) in self.pending.take_all() {
+            match self.label_offset(label) {
+                Some(target) => self.patch_use(w.offset, w.kind, target),
+                None => self.fail(BackendError::Unsupported("branch to an undefined label")),
+            }
+        }
+    }
+
+    /// Overwrite the placeholder of `kind` at `at` so that it reaches `target`.
+    #[inline]
+    pub fn patch_use(&mut self, at: usize, kind: U, target: usize) {
+        let out = Placeholder {
+            sink: &mut self.sink,
+            at,
+            size: kind.placeholder_size(),
+        };
+        if let Err(e) = kind.patch(target, out) {
+            self.fail(e);
+        }
+    }
+
+    fn emit_placeholder(&mut self, kind: U) {
+        let size = kind.placeholder_size();
+        match [0xFF; MAX_PLACEHOLDER].get(..size) {
+            Some(bytes) => self.sink.append(bytes),
+            None => self.fail(BackendError::Unsupported("placeholder too large")),
+        }
+    }
+
+    // ---- labels table -----------------------------------------------------------------------
+
+    /// The labels table then the lines table: a big-endian u16 count, then `{u16 key, u32
+    /// offset}` big-endian entries. Labels are sorted by offset as the reference sorts them (a
+    /// stable sort of the most-recent-first list); `sorted_lines` come sorted by the driver.
+    /// Consumes the placement log.
+    pub fn emit_label_and_line_tables(&mut self, sorted_lines: &[(u32, u32)]) {
+        let labels = self.take_sorted_labels();
+        // Counts are 16-bit fields, truncated as the reference's binary construction does.
+        self.emit(&(labels.len() as u16).to_be_bytes());
+        for &(label, offset) in &labels {
+            self.emit_table_entry(label, offset);
+        }
+        self.emit(&(sorted_lines.len() as u16).to_be_bytes());
+        for &(line, offset) in sorted_lines {
+            self.emit_table_entry(line, offset);
+        }
+    }
+
+    /// The numeric labels sorted by offset, newest first among equal offsets; consumes the
+    /// placement log, in place.
+    pub(crate) fn take_sorted_labels(&mut self) -> Vec<(u32, u32)> {
+        let mut labels = core::mem::take(&mut self.label_log);
+        crate::compile::sort_by_offset_newest_first(&mut labels);
+        labels
+    }
+
+    fn emit_table_entry(&mut self, key: u32, offset: u32) {
+        let mut entry = [0u8; 6];
+        entry[..2].copy_from_slice(&(key as u16).to_be_bytes());
+        entry[2..].copy_from_slice(&offset.to_be_bytes());
+        self.emit(&entry);
+    }
+
+    // ---- literal pool -----------------------------------------------------------------------
+
+    /// Emit a placeholder for a load of `value` from the literal pool.
+    pub fn emit_literal_use(&mut self, kind: U, value: u32) {
+        let offset = self.offset();
+        self.emit_placeholder(kind);
+        self.literals.push(PendingLiteral {
+            offset,
+            kind,
+            value,
+        });
+    }
+
+    /// The literals waiting for a pool, oldest first.
+    #[inline]
+    pub fn pending_literals(&self) -> &[PendingLiteral<U>] {
+        &self.literals
+    }
+
+    /// Replace the waiting literals (the armv6m backend reproduces a reference quirk that
+    /// forgets literals queued inside one sequence).
+    pub fn set_pending_literals(&mut self, literals: &[PendingLiteral<U>]) {
+        self.literals.clear();
+        self.literals.extend_from_slice(literals);
+    }
+
+    /// Whether the oldest waiting literal use is more than `distance` bytes back: the backend
+    /// must lay out the pool (behind a branch) before the use loses its reach.
+    #[inline]
+    pub fn literal_deadline_passed(&self, distance: usize) -> bool {
+        self.literals
+            .first()
+            .is_some_and(|oldest| self.offset().saturating_sub(oldest.offset) > distance)
+    }
+
+    /// Lay out every waiting literal here, word-aligned (zero padding), and patch their uses.
+    pub fn flush_literals(&mut self) {
+        if self.literals.is_empty() {
+            return;
+        }
+        let misalign = self.offset() % 4;
+        if misalign != 0 {
+            self.emit(&[0; 4][misalign..]);
+        }
+        let pool = core::mem::take(&mut self.literals);
+        for lit in &pool {
+            let at = self.offset();
+            self.emit(&lit.value.to_le_bytes());
+            self.patch_use(lit.offset, lit.kind, at);
+        }
+        // Reuse the allocation for the next pool.
+        self.literals = pool;
+        self.literals.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::VecSink;
+
+    /// A toy ISA: a 2-byte use holding the distance to its target as a little-endian u16, and a
+    /// 4-byte use that reaches forward only.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    enum Toy {
+        Rel16,
+        Forward32,
+    }
+
+    impl LabelUse for Toy {
+        fn placeholder_size(self) -> usize {
+            match self {
+                Toy::Rel16 => 2,
+                Toy::Forward32 => 4,
+            }
+        }
+        fn patch<S: CodeSink>(
+            self,
+            target: usize,
+            out: Placeholder<'_, S>,
+        ) -> Result<(), BackendError> {
+            let rel = target as i64 - out.at() as i64;
+            match self {
+                Toy::Rel16 => {
+                    let v = i16::try_from(rel).map_err(|_| BackendError::OutOfRange("rel16"))?;
+                    out.write(&v.to_le_bytes())
+                }
+                Toy::Forward32 if rel >= 0 => out.write(&(rel as u32).to_le_bytes()),
+                Toy::Forward32 => Err(BackendError::OutOfRange("forward32")),
+            }
+        }
+    }
+
+    fn buffer() -> CodeBuffer<VecSink, Toy> {
+        let mut sink = VecSink::new();
+        sink.set_strict(true);
+        CodeBuffer::new(sink)
+    }
+
+    #[test]
+    fn forward_uses_are_placeholders_until_their_label_is_placed() {
+        let mut b = buffer();
+        b.set_label_limit(3);
+        b.emit(&[0xAA]);
+        b.emit_use(Label::Num(2), Toy::Rel16);
+        b.emit_use(Label::Num(2), Toy::Forward32);
+        assert_eq!(
+            b.sink().as_bytes(),
+            [0xAA, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]
+        );
+        b.emit(&[0xBB]);
+        b.place(Label::Num(2), 8);
+        assert_eq!(b.error(), None);
+        assert_eq!(b.sink().as_bytes(), [0xAA, 7, 0, 5, 0, 0, 0, 0xBB]);
+        // Uses of a placed label are patched by `patch_all`; backwards works for Rel16 only.
+        b.emit(&[0xCC, 0xCC]);
+        b.emit_use(Label::Num(2), Toy::Rel16);
+        b.patch_all();
+        assert_eq!(&b.sink().as_bytes()[10..], [0xFE, 0xFF]);
+        assert_eq!(b.error(), None);
+        b.emit_use(Label::Num(2), Toy::Forward32);
+        b.patch_all();
+        assert_eq!(b.error(), Some(BackendError::OutOfRange("forward32")));
+        assert_eq!(&b.sink().as_bytes()[12..], [0xFF; 4]);
+    }
+
+    #[test]
+    fn labels_beyond_the_limit_and_undefined_labels_are_errors() {
+        let mut b = buffer();
+        b.set_label_limit(3);
+        b.emit_use(Label::Num(4), Toy::Rel16);
+        assert_eq!(
+            b.error(),
+            Some(BackendError::OutOfRange("label beyond the jump table"))
+        );
+        let mut b = buffer();
+        b.set_label_limit(3);
+        b.emit_use(Label::Num(1), Toy::Rel16);
+        b.patch_all();
+        assert_eq!(
+            b.error(),
+            Some(BackendError::Unsupported("branch to an undefined label"))
+        );
+    }
+
+    #[test]
+    fn local_labels_are_reused_once_placed() {
+        let mut b = buffer();
+        let first = b.new_local_label();
+        b.emit_use(first, Toy::Rel16);
+        b.place(first, 2);
+        assert_eq!(b.sink().as_bytes(), [2, 0]);
+        assert_eq!(b.new_local_label(), first);
+    }
+
+    #[test]
+    fn literals_are_laid_out_word_aligned_and_their_uses_patched() {
+        let mut b = buffer();
+        b.emit(&[1, 2]);
+        b.emit_literal_use(Toy::Rel16, 0x1234_5678);
+        b.emit(&[3, 4]);
+        assert!(b.literal_deadline_passed(3));
+        assert!(!b.literal_deadline_passed(4));
+        b.flush_literals();
+        assert!(b.pending_literals().is_empty());
+        assert_eq!(
+            b.sink().as_bytes(),
+            [1, 2, 6, 0, 3, 4, 0, 0, 0x78, 0x56, 0x34, 0x12]
+        );
+    }
+
+    #[test]
+    fn tables_list_labels_by_offset_newest_first_then_lines() {
+        let mut b = buffer();
+        b.set_label_limit(4);
+        b.place(Label::Num(3), 0x80);
+        b.place(Label::Num(1), 0x60);
+        b.place(Label::Num(4), 0x80);
+        b.emit_label_and_line_tables(&[(7, 0x10)]);
+        assert_eq!(
+            b.sink().as_bytes(),
+            [
+                0, 3, // three labels
+                0, 1, 0, 0, 0, 0x60, // label 1
+                0, 4, 0, 0, 0, 0x80, // label 4, placed after 3 at the same offset
+                0, 3, 0, 0, 0, 0x80, // label 3
+                0, 1, // one line
+                0, 7, 0, 0, 0, 0x10,
+            ]
+        );
+    }
+}
