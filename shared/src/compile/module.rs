@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 
 use super::{compile_module, Backend, CompileError, CompileErrorKind, Import, ModuleEnv};
-use crate::beam::{self, Atoms, Imports, JitType, Literals, Module, Types};
+use crate::beam::{self, Atoms, Imports, JitType, Literals, Module, TableCounts, Types};
 use crate::error::{Error, Result};
 use crate::isa::armv6m::Armv6m;
 use crate::native::{self, ARCH_ARMV6M};
@@ -20,10 +20,13 @@ pub struct BeamEnv<'a> {
 
 impl<'a> BeamEnv<'a> {
     pub fn new(module: &Module<'a>) -> Result<Self> {
+        let atoms = module.atoms()?;
+        let literals = module.literals()?;
+        let imports = module.imports_counted(&TableCounts::with_atoms(module, &atoms))?;
         Ok(BeamEnv {
-            atoms: module.atoms()?,
-            literals: module.literals()?,
-            imports: module.imports()?,
+            atoms,
+            literals,
+            imports,
             types: module.types()?,
         })
     }
