@@ -34,7 +34,10 @@ pub mod types;
 pub use atoms::{AtomEncoding, Atoms};
 pub use code::{Code, Instruction, Instructions};
 pub use compact::{Cursor, Operand};
-pub use container::{write_module, Chunk, Chunks, Module};
+pub use container::{
+    chunk_size, padding, write_chunk, write_form_header, write_module, Chunk, Chunks, Module,
+    CHUNK_HEADER_LEN, FORM_HEADER_LEN,
+};
 pub use lines::{LineItem, Lines};
 pub use literals::{Literals, MAX_LITERALS_BYTES};
 pub use tables::{Export, Exports, Fun, Funs, Import, Imports};
