@@ -214,7 +214,16 @@ impl CodeSink for TailSink {
     }
 
     fn append(&mut self, bytes: &[u8]) {
-        if self.error.is_none() {
+        if self.error.is_some() {
+            return;
+        }
+        // The backend appends one or two halfwords at a time: copies of a known length are a
+        // store or two, where a slice of unknown length costs a call to memcpy.
+        if let Ok(halfword) = <[u8; 2]>::try_from(bytes) {
+            self.bytes.extend_from_slice(&halfword);
+        } else if let Ok(word) = <[u8; 4]>::try_from(bytes) {
+            self.bytes.extend_from_slice(&word);
+        } else {
             self.bytes.extend_from_slice(bytes);
         }
     }
