@@ -97,8 +97,12 @@ fn one_worker_stops_at_the_first_unreadable_input() {
         inputs.push(path);
     }
     let out = dir.join("out");
-    let mut args: Vec<std::ffi::OsString> =
-        vec!["compile".into(), "-j1".into(), "-o".into(), out.clone().into()];
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "compile".into(),
+        "-j1".into(),
+        "-o".into(),
+        out.clone().into(),
+    ];
     args.extend(inputs.iter().map(|p| p.clone().into_os_string()));
     let run = run(&args);
     assert_eq!(run.code, Some(1), "{run:?}");
