@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use anyhow::{bail, Result};
 use avm_jit_core::avm::Pack;
-use avm_jit_core::beam::Module;
+use avm_jit_core::beam::{Module, TableCounts};
 use avm_jit_core::flash::plan::Layout;
 use avm_jit_core::native::{Native, ARCH_ARMV6M};
 use avm_jit_core::{Error, ErrorKind};
@@ -13,10 +13,12 @@ use avm_jit_core::{Error, ErrorKind};
 /// Every table of a module except the `Code` instructions and the literals (the compiler reads
 /// those itself): imports, exports, locals, funs, types, lines, and an `avmN` chunk if present.
 pub fn beam_tables(module: &Module<'_>) -> Result<(), Error> {
-    module.imports()?;
-    module.exports()?;
-    module.locals()?;
-    module.funs()?;
+    // The atom table is read once for all of them.
+    let counts = TableCounts::new(module);
+    module.imports_counted(&counts)?;
+    module.exports_counted(&counts)?;
+    module.locals_counted(&counts)?;
+    module.funs_counted(&counts)?;
     module.types()?;
     module.lines()?;
     if let Some(c) = module.chunk(*b"avmN") {

@@ -254,66 +254,79 @@ pub fn run(args: &CompileArgs) -> Result<bool> {
     }
     .min(args.inputs.len())
     .max(1);
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let (send, receive) = mpsc::channel::<(usize, Result<Done>)>();
     let mut failed = 0u64;
     let mut modules = 0u64;
     let mut stopped = false;
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            let send = send.clone();
-            let (next, stop, bar, outputs) = (&next, &stop, &bar, &outputs);
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= args.inputs.len() || stop.load(Ordering::Relaxed) {
-                    break;
+    // What became of input `i`, reported in input order; false if it stops the command.
+    let mut report = |i: usize, done: Result<Done>| -> bool {
+        let path = &args.inputs[i];
+        match done {
+            Ok(done) => {
+                for f in &done.failures {
+                    bar.suspend(|| eprintln!("error: {}: {f}", path.display()));
                 }
-                let done = compile_file(&args.inputs[i], &outputs[i], args.target, bar);
-                if send.send((i, done)).is_err() {
-                    break;
+                failed += done.failures.len() as u64;
+                modules += done.modules;
+                if done.written && !args.quiet {
+                    bar.suspend(|| {
+                        eprintln!("{} -> {}", path.display(), outputs[i].shown.display())
+                    });
                 }
-            });
-        }
-        drop(send);
-        // Report in input order; results that arrive early wait here (a few words each).
-        let mut pending = BTreeMap::new();
-        let mut shown = 0;
-        for (i, done) in receive {
-            pending.insert(i, done);
-            while let Some(done) = pending.remove(&shown) {
-                let path = &args.inputs[shown];
-                match done {
-                    Ok(done) => {
-                        for f in &done.failures {
-                            bar.suspend(|| eprintln!("error: {}: {f}", path.display()));
-                        }
-                        failed += done.failures.len() as u64;
-                        modules += done.modules;
-                        if done.written && !args.quiet {
-                            bar.suspend(|| {
-                                eprintln!(
-                                    "{} -> {}",
-                                    path.display(),
-                                    outputs[shown].shown.display()
-                                )
-                            });
-                        }
-                    }
-                    Err(e) => {
-                        // The first file that cannot be read or written stops the command; the
-                        // outputs already written are complete.
-                        // Every error is shown in input order (files already under way when
-                        // the first one came may fail too).
-                        stop.store(true, Ordering::Relaxed);
-                        stopped = true;
-                        bar.suspend(|| eprintln!("error: {e:#}"));
-                    }
-                }
-                shown += 1;
+                true
+            }
+            Err(e) => {
+                // The first file that cannot be read or written stops the command; the
+                // outputs already written are complete.
+                // Every error is shown in input order (files already under way when
+                // the first one came may fail too).
+                bar.suspend(|| eprintln!("error: {e:#}"));
+                false
             }
         }
-    });
+    };
+    if workers == 1 {
+        // One worker: this thread, with no hand-over per file.
+        for (i, path) in args.inputs.iter().enumerate() {
+            if !report(i, compile_file(path, &outputs[i], args.target, &bar)) {
+                stopped = true;
+                break;
+            }
+        }
+    } else {
+        let next = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let (send, receive) = mpsc::channel::<(usize, Result<Done>)>();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let send = send.clone();
+                let (next, stop, bar, outputs) = (&next, &stop, &bar, &outputs);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= args.inputs.len() || stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let done = compile_file(&args.inputs[i], &outputs[i], args.target, bar);
+                    if send.send((i, done)).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(send);
+            // Report in input order; results that arrive early wait here (a few words each).
+            let mut pending = BTreeMap::new();
+            let mut shown = 0;
+            for (i, done) in receive {
+                pending.insert(i, done);
+                while let Some(done) = pending.remove(&shown) {
+                    if !report(shown, done) {
+                        stop.store(true, Ordering::Relaxed);
+                        stopped = true;
+                    }
+                    shown += 1;
+                }
+            }
+        });
+    }
     bar.finish_and_clear();
     if stopped {
         return Ok(false);

@@ -12,6 +12,7 @@
 //! output is compared by identity (device and inode, not name) with every input and every other
 //! output of the command.
 
+use std::collections::HashMap;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -140,14 +141,16 @@ pub fn read_input(path: &Path, expect: Expect, cap: u64) -> Result<Input> {
     Ok(Input { bytes, kind })
 }
 
-/// The inputs and outputs of one command, compared by identity before anything is written.
+/// The inputs and outputs of one command, compared by identity before anything is written
+/// (looked up by key: a command with thousands of files does not compare every pair).
 #[derive(Default)]
 pub struct Files {
-    inputs: Vec<(FileId, PathBuf)>,
-    outputs: Vec<(OutKey, PathBuf)>,
+    /// The first input with each identity.
+    inputs: HashMap<FileId, PathBuf>,
+    outputs: HashMap<OutKey, PathBuf>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum OutKey {
     Existing(FileId),
     New(PathBuf),
@@ -169,7 +172,7 @@ impl Files {
     /// Record an input. Missing inputs are reported when they are read.
     pub fn input(&mut self, path: &Path) {
         if let Some(id) = std::fs::metadata(path).ok().as_ref().and_then(file_id) {
-            self.inputs.push((id, path.to_path_buf()));
+            self.inputs.entry(id).or_insert_with(|| path.to_path_buf());
         }
     }
 
@@ -198,7 +201,7 @@ impl Files {
             Err(e) => return Err(e).with_context(|| format!("{}: cannot write", path.display())),
         };
         if let OutKey::Existing(id) = &key {
-            if let Some((_, input)) = self.inputs.iter().find(|(i, _)| i == id) {
+            if let Some(input) = self.inputs.get(id) {
                 bail!(
                     "{}: is the input {} (the same file): refusing to overwrite an input",
                     path.display(),
@@ -206,14 +209,14 @@ impl Files {
                 );
             }
         }
-        if let Some((_, other)) = self.outputs.iter().find(|(k, _)| *k == key) {
+        if let Some(other) = self.outputs.get(&key) {
             bail!(
                 "{}: the same file as the output {}: two outputs would overwrite each other",
                 path.display(),
                 other.display()
             );
         }
-        self.outputs.push((key, path.to_path_buf()));
+        self.outputs.insert(key, path.to_path_buf());
         Ok(Output {
             shown: path.to_path_buf(),
             real,

@@ -77,6 +77,27 @@ fn compiled_golden_beams_carry_the_reference_native_code() {
                     "{target} {app}/{}",
                     row.module
                 );
+                // The reference's file around it: every input chunk but `Code`, in order, then
+                // `avmN` (the IFF sizes and padding are checked by `Module::parse`).
+                let input =
+                    std::fs::read(beams.join(app).join(format!("{}.beam", row.module))).unwrap();
+                let chunks = |bytes: &[u8]| -> Vec<([u8; 4], Vec<u8>)> {
+                    Module::parse(bytes)
+                        .expect("parses")
+                        .chunks()
+                        .map(|c| c.expect("chunk"))
+                        .map(|c| (c.id, c.data.to_vec()))
+                        .collect()
+                };
+                let mut expected = chunks(&input);
+                expected.retain(|(id, _)| id != b"Code");
+                let mut got = chunks(&beam);
+                assert_eq!(got.pop().map(|(id, _)| id), Some(*b"avmN"));
+                assert!(
+                    got == expected,
+                    "{target} {app}/{}: chunks around avmN",
+                    row.module
+                );
             }
             std::fs::remove_dir_all(out).ok();
         }

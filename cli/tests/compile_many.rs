@@ -77,3 +77,38 @@ fn many_inputs_compile_in_parallel_with_messages_in_input_order() {
         "--jobs 4 wrote other bytes than --jobs 1"
     );
 }
+
+/// One worker works through the inputs in order: a file that cannot be read stops the command
+/// there, with the files before it written and none after it started.
+#[test]
+fn one_worker_stops_at_the_first_unreadable_input() {
+    let dir = scratch("compile_one_worker");
+    let mut inputs = Vec::new();
+    for (k, name) in ["arith_demo", "bin_demo", "error_demo", "float_demo"]
+        .iter()
+        .enumerate()
+    {
+        let path = dir.join(format!("{name}.beam"));
+        let mut beam = example_beam(name);
+        if k == 1 {
+            beam.truncate(100);
+        }
+        std::fs::write(&path, beam).unwrap();
+        inputs.push(path);
+    }
+    let out = dir.join("out");
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "compile".into(),
+        "-j1".into(),
+        "-o".into(),
+        out.clone().into(),
+    ];
+    args.extend(inputs.iter().map(|p| p.clone().into_os_string()));
+    let run = run(&args);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stderr);
+    assert!(lines[1].starts_with("error: "), "{}", run.stderr);
+    assert!(lines[1].contains("bin_demo.beam"), "{}", run.stderr);
+    assert_eq!(listing(&out), vec!["arith_demo.beam".to_string()]);
+}

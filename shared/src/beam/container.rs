@@ -9,6 +9,10 @@ use crate::error::{Error, ErrorKind, Result};
 /// Bytes before the first chunk: `FOR1`, size, `BEAM`.
 const FORM_HEADER: usize = 12;
 const CHUNK_HEADER: usize = 8;
+/// Bytes before the first chunk: `FOR1`, size, `BEAM`.
+pub const FORM_HEADER_LEN: usize = FORM_HEADER;
+/// Bytes before a chunk's data: id and size.
+pub const CHUNK_HEADER_LEN: usize = CHUNK_HEADER;
 
 /// A validated BEAM file. Parsing checks the whole chunk layout once; chunk contents are checked by
 /// the typed readers.
@@ -125,28 +129,42 @@ fn next_chunk<'a>(c: &mut Cursor<'a>) -> Result<Chunk<'a>> {
     Ok(Chunk { id, offset, data })
 }
 
-fn padding(size: usize) -> usize {
+/// Zero bytes after a chunk of `size` bytes, up to a multiple of 4.
+pub fn padding(size: usize) -> usize {
     (4 - size % 4) % 4
+}
+
+/// Bytes a chunk of `size` bytes of data takes in the file: header, data, padding.
+pub fn chunk_size(size: usize) -> usize {
+    CHUNK_HEADER + size + padding(size)
 }
 
 /// Builds a BEAM file from chunks, exactly as Erlang's `beam_lib:build_module/1` does.
 pub fn write_module(chunks: &[([u8; 4], &[u8])]) -> Vec<u8> {
-    let body: usize = chunks
-        .iter()
-        .map(|(_, d)| CHUNK_HEADER + d.len() + padding(d.len()))
-        .sum();
+    let body: usize = chunks.iter().map(|(_, d)| chunk_size(d.len())).sum();
     let mut out = Vec::with_capacity(FORM_HEADER + body);
-    out.extend_from_slice(b"FOR1");
-    // The form size counts "BEAM" and the chunks.
-    out.extend_from_slice(&((4 + body) as u32).to_be_bytes());
-    out.extend_from_slice(b"BEAM");
+    write_form_header(&mut out);
     for (id, data) in chunks {
-        out.extend_from_slice(id);
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        out.extend_from_slice(data);
-        out.resize(out.len() + padding(data.len()), 0);
+        write_chunk(&mut out, *id, data);
     }
+    // The form size counts "BEAM" and the chunks.
+    out[4..8].copy_from_slice(&((4 + body) as u32).to_be_bytes());
     out
+}
+
+/// Start a BEAM file: `FOR1`, a form size of 0 (to be filled in), `BEAM`.
+pub fn write_form_header(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"FOR1");
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(b"BEAM");
+}
+
+/// Append one chunk: id, size, data, padding.
+pub fn write_chunk(out: &mut Vec<u8>, id: [u8; 4], data: &[u8]) {
+    out.extend_from_slice(&id);
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    out.extend_from_slice(data);
+    out.resize(out.len() + padding(data.len()), 0);
 }
 
 #[cfg(test)]

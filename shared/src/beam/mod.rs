@@ -34,11 +34,16 @@ pub mod types;
 pub use atoms::{AtomEncoding, Atoms};
 pub use code::{Code, Instruction, Instructions};
 pub use compact::{Cursor, Operand};
-pub use container::{write_module, Chunk, Chunks, Module};
+pub use container::{
+    chunk_size, padding, write_chunk, write_form_header, write_module, Chunk, Chunks, Module,
+    CHUNK_HEADER_LEN, FORM_HEADER_LEN,
+};
 pub use lines::{LineItem, Lines};
 pub use literals::{Literals, MAX_LITERALS_BYTES};
 pub use tables::{Export, Exports, Fun, Funs, Import, Imports};
 pub use types::{JitType, TypeEntry, TypeSet, Types};
+
+use core::cell::Cell;
 
 use crate::error::{Error, Result};
 use crate::native::Native;
@@ -77,39 +82,59 @@ impl<'a> Module<'a> {
 
     /// `ImpT`; every module and function index is checked against the atom table.
     pub fn imports(&self) -> Result<Imports<'a>> {
-        let c = self.required(*b"ImpT")?;
-        let imports = Imports::parse(c.data, c.offset)?;
-        imports.check_atoms(self.atoms()?.len())?;
-        Ok(imports)
+        self.imports_counted(&TableCounts::new(self))
     }
 
     /// `ExpT`; atom indexes and labels are checked.
     pub fn exports(&self) -> Result<Exports<'a>> {
-        self.function_table(*b"ExpT")
+        self.exports_counted(&TableCounts::new(self))
     }
 
     /// `LocT`; atom indexes and labels are checked. A module without local functions may omit it.
     pub fn locals(&self) -> Result<Exports<'a>> {
-        if self.chunk(*b"LocT").is_none() {
-            return Ok(Exports::empty());
-        }
-        self.function_table(*b"LocT")
-    }
-
-    fn function_table(&self, id: [u8; 4]) -> Result<Exports<'a>> {
-        let c = self.required(id)?;
-        let table = Exports::parse(c.data, c.offset)?;
-        table.check(self.atoms()?.len(), self.label_count()?)?;
-        Ok(table)
+        self.locals_counted(&TableCounts::new(self))
     }
 
     /// `FunT` (absent in modules without funs: empty).
     pub fn funs(&self) -> Result<Funs<'a>> {
+        self.funs_counted(&TableCounts::new(self))
+    }
+
+    /// [`Module::imports`], with the atom count taken from `counts`.
+    pub fn imports_counted(&self, counts: &TableCounts<'_, 'a>) -> Result<Imports<'a>> {
+        let c = self.required(*b"ImpT")?;
+        let imports = Imports::parse(c.data, c.offset)?;
+        imports.check_atoms(counts.atoms()?)?;
+        Ok(imports)
+    }
+
+    /// [`Module::exports`], with the counts taken from `counts`.
+    pub fn exports_counted(&self, counts: &TableCounts<'_, 'a>) -> Result<Exports<'a>> {
+        self.function_table(*b"ExpT", counts)
+    }
+
+    /// [`Module::locals`], with the counts taken from `counts`.
+    pub fn locals_counted(&self, counts: &TableCounts<'_, 'a>) -> Result<Exports<'a>> {
+        if self.chunk(*b"LocT").is_none() {
+            return Ok(Exports::empty());
+        }
+        self.function_table(*b"LocT", counts)
+    }
+
+    fn function_table(&self, id: [u8; 4], counts: &TableCounts<'_, 'a>) -> Result<Exports<'a>> {
+        let c = self.required(id)?;
+        let table = Exports::parse(c.data, c.offset)?;
+        table.check(counts.atoms()?, counts.labels()?)?;
+        Ok(table)
+    }
+
+    /// [`Module::funs`], with the counts taken from `counts`.
+    pub fn funs_counted(&self, counts: &TableCounts<'_, 'a>) -> Result<Funs<'a>> {
         let Some(c) = self.chunk(*b"FunT") else {
             return Ok(Funs::empty());
         };
         let funs = Funs::parse(c.data, c.offset)?;
-        funs.check(self.atoms()?.len(), self.label_count()?)?;
+        funs.check(counts.atoms()?, counts.labels()?)?;
         Ok(funs)
     }
 
@@ -154,5 +179,52 @@ impl<'a> Module<'a> {
         self.chunk(*b"avmN")
             .map(|c| Native::parse(c.data).map_err(|e| e.rebase(c.offset)))
             .transpose()
+    }
+}
+
+/// The atom count and label count a module's tables are checked against, each worked out once
+/// (the atom table is walked and its names checked) and only when a table first needs it, so
+/// that reading several tables does not read the atom table again for each, and a table's own
+/// errors still come before those of the atom table.
+pub struct TableCounts<'m, 'a> {
+    module: &'m Module<'a>,
+    atoms: Cell<Option<usize>>,
+    labels: Cell<Option<u32>>,
+}
+
+impl<'m, 'a> TableCounts<'m, 'a> {
+    pub fn new(module: &'m Module<'a>) -> Self {
+        TableCounts {
+            module,
+            atoms: Cell::new(None),
+            labels: Cell::new(None),
+        }
+    }
+
+    /// Counts for a module whose atom table has already been read.
+    pub fn with_atoms(module: &'m Module<'a>, atoms: &Atoms<'_>) -> Self {
+        let counts = TableCounts::new(module);
+        counts.atoms.set(Some(atoms.len()));
+        counts
+    }
+
+    /// The number of atoms ([`Module::atoms`]).
+    pub fn atoms(&self) -> Result<usize> {
+        if let Some(n) = self.atoms.get() {
+            return Ok(n);
+        }
+        let n = self.module.atoms()?.len();
+        self.atoms.set(Some(n));
+        Ok(n)
+    }
+
+    /// The label count ([`Module::label_count`]).
+    pub fn labels(&self) -> Result<u32> {
+        if let Some(n) = self.labels.get() {
+            return Ok(n);
+        }
+        let n = self.module.label_count()?;
+        self.labels.set(Some(n));
+        Ok(n)
     }
 }

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::{CompileError, Import, ModuleEnv};
-use crate::beam::{self, Atoms, Imports, JitType, Literals, Module, Types};
+use crate::beam::{self, Atoms, Imports, JitType, Literals, Module, TableCounts, Types};
 use crate::error::{Error, Result};
 use crate::native;
 use crate::stream::{CodeSink, VecSink};
@@ -20,10 +20,13 @@ pub struct BeamEnv<'a> {
 
 impl<'a> BeamEnv<'a> {
     pub fn new(module: &Module<'a>) -> Result<Self> {
+        let atoms = module.atoms()?;
+        let literals = module.literals()?;
+        let imports = module.imports_counted(&TableCounts::with_atoms(module, &atoms))?;
         Ok(BeamEnv {
-            atoms: module.atoms()?,
-            literals: module.literals()?,
-            imports: module.imports()?,
+            atoms,
+            literals,
+            imports,
             types: module.types()?,
         })
     }
@@ -103,24 +106,60 @@ pub fn native_payload(module: &Module<'_>, target: CodeTarget) -> Result<Vec<u8>
 
 /// The precompiled `.beam`: every chunk of the input in order except `Code` (and any earlier
 /// `avmN`), then the new `avmN` chunk.
+///
+/// Built in one buffer: the kept chunks and the `avmN` headers first, then the code compiled
+/// straight after them (offsets inside the sink still count from the start of the payload), then
+/// the two sizes filled in; so the payload is not copied again, and the buffer is sized up front.
 pub fn precompile_beam(bytes: &[u8], target: CodeTarget) -> Result<Vec<u8>, ModuleError> {
     let module = Module::parse(bytes)?;
-    let payload = native_payload(&module, target)?;
-    let mut chunks: Vec<([u8; 4], &[u8])> = Vec::new();
-    let (mut dropped_code, mut dropped_native) = (false, false);
-    for chunk in module.chunks() {
-        let chunk = chunk?;
-        // Like lists:keydelete, only the first chunk with each id goes.
-        if chunk.id == *b"Code" && !dropped_code {
-            dropped_code = true;
-            continue;
-        }
-        if chunk.id == *b"avmN" && !dropped_native {
-            dropped_native = true;
-            continue;
-        }
-        chunks.push((chunk.id, chunk.data));
+    let env = BeamEnv::new(&module)?;
+    let code = module.code()?;
+    let code_len = module.chunk(*b"Code").map_or(0, |c| c.data.len());
+    // Like lists:keydelete, only the first chunk with each id goes.
+    let kept = || {
+        let (mut dropped_code, mut dropped_native) = (false, false);
+        module.chunks().filter_map(move |chunk| {
+            let chunk = chunk.ok()?;
+            let drop = match &chunk.id {
+                b"Code" => !core::mem::replace(&mut dropped_code, true),
+                b"avmN" => !core::mem::replace(&mut dropped_native, true),
+                _ => false,
+            };
+            (!drop).then_some((chunk.id, chunk.data))
+        })
+    };
+    let header = native::single_arch_header(code.label_count, target.arch(), target.variant());
+    let kept_len: usize = kept().map(|(_, d)| beam::chunk_size(d.len())).sum();
+    // The native code of OTP's modules is 5 to 8 times their `Code`; the estimate only sizes the
+    // first allocation (capped: a larger payload grows the buffer as usual).
+    let estimate = code_len.saturating_mul(8).min(MAX_PAYLOAD_ESTIMATE);
+    let mut out = Vec::with_capacity(
+        beam::FORM_HEADER_LEN + kept_len + beam::CHUNK_HEADER_LEN + header.len() + estimate,
+    );
+    beam::write_form_header(&mut out);
+    for (id, data) in kept() {
+        beam::write_chunk(&mut out, id, data);
     }
-    chunks.push((*b"avmN", &payload));
-    Ok(beam::write_module(&chunks))
+    let native_at = out.len() + beam::CHUNK_HEADER_LEN;
+    out.extend_from_slice(b"avmN");
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&header);
+    let sink = VecSink::after(out, native_at);
+    let (sink, _) = compile_into(&module, &env, target, sink)?;
+    let mut out = sink.into_bytes();
+    let payload_len = out.len() - native_at;
+    let sizes = u32::try_from(payload_len).ok().and_then(|p| {
+        let padded = out.len() + beam::padding(payload_len);
+        Some((p, u32::try_from(padded - 8).ok()?))
+    });
+    let Some((payload_size, form_size)) = sizes else {
+        return Err(Error::invalid(0, "precompiled module size", payload_len as u64).into());
+    };
+    out[native_at - 4..native_at].copy_from_slice(&payload_size.to_be_bytes());
+    out.resize(out.len() + beam::padding(payload_len), 0);
+    out[4..8].copy_from_slice(&form_size.to_be_bytes());
+    Ok(out)
 }
+
+/// The first allocation for a precompiled module's native code is at most this large.
+const MAX_PAYLOAD_ESTIMATE: usize = 4 << 20;

@@ -61,6 +61,9 @@ pub trait CodeSink {
 #[derive(Debug, Default, Clone)]
 pub struct VecSink {
     bytes: Vec<u8>,
+    /// Where offset 0 is in `bytes` (bytes before it belong to something else, e.g. the other
+    /// chunks of the `.beam` the payload is written into).
+    base: usize,
     error: Option<SinkError>,
     /// Check the flash rule (patches may only clear bits) on every `replace`.
     strict: bool,
@@ -72,6 +75,17 @@ impl VecSink {
     pub fn with_prefix(prefix: &[u8]) -> Self {
         VecSink {
             bytes: prefix.to_vec(),
+            base: 0,
+            error: None,
+            strict: cfg!(debug_assertions),
+        }
+    }
+    /// A sink appending to `bytes`, whose offsets count from `base` (at most `bytes.len()`):
+    /// the code is written straight after what the buffer holds, with no copy afterwards.
+    pub fn after(bytes: Vec<u8>, base: usize) -> Self {
+        VecSink {
+            base: base.min(bytes.len()),
+            bytes,
             error: None,
             strict: cfg!(debug_assertions),
         }
@@ -83,9 +97,11 @@ impl VecSink {
     pub fn set_strict(&mut self, strict: bool) {
         self.strict = strict;
     }
+    /// The bytes from offset 0 on.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.bytes[self.base..]
     }
+    /// The whole buffer (with whatever preceded `base`, for [`VecSink::after`]).
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
     }
@@ -93,11 +109,20 @@ impl VecSink {
 
 impl CodeSink for VecSink {
     fn offset(&self) -> usize {
-        self.bytes.len()
+        self.bytes.len() - self.base
     }
 
     fn append(&mut self, bytes: &[u8]) {
-        if self.error.is_none() {
+        if self.error.is_some() {
+            return;
+        }
+        // The backend appends one or two halfwords at a time: copies of a known length are a
+        // store or two, where a slice of unknown length costs a call to memcpy.
+        if let Ok(halfword) = <[u8; 2]>::try_from(bytes) {
+            self.bytes.extend_from_slice(&halfword);
+        } else if let Ok(word) = <[u8; 4]>::try_from(bytes) {
+            self.bytes.extend_from_slice(&word);
+        } else {
             self.bytes.extend_from_slice(bytes);
         }
     }
@@ -107,8 +132,9 @@ impl CodeSink for VecSink {
             return;
         }
         let Some(dest) = offset
-            .checked_add(bytes.len())
-            .and_then(|end| self.bytes.get_mut(offset..end))
+            .checked_add(self.base)
+            .and_then(|start| Some((start, start.checked_add(bytes.len())?)))
+            .and_then(|(start, end)| self.bytes.get_mut(start..end))
         else {
             self.error = Some(SinkError::OutOfRange { offset });
             return;
