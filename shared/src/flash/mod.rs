@@ -5,9 +5,11 @@
 //!   before anything is written.
 //! - [`cache`]: the records of AtomVM's `jit_stream_flash` cache (reader and writer helpers).
 //! - [`sink`]: a code sink that compiles straight into a cache entry (the device loader's path).
+//! - [`mailbox`]: the protocol between the host and the device loader running in SRAM.
 //! - [`uf2`]: a plan as UF2 blocks for the RP2040 BOOTSEL drive.
 
 pub mod cache;
+pub mod mailbox;
 pub mod nor;
 pub mod plan;
 pub mod sink;
