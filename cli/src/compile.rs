@@ -125,7 +125,12 @@ pub fn compile_avm(
     let mut compiled: Vec<Option<Vec<u8>>> = vec![None; pack.sections().len()];
     let mut failures = Vec::new();
     for (slot, section) in compiled.iter_mut().zip(pack.sections()) {
-        if !section.is_beam() {
+        // Plain files, and modules that are already native (an `avmN` chunk and no `Code`, as
+        // AtomVM's precompiled libraries ship), pass through unchanged.
+        if !section.is_beam()
+            || avm_jit_core::flash::prefill::classify(section)
+                == avm_jit_core::flash::prefill::ModuleKind::Native
+        {
             continue;
         }
         on_module();

@@ -24,6 +24,20 @@ pub enum Mode {
     Aot,
     /// Write the AVM as is and erase the cache so that AtomVM compiles on first boot.
     Jit,
+    /// Write the AVMs as they are (bytecode kept) plus the JIT cache entries AtomVM's own JIT
+    /// would write for their modules, marked valid: the JIT firmware boots into native code.
+    Prefill,
+}
+
+/// Which modules get cache entries in `--mode prefill`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Modules {
+    /// Every bytecode module of main.avm and lib.avm.
+    All,
+    /// Only those reachable from the start module and `init` through imports and through every
+    /// atom that names a module present (dynamic calls use such atoms).
+    Closure,
 }
 
 /// Where the flash goes (exactly one).
@@ -49,6 +63,9 @@ pub struct FlashArgs {
     pub target: Chip,
     #[arg(long, value_enum, default_value = "aot")]
     pub mode: Mode,
+    /// With --mode prefill: which modules get cache entries.
+    #[arg(long, value_enum, default_value = "all")]
+    pub modules: Modules,
     #[command(flatten)]
     pub destination: Destination,
     /// Also write this lib.avm (at 0x10100000).
@@ -108,7 +125,7 @@ fn read_avm(path: &Path) -> Result<Vec<u8>> {
 fn prepare(path: &Path, mode: Mode) -> Result<Vec<u8>> {
     let bytes = read_avm(path)?;
     match mode {
-        Mode::Jit => Ok(bytes),
+        Mode::Jit | Mode::Prefill => Ok(bytes),
         Mode::Aot => {
             let out = crate::aot::compile_avm(&bytes)
                 .with_context(|| format!("cannot compile {}", path.display()))?;
@@ -167,6 +184,16 @@ struct FlashSummary {
     cache_end: u32,
     programmed: u64,
     erased: u64,
+    /// `--mode prefill`: the entries written, in cache order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prefill: Option<crate::prefill::PrefillSummary>,
+}
+
+/// The code variant a chip's AtomVM runs (the one parameter `--target` changes for prefill).
+pub fn code_target(chip: Chip) -> avm_jit_core::compile::module::CodeTarget {
+    match chip {
+        Chip::Rp2040 => avm_jit_core::compile::module::CodeTarget::Armv6m,
+    }
 }
 
 pub fn run_flash(args: &FlashArgs) -> Result<()> {
@@ -216,7 +243,41 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
         req.lib_in_flash_end = lib_end_in_flash(device.as_mut(), &layout)?;
     }
     let plan = plan::plan(&req).map_err(who)?;
-    device.apply(&plan)?;
+    let mut prefilled = None;
+    if args.mode == Mode::Prefill {
+        let lib_in_flash = if lib.is_none() {
+            crate::prefill::lib_from_device(device.as_mut(), &layout)?
+        } else {
+            None
+        };
+        if lib.is_none() && args.destination.uf2.is_some() {
+            anyhow::bail!(
+                "--mode prefill --uf2 needs --lib: AtomVM trusts the cache only when lib.avm's end section is END as well, and a UF2 file cannot change the lib.avm already on the Pico"
+            );
+        }
+        let lib_bytes = lib.as_deref().or(lib_in_flash.as_deref());
+        let job = crate::prefill::Job {
+            layout: &layout,
+            main: &main,
+            main_address: args.address,
+            lib: lib_bytes,
+            selection: args.modules,
+            target: code_target(args.target),
+        };
+        let done = crate::prefill::prefill(&job, &plan)?;
+        let (first, second) = done.plans(&plan)?;
+        if args.destination.uf2.is_some() {
+            let mut both = first.clone();
+            both.steps.extend(second.steps.iter().copied());
+            device.apply(&both)?;
+        } else {
+            device.apply(&first)?;
+            device.apply(&second)?;
+        }
+        prefilled = Some(done.summary);
+    } else {
+        device.apply(&plan)?;
+    }
     device.finish(!args.no_reset)?;
 
     let (programmed, erased) = plan.totals();
@@ -230,19 +291,39 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
         cache_end: plan.cache.end,
         programmed,
         erased,
+        prefill: prefilled,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        println!(
-            "{}: main.avm ({} bytes, {} mode) at {:#010x}; JIT cache region {:#010x}..{:#010x} erased",
-            summary.destination,
-            summary.main_bytes,
-            if args.mode == Mode::Aot { "aot" } else { "jit" },
-            summary.main_address,
-            summary.cache_start,
-            summary.cache_end
-        );
+        let mode = match args.mode {
+            Mode::Aot => "aot",
+            Mode::Jit => "jit",
+            Mode::Prefill => "prefill",
+        };
+        match &summary.prefill {
+            None => println!(
+                "{}: main.avm ({} bytes, {mode} mode) at {:#010x}; JIT cache region {:#010x}..{:#010x} erased",
+                summary.destination,
+                summary.main_bytes,
+                summary.main_address,
+                summary.cache_start,
+                summary.cache_end
+            ),
+            Some(p) => {
+                println!(
+                    "{}: main.avm ({} bytes, {mode} mode) at {:#010x}; JIT cache {:#010x}..{:#010x}: {} entries, {} bytes, marked valid",
+                    summary.destination,
+                    summary.main_bytes,
+                    summary.main_address,
+                    summary.cache_start,
+                    summary.cache_end,
+                    p.entries.len(),
+                    p.cache_bytes
+                );
+                crate::prefill::print_summary(p);
+            }
+        }
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ mod flash;
 mod image_info;
 mod info;
 mod pack;
+mod prefill;
 
 #[derive(Parser)]
 #[command(name = "avm-jit", version, about)]

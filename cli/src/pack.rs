@@ -19,9 +19,10 @@ pub struct PackArgs {
     pub inputs: Vec<PathBuf>,
 }
 
-/// Chunks packbeam keeps (LitT is kept too, inflated into LitU).
-const KEPT_CHUNKS: [&[u8; 4]; 9] = [
-    b"AtU8", b"Code", b"StrT", b"ImpT", b"ExpT", b"FunT", b"LocT", b"Line", b"Type",
+/// Chunks packbeam keeps (LitT is kept too, inflated into LitU). `avmN` is AtomVM's native code:
+/// dropping it would leave a precompiled module (which has no `Code`) with nothing to run.
+const KEPT_CHUNKS: [&[u8; 4]; 10] = [
+    b"AtU8", b"Code", b"StrT", b"ImpT", b"ExpT", b"FunT", b"LocT", b"Line", b"Type", b"avmN",
 ];
 
 /// A module as packbeam stores it: kept chunks in their order, literals uncompressed.

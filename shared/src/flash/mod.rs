@@ -4,6 +4,7 @@
 //! - [`plan`]: where AVMs go and which region the JIT cache gets, with every refusal checked
 //!   before anything is written.
 //! - [`cache`]: the records of AtomVM's `jit_stream_flash` cache (reader and writer helpers).
+//! - [`prefill`]: which modules get cache entries, in which order, where, and the END marking.
 //! - [`sink`]: a code sink that compiles straight into a cache entry (the device loader's path).
 //! - [`mailbox`]: the protocol between the host and the device loader running in SRAM.
 //! - [`uf2`]: a plan as UF2 blocks for the RP2040 BOOTSEL drive.
@@ -12,6 +13,7 @@ pub mod cache;
 pub mod mailbox;
 pub mod nor;
 pub mod plan;
+pub mod prefill;
 pub mod sink;
 pub mod uf2;
 
