@@ -27,6 +27,10 @@ pub enum Mode {
     /// Write the AVMs as they are (bytecode kept) plus the JIT cache entries AtomVM's own JIT
     /// would write for their modules, marked valid: the JIT firmware boots into native code.
     Prefill,
+    /// Write the AVMs as they are, then compile their modules into the JIT cache on the chip
+    /// itself (--probe) or on the emulated RP2040 (--image), with avm-jit's device loader, and
+    /// check every entry against the host's compile.
+    Device,
 }
 
 /// Which modules get cache entries in `--mode prefill`.
@@ -125,7 +129,7 @@ fn read_avm(path: &Path) -> Result<Vec<u8>> {
 fn prepare(path: &Path, mode: Mode) -> Result<Vec<u8>> {
     let bytes = read_avm(path)?;
     match mode {
-        Mode::Jit | Mode::Prefill => Ok(bytes),
+        Mode::Jit | Mode::Prefill | Mode::Device => Ok(bytes),
         Mode::Aot => {
             let out = crate::aot::compile_avm(&bytes)
                 .with_context(|| format!("cannot compile {}", path.display()))?;
@@ -244,6 +248,9 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
     }
     let plan = plan::plan(&req).map_err(who)?;
     let mut prefilled = None;
+    if args.mode == Mode::Device {
+        return run_device(args, &layout, &plan, &main, lib.as_deref(), device);
+    }
     if args.mode == Mode::Prefill {
         let lib_in_flash = if lib.is_none() {
             crate::prefill::lib_from_device(device.as_mut(), &layout)?
@@ -300,6 +307,7 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
             Mode::Aot => "aot",
             Mode::Jit => "jit",
             Mode::Prefill => "prefill",
+            Mode::Device => "device",
         };
         match &summary.prefill {
             None => println!(
@@ -324,6 +332,67 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
                 crate::prefill::print_summary(p);
             }
         }
+    }
+    Ok(())
+}
+
+/// `--mode device`: the plan (raw AVMs, erased cache region), then the device loader on the chip.
+fn run_device(
+    args: &FlashArgs,
+    layout: &Layout,
+    plan: &plan::Plan<'_>,
+    main: &[u8],
+    lib: Option<&[u8]>,
+    mut device: Box<dyn Device>,
+) -> Result<()> {
+    if args.destination.uf2.is_some() {
+        anyhow::bail!(
+            "--mode device runs the compiler on the chip: use --probe or --image, not --uf2"
+        );
+    }
+    device.apply(plan)?;
+    let lib_in_flash = if lib.is_none() {
+        crate::prefill::lib_from_device(device.as_mut(), layout)?
+    } else {
+        None
+    };
+    let job = crate::device_mode::DeviceJob {
+        layout,
+        main,
+        main_address: args.address,
+        lib: lib.or(lib_in_flash.as_deref()),
+        selection: args.modules,
+        json: args.json,
+    };
+    let what = device.describe();
+    let summary = {
+        let mut core = device
+            .core()?
+            .ok_or_else(|| anyhow!("{what} has no chip to run the device loader on"))?;
+        crate::device_mode::run(&job, plan, core.as_mut())?
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        crate::device_mode::print_table(&summary);
+    }
+    if summary.differences > 0 {
+        anyhow::bail!(
+            "{} of {} modules differ from the host's compile; {} left as it was",
+            summary.differences,
+            summary.modules.len(),
+            device.describe()
+        );
+    }
+    device.finish(!args.no_reset)?;
+    if !args.json {
+        println!(
+            "{}: main.avm ({} bytes) at {:#010x}; {} modules compiled on the device, every one identical to the host's compile; cache marked valid",
+            device.describe(),
+            Pack::parse(main).map(|p| p.len()).unwrap_or(main.len()),
+            plan.main_address,
+            summary.identical
+        );
     }
     Ok(())
 }

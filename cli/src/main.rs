@@ -9,6 +9,7 @@ mod aot;
 mod compare;
 mod compile;
 mod device;
+mod device_mode;
 mod disasm;
 mod flash;
 mod image_info;

@@ -284,8 +284,7 @@ fn run() {
 
     let mut next = cache_start;
     let mut written: u32 = 0;
-    // The last module failed after writing code: leftovers after the last entry.
-    let mut leftovers = false;
+    set_mb(OFF_NEXT_ENTRY, next);
     loop {
         let count = mb(OFF_COUNT) as usize;
         if count > MAX_RECORDS {
@@ -316,12 +315,10 @@ fn run() {
                 Ok((end, size)) => {
                     written += end - next;
                     next = end;
-                    leftovers = false;
                     set_mb(rec(i, REC_NATIVE), size);
                     set_mb(rec(i, REC_STATUS), MOD_OK);
                 }
                 Err(()) => {
-                    leftovers = true;
                     set_mb(rec(i, REC_STATUS), MOD_FAILED);
                 }
             }
@@ -339,9 +336,8 @@ fn run() {
         bkpt_batch();
         set_mb(OFF_STATE, STATE_RUNNING);
     }
-    if leftovers {
-        clear_leftovers(&mut flash, next, cache_end);
-    }
+    // Always: a module that failed here, or in a run before a restart, may have left code.
+    clear_leftovers(&mut flash, next, cache_end);
     if mb(OFF_FLAGS) & FLAG_MARK_VALID != 0 {
         for name in names.into_iter().filter(|&n| n != 0) {
             if let Err(e) = mark_valid(&mut flash, name) {
