@@ -61,7 +61,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use armagnac::core::ItState;
-use armagnac::core::{ArmVersion, Config, Emulator, Event, Processor, RunError};
+use std::collections::HashMap;
+
+use armagnac::core::{ArmVersion, Condition, Config, Effect, Processor, RunError};
 use armagnac::decoder::{
     InstructionDecode, InstructionDecodeError, Lut16AndGrouped32InstructionDecoder,
 };
@@ -169,6 +171,9 @@ impl InstructionDecode for Decoder {
 /// An emulated RP2040 with a flash chip.
 pub struct Rp2040 {
     proc: Processor,
+    decoder: Decoder,
+    /// 32-bit encodings decoded so far (armagnac decodes them by pattern search).
+    wide: HashMap<u32, Rc<dyn Instruction>>,
     sram: Rc<RefCell<Sram>>,
     /// The flash chip; `xip.data` is kept equal to it.
     flash: Vec<u8>,
@@ -210,6 +215,8 @@ impl Rp2040 {
         let proc = Self::processor(&sram, &xip, &rom, &clock)?;
         let mut chip = Rp2040 {
             proc,
+            decoder: Decoder(DECODER.with(Rc::clone)),
+            wide: HashMap::new(),
             sram,
             flash,
             xip,
@@ -233,7 +240,6 @@ impl Rp2040 {
         clock: &Rc<Clock>,
     ) -> Result<Processor, EmuError> {
         let mut proc = Processor::new(Config::v6m());
-        proc.instruction_decoder = Box::new(Decoder(DECODER.with(Rc::clone)));
         let map_error = |what: &str| EmuError::Emulator {
             pc: 0,
             why: format!("cannot map {what}"),
@@ -461,26 +467,12 @@ impl Rp2040 {
                 }
                 continue;
             }
-            match self.proc.next_event() {
-                Ok(Event::Instruction { .. }) => {}
-                Ok(Event::Break(imm)) => {
-                    // armagnac queues the instruction event under the break: take it too.
-                    let _ = self.proc.next_event();
+            match self.step(pc) {
+                Ok(None) => {}
+                Ok(Some(imm)) => {
                     count += 1;
                     clock.instructions.set(count);
                     return Ok(Stop::Breakpoint { imm, pc });
-                }
-                Ok(Event::Reset) => {
-                    return Err(EmuError::Fault {
-                        pc,
-                        why: "a system reset request is not modelled".into(),
-                    })
-                }
-                Ok(_) => {
-                    return Err(EmuError::Emulator {
-                        pc,
-                        why: "unexpected emulator event".into(),
-                    })
                 }
                 Err(e) => return Err(self.run_error(pc, e)),
             }
@@ -502,6 +494,57 @@ impl Rp2040 {
                     ),
                 });
             }
+        }
+    }
+
+    /// Fetches, decodes and executes one instruction with armagnac's instruction semantics
+    /// (what `Processor::step` does, without its event queue, hook scan and peripheral updates,
+    /// which this chip does not use). `Some(imm)` for `bkpt #imm`.
+    fn step(&mut self, pc: u32) -> Result<Option<u8>, RunError> {
+        let fetch = |chip: &mut Self, at: u32| -> Result<u32, RunError> {
+            // Code runs from SRAM: read it there directly; elsewhere through the bus.
+            let off = at.wrapping_sub(SRAM_BASE) as usize;
+            if let Some(h) = chip.sram.borrow().data.get(off..).and_then(|d| d.get(..2)) {
+                return Ok(u16::from_le_bytes([h[0], h[1]]) as u32);
+            }
+            Ok(chip.proc.read_u16le_iface(at)? as u32)
+        };
+        let hw = fetch(self, pc)?;
+        let (ins, wide) = if hw >> 11 >= 0b11101 {
+            let code = hw << 16 | fetch(self, pc.wrapping_add(2))?;
+            let ins = match self.wide.get(&code) {
+                Some(ins) => ins.clone(),
+                None => {
+                    let ins =
+                        self.decoder
+                            .try_decode(code, InstructionSize::Ins32, ItState::new())?;
+                    self.wide.insert(code, ins.clone());
+                    ins
+                }
+            };
+            (ins, true)
+        } else {
+            let ins = self
+                .decoder
+                .try_decode(hw, InstructionSize::Ins16, ItState::new())?;
+            (ins, false)
+        };
+        // The PC reads 4 ahead while the instruction executes.
+        self.proc.set_pc(pc.wrapping_add(4));
+        let condition = ins.condition().unwrap_or(Condition::Always);
+        let effect = if self.proc.registers.psr.test(condition) {
+            ins.execute(&mut self.proc)?
+        } else {
+            Effect::None
+        };
+        if effect != Effect::Branch && !wide {
+            self.proc.set_pc(self.proc.pc().wrapping_sub(2));
+        }
+        match effect {
+            Effect::Break(imm) => Ok(Some(imm)),
+            Effect::None | Effect::Branch | Effect::DebugHint(_) => Ok(None),
+            // The decoder refuses wfe/wfi.
+            Effect::WaitForEvent | Effect::WaitForInterrupt => Err(RunError::InstructionUnknown),
         }
     }
 
