@@ -389,6 +389,12 @@ fn xip_is_off_after_erase_or_program_until_flush_and_enter() {
             false,
         ),
         (
+            "flush_before_erase",
+            "rom FC\n movs r0, #0\n ldr r1, =0x1000\n ldr r2, =0x1000\n movs r3, #0x20\n rom RE",
+            "rom CX",
+            false,
+        ),
+        (
             "erase_fc_cx",
             "movs r0, #0\n ldr r1, =0x1000\n ldr r2, =0x1000\n movs r3, #0x20\n rom RE",
             "rom FC\n rom CX",
