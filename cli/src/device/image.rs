@@ -55,6 +55,13 @@ impl Device for ImageFile {
         plan.apply(&mut self.flash)
             .map_err(|e| anyhow::anyhow!("{}: {e}", self.describe()))
     }
+    fn core(&mut self) -> Result<Option<Box<dyn super::loader::Core + '_>>> {
+        let name = self.describe();
+        Ok(Some(Box::new(super::emulator::EmulatedCore::new(
+            &mut self.flash,
+            name,
+        )?)))
+    }
     fn finish(&mut self, _reset: bool) -> Result<()> {
         // Write next to the target and rename, so an interrupted run never leaves half an image.
         let tmp = self.path.with_extension("avm-jit-tmp");

@@ -3,6 +3,7 @@
 use anyhow::Result;
 use avm_jit_core::flash::Plan;
 
+pub mod emulator;
 pub mod image;
 pub mod loader;
 #[cfg(feature = "probe")]
