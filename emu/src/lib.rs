@@ -56,6 +56,7 @@
 //! erased bytes, which is one of the states a real interrupted erase can leave.
 
 mod bus;
+mod elf;
 mod error;
 mod rom;
 
@@ -76,6 +77,7 @@ use armagnac::registers::{Mode, RegisterIndex};
 
 use bus::{Clock, Flash, Rom, Sio, Sram, Timer, XipState, XipWindow};
 pub use bus::{ROM_BASE, SRAM_BASE, SRAM_SIZE, XIP_BASE};
+pub use elf::{load_elf, LoadedElf};
 pub use error::EmuError;
 use rom::RomFn;
 
