@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p avm-jit-emu --example run_elf -- PROGRAM.elf \
 //!     [--flash IMAGE | --flash-size BYTES] [--limit INSTRUCTIONS] [--resume BREAKPOINTS] \
-//!     [--out IMAGE]
+//!     [--out IMAGE] [--dump HEXADDR:LEN]...
 //! ```
 //! SP starts at `_stack_start` if the ELF defines it, else at the top of SRAM; PC at the entry.
 //! The run ends at the first `bkpt` (or resumes over `--resume` of them first). `--out` writes
@@ -22,6 +22,7 @@ struct Args {
     limit: u64,
     resume: u32,
     out: Option<PathBuf>,
+    dump: Vec<(u32, u32)>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -33,6 +34,7 @@ fn parse() -> Result<Args, String> {
         limit: 50_000_000_000,
         resume: 0,
         out: None,
+        dump: Vec::new(),
     };
     let mut elf = None;
     while let Some(a) = it.next() {
@@ -54,11 +56,19 @@ fn parse() -> Result<Args, String> {
             Some("--limit") => args.limit = number(value("--limit")?, "--limit")?,
             Some("--resume") => args.resume = number(value("--resume")?, "--resume")? as u32,
             Some("--out") => args.out = Some(value("--out")?.into()),
+            Some("--dump") => {
+                let v = value("--dump")?;
+                let (a, n) = v.split_once(':').ok_or("--dump wants ADDR:LEN")?;
+                let hex = |s: &str| u32::from_str_radix(s.trim_start_matches("0x"), 16);
+                let parsed = hex(a).ok().zip(n.parse::<u32>().ok());
+                args.dump
+                    .push(parsed.ok_or(format!("--dump {v}: want hex ADDR:decimal LEN"))?);
+            }
             _ if elf.is_none() => elf = Some(PathBuf::from(a)),
             _ => return Err(format!("unexpected argument {}", a.to_string_lossy())),
         }
     }
-    args.elf = elf.ok_or("usage: run_elf PROGRAM.elf [--flash IMAGE | --flash-size BYTES] [--limit N] [--resume N] [--out IMAGE]")?;
+    args.elf = elf.ok_or("usage: run_elf PROGRAM.elf [--flash IMAGE | --flash-size BYTES] [--limit N] [--resume N] [--out IMAGE] [--dump HEXADDR:LEN]")?;
     Ok(args)
 }
 
@@ -121,6 +131,21 @@ fn run(args: &Args) -> Result<(), String> {
         host.as_secs_f64(),
         s.instructions as f64 / host.as_secs_f64().max(1e-9) / 1e6
     );
+    for &(addr, len) in &args.dump {
+        let mut buf = vec![0u8; len.min(1 << 20) as usize];
+        chip.read_memory(addr, &mut buf)
+            .map_err(|e| e.to_string())?;
+        for (i, w) in buf.chunks(4).enumerate() {
+            let mut b = [0u8; 4];
+            b[..w.len()].copy_from_slice(w);
+            print!(
+                "{:08x}{}",
+                u32::from_le_bytes(b),
+                if i % 8 == 7 { "\n" } else { " " }
+            );
+        }
+        println!();
+    }
     if let Some(out) = &args.out {
         let tmp = out.with_extension("tmp-run-elf");
         std::fs::write(&tmp, chip.flash())

@@ -12,8 +12,9 @@
 //!   `wfe` and `sev` are refused (no interrupt can ever wake the core), as are the few system
 //!   register moves armagnac does not implement. armagnac 0.3 panics on three legal shifts
 //!   (`asrs #32`, `asrs` by a register holding 32 or more, `rors` by a nonzero multiple of 32):
-//!   the emulator executes those cases itself; any other panic of the core becomes
-//!   [`EmuError::Emulator`].
+//!   the emulator executes those cases itself. It also keeps the Thumb state after `add pc, rm`
+//!   and `mov pc, rm`, which armagnac wrongly treats as interworking branches on ARMv6-M. Any
+//!   other panic of the core becomes [`EmuError::Emulator`].
 //! - **Memory map**: ROM `0x0000_0000..0x0000_4000` (read-only); the XIP window
 //!   `0x1000_0000..0x1000_0000 + flash size` (never writable; reads fault with
 //!   [`EmuError::XipNotReady`] until the boot ROM sequence below has run); SRAM
@@ -548,6 +549,12 @@ impl Rp2040 {
         };
         if effect != Effect::Branch && !wide {
             self.proc.set_pc(self.proc.pc().wrapping_sub(2));
+        }
+        // `add pc, rm` / `mov pc, rm`: on ARMv6-M, ALUWritePC is BranchWritePC, which ignores
+        // bit 0 (no interworking; jump tables add even offsets). armagnac interworks, clearing
+        // the Thumb bit: undo that.
+        if !wide && (hw & 0xff87 == 0x4487 || hw & 0xff87 == 0x4687) {
+            self.proc.registers.psr.set_t(true);
         }
         match effect {
             Effect::Break(imm) => Ok(Some(imm)),

@@ -274,3 +274,38 @@ fn armv6m_semantics() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// On ARMv6-M, `add pc, rm` and `mov pc, rm` branch without interworking: bit 0 is ignored and
+/// the core stays in Thumb state (compilers' jump tables add even offsets to the PC).
+#[test]
+fn alu_writes_to_pc_do_not_interwork() {
+    let prog = assemble(
+        "alu_pc",
+        r#"
+main:
+    movs r2, #0
+    movs r1, #2
+    add pc, r1
+    movs r2, #1
+    movs r2, #2
+    movs r3, #7
+    adr r1, target
+    mov pc, r1
+    movs r3, #9
+    .align 2
+target:
+    movs r4, #5
+    bkpt #2
+"#,
+    );
+    let mut chip = load(vec![0; 4096], &prog);
+    let stop = chip.run(100);
+    assert!(
+        matches!(stop, Ok(Stop::Breakpoint { imm: 2, .. })),
+        "{stop:?}"
+    );
+    assert_eq!(
+        (chip.reg(2), chip.reg(3), chip.reg(4)),
+        (Some(0), Some(7), Some(5))
+    );
+}
