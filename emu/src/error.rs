@@ -8,6 +8,8 @@ use core::fmt;
 pub enum EmuError {
     /// The flash image given to [`crate::Rp2040::new`] is not a possible flash chip.
     Config { why: String },
+    /// The ELF given to [`crate::load_elf`] cannot be loaded into SRAM.
+    Elf { why: String },
     /// The core would take a HardFault (unaligned access, an SVC, an exception entry, execution
     /// in ARM state, a jump into the boot ROM outside its functions, ...).
     Fault { pc: u32, why: String },
@@ -57,6 +59,7 @@ impl fmt::Display for EmuError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EmuError::Config { why } => write!(f, "emulated RP2040: {why}"),
+            EmuError::Elf { why } => write!(f, "ELF: {why}"),
             EmuError::Fault { pc, why } => write!(f, "HardFault at pc {pc:#010x}: {why}"),
             EmuError::XipNotReady { pc, addr, why } => write!(
                 f,

@@ -10,7 +10,11 @@
 //!   it). Unaligned loads/stores, SVC, any exception entry, a branch without the Thumb bit and
 //!   execution in the ROM outside its functions are HardFaults ([`EmuError::Fault`]); `wfi`,
 //!   `wfe` and `sev` are refused (no interrupt can ever wake the core), as are the few system
-//!   register moves armagnac does not implement.
+//!   register moves armagnac does not implement. armagnac 0.3 panics on three legal shifts
+//!   (`asrs #32`, `asrs` by a register holding 32 or more, `rors` by a nonzero multiple of 32):
+//!   the emulator executes those cases itself. It also keeps the Thumb state after `add pc, rm`
+//!   and `mov pc, rm`, which armagnac wrongly treats as interworking branches on ARMv6-M. Any
+//!   other panic of the core becomes [`EmuError::Emulator`].
 //! - **Memory map**: ROM `0x0000_0000..0x0000_4000` (read-only); the XIP window
 //!   `0x1000_0000..0x1000_0000 + flash size` (never writable; reads fault with
 //!   [`EmuError::XipNotReady`] until the boot ROM sequence below has run); SRAM
@@ -53,6 +57,7 @@
 //! erased bytes, which is one of the states a real interrupted erase can leave.
 
 mod bus;
+mod elf;
 mod error;
 mod rom;
 
@@ -69,10 +74,11 @@ use armagnac::decoder::{
 };
 use armagnac::instructions::{Instruction, InstructionSize};
 use armagnac::memory::MemoryAccessError;
-use armagnac::registers::Mode;
+use armagnac::registers::{Mode, RegisterIndex};
 
 use bus::{Clock, Flash, Rom, Sio, Sram, Timer, XipState, XipWindow};
 pub use bus::{ROM_BASE, SRAM_BASE, SRAM_SIZE, XIP_BASE};
+pub use elf::{load_elf, LoadedElf};
 pub use error::EmuError;
 use rom::RomFn;
 
@@ -510,6 +516,10 @@ impl Rp2040 {
             Ok(chip.proc.read_u16le_iface(at)? as u32)
         };
         let hw = fetch(self, pc)?;
+        if self.shift_fixup(hw) {
+            self.proc.set_pc(pc.wrapping_add(2));
+            return Ok(None);
+        }
         let (ins, wide) = if hw >> 11 >= 0b11101 {
             let code = hw << 16 | fetch(self, pc.wrapping_add(2))?;
             let ins = match self.wide.get(&code) {
@@ -540,12 +550,57 @@ impl Rp2040 {
         if effect != Effect::Branch && !wide {
             self.proc.set_pc(self.proc.pc().wrapping_sub(2));
         }
+        // `add pc, rm` / `mov pc, rm`: on ARMv6-M, ALUWritePC is BranchWritePC, which ignores
+        // bit 0 (no interworking; jump tables add even offsets). armagnac interworks, clearing
+        // the Thumb bit: undo that.
+        if !wide && (hw & 0xff87 == 0x4487 || hw & 0xff87 == 0x4687) {
+            self.proc.registers.psr.set_t(true);
+        }
         match effect {
             Effect::Break(imm) => Ok(Some(imm)),
             Effect::None | Effect::Branch | Effect::DebugHint(_) => Ok(None),
             // The decoder refuses wfe/wfi.
             Effect::WaitForEvent | Effect::WaitForInterrupt => Err(RunError::InstructionUnknown),
         }
+    }
+
+    /// armagnac 0.3 panics on three legal ARMv6-M shifts: `asrs rd, rm, #32`, `asrs rdn, rm` by
+    /// 32 or more and `rors rdn, rm` by a nonzero multiple of 32. Those cases (and only those)
+    /// are executed here, as the architecture defines them. `true` if `hw` was one.
+    fn shift_fixup(&mut self, hw: u32) -> bool {
+        let r = |n: u32| RegisterIndex::new_main(n & 7);
+        let (rd, value, shift, ror) = if hw & 0xf800 == 0x1000 && (hw >> 6) & 0x1f == 0 {
+            (r(hw), self.proc[r(hw >> 3)], 32, false) // asrs rd, rm, #32
+        } else if hw & 0xffc0 == 0x4100 {
+            let shift = self.proc[r(hw >> 3)] & 0xff;
+            if shift < 32 {
+                return false;
+            }
+            (r(hw), self.proc[r(hw)], shift, false) // asrs rdn, rm (>= 32)
+        } else if hw & 0xffc0 == 0x41c0 {
+            let shift = self.proc[r(hw >> 3)] & 0xff;
+            if shift == 0 || !shift.is_multiple_of(32) {
+                return false;
+            }
+            (r(hw), self.proc[r(hw)], shift, true) // rors rdn, rm (multiple of 32)
+        } else {
+            return false;
+        };
+        debug_assert!(shift >= 32);
+        // ASR by 32 or more fills with the sign bit; ROR by a multiple of 32 keeps the value.
+        // Either way the carry is bit 31.
+        let result = if ror {
+            value
+        } else {
+            ((value as i32) >> 31) as u32
+        };
+        self.proc.set(rd, result);
+        self.proc
+            .registers
+            .psr
+            .set_nz(result)
+            .set_c(value >> 31 != 0);
+        true
     }
 
     fn power_off(&mut self) {

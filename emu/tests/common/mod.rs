@@ -27,6 +27,7 @@ const PRELUDE: &str = r#"
     .equ FC, 0x4346
     .equ CX, 0x5843
     .global _start
+    .thumb_func
 _start:
     b main
     .thumb_func
@@ -57,6 +58,7 @@ lookup:
 
 pub struct Program {
     pub bin: Vec<u8>,
+    pub elf: Vec<u8>,
     pub syms: HashMap<String, u32>,
 }
 
@@ -83,6 +85,11 @@ fn run(cmd: &mut Command) -> String {
 
 /// Assembles `src` (after the prelude) for a Cortex-M0+, linked at the start of SRAM.
 pub fn assemble(name: &str, src: &str) -> Program {
+    assemble_at(name, src, LOAD)
+}
+
+/// Assembles `src` (after the prelude) for a Cortex-M0+, linked at `text`.
+pub fn assemble_at(name: &str, src: &str, text: u32) -> Program {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("emu-asm");
     std::fs::create_dir_all(&dir).unwrap();
     let s = dir.join(format!("{name}.s"));
@@ -95,7 +102,7 @@ pub fn assemble(name: &str, src: &str) -> Program {
         .arg(&o)
         .arg(&s));
     run(Command::new("arm-none-eabi-ld")
-        .arg(format!("-Ttext={LOAD:#x}"))
+        .arg(format!("-Ttext={text:#x}"))
         .args(["-e", "_start", "-o"])
         .arg(&elf)
         .arg(&o));
@@ -114,6 +121,7 @@ pub fn assemble(name: &str, src: &str) -> Program {
         .collect();
     Program {
         bin: std::fs::read(&bin).unwrap(),
+        elf: std::fs::read(&elf).unwrap(),
         syms,
     }
 }
