@@ -51,7 +51,9 @@ impl Core for EmulatedCore<'_> {
             .map_err(|e| anyhow!("{e}"))
     }
     fn read_memory(&mut self, address: u32, buf: &mut [u8]) -> Result<()> {
-        self.chip.read_memory(address, buf).map_err(|e| anyhow!("{e}"))
+        self.chip
+            .read_memory(address, buf)
+            .map_err(|e| anyhow!("{e}"))
     }
     fn start(&mut self, sp: u32, pc: u32) -> Result<()> {
         self.chip.set_sp_pc(sp, pc);
@@ -66,7 +68,9 @@ impl Core for EmulatedCore<'_> {
             Ok(Stop::Breakpoint { imm, .. }) => Ok(Poll::Breakpoint(imm)),
             Ok(Stop::InstructionLimit) => Ok(Poll::Running),
             Ok(Stop::PowerCut) => Err(anyhow!("the emulated RP2040 lost power")),
-            Err(e) => Err(anyhow!("the device loader failed on the emulated RP2040: {e}")),
+            Err(e) => Err(anyhow!(
+                "the device loader failed on the emulated RP2040: {e}"
+            )),
         }
     }
     fn halt(&mut self) -> Result<()> {
