@@ -282,7 +282,15 @@ fn run() {
     let rom = probe.into_rom();
     let mut flash = RomFlash::new(rom, flash_size, (cache_start, cache_end), names);
 
-    let mut next = cache_start;
+    let mut next = match mb(OFF_FIRST_ENTRY) {
+        0 => cache_start,
+        n if n % 4 == 0 && n >= cache_start && n < cache_end => n,
+        n => fail(
+            ERR_COMMAND,
+            n,
+            format_args!("first entry {n:#010x} is not inside the cache region"),
+        ),
+    };
     let mut written: u32 = 0;
     set_mb(OFF_NEXT_ENTRY, next);
     loop {

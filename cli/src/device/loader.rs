@@ -353,7 +353,8 @@ fn run_once(
     set_word(&mut m, OFF_STATE, STATE_IDLE);
     set_word(&mut m, OFF_LIB, job.lib_address.unwrap_or(0));
     set_word(&mut m, OFF_MAIN, job.main_address);
-    set_word(&mut m, OFF_CACHE_START, cache_start);
+    set_word(&mut m, OFF_CACHE_START, job.cache.start);
+    set_word(&mut m, OFF_FIRST_ENTRY, cache_start);
     set_word(&mut m, OFF_CACHE_END, job.cache.end);
     set_word(&mut m, OFF_TARGET, job.target);
     set_word(&mut m, OFF_FLASH_SIZE, job.flash_size);

@@ -50,6 +50,9 @@ pub const OFF_FLAGS: usize = 0x20;
 pub const OFF_COUNT: usize = 0x24;
 /// Flash size (bytes from 0x1000_0000).
 pub const OFF_FLASH_SIZE: usize = 0x28;
+/// Where the first entry of this run goes (inside the cache region); 0 = the region's start. A
+/// host restarting the loader after a module that ran out of memory continues there.
+pub const OFF_FIRST_ENTRY: usize = 0x2C;
 
 // Status words, written by the loader.
 /// Index of the record being compiled.
