@@ -31,7 +31,7 @@ use avm_jit_core::avm::{Pack, BEAM_CODE, SECTION_FIXED_HEADER};
 use avm_jit_core::beam::Module;
 use avm_jit_core::compile::module::{compile_into, BeamEnv, CodeTarget, ModuleError};
 use avm_jit_core::compile::{BackendError, CompileErrorKind};
-use avm_jit_core::flash::cache::{first_entry_address, mark_valid, prepare_entry};
+use avm_jit_core::flash::cache::{first_entry_address, prepare_entry, END_INVALID, END_VALID};
 use avm_jit_core::flash::mailbox::*;
 use avm_jit_core::flash::nor::{FlashError, FlashErrorKind, NorFlash};
 use avm_jit_core::flash::sink::FlashSink;
@@ -348,7 +348,7 @@ fn run() {
     clear_leftovers(&mut flash, next, cache_end);
     if mb(OFF_FLAGS) & FLAG_MARK_VALID != 0 {
         for name in names.into_iter().filter(|&n| n != 0) {
-            if let Err(e) = mark_valid(&mut flash, name) {
+            if let Err(e) = mark_end_valid(&mut flash, name) {
                 flash_fail(e, "marking the cache valid");
             }
         }
@@ -360,6 +360,21 @@ fn run() {
     set_mb(OFF_PEAK_STACK, heap::stack_peak() as u32);
     set_mb(OFF_TOTAL_US, timer_us().wrapping_sub(heap::start_us()));
     set_mb(OFF_STATE, STATE_DONE);
+}
+
+/// Program `END` over the end name at `name`: from `end`, or from what a program of `END` cut short
+/// by a power loss leaves (each byte still `end`'s or already `END`'s); anything else is refused.
+fn mark_end_valid(flash: &mut RomFlash, name: u32) -> Result<(), FlashError> {
+    let mut now = [0u8; 3];
+    flash.read(name, &mut now)?;
+    if &now == END_VALID {
+        return Ok(());
+    }
+    let ours = (0..3).all(|i| now[i] == END_INVALID[i] || now[i] == END_VALID[i]);
+    if !ours {
+        return Err(FlashError::new(FlashErrorKind::NotErased, name));
+    }
+    flash.program(name, END_VALID)
 }
 
 fn flash_fail(e: FlashError, what: &str) -> ! {
