@@ -122,12 +122,29 @@ pub struct ModuleRow {
 }
 
 #[derive(Debug, serde::Serialize)]
+pub struct EmulatorCounts {
+    pub instructions: u64,
+    pub erase_calls: u64,
+    pub program_calls: u64,
+    pub flash_busy_ms: f64,
+    /// At 125 MHz, 1.3 cycles per instruction, flash time included.
+    pub estimated_ms: f64,
+}
+
+#[derive(Debug, serde::Serialize)]
 pub struct DeviceSummary {
     pub modules: Vec<ModuleRow>,
     pub identical: usize,
     pub differences: usize,
     pub loader_bytes: usize,
+    /// The loader's code and read-only data, and its data (zeroed data included).
+    pub loader_text: u32,
+    pub loader_data: u32,
     pub heap_bytes: u32,
+    pub stack_bytes: u32,
+    /// The emulator's counts for the whole run (`None` on a real chip).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<EmulatorCounts>,
     pub next_entry: u32,
     pub restarts: u32,
 }
@@ -247,7 +264,11 @@ fn check(
         identical,
         differences,
         loader_bytes: run.loader_bytes,
+        loader_text: 0,
+        loader_data: 0,
         heap_bytes: run.heap_size,
+        stack_bytes: 0,
+        emulator: None,
         next_entry: run.next_entry,
         restarts: run.restarts,
     })
@@ -330,7 +351,18 @@ pub fn run(job: &DeviceJob<'_>, plan: &Plan<'_>, core: &mut dyn Core) -> Result<
         .context("cannot read the cache back")?;
     let mut flash = MemFlash::from_bytes(plan.cache.start, bytes)
         .map_err(|e| anyhow!("cache read-back: {e}"))?;
-    let summary = check(&chosen, &run, &mut flash, plan.cache.start..region_end)?;
+    let mut summary = check(&chosen, &run, &mut flash, plan.cache.start..region_end)?;
+    let (text, data) = loader::loader_sections(loader::LOADER_ELF).unwrap_or((0, 0));
+    summary.loader_text = text;
+    summary.loader_data = data;
+    summary.stack_bytes = run.stack_size;
+    summary.emulator = core.counts().map(|c| EmulatorCounts {
+        instructions: c[0],
+        erase_calls: c[1],
+        program_calls: c[2],
+        flash_busy_ms: c[3] as f64 / 1000.0,
+        estimated_ms: c[4] as f64 / 1000.0,
+    });
     for a in &avms {
         let mut name = [0u8; 3];
         core.read_memory(a.end_name_address(), &mut name)?;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use avm_jit_core::avm::{Pack, PackBuilder};
+use avm_jit_core::avm::Pack;
 use avm_jit_core::flash::cache::{walk, WalkEnd};
 use avm_jit_core::flash::{MemFlash, SECTOR_SIZE};
 use avm_jit_tests::{golden_dir, workspace_root};

@@ -35,11 +35,13 @@ impl<'f> EmulatedCore<'f> {
         self.chip.stats()
     }
     /// The emulator's flash now.
+    #[cfg(test)]
     pub fn image_now(&self) -> &[u8] {
         self.chip.flash()
     }
     /// Cut the power at some point of the next loader run, counted from its start (tests of
     /// interrupted device compiles).
+    #[cfg(test)]
     pub fn set_power_cut(&mut self, cut: PowerCut) {
         self.cut = Some(cut);
     }
@@ -95,6 +97,16 @@ impl Core for EmulatedCore<'_> {
     }
     fn halt(&mut self) -> Result<()> {
         Ok(())
+    }
+    fn counts(&self) -> Option<[u64; 5]> {
+        let s = self.stats();
+        Some([
+            s.instructions,
+            s.erase_calls,
+            s.program_calls,
+            s.flash_busy_us,
+            s.estimated_us,
+        ])
     }
 }
 

@@ -41,6 +41,11 @@ pub trait Core {
     fn poll(&mut self) -> Result<Poll>;
     /// Stop the core (after an error, or a timeout).
     fn halt(&mut self) -> Result<()>;
+    /// An emulator's counts since it was made: (instructions, erase calls, program calls,
+    /// flash busy µs, estimated µs at 125 MHz); `None` for a real chip.
+    fn counts(&self) -> Option<[u64; 5]> {
+        None
+    }
 }
 
 /// The loader's loadable segments, its entry and its initial stack pointer.
@@ -123,6 +128,29 @@ impl LoaderImage {
     }
 }
 
+/// Sizes of the loader's sections: (code and read-only data, data with zeroed data), from the
+/// ELF's section headers (`.vectors`, `.text`, `.rodata`; `.data`, which holds `.bss` too).
+pub fn loader_sections(elf: &[u8]) -> Option<(u32, u32)> {
+    let shoff = u32_at(elf, 32)? as usize;
+    let shentsize = u16_at(elf, 46)? as usize;
+    let shnum = u16_at(elf, 48)? as usize;
+    let shstrndx = u16_at(elf, 50)? as usize;
+    let strtab = u32_at(elf, shoff + shstrndx * shentsize + 16)? as usize;
+    let (mut text, mut data) = (0, 0);
+    for i in 0..shnum {
+        let sh = shoff + i * shentsize;
+        let name_at = strtab + u32_at(elf, sh)? as usize;
+        let name = elf.get(name_at..)?.split(|&b| b == 0).next()?;
+        let size = u32_at(elf, sh + 20)?;
+        match name {
+            b".vectors" | b".text" | b".rodata" => text += size,
+            b".data" | b".bss" => data += size,
+            _ => {}
+        }
+    }
+    Some((text, data))
+}
+
 /// Which AVM a module is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AvmSlot {
@@ -185,6 +213,8 @@ pub struct LoaderRun {
     /// Where AtomVM would append the next entry.
     pub next_entry: u32,
     pub heap_size: u32,
+    /// SRAM between the heap and the mailbox.
+    pub stack_size: u32,
     pub loader_bytes: usize,
     /// Times the loader was restarted after running out of memory on a module.
     pub restarts: u32,
@@ -284,10 +314,17 @@ pub fn run(core: &mut dyn Core, job: &LoaderJob, progress: &mut dyn Progress) ->
         )? {
             Ok((next, heap)) => {
                 heap_size = heap;
+                let image_end = image
+                    .segments
+                    .iter()
+                    .map(|(a, d)| a + d.len() as u32)
+                    .max()
+                    .unwrap_or(SRAM.start);
                 return Ok(LoaderRun {
                     modules: results,
                     next_entry: next,
                     heap_size,
+                    stack_size: MAILBOX_ADDR.saturating_sub(((image_end + 7) & !7) + heap_size),
                     loader_bytes: image.size(),
                     restarts,
                 });
