@@ -340,7 +340,7 @@ pub fn run(core: &mut dyn Core, job: &LoaderJob, progress: &mut dyn Progress) ->
                     flash_us: 0,
                     erases: 0,
                     programs: 0,
-                    peak_heap: heap_size.max(e.arg),
+                    peak_heap: 0,
                     peak_stack: 0,
                     failure: Some(ModuleFailure {
                         kind: format!("out of memory ({})", e.text),
