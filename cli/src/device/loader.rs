@@ -243,7 +243,11 @@ impl std::fmt::Display for LoaderError {
         if let Some(m) = &self.module {
             write!(f, " while compiling {m}")?;
         }
-        write!(f, ": {}", self.text)
+        write!(f, ": {}", self.text)?;
+        if self.kind == ERR_CACHE_FULL || self.kind == ERR_FLASH {
+            write!(f, " (at {:#010x})", self.arg)?;
+        }
+        Ok(())
     }
 }
 
@@ -300,7 +304,6 @@ pub fn run(core: &mut dyn Core, job: &LoaderJob, progress: &mut dyn Progress) ->
     let mut results: Vec<ModuleResult> = Vec::with_capacity(job.modules.len());
     let mut cache_start = job.cache.start;
     let mut restarts = 0;
-    let mut heap_size = 0;
     loop {
         let first = results.len();
         match run_once(
@@ -312,8 +315,7 @@ pub fn run(core: &mut dyn Core, job: &LoaderJob, progress: &mut dyn Progress) ->
             progress,
             &mut results,
         )? {
-            Ok((next, heap)) => {
-                heap_size = heap;
+            Ok((next, heap_size)) => {
                 let image_end = image
                     .segments
                     .iter()
