@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up, build avm-jit, and run it on the bundled example application:
-# describe the AVM, compile it to native code, and lay both flash modes out in image files.
+# describe the AVM, compile it to native code, lay the flash modes out in image files (prefill: the
+# way to deploy on AtomVM's JIT firmware), and compare the prefilled cache with the AOT output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +21,6 @@ mkdir -p "$out"
 "$avm_jit" flash --target rp2040 --mode device --image "$out/flash-device.bin" "$app"
 "$avm_jit" flash --target rp2040 --mode aot --uf2 "$out/app-aot.uf2" "$app"
 "$avm_jit" info --image "$out/flash-aot.bin"
+"$avm_jit" flash --target rp2040 --mode prefill --image "$out/flash-prefill.bin" "$app"
+"$avm_jit" info --image "$out/flash-prefill.bin"
+"$avm_jit" compare "$out/flash-prefill.bin" "$out/$(basename "${app%.avm}").avm"

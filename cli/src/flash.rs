@@ -166,15 +166,17 @@ pub(crate) fn open_probe(_selector: &str) -> Result<Box<dyn Device>> {
     anyhow::bail!("this avm-jit was built without the `probe` feature; use --image or --uf2")
 }
 
-/// The address just after the end section's name of the `lib.avm` in flash, if there is one.
-fn lib_end_in_flash(device: &mut dyn Device, layout: &Layout) -> Result<Option<u32>> {
+/// The `lib.avm` in flash (through its end section), if the destination can be read and holds one.
+fn lib_in_flash(device: &mut dyn Device, layout: &Layout) -> Result<Option<Vec<u8>>> {
     let mut part = vec![0u8; (layout.main_address - layout.lib_address) as usize];
     if !device.read(layout.lib_address, &mut part)? {
         return Ok(None);
     }
-    Ok(Pack::parse(&part)
-        .ok()
-        .map(|p| layout.lib_address + p.end().data_offset as u32))
+    let Ok(len) = Pack::parse(&part).map(|p| p.len()) else {
+        return Ok(None);
+    };
+    part.truncate(len);
+    Ok(Some(part))
 }
 
 #[derive(Serialize)]
@@ -243,26 +245,29 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
     plan::plan(&req).map_err(who)?;
 
     let mut device = open_destination(&args.destination, &layout)?;
-    if lib.is_none() {
-        req.lib_in_flash_end = lib_end_in_flash(device.as_mut(), &layout)?;
+    let old_lib = match lib {
+        None => lib_in_flash(device.as_mut(), &layout)?,
+        Some(_) => None,
+    };
+    if let Some(bytes) = &old_lib {
+        req.lib_in_flash_end = Pack::parse(bytes)
+            .ok()
+            .map(|p| layout.lib_address + p.end().data_offset as u32);
     }
     let plan = plan::plan(&req).map_err(who)?;
     let mut prefilled = None;
     if args.mode == Mode::Device {
-        return run_device(args, &layout, &plan, &main, lib.as_deref(), device);
+        let lib = lib.as_deref().or(old_lib.as_deref());
+        return run_device(args, &layout, &plan, &main, lib, device);
     }
+    let (mut programmed, mut erased) = plan.totals();
     if args.mode == Mode::Prefill {
-        let lib_in_flash = if lib.is_none() {
-            crate::prefill::lib_from_device(device.as_mut(), &layout)?
-        } else {
-            None
-        };
         if lib.is_none() && args.destination.uf2.is_some() {
             anyhow::bail!(
                 "--mode prefill --uf2 needs --lib: AtomVM trusts the cache only when lib.avm's end section is END as well, and a UF2 file cannot change the lib.avm already on the Pico"
             );
         }
-        let lib_bytes = lib.as_deref().or(lib_in_flash.as_deref());
+        let lib_bytes = lib.as_deref().or(old_lib.as_deref());
         let job = crate::prefill::Job {
             layout: &layout,
             main: &main,
@@ -273,6 +278,9 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
         };
         let done = crate::prefill::prefill(&job, &plan)?;
         let (first, second) = done.plans(&plan)?;
+        let (p1, e1) = first.totals();
+        let (p2, _) = second.totals();
+        (programmed, erased) = (p1 + p2, e1);
         if args.destination.uf2.is_some() {
             let mut both = first.clone();
             both.steps.extend(second.steps.iter().copied());
@@ -287,7 +295,6 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
     }
     device.finish(!args.no_reset)?;
 
-    let (programmed, erased) = plan.totals();
     let summary = FlashSummary {
         destination: device.describe(),
         mode: args.mode,
@@ -351,16 +358,11 @@ fn run_device(
         );
     }
     device.apply(plan)?;
-    let lib_in_flash = if lib.is_none() {
-        crate::prefill::lib_from_device(device.as_mut(), layout)?
-    } else {
-        None
-    };
     let job = crate::device_mode::DeviceJob {
         layout,
         main,
         main_address: args.address,
-        lib: lib.or(lib_in_flash.as_deref()),
+        lib,
         selection: args.modules,
         json: args.json,
     };

@@ -8,6 +8,7 @@ use avm_jit_core::avm::Pack;
 use avm_jit_core::beam::Module;
 use avm_jit_core::flash::cache::{self, CacheEntry, WalkEnd};
 use avm_jit_core::flash::plan::Layout;
+use avm_jit_core::flash::prefill::{self, AvmInFlash};
 use avm_jit_core::flash::MemFlash;
 use serde::Serialize;
 
@@ -56,6 +57,9 @@ pub struct FlashInfo {
     pub cache_valid: bool,
     pub cache_entries: Vec<EntryInfo>,
     pub cache_stop: Option<String>,
+    /// Bytecode modules with no native code anywhere (no `avmN` chunk, no valid cache entry):
+    /// AtomVM's JIT firmware has no interpreter and must compile them on the device.
+    pub no_native: Vec<String>,
 }
 
 /// Whether a BEAM section carries precompiled native code (a readable `avmN` header).
@@ -96,6 +100,7 @@ pub fn inspect(flash: &MemFlash, layout: &Layout, main_address: u32, source: Str
         cache_valid: false,
         cache_entries: Vec::new(),
         cache_stop: None,
+        no_native: Vec::new(),
     };
     let end = layout.flash_end();
     let partitions = [
@@ -137,14 +142,24 @@ pub fn inspect(flash: &MemFlash, layout: &Layout, main_address: u32, source: Str
     let start = cache::first_entry_address(highest);
     info.cache_start = Some(start);
     info.cache_valid = packs.iter().all(|(_, p)| p.end().is_marked_valid());
-    let module_at = |code: u32| -> Option<String> {
-        packs.iter().find_map(|(base, p)| {
-            p.modules().find_map(|s| {
-                let lo = base + s.data_offset as u32;
-                (code >= lo && code < lo + s.data.len() as u32)
-                    .then(|| String::from_utf8_lossy(s.name).into_owned())
-            })
+    // AtomVM matches an entry to a module by the exact address of its `Code` chunk tag.
+    let avms: Vec<AvmInFlash<'_>> = packs
+        .iter()
+        .map(|(address, pack)| AvmInFlash {
+            address: *address,
+            pack: pack.clone(),
         })
+        .collect();
+    let mut by_code: Vec<(u32, String)> = prefill::candidates(&avms)
+        .iter()
+        .map(|c| (c.code_address, format!("{}.beam", c.name_str())))
+        .collect();
+    by_code.sort();
+    let module_at = |code: u32| -> Option<String> {
+        by_code
+            .binary_search_by_key(&code, |(a, _)| *a)
+            .ok()
+            .map(|i| by_code[i].1.clone())
     };
     let mut entries: Vec<CacheEntry> = Vec::new();
     let mut snapshot = flash.clone();
@@ -168,6 +183,17 @@ pub fn inspect(flash: &MemFlash, layout: &Layout, main_address: u32, source: Str
             labels: e.header.labels,
             native_size: e.header.size,
         })
+        .collect();
+    let mut cached: Vec<u32> = if info.cache_valid {
+        entries.iter().map(|e| e.header.code).collect()
+    } else {
+        Vec::new()
+    };
+    cached.sort_unstable();
+    info.no_native = by_code
+        .iter()
+        .filter(|(code, _)| cached.binary_search(code).is_err())
+        .map(|(_, name)| name.trim_end_matches(".beam").to_string())
         .collect();
     info
 }
@@ -230,6 +256,13 @@ pub fn print_info(info: &FlashInfo, json: bool) -> Result<()> {
             if let Some(stop) = &info.cache_stop {
                 println!("  then {stop}");
             }
+            if !info.no_native.is_empty() {
+                println!(
+                    "warning: {} module(s) have no native code anywhere (no avmN chunk, no valid cache entry); AtomVM's JIT firmware must compile them on the device: {}",
+                    info.no_native.len(),
+                    info.no_native.join(", ")
+                );
+            }
         }
     }
     Ok(())
@@ -265,7 +298,7 @@ pub fn run_info(
 }
 
 /// Read the AVM partitions and cache (everything from lib.avm up) into a flash snapshot.
-fn read_probe_flash(selector: &str, layout: &Layout) -> Result<MemFlash> {
+pub(crate) fn read_probe_flash(selector: &str, layout: &Layout) -> Result<MemFlash> {
     let mut device = open_probe(selector)?;
     let mut bytes = vec![0xFFu8; layout.flash_size as usize];
     let from = (layout.lib_address - layout.flash_base) as usize;

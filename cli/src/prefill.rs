@@ -17,7 +17,6 @@ use avm_jit_core::flash::MemFlash;
 use avm_jit_core::stream::VecSink;
 use serde::Serialize;
 
-use crate::device::Device;
 use crate::flash::Modules;
 
 /// What to prefill.
@@ -76,20 +75,6 @@ impl<'a> Prefilled<'a> {
         prefill::cache_plan(base, &self.model, self.cache_end, &self.avms)
             .ok_or_else(|| anyhow!("internal error: the prefilled cache does not fit its plan"))
     }
-}
-
-/// The lib.avm at the lib address of a destination that can be read back (an image, a probe).
-pub fn lib_from_device(device: &mut dyn Device, layout: &Layout) -> Result<Option<Vec<u8>>> {
-    let mut part = vec![0u8; (layout.main_address - layout.lib_address) as usize];
-    if !device.read(layout.lib_address, &mut part)? {
-        return Ok(None);
-    }
-    let Ok(pack) = Pack::parse(&part) else {
-        return Ok(None);
-    };
-    let len = pack.len();
-    part.truncate(len);
-    Ok(Some(part))
 }
 
 fn partition(avms: &[AvmInFlash<'_>], index: usize, main_address: u32) -> &'static str {

@@ -164,7 +164,12 @@ fn missing_image_is_created_blank() {
 fn fake_warm_cache(image: &Path, avm: &[u8], code_len: u32) -> u32 {
     let pack = Pack::parse(avm).unwrap();
     let first = pack.modules().next().unwrap();
-    let code_chunk = MAIN + first.data_offset as u32 + 12;
+    // AtomVM matches an entry by the exact address of the module's `Code` chunk tag.
+    let code = avm_jit_core::beam::Module::parse(first.data)
+        .unwrap()
+        .chunk(*b"Code")
+        .unwrap();
+    let code_chunk = MAIN + (first.data_offset + code.offset - 8) as u32;
     let end_name = MAIN + pack.end().offset as u32 + 12;
     let start = (MAIN + pack.end().data_offset as u32 + 4095) & !4095;
     let mut bytes = std::fs::read(image).unwrap();

@@ -8,9 +8,9 @@
 //!   bytecode (a `Code` chunk) and no `avmN` chunk — AtomVM only looks a module up in the cache when
 //!   it has no `avmN` chunk, and a module that is already native passes through untouched.
 //!   [`Selection::All`] takes every such module of every AVM; [`Selection::Closure`] only those
-//!   reachable from the start modules and from `init` through the atom tables (every import names
-//!   its module with an atom, and dynamic calls use atoms too), which cannot miss a module AtomVM
-//!   loads unless a module name is built at run time.
+//!   reachable from the start modules and from `init` through the atom tables and the atoms inside
+//!   literals (every import names its module with an atom, and dynamic calls use atoms too), which
+//!   cannot miss a module AtomVM loads unless a module name is built at run time.
 //! - **In which order**: AVMs in ascending flash address (`lib.avm` before `main.avm`), and in
 //!   each AVM its sections in pack order — that is, ascending address of the `Code` chunk. AtomVM
 //!   scans the entries linearly and matches by address, so any order works; this one is fixed so
@@ -41,6 +41,7 @@ use super::plan::{Plan, Step};
 use super::sink::FlashSink;
 use super::{align_up, SECTOR_SIZE};
 use crate::avm::{Pack, Section, SECTION_FIXED_HEADER};
+use crate::beam::etf::Term;
 use crate::beam::Module;
 use crate::compile::module::{compile_into, BeamEnv, CodeTarget, ModuleError};
 use crate::stream::{CodeSink, SinkError};
@@ -178,7 +179,8 @@ pub enum Selection {
 }
 
 /// The modules reachable from every AVM's start module and from `init`, following every atom of
-/// a reached module that names a module present (bytecode or native). Returns sorted names.
+/// a reached module (its atom table and the atoms inside its literals) that names a module present
+/// (bytecode or native). Returns sorted names.
 pub fn closure<'a>(avms: &[AvmInFlash<'a>]) -> Vec<&'a [u8]> {
     // Every BEAM section by name (sorted, for binary search); the first of a name wins lookups.
     let mut present: Vec<(&'a [u8], &'a [u8])> = avms
@@ -220,6 +222,27 @@ pub fn closure<'a>(avms: &[AvmInFlash<'a>]) -> Vec<&'a [u8]> {
         };
         for atom in atoms.iter() {
             reach(atom, &mut reached, &mut work);
+        }
+        // Atoms inside literals (`[gen_server, supervisor]`) are not in the atom table.
+        let Ok(literals) = module.literals() else {
+            continue;
+        };
+        for index in 0..literals.len() {
+            let Some(Ok(term)) = literals.get(index).map(|b| crate::beam::etf::decode(b, 0)) else {
+                continue;
+            };
+            let mut stack = alloc::vec![&term];
+            while let Some(t) = stack.pop() {
+                match t {
+                    Term::Atom(name) => reach(name, &mut reached, &mut work),
+                    Term::List(items, tail) => {
+                        stack.extend(items.iter());
+                        stack.push(tail);
+                    }
+                    Term::Tuple(items) => stack.extend(items.iter()),
+                    _ => {}
+                }
+            }
         }
     }
     let mut names: Vec<&'a [u8]> = present
@@ -278,6 +301,8 @@ pub enum PrefillErrorKind {
         needed_end: u32,
         region_end: u32,
     },
+    /// No AVM given: there is no place for a cache.
+    NoAvm,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,6 +329,7 @@ impl fmt::Display for PrefillError {
                 f,
                 "the cache region ends at {region_end:#010x}; the entries need up to {needed_end:#010x}"
             ),
+            PrefillErrorKind::NoAvm => f.write_str("no AVM in flash: no place for a JIT cache"),
         }
     }
 }
@@ -347,8 +373,8 @@ pub fn mark_all_valid<F: NorFlash + ?Sized>(
     Ok(())
 }
 
-/// Write the entries of `modules` one after the other from `region.start`, then mark every AVM's
-/// end section `END`. `on_entry` sees each entry once it is complete. Returns the address after
+/// Write the entries of `modules` one after the other from `region.start`, clear what follows the
+/// last one in its sector (leftovers of an older cache), then mark every AVM's end section `END`. `on_entry` sees each entry once it is complete. Returns the address after
 /// the last entry (where AtomVM would append).
 pub fn write_cache<F: NorFlash + ?Sized>(
     flash: &mut F,
@@ -380,8 +406,31 @@ pub fn write_cache<F: NorFlash + ?Sized>(
             },
         ))?;
     }
+    // Whatever followed in flash (an older cache) must not be walked as entries after ours.
+    if at
+        .checked_add(cache::ENTRY_HEADER_LEN)
+        .is_some_and(|h| h <= region.end)
+    {
+        cache::prepare_entry(flash, at).map_err(|e| err(None, PrefillErrorKind::Flash(e)))?;
+    }
     mark_all_valid(flash, avms).map_err(|e| err(None, PrefillErrorKind::Flash(e)))?;
     Ok(at)
+}
+
+/// The whole prefill as the device loader runs it: the modules of `selection`, written from the
+/// cache start of `avms` to the end of `flash`, then every AVM marked valid. Returns the address
+/// after the last entry.
+pub fn prefill_flash<F: NorFlash + ?Sized>(
+    flash: &mut F,
+    avms: &[AvmInFlash<'_>],
+    selection: Selection,
+    target: CodeTarget,
+    on_entry: impl FnMut(&Candidate<'_>, &CacheEntry),
+) -> Result<u32, PrefillError> {
+    let start = cache_start(avms).ok_or(err(None, PrefillErrorKind::NoAvm))?;
+    let modules = select(avms, selection);
+    let end = flash.end();
+    write_cache(flash, avms, &modules, start..end, target, on_entry)
 }
 
 /// The host's path from a prefilled flash model to what a destination must be told.
