@@ -226,6 +226,8 @@ pub struct Rp2040 {
     /// Erase/program calls since the last `set_power_cut`.
     flash_ops_since_cut_set: u64,
     cut: Option<Cut>,
+    /// Lowest main stack pointer seen since the last `set_sp_pc`/`reset_lowest_sp`.
+    lowest_sp: u32,
     powered: bool,
     /// A run that failed leaves the core mid-instruction: it stays failed until the debugger
     /// resets it or sets a new PC.
@@ -270,6 +272,7 @@ impl Rp2040 {
             program_calls: 0,
             flash_ops_since_cut_set: 0,
             cut: None,
+            lowest_sp: u32::MAX,
             powered: true,
             failed: None,
         };
@@ -364,6 +367,18 @@ impl Rp2040 {
         self.proc.set_pc(pc & !1);
         self.proc.registers.psr.set_t(true);
         self.failed = None;
+        self.lowest_sp = self.proc.registers.msp;
+    }
+
+    /// The lowest value the (main) stack pointer took since the last [`Rp2040::set_sp_pc`] or
+    /// [`Rp2040::reset_lowest_sp`]: the initial SP minus this is the stack the program used.
+    pub fn lowest_sp(&self) -> u32 {
+        self.lowest_sp
+    }
+
+    /// Starts measuring the stack again from the current SP.
+    pub fn reset_lowest_sp(&mut self) {
+        self.lowest_sp = self.proc.registers.msp;
     }
 
     /// The program counter.
@@ -522,6 +537,7 @@ impl Rp2040 {
             }
             count += 1;
             clock.instructions.set(count);
+            self.lowest_sp = self.lowest_sp.min(self.proc.registers.msp);
             if self.proc.registers.mode == Mode::Handler {
                 return Err(EmuError::Fault {
                     pc,

@@ -57,6 +57,7 @@ fn core_compiles_golden_modules_on_the_emulator() {
         chip.write_memory(MAILBOX, &offset.to_le_bytes()).unwrap();
         chip.write_memory(MAILBOX + 4, &len.to_le_bytes()).unwrap();
         let before = chip.stats();
+        chip.reset_lowest_sp();
         let stop = chip.run(1_000_000_000);
         assert!(
             matches!(stop, Ok(Stop::Breakpoint { imm: 1, .. })),
@@ -74,8 +75,9 @@ fn core_compiles_golden_modules_on_the_emulator() {
         let instructions = s.instructions - before.instructions;
         let ms = (s.estimated_us - before.estimated_us) as f64 / 1000.0;
         println!(
-            "{module:<20} {instructions:>9} instructions, {ms:>6.1} ms on the device, peak heap {} KB",
-            word(5) / 1024
+            "{module:<20} {instructions:>9} instructions, {ms:>6.1} ms on the device, peak heap {} KB, stack {} B",
+            word(5) / 1024,
+            loaded.stack_start.unwrap() - chip.lowest_sp()
         );
     }
     // The modules were read in place through XIP, which the program mapped itself.

@@ -838,3 +838,18 @@ fn flash_size_is_checked() {
     }
     assert!(Rp2040::new(vec![0; 16 << 20]).is_ok());
 }
+
+#[test]
+fn measures_the_stack_used() {
+    let prog = assemble(
+        "stack",
+        "main:\n push {r0-r7}\n sub sp, #256\n add sp, #256\n pop {r0-r7}\n push {r0}\n bkpt #1\n",
+    );
+    let mut chip = load(vec![0; FLASH], &prog);
+    assert_eq!(chip.lowest_sp(), STACK_TOP);
+    bkpt(&mut chip);
+    assert_eq!(chip.sp(), STACK_TOP - 4);
+    assert_eq!(chip.lowest_sp(), STACK_TOP - 32 - 256);
+    chip.reset_lowest_sp();
+    assert_eq!(chip.lowest_sp(), STACK_TOP - 4);
+}
