@@ -62,13 +62,11 @@ mod error;
 mod rom;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
-use armagnac::core::ItState;
-use std::collections::HashMap;
-
-use armagnac::core::{ArmVersion, Condition, Config, Effect, Processor, RunError};
+use armagnac::core::{ArmVersion, Condition, Config, Effect, ItState, Processor, RunError};
 use armagnac::decoder::{
     InstructionDecode, InstructionDecodeError, Lut16AndGrouped32InstructionDecoder,
 };
