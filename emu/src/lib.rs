@@ -44,6 +44,7 @@
 //! - **Power loss**: [`PowerCut`] stops the chip after a number of instructions or in the middle
 //!   of an erase/program call, which then has changed only its first bytes. [`Rp2040::flash`] then
 //!   shows what the flash chip holds.
+//! - **Stack**: the lowest SP of a run ([`Rp2040::lowest_sp`]), for the stack a program used.
 //! - **Debugger view** ([`Rp2040::read_memory`], [`Rp2040::write_memory`],
 //!   [`Rp2040::reset_and_halt`], [`Rp2040::set_sp_pc`]): what a probe can do, whatever the XIP
 //!   state.
@@ -462,7 +463,9 @@ impl Rp2040 {
         });
     }
 
-    /// Runs at most `limit` instructions.
+    /// Runs at most `limit` instructions. After an error the core stays failed (it stopped
+    /// mid-instruction): `run` returns the same error until [`Rp2040::reset_and_halt`] or
+    /// [`Rp2040::set_sp_pc`].
     pub fn run(&mut self, limit: u64) -> Result<Stop, EmuError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
