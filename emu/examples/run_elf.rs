@@ -118,6 +118,7 @@ fn run(args: &Args) -> Result<(), String> {
         "device ms (total)     {:.3}",
         s.estimated_us as f64 / 1000.0
     );
+    println!("stack used            {} bytes", sp - chip.lowest_sp());
     println!(
         "erase calls           {} ({} bytes)",
         s.erase_calls, s.erased_bytes

@@ -44,6 +44,7 @@
 //! - **Power loss**: [`PowerCut`] stops the chip after a number of instructions or in the middle
 //!   of an erase/program call, which then has changed only its first bytes. [`Rp2040::flash`] then
 //!   shows what the flash chip holds.
+//! - **Stack**: the lowest SP of a run ([`Rp2040::lowest_sp`]), for the stack a program used.
 //! - **Debugger view** ([`Rp2040::read_memory`], [`Rp2040::write_memory`],
 //!   [`Rp2040::reset_and_halt`], [`Rp2040::set_sp_pc`]): what a probe can do, whatever the XIP
 //!   state.
@@ -62,13 +63,11 @@ mod error;
 mod rom;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
-use armagnac::core::ItState;
-use std::collections::HashMap;
-
-use armagnac::core::{ArmVersion, Condition, Config, Effect, Processor, RunError};
+use armagnac::core::{ArmVersion, Condition, Config, Effect, ItState, Processor, RunError};
 use armagnac::decoder::{
     InstructionDecode, InstructionDecodeError, Lut16AndGrouped32InstructionDecoder,
 };
@@ -174,12 +173,47 @@ impl InstructionDecode for Decoder {
     }
 }
 
+/// A decoded instruction, kept per SRAM halfword while the encoding there is unchanged.
+struct Decoded {
+    /// 16-bit encoding, or first halfword << 16 | second halfword.
+    raw: u32,
+    condition: Condition,
+    ins: Rc<dyn Instruction>,
+}
+
+/// `asrs #imm`, `asrs` or `rors` by register: the encodings [`Rp2040::shift_fixup`] looks at.
+fn shift_candidate(raw: u32) -> bool {
+    raw & 0xf800 == 0x1000 || raw & 0xff80 == 0x4100 || raw & 0xffc0 == 0x41c0
+}
+
+/// After an instruction ran with the PC 4 ahead: the PC of the next one, and what stops.
+fn finish(proc: &mut Processor, raw: u32, effect: Effect) -> Result<Option<u8>, RunError> {
+    let wide = raw > 0xffff;
+    if effect != Effect::Branch && !wide {
+        proc.set_pc(proc.pc().wrapping_sub(2));
+    }
+    // `add pc, rm` / `mov pc, rm`: on ARMv6-M, ALUWritePC is BranchWritePC, which ignores bit 0
+    // (no interworking; jump tables add even offsets). armagnac interworks, clearing the Thumb
+    // bit: undo that.
+    if !wide && (raw & 0xff87 == 0x4487 || raw & 0xff87 == 0x4687) {
+        proc.registers.psr.set_t(true);
+    }
+    match effect {
+        Effect::Break(imm) => Ok(Some(imm)),
+        Effect::None | Effect::Branch | Effect::DebugHint(_) => Ok(None),
+        // The decoder refuses wfe/wfi.
+        Effect::WaitForEvent | Effect::WaitForInterrupt => Err(RunError::InstructionUnknown),
+    }
+}
+
 /// An emulated RP2040 with a flash chip.
 pub struct Rp2040 {
     proc: Processor,
     decoder: Decoder,
     /// 32-bit encodings decoded so far (armagnac decodes them by pattern search).
     wide: HashMap<u32, Rc<dyn Instruction>>,
+    /// Decoded instructions per SRAM halfword (checked against the encoding on every fetch).
+    icache: Vec<Option<Decoded>>,
     sram: Rc<RefCell<Sram>>,
     /// The flash chip; `xip.data` is kept equal to it.
     flash: Vec<u8>,
@@ -191,6 +225,8 @@ pub struct Rp2040 {
     /// Erase/program calls since the last `set_power_cut`.
     flash_ops_since_cut_set: u64,
     cut: Option<Cut>,
+    /// Lowest main stack pointer seen since the last `set_sp_pc`/`reset_lowest_sp`.
+    lowest_sp: u32,
     powered: bool,
     /// A run that failed leaves the core mid-instruction: it stays failed until the debugger
     /// resets it or sets a new PC.
@@ -223,6 +259,9 @@ impl Rp2040 {
             proc,
             decoder: Decoder(DECODER.with(Rc::clone)),
             wide: HashMap::new(),
+            icache: std::iter::repeat_with(|| None)
+                .take(SRAM_SIZE as usize / 2)
+                .collect(),
             sram,
             flash,
             xip,
@@ -232,6 +271,7 @@ impl Rp2040 {
             program_calls: 0,
             flash_ops_since_cut_set: 0,
             cut: None,
+            lowest_sp: u32::MAX,
             powered: true,
             failed: None,
         };
@@ -326,6 +366,18 @@ impl Rp2040 {
         self.proc.set_pc(pc & !1);
         self.proc.registers.psr.set_t(true);
         self.failed = None;
+        self.lowest_sp = self.proc.registers.msp;
+    }
+
+    /// The lowest value the (main) stack pointer took since the last [`Rp2040::set_sp_pc`] or
+    /// [`Rp2040::reset_lowest_sp`]: the initial SP minus this is the stack the program used.
+    pub fn lowest_sp(&self) -> u32 {
+        self.lowest_sp
+    }
+
+    /// Starts measuring the stack again from the current SP.
+    pub fn reset_lowest_sp(&mut self) {
+        self.lowest_sp = self.proc.registers.msp;
     }
 
     /// The program counter.
@@ -411,7 +463,9 @@ impl Rp2040 {
         });
     }
 
-    /// Runs at most `limit` instructions.
+    /// Runs at most `limit` instructions. After an error the core stays failed (it stopped
+    /// mid-instruction): `run` returns the same error until [`Rp2040::reset_and_halt`] or
+    /// [`Rp2040::set_sp_pc`].
     pub fn run(&mut self, limit: u64) -> Result<Stop, EmuError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
@@ -484,6 +538,7 @@ impl Rp2040 {
             }
             count += 1;
             clock.instructions.set(count);
+            self.lowest_sp = self.lowest_sp.min(self.proc.registers.msp);
             if self.proc.registers.mode == Mode::Handler {
                 return Err(EmuError::Fault {
                     pc,
@@ -507,39 +562,67 @@ impl Rp2040 {
     /// (what `Processor::step` does, without its event queue, hook scan and peripheral updates,
     /// which this chip does not use). `Some(imm)` for `bkpt #imm`.
     fn step(&mut self, pc: u32) -> Result<Option<u8>, RunError> {
-        let fetch = |chip: &mut Self, at: u32| -> Result<u32, RunError> {
-            // Code runs from SRAM: read it there directly; elsewhere through the bus.
-            let off = at.wrapping_sub(SRAM_BASE) as usize;
-            if let Some(h) = chip.sram.borrow().data.get(off..).and_then(|d| d.get(..2)) {
-                return Ok(u16::from_le_bytes([h[0], h[1]]) as u32);
-            }
-            Ok(chip.proc.read_u16le_iface(at)? as u32)
+        let slot = (pc.wrapping_sub(SRAM_BASE) >> 1) as usize;
+        let Some(raw) = self.sram_code(slot) else {
+            return self.step_uncached(pc);
         };
-        let hw = fetch(self, pc)?;
-        if self.shift_fixup(hw) {
+        if shift_candidate(raw) && self.shift_fixup(raw) {
             self.proc.set_pc(pc.wrapping_add(2));
             return Ok(None);
         }
-        let (ins, wide) = if hw >> 11 >= 0b11101 {
-            let code = hw << 16 | fetch(self, pc.wrapping_add(2))?;
-            let ins = match self.wide.get(&code) {
-                Some(ins) => ins.clone(),
-                None => {
-                    let ins =
-                        self.decoder
-                            .try_decode(code, InstructionSize::Ins32, ItState::new())?;
-                    self.wide.insert(code, ins.clone());
-                    ins
-                }
-            };
-            (ins, true)
-        } else {
-            let ins = self
-                .decoder
-                .try_decode(hw, InstructionSize::Ins16, ItState::new())?;
-            (ins, false)
+        if !matches!(&self.icache[slot], Some(d) if d.raw == raw) {
+            let ins = self.decode(raw)?;
+            self.icache[slot] = Some(Decoded {
+                raw,
+                condition: ins.condition().unwrap_or(Condition::Always),
+                ins,
+            });
+        }
+        let Some(d) = &self.icache[slot] else {
+            return Err(RunError::InstructionUnknown);
         };
         // The PC reads 4 ahead while the instruction executes.
+        self.proc.set_pc(pc.wrapping_add(4));
+        let effect = if self.proc.registers.psr.test(d.condition) {
+            d.ins.execute(&mut self.proc)?
+        } else {
+            Effect::None
+        };
+        finish(&mut self.proc, raw, effect)
+    }
+
+    /// The encoding at SRAM halfword `slot` (both halfwords of a 32-bit one), if it is in SRAM.
+    fn sram_code(&self, slot: usize) -> Option<u32> {
+        if slot >= self.icache.len() {
+            return None;
+        }
+        let sram = self.sram.borrow();
+        let h = |i: usize| {
+            sram.data
+                .get(2 * i..2 * i + 2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]) as u32)
+        };
+        let hw = h(slot)?;
+        if hw >> 11 >= 0b11101 {
+            Some(hw << 16 | h(slot + 1)?)
+        } else {
+            Some(hw)
+        }
+    }
+
+    /// Code outside SRAM (XIP): fetched through the bus, not cached.
+    fn step_uncached(&mut self, pc: u32) -> Result<Option<u8>, RunError> {
+        let hw = self.proc.read_u16le_iface(pc)? as u32;
+        let raw = if hw >> 11 >= 0b11101 {
+            hw << 16 | self.proc.read_u16le_iface(pc.wrapping_add(2))? as u32
+        } else {
+            hw
+        };
+        if shift_candidate(raw) && self.shift_fixup(raw) {
+            self.proc.set_pc(pc.wrapping_add(2));
+            return Ok(None);
+        }
+        let ins = self.decode(raw)?;
         self.proc.set_pc(pc.wrapping_add(4));
         let condition = ins.condition().unwrap_or(Condition::Always);
         let effect = if self.proc.registers.psr.test(condition) {
@@ -547,21 +630,24 @@ impl Rp2040 {
         } else {
             Effect::None
         };
-        if effect != Effect::Branch && !wide {
-            self.proc.set_pc(self.proc.pc().wrapping_sub(2));
+        finish(&mut self.proc, raw, effect)
+    }
+
+    /// Decodes a 16-bit (`raw <= 0xffff`) or 32-bit (first halfword high) encoding.
+    fn decode(&mut self, raw: u32) -> Result<Rc<dyn Instruction>, InstructionDecodeError> {
+        if raw <= 0xffff {
+            return self
+                .decoder
+                .try_decode(raw, InstructionSize::Ins16, ItState::new());
         }
-        // `add pc, rm` / `mov pc, rm`: on ARMv6-M, ALUWritePC is BranchWritePC, which ignores
-        // bit 0 (no interworking; jump tables add even offsets). armagnac interworks, clearing
-        // the Thumb bit: undo that.
-        if !wide && (hw & 0xff87 == 0x4487 || hw & 0xff87 == 0x4687) {
-            self.proc.registers.psr.set_t(true);
+        if let Some(ins) = self.wide.get(&raw) {
+            return Ok(ins.clone());
         }
-        match effect {
-            Effect::Break(imm) => Ok(Some(imm)),
-            Effect::None | Effect::Branch | Effect::DebugHint(_) => Ok(None),
-            // The decoder refuses wfe/wfi.
-            Effect::WaitForEvent | Effect::WaitForInterrupt => Err(RunError::InstructionUnknown),
-        }
+        let ins = self
+            .decoder
+            .try_decode(raw, InstructionSize::Ins32, ItState::new())?;
+        self.wide.insert(raw, ins.clone());
+        Ok(ins)
     }
 
     /// armagnac 0.3 panics on three legal ARMv6-M shifts: `asrs rd, rm, #32`, `asrs rdn, rm` by

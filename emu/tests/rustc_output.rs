@@ -1,8 +1,7 @@
 //! rustc's own ARMv6-M output runs on the emulator with the results the host computes from the
 //! same source (emu/tests/thumbv6m-program), at opt-level z and without optimisation.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
 use avm_jit_emu::{load_elf, Rp2040, Stop};
 
@@ -11,45 +10,12 @@ mod host {
     include!("thumbv6m-program/work.rs");
 }
 
-fn build(release: bool) -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/thumbv6m-program");
-    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("thumbv6m-program");
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(&dir)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .args([
-            "rustc",
-            "--quiet",
-            "--target",
-            "thumbv6m-none-eabi",
-            "--target-dir",
-        ])
-        .arg(&target_dir);
-    if release {
-        cmd.arg("--release");
-    }
-    cmd.arg("--")
-        .arg(format!("-Clink-arg=-T{}", dir.join("link.x").display()));
-    let out = cmd.output().expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "building the thumbv6m program failed (scripts/setup.sh adds the target):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let elf = target_dir
-        .join("thumbv6m-none-eabi")
-        .join(if release { "release" } else { "debug" })
-        .join("emu-thumbv6m-program");
-    std::fs::read(elf).unwrap()
-}
-
 #[test]
 fn rustc_thumbv6m_output_computes_what_the_host_computes() {
     let mut want = [0u32; 8];
     host::work(&mut want);
     for release in [true, false] {
-        let elf = build(release);
+        let elf = common::build_program("thumbv6m-program", "emu-thumbv6m-program", release);
         let mut chip = Rp2040::new(vec![0xff; 4096]).unwrap();
         let loaded = load_elf(&mut chip, &elf).unwrap();
         chip.set_sp_pc(loaded.stack_start.unwrap(), loaded.entry);

@@ -126,6 +126,46 @@ pub fn assemble_at(name: &str, src: &str, text: u32) -> Program {
     }
 }
 
+/// Builds the bare-metal crate `emu/tests/<dir>` (bin `<bin>`) for thumbv6m-none-eabi with its
+/// `link.x`, and returns its ELF.
+pub fn build_program(dir: &str, bin: &str, release: bool) -> Vec<u8> {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(dir);
+    let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(dir);
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(&src)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .args([
+            "rustc",
+            "--quiet",
+            "--target",
+            "thumbv6m-none-eabi",
+            "--target-dir",
+        ])
+        .arg(&target_dir);
+    if release {
+        cmd.arg("--release");
+    }
+    cmd.arg("--")
+        .arg(format!("-Clink-arg=-T{}", src.join("link.x").display()));
+    let out = cmd.output().expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "building {dir} failed (scripts/setup.sh adds the thumbv6m-none-eabi target):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let profile = if release { "release" } else { "debug" };
+    std::fs::read(
+        target_dir
+            .join("thumbv6m-none-eabi")
+            .join(profile)
+            .join(bin),
+    )
+    .unwrap()
+}
+
 /// A chip with `flash`, the program in SRAM, SP at the top of SRAM and PC at `_start`.
 pub fn load(flash: Vec<u8>, prog: &Program) -> Rp2040 {
     let mut chip = Rp2040::new(flash).unwrap();
