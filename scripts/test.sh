@@ -7,4 +7,7 @@ bash scripts/setup.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo build -p avm-jit-core --target thumbv6m-none-eabi
+# The device loader is its own workspace (thumbv6m only); cli/build.rs builds it, this lints it.
+cargo fmt --manifest-path device-loader/Cargo.toml --check
+cargo clippy --manifest-path device-loader/Cargo.toml --release --target thumbv6m-none-eabi -- -D warnings
 cargo test --workspace
