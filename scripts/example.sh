@@ -17,6 +17,8 @@ mkdir -p "$out"
 "$avm_jit" info "$out/$(basename "${app%.avm}").avm"
 "$avm_jit" flash --target rp2040 --mode aot --image "$out/flash-aot.bin" "$app"
 "$avm_jit" flash --target rp2040 --mode jit --image "$out/flash-jit.bin" "$app"
+# Compile on the (emulated) Pico itself with the device loader; every entry checked against the host.
+"$avm_jit" flash --target rp2040 --mode device --image "$out/flash-device.bin" "$app"
 "$avm_jit" flash --target rp2040 --mode aot --uf2 "$out/app-aot.uf2" "$app"
 "$avm_jit" info --image "$out/flash-aot.bin"
 "$avm_jit" flash --target rp2040 --mode prefill --image "$out/flash-prefill.bin" "$app"

@@ -24,6 +24,10 @@ pub enum Mode {
     /// Write the AVMs as they are (bytecode kept) plus the JIT cache entries AtomVM's own JIT
     /// would write for their modules, marked valid: the JIT firmware boots into native code.
     Prefill,
+    /// Write the AVMs as they are, then compile their modules into the JIT cache on the chip
+    /// itself (--probe) or on the emulated RP2040 (--image), with avm-jit's device loader, and
+    /// check every entry against the host's compile.
+    Device,
 }
 
 /// Which modules get cache entries in `--mode prefill`.
@@ -155,7 +159,7 @@ fn prepare(path: &Path, mode: Mode, chip: Chip) -> Result<Vec<u8>> {
     chip.check_native_code(&bytes)
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;
     match mode {
-        Mode::Jit | Mode::Prefill => Ok(bytes),
+        Mode::Jit | Mode::Prefill | Mode::Device => Ok(bytes),
         Mode::Aot => {
             let out = crate::aot::compile_avm(&bytes, chip.code_target())
                 .with_context(|| format!("cannot compile {}", path.display()))?;
@@ -231,6 +235,19 @@ struct FlashSummary {
 
 pub fn run_flash(args: &FlashArgs) -> Result<()> {
     let chip = parse_chip(&args.target)?;
+    if args.mode == Mode::Device {
+        if chip != Chip::Rp2040 {
+            anyhow::bail!(
+                "--mode device runs the avm-jit device loader, which is RP2040-only for now; for {} use --mode prefill (the same cache, written by the host)",
+                chip.name()
+            );
+        }
+        if args.destination.uf2.is_some() {
+            anyhow::bail!(
+                "--mode device runs the compiler on the chip: use --probe or --image, not --uf2"
+            );
+        }
+    }
     let layout = chip_layout(chip, args.flash_size)?;
     crate::check::flash_args(&layout, args.address)?;
     // The image or UF2 file is neither input, checked before anything is read or written.
@@ -291,6 +308,10 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
     }
     let plan = plan::plan(&req).map_err(who)?;
     let mut prefilled = None;
+    if args.mode == Mode::Device {
+        let lib = lib.as_deref().or(old_lib.as_deref());
+        return run_device(args, &layout, &plan, &main, lib, device);
+    }
     let (mut programmed, mut erased) = plan.totals();
     if args.mode == Mode::Prefill {
         if lib.is_none() && args.destination.uf2.is_some() {
@@ -340,6 +361,7 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
             Mode::Aot => "aot",
             Mode::Jit => "jit",
             Mode::Prefill => "prefill",
+            Mode::Device => "device",
         };
         match &summary.prefill {
             None => outln!(
@@ -364,6 +386,57 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
                 crate::prefill::print_summary(p)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// `--mode device`: the plan (raw AVMs, erased cache region), then the device loader on the chip.
+fn run_device(
+    args: &FlashArgs,
+    layout: &Layout,
+    plan: &plan::Plan<'_>,
+    main: &[u8],
+    lib: Option<&[u8]>,
+    mut device: Box<dyn Device>,
+) -> Result<()> {
+    device.apply(plan)?;
+    let job = crate::device_mode::DeviceJob {
+        layout,
+        main,
+        main_address: args.address,
+        lib,
+        selection: args.modules,
+        json: args.json,
+    };
+    let what = device.describe();
+    let summary = {
+        let mut core = device
+            .core()?
+            .ok_or_else(|| anyhow!("{what} has no chip to run the device loader on"))?;
+        crate::device_mode::run(&job, plan, core.as_mut())?
+    };
+    if args.json {
+        outln!("{}", serde_json::to_string_pretty(&summary)?)?;
+    } else {
+        crate::device_mode::print_table(&summary)?;
+    }
+    if summary.differences > 0 {
+        anyhow::bail!(
+            "{} of {} modules differ from the host's compile; {} left as it was",
+            summary.differences,
+            summary.modules.len(),
+            device.describe()
+        );
+    }
+    device.finish(!args.no_reset)?;
+    if !args.json {
+        outln!(
+            "{}: main.avm ({} bytes) at {:#010x}; {} modules compiled on the device, every one identical to the host's compile; cache marked valid",
+            device.describe(),
+            Pack::parse(main).map(|p| p.len()).unwrap_or(main.len()),
+            plan.main_address,
+            summary.identical
+        )?;
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ mod check;
 mod compare;
 mod compile;
 mod device;
+mod device_mode;
 mod disasm;
 mod flash;
 mod image_info;

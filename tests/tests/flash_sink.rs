@@ -70,3 +70,89 @@ fn flash_entries_equal_in_memory_compiles() {
     }
     assert!(compared >= 16, "only {compared} modules compared");
 }
+
+/// A flash that counts what it is asked to do.
+struct Counting {
+    flash: MemFlash,
+    programs: u64,
+    erases: u64,
+}
+
+impl NorFlash for Counting {
+    fn base(&self) -> u32 {
+        self.flash.base()
+    }
+    fn capacity(&self) -> u32 {
+        self.flash.capacity()
+    }
+    fn read(
+        &mut self,
+        address: u32,
+        buf: &mut [u8],
+    ) -> Result<(), avm_jit_core::flash::FlashError> {
+        self.flash.read(address, buf)
+    }
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), avm_jit_core::flash::FlashError> {
+        self.erases += 1;
+        self.flash.erase(from, to)
+    }
+    fn program(
+        &mut self,
+        address: u32,
+        data: &[u8],
+    ) -> Result<(), avm_jit_core::flash::FlashError> {
+        self.programs += 1;
+        self.flash.program(address, data)
+    }
+}
+
+/// On the chip every program call costs at least a page program (~0.4 ms): the sink keeps
+/// back-patches in RAM (a window of recent pages, one patch page for older ones), so a module
+/// costs about one program call per page of code, not one per patched byte. Prints the figures.
+#[test]
+fn flash_sink_programs_about_once_per_page() {
+    let Some(golden) = golden_dir("flash_sink_programs_about_once_per_page") else {
+        return;
+    };
+    let mut beams = beams_in(&workspace_root().join("fixtures/example/beams"));
+    for (app, name) in [
+        ("stdlib", "lists"),
+        ("stdlib", "maps"),
+        ("compiler", "beam_validator"),
+        ("stdlib", "unicode_util"),
+    ] {
+        let path = golden
+            .join("otp25/beams")
+            .join(app)
+            .join(format!("{name}.beam"));
+        beams.push((name.to_string(), std::fs::read(path).unwrap()));
+    }
+    println!(
+        "{:<16} {:>8} {:>6} {:>9} {:>7}",
+        "module", "native", "pages", "programs", "erases"
+    );
+    for (name, bytes) in &beams {
+        let module = Module::parse(bytes).unwrap();
+        let env = BeamEnv::new(&module).unwrap();
+        let mut flash = Counting {
+            flash: MemFlash::erased(BASE, 0x40_0000),
+            programs: 0,
+            erases: 0,
+        };
+        let sink = FlashSink::new(&mut flash, CACHE).unwrap();
+        let (sink, labels) = compile_into(&module, &env, CodeTarget::Armv6m, sink).unwrap();
+        let size = avm_jit_core::stream::CodeSink::offset(&sink) as u64;
+        sink.finish(1, 0x1018_0100, labels).unwrap();
+        let pages = (u64::from(CACHE % 256) + 16 + size).div_ceil(256);
+        println!(
+            "{name:<16} {size:>8} {pages:>6} {:>9} {:>7}",
+            flash.programs, flash.erases
+        );
+        // Every page once, the header once, and each older page at most twice more for patches.
+        assert!(
+            flash.programs <= 3 * pages + 1,
+            "{name}: {} program calls for {pages} pages",
+            flash.programs
+        );
+    }
+}

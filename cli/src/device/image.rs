@@ -61,6 +61,13 @@ impl Device for ImageFile {
         plan.apply(&mut self.flash)
             .map_err(|e| anyhow::anyhow!("{}: {e}", self.describe()))
     }
+    fn core(&mut self) -> Result<Option<Box<dyn super::loader::Core + '_>>> {
+        let name = self.describe();
+        Ok(Some(Box::new(super::emulator::EmulatedCore::new(
+            &mut self.flash,
+            name,
+        )?)))
+    }
     fn finish(&mut self, _reset: bool) -> Result<()> {
         match &self.output {
             Some(output) => files::write_output(output, self.flash.as_bytes(), true),

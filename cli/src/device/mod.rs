@@ -3,7 +3,9 @@
 use anyhow::Result;
 use avm_jit_core::flash::Plan;
 
+pub mod emulator;
 pub mod image;
+pub mod loader;
 #[cfg(feature = "probe")]
 pub mod probe;
 pub mod uf2;
@@ -14,6 +16,10 @@ pub trait Device {
     /// Read flash at `address`; `Ok(false)` when this destination cannot be read back (UF2).
     fn read(&mut self, address: u32, buf: &mut [u8]) -> Result<bool>;
     fn apply(&mut self, plan: &Plan<'_>) -> Result<()>;
+    /// The chip behind this destination, to run the device loader on (`None`: a UF2 file).
+    fn core(&mut self) -> Result<Option<Box<dyn loader::Core + '_>>> {
+        Ok(None)
+    }
     /// Make the result permanent (save the file) and, for a device, reset it if asked.
     fn finish(&mut self, reset: bool) -> Result<()>;
 }

@@ -161,12 +161,92 @@ impl Device for ProbeDevice {
         Ok(())
     }
 
+    fn core(&mut self) -> Result<Option<Box<dyn super::loader::Core + '_>>> {
+        Ok(Some(Box::new(ProbeCore {
+            session: &mut self.session,
+            name: self.name.clone(),
+            chip: self.chip,
+        })))
+    }
+
     fn finish(&mut self, reset: bool) -> Result<()> {
         if reset {
             let mut core = self.session.core(0).context("cannot access core 0")?;
             core.reset().context("cannot reset the target")?;
             std::thread::sleep(Duration::from_millis(10));
         }
+        Ok(())
+    }
+}
+
+/// Core 0 of the RP2040 behind the probe, for the device loader's driver.
+pub struct ProbeCore<'s> {
+    session: &'s mut Session,
+    name: String,
+    chip: Chip,
+}
+
+const HALT_TIMEOUT: Duration = Duration::from_millis(500);
+
+impl super::loader::Core for ProbeCore<'_> {
+    fn describe(&self) -> String {
+        format!("{} through {}", self.chip.probe_target(), self.name)
+    }
+    fn reset_and_halt(&mut self) -> Result<()> {
+        let mut core = self.session.core(0).context("cannot access core 0")?;
+        core.reset_and_halt(HALT_TIMEOUT)
+            .context("cannot reset and halt the target")?;
+        Ok(())
+    }
+    fn write_memory(&mut self, address: u32, data: &[u8]) -> Result<()> {
+        let mut core = self.session.core(0).context("cannot access core 0")?;
+        core.write_8(u64::from(address), data)
+            .with_context(|| format!("cannot write {} bytes at {address:#010x}", data.len()))
+    }
+    fn read_memory(&mut self, address: u32, buf: &mut [u8]) -> Result<()> {
+        let mut core = self.session.core(0).context("cannot access core 0")?;
+        core.read(u64::from(address), buf)
+            .with_context(|| format!("cannot read {} bytes at {address:#010x}", buf.len()))
+    }
+    fn start(&mut self, sp: u32, pc: u32) -> Result<()> {
+        let mut core = self.session.core(0).context("cannot access core 0")?;
+        let (sp_reg, pc_reg) = (core.stack_pointer().id(), core.program_counter().id());
+        core.write_core_reg(sp_reg, sp).context("cannot set SP")?;
+        core.write_core_reg(pc_reg, pc & !1)
+            .context("cannot set PC")?;
+        core.run().context("cannot start the core")
+    }
+    fn resume(&mut self) -> Result<()> {
+        let mut core = self.session.core(0).context("cannot access core 0")?;
+        // Halted on a `bkpt`: step over it.
+        let pc_reg = core.program_counter().id();
+        let pc: u32 = core.read_core_reg(pc_reg).context("cannot read PC")?;
+        core.write_core_reg(pc_reg, pc + 2)
+            .context("cannot set PC")?;
+        core.run().context("cannot resume the core")
+    }
+    fn poll(&mut self) -> Result<super::loader::Poll> {
+        std::thread::sleep(Duration::from_millis(20));
+        let mut core = self.session.core(0).context("cannot access core 0")?;
+        match core.status().context("cannot read the core's state")? {
+            probe_rs::CoreStatus::Halted(_) => {
+                let pc_reg = core.program_counter().id();
+                let pc: u32 = core.read_core_reg(pc_reg).context("cannot read PC")?;
+                let mut insn = [0u8; 2];
+                core.read(u64::from(pc), &mut insn)
+                    .context("cannot read the halted instruction")?;
+                if insn[1] != 0xBE {
+                    bail!("the core halted at {pc:#010x}, not on a breakpoint");
+                }
+                Ok(super::loader::Poll::Breakpoint(insn[0]))
+            }
+            probe_rs::CoreStatus::LockedUp => bail!("the core locked up (a fault in the loader)"),
+            _ => Ok(super::loader::Poll::Running),
+        }
+    }
+    fn halt(&mut self) -> Result<()> {
+        let mut core = self.session.core(0).context("cannot access core 0")?;
+        core.halt(HALT_TIMEOUT).context("cannot halt the core")?;
         Ok(())
     }
 }

@@ -7,10 +7,12 @@
 //! - [`cache`]: the records of AtomVM's `jit_stream_flash` cache (reader and writer helpers).
 //! - [`prefill`]: which modules get cache entries, in which order, where, and the END marking.
 //! - [`sink`]: a code sink that compiles straight into a cache entry (the device loader's path).
+//! - [`mailbox`]: the protocol between the host and the device loader running in SRAM.
 //! - [`uf2`]: a plan as UF2 blocks for the BOOTSEL drive.
 
 pub mod cache;
 pub mod chip;
+pub mod mailbox;
 pub mod nor;
 pub mod plan;
 pub mod prefill;

@@ -1,9 +1,19 @@
 //! A [`CodeSink`] that streams a module's native code straight into a JIT cache entry in flash.
 //!
 //! Same scheme as AtomVM's flash stream: the 16-byte entry header stays blank while the code is
-//! appended after it, one 256-byte page buffer at a time; a sector entered for the first time is
-//! erased if it holds leftovers; patches to pages already programmed only clear bits. When the module
-//! is done, [`FlashSink::finish`] programs the header, which makes the entry visible.
+//! appended after it, one 256-byte page at a time; a sector entered for the first time is erased if
+//! it holds leftovers. When the module is done, [`FlashSink::finish`] programs the header, which
+//! makes the entry visible.
+//!
+//! Back-patches are frequent (every forward branch, every label of the jump table), and on the
+//! chip each program call costs at least a whole page (~0.4 ms). So the last [`WINDOW_PAGES`]
+//! pages stay in RAM until the code has moved past them, and patches to them cost nothing; a patch
+//! to a page already programmed is collected in one of [`PATCH_PAGES`] patch buffers (the page's
+//! current contents with the patches applied), programmed when the least recently patched one
+//! must make room, or at the end.
+
+use alloc::vec;
+use alloc::vec::Vec;
 
 use super::cache::{prepare_entry, EntryHeader, ENTRY_HEADER_LEN};
 use super::nor::{FlashError, FlashErrorKind, NorFlash};
@@ -11,14 +21,24 @@ use super::{align_down, PAGE_SIZE, SECTOR_SIZE};
 use crate::stream::{CodeSink, SinkError};
 
 const PAGE: usize = PAGE_SIZE as usize;
+/// Pages of code kept in RAM (the one being filled included): 2 KiB.
+pub const WINDOW_PAGES: usize = 8;
+/// Programmed pages collecting patches at a time: 1 KiB.
+pub const PATCH_PAGES: usize = 4;
 
 pub struct FlashSink<'f, F: NorFlash + ?Sized> {
     flash: &'f mut F,
     entry: u32,
     /// Bytes appended so far (the stream offset).
     len: u32,
+    /// The page being filled.
     page_addr: u32,
-    page: [u8; PAGE],
+    /// The oldest page still in RAM; pages `window_addr..=page_addr` are buffered.
+    window_addr: u32,
+    /// `WINDOW_PAGES` page buffers; the page at address `a` lives in slot `(a / PAGE) % WINDOW_PAGES`.
+    window: Vec<u8>,
+    /// Programmed pages collecting patches (most recently patched last), with their contents.
+    patches: Vec<(u32, [u8; PAGE])>,
     error: Option<SinkError>,
 }
 
@@ -42,6 +62,10 @@ fn is_blank(flash: &mut (impl NorFlash + ?Sized), sector: u32) -> Result<bool, F
     Ok(true)
 }
 
+fn slot(page_addr: u32) -> usize {
+    (page_addr / PAGE_SIZE) as usize % WINDOW_PAGES * PAGE
+}
+
 impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
     /// Start an entry at `entry` (4-byte aligned, from [`super::cache::walk`] or
     /// [`super::cache::first_entry_address`]), clearing leftovers in its sector.
@@ -56,14 +80,17 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
             }
         }
         let page_addr = align_down(header_end, PAGE_SIZE);
-        let mut page = [0xFF; PAGE];
-        flash.read(page_addr, &mut page)?;
+        let mut window = vec![0xFF; WINDOW_PAGES * PAGE];
+        let at = slot(page_addr);
+        flash.read(page_addr, &mut window[at..at + PAGE])?;
         Ok(FlashSink {
             flash,
             entry,
             len: 0,
             page_addr,
-            page,
+            window_addr: page_addr,
+            window,
+            patches: Vec::new(),
             error: None,
         })
     }
@@ -72,30 +99,68 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
         self.entry + ENTRY_HEADER_LEN
     }
 
-    fn flush_page(&mut self) -> Result<(), FlashError> {
-        self.flash.program(self.page_addr, &self.page)
+    /// Program the oldest page of the window (skipped when blank) and drop it from RAM.
+    fn retire_oldest(&mut self) -> Result<(), FlashError> {
+        let at = slot(self.window_addr);
+        let page = &self.window[at..at + PAGE];
+        if page.iter().any(|&b| b != 0xFF) {
+            self.flash.program(self.window_addr, page)?;
+        }
+        self.window_addr += PAGE_SIZE;
+        Ok(())
+    }
+
+    fn flush_patches(&mut self) -> Result<(), FlashError> {
+        for (addr, page) in core::mem::take(&mut self.patches) {
+            self.flash.program(addr, &page)?;
+        }
+        Ok(())
+    }
+
+    /// The patch buffer of the programmed page at `page`, made the most recent.
+    fn patch_page(&mut self, page: u32) -> Result<&mut [u8; PAGE], FlashError> {
+        match self.patches.iter().position(|(a, _)| *a == page) {
+            Some(k) => {
+                let p = self.patches.remove(k);
+                self.patches.push(p);
+            }
+            None => {
+                if self.patches.len() == PATCH_PAGES {
+                    let (addr, old) = self.patches.remove(0);
+                    self.flash.program(addr, &old)?;
+                }
+                let mut buf = [0u8; PAGE];
+                self.flash.read(page, &mut buf)?;
+                self.patches.push((page, buf));
+            }
+        }
+        let last = self.patches.len() - 1;
+        Ok(&mut self.patches[last].1)
     }
 
     fn try_append(&mut self, bytes: &[u8]) -> Result<(), FlashError> {
         for &b in bytes {
             let addr = self.code_start() + self.len;
-            let i = (addr - self.page_addr) as usize;
-            if self.page[i] & b != b {
+            let i = slot(self.page_addr) + (addr - self.page_addr) as usize;
+            if self.window[i] & b != b {
                 return Err(FlashError::new(FlashErrorKind::NotErased, addr));
             }
-            self.page[i] = b;
+            self.window[i] = b;
             self.len += 1;
-            if i == PAGE - 1 {
-                self.flush_page()?;
+            if addr - self.page_addr == PAGE_SIZE - 1 {
                 let next = self.page_addr + PAGE_SIZE;
                 if next >= self.flash.end() {
                     return Err(FlashError::new(FlashErrorKind::OutOfBounds, next));
+                }
+                if (next - self.window_addr) as usize >= WINDOW_PAGES * PAGE {
+                    self.retire_oldest()?;
                 }
                 if next.is_multiple_of(SECTOR_SIZE) && !is_blank(self.flash, next)? {
                     self.flash.erase(next, next + SECTOR_SIZE)?;
                 }
                 self.page_addr = next;
-                self.flash.read(next, &mut self.page)?;
+                let at = slot(next);
+                self.flash.read(next, &mut self.window[at..at + PAGE])?;
             }
         }
         Ok(())
@@ -105,31 +170,44 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
         let start = self.code_start() + offset as u32;
         for (k, &b) in bytes.iter().enumerate() {
             let addr = start + k as u32;
-            if addr >= self.page_addr {
-                let i = (addr - self.page_addr) as usize;
-                if self.page[i] & b != b {
+            let page = align_down(addr, PAGE_SIZE);
+            let i = (addr - page) as usize;
+            if addr >= self.window_addr {
+                let i = slot(page) + i;
+                if self.window[i] & b != b {
                     return Err(FlashError::new(FlashErrorKind::NotErased, addr));
                 }
-                self.page[i] = b;
-            } else {
-                let mut old = [0u8];
-                self.flash.read(addr, &mut old)?;
-                if old[0] & b != b {
-                    return Err(FlashError::new(FlashErrorKind::NotErased, addr));
-                }
-                self.flash.program(addr, &[b])?;
+                self.window[i] = b;
+                continue;
             }
+            let patch = if self.patches.last().is_some_and(|(a, _)| *a == page) {
+                let last = self.patches.len() - 1;
+                &mut self.patches[last].1
+            } else {
+                self.patch_page(page)?
+            };
+            if patch[i] & b != b {
+                return Err(FlashError::new(FlashErrorKind::NotErased, addr));
+            }
+            patch[i] = b;
         }
         Ok(())
     }
 
-    /// Flush the last page and program the entry header; returns the address of the next entry.
+    /// Program what is still in RAM and then the entry header; returns the address of the next
+    /// entry.
     pub fn finish(mut self, version: u16, code_chunk: u32, labels: u32) -> Result<u32, SinkError> {
         if let Some(e) = self.error {
             return Err(e);
         }
         let code_start = self.code_start();
-        self.flush_page().map_err(|e| sink_error(e, code_start))?;
+        let flushed = self.flush_patches().and_then(|()| {
+            while self.window_addr <= self.page_addr {
+                self.retire_oldest()?;
+            }
+            Ok(())
+        });
+        flushed.map_err(|e| sink_error(e, code_start))?;
         let header = EntryHeader::new(version, code_chunk, labels, self.len);
         super::cache::finish_entry(self.flash, self.entry, &header)
             .map_err(|e| sink_error(e, code_start))?;

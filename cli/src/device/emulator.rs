@@ -1,0 +1,200 @@
+//! The emulated RP2040 (`avm-jit-emu`) as a [`Core`] for the device loader's driver: what
+//! `flash --mode device --image FILE` runs the loader on. Its flash starts as the image's; when
+//! the core is dropped the image takes the emulator's flash back (it is saved only by `finish`).
+
+use anyhow::{anyhow, Result};
+use avm_jit_core::flash::MemFlash;
+use avm_jit_emu::{PowerCut, Rp2040, Stats, Stop};
+
+use super::loader::{Core, Poll};
+
+/// Instructions per [`Core::poll`]: about 1/10 s of emulated time, a few ms of host time.
+const SLICE: u64 = 10_000_000;
+
+pub struct EmulatedCore<'f> {
+    chip: Rp2040,
+    image: &'f mut MemFlash,
+    name: String,
+    /// A power cut to arm when the loader starts (a reset disarms the emulator's).
+    cut: Option<PowerCut>,
+}
+
+impl<'f> EmulatedCore<'f> {
+    pub fn new(image: &'f mut MemFlash, name: String) -> Result<Self> {
+        let chip = Rp2040::new(image.as_bytes().to_vec())
+            .map_err(|e| anyhow!("cannot emulate an RP2040 with {name}: {e}"))?;
+        Ok(EmulatedCore {
+            chip,
+            image,
+            name,
+            cut: None,
+        })
+    }
+    /// What the emulator counted (instructions, flash calls, estimated time) since it was made.
+    pub fn stats(&self) -> Stats {
+        self.chip.stats()
+    }
+    /// The emulator's flash now.
+    #[cfg(test)]
+    pub fn image_now(&self) -> &[u8] {
+        self.chip.flash()
+    }
+    /// Cut the power at some point of the next loader run, counted from its start (tests of
+    /// interrupted device compiles).
+    #[cfg(test)]
+    pub fn set_power_cut(&mut self, cut: PowerCut) {
+        self.cut = Some(cut);
+    }
+}
+
+impl Drop for EmulatedCore<'_> {
+    fn drop(&mut self) {
+        if let Ok(flash) = MemFlash::from_bytes(self.image.base(), self.chip.flash().to_vec()) {
+            *self.image = flash;
+        }
+    }
+}
+
+use avm_jit_core::flash::NorFlash as _;
+
+impl Core for EmulatedCore<'_> {
+    fn describe(&self) -> String {
+        format!("the emulated RP2040 ({})", self.name)
+    }
+    fn reset_and_halt(&mut self) -> Result<()> {
+        self.chip.reset_and_halt().map_err(|e| anyhow!("{e}"))
+    }
+    fn write_memory(&mut self, address: u32, data: &[u8]) -> Result<()> {
+        self.chip
+            .write_memory(address, data)
+            .map_err(|e| anyhow!("{e}"))
+    }
+    fn read_memory(&mut self, address: u32, buf: &mut [u8]) -> Result<()> {
+        self.chip
+            .read_memory(address, buf)
+            .map_err(|e| anyhow!("{e}"))
+    }
+    fn start(&mut self, sp: u32, pc: u32) -> Result<()> {
+        self.chip.set_sp_pc(sp, pc);
+        if let Some(cut) = self.cut.take() {
+            self.chip.set_power_cut(cut);
+        }
+        Ok(())
+    }
+    fn resume(&mut self) -> Result<()> {
+        // Running again continues after the `bkpt`.
+        Ok(())
+    }
+    fn poll(&mut self) -> Result<Poll> {
+        match self.chip.run(SLICE) {
+            Ok(Stop::Breakpoint { imm, .. }) => Ok(Poll::Breakpoint(imm)),
+            Ok(Stop::InstructionLimit) => Ok(Poll::Running),
+            Ok(Stop::PowerCut) => Err(anyhow!("the emulated RP2040 lost power")),
+            Err(e) => Err(anyhow!(
+                "the device loader failed on the emulated RP2040: {e}"
+            )),
+        }
+    }
+    fn halt(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn counts(&self) -> Option<[u64; 5]> {
+        let s = self.stats();
+        Some([
+            s.instructions,
+            s.erase_calls,
+            s.program_calls,
+            s.flash_busy_us,
+            s.estimated_us,
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device_mode::{run, DeviceJob};
+    use crate::flash::Modules;
+    use avm_jit_core::avm::Pack;
+    use avm_jit_core::flash::plan::{self, Layout, PlanRequest};
+
+    const EXAMPLE: &[u8] = include_bytes!("../../../fixtures/example/example.avm");
+    const MAIN: u32 = 0x1018_0000;
+
+    /// Power lost at many points of a device compile (mid-erase and mid-program included): the
+    /// image never looks valid to AtomVM (main.avm's end section still not `END`) unless every
+    /// entry is complete, and running the loader again gives the bytes of an uninterrupted run.
+    #[test]
+    fn power_loss_never_leaves_a_valid_looking_cache_and_a_rerun_completes_it() {
+        let layout = Layout::rp2040();
+        let plan = plan::plan(&PlanRequest::new(EXAMPLE)).unwrap();
+        let mut base = MemFlash::erased(layout.flash_base, layout.flash_size);
+        plan.apply(&mut base).unwrap();
+        let job = DeviceJob {
+            layout: &layout,
+            main: EXAMPLE,
+            main_address: MAIN,
+            lib: None,
+            selection: Modules::All,
+            json: true,
+        };
+        let end_name = MAIN + Pack::parse(EXAMPLE).unwrap().end().offset as u32 + 12;
+
+        let mut reference = base.clone();
+        let stats = {
+            let mut core = EmulatedCore::new(&mut reference, "reference".into()).unwrap();
+            let summary = run(&job, &plan, &mut core).unwrap();
+            assert_eq!(summary.differences, 0);
+            core.stats()
+        };
+        let reference_bytes = reference.as_bytes().to_vec();
+        let calls = stats.erase_calls + stats.program_calls;
+        assert!(calls > 20, "{stats:?}");
+        let mut cuts = Vec::new();
+        for k in (0..calls)
+            .step_by((calls / 7).max(1) as usize)
+            .chain([calls - 1])
+        {
+            for bytes in [1, 200] {
+                cuts.push(PowerCut::DuringFlashOp { index: k, bytes });
+            }
+        }
+        for i in 1..7 {
+            cuts.push(PowerCut::AfterInstructions(stats.instructions * i / 7));
+        }
+        let mut interrupted = 0;
+        let total = cuts.len();
+        for cut in cuts {
+            let mut image = base.clone();
+            {
+                let mut core = EmulatedCore::new(&mut image, "cut".into()).unwrap();
+                core.set_power_cut(cut);
+                let first = run(&job, &plan, &mut core);
+                let mut name = [0u8; 3];
+                core.read_memory(end_name, &mut name).unwrap();
+                if first.is_ok() {
+                    continue; // the cut came after the run
+                }
+                // END is the last thing written: a cut while programming it may still set it,
+                // after every entry is complete. Before that, never.
+                if &name == b"END" {
+                    assert!(
+                        *core.image_now() == *reference_bytes,
+                        "{cut:?}: END before the entries"
+                    );
+                } else {
+                    interrupted += 1;
+                }
+                let again = run(&job, &plan, &mut core)
+                    .unwrap_or_else(|e| panic!("{cut:?}: the rerun failed: {e:#}"));
+                assert_eq!(again.differences, 0, "{cut:?}");
+            }
+            assert!(image == reference, "{cut:?}: the rerun left other bytes");
+        }
+        // The last flash call is the END marking: a cut there may complete it (0..=2 such).
+        assert!(
+            interrupted + 2 >= total,
+            "only {interrupted} of {total} cuts hit the run"
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! `avm-jit flash --mode device` end to end: the device loader (built for thumbv6m and carried by
+//! the CLI) runs on the emulated RP2040 over a flash image and writes AtomVM's JIT cache there.
+//! The reference for its bytes is `--mode prefill` (the host writing the same cache), itself
+//! checked against AtomVM's own on-device output by the cache conformance suite.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use avm_jit_core::avm::Pack;
+use avm_jit_core::flash::cache::{walk, WalkEnd};
+use avm_jit_core::flash::{MemFlash, SECTOR_SIZE};
+use avm_jit_tests::{golden_dir, workspace_root};
+
+const FLASH_BASE: u32 = 0x1000_0000;
+const LIB: u32 = 0x1010_0000;
+const MAIN: u32 = 0x1018_0000;
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("device_mode_{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+}
+
+fn avm_jit(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_avm-jit"));
+    for a in args {
+        cmd.arg(a);
+    }
+    cmd.output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "avm-jit failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn refused(out: &Output, needles: &[&str]) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "expected exit 1: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "{n:?} not in: {err}");
+    }
+    err
+}
+
+fn example() -> Vec<u8> {
+    std::fs::read(workspace_root().join("fixtures/example/example.avm")).unwrap()
+}
+
+fn flash(mode: &str, image: &Path, avm: &Path, extra: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+        &"flash",
+        &"--target",
+        &"rp2040",
+        &"--mode",
+        &mode,
+        &"--image",
+        &image,
+    ];
+    args.extend_from_slice(extra);
+    args.push(&avm);
+    avm_jit(&args)
+}
+
+/// The entries in an image's cache region from `start`.
+fn entries(image: &[u8], start: u32) -> (Vec<(u32, u32, u32)>, WalkEnd) {
+    let mut flash = MemFlash::from_bytes(FLASH_BASE, image.to_vec()).unwrap();
+    let mut found = Vec::new();
+    let end = FLASH_BASE + image.len() as u32;
+    let stop = walk(&mut flash, start, end, |e| {
+        found.push((e.address, e.header.code, e.header.size))
+    })
+    .unwrap();
+    (found, stop)
+}
+
+fn cache_start(avm: &[u8], at: u32) -> u32 {
+    let end = at + Pack::parse(avm).unwrap().end().data_offset as u32;
+    (end + SECTOR_SIZE - 1) & !(SECTOR_SIZE - 1)
+}
+
+#[test]
+fn device_mode_writes_what_prefill_writes_for_the_example() {
+    let s = Scratch::new("example");
+    let app = s.write("app.avm", &example());
+    let (dev, pre) = (s.path("device.img"), s.path("prefill.img"));
+    let out = ok(&flash("device", &dev, &app, &[]));
+    ok(&flash("prefill", &pre, &app, &[]));
+    for m in [
+        "hello_pico",
+        "arith_demo",
+        "bin_demo",
+        "error_demo",
+        "float_demo",
+        "lists_demo",
+        "maps_demo",
+        "proc_demo",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(m))
+            .unwrap_or_else(|| panic!("{m} not in the table:\n{out}"));
+        assert!(line.ends_with("identical"), "{line}");
+    }
+    assert!(
+        out.contains("every one identical to the host's compile"),
+        "{out}"
+    );
+    let (d, p) = (std::fs::read(&dev).unwrap(), std::fs::read(&pre).unwrap());
+    assert!(d == p, "the device's image differs from --mode prefill's");
+    let (found, _) = entries(&d, cache_start(&example(), MAIN));
+    assert_eq!(found.len(), 8);
+}
+
+/// A lib.avm of golden OTP 25 stdlib modules (raw beams: packed with their literals as `LitU`).
+fn golden_lib(golden: &Path, s: &Scratch, names: &[&str]) -> PathBuf {
+    let beams: Vec<PathBuf> = names
+        .iter()
+        .map(|n| golden.join(format!("otp25/beams/stdlib/{n}.beam")))
+        .collect();
+    let lib = s.path("lib.avm");
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"pack", &"-o", &lib];
+    for b in &beams {
+        args.push(b);
+    }
+    let out = avm_jit(&args);
+    ok(&out);
+    lib
+}
+
+#[test]
+fn device_mode_with_a_lib_writes_what_prefill_writes() {
+    let Some(golden) = golden_dir("device_mode_with_a_lib_writes_what_prefill_writes") else {
+        return;
+    };
+    let s = Scratch::new("lib");
+    let app = s.write("app.avm", &example());
+    let lib = golden_lib(&golden, &s, &["proplists", "orddict", "queue", "lists"]);
+    let (dev, pre) = (s.path("device.img"), s.path("prefill.img"));
+    let out = ok(&flash("device", &dev, &app, &[&"--lib", &lib]));
+    ok(&flash("prefill", &pre, &app, &[&"--lib", &lib]));
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("lists ") && l.ends_with("identical")),
+        "{out}"
+    );
+    let (d, p) = (std::fs::read(&dev).unwrap(), std::fs::read(&pre).unwrap());
+    assert!(d == p, "the device's image differs from --mode prefill's");
+    // Both AVMs are marked valid.
+    let lib_bytes = std::fs::read(&lib).unwrap();
+    for (avm, at) in [(&lib_bytes, 0x1010_0000u32), (&example(), MAIN)] {
+        let end = Pack::parse(avm).unwrap().end().offset + 12;
+        let i = (at - FLASH_BASE) as usize + end;
+        assert_eq!(&d[i..i + 3], b"END");
+    }
+}
+
+/// The example with `maps_demo`'s first instruction replaced by an opcode no compiler knows;
+/// returns the AVM and the file offset of that byte inside the module's BEAM.
+fn corrupt_example() -> (Vec<u8>, usize) {
+    let avm = example();
+    let pack = Pack::parse(&avm).unwrap();
+    let section = pack
+        .sections()
+        .iter()
+        .find(|s| s.module_name() == Some("maps_demo"))
+        .unwrap();
+    let module = avm_jit_core::beam::Module::parse(section.data).unwrap();
+    let code = module.chunk(*b"Code").unwrap();
+    let in_beam = code.offset + 20;
+    let mut bytes = avm.clone();
+    bytes[section.data_offset + in_beam] = 0xFE;
+    (bytes, in_beam)
+}
+
+/// A corrupt module already in flash (here in the lib.avm another tool put there: `flash` itself
+/// refuses a damaged AVM it is given): the loader reports it by name, offset and opcode, gives it no
+/// entry and compiles the rest, and nothing outside the cache region changes but the end names.
+#[test]
+fn a_corrupt_module_is_reported_and_skipped_and_nothing_else_is_written() {
+    let s = Scratch::new("corrupt");
+    let (bad, offset) = corrupt_example();
+    let good = example();
+    let app = s.write("app.avm", &good);
+    let lib_at = (LIB - FLASH_BASE) as usize;
+    let (dev, pre, jit) = (
+        s.path("device.img"),
+        s.path("prefill.img"),
+        s.path("jit.img"),
+    );
+    // Each image: the application by `flash --mode jit`, then the damaged lib.avm written in.
+    for image in [&dev, &pre, &jit] {
+        ok(&flash("jit", image, &app, &[]));
+        let mut bytes = std::fs::read(image).unwrap();
+        bytes[lib_at..lib_at + bad.len()].copy_from_slice(&bad);
+        std::fs::write(image, &bytes).unwrap();
+    }
+    let before = std::fs::read(&jit).unwrap();
+    let out = ok(&flash("device", &dev, &app, &[]));
+    let line = out.lines().find(|l| l.starts_with("maps_demo")).unwrap();
+    assert!(
+        line.contains("not compiled (the host cannot either)"),
+        "{line}"
+    );
+    assert!(
+        out.contains(&format!(
+            "unsupported opcode at offset {offset:#x}, opcode 254"
+        )),
+        "{out}"
+    );
+    ok(&flash("prefill", &pre, &app, &[]));
+    let (d, p) = (std::fs::read(&dev).unwrap(), std::fs::read(&pre).unwrap());
+    assert!(d == p, "the device's image differs from --mode prefill's");
+    // lib.avm's 7 good modules, then main.avm's 8.
+    let start = cache_start(&good, MAIN);
+    let (found, stop) = entries(&d, start);
+    assert_eq!(found.len(), 15, "{found:?}");
+    let WalkEnd::Free { address } = stop else {
+        panic!("{stop:?}")
+    };
+    // Outside the entries, only the two end names changed (end -> END).
+    let mut expected = before.clone();
+    for (at, avm) in [(LIB, &bad), (MAIN, &good)] {
+        let name = (at - FLASH_BASE) as usize + Pack::parse(avm).unwrap().end().offset + 12;
+        assert_eq!(&before[name..name + 3], b"end");
+        expected[name..name + 3].copy_from_slice(b"END");
+    }
+    let cache = (start - FLASH_BASE) as usize;
+    let used = (address - FLASH_BASE) as usize;
+    assert!(
+        d[..cache] == expected[..cache],
+        "written outside the cache region"
+    );
+    assert!(d[used..].iter().all(|&b| b == 0xFF));
+}
+
+#[test]
+fn a_cache_region_too_small_stops_cleanly_and_leaves_the_image() {
+    let s = Scratch::new("small");
+    let app = s.write("app.avm", &example());
+    let dev = s.path("device.img");
+    let old = vec![0x5Au8; 2 << 20];
+    std::fs::write(&dev, &old).unwrap();
+    let out = flash("device", &dev, &app, &[&"--cache-size", &"8K"]);
+    refused(&out, &["cache region too small"]);
+    assert!(std::fs::read(&dev).unwrap() == old, "image changed");
+}
+
+#[test]
+fn device_mode_needs_a_chip() {
+    let s = Scratch::new("uf2");
+    let app = s.write("app.avm", &example());
+    let uf2 = s.path("out.uf2");
+    let out = avm_jit(&[
+        &"flash",
+        &"--target",
+        &"rp2040",
+        &"--mode",
+        &"device",
+        &"--uf2",
+        &uf2,
+        &app,
+    ]);
+    refused(&out, &["--mode device", "--probe or --image"]);
+    assert!(!uf2.exists());
+}
+
+/// The probe path, up to the probe: without a probe attached it stops before writing anything.
+#[test]
+fn device_mode_over_a_probe_reaches_the_probe() {
+    let s = Scratch::new("probe");
+    let app = s.write("app.avm", &example());
+    let out = avm_jit(&[
+        &"flash",
+        &"--target",
+        &"rp2040",
+        &"--mode",
+        &"device",
+        &"--probe=2e8a:000c",
+        &app,
+    ]);
+    if out.status.success() {
+        return; // a Pico is attached: the run itself is the test
+    }
+    refused(&out, &["probe"]);
+}

@@ -1,0 +1,204 @@
+//! The RP2040 boot ROM's flash functions, found through its lookup table and called from SRAM, and
+//! a [`NorFlash`] over them that only writes inside the cache region (plus the AVMs' end names).
+//!
+//! Every erase or program runs the ROM's sequence around it: `connect_internal_flash`,
+//! `flash_exit_xip`, the operation, `flash_flush_cache`, `flash_enter_cmd_xip` — so the XIP window
+//! reads flash again when it returns (the AVMs are read in place through it).
+
+use avm_jit_core::flash::nor::{check_range, FlashError, FlashErrorKind, NorFlash};
+use avm_jit_core::flash::{PAGE_SIZE, SECTOR_SIZE};
+
+use crate::timer_us;
+
+pub const FLASH_BASE: u32 = 0x1000_0000;
+
+type VoidFn = unsafe extern "C" fn();
+type EraseFn = unsafe extern "C" fn(u32, usize, u32, u8);
+type ProgramFn = unsafe extern "C" fn(u32, *const u8, usize);
+
+pub struct Rom {
+    connect: VoidFn,
+    exit_xip: VoidFn,
+    erase: EraseFn,
+    program: ProgramFn,
+    flush: VoidFn,
+    enter_xip: VoidFn,
+}
+
+fn lookup(c1: u8, c2: u8) -> Option<usize> {
+    type LookupFn = unsafe extern "C" fn(*const u16, u32) -> usize;
+    // SAFETY: the boot ROM's header words at 0x14 (function table) and 0x18 (lookup function)
+    // are 16-bit pointers, readable on every RP2040.
+    unsafe {
+        let table = core::ptr::read_volatile(0x14 as *const u16) as usize as *const u16;
+        let f = core::ptr::read_volatile(0x18 as *const u16) as usize;
+        let f: LookupFn = core::mem::transmute::<usize, LookupFn>(f);
+        let p = f(table, u32::from(c1) | u32::from(c2) << 8);
+        (p != 0).then_some(p)
+    }
+}
+
+impl Rom {
+    /// Find the six flash functions; `None` names the first one missing.
+    pub fn find() -> Result<Rom, &'static str> {
+        // SAFETY: each pointer comes from the ROM's own table under its documented code, and has
+        // the documented signature.
+        unsafe {
+            let v = |c1, c2, n| lookup(c1, c2).ok_or(n);
+            Ok(Rom {
+                connect: core::mem::transmute::<usize, VoidFn>(v(b'I', b'F', "IF")?),
+                exit_xip: core::mem::transmute::<usize, VoidFn>(v(b'E', b'X', "EX")?),
+                erase: core::mem::transmute::<usize, EraseFn>(v(b'R', b'E', "RE")?),
+                program: core::mem::transmute::<usize, ProgramFn>(v(b'R', b'P', "RP")?),
+                flush: core::mem::transmute::<usize, VoidFn>(v(b'F', b'C', "FC")?),
+                enter_xip: core::mem::transmute::<usize, VoidFn>(v(b'C', b'X', "CX")?),
+            })
+        }
+    }
+
+    /// Bring the XIP window up (after reset-and-halt the second-stage boot has not run).
+    pub fn xip_up(&self) {
+        // SAFETY: ROM functions without arguments; we run from SRAM.
+        unsafe {
+            (self.connect)();
+            (self.exit_xip)();
+            (self.flush)();
+            (self.enter_xip)();
+        }
+    }
+
+    fn around(&self, op: impl FnOnce()) {
+        // SAFETY: as above; nothing runs from flash while XIP is off.
+        unsafe {
+            (self.connect)();
+            (self.exit_xip)();
+        }
+        op();
+        // SAFETY: as above.
+        unsafe {
+            (self.flush)();
+            (self.enter_xip)();
+        }
+    }
+}
+
+/// Counters of what the flash was asked to do.
+#[derive(Clone, Copy, Default)]
+pub struct FlashStats {
+    pub erases: u32,
+    pub programs: u32,
+    pub busy_us: u32,
+}
+
+/// The flash, read through XIP and written through the ROM inside `window` (and at `names`).
+pub struct RomFlash {
+    rom: Rom,
+    size: u32,
+    window: (u32, u32),
+    /// The 3-byte end-section names that may be programmed to `END`.
+    names: [u32; 2],
+    pub stats: FlashStats,
+}
+
+impl RomFlash {
+    pub fn new(rom: Rom, size: u32, window: (u32, u32), names: [u32; 2]) -> Self {
+        RomFlash {
+            rom,
+            size,
+            window,
+            names,
+            stats: FlashStats::default(),
+        }
+    }
+
+    /// Give the ROM back (to open the flash again with other write permissions).
+    pub fn into_rom(self) -> Rom {
+        self.rom
+    }
+
+    /// The flash bytes at `address..address+len` through XIP, if inside the flash.
+    pub fn slice(&self, address: u32, len: usize) -> Option<&'static [u8]> {
+        check_range(FLASH_BASE, self.size, address, len).ok()?;
+        // SAFETY: inside the XIP window of the flash, which stays mapped (restored after every
+        // erase/program); the loader never writes flash it reads as a module's bytes.
+        Some(unsafe { core::slice::from_raw_parts(address as *const u8, len) })
+    }
+
+    fn writable(&self, address: u32, len: u32) -> bool {
+        let end = match address.checked_add(len) {
+            Some(e) => e,
+            None => return false,
+        };
+        (address >= self.window.0 && end <= self.window.1)
+            || self
+                .names
+                .iter()
+                .any(|&n| n != 0 && address >= n && end <= n + 3)
+    }
+
+    fn timed(&mut self, op: impl FnOnce(&Rom)) {
+        let t0 = timer_us();
+        let rom = &self.rom;
+        rom.around(|| op(rom));
+        self.stats.busy_us = self.stats.busy_us.wrapping_add(timer_us().wrapping_sub(t0));
+    }
+}
+
+impl NorFlash for RomFlash {
+    fn base(&self) -> u32 {
+        FLASH_BASE
+    }
+    fn capacity(&self) -> u32 {
+        self.size
+    }
+    fn read(&mut self, address: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        let src = self
+            .slice(address, buf.len())
+            .ok_or(FlashError::new(FlashErrorKind::OutOfBounds, address))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), FlashError> {
+        if !from.is_multiple_of(SECTOR_SIZE) || !to.is_multiple_of(SECTOR_SIZE) || to < from {
+            return Err(FlashError::new(FlashErrorKind::Unaligned, from));
+        }
+        if !self.writable(from, to - from) {
+            return Err(FlashError::new(FlashErrorKind::OutOfBounds, from));
+        }
+        let (offset, count) = (from - FLASH_BASE, (to - from) as usize);
+        // 64 KiB block erases where aligned, as the SDK asks the ROM.
+        self.timed(|rom| unsafe { (rom.erase)(offset, count, 1 << 16, 0xD8) });
+        self.stats.erases += 1;
+        Ok(())
+    }
+    fn program(&mut self, address: u32, data: &[u8]) -> Result<(), FlashError> {
+        let len = u32::try_from(data.len())
+            .map_err(|_| FlashError::new(FlashErrorKind::OutOfBounds, address))?;
+        if !self.writable(address, len) {
+            return Err(FlashError::new(FlashErrorKind::OutOfBounds, address));
+        }
+        // Whole 256-byte pages, 0xFF (no change) around the data.
+        let mut at = address;
+        let end = address + len;
+        while at < end {
+            let page = at & !(PAGE_SIZE - 1);
+            let stop = end.min(page + PAGE_SIZE);
+            let mut buf = [0xFFu8; PAGE_SIZE as usize];
+            let old = self
+                .slice(at, (stop - at) as usize)
+                .ok_or(FlashError::new(FlashErrorKind::OutOfBounds, at))?;
+            let new = &data[(at - address) as usize..(stop - address) as usize];
+            if let Some(i) = old.iter().zip(new).position(|(o, n)| o & n != *n) {
+                return Err(FlashError::new(FlashErrorKind::NotErased, at + i as u32));
+            }
+            buf[(at - page) as usize..(stop - page) as usize].copy_from_slice(new);
+            let offset = page - FLASH_BASE;
+            let ptr = buf.as_ptr();
+            // SAFETY: a 256-byte page buffer in SRAM, page-aligned offset inside the flash.
+            self.timed(|rom| unsafe { (rom.program)(offset, ptr, PAGE_SIZE as usize) });
+            self.stats.programs += 1;
+            at = stop;
+        }
+        Ok(())
+    }
+}
