@@ -5,6 +5,7 @@ pub mod armv6m;
 pub mod buffer;
 mod pending;
 pub mod regs;
+pub mod riscv32;
 
 use crate::abi::jit;
 use crate::compile::{compile_module, CompileError, ModuleEnv};
