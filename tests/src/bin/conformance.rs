@@ -29,7 +29,9 @@ fn main() -> ExitCode {
     let mut all_ok = true;
     let (mut all_same, mut all_total) = (0, 0);
     for target in &targets {
-        let arch = if target.contains("thumb2") {
+        let arch = if target.contains("riscv32") {
+            CodeTarget::Riscv32
+        } else if target.contains("thumb2") {
             CodeTarget::Armv6mThumb2
         } else {
             CodeTarget::Armv6m
