@@ -4,14 +4,20 @@
 //! ```text
 //! cargo run --release -p avm-jit-tests --bin conformance [-- [--verbose] [TARGET...] [--only MODULE]]
 //! ```
-//! TARGET is e.g. `otp25/armv6m` (default: the three armv6m corpora). For each mismatch it prints
-//! the first differing offset with both sides disassembled around it.
+//! TARGET is e.g. `otp25/armv6m` (default: the three armv6m corpora), `otp25/riscv32` or
+//! `otp25/riscv32-cache` (a `-cache` corpus holds the on-device layout: the module compiled into
+//! an empty stream). For each mismatch it prints the first differing offset with both sides
+//! disassembled around it.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use avm_jit_core::beam::Module;
-use avm_jit_core::compile::module::{native_payload, CodeTarget, ModuleError};
+use avm_jit_core::compile::module::{
+    compile_into, native_payload, BeamEnv, CodeTarget, ModuleError,
+};
+use avm_jit_core::native::single_arch_header;
+use avm_jit_core::stream::VecSink;
 use avm_jit_tests::{golden_beams_dir, golden_dir, golden_index, report, ARMV6M_TARGETS};
 
 fn main() -> ExitCode {
@@ -52,9 +58,10 @@ fn main() -> ExitCode {
                 .join(format!("{}.avmN", row.module));
             let beam = std::fs::read(&beam_path).expect("golden beam");
             let expected = std::fs::read(&expected_path).expect("golden avmN");
+            let on_device = target.ends_with("-cache");
             let got = Module::parse(&beam)
                 .map_err(ModuleError::Beam)
-                .and_then(|m| native_payload(&m, arch));
+                .and_then(|m| payload(&m, arch, on_device));
             match got {
                 Ok(got) if got == expected => same += 1,
                 Ok(got) => {
@@ -75,7 +82,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        println!("armv6m conformance: {same}/{total} ({target})");
+        println!("{} conformance: {same}/{total} ({target})", family(arch));
         for (what, n) in &failures {
             println!("  {n:4} {what}");
         }
@@ -84,13 +91,37 @@ fn main() -> ExitCode {
         all_total += total;
     }
     if targets.len() > 1 {
-        println!("armv6m conformance: {all_same}/{all_total} (all corpora)");
+        let all_riscv = targets.iter().all(|t| t.contains("riscv32"));
+        let family = if all_riscv { "riscv32" } else { "armv6m" };
+        println!("{family} conformance: {all_same}/{all_total} (all corpora)");
     }
     if all_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The golden's name for a code variant's family in the report lines.
+fn family(arch: CodeTarget) -> &'static str {
+    match arch {
+        CodeTarget::Riscv32 => "riscv32",
+        _ => "armv6m",
+    }
+}
+
+/// The payload as the golden stores it: the AOT layout, or (for `-cache` targets) the module
+/// compiled into an empty stream, as the on-device JIT writes it, behind the usual header.
+fn payload(module: &Module<'_>, arch: CodeTarget, on_device: bool) -> Result<Vec<u8>, ModuleError> {
+    if !on_device {
+        return native_payload(module, arch);
+    }
+    let env = BeamEnv::new(module)?;
+    let labels = module.code().map_err(ModuleError::Beam)?.label_count;
+    let mut out = single_arch_header(labels, arch.arch(), arch.variant()).to_vec();
+    let (sink, _) = compile_into(module, &env, arch, VecSink::new())?;
+    out.extend_from_slice(&sink.into_bytes());
+    Ok(out)
 }
 
 fn take_flag(args: &mut Vec<String>, flag: &str) -> bool {

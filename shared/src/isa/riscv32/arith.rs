@@ -134,7 +134,11 @@ impl<S: CodeSink> Riscv32<S> {
         let temp = self.avail(self.available_regs);
         let (t, x) = (xr(temp), xr(r));
         self.put(asm::slli(t, x, k));
-        self.put_i(if sub { asm::sub(x, t, x) } else { asm::add(x, t, x) });
+        self.put_i(if sub {
+            asm::sub(x, t, x)
+        } else {
+            asm::add(x, t, x)
+        });
         self.regs.invalidate_reg(temp);
         self.regs.invalidate_reg(r);
     }

@@ -302,10 +302,7 @@ impl<S: CodeSink> Riscv32<S> {
                 };
                 self.put_i(asm::mv(xr(save), xr(param)));
                 self.set_register_arg(val, param);
-                match work[i + 1..]
-                    .iter_mut()
-                    .find(|w| w.val == Val::Reg(param))
-                {
+                match work[i + 1..].iter_mut().find(|w| w.val == Val::Reg(param)) {
                     Some(later) => later.val = Val::Reg(save),
                     None => return self.unsupported("argument register shuffle"),
                 }

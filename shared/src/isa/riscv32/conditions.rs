@@ -209,9 +209,7 @@ impl<S: CodeSink> Riscv32<S> {
             (CmpOp::Eq, Val::Reg(r), Val::Imm(v)) if (0..=255).contains(&v) => {
                 self.via_temp(v, BranchOp::Bne, r, false, lhs)
             }
-            (CmpOp::Eq, Val::Reg(a), Val::Reg(b))
-                if lhs.free && rhs.free && cast == Cast::Word =>
-            {
+            (CmpOp::Eq, Val::Reg(a), Val::Reg(b)) if lhs.free && rhs.free && cast == Cast::Word => {
                 let br = self.placeholder(BranchOp::Bne, a, Some(b));
                 self.free_operand(lhs);
                 self.free_operand(rhs);

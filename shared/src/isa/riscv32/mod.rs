@@ -326,7 +326,8 @@ impl<S: CodeSink> Riscv32<S> {
             Some(target) => self.branch_to_offset(offset, target),
             None => {
                 let temp = first_avail(self.available_regs).unwrap_or(T6);
-                self.buf.emit_use(label, LabelUse::FarBranch { temp: xr(temp) });
+                self.buf
+                    .emit_use(label, LabelUse::FarBranch { temp: xr(temp) });
             }
         }
     }
@@ -427,7 +428,10 @@ impl<S: CodeSink> Riscv32<S> {
         self.store_continuation(temp);
         let regs1 = self.regs;
         let used1 = self.used_regs;
-        self.call_primitive_last(PRIM_SCHEDULE_NEXT_CP, &[Arg::keep(Val::Ctx), Arg::keep(Val::JitState)]);
+        self.call_primitive_last(
+            PRIM_SCHEDULE_NEXT_CP,
+            &[Arg::keep(Val::Ctx), Arg::keep(Val::JitState)],
+        );
         let here = self.cur_offset();
         self.buf.patch_use(
             bne_offset,
@@ -438,8 +442,11 @@ impl<S: CodeSink> Riscv32<S> {
             },
             here,
         );
-        self.buf
-            .patch_use(bne_offset + 4, LabelUse::PcRelAddress { rd: xr(temp) }, here);
+        self.buf.patch_use(
+            bne_offset + 4,
+            LabelUse::PcRelAddress { rd: xr(temp) },
+            here,
+        );
         self.merge_used_regs(used1);
         self.regs = regs1;
     }
@@ -455,9 +462,9 @@ impl<S: CodeSink> Riscv32<S> {
         self.decrement_reductions(temp);
         let bcc_offset = self.cur_offset();
         let known = self.buf.label_offset(Label::Num(label));
-        let near = known.map(|t| t as i64 - bcc_offset as i64).filter(|rel| {
-            (-4096..=4094).contains(rel) && rel % 2 == 0
-        });
+        let near = known
+            .map(|t| t as i64 - bcc_offset as i64)
+            .filter(|rel| (-4096..=4094).contains(rel) && rel % 2 == 0);
         match near {
             Some(rel) => self.put(asm::bne(xr(temp), XReg::ZERO, rel)),
             None => {
@@ -478,7 +485,10 @@ impl<S: CodeSink> Riscv32<S> {
             }
         }
         self.set_continuation_to_label(label);
-        self.call_primitive_last(PRIM_SCHEDULE_NEXT_CP, &[Arg::keep(Val::Ctx), Arg::keep(Val::JitState)]);
+        self.call_primitive_last(
+            PRIM_SCHEDULE_NEXT_CP,
+            &[Arg::keep(Val::Ctx), Arg::keep(Val::JitState)],
+        );
     }
 
     fn call_primitive_with_cp(&mut self, primitive: u32, args: &[Arg]) {

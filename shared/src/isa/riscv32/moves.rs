@@ -4,7 +4,9 @@
 use super::asm;
 use super::names::*;
 use super::{first_avail, xr, Riscv32, CTX_REG};
-use crate::abi::context::{ctx_x_reg, CTX_BS, CTX_BS_OFFSET, CTX_CP, CTX_FP_REGS, CTX_Y_REGS, MAX_REG};
+use crate::abi::context::{
+    ctx_x_reg, CTX_BS, CTX_BS_OFFSET, CTX_CP, CTX_FP_REGS, CTX_Y_REGS, MAX_REG,
+};
 use crate::compile::backend::{Arg, Reg, Val};
 use crate::isa::regs::{self, Contents};
 use crate::stream::CodeSink;
@@ -75,9 +77,7 @@ impl<S: CodeSink> Riscv32<S> {
 
     fn move_to_vm_register_emit(&mut self, src: Arg, dest: Val) {
         match (src.val, dest) {
-            (Val::Reg(r), Val::XExtra) => {
-                self.put(asm::sw(xr(CTX_REG), xr(r), ctx_x_reg(MAX_REG)))
-            }
+            (Val::Reg(r), Val::XExtra) => self.put(asm::sw(xr(CTX_REG), xr(r), ctx_x_reg(MAX_REG))),
             (Val::Reg(r), Val::X(x)) => self.put(asm::sw(xr(CTX_REG), xr(r), ctx_x_reg(x))),
             (Val::Reg(r), Val::Ptr(p)) => self.put(asm::sw(xr(p), xr(r), 0)),
             (Val::Reg(r), Val::Y(y)) => {
