@@ -3,6 +3,7 @@
 
 pub mod armv6m;
 pub mod buffer;
+mod fixed_vec;
 mod pending;
 pub mod regs;
 pub mod riscv32;

@@ -13,8 +13,8 @@ use super::{
 };
 use crate::abi::context::{ctx_x_reg, MAX_REG};
 use crate::compile::backend::{Arg, BackendError, FuncPtr, Reg, Val};
+use crate::isa::fixed_vec::FixedVec;
 use crate::stream::CodeSink;
-use alloc::vec::Vec;
 
 /// A saved register: one of the backend's registers, or `ra`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -48,9 +48,18 @@ fn arg_to_reg(arg: &Arg) -> Option<Reg> {
     }
 }
 
-/// Parameter registers for `args`; `None` when they do not fit (the reference crashes).
-fn parameter_regs(args: &[Arg]) -> Option<Vec<Reg>> {
-    let mut regs = Vec::with_capacity(args.len() + 1);
+/// Most arguments a call passes: one per parameter register.
+const MAX_CALL_ARGS: usize = 8;
+/// Saved around a call: ra, a0, a1, a2 and up to 15 live registers.
+const MAX_SAVED: usize = 19;
+
+type ParamRegs = FixedVec<Reg, MAX_CALL_ARGS>;
+type CallArgs = FixedVec<Arg, MAX_CALL_ARGS>;
+
+/// Parameter registers for `args`; `None` when they do not fit in a0..a7 (the reference
+/// crashes).
+fn parameter_regs(args: &[Arg]) -> Option<ParamRegs> {
+    let mut regs = ParamRegs::new(A0);
     let mut next = 0usize;
     for arg in args {
         if let Val::Int64(_) = arg.val {
@@ -58,11 +67,11 @@ fn parameter_regs(args: &[Arg]) -> Option<Vec<Reg>> {
             if next > 2 {
                 return None;
             }
-            regs.push(PARAMETER_REGS[next]);
-            regs.push(PARAMETER_REGS[next + 1]);
+            regs.push(PARAMETER_REGS[next]).ok()?;
+            regs.push(PARAMETER_REGS[next + 1]).ok()?;
             next += 2;
         } else {
-            regs.push(*PARAMETER_REGS.get(next)?);
+            regs.push(*PARAMETER_REGS.get(next)?).ok()?;
             next += 1;
         }
     }
@@ -120,15 +129,23 @@ impl<S: CodeSink> Riscv32<S> {
         self.call_offset = self.cur_offset();
         match args {
             [first, second, rest @ ..] if second.val == Val::JitState => {
-                let mut tail: Vec<Arg> = Vec::with_capacity(args.len());
-                tail.push(*first);
-                tail.push(Arg {
-                    val: Val::JitStateTailCall,
-                    free: second.free,
-                });
-                tail.extend_from_slice(rest);
-                self.set_registers_args(&tail);
-                self.put_i(asm::jr(xr(temp)));
+                let mut tail = CallArgs::new(*first);
+                let mut full = tail.push(*first).is_err();
+                full |= tail
+                    .push(Arg {
+                        val: Val::JitStateTailCall,
+                        free: second.free,
+                    })
+                    .is_err();
+                for a in rest {
+                    full |= tail.push(*a).is_err();
+                }
+                if full {
+                    self.unsupported("call arguments beyond a0-a7");
+                } else {
+                    self.set_registers_args(&tail);
+                    self.put_i(asm::jr(xr(temp)));
+                }
             }
             _ => self.unsupported("call_primitive_last without jit_state second"),
         }
@@ -150,12 +167,15 @@ impl<S: CodeSink> Riscv32<S> {
             }
         }
         let used1 = used0 & !free_mask;
-        let mut saved: Vec<Saved> = Vec::with_capacity(20);
-        saved.push(Saved::Ra);
-        saved.push(Saved::R(CTX_REG));
-        saved.push(Saved::R(JITSTATE_REG));
-        saved.push(Saved::R(NATIVE_INTERFACE_REG));
-        saved.extend(mask_to_list(used1).map(Saved::R));
+        let mut saved: FixedVec<Saved, MAX_SAVED> = FixedVec::new(Saved::Ra);
+        // At most 4 + 15 registers: the pushes cannot fail.
+        let _ = saved.push(Saved::Ra);
+        for r in [CTX_REG, JITSTATE_REG, NATIVE_INTERFACE_REG]
+            .into_iter()
+            .chain(mask_to_list(used1))
+        {
+            let _ = saved.push(Saved::R(r));
+        }
         let avail1 = (free_mask & AVAILABLE_REGS_MASK) | avail0;
         let frame = (saved.len() as i64 * 4 + 15) / 16 * 16;
 
@@ -171,12 +191,11 @@ impl<S: CodeSink> Riscv32<S> {
         self.available_regs = set_args_mask;
         self.used_regs = AVAILABLE_REGS_MASK & !set_args_mask;
 
-        let Some(params) = parameter_regs(args) else {
+        let (Some(params), Some(mut reg_args)) = (parameter_regs(args), copy_args(args)) else {
             self.unsupported("call arguments beyond a0-a7");
             return T6;
         };
         let param_mask = regs_to_mask(params.iter().copied());
-        let mut reg_args: Vec<Arg> = args.to_vec();
         let (set_avail, fp_reg) = match func {
             FuncPtr::Reg(fp0) => {
                 if param_mask & fp0.bit() != 0 {
@@ -262,26 +281,35 @@ impl<S: CodeSink> Riscv32<S> {
         let scratch_mask = AVAILABLE_REGS_MASK & !(param_mask | args_mask | used);
         let mut scratch = mask_to_list(scratch_mask);
 
-        let mut work: Vec<Work> = Vec::with_capacity(params.len());
+        let none = Work {
+            val: Val::Imm(0),
+            occupied: None,
+        };
+        let mut work: FixedVec<Work, MAX_CALL_ARGS> = FixedVec::new(none);
+        let mut full = false;
         for arg in args {
             match arg.val {
                 Val::Int64(v) => {
-                    work.push(Work {
-                        val: Val::Imm(v & 0xFFFF_FFFF),
-                        occupied: None,
-                    });
-                    work.push(Work {
-                        val: Val::Imm((v >> 32) & 0xFFFF_FFFF),
-                        occupied: None,
-                    });
+                    for half in [v & 0xFFFF_FFFF, (v >> 32) & 0xFFFF_FFFF] {
+                        full |= work
+                            .push(Work {
+                                val: Val::Imm(half),
+                                occupied: None,
+                            })
+                            .is_err();
+                    }
                 }
-                val => work.push(Work {
-                    val,
-                    occupied: args_regs_entry(arg),
-                }),
+                val => {
+                    full |= work
+                        .push(Work {
+                            val,
+                            occupied: args_regs_entry(arg),
+                        })
+                        .is_err()
+                }
             }
         }
-        if work.len() != params.len() {
+        if full || work.len() != params.len() {
             return self.unsupported("argument/parameter count mismatch");
         }
         for i in 0..work.len() {
@@ -344,6 +372,15 @@ impl<S: CodeSink> Riscv32<S> {
             _ => self.unsupported("call argument kind"),
         }
     }
+}
+
+/// A copy of `args` (at most [`MAX_CALL_ARGS`]).
+fn copy_args(args: &[Arg]) -> Option<CallArgs> {
+    let mut copy = CallArgs::new(Arg::keep(Val::Imm(0)));
+    for a in args {
+        copy.push(*a).ok()?;
+    }
+    Some(copy)
 }
 
 /// Replace the first `reg` argument (plain or freed) by `replacement`.

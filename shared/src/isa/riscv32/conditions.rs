@@ -7,7 +7,11 @@ use super::labels::{BranchOp, LabelUse};
 use super::names::RegBit;
 use super::{xr, Riscv32};
 use crate::compile::backend::{Arg, Cast, CmpOp, Cond, Reg, Val};
+use crate::isa::fixed_vec::FixedVec;
 use crate::stream::CodeSink;
+
+/// Most conditions of one `{'and', Conds}` block (the driver emits at most a handful).
+const MAX_AND_CONDS: usize = 8;
 
 /// The branch to patch: op, rs1, rs2, and the placeholder's offset.
 #[derive(Clone, Copy)]
@@ -45,17 +49,25 @@ impl<S: CodeSink> Riscv32<S> {
     }
 
     pub(super) fn if_block_and(&mut self, conds: &[Cond], body: impl FnOnce(&mut Self)) {
-        let mut branches = alloc::vec::Vec::with_capacity(conds.len());
+        let none = Branch {
+            op: BranchOp::Beq,
+            rs1: XReg::ZERO,
+            rs2: XReg::ZERO,
+            at: 0,
+        };
+        let mut branches: FixedVec<Branch, MAX_AND_CONDS> = FixedVec::new(none);
         for c in conds {
             if let Some(b) = self.if_block_cond(*c) {
-                branches.push(b);
+                if branches.push(b).is_err() {
+                    self.unsupported("more conditions in one if_block");
+                }
             }
         }
         let used1 = self.used_regs;
         let regs1 = self.regs;
         body(self);
         let end = self.cur_offset();
-        for b in branches.into_iter().rev() {
+        for &b in branches.iter().rev() {
             self.patch_branch(b, end);
         }
         self.merge_used_regs(used1);
