@@ -2,10 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::disasm::{isa_of, native_payloads};
 use anyhow::Result;
-use avm_jit_core::isa::armv6m::disasm::describe_difference;
-
-use crate::disasm::native_payloads;
 
 #[derive(clap::Args)]
 pub struct CompareArgs {
@@ -29,12 +27,11 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
             Some((_, r)) if r == l => same += 1,
             Some((_, r)) => {
                 differ += 1;
-                let mut text = String::new();
                 let names = [
                     args.left.display().to_string(),
                     args.right.display().to_string(),
                 ];
-                let _ = describe_difference(l, r, [&names[0], &names[1]], &mut text);
+                let text = isa_of(l).describe_difference(l, r, [&names[0], &names[1]]);
                 println!("module {name} differs: {text}");
             }
             None => {

@@ -129,6 +129,43 @@ fn compiled_golden_beams_carry_the_reference_riscv32_code() {
         let info = avm_jit(&["info".as_ref(), first.as_os_str()]);
         let text = String::from_utf8_lossy(&info.stdout);
         assert!(text.contains("riscv32 variant 1 (pic)"), "{text}");
+        // compare and disasm read riscv32 code: identical to the reference's payload, and a
+        // flipped bit is found and shown as riscv32 instructions.
+        let reference = golden
+            .join(target)
+            .join(app)
+            .join(format!("{}.avmN", app_rows[0].module));
+        let same = avm_jit(&["compare".as_ref(), first.as_os_str(), reference.as_os_str()]);
+        assert_eq!(
+            same.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&same.stdout)
+        );
+        let mut bad = std::fs::read(&reference).unwrap();
+        let at = bad.len() / 2;
+        bad[at] ^= 0x10;
+        let bad_path = out.join("bad.avmN");
+        std::fs::write(&bad_path, &bad).unwrap();
+        let differ = avm_jit(&["compare".as_ref(), first.as_os_str(), bad_path.as_os_str()]);
+        assert_eq!(differ.status.code(), Some(1));
+        let text = String::from_utf8_lossy(&differ.stdout);
+        assert!(
+            text.contains(&format!("first difference at {at:#x}")),
+            "{text}"
+        );
+        let listing = avm_jit(&["disasm".as_ref(), first.as_os_str()]);
+        assert!(listing.status.success());
+        let text = String::from_utf8_lossy(&listing.stdout);
+        assert!(
+            text.contains("riscv32 jump table at 0x14"),
+            "{}",
+            &text[..200.min(text.len())]
+        );
+        assert!(
+            text.contains("\nlabel 1:\n") && text.contains("\tjalr\t"),
+            "{text}"
+        );
         std::fs::remove_dir_all(out).ok();
     }
 }

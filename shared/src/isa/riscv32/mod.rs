@@ -12,6 +12,7 @@
 pub mod asm;
 pub mod disasm;
 pub mod labels;
+pub mod layout;
 
 mod arith;
 mod calls;
