@@ -747,3 +747,111 @@ impl<S: CodeSink> Backend for Riscv32<S> {
         Self::call_only_or_schedule_next(self, label)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::backend::{Cast, CmpOp};
+    use crate::stream::VecSink;
+
+    fn backend() -> Riscv32<VecSink> {
+        let mut sink = VecSink::new();
+        sink.set_strict(true);
+        Riscv32::new(sink)
+    }
+
+    fn unsupported(b: &Riscv32<VecSink>) -> bool {
+        matches!(b.error(), Some(BackendError::Unsupported(_)))
+    }
+
+    #[test]
+    fn register_numbering_and_orders_follow_the_reference() {
+        assert_eq!(xr(A0), XReg::A0);
+        assert_eq!(xr(Reg(7)), XReg::A7);
+        assert_eq!(xr(T0), XReg::T0);
+        assert_eq!(xr(Reg(10)), XReg::T2);
+        assert_eq!(xr(Reg(11)), XReg::T3);
+        assert_eq!(xr(T6), XReg::T6);
+        assert_eq!(first_avail(AVAILABLE_REGS_MASK), Some(T6));
+        assert_eq!(first_avail(T0.bit() | A3.bit()), Some(T0));
+        assert_eq!(first_avail(A3.bit()), None);
+        let order: alloc::vec::Vec<u8> = mask_to_list(0x7FFF).map(|r| r.0).collect();
+        assert_eq!(order, [14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+    }
+
+    #[test]
+    fn labels_and_lines_stub_returns_the_tables_address() {
+        let mut b = backend();
+        b.jump_table(0);
+        b.add_label(Label::Num(0));
+        b.return_labels_and_lines(&[]);
+        assert_eq!(b.error(), None);
+        // entry 0: auipc a3, 0; jalr zero, 8(a3). Then auipc a0, 0; c.addi a0, 10; c.jr ra;
+        // ff ff; one label (0 at 8), no lines.
+        assert_eq!(
+            b.sink().as_bytes(),
+            [
+                0x97, 0x06, 0x00, 0x00, 0x67, 0x80, 0x86, 0x00, // jump table
+                0x17, 0x05, 0x00, 0x00, 0x29, 0x05, 0x82, 0x80, 0xFF, 0xFF, // stub
+                0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, // labels
+                0x00, 0x00, // lines
+            ]
+        );
+    }
+
+    #[test]
+    fn forward_jump_is_patched_to_a_short_jump_with_padding() {
+        let mut b = backend();
+        b.jump_table(1);
+        b.jump_to_label(1);
+        b.add_label(Label::Num(1));
+        assert_eq!(b.error(), None);
+        // c.j +8; c.nop; nop at 16, label 1 at 24.
+        assert_eq!(
+            &b.sink().as_bytes()[16..24],
+            [0x21, 0xA0, 0x01, 0x00, 0x13, 0x00, 0x00, 0x00]
+        );
+    }
+
+    #[test]
+    fn what_the_reference_does_not_do_is_an_error() {
+        let mut b = backend();
+        b.move_to_native_register(Val::Fp(0));
+        assert!(unsupported(&b));
+
+        let mut b = backend();
+        let r = b.alloc_reg();
+        let cond = Cond::Cmp {
+            cast: Cast::Int,
+            lhs: Arg::keep(Val::Reg(r)),
+            op: CmpOp::Lt,
+            rhs: Arg::keep(Val::Imm(3)),
+        };
+        b.if_block(cond, |_| {});
+        assert!(unsupported(&b));
+
+        let mut b = backend();
+        b.call_primitive_last(3, &[Arg::keep(Val::Ctx), Arg::keep(Val::Imm(1))]);
+        assert!(unsupported(&b));
+
+        let mut b = backend();
+        let nine = [Arg::keep(Val::Imm(1)); 9];
+        b.call_primitive(3, &nine);
+        assert!(unsupported(&b));
+
+        let mut b = backend();
+        b.mul(Arg::keep(Val::Imm(5)), Val::Imm(8));
+        assert!(unsupported(&b));
+    }
+
+    #[test]
+    fn running_out_of_registers_is_an_error_not_a_panic() {
+        let mut b = backend();
+        for _ in 0..7 {
+            b.alloc_reg();
+        }
+        assert_eq!(b.error(), None);
+        b.alloc_reg();
+        assert_eq!(b.error(), Some(BackendError::OutOfRegisters));
+    }
+}
