@@ -5,12 +5,9 @@ set -euo pipefail
 
 need=()
 command -v arm-none-eabi-as >/dev/null 2>&1 || need+=(binutils-arm-none-eabi)
-<<<<<<< HEAD
 # libfuzzer-sys (checked by scripts/test.sh) builds libFuzzer's C++ sources.
 command -v c++ >/dev/null 2>&1 || need+=(g++)
-=======
 command -v riscv64-unknown-elf-as >/dev/null 2>&1 || need+=(binutils-riscv64-unknown-elf)
->>>>>>> riscv
 if [ "${AVM_JIT_WITH_ERLANG:-0}" = 1 ]; then
     command -v erlc >/dev/null 2>&1 || need+=(erlang-nox)
 fi
