@@ -191,10 +191,12 @@ impl<S: CodeSink> Riscv32<S> {
         self.available_regs = set_args_mask;
         self.used_regs = AVAILABLE_REGS_MASK & !set_args_mask;
 
-        let (Some(params), Some(mut reg_args)) = (parameter_regs(args), copy_args(args)) else {
+        let Some(params) = parameter_regs(args) else {
             self.unsupported("call arguments beyond a0-a7");
             return T6;
         };
+        // The arguments, copied only when the function pointer's register shuffle rewrites one.
+        let mut shuffled: Option<CallArgs> = None;
         let param_mask = regs_to_mask(params.iter().copied());
         let (set_avail, fp_reg) = match func {
             FuncPtr::Reg(fp0) => {
@@ -205,9 +207,11 @@ impl<S: CodeSink> Riscv32<S> {
                         let fp1 = self.avail(reg_args_mask & !param_mask);
                         self.put_i(asm::mv(xr(new_arg_reg), xr(fp1)));
                         self.put_i(asm::mv(xr(fp1), xr(fp0)));
-                        if !replace_reg(&mut reg_args, fp1, new_arg_reg) {
+                        let mut copy = copy_args(args);
+                        if !replace_reg(&mut copy, fp1, new_arg_reg) {
                             self.unsupported("function pointer register shuffle");
                         }
+                        shuffled = Some(copy);
                         ((set_args_mask & !fp1.bit()) | fp0.bit(), fp1)
                     } else {
                         let fp1 = self.avail(avail_not_param);
@@ -226,7 +230,8 @@ impl<S: CodeSink> Riscv32<S> {
         };
         self.available_regs = set_avail;
         self.used_regs = AVAILABLE_REGS_MASK & !set_avail;
-        self.set_registers_args_to(&reg_args, &params);
+        let reg_args: &[Arg] = shuffled.as_deref().unwrap_or(args);
+        self.set_registers_args_to(reg_args, &params);
 
         self.put(asm::jalr(XReg::RA, xr(fp_reg), 0));
 
@@ -374,13 +379,13 @@ impl<S: CodeSink> Riscv32<S> {
     }
 }
 
-/// A copy of `args` (at most [`MAX_CALL_ARGS`]).
-fn copy_args(args: &[Arg]) -> Option<CallArgs> {
+/// A copy of `args` (the caller checked there are at most [`MAX_CALL_ARGS`]).
+fn copy_args(args: &[Arg]) -> CallArgs {
     let mut copy = CallArgs::new(Arg::keep(Val::Imm(0)));
-    for a in args {
-        copy.push(*a).ok()?;
+    for a in args.iter().take(MAX_CALL_ARGS) {
+        let _ = copy.push(*a);
     }
-    Some(copy)
+    copy
 }
 
 /// Replace the first `reg` argument (plain or freed) by `replacement`.
