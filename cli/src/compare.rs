@@ -26,6 +26,7 @@ use avm_jit_core::isa::armv6m::disasm::{decode, describe_difference};
 use avm_jit_core::native::{Native, SINGLE_ARCH_HEADER_LEN, VARIANT_THUMB2};
 use avm_jit_core::stream::VecSink;
 
+use crate::disasm::isa_of;
 use crate::files::{self, Expect};
 
 #[derive(clap::Args)]
@@ -404,10 +405,7 @@ fn label_segments(payload: &[u8]) -> Option<Vec<(u32, usize, usize)>> {
 /// label by label, instructions of the code.
 fn layout_difference(entry: &[u8], payload: &[u8], labels: u32, target: CodeTarget) -> String {
     let aot = payload.get(SINGLE_ARCH_HEADER_LEN..).unwrap_or_default();
-    let slot = match target {
-        CodeTarget::Armv6m => avm_jit_core::native::ARMV6M_JUMP_ENTRY,
-        CodeTarget::Armv6mThumb2 => avm_jit_core::native::THUMB2_JUMP_ENTRY,
-    };
+    let slot = target.jump_table_entry_size();
     let table = (labels as usize + 1) * slot;
     let (lt, _) = entry.split_at(table.min(entry.len()));
     let (rt, _) = aot.split_at(table.min(aot.len()));
@@ -537,8 +535,8 @@ fn compare_pair(
             if l == r {
                 return Ok(true);
             }
-            let mut text = String::new();
-            let _ = describe_difference(l, r, [&ls.label, &rs.label], &mut text);
+            // Either ISA: a payload names its architecture in its header.
+            let text = isa_of(l).describe_difference(l, r, [&ls.label, &rs.label]);
             outln!("module {name} differs: {text}")?;
             Ok(false)
         }

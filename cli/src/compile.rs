@@ -37,7 +37,10 @@ pub fn parse_target(s: &str) -> Result<CodeTarget, String> {
     match s {
         "armv6m" => Ok(CodeTarget::Armv6m),
         "armv6m+thumb2" => Ok(CodeTarget::Armv6mThumb2),
-        other => Err(format!("unknown target `{other}` (armv6m, armv6m+thumb2)")),
+        "riscv32" => Ok(CodeTarget::Riscv32),
+        other => Err(format!(
+            "unknown target `{other}` (armv6m, armv6m+thumb2, riscv32)"
+        )),
     }
 }
 

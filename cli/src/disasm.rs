@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Result};
 use avm_jit_core::avm::Pack;
 use avm_jit_core::beam::Module;
-use avm_jit_core::isa::armv6m::disasm::disassemble;
+use avm_jit_core::isa::{armv6m, riscv32};
 use avm_jit_core::native::{CodeLayout, Native};
 
 use crate::files::{self, Expect, Kind};
@@ -58,30 +58,82 @@ fn beam_payload(bytes: &[u8]) -> Result<(String, Vec<u8>), avm_jit_core::Error> 
     Ok((name, native.bytes.to_vec()))
 }
 
-fn layout_of(payload: &[u8]) -> Result<(Native<'_>, CodeLayout), avm_jit_core::Error> {
+/// The instruction set of a payload's code, by its first known architecture entry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    Armv6m,
+    Riscv32,
+}
+
+impl Isa {
+    /// objdump-style listing of `bytes` at address `base`.
+    pub fn disassemble(self, bytes: &[u8], base: u32, out: &mut String) {
+        let _ = match self {
+            Isa::Armv6m => armv6m::disasm::disassemble(bytes, base, out),
+            Isa::Riscv32 => riscv32::disasm::disassemble(bytes, base, out),
+        };
+    }
+
+    /// Where two payloads of this instruction set first differ, both sides disassembled.
+    pub fn describe_difference(self, left: &[u8], right: &[u8], names: [&str; 2]) -> String {
+        let mut out = String::new();
+        let _ = match self {
+            Isa::Armv6m => armv6m::disasm::describe_difference(left, right, names, &mut out),
+            Isa::Riscv32 => riscv32::disasm::describe_difference(left, right, names, &mut out),
+        };
+        out
+    }
+}
+
+/// The instruction set of a raw `avmN` payload (armv6m when it cannot tell).
+pub fn isa_of(payload: &[u8]) -> Isa {
+    let riscv = Native::parse(payload).is_ok_and(|n| {
+        n.arches()
+            .next()
+            .is_some_and(|a| a.arch == avm_jit_core::abi::jit::ARCH_RISCV32)
+    });
+    if riscv {
+        Isa::Riscv32
+    } else {
+        Isa::Armv6m
+    }
+}
+
+fn layout_of(payload: &[u8]) -> Result<(Native<'_>, CodeLayout, Isa), avm_jit_core::Error> {
     let native = Native::parse(payload)?;
     let arch = native
         .arches()
-        .find(|a| a.arch == avm_jit_core::native::ARCH_ARMV6M)
+        .find(|a| {
+            a.arch == avm_jit_core::native::ARCH_ARMV6M
+                || a.arch == avm_jit_core::abi::jit::ARCH_RISCV32
+        })
         .ok_or(avm_jit_core::Error::unsupported(
             12,
-            "architecture (no armv6m entry)",
+            "architecture (no armv6m or riscv32 entry)",
             0,
         ))?;
+    if arch.arch == avm_jit_core::abi::jit::ARCH_RISCV32 {
+        let layout = riscv32::layout::code_layout(&native, &arch)?;
+        return Ok((native, layout, Isa::Riscv32));
+    }
     let layout = native.layout(&arch)?;
-    Ok((native, layout))
+    Ok((native, layout, Isa::Armv6m))
 }
 
 /// A listing of one payload: jump table summary, code with label marks, tables.
 pub fn listing(name: &str, payload: &[u8]) -> Result<String, avm_jit_core::Error> {
-    let (native, layout) = layout_of(payload)?;
+    let (native, layout, isa) = layout_of(payload)?;
     let mut out = String::new();
     let _ = writeln!(
         out,
         "module {name}: {} bytes, {} labels, {} jump table at {:#x}, code {:#x}..{:#x}",
         payload.len(),
         native.labels_count,
-        if layout.thumb2 { "thumb2" } else { "armv6m" },
+        match (isa, layout.thumb2) {
+            (Isa::Riscv32, _) => "riscv32",
+            (Isa::Armv6m, true) => "thumb2",
+            (Isa::Armv6m, false) => "armv6m",
+        },
         layout.jump_table,
         layout.code_start,
         layout.label0
@@ -103,11 +155,11 @@ pub fn listing(name: &str, payload: &[u8]) -> Result<String, avm_jit_core::Error
             .map(|&&(o, _)| (o as usize).min(layout.label0))
             .unwrap_or(layout.label0);
         let stop = stop.max(at + 2).min(layout.label0);
-        let _ = disassemble(&payload[at..stop], at as u32, &mut out);
+        isa.disassemble(&payload[at..stop], at as u32, &mut out);
         at = stop;
     }
     let _ = writeln!(out, "label 0 (tables):");
-    let _ = disassemble(
+    isa.disassemble(
         &payload[layout.label0..layout.labels_at.min(payload.len())],
         layout.label0 as u32,
         &mut out,

@@ -104,6 +104,93 @@ fn compiled_golden_beams_carry_the_reference_native_code() {
     }
 }
 
+/// `compile --target riscv32` writes the reference's riscv32 code (arch 4, variant PIC) for every
+/// module of the riscv32 golden corpus, and `info` names the architecture.
+#[test]
+fn compiled_golden_beams_carry_the_reference_riscv32_code() {
+    let Some(golden) = golden_dir("compiled_golden_beams_carry_the_reference_riscv32_code") else {
+        return;
+    };
+    let target = "otp25/riscv32";
+    let rows = golden_index(&golden, target);
+    assert_eq!(rows.len(), 233, "the golden index changed");
+    let beams = golden_beams_dir(&golden, target);
+    for app in ["stdlib", "kernel", "compiler"] {
+        let app_rows: Vec<_> = rows.iter().filter(|r| r.app == app).collect();
+        let out = scratch(&format!("riscv32-{app}"));
+        let mut args: Vec<PathBuf> = vec![
+            "compile".into(),
+            "--quiet".into(),
+            "--target".into(),
+            "riscv32".into(),
+            "-o".into(),
+            out.clone(),
+        ];
+        args.extend(
+            app_rows
+                .iter()
+                .map(|r| beams.join(app).join(format!("{}.beam", r.module))),
+        );
+        let run = avm_jit(&args);
+        assert!(
+            run.status.success(),
+            "{target} {app}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        for row in &app_rows {
+            let beam = std::fs::read(out.join(format!("{}.beam", row.module))).unwrap();
+            assert_eq!(
+                hex(&Sha256::digest(avmn_of(&beam))),
+                row.avmn_sha256,
+                "{target} {app}/{}",
+                row.module
+            );
+        }
+        let first = out.join(format!("{}.beam", app_rows[0].module));
+        let info = avm_jit(&["info".as_ref(), first.as_os_str()]);
+        let text = String::from_utf8_lossy(&info.stdout);
+        assert!(text.contains("riscv32 variant 1 (pic)"), "{text}");
+        // compare and disasm read riscv32 code: identical to the reference's payload, and a
+        // flipped bit is found and shown as riscv32 instructions.
+        let reference = golden
+            .join(target)
+            .join(app)
+            .join(format!("{}.avmN", app_rows[0].module));
+        let same = avm_jit(&["compare".as_ref(), first.as_os_str(), reference.as_os_str()]);
+        assert_eq!(
+            same.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&same.stdout)
+        );
+        let mut bad = std::fs::read(&reference).unwrap();
+        let at = bad.len() / 2;
+        bad[at] ^= 0x10;
+        let bad_path = out.join("bad.avmN");
+        std::fs::write(&bad_path, &bad).unwrap();
+        let differ = avm_jit(&["compare".as_ref(), first.as_os_str(), bad_path.as_os_str()]);
+        assert_eq!(differ.status.code(), Some(1));
+        let text = String::from_utf8_lossy(&differ.stdout);
+        assert!(
+            text.contains(&format!("first difference at {at:#x}")),
+            "{text}"
+        );
+        let listing = avm_jit(&["disasm".as_ref(), first.as_os_str()]);
+        assert!(listing.status.success());
+        let text = String::from_utf8_lossy(&listing.stdout);
+        assert!(
+            text.contains("riscv32 jump table at 0x14"),
+            "{}",
+            &text[..200.min(text.len())]
+        );
+        assert!(
+            text.contains("\nlabel 1:\n") && text.contains("\tjalr\t"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(out).ok();
+    }
+}
+
 fn example_avm() -> PathBuf {
     workspace_root().join("fixtures/example/example.avm")
 }

@@ -1,6 +1,6 @@
 //! Structure-aware compile fuzzing: a real module's atoms, imports, literals and types with a
 //! fuzzed `Code` chunk, so that mutations get past the container and reach the compile driver and
-//! the armv6m backend. Input: one byte choosing the module and variant, then the `Code` chunk.
+//! the backends. Input: one byte choosing the module and variant, then the `Code` chunk.
 #![no_main]
 
 use avm_jit_core::beam::{write_module, Module};
@@ -14,10 +14,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let base = common::BASE_BEAMS[usize::from(selector & 0x7F) % common::BASE_BEAMS.len()];
-    let target = if selector & 0x80 == 0 {
-        CodeTarget::Armv6m
-    } else {
+    let target = if selector & 0x80 != 0 {
         CodeTarget::Armv6mThumb2
+    } else if selector & 0x40 != 0 {
+        CodeTarget::Riscv32
+    } else {
+        CodeTarget::Armv6m
     };
     let module = Module::parse(base).expect("fixture beam parses");
     let chunks: Vec<([u8; 4], &[u8])> = module

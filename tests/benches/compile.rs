@@ -1,8 +1,9 @@
 //! Compile speed and memory on the OTP 25 golden modules, in one process, single-threaded.
 //!
 //! ```text
-//! cargo bench -p avm-jit-tests --bench compile
+//! cargo bench -p avm-jit-tests --bench compile [-- riscv32|armv6m+thumb2]
 //! ```
+//! (default target: armv6m).
 //! Prints modules/s, MB/s of `Code` chunk, the slowest module, and peak heap during a module's
 //! compile (code goes to a sink that keeps nothing, as on the device, where it streams to flash),
 //! compared with the module's label count.
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use avm_jit_core::beam::Module;
 use avm_jit_core::compile::module::{compile_into, BeamEnv, CodeTarget};
-use avm_jit_core::native::{single_arch_header, ARCH_ARMV6M, VARIANT_PIC};
+use avm_jit_core::native::single_arch_header;
 use avm_jit_core::stream::{CodeSink, SinkError};
 use avm_jit_tests::{files_with_ext, golden_dir};
 
@@ -74,6 +75,15 @@ fn main() {
     let Some(golden) = golden_dir("bench compile") else {
         return;
     };
+    let target = std::env::args()
+        .skip(1)
+        .find_map(|a| match a.as_str() {
+            "riscv32" => Some(CodeTarget::Riscv32),
+            "armv6m+thumb2" => Some(CodeTarget::Armv6mThumb2),
+            "armv6m" => Some(CodeTarget::Armv6m),
+            _ => None,
+        })
+        .unwrap_or(CodeTarget::Armv6m);
     let beams = files_with_ext(&golden.join("otp25/beams"), "beam");
     let inputs: Vec<(String, Vec<u8>)> = beams
         .iter()
@@ -92,7 +102,7 @@ fn main() {
         let env = BeamEnv::new(&module).expect("golden beam");
         let code = module.code().expect("code");
         let code_bytes = module.chunk(*b"Code").map(|c| c.data.len()).unwrap_or(0);
-        let header = single_arch_header(code.label_count, ARCH_ARMV6M, VARIANT_PIC);
+        let header = single_arch_header(code.label_count, target.arch(), target.variant());
         let mut times = Vec::with_capacity(rounds);
         let mut peak_heap = 0;
         let mut native_bytes = 0;
@@ -103,7 +113,7 @@ fn main() {
             let before = LIVE.load(Ordering::Relaxed);
             PEAK.store(before, Ordering::Relaxed);
             let start = Instant::now();
-            let result = compile_into(&module, &env, CodeTarget::Armv6m, sink);
+            let result = compile_into(&module, &env, target, sink);
             let elapsed = start.elapsed();
             peak_heap = PEAK.load(Ordering::Relaxed) - before;
             match result {
@@ -132,8 +142,9 @@ fn main() {
     let total_native: usize = samples.iter().map(|s| s.native_bytes).sum();
     let secs = total_time.as_secs_f64();
     println!(
-        "compiled {} OTP 25 modules ({} that the reference cannot compile either, skipped), best of {rounds} runs each",
+        "compiled {} OTP 25 modules for {} ({} that the reference cannot compile either, skipped), best of {rounds} runs each",
         samples.len(),
+        target.name(),
         failed
     );
     println!(

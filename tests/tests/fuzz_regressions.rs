@@ -82,7 +82,11 @@ const HUGE_LABEL_CODE: [u8; 26] = [
 #[test]
 fn label_beyond_jump_table_is_an_error_without_a_huge_allocation() {
     let beam = with_code(&fixture("error_demo.beam"), &HUGE_LABEL_CODE);
-    for target in [CodeTarget::Armv6m, CodeTarget::Armv6mThumb2] {
+    for target in [
+        CodeTarget::Armv6m,
+        CodeTarget::Armv6mThumb2,
+        CodeTarget::Riscv32,
+    ] {
         let (result, largest) = largest_allocation(|| precompile_beam(&beam, target));
         assert!(
             result.is_err(),
@@ -104,7 +108,11 @@ fn in_range_label_compiles_within_the_allocation_bound() {
     let mut code = HUGE_LABEL_CODE[..21].to_vec();
     code.extend_from_slice(&[0x10, 3]);
     let beam = with_code(&fixture("error_demo.beam"), &code);
-    for target in [CodeTarget::Armv6m, CodeTarget::Armv6mThumb2] {
+    for target in [
+        CodeTarget::Armv6m,
+        CodeTarget::Armv6mThumb2,
+        CodeTarget::Riscv32,
+    ] {
         let (result, largest) = largest_allocation(|| precompile_beam(&beam, target));
         result.unwrap_or_else(|e| panic!("{target:?}: {e:?}"));
         assert!(largest < 1 << 20, "{target:?}: {largest}-byte allocation");

@@ -71,3 +71,53 @@ fn every_golden_payload_parses_to_its_tables() {
         "only {checked} payloads checked"
     );
 }
+
+/// The riscv32 layout reader finds the jump table, the label-0 stub and the tables of every
+/// riscv32 golden payload (AOT and on-device layouts), and the jump table agrees with the
+/// labels table.
+#[test]
+fn every_riscv32_golden_payload_parses_to_its_tables() {
+    use avm_jit_core::isa::riscv32::layout::{code_layout, label_offset};
+    let Some(golden) = golden_dir("every_riscv32_golden_payload_parses_to_its_tables") else {
+        return;
+    };
+    let mut checked = 0;
+    for target in ["otp25/riscv32", "otp25/riscv32-cache"] {
+        // The on-device layout's offsets count from the code, 20 bytes after the header.
+        let base = if target.ends_with("-cache") { 20 } else { 0 };
+        for row in golden_index(&golden, target) {
+            let path = golden
+                .join(target)
+                .join(&row.app)
+                .join(format!("{}.avmN", row.module));
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let native =
+                Native::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let arch = native.arches().next().expect("one architecture");
+            assert_eq!((arch.arch, arch.variant), (4, 1), "{}", path.display());
+            let layout =
+                code_layout(&native, &arch).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(layout.end, bytes.len());
+            assert_eq!(
+                native.labels_count.to_string(),
+                row.get("labels_count").unwrap_or_default(),
+                "{}",
+                path.display()
+            );
+            let mut labels = 0;
+            for (label, offset) in native.labels(&layout) {
+                let via_table = label_offset(&native, &layout, label.into()).unwrap();
+                assert_eq!(
+                    via_table,
+                    offset as usize + base,
+                    "{} label {label}",
+                    path.display()
+                );
+                labels += 1;
+            }
+            assert!(labels > 0, "{}", path.display());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 233 + 232);
+}

@@ -3,6 +3,7 @@
 
 pub mod armv6m;
 pub mod buffer;
+mod fixed_vec;
 mod pending;
 pub mod regs;
 pub mod riscv32;
@@ -11,6 +12,7 @@ use crate::abi::jit;
 use crate::compile::{compile_module, CompileError, ModuleEnv};
 use crate::stream::CodeSink;
 use armv6m::Armv6m;
+use riscv32::Riscv32;
 
 /// The code variants the compiler produces. Each names an ISA (the `avmN` arch number) and the
 /// variant bits of its code; [`compile`] picks the backend for it. A new ISA adds a variant here,
@@ -21,6 +23,8 @@ pub enum CodeTarget {
     Armv6m,
     /// Thumb-2 jump tables and immediates (RP2350, Cortex-M33): armv6m, variant PIC | THUMB2.
     Armv6mThumb2,
+    /// RV32IMAC (RP2350 Hazard3, ESP32-C3/C6): riscv32, variant PIC.
+    Riscv32,
 }
 
 impl CodeTarget {
@@ -28,12 +32,13 @@ impl CodeTarget {
     pub fn arch(self) -> u16 {
         match self {
             CodeTarget::Armv6m | CodeTarget::Armv6mThumb2 => jit::ARCH_ARMV6M,
+            CodeTarget::Riscv32 => jit::ARCH_RISCV32,
         }
     }
     /// The `avmN` variant bits.
     pub fn variant(self) -> u16 {
         match self {
-            CodeTarget::Armv6m => jit::VARIANT_PIC,
+            CodeTarget::Armv6m | CodeTarget::Riscv32 => jit::VARIANT_PIC,
             CodeTarget::Armv6mThumb2 => jit::VARIANT_PIC | jit::VARIANT_THUMB2,
         }
     }
@@ -41,6 +46,15 @@ impl CodeTarget {
         match self {
             CodeTarget::Armv6m => "armv6m",
             CodeTarget::Armv6mThumb2 => "armv6m+thumb2",
+            CodeTarget::Riscv32 => "riscv32",
+        }
+    }
+    /// Bytes per label in the jump table at the start of the code.
+    pub fn jump_table_entry_size(self) -> usize {
+        match self {
+            CodeTarget::Armv6m => armv6m::JUMP_TABLE_ENTRY_SIZE,
+            CodeTarget::Armv6mThumb2 => armv6m::JUMP_TABLE_ENTRY_SIZE_THUMB2,
+            CodeTarget::Riscv32 => riscv32::JUMP_TABLE_ENTRY_SIZE,
         }
     }
 }
@@ -60,6 +74,11 @@ pub fn compile<S: CodeSink, E: ModuleEnv>(
         CodeTarget::Armv6m | CodeTarget::Armv6mThumb2 => {
             let backend = Armv6m::new(target.variant().into(), sink);
             // `compile_module` reports the backend's sticky error itself, after the final flush.
+            let (backend, labels) = compile_module(code, code_offset, env, backend)?;
+            Ok((backend.into_sink(), labels))
+        }
+        CodeTarget::Riscv32 => {
+            let backend = Riscv32::new(sink);
             let (backend, labels) = compile_module(code, code_offset, env, backend)?;
             Ok((backend.into_sink(), labels))
         }

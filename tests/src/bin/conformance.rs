@@ -4,32 +4,22 @@
 //! ```text
 //! cargo run --release -p avm-jit-tests --bin conformance [-- [--verbose] [TARGET...] [--only MODULE]]
 //! ```
-//! TARGET is e.g. `otp25/armv6m` (default: the three armv6m corpora, then the two on-device cache
-//! corpora `otp25/armv6m-cache` and `otp25/armv6m+thumb2-cache`). A `-cache` target compares the
-//! module compiled into an empty stream (a flash cache entry's code) behind the usual 20-byte
-//! header, which is how those goldens are stored. For each mismatch it prints the first differing
-//! offset with both sides disassembled around it.
+//! TARGET is e.g. `otp25/armv6m`, `otp25/riscv32` or `otp25/armv6m-cache` (a `-cache` corpus
+//! holds the on-device layout: the module compiled into an empty stream, behind the usual header).
+//! Default: every corpus — the three armv6m ones, thumb2, then the cache corpora, then riscv32 —
+//! with a total per family. For each mismatch it prints the first differing offset with both
+//! sides disassembled around it.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use avm_jit_core::beam::Module;
-use avm_jit_core::compile::module::{native_payload, CodeTarget, ModuleError};
-use avm_jit_core::flash::prefill::compile_entry;
-use avm_jit_core::native::{single_arch_header, ARCH_ARMV6M};
+use avm_jit_core::compile::module::{
+    compile_into, native_payload, BeamEnv, CodeTarget, ModuleError,
+};
+use avm_jit_core::native::single_arch_header;
 use avm_jit_core::stream::VecSink;
 use avm_jit_tests::{golden_beams_dir, golden_dir, golden_index, report, ARMV6M_TARGETS};
-
-/// The on-device (flash cache) corpora, checked after the AOT ones by default.
-const CACHE_TARGETS: [&str; 2] = ["otp25/armv6m-cache", "otp25/armv6m+thumb2-cache"];
-
-/// A cache golden's layout: the usual header, then the code compiled into an empty stream.
-fn cache_payload(module: &Module<'_>, arch: CodeTarget) -> Result<Vec<u8>, ModuleError> {
-    let (sink, labels) = compile_entry(module, arch, VecSink::new())?;
-    let mut out = single_arch_header(labels, ARCH_ARMV6M, arch.variant()).to_vec();
-    out.extend_from_slice(sink.as_bytes());
-    Ok(out)
-}
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,7 +28,13 @@ fn main() -> ExitCode {
     let targets: Vec<String> = if args.is_empty() {
         ARMV6M_TARGETS
             .iter()
-            .chain(&CACHE_TARGETS)
+            .chain(&[
+                "otp25/armv6m+thumb2",
+                "otp25/armv6m-cache",
+                "otp25/armv6m+thumb2-cache",
+                "otp25/riscv32",
+                "otp25/riscv32-cache",
+            ])
             .map(|s| s.to_string())
             .collect()
     } else {
@@ -49,10 +45,11 @@ fn main() -> ExitCode {
     };
     let mut all_ok = true;
     let (mut all_same, mut all_total) = (0, 0);
-    let aot_targets = targets.iter().filter(|t| !t.ends_with("-cache")).count();
+    let mut per_family: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for target in &targets {
-        let cache = target.ends_with("-cache");
-        let arch = if target.contains("thumb2") {
+        let arch = if target.contains("riscv32") {
+            CodeTarget::Riscv32
+        } else if target.contains("thumb2") {
             CodeTarget::Armv6mThumb2
         } else {
             CodeTarget::Armv6m
@@ -73,15 +70,10 @@ fn main() -> ExitCode {
                 .join(format!("{}.avmN", row.module));
             let beam = std::fs::read(&beam_path).expect("golden beam");
             let expected = std::fs::read(&expected_path).expect("golden avmN");
+            let on_device = target.ends_with("-cache");
             let got = Module::parse(&beam)
                 .map_err(ModuleError::Beam)
-                .and_then(|m| {
-                    if cache {
-                        cache_payload(&m, arch)
-                    } else {
-                        native_payload(&m, arch)
-                    }
-                });
+                .and_then(|m| payload(&m, arch, on_device));
             match got {
                 Ok(got) if got == expected => same += 1,
                 Ok(got) => {
@@ -102,25 +94,50 @@ fn main() -> ExitCode {
                 }
             }
         }
-        let what = if cache { "cache" } else { "armv6m" };
-        println!("{what} conformance: {same}/{total} ({target})");
+        println!("{} conformance: {same}/{total} ({target})", family(arch));
         for (what, n) in &failures {
             println!("  {n:4} {what}");
         }
         all_ok &= same == total;
-        if !cache {
-            all_same += same;
-            all_total += total;
-        }
+        all_same += same;
+        all_total += total;
+        let f = per_family.entry(family(arch)).or_default();
+        f.0 += same;
+        f.1 += total;
     }
-    if aot_targets > 1 {
-        println!("armv6m conformance: {all_same}/{all_total} (all corpora)");
+    if targets.len() > 1 {
+        for (family, (same, total)) in &per_family {
+            println!("{family} conformance: {same}/{total} (all {family} corpora)");
+        }
+        println!("conformance: {all_same}/{all_total} (all corpora)");
     }
     if all_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The golden's name for a code variant's family in the report lines.
+fn family(arch: CodeTarget) -> &'static str {
+    match arch {
+        CodeTarget::Riscv32 => "riscv32",
+        _ => "armv6m",
+    }
+}
+
+/// The payload as the golden stores it: the AOT layout, or (for `-cache` targets) the module
+/// compiled into an empty stream, as the on-device JIT writes it, behind the usual header.
+fn payload(module: &Module<'_>, arch: CodeTarget, on_device: bool) -> Result<Vec<u8>, ModuleError> {
+    if !on_device {
+        return native_payload(module, arch);
+    }
+    let env = BeamEnv::new(module)?;
+    let labels = module.code().map_err(ModuleError::Beam)?.label_count;
+    let mut out = single_arch_header(labels, arch.arch(), arch.variant()).to_vec();
+    let (sink, _) = compile_into(module, &env, arch, VecSink::new())?;
+    out.extend_from_slice(&sink.into_bytes());
+    Ok(out)
 }
 
 fn take_flag(args: &mut Vec<String>, flag: &str) -> bool {

@@ -6,7 +6,6 @@
 
 use super::asm::{self, Code};
 use super::branches::{EPILOGUE_REGS, STACK_OFFSET_LR};
-use super::fixed_vec::FixedVec;
 use super::moves::{ctx_x_reg, MAX_REG};
 use super::names::*;
 use super::{
@@ -14,6 +13,7 @@ use super::{
     CTX_REG, NATIVE_INTERFACE_REG, PARAMETER_REGS, SCRATCH_REGS_MASK, STACK_OFFSET_JITSTATE,
 };
 use crate::compile::backend::{Arg, BackendError, FuncPtr, Reg, Val};
+use crate::isa::fixed_vec::FixedVec;
 use crate::stream::CodeSink;
 
 /// Most arguments a call takes (4 in registers, 2 on the stack).

@@ -17,7 +17,6 @@ mod branches;
 mod calls;
 mod conditions;
 mod control;
-mod fixed_vec;
 mod literals;
 mod moves;
 mod shifts;

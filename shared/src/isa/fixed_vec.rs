@@ -1,24 +1,25 @@
-//! A vector with a small fixed capacity on the stack, for the per-call lists of arguments and
-//! registers (a call has at most 6 arguments and 9 saved registers): no heap traffic in the
-//! hottest paths, and the bound is explicit.
+//! A vector with a small fixed capacity on the stack, for the backends' per-call lists of
+//! arguments and registers (armv6m: at most 6 arguments and 9 saved registers; riscv32: 8 and
+//! 19): no heap traffic in the hottest paths, no infallible allocation on the device, and the
+//! bound is explicit.
 
 use core::ops::{Deref, DerefMut};
 
 /// Up to `N` copies of `T`; `push` beyond that is refused.
 #[derive(Clone, Copy)]
-pub(super) struct FixedVec<T: Copy, const N: usize> {
+pub(crate) struct FixedVec<T: Copy, const N: usize> {
     items: [T; N],
     len: usize,
 }
 
 /// More items than a [`FixedVec`] holds.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) struct Full;
+pub(crate) struct Full;
 
 impl<T: Copy, const N: usize> FixedVec<T, N> {
     /// An empty vector; `filler` only initialises the unused slots.
     #[inline]
-    pub(super) const fn new(filler: T) -> Self {
+    pub(crate) const fn new(filler: T) -> Self {
         FixedVec {
             items: [filler; N],
             len: 0,
@@ -26,7 +27,7 @@ impl<T: Copy, const N: usize> FixedVec<T, N> {
     }
 
     #[inline]
-    pub(super) fn push(&mut self, item: T) -> Result<(), Full> {
+    pub(crate) fn push(&mut self, item: T) -> Result<(), Full> {
         *self.items.get_mut(self.len).ok_or(Full)? = item;
         self.len += 1;
         Ok(())
