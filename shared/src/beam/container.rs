@@ -131,11 +131,26 @@ fn padding(size: usize) -> usize {
 
 /// Builds a BEAM file from chunks, exactly as Erlang's `beam_lib:build_module/1` does.
 pub fn write_module(chunks: &[([u8; 4], &[u8])]) -> Vec<u8> {
-    let body: usize = chunks
+    let body = chunks_size(chunks);
+    fill_module(chunks, body, Vec::with_capacity(FORM_HEADER + body))
+}
+
+/// [`write_module`], failing instead of aborting when the heap cannot hold the file.
+pub fn try_write_module(chunks: &[([u8; 4], &[u8])]) -> Result<Vec<u8>, crate::mem::AllocError> {
+    let body = chunks_size(chunks);
+    let out = crate::mem::try_with_capacity(FORM_HEADER + body, "BEAM file")?;
+    Ok(fill_module(chunks, body, out))
+}
+
+fn chunks_size(chunks: &[([u8; 4], &[u8])]) -> usize {
+    chunks
         .iter()
         .map(|(_, d)| CHUNK_HEADER + d.len() + padding(d.len()))
-        .sum();
-    let mut out = Vec::with_capacity(FORM_HEADER + body);
+        .sum()
+}
+
+/// Write the file into `out`, which has room for all of it.
+fn fill_module(chunks: &[([u8; 4], &[u8])], body: usize, mut out: Vec<u8>) -> Vec<u8> {
     out.extend_from_slice(b"FOR1");
     // The form size counts "BEAM" and the chunks.
     out.extend_from_slice(&((4 + body) as u32).to_be_bytes());

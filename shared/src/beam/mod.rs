@@ -34,7 +34,7 @@ pub mod types;
 pub use atoms::{AtomEncoding, Atoms};
 pub use code::{Code, Instruction, Instructions};
 pub use compact::{Cursor, Operand};
-pub use container::{write_module, Chunk, Chunks, Module};
+pub use container::{try_write_module, write_module, Chunk, Chunks, Module};
 pub use lines::{LineItem, Lines};
 pub use literals::{Literals, MAX_LITERALS_BYTES};
 pub use tables::{Export, Exports, Fun, Funs, Import, Imports};

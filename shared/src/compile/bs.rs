@@ -773,7 +773,8 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
                 let list = term
                     .as_proper_list()
                     .ok_or_else(|| Error::unsupported(at, "bs_match flags literal", 0))?;
-                let mut names = Vec::with_capacity(list.len());
+                let mut names = crate::mem::try_with_capacity(list.len(), "bs_match flags")
+                    .map_err(|e| Error::out_of_memory(e, at))?;
                 for item in list {
                     names.push(
                         item.as_atom()
@@ -1009,10 +1010,12 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
                 Some(source) if source == src_arg => {}
                 _ => break,
             }
+            let at = look.file_offset();
             let element = decode_literal(&mut look)?;
             let dest = decode_dest(&mut self.b, &mut look)?;
             *cur = look;
-            elements.push((element, dest));
+            crate::mem::try_push(&mut elements, (element, dest), "tuple elements")
+                .map_err(|e| Error::out_of_memory(e, at))?;
             if Operand::from(dest) == src_arg {
                 break;
             }

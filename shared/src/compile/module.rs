@@ -119,8 +119,10 @@ pub fn precompile_beam(bytes: &[u8], target: CodeTarget) -> Result<Vec<u8>, Modu
             dropped_native = true;
             continue;
         }
-        chunks.push((chunk.id, chunk.data));
+        crate::mem::try_push(&mut chunks, (chunk.id, chunk.data), "chunk list")
+            .map_err(|e| Error::out_of_memory(e, chunk.offset))?;
     }
-    chunks.push((*b"avmN", &payload));
-    Ok(beam::write_module(&chunks))
+    crate::mem::try_push(&mut chunks, (*b"avmN", &payload), "chunk list")
+        .map_err(|e| Error::out_of_memory(e, bytes.len()))?;
+    beam::try_write_module(&chunks).map_err(|e| Error::out_of_memory(e, 0).into())
 }

@@ -170,10 +170,10 @@ fn errors_print_names_and_only_real_offsets() {
         opcode: Some(64),
         function: Some((2, 1)),
         label: Some(3),
-        names: Some(alloc::boxed::Box::new(Names {
+        names: super::NamesBox::try_new(Names {
             module: Some("m".into()),
             function: Some("f".into()),
-        })),
+        }),
     };
     assert_eq!(
         e.to_string(),

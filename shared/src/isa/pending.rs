@@ -9,6 +9,7 @@
 use alloc::vec::Vec;
 
 use crate::compile::backend::Label;
+use crate::mem::{self, AllocError};
 
 /// End of a chain / no slot.
 const NIL: u32 = u32::MAX;
@@ -60,11 +61,12 @@ pub(crate) struct Detached(u32);
 impl<U: Copy> PendingBranches<U> {
     /// Make room for numeric labels 0..=`max_label` up front (the jump table size).
     #[inline]
-    pub(crate) fn reserve_labels(&mut self, max_label: u32) {
+    pub(crate) fn reserve_labels(&mut self, max_label: u32) -> Result<(), AllocError> {
         let want = max_label as usize + 1;
         if self.numeric.len() < want {
-            self.numeric.resize(want, NIL);
+            mem::try_resize(&mut self.numeric, want, NIL, "pending branch chains")?;
         }
+        Ok(())
     }
 
     /// Number of branches still waiting.
@@ -76,13 +78,18 @@ impl<U: Copy> PendingBranches<U> {
 
     /// Queue `branch` for `label`. The caller bounds `label` (heads are allocated up to it).
     #[inline]
-    pub(crate) fn push(&mut self, label: Label, branch: Waiting<U>) {
+    pub(crate) fn push(&mut self, label: Label, branch: Waiting<U>) -> Result<(), AllocError> {
         let (heads, n) = match label {
             Label::Num(n) => (&mut self.numeric, n as usize),
             Label::Local(n) => (&mut self.local, n as usize),
         };
         if heads.len() <= n {
+            // Amortised: local labels are numbered densely as they are made.
+            mem::try_reserve(heads, n + 1 - heads.len(), "pending branch chains")?;
             heads.resize(n + 1, NIL);
+        }
+        if self.free.is_none() {
+            mem::try_reserve(&mut self.slots, 1, "pending branches")?;
         }
         let slot = Slot {
             offset: branch.offset as u32,
@@ -103,6 +110,7 @@ impl<U: Copy> PendingBranches<U> {
         };
         heads[n] = index;
         self.len += 1;
+        Ok(())
     }
 
     /// Take every branch waiting for `label`, to be drained oldest first.
@@ -147,8 +155,8 @@ impl<U: Copy> PendingBranches<U> {
 
     /// Remove every waiting branch, by label (numeric labels first).
     #[inline]
-    pub(crate) fn take_all(&mut self) -> Vec<(Label, Waiting<U>)> {
-        let mut all = Vec::with_capacity(self.len);
+    pub(crate) fn take_all(&mut self) -> Result<Vec<(Label, Waiting<U>)>, AllocError> {
+        let mut all = mem::try_with_capacity(self.len, "pending branches")?;
         let labels = (0..self.numeric.len() as u32)
             .map(Label::Num)
             .chain((0..self.local.len() as u32).map(Label::Local));
@@ -158,7 +166,7 @@ impl<U: Copy> PendingBranches<U> {
                 all.push((label, w));
             }
         }
-        all
+        Ok(all)
     }
 }
 
@@ -181,17 +189,17 @@ mod tests {
     #[test]
     fn branches_come_back_per_label_oldest_first() {
         let mut p = PendingBranches::<Use>::default();
-        p.push(Label::Num(3), at(10));
-        p.push(Label::Local(0), at(20));
-        p.push(Label::Num(3), at(30));
-        p.push(Label::Num(1), at(40));
+        p.push(Label::Num(3), at(10)).unwrap();
+        p.push(Label::Local(0), at(20)).unwrap();
+        p.push(Label::Num(3), at(30)).unwrap();
+        p.push(Label::Num(1), at(40)).unwrap();
         assert_eq!(p.len(), 4);
         assert_eq!(drain(&mut p, Label::Num(3)), [at(10), at(30)]);
         assert_eq!(drain(&mut p, Label::Num(3)), []);
         assert_eq!(drain(&mut p, Label::Num(99)), []);
-        p.push(Label::Num(0), at(50));
+        p.push(Label::Num(0), at(50)).unwrap();
         assert_eq!(
-            p.take_all(),
+            p.take_all().unwrap(),
             [
                 (Label::Num(0), at(50)),
                 (Label::Num(1), at(40)),
@@ -213,9 +221,9 @@ mod tests {
         for round in 0..100 {
             let label = Label::Num(round % 7);
             let offset = round as usize;
-            p.push(label, at(offset));
-            p.push(label, at(offset + 1));
-            p.push(label, at(offset + 2));
+            p.push(label, at(offset)).unwrap();
+            p.push(label, at(offset + 1)).unwrap();
+            p.push(label, at(offset + 2)).unwrap();
             assert_eq!(
                 drain(&mut p, label),
                 [at(offset), at(offset + 1), at(offset + 2)]

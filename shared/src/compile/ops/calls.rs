@@ -288,14 +288,13 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             opcodes::BIF2 => 2,
             _ => 3,
         };
-        let mut args: Vec<Arg> = Vec::with_capacity(5);
-        args.push(CTX);
-        args.push(imm(fail.into()));
-        for _ in 0..argc {
-            args.push(self.decode_compact_term(cur)?.free()?);
+        let mut args = [CTX; 5];
+        args[1] = imm(fail.into());
+        for arg in &mut args[2..2 + argc] {
+            *arg = self.decode_compact_term(cur)?.free()?;
         }
         let dest = decode_dest(&mut self.b, cur)?;
-        let result = self.b.call_func_ptr(FuncPtr::Reg(func), &args);
+        let result = self.b.call_func_ptr(FuncPtr::Reg(func), &args[..2 + argc]);
         h::bif_faillabel_test(&mut self.b, fail, result, dest);
         Ok(())
     }
