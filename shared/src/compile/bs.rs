@@ -769,19 +769,23 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         match flags {
             CompileTimeLiteral::Nil => Ok(0),
             CompileTimeLiteral::Term(bytes) => {
-                let term = etf::decode(bytes, 0).map_err(|e| Error::new(e.kind, at))?;
-                let list = term
-                    .as_proper_list()
-                    .ok_or_else(|| Error::unsupported(at, "bs_match flags literal", 0))?;
-                let mut names = crate::mem::try_with_capacity(list.len(), "bs_match flags")
-                    .map_err(|e| Error::out_of_memory(e, at))?;
-                for item in list {
-                    names.push(
-                        item.as_atom()
-                            .ok_or_else(|| Error::unsupported(at, "bs_match flag", 0))?,
-                    );
+                // Read in place: the flags are a few atoms, and a list term would allocate.
+                let (mut flags, mut bad) = (0, None);
+                let list =
+                    etf::for_each_list_atom(bytes, 0, |name| match decode_flags_list0([name]) {
+                        Ok(flag) => flags |= flag,
+                        Err(e) => {
+                            bad.get_or_insert(e);
+                        }
+                    })
+                    .map_err(|e| Error::new(e.kind, at))?;
+                if !list {
+                    return Err(Error::unsupported(at, "bs_match flags literal", 0));
                 }
-                decode_flags_list0(names).map_err(|e| Error::new(e.kind, at))
+                match bad {
+                    Some(e) => Err(Error::new(e.kind, at)),
+                    None => Ok(flags),
+                }
             }
         }
     }
