@@ -307,14 +307,14 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
 
     /// Patch every use still pending (all labels are placed by now).
     pub fn patch_all(&mut self) {
-        let all = match self.pending.take_all() {
-            Ok(all) => all,
-            Err(e) => return self.fail(e.into()),
-        };
-        for (label, w) in all {
-            match self.label_offset(label) {
-                Some(target) => self.patch_use(w.offset, w.kind, target),
-                None => self.fail(BackendError::Unsupported("branch to an undefined label")),
+        // Label by label, in place (numeric labels first, each label's uses oldest first).
+        for label in self.pending.labels() {
+            let mut waiting = self.pending.detach(label);
+            while let Some(w) = self.pending.next(&mut waiting) {
+                match self.label_offset(label) {
+                    Some(target) => self.patch_use(w.offset, w.kind, target),
+                    None => self.fail(BackendError::Unsupported("branch to an undefined label")),
+                }
             }
         }
     }
