@@ -44,7 +44,7 @@ pub(crate) enum TailCacheKey {
     /// `raise_error_mfa` after loading offset, function and arity into these registers.
     RaiseErrorMfa([Reg; 3]),
     /// `call_last` with this frame size to this label.
-    CallLast { words: u64, label: u32 },
+    CallLast { words: u32, label: u32 },
     /// A tail call (or jump) to this label.
     CallOnly(u32),
     /// The slow (inter-module) path of `return`.

@@ -14,7 +14,8 @@ const EMPTY: u32 = u32::MAX;
 
 #[derive(Default)]
 pub(crate) struct TailCache {
-    entries: Vec<(TailCacheKey, usize)>,
+    /// Keys and code offsets (16 bytes each).
+    entries: Vec<(TailCacheKey, u32)>,
     /// Index into `entries`, or `EMPTY`; its length is zero or a power of two.
     index: Vec<u32>,
 }
@@ -58,11 +59,17 @@ impl TailCache {
             return None;
         }
         let e = self.index[self.slot(&key)];
-        self.entries.get(e as usize).map(|&(_, offset)| offset)
+        self.entries
+            .get(e as usize)
+            .map(|&(_, offset)| offset as usize)
     }
 
     /// Remember `offset` for `key` unless `key` already has one (the first wins).
     pub(crate) fn put(&mut self, key: TailCacheKey, offset: usize) -> Result<(), AllocError> {
+        // Code beyond 4 GiB fails elsewhere (label offsets are 32-bit); it is not cached.
+        let Ok(offset) = u32::try_from(offset) else {
+            return Ok(());
+        };
         if self.get(key).is_some() {
             return Ok(());
         }
@@ -91,6 +98,11 @@ impl TailCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_stay_small() {
+        assert!(core::mem::size_of::<(TailCacheKey, u32)>() <= 16);
+    }
 
     #[test]
     fn first_offset_wins_and_every_key_is_found() {

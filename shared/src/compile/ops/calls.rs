@@ -248,12 +248,14 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let at = cur.file_offset();
         let words = decode_literal(cur)?;
         let words_i = to_i64(words, at)?;
-        let key = TailCacheKey::CallLast { words, label };
+        // A frame too large for a Y register index is refused below before it is ever cached,
+        // so such a key can never be found: refusing it first changes nothing.
+        let y = u32::try_from(words).map_err(|_| Error::unsupported(at, "words", words))?;
+        let key = TailCacheKey::CallLast { words: y, label };
         match self.tail_cache_get(key) {
             Some(offset) => self.b.jump_to_offset(offset),
             None => {
                 let offset0 = self.b.offset();
-                let y = u32::try_from(words).map_err(|_| Error::unsupported(at, "words", words))?;
                 self.b.move_to_cp(Val::Y(y));
                 self.b.increment_sp(words_i + 1);
                 self.tail_call_only(label);
