@@ -58,7 +58,7 @@ impl<U: Copy> Slots<U> {
 
     /// Make room for one more slot.
     fn reserve_one(&mut self) -> Result<(), AllocError> {
-        if self.len % BLOCK == 0 && self.len / BLOCK == self.blocks.len() {
+        if self.len == self.blocks.len() * BLOCK {
             let block = mem::try_with_capacity(BLOCK, "pending branches")?;
             mem::try_push(&mut self.blocks, block, "pending branch blocks")?;
         }
