@@ -22,6 +22,11 @@ const FORBIDDEN: &[&str] = &[
     ".collect::<",
     ".reserve(",
     ".reserve_exact(",
+    // Stable sorts allocate a scratch buffer.
+    ".sort(",
+    ".sort_by(",
+    ".sort_by_key(",
+    ".sort_by_cached_key(",
 ];
 
 /// The compile path: from a .beam's bytes to its native code. (`beam/etf.rs` is not listed:

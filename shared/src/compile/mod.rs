@@ -102,7 +102,9 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         self.b.add_label(Label::Num(0));
         // The reference accumulates lines newest first and then sorts stably by offset.
         let mut sorted = core::mem::take(&mut self.line_offsets);
-        sort_by_offset_newest_first(&mut sorted);
+        if let Err(e) = sort_by_offset_newest_first(&mut sorted) {
+            self.alloc_error.get_or_insert(e);
+        }
         self.b.return_labels_and_lines(&sorted);
         self.b.update_branches();
     }
@@ -110,15 +112,60 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
 
 /// Sort `(key, offset)` entries, listed oldest first, as the reference sorts its newest-first
 /// lists: stably by offset, so entries sharing an offset come newest first. In place, and
-/// without a sort buffer when entries were recorded in offset order (the usual case).
-pub(crate) fn sort_by_offset_newest_first(entries: &mut [(u32, u32)]) {
+/// without a sort buffer when entries were recorded in offset order (the usual case); otherwise
+/// with one allocated fallibly (the library's stable sort would allocate it infallibly).
+pub(crate) fn sort_by_offset_newest_first(
+    entries: &mut [(u32, u32)],
+) -> Result<(), crate::mem::AllocError> {
     if entries.is_sorted_by_key(|&(_, offset)| offset) {
         for run in entries.chunk_by_mut(|a, b| a.1 == b.1) {
             run.reverse();
         }
-    } else {
-        entries.reverse();
-        entries.sort_by_key(|&(_, offset)| offset);
+        return Ok(());
+    }
+    entries.reverse();
+    let mut scratch = crate::mem::try_with_capacity(entries.len(), "sorted table")?;
+    scratch.extend_from_slice(entries);
+    merge_sort_by_offset(entries, &mut scratch);
+    Ok(())
+}
+
+/// A `(key, offset)` table entry.
+type Entry = (u32, u32);
+
+/// Stable bottom-up merge sort of `a` by offset, `buf` (as long as `a`) as scratch.
+fn merge_sort_by_offset(a: &mut [Entry], buf: &mut [Entry]) {
+    let n = a.len();
+    let mut width = 1;
+    let mut in_a = true;
+    while width < n {
+        let (src, dst): (&[Entry], &mut [Entry]) = if in_a {
+            (&*a, &mut *buf)
+        } else {
+            (&*buf, &mut *a)
+        };
+        let mut start = 0;
+        while start < n {
+            let mid = (start + width).min(n);
+            let end = (start + 2 * width).min(n);
+            let (mut i, mut j) = (start, mid);
+            for slot in &mut dst[start..end] {
+                // Ties take the left run first: stable.
+                if j >= end || (i < mid && src[i].1 <= src[j].1) {
+                    *slot = src[i];
+                    i += 1;
+                } else {
+                    *slot = src[j];
+                    j += 1;
+                }
+            }
+            start = end;
+        }
+        in_a = !in_a;
+        width *= 2;
+    }
+    if !in_a {
+        a.copy_from_slice(buf);
     }
 }
 
@@ -341,6 +388,16 @@ pub fn compile_module<B: Backend, E: ModuleEnv>(
     driver.first_pass(&mut cur)?;
     driver.second_pass();
     driver.b.flush();
+    if let Some(e) = driver.alloc_error {
+        return Err(CompileError {
+            kind: CompileErrorKind::OutOfMemory(e),
+            offset: cur.file_offset(),
+            opcode: None,
+            function: driver.current_function,
+            label: driver.last_label,
+            names: Names::lookup(env, driver.current_function),
+        });
+    }
     if let Some(e) = driver.b.error() {
         return Err(CompileError {
             kind: CompileErrorKind::Backend(e).lift_out_of_memory(),

@@ -363,7 +363,9 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     /// placement log, in place.
     pub(crate) fn take_sorted_labels(&mut self) -> Vec<(u32, u32)> {
         let mut labels = core::mem::take(&mut self.label_log);
-        crate::compile::sort_by_offset_newest_first(&mut labels);
+        if let Err(e) = crate::compile::sort_by_offset_newest_first(&mut labels) {
+            self.fail(e.into());
+        }
         labels
     }
 
