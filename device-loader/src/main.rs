@@ -429,7 +429,9 @@ fn clear_leftovers(flash: &mut RomFlash, next: u32, cache_end: u32) {
 /// `offset` is `None` for an error at no particular place (recorded as `u32::MAX`).
 fn record_error(i: usize, kind: u32, offset: Option<usize>) {
     set_mb(rec(i, REC_ERR_KIND), kind);
-    let offset = offset.and_then(|o| u32::try_from(o).ok()).unwrap_or(u32::MAX);
+    let offset = offset
+        .and_then(|o| u32::try_from(o).ok())
+        .unwrap_or(u32::MAX);
     set_mb(rec(i, REC_ERR_OFFSET), offset);
 }
 
@@ -510,6 +512,7 @@ fn compile_entry(
                 CompileErrorKind::Backend(BackendError::Sink(e)) => sink_fail(e, entry),
                 CompileErrorKind::Backend(_) => MERR_BACKEND,
                 CompileErrorKind::BadEnd => MERR_END,
+                CompileErrorKind::OutOfMemory(_) => MERR_OUT_OF_MEMORY,
             };
             record_error(i, kind, Some(ce.offset));
             if let Some(op) = ce.opcode {

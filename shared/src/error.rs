@@ -25,6 +25,8 @@ pub enum ErrorKind {
         value: u64,
         limit: u64,
     },
+    /// The heap refused an allocation (`bytes` for `what`).
+    OutOfMemory { what: &'static str, bytes: usize },
 }
 
 /// An error with the byte offset (from the start of the file being read) where it was found,
@@ -89,6 +91,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::LimitExceeded { what, value, limit } => {
                 write!(f, "{what} too large ({value} > {limit})")
             }
+            ErrorKind::OutOfMemory { what, bytes } => {
+                write!(f, "out of memory allocating {bytes} bytes for {what}")
+            }
         }
     }
 }
@@ -103,3 +108,16 @@ impl fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
+
+impl Error {
+    /// The heap refused an allocation while reading the input at `offset`.
+    pub fn out_of_memory(e: crate::mem::AllocError, offset: usize) -> Self {
+        Error::new(
+            ErrorKind::OutOfMemory {
+                what: e.what,
+                bytes: e.bytes,
+            },
+            offset,
+        )
+    }
+}

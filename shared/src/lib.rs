@@ -16,6 +16,7 @@ pub mod compile;
 pub mod error;
 pub mod flash;
 pub mod isa;
+pub mod mem;
 pub mod native;
 pub mod stream;
 

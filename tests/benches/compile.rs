@@ -200,4 +200,15 @@ fn main() {
             .map(|s| format!("{} ({} labels, {} KB)", s.name, s.labels, s.peak_heap / 1024))
             .unwrap_or_else(|| "none".into())
     );
+    let mut over = over;
+    over.sort_by_key(|s| std::cmp::Reverse(s.peak_heap));
+    for s in over {
+        println!(
+            "    over: {} ({} labels, {} KB Code): {} KB",
+            s.name,
+            s.labels,
+            s.code_bytes / 1024,
+            s.peak_heap / 1024
+        );
+    }
 }

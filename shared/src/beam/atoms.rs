@@ -47,7 +47,8 @@ impl<'a> Atoms<'a> {
         if count > c.len() {
             return Err(Error::invalid(offset, "atom count", count as u64));
         }
-        let mut starts = Vec::with_capacity(count);
+        let mut starts = crate::mem::try_with_capacity(count, "atom index")
+            .map_err(|e| Error::out_of_memory(e, offset))?;
         for _ in 0..count {
             starts.push(c.pos() as u32);
             let name = read_atom(&mut c, length_form)?;

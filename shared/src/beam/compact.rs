@@ -221,7 +221,8 @@ impl<'a> Cursor<'a> {
                             return Err(Error::invalid(at, "nested list operand", sub));
                         }
                         let count = self.count_operand("list length", 1)?;
-                        let mut items = Vec::new();
+                        let mut items = crate::mem::try_with_capacity(count, "list operand")
+                            .map_err(|e| Error::out_of_memory(e, at))?;
                         for _ in 0..count {
                             items.push(self.operand_at_depth(true)?);
                         }
@@ -230,7 +231,8 @@ impl<'a> Cursor<'a> {
                     EXT_FP_REGISTER => Operand::FloatRegister(self.literal_u32("fp register")?),
                     EXT_ALLOCATION_LIST => {
                         let count = self.count_operand("allocation list length", 2)?;
-                        let mut items = Vec::new();
+                        let mut items = crate::mem::try_with_capacity(count, "allocation list")
+                            .map_err(|e| Error::out_of_memory(e, at))?;
                         for _ in 0..count {
                             let kind_at = self.file_offset();
                             let kind = match self.literal_u32("allocation kind")? {

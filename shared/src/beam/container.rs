@@ -152,6 +152,18 @@ pub fn write_module(chunks: &[([u8; 4], &[u8])]) -> Vec<u8> {
     out
 }
 
+/// [`write_module`], failing instead of aborting when the heap cannot hold the file.
+pub fn try_write_module(chunks: &[([u8; 4], &[u8])]) -> Result<Vec<u8>, crate::mem::AllocError> {
+    let body: usize = chunks.iter().map(|(_, d)| chunk_size(d.len())).sum();
+    let mut out = crate::mem::try_with_capacity(FORM_HEADER + body, "BEAM file")?;
+    write_form_header(&mut out);
+    for (id, data) in chunks {
+        write_chunk(&mut out, *id, data);
+    }
+    out[4..8].copy_from_slice(&((4 + body) as u32).to_be_bytes());
+    Ok(out)
+}
+
 /// Start a BEAM file: `FOR1`, a form size of 0 (to be filled in), `BEAM`.
 pub fn write_form_header(out: &mut Vec<u8>) {
     out.extend_from_slice(b"FOR1");

@@ -104,6 +104,61 @@ pub fn decode(bytes: &[u8], base: usize) -> Result<Term<'_>> {
     Ok(term)
 }
 
+/// Like [`decode`] for a term that should be a proper list of atoms (or nil), without building
+/// it (so without allocating): `f` gets each atom's name in order. `Ok(false)` when the term is
+/// something else; errors as [`decode`]'s for a malformed term.
+pub fn for_each_list_atom<'a>(
+    bytes: &'a [u8],
+    base: usize,
+    mut f: impl FnMut(&'a [u8]),
+) -> Result<bool> {
+    let mut reader = Reader {
+        bytes,
+        pos: 0,
+        base,
+    };
+    let magic = reader.u8()?;
+    if magic != VERSION_MAGIC {
+        return Err(Error::new(
+            crate::ErrorKind::BadMagic {
+                expected: "external term format version 131",
+            },
+            base,
+        ));
+    }
+    let is_atom = |tag| {
+        matches!(
+            tag,
+            ATOM_EXT | SMALL_ATOM_EXT | ATOM_UTF8_EXT | SMALL_ATOM_UTF8_EXT
+        )
+    };
+    if reader.bytes.get(reader.pos) == Some(&LIST_EXT) {
+        reader.u8()?;
+        let n = reader.u32()?;
+        reader.check_count(n.saturating_add(1), "list length")?;
+        for _ in 0..n {
+            if !reader.bytes.get(reader.pos).copied().is_some_and(is_atom) {
+                return Ok(false);
+            }
+            match reader.term(1)? {
+                Term::Atom(name) => f(name),
+                _ => return Ok(false),
+            }
+        }
+    }
+    if reader.u8()? != NIL_EXT {
+        return Ok(false);
+    }
+    if reader.pos != bytes.len() {
+        return Err(Error::invalid(
+            reader.offset(),
+            "trailing bytes after literal",
+            (bytes.len() - reader.pos) as u64,
+        ));
+    }
+    Ok(true)
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,

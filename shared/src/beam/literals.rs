@@ -66,9 +66,7 @@ impl<'a> Literals<'a> {
                 offset,
             ));
         }
-        let inflated =
-            miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(c.remaining(), declared)
-                .map_err(|_| Error::new(ErrorKind::Inflate, offset + 4))?;
+        let inflated = inflate_zlib(c.remaining(), declared, offset)?;
         if inflated.len() != declared {
             return Err(Error::invalid(
                 offset,
@@ -119,6 +117,29 @@ impl<'a> Literals<'a> {
     }
 }
 
+/// Inflate the zlib stream `input` into a buffer of `declared` bytes, allocated fallibly (as is
+/// the decompressor's state): the data inflated so far, shorter when the stream ends early; a
+/// stream that would go on past `declared` bytes, or is corrupt, is an error. `offset` is the
+/// chunk's file offset.
+fn inflate_zlib(input: &[u8], declared: usize, offset: usize) -> Result<Vec<u8>> {
+    use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
+    use miniz_oxide::inflate::TINFLStatus;
+    let oom = |e| Error::out_of_memory(e, offset);
+    let mut out = crate::mem::try_with_capacity(declared, "inflated literal table").map_err(oom)?;
+    out.resize(declared, 0u8);
+    let mut state: Vec<DecompressorOxide> =
+        crate::mem::try_with_capacity(1, "inflate state").map_err(oom)?;
+    state.push(DecompressorOxide::new());
+    let flags = inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER
+        | inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+    let (status, _, written) = decompress(&mut state[0], input, &mut out, 0, flags);
+    if status != TINFLStatus::Done {
+        return Err(Error::new(ErrorKind::Inflate, offset + 4));
+    }
+    out.truncate(written);
+    Ok(out)
+}
+
 /// Checks the table layout and returns where each term starts; `offset` is the file offset of
 /// `table[0]`.
 fn index_table(table: &[u8], offset: usize) -> Result<Vec<u32>> {
@@ -128,7 +149,8 @@ fn index_table(table: &[u8], offset: usize) -> Result<Vec<u32>> {
     if count.saturating_mul(5) > c.len() {
         return Err(Error::invalid(offset, "literal count", count as u64));
     }
-    let mut starts = Vec::with_capacity(count);
+    let mut starts = crate::mem::try_with_capacity(count, "literal index")
+        .map_err(|e| Error::out_of_memory(e, offset))?;
     for _ in 0..count {
         let size_at = c.file_offset();
         let size = c.len_u32()?;

@@ -35,8 +35,8 @@ pub use atoms::{AtomEncoding, Atoms};
 pub use code::{Code, Instruction, Instructions};
 pub use compact::{Cursor, Operand};
 pub use container::{
-    chunk_size, padding, write_chunk, write_form_header, write_module, Chunk, Chunks, Module,
-    CHUNK_HEADER_LEN, FORM_HEADER_LEN,
+    chunk_size, padding, try_write_module, write_chunk, write_form_header, write_module, Chunk,
+    Chunks, Module, CHUNK_HEADER_LEN, FORM_HEADER_LEN,
 };
 pub use lines::{LineItem, Lines};
 pub use literals::{Literals, MAX_LITERALS_BYTES};

@@ -199,15 +199,18 @@ impl<'a> Types<'a> {
                         body.len() % V1_ENTRY,
                     ));
                 }
-                (0..body.len() / V1_ENTRY)
-                    .map(|i| (i * V1_ENTRY) as u32)
-                    .collect()
+                let count = body.len() / V1_ENTRY;
+                let mut starts = crate::mem::try_with_capacity(count, "type index")
+                    .map_err(|e| Error::out_of_memory(e, body_offset))?;
+                starts.extend((0..count).map(|i| (i * V1_ENTRY) as u32));
+                starts
             }
             _ => match layout(version) {
                 Some(l) => {
                     // Count first so the index is allocated once at its exact size.
                     let count = walk_entries(body, body_offset, l, |_| {})?;
-                    let mut starts = Vec::with_capacity(count);
+                    let mut starts = crate::mem::try_with_capacity(count, "type index")
+                        .map_err(|e| Error::out_of_memory(e, body_offset))?;
                     walk_entries(body, body_offset, l, |pos| starts.push(pos as u32))?;
                     starts
                 }

@@ -152,6 +152,14 @@ pub enum BackendError {
     Sink(crate::stream::SinkError),
     /// An instruction operand the target encoder rejects (what was wrong, the offending value).
     Encoding { what: &'static str, value: i64 },
+    /// The heap refused an allocation.
+    OutOfMemory(crate::mem::AllocError),
+}
+
+impl From<crate::mem::AllocError> for BackendError {
+    fn from(e: crate::mem::AllocError) -> Self {
+        BackendError::OutOfMemory(e)
+    }
 }
 
 impl core::fmt::Display for BackendError {
@@ -162,6 +170,7 @@ impl core::fmt::Display for BackendError {
             BackendError::OutOfRange(what) => write!(f, "{what} out of range"),
             BackendError::Sink(e) => write!(f, "{e}"),
             BackendError::Encoding { what, value } => write!(f, "cannot encode {what} {value}"),
+            BackendError::OutOfMemory(e) => write!(f, "{e}"),
         }
     }
 }

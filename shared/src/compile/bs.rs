@@ -769,18 +769,23 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         match flags {
             CompileTimeLiteral::Nil => Ok(0),
             CompileTimeLiteral::Term(bytes) => {
-                let term = etf::decode(bytes, 0).map_err(|e| Error::new(e.kind, at))?;
-                let list = term
-                    .as_proper_list()
-                    .ok_or_else(|| Error::unsupported(at, "bs_match flags literal", 0))?;
-                let mut names = Vec::with_capacity(list.len());
-                for item in list {
-                    names.push(
-                        item.as_atom()
-                            .ok_or_else(|| Error::unsupported(at, "bs_match flag", 0))?,
-                    );
+                // Read in place: the flags are a few atoms, and a list term would allocate.
+                let (mut flags, mut bad) = (0, None);
+                let list =
+                    etf::for_each_list_atom(bytes, 0, |name| match decode_flags_list0([name]) {
+                        Ok(flag) => flags |= flag,
+                        Err(e) => {
+                            bad.get_or_insert(e);
+                        }
+                    })
+                    .map_err(|e| Error::new(e.kind, at))?;
+                if !list {
+                    return Err(Error::unsupported(at, "bs_match flags literal", 0));
                 }
-                decode_flags_list0(names).map_err(|e| Error::new(e.kind, at))
+                match bad {
+                    Some(e) => Err(Error::new(e.kind, at)),
+                    None => Ok(flags),
+                }
             }
         }
     }
@@ -1009,10 +1014,12 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
                 Some(source) if source == src_arg => {}
                 _ => break,
             }
+            let at = look.file_offset();
             let element = decode_literal(&mut look)?;
             let dest = decode_dest(&mut self.b, &mut look)?;
             *cur = look;
-            elements.push((element, dest));
+            crate::mem::try_push(&mut elements, (element, dest), "tuple elements")
+                .map_err(|e| Error::out_of_memory(e, at))?;
             if Operand::from(dest) == src_arg {
                 break;
             }

@@ -303,8 +303,8 @@ fn count_big_int_digits(magnitude_be: &[u8]) -> u32 {
 }
 
 /// The 32-bit digits of a big-endian magnitude, least significant first, without leading zeros.
-fn big_int_digits(magnitude_be: &[u8]) -> Vec<u32> {
-    let mut digits = Vec::with_capacity(magnitude_be.len() / 4 + 1);
+fn big_int_digits(magnitude_be: &[u8]) -> Result<Vec<u32>, crate::mem::AllocError> {
+    let mut digits = crate::mem::try_with_capacity(magnitude_be.len() / 4 + 1, "big integer")?;
     let mut chunk_end = magnitude_be.len();
     while chunk_end > 0 {
         let chunk_start = chunk_end.saturating_sub(4);
@@ -317,11 +317,14 @@ fn big_int_digits(magnitude_be: &[u8]) -> Vec<u32> {
     while digits.last() == Some(&0) {
         digits.pop();
     }
-    digits
+    Ok(digits)
 }
 
 /// `decode_compact_term_big_integer`: build a boxed bignum from big-endian two's complement bytes.
-fn decode_compact_term_big_integer<B: Backend>(b: &mut B, bytes: &[u8]) -> Reg {
+fn decode_compact_term_big_integer<B: Backend>(
+    b: &mut B,
+    bytes: &[u8],
+) -> Result<Reg, crate::mem::AllocError> {
     let negative = bytes.first().is_some_and(|&b| b & 0x80 != 0);
     let sign = if negative {
         TERM_NEGATIVE_INTEGER
@@ -329,7 +332,8 @@ fn decode_compact_term_big_integer<B: Backend>(b: &mut B, bytes: &[u8]) -> Reg {
         TERM_POSITIVE_INTEGER
     };
     // Magnitude: negate two's complement when negative.
-    let mut magnitude: Vec<u8> = bytes.to_vec();
+    let mut magnitude: Vec<u8> = crate::mem::try_with_capacity(bytes.len(), "big integer")?;
+    magnitude.extend_from_slice(bytes);
     if negative {
         let mut carry = true;
         for byte in magnitude.iter_mut().rev() {
@@ -342,6 +346,7 @@ fn decode_compact_term_big_integer<B: Backend>(b: &mut B, bytes: &[u8]) -> Reg {
         }
     }
     let len = count_big_int_digits(&magnitude);
+    let digits = big_int_digits(&magnitude)?;
     let reg = b.call_primitive(
         PRIM_ALLOC_BIG_INTEGER_FRAGMENT,
         &[
@@ -351,9 +356,9 @@ fn decode_compact_term_big_integer<B: Backend>(b: &mut B, bytes: &[u8]) -> Reg {
         ],
     );
     let reg = b.and_(Arg::free(Val::Reg(reg)), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-    put_digits(b, &big_int_digits(&magnitude), reg);
+    put_digits(b, &digits, reg);
     b.or_(Arg::keep(Val::Reg(reg)), Val::Imm(TERM_PRIMARY_BOXED));
-    reg
+    Ok(reg)
 }
 
 /// `put_digits`: store 32-bit digits from index 1 on (index 0 is the boxed header); on 64-bit
@@ -476,10 +481,9 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
                     .and_then(|l| l.checked_add(9))
                     .ok_or_else(|| Error::unsupported(at, "integer length", len))?;
                 let bytes = cur.take(len)?;
-                return Ok(Operand::Reg(decode_compact_term_big_integer(
-                    &mut self.b,
-                    bytes,
-                )));
+                let reg = decode_compact_term_big_integer(&mut self.b, bytes)
+                    .map_err(|e| Error::out_of_memory(e, at))?;
+                return Ok(Operand::Reg(reg));
             }
             let bytes = cur.take(usize::from(byte >> 5) + 2)?;
             return Ok(decode_compact_term_integer(&mut self.b, signed_be(bytes)));

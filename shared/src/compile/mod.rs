@@ -24,9 +24,9 @@ pub mod helpers;
 pub mod module;
 pub mod operand;
 mod ops;
+mod tail_cache;
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -39,12 +39,12 @@ use crate::beam::compact::Cursor;
 use crate::error::Error;
 
 /// Tail sequences already emitted once: later identical tails jump to the first copy.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub(crate) enum TailCacheKey {
     /// `raise_error_mfa` after loading offset, function and arity into these registers.
     RaiseErrorMfa([Reg; 3]),
     /// `call_last` with this frame size to this label.
-    CallLast { words: u64, label: u32 },
+    CallLast { words: u32, label: u32 },
     /// A tail call (or jump) to this label.
     CallOnly(u32),
     /// The slow (inter-module) path of `return`.
@@ -61,7 +61,9 @@ pub struct Driver<'m, B: Backend, E: ModuleEnv> {
     pub labels_count: u32,
     /// (line ref, code offset) in the order met.
     line_offsets: Vec<(u32, u32)>,
-    tail_cache: BTreeMap<TailCacheKey, usize>,
+    tail_cache: tail_cache::TailCache,
+    /// The first allocation failure of the driver's own tables (sticky, like the backend's).
+    alloc_error: Option<crate::mem::AllocError>,
     /// Last `func_info` (function atom index, arity), for error messages.
     current_function: Option<(u32, u32)>,
     /// Last label placed, for error messages.
@@ -75,7 +77,8 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
             env,
             labels_count,
             line_offsets: Vec::new(),
-            tail_cache: BTreeMap::new(),
+            tail_cache: tail_cache::TailCache::default(),
+            alloc_error: None,
             current_function: None,
             last_label: None,
         }
@@ -83,12 +86,14 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
 
     /// Where a tail sequence was emitted first, if it was.
     pub(crate) fn tail_cache_get(&self, key: TailCacheKey) -> Option<usize> {
-        self.tail_cache.get(&key).copied()
+        self.tail_cache.get(key)
     }
 
     /// Remember where a tail sequence starts; the first one wins.
     pub(crate) fn tail_cache_put(&mut self, key: TailCacheKey, offset: usize) {
-        self.tail_cache.entry(key).or_insert(offset);
+        if let Err(e) = self.tail_cache.put(key, offset) {
+            self.alloc_error.get_or_insert(e);
+        }
     }
 
     /// `second_pass`: the label-0 entry that returns the labels and lines tables, then patch
@@ -97,7 +102,9 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         self.b.add_label(Label::Num(0));
         // The reference accumulates lines newest first and then sorts stably by offset.
         let mut sorted = core::mem::take(&mut self.line_offsets);
-        sort_by_offset_newest_first(&mut sorted);
+        if let Err(e) = sort_by_offset_newest_first(&mut sorted) {
+            self.alloc_error.get_or_insert(e);
+        }
         self.b.return_labels_and_lines(&sorted);
         self.b.update_branches();
     }
@@ -105,15 +112,60 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
 
 /// Sort `(key, offset)` entries, listed oldest first, as the reference sorts its newest-first
 /// lists: stably by offset, so entries sharing an offset come newest first. In place, and
-/// without a sort buffer when entries were recorded in offset order (the usual case).
-pub(crate) fn sort_by_offset_newest_first(entries: &mut [(u32, u32)]) {
+/// without a sort buffer when entries were recorded in offset order (the usual case); otherwise
+/// with one allocated fallibly (the library's stable sort would allocate it infallibly).
+pub(crate) fn sort_by_offset_newest_first(
+    entries: &mut [(u32, u32)],
+) -> Result<(), crate::mem::AllocError> {
     if entries.is_sorted_by_key(|&(_, offset)| offset) {
         for run in entries.chunk_by_mut(|a, b| a.1 == b.1) {
             run.reverse();
         }
-    } else {
-        entries.reverse();
-        entries.sort_by_key(|&(_, offset)| offset);
+        return Ok(());
+    }
+    entries.reverse();
+    let mut scratch = crate::mem::try_with_capacity(entries.len(), "sorted table")?;
+    scratch.extend_from_slice(entries);
+    merge_sort_by_offset(entries, &mut scratch);
+    Ok(())
+}
+
+/// A `(key, offset)` table entry.
+type Entry = (u32, u32);
+
+/// Stable bottom-up merge sort of `a` by offset, `buf` (as long as `a`) as scratch.
+fn merge_sort_by_offset(a: &mut [Entry], buf: &mut [Entry]) {
+    let n = a.len();
+    let mut width = 1;
+    let mut in_a = true;
+    while width < n {
+        let (src, dst): (&[Entry], &mut [Entry]) = if in_a {
+            (&*a, &mut *buf)
+        } else {
+            (&*buf, &mut *a)
+        };
+        let mut start = 0;
+        while start < n {
+            let mid = (start + width).min(n);
+            let end = (start + 2 * width).min(n);
+            let (mut i, mut j) = (start, mid);
+            for slot in &mut dst[start..end] {
+                // Ties take the left run first: stable.
+                if j >= end || (i < mid && src[i].1 <= src[j].1) {
+                    *slot = src[i];
+                    i += 1;
+                } else {
+                    *slot = src[j];
+                    j += 1;
+                }
+            }
+            start = end;
+        }
+        in_a = !in_a;
+        width *= 2;
+    }
+    if !in_a {
+        a.copy_from_slice(buf);
     }
 }
 
@@ -130,6 +182,33 @@ pub enum CompileErrorKind {
     Backend(BackendError),
     /// The code ended without `int_call_end`, or has bytes after it.
     BadEnd,
+    /// The heap refused an allocation (what for, and how many bytes). On the device this is a
+    /// module too big for the heap: it gets no entry and the others go on.
+    OutOfMemory(crate::mem::AllocError),
+}
+
+impl CompileErrorKind {
+    /// The same error, with an allocation failure from the reader or the backend lifted to
+    /// [`CompileErrorKind::OutOfMemory`] so that callers need to check one variant.
+    pub(crate) fn lift_out_of_memory(self) -> Self {
+        use crate::error::ErrorKind;
+        match self {
+            CompileErrorKind::Backend(BackendError::OutOfMemory(e)) => {
+                CompileErrorKind::OutOfMemory(e)
+            }
+            CompileErrorKind::Backend(BackendError::Sink(
+                crate::stream::SinkError::OutOfMemory { bytes },
+            )) => CompileErrorKind::OutOfMemory(crate::mem::AllocError {
+                what: "code buffer",
+                bytes,
+            }),
+            CompileErrorKind::Operand(Error {
+                kind: ErrorKind::OutOfMemory { what, bytes },
+                ..
+            }) => CompileErrorKind::OutOfMemory(crate::mem::AllocError { what, bytes }),
+            other => other,
+        }
+    }
 }
 
 /// A compile error, with enough context to find the instruction in the module.
@@ -147,7 +226,7 @@ pub struct CompileError {
     /// The module's and the function's names, read from the atom table when the error was made
     /// (so that the message names them without the module at hand). Boxed: errors are rare and
     /// a `Result` carrying one should stay small.
-    pub names: Option<Box<Names>>,
+    pub names: Option<NamesBox>,
 }
 
 /// Names for a [`CompileError`]'s message (lossy UTF-8 of the atoms).
@@ -159,15 +238,39 @@ pub struct Names {
 
 impl Names {
     /// The module's name (atom 1) and `function`'s, as far as `env` has them.
-    pub(crate) fn lookup<E: ModuleEnv>(env: &E, function: Option<(u32, u32)>) -> Option<Box<Self>> {
+    pub(crate) fn lookup<E: ModuleEnv>(env: &E, function: Option<(u32, u32)>) -> Option<NamesBox> {
+        // Names are a courtesy: when the heap is full (often the very error being reported)
+        // the message goes without them rather than failing again.
         let text = |index: u32| {
             env.atom(index)
-                .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+                .and_then(|bytes| crate::mem::try_lossy_string(bytes, "error names").ok())
         };
-        Some(Box::new(Names {
+        let names = Names {
             module: text(1),
             function: function.and_then(|(f, _)| text(f)),
-        }))
+        };
+        NamesBox::try_new(names)
+    }
+}
+
+/// A boxed [`Names`], allocated fallibly (`Box::new` would abort on a full heap).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamesBox(Box<[Names; 1]>);
+
+impl NamesBox {
+    pub fn try_new(names: Names) -> Option<Self> {
+        let mut one = crate::mem::try_with_capacity(1, "error names").ok()?;
+        one.push(names);
+        let one: Box<[Names; 1]> = one.into_boxed_slice().try_into().ok()?;
+        Some(NamesBox(one))
+    }
+}
+
+impl core::ops::Deref for NamesBox {
+    type Target = Names;
+    fn deref(&self) -> &Names {
+        let [names] = &*self.0;
+        names
     }
 }
 
@@ -185,6 +288,7 @@ impl fmt::Display for CompileErrorKind {
             }
             CompileErrorKind::Backend(e) => write!(f, "{e}"),
             CompileErrorKind::BadEnd => write!(f, "code does not end with int_call_end"),
+            CompileErrorKind::OutOfMemory(e) => write!(f, "{e}"),
         }
     }
 }
@@ -284,9 +388,19 @@ pub fn compile_module<B: Backend, E: ModuleEnv>(
     driver.first_pass(&mut cur)?;
     driver.second_pass();
     driver.b.flush();
+    if let Some(e) = driver.alloc_error {
+        return Err(CompileError {
+            kind: CompileErrorKind::OutOfMemory(e),
+            offset: cur.file_offset(),
+            opcode: None,
+            function: driver.current_function,
+            label: driver.last_label,
+            names: Names::lookup(env, driver.current_function),
+        });
+    }
     if let Some(e) = driver.b.error() {
         return Err(CompileError {
-            kind: CompileErrorKind::Backend(e),
+            kind: CompileErrorKind::Backend(e).lift_out_of_memory(),
             offset: cur.file_offset(),
             opcode: None,
             function: driver.current_function,

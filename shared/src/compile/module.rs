@@ -133,9 +133,11 @@ pub fn precompile_beam(bytes: &[u8], target: CodeTarget) -> Result<Vec<u8>, Modu
     // The native code of OTP's modules is 5 to 8 times their `Code`; the estimate only sizes the
     // first allocation (capped: a larger payload grows the buffer as usual).
     let estimate = code_len.saturating_mul(8).min(MAX_PAYLOAD_ESTIMATE);
-    let mut out = Vec::with_capacity(
+    let mut out = crate::mem::try_with_capacity(
         beam::FORM_HEADER_LEN + kept_len + beam::CHUNK_HEADER_LEN + header.len() + estimate,
-    );
+        "precompiled module",
+    )
+    .map_err(|e| Error::out_of_memory(e, 0))?;
     beam::write_form_header(&mut out);
     for (id, data) in kept() {
         beam::write_chunk(&mut out, id, data);
@@ -156,7 +158,10 @@ pub fn precompile_beam(bytes: &[u8], target: CodeTarget) -> Result<Vec<u8>, Modu
         return Err(Error::invalid(0, "precompiled module size", payload_len as u64).into());
     };
     out[native_at - 4..native_at].copy_from_slice(&payload_size.to_be_bytes());
-    out.resize(out.len() + beam::padding(payload_len), 0);
+    let pad = beam::padding(payload_len);
+    crate::mem::try_reserve(&mut out, pad, "precompiled module")
+        .map_err(|e| Error::out_of_memory(e, 0))?;
+    out.resize(out.len() + pad, 0);
     out[4..8].copy_from_slice(&form_size.to_be_bytes());
     Ok(out)
 }

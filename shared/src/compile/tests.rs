@@ -170,10 +170,10 @@ fn errors_print_names_and_only_real_offsets() {
         opcode: Some(64),
         function: Some((2, 1)),
         label: Some(3),
-        names: Some(alloc::boxed::Box::new(Names {
+        names: super::NamesBox::try_new(Names {
             module: Some("m".into()),
             function: Some("f".into()),
-        })),
+        }),
     };
     assert_eq!(
         e.to_string(),
@@ -190,4 +190,32 @@ fn errors_print_names_and_only_real_offsets() {
         e.to_string(),
         "opcode 64 (move) at offset 0x20: unsupported typed operand (0)"
     );
+}
+
+#[test]
+fn tables_sort_stably_newest_first_in_place_or_with_a_fallible_buffer() {
+    // Against the library's stable sort of the reversed (newest-first) list, on sorted,
+    // unsorted and tie-heavy inputs of many lengths.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for len in (0..40).chain([100, 257, 1000]) {
+        for spread in [1u64, 4, 1000] {
+            let mut entries: alloc::vec::Vec<(u32, u32)> = (0..len)
+                .map(|i| (i as u32, (next() % spread) as u32))
+                .collect();
+            if spread == 1000 && len % 2 == 0 {
+                entries.sort_by_key(|e| e.1);
+            }
+            let mut expected = entries.clone();
+            expected.reverse();
+            expected.sort_by_key(|e| e.1);
+            super::sort_by_offset_newest_first(&mut entries).unwrap();
+            assert_eq!(entries, expected, "len {len} spread {spread}");
+        }
+    }
 }

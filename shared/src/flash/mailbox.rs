@@ -145,6 +145,8 @@ pub const MERR_BACKEND: u32 = 5;
 pub const MERR_END: u32 = 6;
 pub const MERR_SINK: u32 = 7;
 pub const MERR_NOT_A_MODULE: u32 = 8;
+/// The core ran out of heap on the module and returned the error (no panic, no restart).
+pub const MERR_OUT_OF_MEMORY: u32 = 9;
 
 /// A description of a module error kind, for messages.
 pub fn module_error_text(kind: u32) -> &'static str {
@@ -157,6 +159,7 @@ pub fn module_error_text(kind: u32) -> &'static str {
         MERR_END => "code does not end with int_call_end",
         MERR_SINK => "flash write failed",
         MERR_NOT_A_MODULE => "not a BEAM module section",
+        MERR_OUT_OF_MEMORY => "out of memory",
         _ => "unknown error",
     }
 }

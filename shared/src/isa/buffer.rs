@@ -19,6 +19,7 @@ use alloc::vec::Vec;
 
 use super::pending::{PendingBranches, Waiting};
 use crate::compile::backend::{BackendError, Label};
+use crate::mem;
 use crate::stream::CodeSink;
 
 /// Largest placeholder a [`LabelUse`] may have (armv6m's far branch through ip is 18 bytes).
@@ -149,11 +150,13 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
 
     // ---- errors ---------------------------------------------------------------------------
 
-    /// Record the first error; later ones are dropped (the first is the cause).
+    /// Record the first error; later ones are dropped (the first is the cause). A sink that
+    /// failed earlier (full, out of memory) is that cause: offsets stopped moving with it, so
+    /// what goes wrong afterwards follows from it.
     #[inline]
     pub fn fail(&mut self, e: BackendError) {
         if self.error.is_none() {
-            self.error = Some(e);
+            self.error = Some(self.sink.error().map_or(e, BackendError::Sink));
         }
     }
 
@@ -169,11 +172,20 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     pub fn set_label_limit(&mut self, max_label: u32) {
         self.label_limit = Some(max_label);
         let count = max_label as usize + 1;
-        if self.label_offsets.len() < count {
-            self.label_offsets.resize(count, UNKNOWN_OFFSET);
+        let sized = mem::try_resize(
+            &mut self.label_offsets,
+            count,
+            UNKNOWN_OFFSET,
+            "label offsets",
+        )
+        .and_then(|()| {
+            let more = count.saturating_sub(self.label_log.len());
+            mem::try_reserve_exact(&mut self.label_log, more, "labels table")
+        })
+        .and_then(|()| self.pending.reserve_labels(max_label));
+        if let Err(e) = sized {
+            self.fail(e.into());
         }
-        self.label_log.reserve_exact(count);
-        self.pending.reserve_labels(max_label);
     }
 
     /// Whether numeric label `n` is above the limit.
@@ -201,7 +213,10 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             }
         }
         let n = self.local_labels.len() as u32;
-        self.local_labels.push(UNKNOWN_OFFSET);
+        if let Err(e) = mem::try_push(&mut self.local_labels, UNKNOWN_OFFSET, "local labels") {
+            // The label has no slot: placing it fails ("unknown local label") after this error.
+            self.fail(e.into());
+        }
         Label::Local(n)
     }
 
@@ -213,7 +228,9 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             self.patch_use(w.offset, w.kind, offset);
         }
         if let (true, Label::Local(n)) = (local_done, label) {
-            self.free_local_labels.push(n);
+            if let Err(e) = mem::try_push(&mut self.free_local_labels, n, "free local labels") {
+                self.fail(e.into());
+            }
         }
     }
 
@@ -232,10 +249,20 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
                 }
                 let idx = n as usize;
                 if self.label_offsets.len() <= idx {
-                    self.label_offsets.resize(idx + 1, UNKNOWN_OFFSET);
+                    if let Err(e) = mem::try_resize(
+                        &mut self.label_offsets,
+                        idx + 1,
+                        UNKNOWN_OFFSET,
+                        "label offsets",
+                    ) {
+                        self.fail(e.into());
+                        return false;
+                    }
                 }
                 self.label_offsets[idx] = off;
-                self.label_log.push((n, off));
+                if let Err(e) = mem::try_push(&mut self.label_log, (n, off), "labels table") {
+                    self.fail(e.into());
+                }
                 false
             }
             Label::Local(n) => match self.local_labels.get_mut(n as usize) {
@@ -273,15 +300,21 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
                 return;
             }
         }
-        self.pending.push(label, Waiting { offset, kind });
+        if let Err(e) = self.pending.push(label, Waiting { offset, kind }) {
+            self.fail(e.into());
+        }
     }
 
     /// Patch every use still pending (all labels are placed by now).
     pub fn patch_all(&mut self) {
-        for (label, w) in self.pending.take_all() {
-            match self.label_offset(label) {
-                Some(target) => self.patch_use(w.offset, w.kind, target),
-                None => self.fail(BackendError::Unsupported("branch to an undefined label")),
+        // Label by label, in place (numeric labels first, each label's uses oldest first).
+        for label in self.pending.labels() {
+            let mut waiting = self.pending.detach(label);
+            while let Some(w) = self.pending.next(&mut waiting) {
+                match self.label_offset(label) {
+                    Some(target) => self.patch_use(w.offset, w.kind, target),
+                    None => self.fail(BackendError::Unsupported("branch to an undefined label")),
+                }
             }
         }
     }
@@ -330,7 +363,9 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     /// placement log, in place.
     pub(crate) fn take_sorted_labels(&mut self) -> Vec<(u32, u32)> {
         let mut labels = core::mem::take(&mut self.label_log);
-        crate::compile::sort_by_offset_newest_first(&mut labels);
+        if let Err(e) = crate::compile::sort_by_offset_newest_first(&mut labels) {
+            self.fail(e.into());
+        }
         labels
     }
 
@@ -347,11 +382,14 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     pub fn emit_literal_use(&mut self, kind: U, value: u32) {
         let offset = self.offset();
         self.emit_placeholder(kind);
-        self.literals.push(PendingLiteral {
+        let literal = PendingLiteral {
             offset,
             kind,
             value,
-        });
+        };
+        if let Err(e) = mem::try_push(&mut self.literals, literal, "literal pool") {
+            self.fail(e.into());
+        }
     }
 
     /// The literals waiting for a pool, oldest first.
@@ -364,7 +402,9 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     /// forgets literals queued inside one sequence).
     pub fn set_pending_literals(&mut self, literals: &[PendingLiteral<U>]) {
         self.literals.clear();
-        self.literals.extend_from_slice(literals);
+        if let Err(e) = mem::try_extend(&mut self.literals, literals, "literal pool") {
+            self.fail(e.into());
+        }
     }
 
     /// Whether the oldest waiting literal use is more than `distance` bytes back: the backend

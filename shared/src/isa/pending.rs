@@ -4,11 +4,13 @@
 //! made compilation quadratic in the number of labels). Each label owns a chain through a slot
 //! vector, newest first (one word per label); placing the label reverses the chain in place so
 //! branches are patched oldest first. Patched slots go to a free list, so the slot vector is as
-//! long as the most branches ever pending at once, not the number of branches in the module.
+//! long as the most branches ever pending at once, not the number of branches in the module;
+//! it grows by blocks, without moving the slots already there.
 
 use alloc::vec::Vec;
 
 use crate::compile::backend::Label;
+use crate::mem::{self, AllocError};
 
 /// End of a chain / no slot.
 const NIL: u32 = u32::MAX;
@@ -30,9 +32,51 @@ struct Slot<U> {
     kind: U,
 }
 
+/// Slots per block of [`Slots`].
+const BLOCK: usize = 128;
+
+/// The slot vector, in blocks of [`BLOCK`] slots: growing it never moves (reallocates) the
+/// slots already there, so growth does not hold the old and the new copy at once (with 8,192
+/// branches pending, a doubling `Vec` peaked at 144 KiB for 96 KiB of slots).
+struct Slots<U> {
+    blocks: Vec<Vec<Slot<U>>>,
+    len: usize,
+}
+
+impl<U: Copy> Slots<U> {
+    #[inline]
+    fn get(&self, i: u32) -> Slot<U> {
+        let i = i as usize;
+        self.blocks[i / BLOCK][i % BLOCK]
+    }
+
+    #[inline]
+    fn get_mut(&mut self, i: u32) -> &mut Slot<U> {
+        let i = i as usize;
+        &mut self.blocks[i / BLOCK][i % BLOCK]
+    }
+
+    /// Make room for one more slot.
+    fn reserve_one(&mut self) -> Result<(), AllocError> {
+        if self.len == self.blocks.len() * BLOCK {
+            let block = mem::try_with_capacity(BLOCK, "pending branches")?;
+            mem::try_push(&mut self.blocks, block, "pending branch blocks")?;
+        }
+        Ok(())
+    }
+
+    /// Append a slot (after [`Self::reserve_one`]); returns its index.
+    fn push(&mut self, slot: Slot<U>) -> u32 {
+        let i = self.len;
+        self.blocks[i / BLOCK].push(slot);
+        self.len += 1;
+        i as u32
+    }
+}
+
 /// The pending branches of a module, by label.
 pub(crate) struct PendingBranches<U> {
-    slots: Vec<Slot<U>>,
+    slots: Slots<U>,
     /// Head of the free slot list.
     free: Option<u32>,
     /// Newest waiting slot of each numeric label, indexed by label number.
@@ -45,7 +89,10 @@ pub(crate) struct PendingBranches<U> {
 impl<U> Default for PendingBranches<U> {
     fn default() -> Self {
         PendingBranches {
-            slots: Vec::new(),
+            slots: Slots {
+                blocks: Vec::new(),
+                len: 0,
+            },
             free: None,
             numeric: Vec::new(),
             local: Vec::new(),
@@ -60,11 +107,12 @@ pub(crate) struct Detached(u32);
 impl<U: Copy> PendingBranches<U> {
     /// Make room for numeric labels 0..=`max_label` up front (the jump table size).
     #[inline]
-    pub(crate) fn reserve_labels(&mut self, max_label: u32) {
+    pub(crate) fn reserve_labels(&mut self, max_label: u32) -> Result<(), AllocError> {
         let want = max_label as usize + 1;
         if self.numeric.len() < want {
-            self.numeric.resize(want, NIL);
+            mem::try_resize(&mut self.numeric, want, NIL, "pending branch chains")?;
         }
+        Ok(())
     }
 
     /// Number of branches still waiting.
@@ -76,13 +124,18 @@ impl<U: Copy> PendingBranches<U> {
 
     /// Queue `branch` for `label`. The caller bounds `label` (heads are allocated up to it).
     #[inline]
-    pub(crate) fn push(&mut self, label: Label, branch: Waiting<U>) {
+    pub(crate) fn push(&mut self, label: Label, branch: Waiting<U>) -> Result<(), AllocError> {
         let (heads, n) = match label {
             Label::Num(n) => (&mut self.numeric, n as usize),
             Label::Local(n) => (&mut self.local, n as usize),
         };
         if heads.len() <= n {
+            // Amortised: local labels are numbered densely as they are made.
+            mem::try_reserve(heads, n + 1 - heads.len(), "pending branch chains")?;
             heads.resize(n + 1, NIL);
+        }
+        if self.free.is_none() {
+            self.slots.reserve_one()?;
         }
         let slot = Slot {
             offset: branch.offset as u32,
@@ -91,18 +144,16 @@ impl<U: Copy> PendingBranches<U> {
         };
         let index = match self.free {
             Some(i) => {
-                let next_free = self.slots[i as usize].next;
+                let next_free = self.slots.get(i).next;
                 self.free = (next_free != NIL).then_some(next_free);
-                self.slots[i as usize] = slot;
+                *self.slots.get_mut(i) = slot;
                 i
             }
-            None => {
-                self.slots.push(slot);
-                (self.slots.len() - 1) as u32
-            }
+            None => self.slots.push(slot),
         };
         heads[n] = index;
         self.len += 1;
+        Ok(())
     }
 
     /// Take every branch waiting for `label`, to be drained oldest first.
@@ -119,8 +170,8 @@ impl<U: Copy> PendingBranches<U> {
         let mut rest = core::mem::replace(head, NIL);
         let mut reversed = NIL;
         while rest != NIL {
-            let next = self.slots[rest as usize].next;
-            self.slots[rest as usize].next = reversed;
+            let next = self.slots.get(rest).next;
+            self.slots.get_mut(rest).next = reversed;
             reversed = rest;
             rest = next;
         }
@@ -134,9 +185,9 @@ impl<U: Copy> PendingBranches<U> {
         if index == NIL {
             return None;
         }
-        let slot = self.slots[index as usize];
+        let slot = self.slots.get(index);
         detached.0 = slot.next;
-        self.slots[index as usize].next = self.free.unwrap_or(NIL);
+        self.slots.get_mut(index).next = self.free.unwrap_or(NIL);
         self.free = Some(index);
         self.len -= 1;
         Some(Waiting {
@@ -145,20 +196,24 @@ impl<U: Copy> PendingBranches<U> {
         })
     }
 
-    /// Remove every waiting branch, by label (numeric labels first).
-    #[inline]
-    pub(crate) fn take_all(&mut self) -> Vec<(Label, Waiting<U>)> {
-        let mut all = Vec::with_capacity(self.len);
-        let labels = (0..self.numeric.len() as u32)
+    /// Every label that may have waiting branches: numeric labels first, then local ones.
+    pub(crate) fn labels(&self) -> impl Iterator<Item = Label> + use<U> {
+        (0..self.numeric.len() as u32)
             .map(Label::Num)
-            .chain((0..self.local.len() as u32).map(Label::Local));
-        for label in labels {
+            .chain((0..self.local.len() as u32).map(Label::Local))
+    }
+
+    /// Remove every waiting branch, by label (numeric labels first).
+    #[cfg(test)]
+    pub(crate) fn take_all(&mut self) -> Result<Vec<(Label, Waiting<U>)>, AllocError> {
+        let mut all = mem::try_with_capacity(self.len, "pending branches")?;
+        for label in self.labels() {
             let mut detached = self.detach(label);
             while let Some(w) = self.next(&mut detached) {
                 all.push((label, w));
             }
         }
-        all
+        Ok(all)
     }
 }
 
@@ -181,17 +236,17 @@ mod tests {
     #[test]
     fn branches_come_back_per_label_oldest_first() {
         let mut p = PendingBranches::<Use>::default();
-        p.push(Label::Num(3), at(10));
-        p.push(Label::Local(0), at(20));
-        p.push(Label::Num(3), at(30));
-        p.push(Label::Num(1), at(40));
+        p.push(Label::Num(3), at(10)).unwrap();
+        p.push(Label::Local(0), at(20)).unwrap();
+        p.push(Label::Num(3), at(30)).unwrap();
+        p.push(Label::Num(1), at(40)).unwrap();
         assert_eq!(p.len(), 4);
         assert_eq!(drain(&mut p, Label::Num(3)), [at(10), at(30)]);
         assert_eq!(drain(&mut p, Label::Num(3)), []);
         assert_eq!(drain(&mut p, Label::Num(99)), []);
-        p.push(Label::Num(0), at(50));
+        p.push(Label::Num(0), at(50)).unwrap();
         assert_eq!(
-            p.take_all(),
+            p.take_all().unwrap(),
             [
                 (Label::Num(0), at(50)),
                 (Label::Num(1), at(40)),
@@ -213,14 +268,27 @@ mod tests {
         for round in 0..100 {
             let label = Label::Num(round % 7);
             let offset = round as usize;
-            p.push(label, at(offset));
-            p.push(label, at(offset + 1));
-            p.push(label, at(offset + 2));
+            p.push(label, at(offset)).unwrap();
+            p.push(label, at(offset + 1)).unwrap();
+            p.push(label, at(offset + 2)).unwrap();
             assert_eq!(
                 drain(&mut p, label),
                 [at(offset), at(offset + 1), at(offset + 2)]
             );
         }
-        assert_eq!(p.slots.len(), 3);
+        assert_eq!(p.slots.len, 3);
+    }
+
+    #[test]
+    fn many_pending_branches_span_blocks() {
+        let mut p = PendingBranches::<Use>::default();
+        for i in 0..1000 {
+            p.push(Label::Num(i % 3), at(i as usize)).unwrap();
+        }
+        assert_eq!(p.slots.blocks.len(), 1000usize.div_ceil(BLOCK));
+        let all = p.take_all().unwrap();
+        assert_eq!(all.len(), 1000);
+        let first: Vec<_> = all.iter().take(3).map(|(_, w)| w.offset).collect();
+        assert_eq!(first, [0, 3, 6]);
     }
 }

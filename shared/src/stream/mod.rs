@@ -18,6 +18,8 @@ pub enum SinkError {
     OutOfRange { offset: usize },
     /// The underlying device reported an error.
     Device { offset: usize },
+    /// An in-memory sink could not grow to `bytes` bytes.
+    OutOfMemory { bytes: usize },
 }
 
 impl core::fmt::Display for SinkError {
@@ -35,6 +37,9 @@ impl core::fmt::Display for SinkError {
             }
             SinkError::Device { offset } => {
                 write!(f, "device error writing code offset {offset:#x}")
+            }
+            SinkError::OutOfMemory { bytes } => {
+                write!(f, "out of memory growing the code buffer to {bytes} bytes")
             }
         }
     }
@@ -73,12 +78,14 @@ impl VecSink {
     /// A sink that already holds `prefix` (e.g. the `avmN` header, so that offsets match the
     /// reference's, which count from the start of the chunk).
     pub fn with_prefix(prefix: &[u8]) -> Self {
-        VecSink {
-            bytes: prefix.to_vec(),
+        let mut sink = VecSink {
+            bytes: Vec::new(),
             base: 0,
             error: None,
             strict: cfg!(debug_assertions),
-        }
+        };
+        sink.append(prefix);
+        sink
     }
     /// A sink appending to `bytes`, whose offsets count from `base` (at most `bytes.len()`):
     /// the code is written straight after what the buffer holds, with no copy afterwards.
@@ -114,6 +121,11 @@ impl CodeSink for VecSink {
 
     fn append(&mut self, bytes: &[u8]) {
         if self.error.is_some() {
+            return;
+        }
+        if self.bytes.try_reserve(bytes.len()).is_err() {
+            let bytes = self.bytes.len().saturating_add(bytes.len());
+            self.error = Some(SinkError::OutOfMemory { bytes });
             return;
         }
         // The backend appends one or two halfwords at a time: copies of a known length are a

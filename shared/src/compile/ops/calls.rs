@@ -248,12 +248,14 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let at = cur.file_offset();
         let words = decode_literal(cur)?;
         let words_i = to_i64(words, at)?;
-        let key = TailCacheKey::CallLast { words, label };
+        // A frame too large for a Y register index is refused below before it is ever cached,
+        // so such a key can never be found: refusing it first changes nothing.
+        let y = u32::try_from(words).map_err(|_| Error::unsupported(at, "words", words))?;
+        let key = TailCacheKey::CallLast { words: y, label };
         match self.tail_cache_get(key) {
             Some(offset) => self.b.jump_to_offset(offset),
             None => {
                 let offset0 = self.b.offset();
-                let y = u32::try_from(words).map_err(|_| Error::unsupported(at, "words", words))?;
                 self.b.move_to_cp(Val::Y(y));
                 self.b.increment_sp(words_i + 1);
                 self.tail_call_only(label);
@@ -288,14 +290,13 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             opcodes::BIF2 => 2,
             _ => 3,
         };
-        let mut args: Vec<Arg> = Vec::with_capacity(5);
-        args.push(CTX);
-        args.push(imm(fail.into()));
-        for _ in 0..argc {
-            args.push(self.decode_compact_term(cur)?.free()?);
+        let mut args = [CTX; 5];
+        args[1] = imm(fail.into());
+        for arg in &mut args[2..2 + argc] {
+            *arg = self.decode_compact_term(cur)?.free()?;
         }
         let dest = decode_dest(&mut self.b, cur)?;
-        let result = self.b.call_func_ptr(FuncPtr::Reg(func), &args);
+        let result = self.b.call_func_ptr(FuncPtr::Reg(func), &args[..2 + argc]);
         h::bif_faillabel_test(&mut self.b, fail, result, dest);
         Ok(())
     }

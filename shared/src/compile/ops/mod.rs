@@ -16,8 +16,6 @@ mod maps;
 mod messages;
 mod type_tests;
 
-use alloc::vec::Vec;
-
 use super::backend::{Arg, Backend, CmpOp, FuncPtr, Label, Reg, Val};
 use super::common::*;
 use super::consts::*;
@@ -60,6 +58,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
                 return Err(self.error(CompileErrorKind::BadEnd, offset, None));
             };
             let step = self.lower(opcode, cur);
+            if let Some(e) = self.alloc_error {
+                return Err(self.error(CompileErrorKind::OutOfMemory(e), offset, Some(opcode)));
+            }
             if let Some(e) = self.b.error() {
                 return Err(self.error(CompileErrorKind::Backend(e), offset, Some(opcode)));
             }
@@ -79,7 +80,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
 
     fn error(&self, kind: CompileErrorKind, offset: usize, opcode: Option<u8>) -> CompileError {
         CompileError {
-            kind,
+            kind: kind.lift_out_of_memory(),
             offset,
             opcode,
             function: self.current_function,
@@ -248,7 +249,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let line = decode_literal(cur)?;
         let line = u32::try_from(line).map_err(|_| Error::unsupported(at, "line ref", line))?;
         let offset = self.b.offset() as u32;
-        self.line_offsets.push((line, offset));
+        crate::mem::try_push(&mut self.line_offsets, (line, offset), "line table")
+            .map_err(|e| Error::out_of_memory(e, at))?;
         Ok(())
     }
 

@@ -217,11 +217,20 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
         self.b.move_array_element(kept(reg), Val::Imm(0), r(reg));
         let reg = self.b.and_(freed(reg), Val::Imm(TERM_BOXED_TAG_MASK));
-        let conds: Vec<_> = tags
-            .iter()
-            .map(|&t| cmp(kept(reg), CmpOp::Ne, imm(t)))
-            .collect();
-        cond_jump_to_label_and(&mut self.b, &conds, label);
+        // At most a few tags (no heap needed for their conditions).
+        let mut conds = [cmp(kept(reg), CmpOp::Ne, imm(0)); 4];
+        let n = tags.len();
+        if n > conds.len() {
+            return Err(crate::error::Error::unsupported(
+                cur.file_offset(),
+                "boxed tags",
+                n as u64,
+            ));
+        }
+        for (cond, &t) in conds.iter_mut().zip(&tags[..n]) {
+            *cond = cmp(kept(reg), CmpOp::Ne, imm(t));
+        }
+        cond_jump_to_label_and(&mut self.b, &conds[..n], label);
         self.b.free_native_registers(&[r(reg)]);
         Ok(())
     }

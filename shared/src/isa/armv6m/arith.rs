@@ -55,7 +55,12 @@ impl<S: CodeSink> Armv6m<S> {
     /// placeholder. We reproduce that (the output must be byte-identical).
     fn op_via_ctx(&mut self, reg: Reg, imm: i64, op: RegOp) {
         self.put(asm::mov(IP_REG, CTX_REG));
-        let pool_before = self.buf.pending_literals().to_vec();
+        let mut pool_before = alloc::vec::Vec::new();
+        let saved = self.buf.pending_literals();
+        if let Err(e) = crate::mem::try_extend(&mut pool_before, saved, "literal pool") {
+            self.fail(e.into());
+            return;
+        }
         self.mov_immediate(CTX_REG, imm);
         self.buf.set_pending_literals(&pool_before);
         self.put(op(reg, CTX_REG));

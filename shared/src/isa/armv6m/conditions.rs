@@ -53,7 +53,11 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// Run `body` only when every condition holds (each failing test skips the block).
     pub(super) fn if_block_and(&mut self, conds: &[Cond], body: impl FnOnce(&mut Self)) {
-        let mut branches: Vec<(usize, Cc)> = Vec::with_capacity(conds.len());
+        let mut branches: Vec<(usize, Cc)> =
+            match crate::mem::try_with_capacity(conds.len(), "if-block branches") {
+                Ok(v) => v,
+                Err(e) => return self.fail(e.into()),
+            };
         for cond in conds {
             let start = self.cur_offset();
             let (cc, delta) = self.if_block_cond(*cond);

@@ -1,0 +1,133 @@
+//! Where each tail sequence was first emitted: a hash map whose growth is fallible (a
+//! `BTreeMap` aborts when the heap is full).
+//!
+//! Entries are appended to a vector; an open-addressing index of `u32` slots (kept at most half
+//! full, linear probing) finds them. Nothing is ever removed.
+
+use alloc::vec::Vec;
+use core::hash::{Hash, Hasher};
+
+use super::TailCacheKey;
+use crate::mem::{self, AllocError};
+
+const EMPTY: u32 = u32::MAX;
+
+#[derive(Default)]
+pub(crate) struct TailCache {
+    /// Keys and code offsets (16 bytes each).
+    entries: Vec<(TailCacheKey, u32)>,
+    /// Index into `entries`, or `EMPTY`; its length is zero or a power of two.
+    index: Vec<u32>,
+}
+
+/// FNV-1a: keys are a few small integers.
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3);
+        }
+    }
+}
+
+fn hash(key: &TailCacheKey) -> usize {
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    key.hash(&mut h);
+    h.finish() as usize
+}
+
+impl TailCache {
+    /// The slot holding `key`, or the empty slot where it would go (the index is not empty).
+    fn slot(&self, key: &TailCacheKey) -> usize {
+        let mask = self.index.len() - 1;
+        let mut i = hash(key) & mask;
+        loop {
+            match self.index[i] {
+                EMPTY => return i,
+                e if self.entries.get(e as usize).is_some_and(|(k, _)| k == key) => return i,
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    pub(crate) fn get(&self, key: TailCacheKey) -> Option<usize> {
+        if self.index.is_empty() {
+            return None;
+        }
+        let e = self.index[self.slot(&key)];
+        self.entries
+            .get(e as usize)
+            .map(|&(_, offset)| offset as usize)
+    }
+
+    /// Remember `offset` for `key` unless `key` already has one (the first wins).
+    pub(crate) fn put(&mut self, key: TailCacheKey, offset: usize) -> Result<(), AllocError> {
+        // Code beyond 4 GiB fails elsewhere (label offsets are 32-bit); it is not cached.
+        let Ok(offset) = u32::try_from(offset) else {
+            return Ok(());
+        };
+        if self.get(key).is_some() {
+            return Ok(());
+        }
+        if (self.entries.len() + 1) * 2 > self.index.len() {
+            self.grow()?;
+        }
+        mem::try_push(&mut self.entries, (key, offset), "tail call cache")?;
+        let slot = self.slot(&key);
+        self.index[slot] = (self.entries.len() - 1) as u32;
+        Ok(())
+    }
+
+    fn grow(&mut self) -> Result<(), AllocError> {
+        let size = (self.index.len() * 2).max(16);
+        let mut index = mem::try_with_capacity(size, "tail call cache index")?;
+        index.resize(size, EMPTY);
+        self.index = index;
+        for (e, (key, _)) in self.entries.iter().enumerate() {
+            let slot = self.slot(key);
+            self.index[slot] = e as u32;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_stay_small() {
+        assert!(core::mem::size_of::<(TailCacheKey, u32)>() <= 16);
+    }
+
+    #[test]
+    fn first_offset_wins_and_every_key_is_found() {
+        let mut c = TailCache::default();
+        assert_eq!(c.get(TailCacheKey::Return), None);
+        for label in 0..1000u32 {
+            c.put(TailCacheKey::CallOnly(label), label as usize * 2)
+                .unwrap();
+            c.put(
+                TailCacheKey::CallLast { words: 3, label },
+                label as usize * 3,
+            )
+            .unwrap();
+        }
+        c.put(TailCacheKey::CallOnly(5), 1).unwrap();
+        for label in 0..1000u32 {
+            assert_eq!(
+                c.get(TailCacheKey::CallOnly(label)),
+                Some(label as usize * 2)
+            );
+            assert_eq!(
+                c.get(TailCacheKey::CallLast { words: 3, label }),
+                Some(label as usize * 3)
+            );
+        }
+        assert_eq!(c.get(TailCacheKey::CallLast { words: 4, label: 1 }), None);
+    }
+}

@@ -1,0 +1,185 @@
+//! Out of memory is an error the core returns, never an abort (issue 8, section 1).
+//!
+//! A global allocator that refuses every allocation of this thread once a budget (a number of
+//! allocations, or of bytes) is spent, as a small device heap would. Compiling real golden
+//! modules under many budgets, each run must end in `Ok` with exactly the bytes of an unlimited
+//! run, or in an error that says out of memory. An infallible allocation anywhere on the path
+//! aborts the process (`handle_alloc_error`), which fails this test.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use avm_jit_core::compile::module::{precompile_beam, CodeTarget, ModuleError};
+use avm_jit_core::compile::CompileErrorKind;
+use avm_jit_core::ErrorKind;
+use avm_jit_tests::{beams_in, golden_dir};
+
+struct Limited;
+
+thread_local! {
+    /// Whether this thread's allocations are counted against the budget.
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS_LEFT: Cell<usize> = const { Cell::new(usize::MAX) };
+    static BYTES_LEFT: Cell<usize> = const { Cell::new(usize::MAX) };
+    /// Allocations made (armed) so far, and whether one was refused.
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+    static REFUSED: Cell<bool> = const { Cell::new(false) };
+}
+
+impl Limited {
+    /// Whether an allocation of `size` bytes may go ahead (and charge it).
+    fn grant(size: usize) -> bool {
+        if !ARMED.with(Cell::get) {
+            return true;
+        }
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        let allocs = ALLOCS_LEFT.with(Cell::get);
+        let bytes = BYTES_LEFT.with(Cell::get);
+        // Once one allocation is refused every later one is too: the heap stays full.
+        if REFUSED.with(Cell::get) || allocs == 0 || bytes < size {
+            REFUSED.with(|c| c.set(true));
+            return false;
+        }
+        ALLOCS_LEFT.with(|c| c.set(allocs - 1));
+        BYTES_LEFT.with(|c| c.set(bytes - size));
+        true
+    }
+}
+
+unsafe impl GlobalAlloc for Limited {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if Self::grant(layout.size()) {
+            unsafe { System.alloc(layout) }
+        } else {
+            std::ptr::null_mut()
+        }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if Self::grant(new_size.saturating_sub(layout.size())) {
+            unsafe { System.realloc(ptr, layout, new_size) }
+        } else {
+            std::ptr::null_mut()
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Limited = Limited;
+
+#[derive(Clone, Copy, Debug)]
+enum Budget {
+    Allocs(usize),
+    Bytes(usize),
+}
+
+/// Run `f` with this thread's heap limited to `budget`; returns its result, how many
+/// allocations it asked for, and whether one was refused.
+fn limited<T>(budget: Budget, f: impl FnOnce() -> T) -> (T, usize, bool) {
+    let (allocs, bytes) = match budget {
+        Budget::Allocs(n) => (n, usize::MAX),
+        Budget::Bytes(n) => (usize::MAX, n),
+    };
+    ALLOCS_LEFT.with(|c| c.set(allocs));
+    BYTES_LEFT.with(|c| c.set(bytes));
+    ALLOCS.with(|c| c.set(0));
+    REFUSED.with(|c| c.set(false));
+    ARMED.with(|c| c.set(true));
+    let out = f();
+    ARMED.with(|c| c.set(false));
+    (out, ALLOCS.with(Cell::get), REFUSED.with(Cell::get))
+}
+
+fn is_out_of_memory(e: &ModuleError) -> bool {
+    match e {
+        ModuleError::Beam(e) => matches!(e.kind, ErrorKind::OutOfMemory { .. }),
+        ModuleError::Compile(e) => matches!(e.kind, CompileErrorKind::OutOfMemory(_)),
+    }
+}
+
+/// Compile `bytes` under `budget`: Ok with `expected`'s bytes, or out of memory (and then a
+/// refusal really happened).
+fn check(name: &str, bytes: &[u8], expected: &[u8], budget: Budget) -> bool {
+    let (result, _, refused) = limited(budget, || precompile_beam(bytes, CodeTarget::Armv6m));
+    match result {
+        Ok(out) => {
+            assert!(
+                out == expected,
+                "{name} under {budget:?}: Ok but different bytes"
+            );
+            false
+        }
+        Err(e) => {
+            assert!(
+                is_out_of_memory(&e) && refused,
+                "{name} under {budget:?}: {e} (refused: {refused})"
+            );
+            let message = e.to_string();
+            assert!(message.contains("out of memory"), "{name}: {message}");
+            true
+        }
+    }
+}
+
+/// Budgets from none to what a full compile needs: every one of the first `dense`, then
+/// `spread` more evenly up to `total`.
+fn budgets(total: usize, dense: usize, spread: usize) -> Vec<usize> {
+    let mut b: Vec<usize> = (0..dense.min(total)).collect();
+    b.extend((1..=spread).map(|i| total * i / (spread + 1)));
+    b.push(total.saturating_sub(1));
+    b.sort_unstable();
+    b.dedup();
+    b
+}
+
+#[test]
+fn compiling_under_a_full_heap_ends_in_identical_bytes_or_out_of_memory() {
+    let Some(golden) = golden_dir("out_of_memory") else {
+        return;
+    };
+    let mut modules = 0;
+    let (mut runs, mut oom) = (0, 0);
+    for app in ["stdlib", "kernel", "compiler"] {
+        for (name, bytes) in beams_in(&golden.join("otp25/beams").join(app)) {
+            let Ok(expected) = precompile_beam(&bytes, CodeTarget::Armv6m) else {
+                continue; // the reference cannot compile it either
+            };
+            modules += 1;
+            // What an unlimited compile asks for.
+            let (_, total_allocs, _) = limited(Budget::Allocs(usize::MAX), || {
+                precompile_beam(&bytes, CodeTarget::Armv6m)
+            });
+            let mut total_bytes = 0;
+            {
+                // Bytes allocated in all (frees are not given back to the budget).
+                let (_, _, _) = limited(Budget::Bytes(usize::MAX), || {
+                    precompile_beam(&bytes, CodeTarget::Armv6m)
+                });
+                BYTES_LEFT.with(|c| total_bytes = usize::MAX - c.get());
+            }
+            for n in budgets(total_allocs, 6, 6) {
+                runs += 1;
+                oom += usize::from(check(&name, &bytes, &expected, Budget::Allocs(n)));
+            }
+            for n in budgets(total_bytes, 0, 4) {
+                runs += 1;
+                oom += usize::from(check(&name, &bytes, &expected, Budget::Bytes(n)));
+            }
+            // A full budget compiles.
+            assert!(!check(
+                &name,
+                &bytes,
+                &expected,
+                Budget::Allocs(total_allocs)
+            ));
+        }
+    }
+    eprintln!("{modules} modules, {runs} limited compiles, {oom} ended out of memory");
+    assert!(modules > 200, "only {modules} golden modules compiled");
+    assert!(
+        oom > runs / 2,
+        "too few runs hit the limit: {oom} of {runs}"
+    );
+}
