@@ -196,7 +196,7 @@ fn open_destination(
 fn check_probe_chip(chip: Chip) -> Result<()> {
     if !chip.probe_can_flash() {
         anyhow::bail!(
-            "--probe: probe-rs 0.32 cannot flash the {} ({chip}): its `{}` target attaches to the RISC-V cores but has no flash algorithm; use --uf2 (BOOTSEL drive) or --image",
+            "--probe is not supported for the {} ({chip}): probe-rs 0.32's `{}` target attaches to the RISC-V cores but has no flash algorithm; use --uf2 (BOOTSEL drive) or --image",
             chip.board(),
             chip.probe_target()
         );
