@@ -44,8 +44,9 @@ pub struct CompareArgs {
     /// Where main.avm sits in flash images and the probed Pico.
     #[arg(long, value_parser = crate::flash::parse_number, default_value = "0x10180000")]
     pub address: u32,
-    /// The chip whose flash images are compared: rp2040 (Pico; cache entries hold armv6m code) or
-    /// rp2350 (Pico 2; armv6m+thumb2). avmN payloads say their variant in their header.
+    /// The chip whose flash images are compared: rp2040 (Pico; cache entries hold armv6m code),
+    /// rp2350 (Pico 2; armv6m+thumb2) or rp2350-riscv (Pico 2's RISC-V cores; riscv32). avmN
+    /// payloads say their variant in their header.
     #[arg(long, value_name = "CHIP", default_value = "rp2040")]
     pub target: String,
 }

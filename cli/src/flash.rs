@@ -60,7 +60,8 @@ pub struct Destination {
 pub struct FlashArgs {
     /// The application AVM (written as main.avm).
     pub avm: PathBuf,
-    /// The chip: rp2040 (Raspberry Pi Pico) or rp2350 (Raspberry Pi Pico 2, ARM cores).
+    /// The chip: rp2040 (Raspberry Pi Pico), rp2350 (Raspberry Pi Pico 2, ARM cores) or
+    /// rp2350-riscv (Pico 2 running AtomVM on its RISC-V cores; --image and --uf2 only).
     #[arg(long, value_name = "CHIP", default_value = "rp2040")]
     pub target: String,
     #[arg(long, value_enum, default_value = "aot")]
@@ -76,7 +77,7 @@ pub struct FlashArgs {
     /// Address of main.avm.
     #[arg(long, value_parser = parse_number, default_value = "0x10180000")]
     pub address: u32,
-    /// Flash size (bytes; K/M suffixes and 0x accepted) [default: 2M for rp2040, 4M for rp2350].
+    /// Flash size (bytes; K/M suffixes and 0x accepted) [default: 2M for rp2040, 4M for rp2350(-riscv)].
     #[arg(long, value_parser = parse_number)]
     pub flash_size: Option<u32>,
     /// Size of the JIT cache region to erase (default: up to the end of flash).
@@ -133,10 +134,10 @@ fn read_avm(path: &Path, mode: Mode) -> Result<Vec<u8>> {
 pub fn parse_chip(name: &str) -> Result<Chip> {
     Chip::from_name(name).ok_or_else(|| {
         let hint = match name {
-            "armv6m" | "armv6m+thumb2" => {
+            "armv6m" | "armv6m+thumb2" | "riscv32" => {
                 " (that is a code variant: `avm-jit compile --target` takes it; `flash` takes the chip)"
             }
-            "rp2350-riscv" | "rp2350_riscv" => " (the RP2350's RISC-V cores are not supported yet)",
+            "rp2350_riscv" => " (did you mean rp2350-riscv?)",
             _ => "",
         };
         anyhow!(
@@ -191,8 +192,21 @@ fn open_destination(
     open_probe(dest.probe.as_deref().unwrap_or(""), chip)
 }
 
+/// Refuse a probe for a chip whose flash probe-rs cannot write.
+fn check_probe_chip(chip: Chip) -> Result<()> {
+    if !chip.probe_can_flash() {
+        anyhow::bail!(
+            "--probe is not supported for the {} ({chip}): probe-rs 0.32's `{}` target attaches to the RISC-V cores but has no flash algorithm; use --uf2 (BOOTSEL drive) or --image",
+            chip.board(),
+            chip.probe_target()
+        );
+    }
+    Ok(())
+}
+
 #[cfg(feature = "probe")]
 pub(crate) fn open_probe(selector: &str, chip: Chip) -> Result<Box<dyn Device>> {
+    check_probe_chip(chip)?;
     let selector = (!selector.is_empty()).then_some(selector);
     Ok(Box::new(crate::device::probe::ProbeDevice::open(
         selector, chip,
@@ -200,7 +214,8 @@ pub(crate) fn open_probe(selector: &str, chip: Chip) -> Result<Box<dyn Device>> 
 }
 
 #[cfg(not(feature = "probe"))]
-pub(crate) fn open_probe(_selector: &str, _chip: Chip) -> Result<Box<dyn Device>> {
+pub(crate) fn open_probe(_selector: &str, chip: Chip) -> Result<Box<dyn Device>> {
+    check_probe_chip(chip)?;
     anyhow::bail!("this avm-jit was built without the `probe` feature; use --image or --uf2")
 }
 

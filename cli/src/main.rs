@@ -66,10 +66,10 @@ struct InfoArgs {
     /// Read the flash of a Pico or Pico 2 behind a debug probe (the only one attached, or `--probe=VID:PID[:SERIAL]`).
     #[arg(long, value_name = "SELECTOR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     probe: Option<String>,
-    /// The chip: rp2040 (Raspberry Pi Pico) or rp2350 (Raspberry Pi Pico 2).
+    /// The chip: rp2040 (Raspberry Pi Pico), rp2350 (Raspberry Pi Pico 2) or rp2350-riscv (Pico 2, RISC-V cores).
     #[arg(long, value_name = "CHIP", default_value = "rp2040")]
     target: String,
-    /// Flash size for --image/--probe [default: 2M for rp2040, 4M for rp2350].
+    /// Flash size for --image/--probe [default: 2M for rp2040, 4M for rp2350(-riscv)].
     #[arg(long, value_parser = flash::parse_number)]
     flash_size: Option<u32>,
     /// Where main.avm sits in flash (also: where an AVM given as FILE would be flashed).

@@ -331,9 +331,16 @@ fn refusals_come_before_anything_is_written() {
     let to_image: [&dyn AsRef<std::ffi::OsStr>; 2] = [&"--image", &image];
     let to_uf2: [&dyn AsRef<std::ffi::OsStr>; 2] = [&"--uf2", &uf2];
 
-    // Not chips: code variants, the RISC-V cores (not supported yet), anything else.
-    let chips = "rp2040 (Raspberry Pi Pico), rp2350 (Raspberry Pi Pico 2)";
-    for target in ["armv6m", "armv6m+thumb2", "rp2350-riscv", "pico", ""] {
+    // Not chips: code variants, anything else.
+    let chips = "rp2040 (Raspberry Pi Pico), rp2350 (Raspberry Pi Pico 2), rp2350-riscv";
+    for target in [
+        "armv6m",
+        "armv6m+thumb2",
+        "riscv32",
+        "rp2350_riscv",
+        "pico",
+        "",
+    ] {
         refused(
             &flash(target, "jit", &to_image, &app),
             &["unknown chip", chips],

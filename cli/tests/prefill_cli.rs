@@ -152,6 +152,18 @@ fn prefill_image_for_the_pico2_holds_the_reference_thumb2_cache_entries() {
     check_prefill_image(&golden, "rp2350", "otp25/armv6m+thumb2-cache", 4 << 20);
 }
 
+/// The Pico 2 on its RISC-V cores: the same layout with riscv32 entries (the reference's riscv32
+/// cache goldens) in its 4 MiB flash.
+#[test]
+fn prefill_image_for_the_pico2_riscv_holds_the_reference_riscv32_cache_entries() {
+    let Some(golden) =
+        golden_dir("prefill_image_for_the_pico2_riscv_holds_the_reference_riscv32_cache_entries")
+    else {
+        return;
+    };
+    check_prefill_image(&golden, "rp2350-riscv", "otp25/riscv32-cache", 4 << 20);
+}
+
 fn check_prefill_image(golden: &Path, chip: &str, corpus: &str, flash_size: usize) {
     let s = Scratch::new(&format!("image-{chip}"));
     let lib = golden_lib(golden, &LIB_MODULES);

@@ -5,8 +5,10 @@
 //! AtomVM v0.7.0-alpha.1 builds the same rp2 port for both chips: `lib.avm` at `0x1010_0000` and
 //! `main.avm` at `0x1018_0000`, the JIT cache after them up to the end of flash. What it compiles to
 //! follows the core: a Cortex-M0+ (RP2040) gets `armv6m` code (variant PIC), a Cortex-M33 (RP2350's
-//! ARM cores) `armv6m+thumb2` (variant PIC | THUMB2). The two are different firmware ABIs: the
-//! firmware only takes native code whose variant is exactly its own.
+//! ARM cores) `armv6m+thumb2` (variant PIC | THUMB2), the RP2350's Hazard3 RISC-V cores (AtomVM
+//! built with `CMAKE_SYSTEM_PROCESSOR` `hazard3`) `riscv32` (architecture 4, variant PIC), at the
+//! same addresses. These are different firmware ABIs: the firmware only takes native code whose
+//! architecture and variant are exactly its own.
 //!
 //! A chip is the single parameter a flashing mode needs: [`Chip::layout`] for the addresses and
 //! [`Chip::code_target`] for what to compile.
@@ -40,6 +42,8 @@ pub enum Chip {
     Rp2040,
     /// Raspberry Pi Pico 2, ARM cores (Cortex-M33).
     Rp2350,
+    /// Raspberry Pi Pico 2 running AtomVM on its RISC-V cores (Hazard3).
+    Rp2350Riscv,
 }
 
 /// How a UF2 file for the chip's boot ROM is marked.
@@ -53,13 +57,14 @@ pub struct Uf2Format {
 
 impl Chip {
     /// Every chip, in the order `--help` and error messages list them.
-    pub const ALL: [Chip; 2] = [Chip::Rp2040, Chip::Rp2350];
+    pub const ALL: [Chip; 3] = [Chip::Rp2040, Chip::Rp2350, Chip::Rp2350Riscv];
 
     /// The name `--target` takes.
     pub const fn name(self) -> &'static str {
         match self {
             Chip::Rp2040 => "rp2040",
             Chip::Rp2350 => "rp2350",
+            Chip::Rp2350Riscv => "rp2350-riscv",
         }
     }
 
@@ -68,6 +73,7 @@ impl Chip {
         match self {
             Chip::Rp2040 => "Raspberry Pi Pico",
             Chip::Rp2350 => "Raspberry Pi Pico 2",
+            Chip::Rp2350Riscv => "Raspberry Pi Pico 2, RISC-V cores",
         }
     }
 
@@ -94,7 +100,7 @@ impl Chip {
     pub const fn default_flash_size(self) -> u32 {
         match self {
             Chip::Rp2040 => 2 << 20,
-            Chip::Rp2350 => 4 << 20,
+            Chip::Rp2350 | Chip::Rp2350Riscv => 4 << 20,
         }
     }
 
@@ -106,7 +112,7 @@ impl Chip {
 
     /// AtomVM v0.7.0-alpha.1's layout on this chip with its default flash size.
     pub const fn default_layout(self) -> Layout {
-        // AtomVM's rp2 port uses the same addresses on both chips.
+        // AtomVM's rp2 port uses the same addresses on both chips and both RP2350 architectures.
         Layout {
             flash_base: Layout::RP2040_FLASH_BASE,
             flash_size: self.default_flash_size(),
@@ -133,19 +139,22 @@ impl Chip {
         match self {
             Chip::Rp2040 => CodeTarget::Armv6m,
             Chip::Rp2350 => CodeTarget::Armv6mThumb2,
+            Chip::Rp2350Riscv => CodeTarget::Riscv32,
         }
     }
 
     /// UF2 marking as AtomVM's tooling (uf2tool, rebar3 and mix `uf2create`) writes AVMs: family
     /// RP2040 for the Pico, DATA for the Pico 2, whose boot ROM writes DATA blocks at their address
-    /// in unpartitioned flash. Pico 2 files also start with picotool's RP2350-E10 block.
+    /// in unpartitioned flash whatever architecture runs; so the Pico 2 gets DATA on its RISC-V cores
+    /// too (an AVM is not an executable image, and the `RP2350_RISCV` family is for those). Pico 2
+    /// files also start with picotool's RP2350-E10 block.
     pub const fn uf2(self) -> Uf2Format {
         match self {
             Chip::Rp2040 => Uf2Format {
                 family_id: family::RP2040,
                 e10_abs_block: false,
             },
-            Chip::Rp2350 => Uf2Format {
+            Chip::Rp2350 | Chip::Rp2350Riscv => Uf2Format {
                 family_id: family::DATA,
                 e10_abs_block: true,
             },
@@ -153,10 +162,8 @@ impl Chip {
     }
 
     /// The `avmN` architecture number of the chip's code (AtomVM's `JIT_ARCH_*`).
-    pub const fn native_arch(self) -> u16 {
-        match self {
-            Chip::Rp2040 | Chip::Rp2350 => ARCH_ARMV6M,
-        }
+    pub fn native_arch(self) -> u16 {
+        self.code_target().arch()
     }
 
     /// probe-rs 0.32's name for the chip (its built-in target).
@@ -164,7 +171,14 @@ impl Chip {
         match self {
             Chip::Rp2040 => "RP2040",
             Chip::Rp2350 => "RP235x",
+            Chip::Rp2350Riscv => "RP235x_riscv",
         }
+    }
+
+    /// Whether probe-rs 0.32 can write this chip's flash. Its `RP235x_riscv` target attaches to the
+    /// Hazard3 cores but has no flash algorithm (the RP235x one is ARM code), so it cannot.
+    pub const fn probe_can_flash(self) -> bool {
+        !matches!(self, Chip::Rp2350Riscv)
     }
 
     /// Check that every precompiled module of an AVM (one with an `avmN` chunk) carries code this
@@ -297,10 +311,12 @@ mod tests {
             assert_eq!(Chip::from_name(chip.name()), Some(chip));
         }
         assert_eq!(Chip::from_name("armv6m"), None);
-        assert_eq!(Chip::from_name("rp2350-riscv"), None);
+        assert_eq!(Chip::from_name("riscv32"), None);
+        assert_eq!(Chip::from_name("rp2350-riscv"), Some(Chip::Rp2350Riscv));
         assert_eq!(
             Chip::list(),
-            "rp2040 (Raspberry Pi Pico), rp2350 (Raspberry Pi Pico 2)"
+            "rp2040 (Raspberry Pi Pico), rp2350 (Raspberry Pi Pico 2), \
+             rp2350-riscv (Raspberry Pi Pico 2, RISC-V cores)"
         );
     }
 
@@ -327,5 +343,14 @@ mod tests {
         );
         assert_eq!(Chip::Rp2040.code_target(), CodeTarget::Armv6m);
         assert_eq!(Chip::Rp2350.code_target(), CodeTarget::Armv6mThumb2);
+        assert_eq!(Chip::Rp2350Riscv.layout(None), Chip::Rp2350.layout(None));
+        assert_eq!(Chip::Rp2350Riscv.code_target(), CodeTarget::Riscv32);
+        assert_eq!(
+            (Chip::Rp2040.native_arch(), Chip::Rp2350.native_arch()),
+            (3, 3)
+        );
+        assert_eq!(Chip::Rp2350Riscv.native_arch(), 4);
+        assert_eq!(Chip::Rp2350Riscv.uf2(), Chip::Rp2350.uf2());
+        assert!(!Chip::Rp2350Riscv.probe_can_flash() && Chip::Rp2350.probe_can_flash());
     }
 }
