@@ -41,6 +41,13 @@ pub enum Modules {
     Closure,
 }
 
+/// `--uf2-family`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Uf2Family {
+    Data,
+    Code,
+}
+
 /// Where the flash goes (exactly one).
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
@@ -69,6 +76,11 @@ pub struct FlashArgs {
     /// With --mode prefill: which modules get cache entries.
     #[arg(long, value_enum, default_value = "all")]
     pub modules: Modules,
+    /// With --uf2 on a Pico 2: the blocks' family. `data` (default) as AtomVM's own tooling
+    /// writes AVMs; `code`: the chip's program family (RP2350-ARM-S or RP2350-RISC-V), as
+    /// picotool writes an executable image. The Pico always takes RP2040 blocks.
+    #[arg(long, value_enum, default_value = "data")]
+    pub uf2_family: Uf2Family,
     #[command(flatten)]
     pub destination: Destination,
     /// Also write this lib.avm (at 0x10100000).
@@ -177,6 +189,7 @@ fn open_destination(
     output: Option<Output>,
     layout: &Layout,
     chip: Chip,
+    uf2_family: Uf2Family,
 ) -> Result<Box<dyn Device>> {
     match output {
         Some(output) if dest.image.is_some() => {
@@ -186,7 +199,13 @@ fn open_destination(
                 layout.flash_size,
             )?))
         }
-        Some(output) => return Ok(Box::new(Uf2File::create(output, chip))),
+        Some(output) => {
+            let mut format = chip.uf2();
+            if uf2_family == Uf2Family::Code {
+                format.family_id = chip.uf2_code_family();
+            }
+            return Ok(Box::new(Uf2File::create(output, format)));
+        }
         None => {}
     }
     open_probe(dest.probe.as_deref().unwrap_or(""), chip)
@@ -311,7 +330,7 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
     };
     plan::plan(&req).map_err(who)?;
 
-    let mut device = open_destination(&args.destination, output, &layout, chip)?;
+    let mut device = open_destination(&args.destination, output, &layout, chip, args.uf2_family)?;
     let old_lib = match lib {
         None => lib_in_flash(device.as_mut(), &layout)?,
         Some(_) => None,

@@ -377,3 +377,52 @@ fn other_architectures_device_mode_and_probe_are_refused_before_writing() {
     let written = std::fs::read(&ok_image).unwrap();
     assert!(written[off(MAIN)..off(MAIN) + bytes.len()] == bytes[..]);
 }
+
+/// `--uf2-family code` writes the chip's program family instead of DATA: RP2350-RISC-V blocks for
+/// the Hazard3 cores, RP2350-ARM-S for the ARM cores (what picotool writes for an executable image),
+/// with the same flash contents; the Pico's RP2040 family is unchanged by it.
+#[test]
+fn uf2_family_code_writes_the_chips_program_family() {
+    let s = Scratch::new("family");
+    for (chip, family) in [
+        ("rp2350-riscv", 0xE48B_FF5Au32),
+        ("rp2350", 0xE48B_FF59),
+        ("rp2040", 0xE48B_FF56),
+    ] {
+        let data = s.path(&format!("{chip}-data.uf2"));
+        let code = s.path(&format!("{chip}-code.uf2"));
+        ok(&flash(
+            chip,
+            "jit",
+            &[Path::new("--uf2"), &data],
+            &example_avm(),
+        ));
+        ok(&flash(
+            chip,
+            "jit",
+            &[
+                Path::new("--uf2"),
+                &code,
+                Path::new("--uf2-family"),
+                Path::new("code"),
+            ],
+            &example_avm(),
+        ));
+        let (data_bin, _) = uf2_decode::convert_from_uf2(&std::fs::read(&data).unwrap()).unwrap();
+        let (code_bin, families) =
+            uf2_decode::convert_from_uf2(&std::fs::read(&code).unwrap()).unwrap();
+        assert_eq!(
+            families.get(&family),
+            Some(&u64::from(MAIN)),
+            "{chip}: {families:x?}"
+        );
+        assert!(
+            !families.contains_key(&FAMILY_DATA),
+            "{chip}: {families:x?}"
+        );
+        assert!(
+            data_bin == code_bin,
+            "{chip}: the family changed the contents"
+        );
+    }
+}

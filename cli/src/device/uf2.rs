@@ -2,24 +2,25 @@
 //! cannot be read.
 
 use anyhow::Result;
-use avm_jit_core::flash::{uf2, Chip, Plan};
+use avm_jit_core::flash::chip::Uf2Format;
+use avm_jit_core::flash::{uf2, Plan};
 
 use super::Device;
 use crate::files::{self, Output};
 
 pub struct Uf2File {
     output: Output,
-    chip: Chip,
+    format: Uf2Format,
     /// Each applied plan is a stage; the file puts later stages' sectors last.
     pages: uf2::StagedPages,
     flash_end: u32,
 }
 
 impl Uf2File {
-    pub fn create(output: Output, chip: Chip) -> Self {
+    pub fn create(output: Output, format: Uf2Format) -> Self {
         Uf2File {
             output,
-            chip,
+            format,
             pages: uf2::StagedPages::default(),
             flash_end: 0,
         }
@@ -39,7 +40,7 @@ impl Device for Uf2File {
         Ok(())
     }
     fn finish(&mut self, _reset: bool) -> Result<()> {
-        let blocks = uf2::encode_staged(&self.pages, self.flash_end, self.chip.uf2());
+        let blocks = uf2::encode_staged(&self.pages, self.flash_end, self.format);
         files::write_output(&self.output, &blocks, true)
     }
 }

@@ -161,6 +161,17 @@ impl Chip {
         }
     }
 
+    /// The family the chip's boot ROM takes for an executable image (what picotool writes for a
+    /// program): RP2040, RP2350-ARM-S or RP2350-RISC-V. [`Chip::uf2`] is what AtomVM's tooling
+    /// writes for AVMs; `flash --uf2-family code` picks this one instead.
+    pub const fn uf2_code_family(self) -> u32 {
+        match self {
+            Chip::Rp2040 => family::RP2040,
+            Chip::Rp2350 => family::RP2350_ARM_S,
+            Chip::Rp2350Riscv => family::RP2350_RISCV,
+        }
+    }
+
     /// The `avmN` architecture number of the chip's code (AtomVM's `JIT_ARCH_*`).
     pub fn native_arch(self) -> u16 {
         self.code_target().arch()
