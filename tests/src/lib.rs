@@ -148,3 +148,63 @@ pub fn golden_beams_dir(golden: &Path, target: &str) -> PathBuf {
 
 /// The golden targets whose rows must match byte for byte.
 pub const ARMV6M_TARGETS: [&str; 3] = ["otp25/armv6m", "otp27/armv6m", "otp27/armv6m-notype"];
+
+/// What [`check_corpus`] found: identical rows, all rows, and a description of each other row.
+pub struct CorpusResult {
+    pub same: usize,
+    pub total: usize,
+    pub problems: Vec<String>,
+}
+
+/// Compile every row of the golden corpus `target` with `compile` (which returns the payload in
+/// the layout the corpus stores) and compare it with the reference's bytes by sha256. Each input
+/// is first checked against the sha256 in the index; a difference is described with both sides
+/// disassembled around the first differing offset (in `arch`'s instruction set).
+pub fn check_corpus<E: std::fmt::Display>(
+    golden: &Path,
+    target: &str,
+    arch: avm_jit_core::isa::CodeTarget,
+    compile: impl Fn(&avm_jit_core::beam::Module<'_>) -> Result<Vec<u8>, E>,
+) -> CorpusResult {
+    use sha2::{Digest, Sha256};
+    let hex = |bytes: &[u8]| -> String { bytes.iter().map(|b| format!("{b:02x}")).collect() };
+    let beams = golden_beams_dir(golden, target);
+    let rows = golden_index(golden, target);
+    let mut same = 0;
+    let mut problems = Vec::new();
+    for row in &rows {
+        let beam_path = beams.join(&row.app).join(format!("{}.beam", row.module));
+        let beam =
+            std::fs::read(&beam_path).unwrap_or_else(|e| panic!("{}: {e}", beam_path.display()));
+        assert_eq!(
+            hex(&Sha256::digest(&beam)),
+            row.beam_sha256,
+            "{}: not the indexed input",
+            beam_path.display()
+        );
+        let module = avm_jit_core::beam::Module::parse(&beam)
+            .unwrap_or_else(|e| panic!("{}: {e}", beam_path.display()));
+        match compile(&module) {
+            Ok(got) if hex(&Sha256::digest(&got)) == row.avmn_sha256 => same += 1,
+            Ok(got) => {
+                let expected_path = golden
+                    .join(target)
+                    .join(&row.app)
+                    .join(format!("{}.avmN", row.module));
+                let expected = std::fs::read(&expected_path).unwrap_or_default();
+                problems.push(format!(
+                    "{target} {}/{}: {}",
+                    row.app,
+                    row.module,
+                    report::first_difference(&got, &expected, arch)
+                ));
+            }
+            Err(e) => problems.push(format!("{target} {}/{}: {e}", row.app, row.module)),
+        }
+    }
+    CorpusResult {
+        same,
+        total: rows.len(),
+        problems,
+    }
+}

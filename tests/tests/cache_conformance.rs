@@ -9,12 +9,7 @@ use avm_jit_core::compile::module::CodeTarget;
 use avm_jit_core::flash::prefill::compile_entry;
 use avm_jit_core::native::{single_arch_header, ARCH_ARMV6M};
 use avm_jit_core::stream::VecSink;
-use avm_jit_tests::{golden_beams_dir, golden_dir, golden_index, report};
-use sha2::{Digest, Sha256};
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use avm_jit_tests::golden_dir;
 
 /// The golden file's layout: header with our label count, then our entry code.
 fn cache_payload(module: &Module<'_>, arch: CodeTarget) -> Result<Vec<u8>, String> {
@@ -29,42 +24,10 @@ fn check_cache_corpus(target: &str, arch: CodeTarget) {
     let Some(golden) = golden_dir(&format!("cache conformance {target}")) else {
         return;
     };
-    let beams = golden_beams_dir(&golden, target);
-    let rows = golden_index(&golden, target);
-    let mut same = 0;
-    let mut problems = Vec::new();
-    for row in &rows {
-        let beam_path = beams.join(&row.app).join(format!("{}.beam", row.module));
-        let beam =
-            std::fs::read(&beam_path).unwrap_or_else(|e| panic!("{}: {e}", beam_path.display()));
-        assert_eq!(
-            hex(&Sha256::digest(&beam)),
-            row.beam_sha256,
-            "{}: not the indexed input",
-            beam_path.display()
-        );
-        let module =
-            Module::parse(&beam).unwrap_or_else(|e| panic!("{}: {e}", beam_path.display()));
-        match cache_payload(&module, arch) {
-            Ok(got) if hex(&Sha256::digest(&got)) == row.avmn_sha256 => same += 1,
-            Ok(got) => {
-                let expected_path = golden
-                    .join(target)
-                    .join(&row.app)
-                    .join(format!("{}.avmN", row.module));
-                let expected = std::fs::read(&expected_path).unwrap_or_default();
-                problems.push(format!(
-                    "{target} {}/{}: {}",
-                    row.app,
-                    row.module,
-                    report::first_difference(&got, &expected, arch)
-                ));
-            }
-            Err(e) => problems.push(format!("{target} {}/{}: {e}", row.app, row.module)),
-        }
-    }
-    println!("cache conformance: {same}/{} ({target})", rows.len());
-    assert_eq!(rows.len(), 232, "the golden index of {target} changed");
+    let r = avm_jit_tests::check_corpus(&golden, target, arch, |m| cache_payload(m, arch));
+    let (same, rows, problems) = (r.same, r.total, r.problems);
+    println!("cache conformance: {same}/{rows} ({target})");
+    assert_eq!(rows, 232, "the golden index of {target} changed");
     assert!(
         problems.is_empty(),
         "{} modules differ from the reference's cache entries:\n{}",

@@ -3,14 +3,8 @@
 //! version-3 types and OTP 27 with the types removed (638 rows), and the Pico 2's armv6m+thumb2
 //! variant for OTP 25 (232 rows). Each input is first checked against the sha256 in the index.
 
-use avm_jit_core::beam::Module;
 use avm_jit_core::compile::module::{native_payload, CodeTarget};
-use avm_jit_tests::{golden_beams_dir, golden_dir, golden_index, report, ARMV6M_TARGETS};
-use sha2::{Digest, Sha256};
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use avm_jit_tests::{golden_dir, ARMV6M_TARGETS};
 
 /// Compiles every row of `target`; returns (identical, rows, descriptions of the others).
 fn check_corpus(
@@ -18,42 +12,9 @@ fn check_corpus(
     target: &str,
     arch: CodeTarget,
 ) -> (usize, usize, Vec<String>) {
-    let beams = golden_beams_dir(golden, target);
-    let rows = golden_index(golden, target);
-    let mut same = 0;
-    let mut problems = Vec::new();
-    for row in &rows {
-        let beam_path = beams.join(&row.app).join(format!("{}.beam", row.module));
-        let beam =
-            std::fs::read(&beam_path).unwrap_or_else(|e| panic!("{}: {e}", beam_path.display()));
-        assert_eq!(
-            hex(&Sha256::digest(&beam)),
-            row.beam_sha256,
-            "{}: not the indexed input",
-            beam_path.display()
-        );
-        let module =
-            Module::parse(&beam).unwrap_or_else(|e| panic!("{}: {e}", beam_path.display()));
-        match native_payload(&module, arch) {
-            Ok(got) if hex(&Sha256::digest(&got)) == row.avmn_sha256 => same += 1,
-            Ok(got) => {
-                let expected_path = golden
-                    .join(target)
-                    .join(&row.app)
-                    .join(format!("{}.avmN", row.module));
-                let expected = std::fs::read(&expected_path).unwrap_or_default();
-                problems.push(format!(
-                    "{target} {}/{}: {}",
-                    row.app,
-                    row.module,
-                    report::first_difference(&got, &expected, arch)
-                ));
-            }
-            Err(e) => problems.push(format!("{target} {}/{}: {}", row.app, row.module, e)),
-        }
-    }
-    println!("armv6m conformance: {same}/{} ({target})", rows.len());
-    (same, rows.len(), problems)
+    let r = avm_jit_tests::check_corpus(golden, target, arch, |m| native_payload(m, arch));
+    println!("armv6m conformance: {}/{} ({target})", r.same, r.total);
+    (r.same, r.total, r.problems)
 }
 
 #[test]

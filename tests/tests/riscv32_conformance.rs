@@ -12,8 +12,7 @@ use avm_jit_core::beam::Module;
 use avm_jit_core::compile::module::{compile_into, BeamEnv, CodeTarget, ModuleError};
 use avm_jit_core::native::single_arch_header;
 use avm_jit_core::stream::VecSink;
-use avm_jit_tests::{golden_beams_dir, golden_dir, golden_index, report};
-use sha2::{Digest, Sha256};
+use avm_jit_tests::{golden_dir, golden_index};
 
 /// Ratchet: byte-identical modules reached on `otp25/riscv32` (all 233 rows). Only goes up.
 const MIN_IDENTICAL_AOT: usize = 233;
@@ -21,10 +20,6 @@ const MIN_IDENTICAL_AOT: usize = 233;
 const MIN_IDENTICAL_CACHE: usize = 232;
 
 const TARGET: CodeTarget = CodeTarget::Riscv32;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// The payload for `module`: the AOT layout (code after the 20-byte header in the same
 /// stream) or the on-device layout (code compiled into an empty stream, header prepended).
@@ -52,42 +47,9 @@ fn payload(module: &Module<'_>, on_device: bool) -> Result<Vec<u8>, ModuleError>
 /// Compiles every row of `target`; returns (identical, rows, descriptions of the others).
 fn check_corpus(golden: &std::path::Path, target: &str) -> (usize, usize, Vec<String>) {
     let on_device = target.ends_with("-cache");
-    let beams = golden_beams_dir(golden, target);
-    let rows = golden_index(golden, target);
-    let mut same = 0;
-    let mut problems = Vec::new();
-    for row in &rows {
-        let beam_path = beams.join(&row.app).join(format!("{}.beam", row.module));
-        let beam =
-            std::fs::read(&beam_path).unwrap_or_else(|e| panic!("{}: {e}", beam_path.display()));
-        assert_eq!(
-            hex(&Sha256::digest(&beam)),
-            row.beam_sha256,
-            "{}: not the indexed input",
-            beam_path.display()
-        );
-        let module =
-            Module::parse(&beam).unwrap_or_else(|e| panic!("{}: {e}", beam_path.display()));
-        match payload(&module, on_device) {
-            Ok(got) if hex(&Sha256::digest(&got)) == row.avmn_sha256 => same += 1,
-            Ok(got) => {
-                let expected_path = golden
-                    .join(target)
-                    .join(&row.app)
-                    .join(format!("{}.avmN", row.module));
-                let expected = std::fs::read(&expected_path).unwrap_or_default();
-                problems.push(format!(
-                    "{target} {}/{}: {}",
-                    row.app,
-                    row.module,
-                    report::first_difference(&got, &expected, TARGET)
-                ));
-            }
-            Err(e) => problems.push(format!("{target} {}/{}: {e}", row.app, row.module)),
-        }
-    }
-    println!("riscv32 conformance: {same}/{} ({target})", rows.len());
-    (same, rows.len(), problems)
+    let r = avm_jit_tests::check_corpus(golden, target, TARGET, |m| payload(m, on_device));
+    println!("riscv32 conformance: {}/{} ({target})", r.same, r.total);
+    (r.same, r.total, r.problems)
 }
 
 fn check(test: &str, target: &str, rows: usize, min_identical: usize) {
