@@ -3,29 +3,18 @@
 //! the host's compile in its own layout), and symmetric matching: every module of each side
 //! matched once, missing and duplicate modules are differences (exit 1).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use avm_jit_core::avm::{Pack, PackBuilder};
 use avm_jit_core::flash::cache;
 use avm_jit_tests::workspace_root;
 
+mod scratch;
+use scratch::Scratch;
+
 const FLASH_BASE: u32 = 0x1000_0000;
 const MAIN: u32 = 0x1018_0000;
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("compare_cli_{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
 
 fn avm_jit(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_avm-jit"));

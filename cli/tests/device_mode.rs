@@ -11,28 +11,12 @@ use avm_jit_core::flash::cache::{walk, WalkEnd};
 use avm_jit_core::flash::{MemFlash, SECTOR_SIZE};
 use avm_jit_tests::{golden_dir, workspace_root};
 
+mod scratch;
+use scratch::Scratch;
+
 const FLASH_BASE: u32 = 0x1000_0000;
 const LIB: u32 = 0x1010_0000;
 const MAIN: u32 = 0x1018_0000;
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("device_mode_{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-}
 
 fn avm_jit(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_avm-jit"));

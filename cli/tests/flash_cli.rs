@@ -7,6 +7,9 @@ use avm_jit_core::avm::{Pack, PackBuilder};
 use avm_jit_core::flash::cache::{EntryHeader, ENTRY_HEADER_LEN};
 use avm_jit_tests::{beams_in, golden_dir, workspace_root};
 
+mod scratch;
+use scratch::Scratch;
+
 const FLASH_BASE: u32 = 0x1000_0000;
 const MAIN: u32 = 0x1018_0000;
 const FLASH_SIZE: usize = 2 << 20;
@@ -43,25 +46,6 @@ fn example_avm(test: &str) -> Option<Vec<u8>> {
         }
     }
     golden_dir(test).map(|golden| app_avm(&golden, usize::MAX))
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("flash_cli_{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
 }
 
 fn avm_jit(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {

@@ -2,13 +2,16 @@
 //! images, UF2 files as its boot ROM takes them (checked with the independent `uf2-decode`), and
 //! what is refused before anything is written.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use avm_jit_core::avm::{Pack, PackBuilder};
 use avm_jit_core::beam::Module;
 use avm_jit_tests::{golden_dir, golden_index};
 use sha2::{Digest, Sha256};
+
+mod scratch;
+use scratch::Scratch;
 
 const FLASH_BASE: u32 = 0x1000_0000;
 /// AtomVM v0.7.0-alpha.1's rp2 port (src/platforms/rp2/src/main.c): the same on both chips.
@@ -26,25 +29,6 @@ const EXTENSION_RP2_IGNORE_BLOCK: u32 = 0x9957_E304;
 
 fn off(addr: u32) -> usize {
     (addr - FLASH_BASE) as usize
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pico2_cli_{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
 }
 
 fn avm_jit<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {

@@ -2,7 +2,7 @@
 //! write, checked against the reference's on-device output (`otp25/armv6m-cache` goldens), the UF2
 //! against the image, the module selection and the pass-through of modules that are already native.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use avm_jit_core::avm::{Pack, PackBuilder};
@@ -11,6 +11,9 @@ use avm_jit_core::flash::cache::{self, CacheEntry, WalkEnd};
 use avm_jit_core::flash::{MemFlash, NorFlash};
 use avm_jit_tests::{golden_dir, golden_index, workspace_root};
 use sha2::{Digest, Sha256};
+
+mod scratch;
+use scratch::Scratch;
 
 const FLASH_BASE: u32 = 0x1000_0000;
 const LIB: u32 = 0x1010_0000;
@@ -24,25 +27,6 @@ fn off(addr: u32) -> usize {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("prefill_cli_{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
 }
 
 fn avm_jit(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {

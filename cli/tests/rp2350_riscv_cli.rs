@@ -12,6 +12,9 @@ use avm_jit_core::beam::Module;
 use avm_jit_tests::{golden_dir, golden_index, workspace_root};
 use sha2::{Digest, Sha256};
 
+mod scratch;
+use scratch::Scratch;
+
 const FLASH_BASE: u32 = 0x1000_0000;
 /// AtomVM v0.7.0-alpha.1's rp2 port (src/platforms/rp2/src/main.c), the same for every build.
 const MAIN: u32 = 0x1018_0000;
@@ -27,25 +30,6 @@ const FAMILY_DATA: u32 = 0xE48B_FF58;
 
 fn off(addr: u32) -> usize {
     (addr - FLASH_BASE) as usize
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rp2350_riscv_cli_{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
 }
 
 fn avm_jit<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
