@@ -4,25 +4,19 @@
 //! matched once, missing and duplicate modules are differences (exit 1).
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use avm_jit_core::avm::{Pack, PackBuilder};
 use avm_jit_core::flash::cache;
 use avm_jit_tests::workspace_root;
 
+mod output;
+use output::{avm_jit, ok};
 mod scratch;
 use scratch::Scratch;
 
 const FLASH_BASE: u32 = 0x1000_0000;
 const MAIN: u32 = 0x1018_0000;
-
-fn avm_jit(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_avm-jit"));
-    for a in args {
-        cmd.arg(a);
-    }
-    cmd.output().unwrap()
-}
 
 fn stdout(out: &Output) -> String {
     assert!(
@@ -31,16 +25,6 @@ fn stdout(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "avm-jit failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    stdout(out)
 }
 
 fn example() -> PathBuf {

@@ -1,12 +1,14 @@
 //! `avm-jit flash` and `avm-jit info --image` end to end, on flash images and UF2 files.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use avm_jit_core::avm::{Pack, PackBuilder};
 use avm_jit_core::flash::cache::{EntryHeader, ENTRY_HEADER_LEN};
 use avm_jit_tests::{beams_in, golden_dir, workspace_root};
 
+mod output;
+use output::{avm_jit, ok, refused};
 mod scratch;
 use scratch::Scratch;
 
@@ -46,39 +48,6 @@ fn example_avm(test: &str) -> Option<Vec<u8>> {
         }
     }
     golden_dir(test).map(|golden| app_avm(&golden, usize::MAX))
-}
-
-fn avm_jit(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_avm-jit"));
-    for a in args {
-        cmd.arg(a);
-    }
-    cmd.output().unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "avm-jit failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Exit code 1 with a message containing every one of `needles`.
-fn refused(out: &Output, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "expected a refusal, got {:?}: {err}",
-        out.status
-    );
-    assert!(!err.contains("panicked"), "{err}");
-    for n in needles {
-        assert!(err.contains(n), "{n:?} not in: {err}");
-    }
 }
 
 fn flash_jit_image(image: &Path, avm: &Path) -> Output {

@@ -3,13 +3,14 @@
 //! what is refused before anything is written.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use avm_jit_core::avm::{Pack, PackBuilder};
 use avm_jit_core::beam::Module;
 use avm_jit_tests::{golden_dir, golden_index};
 use sha2::{Digest, Sha256};
 
+mod output;
+use output::{ok, refused, run as avm_jit};
 mod scratch;
 use scratch::Scratch;
 
@@ -29,38 +30,6 @@ const EXTENSION_RP2_IGNORE_BLOCK: u32 = 0x9957_E304;
 
 fn off(addr: u32) -> usize {
     (addr - FLASH_BASE) as usize
-}
-
-fn avm_jit<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_avm-jit"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "avm-jit failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Exit code 1 with a message containing every one of `needles`.
-fn refused(out: &Output, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "expected a refusal, got {:?}: {err}",
-        out.status
-    );
-    assert!(!err.contains("panicked"), "{err}");
-    for n in needles {
-        assert!(err.contains(n), "{n:?} not in: {err}");
-    }
 }
 
 /// OTP 25 stdlib modules the reference compiled for both variants.

@@ -3,7 +3,6 @@
 //! against the image, the module selection and the pass-through of modules that are already native.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use avm_jit_core::avm::{Pack, PackBuilder};
 use avm_jit_core::beam::Module;
@@ -12,6 +11,8 @@ use avm_jit_core::flash::{MemFlash, NorFlash};
 use avm_jit_tests::{golden_dir, golden_index, workspace_root};
 use sha2::{Digest, Sha256};
 
+mod output;
+use output::{avm_jit, ok};
 mod scratch;
 use scratch::Scratch;
 
@@ -27,24 +28,6 @@ fn off(addr: u32) -> usize {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn avm_jit(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_avm-jit"));
-    for a in args {
-        cmd.arg(a);
-    }
-    cmd.output().unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "avm-jit failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn example_avm() -> Vec<u8> {
