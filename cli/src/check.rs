@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use avm_jit_core::avm::Pack;
 use avm_jit_core::beam::{Module, TableCounts};
 use avm_jit_core::flash::plan::Layout;
-use avm_jit_core::native::{Native, ARCH_ARMV6M};
+use avm_jit_core::native::{Native, ARCH_ARMV6M, ARCH_RISCV32};
 use avm_jit_core::{Error, ErrorKind};
 
 /// Every table of a module except the `Code` instructions and the literals (the compiler reads
@@ -55,7 +55,10 @@ pub fn native(payload: &[u8]) -> Result<(), Error> {
             4,
         ));
     }
-    for arch in native.arches().filter(|a| a.arch == ARCH_ARMV6M) {
+    for arch in native
+        .arches()
+        .filter(|a| a.arch == ARCH_ARMV6M || a.arch == ARCH_RISCV32)
+    {
         native.layout(&arch)?;
     }
     Ok(())

@@ -22,11 +22,10 @@ use avm_jit_core::flash::cache::{self, CacheEntry};
 use avm_jit_core::flash::plan::Layout;
 use avm_jit_core::flash::prefill::{self, AvmInFlash, ModuleKind};
 use avm_jit_core::flash::{Chip, MemFlash};
-use avm_jit_core::isa::armv6m::disasm::{decode, describe_difference};
 use avm_jit_core::native::{Native, SINGLE_ARCH_HEADER_LEN, VARIANT_THUMB2};
 use avm_jit_core::stream::VecSink;
 
-use crate::disasm::isa_of;
+use crate::disasm::{isa_of, Isa};
 use crate::files::{self, Expect};
 
 #[derive(clap::Args)]
@@ -292,13 +291,21 @@ fn probe_side(_selector: &str, _layout: &Layout, _chip: Chip, _main_address: u32
     bail!("this avm-jit was built without the `probe` feature")
 }
 
-/// The code variant of a payload's header (thumb2 or not); armv6m when unreadable.
+/// The code variant of a payload's header (riscv32, thumb2 or plain armv6m); armv6m when
+/// unreadable.
 fn payload_target(payload: &[u8]) -> CodeTarget {
-    let thumb2 = Native::parse(payload).is_ok_and(|n| {
-        n.arches()
-            .any(|a| a.arch == avm_jit_core::native::ARCH_ARMV6M && a.variant & VARIANT_THUMB2 != 0)
-    });
-    if thumb2 {
+    let Ok(native) = Native::parse(payload) else {
+        return CodeTarget::Armv6m;
+    };
+    if native
+        .arches()
+        .any(|a| a.arch == avm_jit_core::abi::jit::ARCH_RISCV32)
+    {
+        CodeTarget::Riscv32
+    } else if native
+        .arches()
+        .any(|a| a.arch == avm_jit_core::native::ARCH_ARMV6M && a.variant & VARIANT_THUMB2 != 0)
+    {
         CodeTarget::Armv6mThumb2
     } else {
         CodeTarget::Armv6m
@@ -319,11 +326,13 @@ fn host_payload(beam: &[u8], target: CodeTarget) -> Result<Vec<u8>, String> {
 }
 
 /// Instruction encodings of a code buffer, decoded from its start.
-fn instructions(code: &[u8]) -> Vec<&[u8]> {
+fn instructions(code: &[u8], isa: Isa) -> Vec<&[u8]> {
     let mut out = Vec::new();
     let mut at = 0;
     while at < code.len() {
-        let len = decode(&code[at..], at as u32).len.clamp(1, code.len() - at);
+        let len = isa
+            .decoded_len(&code[at..], at as u32)
+            .clamp(1, code.len() - at);
         out.push(&code[at..at + len]);
         at += len;
     }
@@ -378,9 +387,7 @@ const LAYOUT_WHY: &str = "why the layouts differ: a cache entry's offsets count 
 /// label-0 stub.
 fn label_segments(payload: &[u8]) -> Option<Vec<(u32, usize, usize)>> {
     let native = Native::parse(payload).ok()?;
-    let arch = native
-        .arches()
-        .find(|a| a.arch == avm_jit_core::native::ARCH_ARMV6M)?;
+    let arch = native.arches().next()?;
     let layout = native.layout(&arch).ok()?;
     if layout.code_start > layout.label0 || layout.label0 > payload.len() {
         return None;
@@ -416,12 +423,8 @@ fn layout_difference(entry: &[u8], payload: &[u8], labels: u32, target: CodeTarg
         .filter(|(a, b)| a != b)
         .count();
     // The entry seen as a payload (its offsets are then 20 higher, which changes nothing here).
-    let mut wrapped = avm_jit_core::native::single_arch_header(
-        labels,
-        avm_jit_core::native::ARCH_ARMV6M,
-        target.variant(),
-    )
-    .to_vec();
+    let mut wrapped =
+        avm_jit_core::native::single_arch_header(labels, target.arch(), target.variant()).to_vec();
     wrapped.extend_from_slice(entry);
     let segments = label_segments(&wrapped).zip(label_segments(payload));
     let Some((ls, rs)) =
@@ -436,8 +439,8 @@ fn layout_difference(entry: &[u8], payload: &[u8], labels: u32, target: CodeTarg
     let mut over = false;
     for ((_, la, lb), (_, ra, rb)) in ls.iter().zip(&rs) {
         let (l, r) = (
-            instructions(&wrapped[*la..*lb]),
-            instructions(&payload[*ra..*rb]),
+            instructions(&wrapped[*la..*lb], target.into()),
+            instructions(&payload[*ra..*rb], target.into()),
         );
         total_l += l.len();
         total_r += r.len();
@@ -481,9 +484,8 @@ fn check_entry(
             code.len()
         ))
     } else {
-        let mut text = String::new();
         let names = [side.label.as_str(), "host compile (empty stream)"];
-        let _ = describe_difference(code, &host, names, &mut text);
+        let text = Isa::from(target).describe_difference(code, &host, names);
         Err(format!(
             "cache entry in {} differs from the host compile of its bytecode into an empty stream (labels {labels} vs {host_labels}): {text}",
             side.label
@@ -500,8 +502,8 @@ fn check_payload(label: &str, payload: &[u8], beam: &[u8]) -> Result<String, Str
             payload.len()
         ))
     } else {
-        let mut text = String::new();
-        let _ = describe_difference(payload, &host, [label, "host compile (avmN)"], &mut text);
+        let names = [label, "host compile (avmN)"];
+        let text = isa_of(payload).describe_difference(payload, &host, names);
         Err(format!(
             "avmN in {label} differs from the host compile of the same bytecode: {text}"
         ))

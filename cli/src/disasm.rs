@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Result};
 use avm_jit_core::avm::Pack;
 use avm_jit_core::beam::Module;
-use avm_jit_core::isa::{armv6m, riscv32};
+use avm_jit_core::isa::{armv6m, riscv32, CodeTarget};
 use avm_jit_core::native::{CodeLayout, Native};
 
 use crate::files::{self, Expect, Kind};
@@ -75,6 +75,13 @@ impl Isa {
     }
 
     /// Where two payloads of this instruction set first differ, both sides disassembled.
+    /// Bytes of the instruction at the start of `bytes` (at least 1 unless `bytes` is empty).
+    pub fn decoded_len(self, bytes: &[u8], address: u32) -> usize {
+        match self {
+            Isa::Armv6m => armv6m::disasm::decode(bytes, address).len,
+            Isa::Riscv32 => riscv32::disasm::decode(bytes, address).len,
+        }
+    }
     pub fn describe_difference(self, left: &[u8], right: &[u8], names: [&str; 2]) -> String {
         let mut out = String::new();
         let _ = match self {
@@ -82,6 +89,15 @@ impl Isa {
             Isa::Riscv32 => riscv32::disasm::describe_difference(left, right, names, &mut out),
         };
         out
+    }
+}
+
+impl From<CodeTarget> for Isa {
+    fn from(target: CodeTarget) -> Isa {
+        match target {
+            CodeTarget::Armv6m | CodeTarget::Armv6mThumb2 => Isa::Armv6m,
+            CodeTarget::Riscv32 => Isa::Riscv32,
+        }
     }
 }
 
@@ -99,7 +115,7 @@ pub fn isa_of(payload: &[u8]) -> Isa {
     }
 }
 
-fn layout_of(payload: &[u8]) -> Result<(Native<'_>, CodeLayout, Isa), avm_jit_core::Error> {
+fn layout_of(payload: &[u8]) -> Result<(Native<'_>, CodeLayout), avm_jit_core::Error> {
     let native = Native::parse(payload)?;
     let arch = native
         .arches()
@@ -112,27 +128,24 @@ fn layout_of(payload: &[u8]) -> Result<(Native<'_>, CodeLayout, Isa), avm_jit_co
             "architecture (no armv6m or riscv32 entry)",
             0,
         ))?;
-    if arch.arch == avm_jit_core::abi::jit::ARCH_RISCV32 {
-        let layout = riscv32::layout::code_layout(&native, &arch)?;
-        return Ok((native, layout, Isa::Riscv32));
-    }
     let layout = native.layout(&arch)?;
-    Ok((native, layout, Isa::Armv6m))
+    Ok((native, layout))
 }
 
 /// A listing of one payload: jump table summary, code with label marks, tables.
 pub fn listing(name: &str, payload: &[u8]) -> Result<String, avm_jit_core::Error> {
-    let (native, layout, isa) = layout_of(payload)?;
+    let (native, layout) = layout_of(payload)?;
+    let isa = Isa::from(layout.target);
     let mut out = String::new();
     let _ = writeln!(
         out,
         "module {name}: {} bytes, {} labels, {} jump table at {:#x}, code {:#x}..{:#x}",
         payload.len(),
         native.labels_count,
-        match (isa, layout.thumb2) {
-            (Isa::Riscv32, _) => "riscv32",
-            (Isa::Armv6m, true) => "thumb2",
-            (Isa::Armv6m, false) => "armv6m",
+        match layout.target {
+            CodeTarget::Riscv32 => "riscv32",
+            CodeTarget::Armv6mThumb2 => "thumb2",
+            CodeTarget::Armv6m => "armv6m",
         },
         layout.jump_table,
         layout.code_start,

@@ -333,7 +333,7 @@ fn inspect_native(payload: &[u8]) -> Result<NativeInfo, avm_jit_core::Error> {
         .collect();
     let layout = native
         .arches()
-        .find(|a| a.arch == jit::ARCH_ARMV6M)
+        .find(|a| a.arch == jit::ARCH_ARMV6M || a.arch == jit::ARCH_RISCV32)
         .map(|a| native.layout(&a))
         .transpose()?;
     Ok(NativeInfo {

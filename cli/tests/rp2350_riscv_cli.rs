@@ -242,6 +242,41 @@ fn jit_image_keeps_the_avm_and_erases_the_cache() {
     assert!(bytes[off(MAIN) + avm.len()..].iter().all(|&b| b == 0xFF));
 }
 
+/// `compare` of a prefilled riscv32 cache against the same app compiled ahead of time for riscv32:
+/// every module identical in its own layout, the two layouts explained with riscv32 decoding (jump
+/// table entries and label blocks found through the riscv32 jump table).
+#[test]
+fn compare_explains_a_riscv32_cache_against_riscv32_aot() {
+    let s = Scratch::new("cmp-cache");
+    let image = s.path("flash.bin");
+    ok(&flash(
+        "rp2350-riscv",
+        "prefill",
+        &[Path::new("--image"), &image],
+        &example_avm(),
+    ));
+    let aot = s.path("aot.avm");
+    ok(&avm_jit(&[
+        "compile".as_ref(),
+        "-q".as_ref(),
+        "--target".as_ref(),
+        "riscv32".as_ref(),
+        "-o".as_ref(),
+        aot.as_os_str(),
+        example_avm().as_os_str(),
+    ]));
+    let text = ok(&avm_jit(&[
+        "compare".as_ref(),
+        "--target".as_ref(),
+        "rp2350-riscv".as_ref(),
+        image.as_os_str(),
+        aot.as_os_str(),
+    ]));
+    assert!(text.contains("8 identical, 0 different"), "{text}");
+    assert!(!text.contains("could not be split"), "{text}");
+    assert_eq!(text.matches("label blocks").count(), 8, "{text}");
+}
+
 /// Code built for another architecture is refused before anything is written, both ways; so are
 /// the device loader (RP2040-only) and probes (probe-rs 0.32 cannot flash the RISC-V target).
 #[test]

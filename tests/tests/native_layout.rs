@@ -72,12 +72,11 @@ fn every_golden_payload_parses_to_its_tables() {
     );
 }
 
-/// The riscv32 layout reader finds the jump table, the label-0 stub and the tables of every
+/// The layout reader (through `Native`, which picks the riscv32 one) finds the jump table, the label-0 stub and the tables of every
 /// riscv32 golden payload (AOT and on-device layouts), and the jump table agrees with the
 /// labels table.
 #[test]
 fn every_riscv32_golden_payload_parses_to_its_tables() {
-    use avm_jit_core::isa::riscv32::layout::{code_layout, label_offset};
     let Some(golden) = golden_dir("every_riscv32_golden_payload_parses_to_its_tables") else {
         return;
     };
@@ -95,8 +94,9 @@ fn every_riscv32_golden_payload_parses_to_its_tables() {
                 Native::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let arch = native.arches().next().expect("one architecture");
             assert_eq!((arch.arch, arch.variant), (4, 1), "{}", path.display());
-            let layout =
-                code_layout(&native, &arch).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let layout = native
+                .layout(&arch)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert_eq!(layout.end, bytes.len());
             assert_eq!(
                 native.labels_count.to_string(),
@@ -106,7 +106,7 @@ fn every_riscv32_golden_payload_parses_to_its_tables() {
             );
             let mut labels = 0;
             for (label, offset) in native.labels(&layout) {
-                let via_table = label_offset(&native, &layout, label.into()).unwrap();
+                let via_table = native.label_offset(&layout, label.into()).unwrap();
                 assert_eq!(
                     via_table,
                     offset as usize + base,

@@ -4,6 +4,7 @@
 pub mod armv6m;
 pub mod buffer;
 mod fixed_vec;
+pub mod listing;
 mod pending;
 pub mod regs;
 pub mod riscv32;

@@ -10,18 +10,17 @@
 //! the compiler's stream starts with the header already in it.
 
 use crate::beam::compact::array_at;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
+use crate::isa::CodeTarget;
 
 /// `avmN` format version understood by AtomVM v0.7.
 pub const FORMAT_VERSION: u16 = 1;
 /// Architecture and variant numbers of the header (declared in [`crate::abi::jit`]).
-pub use crate::abi::jit::{ARCH_ARMV6M, VARIANT_FLOAT32, VARIANT_PIC, VARIANT_THUMB2};
+pub use crate::abi::jit::{
+    ARCH_ARMV6M, ARCH_RISCV32, VARIANT_FLOAT32, VARIANT_PIC, VARIANT_THUMB2,
+};
 /// Size of the header for a single architecture.
 pub const SINGLE_ARCH_HEADER_LEN: usize = 20;
-/// Jump table entry sizes (facts of the armv6m backend, declared there).
-pub use crate::isa::armv6m::{
-    JUMP_TABLE_ENTRY_SIZE as ARMV6M_JUMP_ENTRY, JUMP_TABLE_ENTRY_SIZE_THUMB2 as THUMB2_JUMP_ENTRY,
-};
 
 /// The header of a single-architecture payload, as the reference writes it.
 pub fn single_arch_header(
@@ -65,14 +64,6 @@ fn be_u16(b: &[u8], at: usize) -> Result<u16> {
 
 fn be_u32(b: &[u8], at: usize) -> Result<u32> {
     array_at(b, at).map(u32::from_be_bytes)
-}
-
-fn le_i32(b: &[u8], at: usize) -> Result<i32> {
-    array_at(b, at).map(i32::from_le_bytes)
-}
-
-fn le_u16(b: &[u8], at: usize) -> Result<u16> {
-    array_at(b, at).map(u16::from_le_bytes)
 }
 
 impl<'a> Native<'a> {
@@ -133,90 +124,24 @@ impl<'a> Native<'a> {
         })
     }
 
-    /// The native code layout of the architecture entry `arch` (armv6m only).
+    /// The native code layout of the architecture entry `arch`, read by its ISA's module
+    /// (`isa::armv6m::layout`, `isa::riscv32::layout`).
     pub fn layout(&self, arch: &ArchEntry) -> Result<CodeLayout> {
-        if arch.arch != ARCH_ARMV6M {
-            return Err(Error::unsupported(
-                12,
-                "avmN architecture",
-                arch.arch.into(),
-            ));
-        }
-        let thumb2 = arch.variant & VARIANT_THUMB2 != 0;
-        let entry = if thumb2 {
-            THUMB2_JUMP_ENTRY
-        } else {
-            ARMV6M_JUMP_ENTRY
-        };
-        let jump_table = self.data_start() + arch.offset as usize;
-        let entries = self.labels_count as usize + 1;
-        let code_start = entries
-            .checked_mul(entry)
-            .and_then(|n| n.checked_add(jump_table))
-            .filter(|&end| end <= self.bytes.len())
-            .ok_or_else(|| Error::invalid(4, "avmN label count", self.labels_count.into()))?;
-        let label0 = self.label_offset_in(jump_table, thumb2, 0)?;
-        // The label-0 stub: `adr r0, tables; pop {...}` then optional padding to align the tables.
-        let adr = le_u16(self.bytes, label0)?;
-        if adr & 0xF800 != 0xA000 {
-            return Err(Error::invalid(label0, "label 0 stub", adr.into()));
-        }
-        let tables_start = (label0 + 4) & !3;
-        let tables_start = tables_start + ((adr & 0xFF) as usize * 4).saturating_sub(4);
-        let labels_len = be_u16(self.bytes, tables_start)? as usize;
-        let lines_at = tables_start + 2 + 6 * labels_len;
-        let lines_len = be_u16(self.bytes, lines_at)? as usize;
-        let end = lines_at + 2 + 6 * lines_len;
-        if end != self.bytes.len() {
-            return Err(Error::invalid(
-                lines_at,
-                "avmN lines table length",
-                lines_len as u64,
-            ));
-        }
-        Ok(CodeLayout {
-            thumb2,
-            jump_table,
-            code_start,
-            label0,
-            labels_at: tables_start,
-            lines_at,
-            end,
-        })
-    }
-
-    fn label_offset_in(&self, jump_table: usize, thumb2: bool, label: u32) -> Result<usize> {
-        if thumb2 {
-            let at = jump_table + THUMB2_JUMP_ENTRY * label as usize + 2;
-            let hi = le_u16(self.bytes, at)? as u32;
-            let lo = le_u16(self.bytes, at + 2)? as u32;
-            let s = (hi >> 10) & 1;
-            let j1 = (lo >> 13) & 1;
-            let j2 = (lo >> 11) & 1;
-            let i1 = !(j1 ^ s) & 1;
-            let i2 = !(j2 ^ s) & 1;
-            let imm =
-                (s << 24) | (i1 << 23) | (i2 << 22) | ((hi & 0x3FF) << 12) | ((lo & 0x7FF) << 1);
-            let imm = ((imm << 7) as i32) >> 7;
-            target(at as i64 + 4 + imm as i64, self.bytes.len(), at)
-        } else {
-            let entry = jump_table + ARMV6M_JUMP_ENTRY * label as usize;
-            let rel = le_i32(self.bytes, entry + 8)?;
-            // The entry's `add pc, r3` sits at +4 and reads pc as +8; bit 0 is the Thumb bit.
-            target(
-                entry as i64 + 8 + rel as i64 - 1,
-                self.bytes.len(),
-                entry + 8,
-            )
+        match arch.arch {
+            ARCH_ARMV6M => crate::isa::armv6m::layout::code_layout(self, arch),
+            ARCH_RISCV32 => crate::isa::riscv32::layout::code_layout(self, arch),
+            other => Err(Error::unsupported(12, "avmN architecture", other.into())),
         }
     }
 
     /// Offset of `label` (0..=labels_count) according to the jump table.
     pub fn label_offset(&self, layout: &CodeLayout, label: u32) -> Result<usize> {
-        if label > self.labels_count {
-            return Err(Error::invalid(4, "label", label.into()));
+        match layout.target {
+            CodeTarget::Armv6m | CodeTarget::Armv6mThumb2 => {
+                crate::isa::armv6m::layout::label_offset(self, layout, label)
+            }
+            CodeTarget::Riscv32 => crate::isa::riscv32::layout::label_offset(self, layout, label),
         }
-        self.label_offset_in(layout.jump_table, layout.thumb2, label)
     }
 
     /// The labels table: (label, offset) pairs.
@@ -230,19 +155,6 @@ impl<'a> Native<'a> {
     }
 }
 
-fn target(t: i64, len: usize, at: usize) -> Result<usize> {
-    if t < 0 || t as usize >= len {
-        return Err(Error::new(
-            ErrorKind::Invalid {
-                what: "branch target",
-                value: t as u64,
-            },
-            at,
-        ));
-    }
-    Ok(t as usize)
-}
-
 fn pairs(bytes: &[u8], at: usize) -> impl Iterator<Item = (u16, u32)> + '_ {
     let n = be_u16(bytes, at).unwrap_or(0) as usize;
     (0..n).map_while(move |i| {
@@ -254,7 +166,8 @@ fn pairs(bytes: &[u8], at: usize) -> impl Iterator<Item = (u16, u32)> + '_ {
 /// Where things are in one architecture's native code (payload offsets).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CodeLayout {
-    pub thumb2: bool,
+    /// The code variant, from the architecture entry.
+    pub target: CodeTarget,
     pub jump_table: usize,
     /// First byte after the jump table.
     pub code_start: usize,

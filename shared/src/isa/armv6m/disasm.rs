@@ -601,13 +601,7 @@ pub fn disassemble(bytes: &[u8], base: u32, out: &mut impl fmt::Write) -> fmt::R
     Ok(())
 }
 
-/// Where two code buffers first differ (`None` when they are identical).
-pub fn first_difference(left: &[u8], right: &[u8]) -> Option<usize> {
-    left.iter()
-        .zip(right)
-        .position(|(a, b)| a != b)
-        .or((left.len() != right.len()).then(|| left.len().min(right.len())))
-}
+pub use crate::isa::listing::first_difference;
 
 /// Both sides around their first difference, disassembled, the differing line marked `>>`.
 /// `names` label the two sides in the listing.
@@ -617,47 +611,20 @@ pub fn describe_difference(
     names: [&str; 2],
     out: &mut impl Write,
 ) -> fmt::Result {
-    let Some(at) = first_difference(left, right) else {
-        return writeln!(out, "identical ({} bytes)", left.len());
-    };
-    // Start on a halfword a little before, so the listing shows some context.
-    let from = at.saturating_sub(20) & !1;
-    writeln!(
-        out,
-        "sizes {} ({}) and {} ({}), first difference at {at:#x}",
-        left.len(),
-        names[0],
-        right.len(),
-        names[1]
-    )?;
-    for (name, bytes) in names.iter().zip([left, right]) {
-        writeln!(out, "  {name}:")?;
-        let end = (at + 24).min(bytes.len());
-        let code = bytes.get(from..end).unwrap_or_default();
-        let mut address = from;
-        let mut rest = code;
-        while !rest.is_empty() {
-            let decoded = decode(rest, address as u32);
-            let len = decoded.len.clamp(1, rest.len());
-            let mark = if (address..address + len).contains(&at) {
-                ">>"
-            } else {
-                "  "
-            };
-            let hex: alloc::string::String = rest[..len]
-                .chunks(2)
-                .map(|h| match h {
-                    [lo, hi] => alloc::format!("{hi:02x}{lo:02x} "),
-                    [b] => alloc::format!("{b:02x} "),
-                    _ => alloc::string::String::new(),
-                })
-                .collect();
-            writeln!(out, "  {mark}{address:8x}:\t{hex:<10}\t{decoded}")?;
-            address += len;
-            rest = &rest[len..];
+    crate::isa::listing::describe_difference(left, right, names, out, |rest, address, out| {
+        let decoded = decode(rest, address);
+        let len = decoded.len.clamp(1, rest.len());
+        let mut hex = alloc::string::String::new();
+        for h in rest[..len].chunks(2) {
+            match h {
+                [lo, hi] => write!(hex, "{hi:02x}{lo:02x} ")?,
+                [b] => write!(hex, "{b:02x} ")?,
+                _ => {}
+            }
         }
-    }
-    Ok(())
+        write!(out, "{hex:<10}\t{decoded}")?;
+        Ok(len)
+    })
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod branches;
 mod calls;
 mod conditions;
 mod control;
+pub mod layout;
 mod literals;
 mod moves;
 mod shifts;

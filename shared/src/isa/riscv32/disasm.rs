@@ -798,13 +798,7 @@ pub fn disassemble(bytes: &[u8], base: u32, out: &mut impl fmt::Write) -> fmt::R
     Ok(())
 }
 
-/// Where two code buffers first differ (`None` when they are identical).
-pub fn first_difference(left: &[u8], right: &[u8]) -> Option<usize> {
-    left.iter()
-        .zip(right)
-        .position(|(a, b)| a != b)
-        .or((left.len() != right.len()).then(|| left.len().min(right.len())))
-}
+pub use crate::isa::listing::first_difference;
 
 /// Both sides around their first difference, disassembled, the differing line marked `>>`.
 /// `names` label the two sides in the listing. Decoding starts a little before the difference
@@ -816,42 +810,16 @@ pub fn describe_difference(
     names: [&str; 2],
     out: &mut impl Write,
 ) -> fmt::Result {
-    let Some(at) = first_difference(left, right) else {
-        return writeln!(out, "identical ({} bytes)", left.len());
-    };
-    let from = at.saturating_sub(20) & !1;
-    writeln!(
-        out,
-        "sizes {} ({}) and {} ({}), first difference at {at:#x}",
-        left.len(),
-        names[0],
-        right.len(),
-        names[1]
-    )?;
-    for (name, bytes) in names.iter().zip([left, right]) {
-        writeln!(out, "  {name}:")?;
-        let end = (at + 24).min(bytes.len());
-        let code = bytes.get(from..end).unwrap_or_default();
-        let mut address = from;
-        let mut rest = code;
-        while !rest.is_empty() {
-            let decoded = decode(rest, address as u32);
-            let len = decoded.len.clamp(1, rest.len());
-            let mark = if (address..address + len).contains(&at) {
-                ">>"
-            } else {
-                "  "
-            };
-            let mut hex = alloc::string::String::new();
-            for b in rest[..len].iter().rev() {
-                write!(hex, "{b:02x}")?;
-            }
-            writeln!(out, "  {mark}{address:8x}:\t{hex:<8}\t{decoded}")?;
-            address += len;
-            rest = &rest[len..];
+    crate::isa::listing::describe_difference(left, right, names, out, |rest, address, out| {
+        let decoded = decode(rest, address);
+        let len = decoded.len.clamp(1, rest.len());
+        let mut hex = alloc::string::String::new();
+        for b in rest[..len].iter().rev() {
+            write!(hex, "{b:02x}")?;
         }
-    }
-    Ok(())
+        write!(out, "{hex:<8}\t{decoded}")?;
+        Ok(len)
+    })
 }
 
 #[cfg(test)]

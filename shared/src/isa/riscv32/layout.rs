@@ -116,7 +116,7 @@ pub fn code_layout(native: &Native<'_>, arch: &ArchEntry) -> Result<CodeLayout> 
         ));
     }
     Ok(CodeLayout {
-        thumb2: false,
+        target: crate::isa::CodeTarget::Riscv32,
         jump_table,
         code_start,
         label0,
