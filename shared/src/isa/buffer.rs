@@ -553,54 +553,6 @@ mod tests {
     }
 
     #[test]
-    fn labels_placed_in_order_need_no_log_and_sort_like_the_log() {
-        // Gaps (labels never placed), runs of equal offsets, and label 0 placed last: the
-        // table comes from the offsets alone and equals the stable sort of the placements.
-        let placements = [
-            (1, 0x10),
-            (2, 0x10),
-            (4, 0x18),
-            (5, 0x20),
-            (7, 0x20),
-            (0, 0x20),
-        ];
-        let mut b = buffer();
-        b.set_label_limit(8);
-        for &(n, off) in &placements {
-            b.place(Label::Num(n), off as usize);
-        }
-        assert!(matches!(b.placements, Placements::InOrder { count: 6, .. }));
-        let mut expected = placements.to_vec();
-        crate::compile::sort_by_offset_newest_first(&mut expected).unwrap();
-        assert_eq!(
-            expected,
-            [
-                (2, 0x10),
-                (1, 0x10),
-                (4, 0x18),
-                (0, 0x20),
-                (7, 0x20),
-                (5, 0x20)
-            ]
-        );
-        assert_eq!(b.take_sorted_labels(), expected);
-        // One label out of order (or placed twice) turns the placements so far into a log.
-        for late in [(3, 0x30), (5, 0x30), (8, 0x08)] {
-            let mut b = buffer();
-            b.set_label_limit(8);
-            for &(n, off) in placements.iter().take(5) {
-                b.place(Label::Num(n), off as usize);
-            }
-            b.place(Label::Num(late.0), late.1 as usize);
-            assert!(matches!(b.placements, Placements::Log(_)));
-            let mut expected = placements[..5].to_vec();
-            expected.push(late);
-            crate::compile::sort_by_offset_newest_first(&mut expected).unwrap();
-            assert_eq!(b.take_sorted_labels(), expected);
-        }
-    }
-
-    #[test]
     fn tables_list_labels_by_offset_newest_first_then_lines() {
         let mut b = buffer();
         b.set_label_limit(4);
