@@ -5,7 +5,7 @@
 //! `flash_exit_xip`, the operation, `flash_flush_cache`, `flash_enter_cmd_xip` — so the XIP window
 //! reads flash again when it returns (the AVMs are read in place through it).
 
-use avm_jit_core::flash::nor::{check_range, FlashError, FlashErrorKind, NorFlash};
+use avm_jit_core::flash::nor::{all_erased, check_range, FlashError, FlashErrorKind, NorFlash};
 use avm_jit_core::flash::{PAGE_SIZE, SECTOR_SIZE};
 
 use crate::timer_us;
@@ -158,6 +158,16 @@ impl NorFlash for RomFlash {
         buf.copy_from_slice(src);
         Ok(())
     }
+    fn is_erased(&mut self, from: u32, to: u32) -> Result<bool, FlashError> {
+        let bytes = self
+            .slice(from, to.saturating_sub(from) as usize)
+            .ok_or(FlashError::new(FlashErrorKind::OutOfBounds, from))?;
+        // SAFETY: any bytes are valid u32s; align_to only splits off the unaligned ends.
+        let (head, words, tail) = unsafe { bytes.align_to::<u32>() };
+        Ok(all_erased(head)
+            && words.iter().fold(u32::MAX, |acc, &w| acc & w) == u32::MAX
+            && all_erased(tail))
+    }
     fn erase(&mut self, from: u32, to: u32) -> Result<(), FlashError> {
         if !from.is_multiple_of(SECTOR_SIZE) || !to.is_multiple_of(SECTOR_SIZE) || to < from {
             return Err(FlashError::new(FlashErrorKind::Unaligned, from));
@@ -188,8 +198,10 @@ impl NorFlash for RomFlash {
                 .slice(at, (stop - at) as usize)
                 .ok_or(FlashError::new(FlashErrorKind::OutOfBounds, at))?;
             let new = &data[(at - address) as usize..(stop - address) as usize];
-            if let Some(i) = old.iter().zip(new).position(|(o, n)| o & n != *n) {
-                return Err(FlashError::new(FlashErrorKind::NotErased, at + i as u32));
+            if !only_clears_bits(old, new) {
+                let i = old.iter().zip(new).position(|(o, n)| o & n != *n);
+                let i = i.unwrap_or(0) as u32;
+                return Err(FlashError::new(FlashErrorKind::NotErased, at + i));
             }
             buf[(at - page) as usize..(stop - page) as usize].copy_from_slice(new);
             let offset = page - FLASH_BASE;
@@ -200,5 +212,19 @@ impl NorFlash for RomFlash {
             at = stop;
         }
         Ok(())
+    }
+}
+
+/// Whether programming `new` over `old` only clears bits, a word at a time where both are
+/// word-aligned (whole pages from the code sink are).
+fn only_clears_bits(old: &[u8], new: &[u8]) -> bool {
+    // SAFETY: any bytes are valid u32s; align_to only splits off the unaligned ends.
+    let ((oh, ow, ot), (nh, nw, nt)) = unsafe { (old.align_to::<u32>(), new.align_to::<u32>()) };
+    if oh.is_empty() && nh.is_empty() && ow.len() == nw.len() {
+        let words = ow.iter().zip(nw).fold(0, |acc, (o, n)| acc | (n & !o));
+        let rest = ot.iter().zip(nt).fold(0, |acc, (o, n)| acc | (n & !o));
+        words == 0 && rest == 0
+    } else {
+        old.iter().zip(new).all(|(o, n)| o & n == *n)
     }
 }

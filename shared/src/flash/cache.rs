@@ -179,19 +179,7 @@ pub fn walk<F: NorFlash + ?Sized>(
 /// keeping the bytes of the sector before `address` — what AtomVM does when it finds leftovers.
 pub fn prepare_entry<F: NorFlash + ?Sized>(flash: &mut F, address: u32) -> Result<(), FlashError> {
     let sector = align_down(address, SECTOR_SIZE);
-    let mut buf = [0u8; 256];
-    let mut at = address;
-    let mut dirty = false;
-    while at < sector + SECTOR_SIZE {
-        let n = ((sector + SECTOR_SIZE - at) as usize).min(buf.len());
-        flash.read(at, &mut buf[..n])?;
-        if buf[..n].iter().any(|&b| b != 0xFF) {
-            dirty = true;
-            break;
-        }
-        at += n as u32;
-    }
-    if dirty {
+    if !flash.is_erased(address, sector + SECTOR_SIZE)? {
         super::nor::fill_erased(flash, address, sector + SECTOR_SIZE)?;
     }
     Ok(())

@@ -62,10 +62,31 @@ pub trait NorFlash {
     /// program that would need to set a bit.
     fn program(&mut self, address: u32, data: &[u8]) -> Result<(), FlashError>;
 
+    /// Whether every byte of `from..to` is erased (0xFF). The default reads through
+    /// [`NorFlash::read`]; a flash readable in place scans it without copying.
+    fn is_erased(&mut self, from: u32, to: u32) -> Result<bool, FlashError> {
+        let mut buf = [0u8; 256];
+        let mut at = from;
+        while at < to {
+            let n = ((to - at) as usize).min(buf.len());
+            self.read(at, &mut buf[..n])?;
+            if !all_erased(&buf[..n]) {
+                return Ok(false);
+            }
+            at += n as u32;
+        }
+        Ok(true)
+    }
+
     /// One past the last address.
     fn end(&self) -> u32 {
         self.base() + self.capacity()
     }
+}
+
+/// Whether every byte is 0xFF (an AND of all of them, without a branch per byte).
+pub fn all_erased(bytes: &[u8]) -> bool {
+    bytes.iter().fold(0xFF, |acc, &b| acc & b) == 0xFF
 }
 
 /// Check that `address..address+len` is inside `base..base+capacity`; returns the offset.
@@ -134,6 +155,11 @@ impl NorFlash for MemFlash {
         let offset = check_range(self.base, self.capacity(), address, buf.len())?;
         buf.copy_from_slice(&self.bytes[offset..offset + buf.len()]);
         Ok(())
+    }
+    fn is_erased(&mut self, from: u32, to: u32) -> Result<bool, FlashError> {
+        let len = to.saturating_sub(from) as usize;
+        let offset = check_range(self.base, self.capacity(), from, len)?;
+        Ok(all_erased(&self.bytes[offset..offset + len]))
     }
     fn erase(&mut self, from: u32, to: u32) -> Result<(), FlashError> {
         if !from.is_multiple_of(SECTOR_SIZE) || !to.is_multiple_of(SECTOR_SIZE) || to < from {

@@ -52,14 +52,7 @@ fn sink_error(e: FlashError, code_start: u32) -> SinkError {
 }
 
 fn is_blank(flash: &mut (impl NorFlash + ?Sized), sector: u32) -> Result<bool, FlashError> {
-    let mut buf = [0u8; PAGE];
-    for page in (sector..sector + SECTOR_SIZE).step_by(PAGE) {
-        flash.read(page, &mut buf)?;
-        if buf.iter().any(|&b| b != 0xFF) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+    flash.is_erased(sector, sector + SECTOR_SIZE)
 }
 
 fn slot(page_addr: u32) -> usize {
@@ -72,9 +65,10 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
     pub fn new(flash: &'f mut F, entry: u32) -> Result<Self, FlashError> {
         prepare_entry(flash, entry)?;
         let header_end = entry + ENTRY_HEADER_LEN;
-        // The header may straddle into the next sector.
-        if align_down(header_end - 1, SECTOR_SIZE) != align_down(entry, SECTOR_SIZE) {
-            let next = align_down(header_end - 1, SECTOR_SIZE);
+        // The header may straddle into the next sector, or end where it starts: the code's first
+        // sector is then checked (and erased if needed) like every later one.
+        if align_down(header_end, SECTOR_SIZE) != align_down(entry, SECTOR_SIZE) {
+            let next = align_down(header_end, SECTOR_SIZE);
             if !is_blank(flash, next)? {
                 flash.erase(next, next + SECTOR_SIZE)?;
             }
@@ -103,6 +97,7 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
     fn retire_oldest(&mut self) -> Result<(), FlashError> {
         let at = slot(self.window_addr);
         let page = &self.window[at..at + PAGE];
+        // Code pages are rarely blank: stop at the first programmed byte.
         if page.iter().any(|&b| b != 0xFF) {
             self.flash.program(self.window_addr, page)?;
         }
@@ -138,31 +133,49 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
         Ok(&mut self.patches[last].1)
     }
 
-    fn try_append(&mut self, bytes: &[u8]) -> Result<(), FlashError> {
-        for &b in bytes {
+    /// Append `bytes`, a page's worth at a time. Every byte at or after the entry is erased when
+    /// first reached ([`prepare_entry`] made the entry's sector blank from the entry on, and each
+    /// further sector is checked, and erased if needed, as the code enters it), so a new page starts
+    /// as 0xFF in RAM without reading it; only the first page, which may hold the end of the
+    /// previous entry, was read in [`FlashSink::new`].
+    fn try_append(&mut self, mut bytes: &[u8]) -> Result<(), FlashError> {
+        while !bytes.is_empty() {
             let addr = self.code_start() + self.len;
-            let i = slot(self.page_addr) + (addr - self.page_addr) as usize;
-            if self.window[i] & b != b {
-                return Err(FlashError::new(FlashErrorKind::NotErased, addr));
+            let in_page = (addr - self.page_addr) as usize;
+            let n = bytes.len().min(PAGE - in_page);
+            let at = slot(self.page_addr) + in_page;
+            // A byte loop: appends are mostly 2 or 4 bytes, where a call to memcpy costs more.
+            for (k, (w, &b)) in self.window[at..at + n].iter_mut().zip(bytes).enumerate() {
+                if *w & b != b {
+                    return Err(FlashError::new(FlashErrorKind::NotErased, addr + k as u32));
+                }
+                *w = b;
             }
-            self.window[i] = b;
-            self.len += 1;
-            if addr - self.page_addr == PAGE_SIZE - 1 {
-                let next = self.page_addr + PAGE_SIZE;
-                if next >= self.flash.end() {
-                    return Err(FlashError::new(FlashErrorKind::OutOfBounds, next));
-                }
-                if (next - self.window_addr) as usize >= WINDOW_PAGES * PAGE {
-                    self.retire_oldest()?;
-                }
-                if next.is_multiple_of(SECTOR_SIZE) && !is_blank(self.flash, next)? {
-                    self.flash.erase(next, next + SECTOR_SIZE)?;
-                }
-                self.page_addr = next;
-                let at = slot(next);
-                self.flash.read(next, &mut self.window[at..at + PAGE])?;
+            self.len += n as u32;
+            bytes = &bytes[n..];
+            if in_page + n == PAGE {
+                self.next_page()?;
             }
         }
+        Ok(())
+    }
+
+    /// Move on to the page after the full one: retire the oldest page if the window is full,
+    /// check (and erase if needed) a sector entered for the first time, start the page blank.
+    fn next_page(&mut self) -> Result<(), FlashError> {
+        let next = self.page_addr + PAGE_SIZE;
+        if next >= self.flash.end() {
+            return Err(FlashError::new(FlashErrorKind::OutOfBounds, next));
+        }
+        if (next - self.window_addr) as usize >= WINDOW_PAGES * PAGE {
+            self.retire_oldest()?;
+        }
+        if next.is_multiple_of(SECTOR_SIZE) && !is_blank(self.flash, next)? {
+            self.flash.erase(next, next + SECTOR_SIZE)?;
+        }
+        self.page_addr = next;
+        let at = slot(next);
+        self.window[at..at + PAGE].fill(0xFF);
         Ok(())
     }
 
@@ -222,10 +235,25 @@ impl<F: NorFlash + ?Sized> CodeSink for FlashSink<'_, F> {
         self.len as usize
     }
     fn append(&mut self, bytes: &[u8]) {
-        if self.error.is_none() {
-            if let Err(e) = self.try_append(bytes) {
-                self.error = Some(sink_error(e, self.code_start()));
+        if self.error.is_some() {
+            return;
+        }
+        // Fast path: the bytes fit in the page being filled without completing it (nearly every
+        // append: one or two halfwords). The window is blank from the end of the code on (see
+        // `try_append`), and `NorFlash::program` refuses to set bits, so nothing is checked here.
+        let in_page = (self.code_start() + self.len - self.page_addr) as usize;
+        if bytes.len() < PAGE - in_page {
+            let at = slot(self.page_addr) + in_page;
+            if let Some(dst) = self.window.get_mut(at..at + bytes.len()) {
+                for (w, &b) in dst.iter_mut().zip(bytes) {
+                    *w = b;
+                }
+                self.len += bytes.len() as u32;
+                return;
             }
+        }
+        if let Err(e) = self.try_append(bytes) {
+            self.error = Some(sink_error(e, self.code_start()));
         }
     }
     fn replace(&mut self, offset: usize, bytes: &[u8]) {
@@ -293,6 +321,32 @@ mod tests {
             EntryHeader::new(1, BASE + 0x40, 77, code.len() as u32)
         );
         assert_eq!(end, WalkEnd::Free { address: next });
+    }
+
+    /// Appends of many sizes (crossing pages in the middle of an append), an entry whose header
+    /// ends exactly on a sector boundary with leftovers in that next sector, and the end of the
+    /// previous entry in the first page kept as it was.
+    #[test]
+    fn flash_sink_appends_in_pieces_erases_the_codes_first_sector_and_keeps_its_neighbour() {
+        let mut flash = MemFlash::erased(BASE, 8 * SECTOR_SIZE);
+        let entry = BASE + SECTOR_SIZE - 16;
+        let previous = [0x11u8, 0x22, 0x33, 0x44];
+        flash.program(entry - 4, &previous).unwrap();
+        flash.program(BASE + SECTOR_SIZE + 300, &[0; 8]).unwrap();
+        let mut sink = FlashSink::new(&mut flash, entry).unwrap();
+        let mut expected = VecSink::new();
+        for (i, len) in (1..=600).step_by(7).enumerate() {
+            let piece: Vec<u8> = (0..len).map(|k| ((i * 31 + k) % 253) as u8).collect();
+            sink.append(&piece);
+            expected.append(&piece);
+        }
+        assert_eq!(sink.error(), None);
+        sink.finish(1, BASE + 0x40, 3).unwrap();
+        let code = expected.as_bytes();
+        let at = (entry + 16 - BASE) as usize;
+        assert_eq!(&flash.as_bytes()[at..at + code.len()], code);
+        let before = (entry - 4 - BASE) as usize;
+        assert_eq!(&flash.as_bytes()[before..before + 4], &previous);
     }
 
     #[test]
