@@ -115,6 +115,49 @@ fn device_mode_writes_what_prefill_writes_for_the_example() {
     assert_eq!(found.len(), 8);
 }
 
+/// The loader's own timer counts (TIMERAWL, per module, in the mailbox) are real: on a chip the
+/// timer only counts once the loader has started the watchdog tick and taken TIMER out of reset
+/// (the emulator models both, and clk_sys: a loader that skips its clock bring-up reads 0 or
+/// counts at the ring oscillator's pace). Their sum must match the emulator's own estimate of the
+/// run (instructions at 125 MHz plus flash busy time), which also covers the loader's set-up.
+#[test]
+fn device_timer_counts_match_the_emulated_clock() {
+    let s = Scratch::new("timer");
+    let app = s.write("app.avm", &example());
+    let dev = s.path("device.img");
+    let out = ok(&flash("device", &dev, &app, &[&"--json"]));
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let modules = json["modules"].as_array().unwrap();
+    assert_eq!(modules.len(), 8);
+    let (mut device, mut flash_ms) = (0.0, 0.0);
+    for m in modules {
+        let (d, f) = (
+            m["device_ms"].as_f64().unwrap(),
+            m["flash_ms"].as_f64().unwrap(),
+        );
+        let native = m["native_bytes"].as_f64().unwrap();
+        // At least one 0.4 ms page program per 256 bytes of code; compiling takes time too.
+        assert!(d > 1.0, "{m}");
+        assert!(f >= 0.4 * (native / 256.0).floor(), "{m}");
+        device += d;
+        flash_ms += f;
+    }
+    let emu = &json["emulator"];
+    let (estimated, busy) = (
+        emu["estimated_ms"].as_f64().unwrap(),
+        emu["flash_busy_ms"].as_f64().unwrap(),
+    );
+    let total = device + flash_ms;
+    assert!(
+        total <= estimated && total >= 0.97 * estimated,
+        "modules {total} ms by the device's timer, {estimated} ms estimated by the emulator"
+    );
+    assert!(
+        flash_ms <= busy && flash_ms >= 0.97 * busy,
+        "{flash_ms} {busy}"
+    );
+}
+
 /// A lib.avm of golden OTP 25 stdlib modules (raw beams: packed with their literals as `LitU`).
 fn golden_lib(golden: &Path, s: &Scratch, names: &[&str]) -> PathBuf {
     let beams: Vec<PathBuf> = names

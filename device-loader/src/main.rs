@@ -8,7 +8,8 @@
 //! status, per-module results, how the loader stops) is documented in
 //! `avm_jit_core::flash::mailbox`; see also this crate's README.
 //!
-//! What it does: brings up XIP with the boot ROM's sequence, checks the command and the AVMs
+//! What it does: brings clk_sys to 125 MHz and starts the µs timer ([`clocks`]), brings up XIP
+//! with the boot ROM's sequence, checks the command and the AVMs
 //! (`Pack::parse` over the XIP window, literals read in place), then for each module the host
 //! selected compiles it with `compile_into` straight into a cache entry through `FlashSink` over
 //! the boot ROM's erase/program functions ([`rom::RomFlash`], which refuses any write outside the
@@ -22,6 +23,7 @@
 
 extern crate alloc;
 
+mod clocks;
 mod heap;
 mod rom;
 
@@ -139,6 +141,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
 
 #[no_mangle]
 pub extern "C" fn _start() -> ! {
+    clocks::init();
     heap::init();
     run();
     loop {

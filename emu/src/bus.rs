@@ -3,6 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use crate::clocks::ClockTree;
 use armagnac::memory::{
     Env, MemoryAccessError, MemoryInterface, MemoryReadResult, MemoryWriteResult,
 };
@@ -180,6 +181,11 @@ pub(crate) struct Clock {
     pub(crate) instructions: Cell<u64>,
     pub(crate) erased_bytes: Cell<u64>,
     pub(crate) programmed_bytes: Cell<u64>,
+    /// The modelled clk_sys (see `clocks`), and the CPU time (ps) run up to instruction
+    /// `since` at earlier frequencies.
+    sys_hz: Cell<u64>,
+    since: Cell<u64>,
+    cpu_ps_before: Cell<u64>,
 }
 
 impl Clock {
@@ -192,16 +198,39 @@ impl Clock {
     pub(crate) fn estimated_us(&self) -> u64 {
         self.instructions.get() * 13 / 1250 + self.flash_busy_us()
     }
+
+    fn cpu_ps(&self) -> u64 {
+        let n = self.instructions.get().saturating_sub(self.since.get()) as u128;
+        let ps = n * 1_300_000_000_000 / self.sys_hz.get().max(1) as u128;
+        self.cpu_ps_before.get() + ps as u64
+    }
+
+    /// Time on the chip so far: the instructions at the clk_sys they ran at (1.3 cycles each)
+    /// plus the flash busy time.
+    pub(crate) fn device_ns(&self) -> u64 {
+        self.cpu_ps() / 1000 + self.flash_busy_us() * 1000
+    }
+
+    /// clk_sys runs at `hz` from the current instruction on.
+    pub(crate) fn set_sys_hz(&self, hz: u64) {
+        if hz != self.sys_hz.get() {
+            self.cpu_ps_before.set(self.cpu_ps());
+            self.since.set(self.instructions.get());
+            self.sys_hz.set(hz);
+        }
+    }
 }
 
-/// TIMER: only the raw (latch-free) registers TIMERAWH/TIMERAWL, counting the estimated time.
+/// TIMER: only the raw (latch-free) registers TIMERAWH/TIMERAWL, counting watchdog ticks (see
+/// `clocks`: 0 while TIMER is in reset or the tick is not started).
 pub(crate) struct Timer {
     pub(crate) clock: Rc<Clock>,
+    pub(crate) tree: Rc<RefCell<ClockTree>>,
 }
 
 impl MemoryInterface for Timer {
     fn read_u32le(&mut self, address: u32, _env: &mut Env) -> MemoryReadResult<u32> {
-        let now = self.clock.estimated_us();
+        let now = self.tree.borrow().timer(&self.clock);
         match address {
             TIMERAWH => Ok((now >> 32) as u32),
             TIMERAWL => Ok(now as u32),
