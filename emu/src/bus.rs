@@ -181,6 +181,8 @@ pub(crate) struct Clock {
     pub(crate) instructions: Cell<u64>,
     pub(crate) erased_bytes: Cell<u64>,
     pub(crate) programmed_bytes: Cell<u64>,
+    /// Erase busy time so far (see [`erase_us`]).
+    pub(crate) erase_us: Cell<u64>,
     /// The modelled clk_sys (see `clocks`), and the CPU time (ps) run up to instruction
     /// `since` at earlier frequencies.
     sys_hz: Cell<u64>,
@@ -189,9 +191,10 @@ pub(crate) struct Clock {
 }
 
 impl Clock {
-    /// Flash busy time: 45 ms per 4 KiB erased, 0.4 ms per 256-byte page programmed.
+    /// Flash busy time: the erase commands (see [`erase_us`]), 0.4 ms per 256-byte page
+    /// programmed.
     pub(crate) fn flash_busy_us(&self) -> u64 {
-        self.erased_bytes.get() * 45_000 / 4096 + self.programmed_bytes.get() * 400 / 256
+        self.erase_us.get() + self.programmed_bytes.get() * 400 / 256
     }
 
     /// 125 MHz, 1.3 cycles per instruction, plus the flash busy time.
@@ -258,4 +261,34 @@ impl MemoryInterface for Sio {
     fn size(&self) -> u32 {
         4
     }
+}
+
+/// Typical erase times of the Pico's flash (Winbond W25Q16JV datasheet): 45 ms per 4 KiB sector
+/// (20h), 120 ms per 32 KiB block (52h), 150 ms per 64 KiB block (D8h).
+const SECTOR_ERASE_US: u64 = 45_000;
+
+/// What `flash_range_erase(offset, count, block, _)` keeps the flash busy for: the boot ROM
+/// erases a whole `block` with the block command where the address is aligned to it and at least
+/// `block` bytes remain, else one 4 KiB sector. Only the commands that start before `offset +
+/// applied` (a power cut stops the rest) are counted.
+pub(crate) fn erase_us(offset: u32, count: u32, applied: u32, block: u32) -> u64 {
+    let block_us = match block {
+        0x8000 => 120_000,
+        0x1_0000 => 150_000,
+        _ => SECTOR_ERASE_US,
+    };
+    let (mut at, end) = (u64::from(offset), u64::from(offset) + u64::from(count));
+    let cut = u64::from(offset) + u64::from(applied);
+    let block = u64::from(block);
+    let mut us = 0;
+    while at < end && at < cut {
+        if at % block == 0 && end - at >= block {
+            us += block_us;
+            at += block;
+        } else {
+            us += SECTOR_ERASE_US;
+            at += 4096;
+        }
+    }
+    us
 }

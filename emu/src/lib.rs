@@ -51,8 +51,10 @@
 //!   clk_sys, clk_sys above 133 MHz and writes to a block in reset fail the run
 //!   ([`EmuError::Peripheral`]).
 //! - **Time**: instructions are counted; the estimated device time ([`Stats`]) is 1.3 cycles per
-//!   instruction at 125 MHz (what the loader sets up) plus flash busy time (45 ms per 4 KiB
-//!   erased, 0.4 ms per 256 bytes programmed).
+//!   instruction at 125 MHz (what the loader sets up) plus flash busy time, the W25Q16JV's
+//!   typical figures: 45 ms per 4 KiB sector erase, 120 ms per 32 KiB and 150 ms per 64 KiB
+//!   block erase (each erase command the boot ROM would issue for the call), 0.4 ms per 256
+//!   bytes programmed.
 //! - **Power loss**: [`PowerCut`] stops the chip after a number of instructions or in the middle
 //!   of an erase/program call, which then has changed only its first bytes. [`Rp2040::flash`] then
 //!   shows what the flash chip holds.
@@ -63,10 +65,10 @@
 //!
 //! # What is not modelled
 //! Interrupts, the second core, the ROSC's registers, PLL_USB, clk_peri/usb/adc/rtc, clock
-//! start-up delays, DMA, every other peripheral (the flash SSI: the ROM functions are emulated), the XIP cache and its aliases
-//! (0x11.., 0x12.., 0x13.., 0x15..), the flash's real timing (block erases are charged like
-//! sector erases), cycle-accurate timing, and the contents of the real ROM (its soft-float and
-//! memory functions and data table entries are absent). A partial erase is modelled as a prefix of
+//! start-up delays, DMA, every other peripheral (the flash SSI: the ROM functions are emulated),
+//! the XIP cache and its aliases (0x11.., 0x12.., 0x13.., 0x15..), the flash's real timing (typical
+//! figures only, and no XIP read time), cycle-accurate timing, and the contents of the real ROM
+//! (its soft-float and memory functions and data table entries are absent). A partial erase is modelled as a prefix of
 //! erased bytes, which is one of the states a real interrupted erase can leave.
 
 mod bus;
@@ -133,7 +135,8 @@ pub struct Stats {
     pub erased_bytes: u64,
     /// Bytes programmed (including a power-cut call's partial effect).
     pub programmed_bytes: u64,
-    /// Flash busy time: 45 ms per 4 KiB erased, 0.4 ms per 256 bytes programmed.
+    /// Flash busy time: 45 ms per 4 KiB sector erase, 120 ms per 32 KiB and 150 ms per 64 KiB
+    /// block erase, 0.4 ms per 256 bytes programmed.
     pub flash_busy_us: u64,
     /// `instructions` × 1.3 cycles at 125 MHz, plus `flash_busy_us`.
     pub estimated_us: u64,
@@ -967,6 +970,8 @@ impl Rp2040 {
                     self.erase_calls += 1;
                     let c = &self.clock.erased_bytes;
                     c.set(c.get() + applied as u64);
+                    let t = &self.clock.erase_us;
+                    t.set(t.get() + bus::erase_us(offset, count, applied as u32, a2));
                 } else {
                     let sram = self.sram.borrow();
                     let data = &sram.data[data_at..data_at + applied];

@@ -636,6 +636,37 @@ fn clock_tree_misuse_is_refused() {
     }
 }
 
+/// Erase time is charged per erase command the boot ROM issues: a block command only where the
+/// address is aligned to the block and a whole block remains, else 4 KiB sectors.
+#[test]
+fn erase_time_per_command() {
+    let cases: &[(u32, u32, u32, u32, u64)] = &[
+        (0, 0x10000, 0x10000, 0xd8, 150_000),
+        (0, 0x8000, 0x8000, 0x52, 120_000),
+        (0, 0x2000, 0x1000, 0x20, 90_000),
+        (0x1000, 0x8000, 0x8000, 0x52, 8 * 45_000),
+        (0x8000, 0x8000, 0x1_0000, 0xd8, 8 * 45_000),
+        (0x7000, 0x9000, 0x8000, 0x52, 45_000 + 120_000),
+    ];
+    for &(offset, count, block, cmd, us) in cases {
+        let prog = assemble(
+            &format!("erase_{offset:x}_{count:x}_{block:x}"),
+            &format!(
+                "main:\n rom IF\n rom EX\n ldr r0, ={offset}\n ldr r1, ={count}\n ldr r2, ={block}\n \
+                 movs r3, #{cmd}\n rom RE\n bkpt #1\n"
+            ),
+        );
+        let mut chip = load(vec![0; FLASH], &prog);
+        bkpt(&mut chip);
+        let s = chip.stats();
+        assert_eq!(s.flash_busy_us, us, "{offset:#x} {count:#x} {block:#x}");
+        assert_eq!(s.erased_bytes, count as u64);
+        assert!(chip.flash()[offset as usize..(offset + count) as usize]
+            .iter()
+            .all(|&b| b == 0xff));
+    }
+}
+
 /// `run(limit)` stops after exactly `limit` instructions and resumes where it stopped.
 #[test]
 fn instruction_limit_and_resume() {
