@@ -438,6 +438,15 @@ fn record_error(i: usize, kind: u32, offset: Option<usize>) {
     set_mb(rec(i, REC_ERR_OFFSET), offset);
 }
 
+/// A BEAM reader's error: the heap refusing an allocation is out of memory, not a bad module.
+fn beam_error(i: usize, e: &avm_jit_core::Error) {
+    let kind = match e.kind {
+        avm_jit_core::ErrorKind::OutOfMemory { .. } => MERR_OUT_OF_MEMORY,
+        _ => MERR_BEAM,
+    };
+    record_error(i, kind, e.offset);
+}
+
 /// Compile the module at `section` of `avm` into an entry at `entry`; returns the next entry's
 /// address and the code size, or `Err` after recording why the module has no entry.
 fn compile_one(
@@ -482,8 +491,8 @@ fn compile_entry(
         return Err(());
     };
     set_mb_text(NAME, NAME_LEN, name.strip_suffix(b".beam").unwrap_or(name));
-    let module = Module::parse(bytes).map_err(|e| record_error(i, MERR_BEAM, e.offset))?;
-    let env = BeamEnv::new(&module).map_err(|e| record_error(i, MERR_BEAM, e.offset))?;
+    let module = Module::parse(bytes).map_err(|e| beam_error(i, &e))?;
+    let env = BeamEnv::new(&module).map_err(|e| beam_error(i, &e))?;
     let Some(code) = module.chunk(*b"Code") else {
         record_error(i, MERR_BEAM, None);
         return Err(());
@@ -504,7 +513,7 @@ fn compile_entry(
             }
         }
         Err(ModuleError::Beam(e)) => {
-            record_error(i, MERR_BEAM, e.offset);
+            beam_error(i, &e);
             Err(())
         }
         Err(ModuleError::Compile(ce)) => {
