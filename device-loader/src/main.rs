@@ -15,9 +15,10 @@
 //! the boot ROM's erase/program functions ([`rom::RomFlash`], which refuses any write outside the
 //! cache region but the `end` names), records what it did, and finally programs `end` → `END`.
 //!
-//! Limits, said plainly: the core allocates infallibly, so running out of heap is a panic here;
-//! the panic handler records it in the mailbox (kind out-of-memory, the module being compiled) and
-//! stops at `bkpt #2`. The host then restarts the loader after that module.
+//! Out of memory: the core allocates fallibly, so a module the heap is too small for ends with an
+//! out-of-memory error in its result record and no entry, and the run goes on. An allocation that
+//! fails anywhere else panics: the panic handler records it in the mailbox (kind out-of-memory,
+//! the module being compiled) and stops at `bkpt #2`; the host then restarts after that module.
 #![no_std]
 #![no_main]
 
