@@ -8,20 +8,23 @@
 //! status, per-module results, how the loader stops) is documented in
 //! `avm_jit_core::flash::mailbox`; see also this crate's README.
 //!
-//! What it does: brings up XIP with the boot ROM's sequence, checks the command and the AVMs
+//! What it does: brings clk_sys to 125 MHz and starts the µs timer ([`clocks`]), brings up XIP
+//! with the boot ROM's sequence, checks the command and the AVMs
 //! (`Pack::parse` over the XIP window, literals read in place), then for each module the host
 //! selected compiles it with `compile_into` straight into a cache entry through `FlashSink` over
 //! the boot ROM's erase/program functions ([`rom::RomFlash`], which refuses any write outside the
 //! cache region but the `end` names), records what it did, and finally programs `end` → `END`.
 //!
-//! Limits, said plainly: the core allocates infallibly, so running out of heap is a panic here;
-//! the panic handler records it in the mailbox (kind out-of-memory, the module being compiled) and
-//! stops at `bkpt #2`. The host then restarts the loader after that module.
+//! Out of memory: the core allocates fallibly, so a module the heap is too small for ends with an
+//! out-of-memory error in its result record and no entry, and the run goes on. An allocation that
+//! fails anywhere else panics: the panic handler records it in the mailbox (kind out-of-memory,
+//! the module being compiled) and stops at `bkpt #2`; the host then restarts after that module.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
+mod clocks;
 mod heap;
 mod rom;
 
@@ -139,6 +142,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
 
 #[no_mangle]
 pub extern "C" fn _start() -> ! {
+    clocks::init();
     heap::init();
     run();
     loop {
@@ -435,6 +439,15 @@ fn record_error(i: usize, kind: u32, offset: Option<usize>) {
     set_mb(rec(i, REC_ERR_OFFSET), offset);
 }
 
+/// A BEAM reader's error: the heap refusing an allocation is out of memory, not a bad module.
+fn beam_error(i: usize, e: &avm_jit_core::Error) {
+    let kind = match e.kind {
+        avm_jit_core::ErrorKind::OutOfMemory { .. } => MERR_OUT_OF_MEMORY,
+        _ => MERR_BEAM,
+    };
+    record_error(i, kind, e.offset);
+}
+
 /// Compile the module at `section` of `avm` into an entry at `entry`; returns the next entry's
 /// address and the code size, or `Err` after recording why the module has no entry.
 fn compile_one(
@@ -479,8 +492,8 @@ fn compile_entry(
         return Err(());
     };
     set_mb_text(NAME, NAME_LEN, name.strip_suffix(b".beam").unwrap_or(name));
-    let module = Module::parse(bytes).map_err(|e| record_error(i, MERR_BEAM, e.offset))?;
-    let env = BeamEnv::new(&module).map_err(|e| record_error(i, MERR_BEAM, e.offset))?;
+    let module = Module::parse(bytes).map_err(|e| beam_error(i, &e))?;
+    let env = BeamEnv::new(&module).map_err(|e| beam_error(i, &e))?;
     let Some(code) = module.chunk(*b"Code") else {
         record_error(i, MERR_BEAM, None);
         return Err(());
@@ -501,7 +514,7 @@ fn compile_entry(
             }
         }
         Err(ModuleError::Beam(e)) => {
-            record_error(i, MERR_BEAM, e.offset);
+            beam_error(i, &e);
             Err(())
         }
         Err(ModuleError::Compile(ce)) => {

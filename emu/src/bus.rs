@@ -3,6 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use crate::clocks::ClockTree;
 use armagnac::memory::{
     Env, MemoryAccessError, MemoryInterface, MemoryReadResult, MemoryWriteResult,
 };
@@ -180,28 +181,59 @@ pub(crate) struct Clock {
     pub(crate) instructions: Cell<u64>,
     pub(crate) erased_bytes: Cell<u64>,
     pub(crate) programmed_bytes: Cell<u64>,
+    /// Erase busy time so far (see [`erase_us`]).
+    pub(crate) erase_us: Cell<u64>,
+    /// The modelled clk_sys (see `clocks`), and the CPU time (ps) run up to instruction
+    /// `since` at earlier frequencies.
+    sys_hz: Cell<u64>,
+    since: Cell<u64>,
+    cpu_ps_before: Cell<u64>,
 }
 
 impl Clock {
-    /// Flash busy time: 45 ms per 4 KiB erased, 0.4 ms per 256-byte page programmed.
+    /// Flash busy time: the erase commands (see [`erase_us`]), 0.4 ms per 256-byte page
+    /// programmed.
     pub(crate) fn flash_busy_us(&self) -> u64 {
-        self.erased_bytes.get() * 45_000 / 4096 + self.programmed_bytes.get() * 400 / 256
+        self.erase_us.get() + self.programmed_bytes.get() * 400 / 256
     }
 
     /// 125 MHz, 1.3 cycles per instruction, plus the flash busy time.
     pub(crate) fn estimated_us(&self) -> u64 {
         self.instructions.get() * 13 / 1250 + self.flash_busy_us()
     }
+
+    fn cpu_ps(&self) -> u64 {
+        let n = self.instructions.get().saturating_sub(self.since.get()) as u128;
+        let ps = n * 1_300_000_000_000 / self.sys_hz.get().max(1) as u128;
+        self.cpu_ps_before.get() + ps as u64
+    }
+
+    /// Time on the chip so far: the instructions at the clk_sys they ran at (1.3 cycles each)
+    /// plus the flash busy time.
+    pub(crate) fn device_ns(&self) -> u64 {
+        self.cpu_ps() / 1000 + self.flash_busy_us() * 1000
+    }
+
+    /// clk_sys runs at `hz` from the current instruction on.
+    pub(crate) fn set_sys_hz(&self, hz: u64) {
+        if hz != self.sys_hz.get() {
+            self.cpu_ps_before.set(self.cpu_ps());
+            self.since.set(self.instructions.get());
+            self.sys_hz.set(hz);
+        }
+    }
 }
 
-/// TIMER: only the raw (latch-free) registers TIMERAWH/TIMERAWL, counting the estimated time.
+/// TIMER: only the raw (latch-free) registers TIMERAWH/TIMERAWL, counting watchdog ticks (see
+/// `clocks`: 0 while TIMER is in reset or the tick is not started).
 pub(crate) struct Timer {
     pub(crate) clock: Rc<Clock>,
+    pub(crate) tree: Rc<RefCell<ClockTree>>,
 }
 
 impl MemoryInterface for Timer {
     fn read_u32le(&mut self, address: u32, _env: &mut Env) -> MemoryReadResult<u32> {
-        let now = self.clock.estimated_us();
+        let now = self.tree.borrow().timer(&self.clock);
         match address {
             TIMERAWH => Ok((now >> 32) as u32),
             TIMERAWL => Ok(now as u32),
@@ -229,4 +261,34 @@ impl MemoryInterface for Sio {
     fn size(&self) -> u32 {
         4
     }
+}
+
+/// Typical erase times of the Pico's flash (Winbond W25Q16JV datasheet): 45 ms per 4 KiB sector
+/// (20h), 120 ms per 32 KiB block (52h), 150 ms per 64 KiB block (D8h).
+const SECTOR_ERASE_US: u64 = 45_000;
+
+/// What `flash_range_erase(offset, count, block, _)` keeps the flash busy for: the boot ROM
+/// erases a whole `block` with the block command where the address is aligned to it and at least
+/// `block` bytes remain, else one 4 KiB sector. Only the commands that start before `offset +
+/// applied` (a power cut stops the rest) are counted.
+pub(crate) fn erase_us(offset: u32, count: u32, applied: u32, block: u32) -> u64 {
+    let block_us = match block {
+        0x8000 => 120_000,
+        0x1_0000 => 150_000,
+        _ => SECTOR_ERASE_US,
+    };
+    let (mut at, end) = (u64::from(offset), u64::from(offset) + u64::from(count));
+    let cut = u64::from(offset) + u64::from(applied);
+    let block = u64::from(block);
+    let mut us = 0;
+    while at < end && at < cut {
+        if at % block == 0 && end - at >= block {
+            us += block_us;
+            at += block;
+        } else {
+            us += SECTOR_ERASE_US;
+            at += 4096;
+        }
+    }
+    us
 }

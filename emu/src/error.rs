@@ -21,6 +21,9 @@ pub enum EmuError {
         args: Vec<u32>,
         why: String,
     },
+    /// A write to the clock tree (RESETS, XOSC, PLL_SYS, CLOCKS, the watchdog tick) that would
+    /// stop or glitch a clock, or be lost, on the chip.
+    Peripheral { pc: u32, addr: u32, why: String },
     /// A load or store to an address where nothing is modelled.
     Unmapped {
         pc: u32,
@@ -78,6 +81,9 @@ impl fmt::Display for EmuError {
                     write!(f, "{a:#x}")?;
                 }
                 write!(f, ") breaks its contract: {why}")
+            }
+            EmuError::Peripheral { pc, addr, why } => {
+                write!(f, "write to {addr:#010x} at pc {pc:#010x} refused: {why}")
             }
             EmuError::Unmapped {
                 pc,

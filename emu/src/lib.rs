@@ -19,8 +19,10 @@
 //!   `0x1000_0000..0x1000_0000 + flash size` (never writable; reads fault with
 //!   [`EmuError::XipNotReady`] until the boot ROM sequence below has run); SRAM
 //!   `0x2000_0000..0x2004_2000` (264 KiB, zero after [`Rp2040::new`]); TIMER's TIMERAWH
-//!   `0x4005_4024` / TIMERAWL `0x4005_4028` (read-only, microseconds of [`Stats::estimated_us`]);
-//!   SIO CPUID `0xD000_0000` (reads 0). Every other address faults with that address
+//!   `0x4005_4024` / TIMERAWL `0x4005_4028` (read-only, see **Clocks**); the clock tree's
+//!   registers (RESETS `0x4000_C000`, CLOCKS `0x4000_8000`, XOSC `0x4002_4000`, PLL_SYS
+//!   `0x4002_8000`, WATCHDOG TICK `0x4005_802C`, with their atomic XOR/SET/CLR aliases at
+//!   +0x1000/+0x2000/+0x3000); SIO CPUID `0xD000_0000` (reads 0). Every other address faults with that address
 //!   ([`EmuError::Unmapped`]), except the Cortex-M system control space at `0xE000_E000`, which is
 //!   armagnac's own model.
 //! - **Boot ROM** (high-level emulation): the header at 0x10 (`'M','u',1`, version 3), the function
@@ -38,9 +40,21 @@
 //!   4096, with (block size, block command) one of (4096, 0x20), (32768, 0x52), (65536, 0xd8);
 //!   program offset and count multiples of 256, the data wholly in SRAM; both inside the flash.
 //!   NOR semantics: erase sets bytes to 0xFF, program can only clear bits (new = old & data).
-//! - **Time**: instructions are counted; the estimated device time is 1.3 cycles per instruction
-//!   at 125 MHz plus flash busy time (45 ms per 4 KiB erased, 0.4 ms per 256 bytes programmed),
-//!   see [`Stats`].
+//! - **Clocks**: after reset (and reset-and-halt) clk_sys and clk_ref run from the ring
+//!   oscillator (nominally 6.5 MHz), XOSC and PLL_SYS are off, TIMER is held in reset and the
+//!   watchdog tick is not generated, so TIMERAWL reads 0 until a program brings them up as the
+//!   Pico SDK does (XOSC 12 MHz, PLL_SYS, clk_ref/clk_sys muxes, tick cycles, TIMER out of
+//!   reset). Stable and lock bits read ready as soon as their conditions hold. The timer then
+//!   counts clk_ref / cycles, over the emulated time: instructions at the modelled clk_sys (1.3
+//!   cycles each) plus flash busy time. Switching a clock to a source that is not running,
+//!   changing clk_sys's aux source while it is selected, reconfiguring or resetting PLL_SYS under
+//!   clk_sys, clk_sys above 133 MHz and writes to a block in reset fail the run
+//!   ([`EmuError::Peripheral`]).
+//! - **Time**: instructions are counted; the estimated device time ([`Stats`]) is 1.3 cycles per
+//!   instruction at 125 MHz (what the loader sets up) plus flash busy time, the W25Q16JV's
+//!   typical figures: 45 ms per 4 KiB sector erase, 120 ms per 32 KiB and 150 ms per 64 KiB
+//!   block erase (each erase command the boot ROM would issue for the call), 0.4 ms per 256
+//!   bytes programmed.
 //! - **Power loss**: [`PowerCut`] stops the chip after a number of instructions or in the middle
 //!   of an erase/program call, which then has changed only its first bytes. [`Rp2040::flash`] then
 //!   shows what the flash chip holds.
@@ -50,14 +64,15 @@
 //!   state.
 //!
 //! # What is not modelled
-//! Interrupts, the second core, clocks and PLLs (the loader runs on the reset clock, and the time
-//! estimate assumes 125 MHz), DMA, every other peripheral, the XIP cache and its aliases
-//! (0x11.., 0x12.., 0x13.., 0x15..), the flash's real timing (block erases are charged like
-//! sector erases), cycle-accurate timing, and the contents of the real ROM (its soft-float and
-//! memory functions and data table entries are absent). A partial erase is modelled as a prefix of
+//! Interrupts, the second core, the ROSC's registers, PLL_USB, clk_peri/usb/adc/rtc, clock
+//! start-up delays, DMA, every other peripheral (the flash SSI: the ROM functions are emulated),
+//! the XIP cache and its aliases (0x11.., 0x12.., 0x13.., 0x15..), the flash's real timing (typical
+//! figures only, and no XIP read time), cycle-accurate timing, and the contents of the real ROM
+//! (its soft-float and memory functions and data table entries are absent). A partial erase is modelled as a prefix of
 //! erased bytes, which is one of the states a real interrupted erase can leave.
 
 mod bus;
+mod clocks;
 mod elf;
 mod error;
 mod rom;
@@ -77,6 +92,7 @@ use armagnac::registers::{Mode, RegisterIndex};
 
 use bus::{Clock, Flash, Rom, Sio, Sram, Timer, XipState, XipWindow};
 pub use bus::{ROM_BASE, SRAM_BASE, SRAM_SIZE, XIP_BASE};
+use clocks::{Block, ClockBlock, ClockTree};
 pub use elf::{load_elf, LoadedElf};
 pub use error::EmuError;
 use rom::RomFn;
@@ -119,7 +135,8 @@ pub struct Stats {
     pub erased_bytes: u64,
     /// Bytes programmed (including a power-cut call's partial effect).
     pub programmed_bytes: u64,
-    /// Flash busy time: 45 ms per 4 KiB erased, 0.4 ms per 256 bytes programmed.
+    /// Flash busy time: 45 ms per 4 KiB sector erase, 120 ms per 32 KiB and 150 ms per 64 KiB
+    /// block erase, 0.4 ms per 256 bytes programmed.
     pub flash_busy_us: u64,
     /// `instructions` × 1.3 cycles at 125 MHz, plus `flash_busy_us`.
     pub estimated_us: u64,
@@ -220,6 +237,8 @@ pub struct Rp2040 {
     xip: Rc<RefCell<Flash>>,
     rom: Rc<Vec<u8>>,
     clock: Rc<Clock>,
+    /// RESETS, XOSC, PLL_SYS, CLOCKS, the watchdog tick (see `clocks`).
+    tree: Rc<RefCell<ClockTree>>,
     erase_calls: u64,
     program_calls: u64,
     /// Erase/program calls since the last `set_power_cut`.
@@ -254,7 +273,8 @@ impl Rp2040 {
         }));
         let rom = Rc::new(rom::image());
         let clock = Rc::new(Clock::default());
-        let proc = Self::processor(&sram, &xip, &rom, &clock)?;
+        let tree = Rc::new(RefCell::new(ClockTree::after_reset()));
+        let proc = Self::processor(&sram, &xip, &rom, &clock, &tree)?;
         let mut chip = Rp2040 {
             proc,
             decoder: Decoder(DECODER.with(Rc::clone)),
@@ -267,6 +287,7 @@ impl Rp2040 {
             xip,
             rom,
             clock,
+            tree,
             erase_calls: 0,
             program_calls: 0,
             flash_ops_since_cut_set: 0,
@@ -284,6 +305,7 @@ impl Rp2040 {
         xip: &Rc<RefCell<Flash>>,
         rom: &Rc<Vec<u8>>,
         clock: &Rc<Clock>,
+        tree: &Rc<RefCell<ClockTree>>,
     ) -> Result<Processor, EmuError> {
         let mut proc = Processor::new(Config::v6m());
         let map_error = |what: &str| EmuError::Emulator {
@@ -304,9 +326,25 @@ impl Rp2040 {
             bus::TIMER_BASE,
             Rc::new(RefCell::new(Timer {
                 clock: clock.clone(),
+                tree: tree.clone(),
             })),
         )
         .map_err(|_| map_error("TIMER"))?;
+        for (base, block) in [
+            (clocks::RESETS_BASE, Block::Resets),
+            (clocks::CLOCKS_BASE, Block::Clocks),
+            (clocks::XOSC_BASE, Block::Xosc),
+            (clocks::PLL_SYS_BASE, Block::PllSys),
+            (clocks::WATCHDOG_BASE, Block::Watchdog),
+        ] {
+            let iface = ClockBlock {
+                block,
+                tree: tree.clone(),
+                clock: clock.clone(),
+            };
+            proc.map_iface(base, Rc::new(RefCell::new(iface)))
+                .map_err(|_| map_error("a clock block"))?;
+        }
         proc.map_iface(bus::SIO_BASE, Rc::new(RefCell::new(Sio)))
             .map_err(|_| map_error("SIO"))?;
         // ARMv6-M: CCR.STKALIGN and CCR.UNALIGN_TRP read as one (unaligned accesses fault).
@@ -352,7 +390,9 @@ impl Rp2040 {
             xip.xip = XipState::after_reset();
             xip.refused = None;
         }
-        self.proc = Self::processor(&self.sram, &self.xip, &self.rom, &self.clock)?;
+        *self.tree.borrow_mut() = ClockTree::after_reset();
+        self.clock.set_sys_hz(clocks::RESET_SYS_HZ);
+        self.proc = Self::processor(&self.sram, &self.xip, &self.rom, &self.clock, &self.tree)?;
         let sp = u32::from_le_bytes([self.rom[0], self.rom[1], self.rom[2], self.rom[3]]);
         let pc = u32::from_le_bytes([self.rom[4], self.rom[5], self.rom[6], self.rom[7]]);
         self.set_sp_pc(sp, pc);
@@ -741,7 +781,14 @@ impl Rp2040 {
                 size,
                 cause,
                 ..
-            } => access(address, size, true, cause),
+            } => match self.tree.borrow_mut().refused.take() {
+                Some(why) if cause == MemoryAccessError::Illegal => EmuError::Peripheral {
+                    pc,
+                    addr: address,
+                    why,
+                },
+                _ => access(address, size, true, cause),
+            },
             RunError::InstructionUnknown
             | RunError::InstructionUndefined
             | RunError::InstructionUnpredictable => {
@@ -923,6 +970,8 @@ impl Rp2040 {
                     self.erase_calls += 1;
                     let c = &self.clock.erased_bytes;
                     c.set(c.get() + applied as u64);
+                    let t = &self.clock.erase_us;
+                    t.set(t.get() + bus::erase_us(offset, count, applied as u32, a2));
                 } else {
                     let sram = self.sram.borrow();
                     let data = &sram.data[data_at..data_at + applied];

@@ -443,6 +443,7 @@ fn timer_counts_estimated_microseconds() {
         "timer",
         r#"
 main:
+    clocks_up
     ldr r7, =0x40054000
     ldr r4, [r7, #0x28]
     ldr r0, =100000
@@ -544,6 +545,126 @@ main:
     assert_eq!((s.erase_calls, s.program_calls), (1, 1));
     assert_eq!(s.flash_busy_us, 90_000 + 800);
     assert_eq!(s.estimated_us, s.instructions * 13 / 1250 + 90_800);
+}
+
+/// After reset the timer is in reset and the watchdog tick is not generated: TIMERAWL reads 0
+/// until both are started, and then counts at the clk_ref / tick cycles the program chose, while
+/// the instructions run at the clk_sys it chose (ROSC, nominally 6.5 MHz, after reset).
+#[test]
+fn timer_counts_only_after_the_clock_bring_up() {
+    let loop_200k = "ldr r0, =100000\n1: subs r0, #1\n bne 1b\n ldr r1, [r7, #0x28]\n";
+    let cases: &[(&str, &str, std::ops::Range<u32>)] = &[
+        ("reset", "", 0..1),
+        ("tick_only", "wr 0x4005802c, 0x20c\n", 0..1),
+        (
+            "timer_only",
+            "wr 0x4000f000, 0x200000\n waitfor 0x4000c008, 0x200000, 0x200000\n",
+            0..1,
+        ),
+        // Tick from clk_ref on the ring oscillator (6.5 MHz / 12 per tick), clk_sys too: 200,000
+        // instructions at 1.3 cycles take 40 ms, counted as 21,666 ticks.
+        (
+            "rosc",
+            "wr 0x4005802c, 0x20c\n wr 0x4000f000, 0x200000\n",
+            21_600..21_700,
+        ),
+        // 125 MHz: 2080 us.
+        ("pll", "clocks_up\n", 2080..2090),
+    ];
+    for (name, setup, expected) in cases {
+        let prog = assemble(
+            &format!("timer_{name}"),
+            &format!(
+                "main:\n {setup}\n ldr r7, =0x40054000\n ldr r4, [r7, #0x28]\n {loop_200k}\n bkpt #1\n"
+            ),
+        );
+        let mut chip = load(vec![0; FLASH], &prog);
+        bkpt(&mut chip);
+        let (t0, t1) = (chip.reg(4).unwrap(), chip.reg(1).unwrap());
+        assert!(expected.contains(&(t1 - t0)), "{name}: {t0} {t1}");
+    }
+    // A reset stops it again.
+    let prog = assemble("timer_reset", "main:\n clocks_up\n bkpt #1\n");
+    let mut chip = load(vec![0; FLASH], &prog);
+    bkpt(&mut chip);
+    chip.reset_and_halt().unwrap();
+    let read = assemble(
+        "timer_read",
+        "main:\n ldr r7, =0x40054000\n ldr r1, [r7, #0x28]\n bkpt #1\n",
+    );
+    chip.write_memory(LOAD, &read.bin).unwrap();
+    chip.set_sp_pc(STACK_TOP, read.sym("_start"));
+    bkpt(&mut chip);
+    assert_eq!(chip.reg(1), Some(0));
+}
+
+/// Clock switches that stop or glitch a clock on the chip, or writes the chip drops, fail the run.
+#[test]
+fn clock_tree_misuse_is_refused() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("pll_unlocked", "wr 0x4000a03c, 1", "not running"),
+        ("pll_in_reset", "wr 0x40028008, 125", "held in reset"),
+        ("xosc_off", "wr 0x40008030, 2", "XOSC, which is not running"),
+        (
+            "aux_glitch",
+            "clocks_up\n wr 0x4000a03c, 0x60",
+            "not glitchless",
+        ),
+        (
+            "pll_in_use",
+            "clocks_up\n wr 0x40028008, 100",
+            "while clk_sys runs from it",
+        ),
+        (
+            "too_fast",
+            "clocks_up\n wr 0x4000b03c, 1\n wr 0x4002800c, 0x52000\n wr 0x4000a03c, 1",
+            "above the RP2040's 133 MHz",
+        ),
+        ("fractional", "wr 0x40008040, 0x180", "whole dividers"),
+    ];
+    for (name, code, why) in cases {
+        let prog = assemble(
+            &format!("clk_{name}"),
+            &format!("main:\n {code}\n bkpt #1\n"),
+        );
+        let mut chip = load(vec![0; FLASH], &prog);
+        let e = error(&mut chip);
+        assert!(
+            matches!(&e, EmuError::Peripheral { why: w, .. } if w.contains(why)),
+            "{name}: {e}"
+        );
+    }
+}
+
+/// Erase time is charged per erase command the boot ROM issues: a block command only where the
+/// address is aligned to the block and a whole block remains, else 4 KiB sectors.
+#[test]
+fn erase_time_per_command() {
+    let cases: &[(u32, u32, u32, u32, u64)] = &[
+        (0, 0x10000, 0x10000, 0xd8, 150_000),
+        (0, 0x8000, 0x8000, 0x52, 120_000),
+        (0, 0x2000, 0x1000, 0x20, 90_000),
+        (0x1000, 0x8000, 0x8000, 0x52, 8 * 45_000),
+        (0x8000, 0x8000, 0x1_0000, 0xd8, 8 * 45_000),
+        (0x7000, 0x9000, 0x8000, 0x52, 45_000 + 120_000),
+    ];
+    for &(offset, count, block, cmd, us) in cases {
+        let prog = assemble(
+            &format!("erase_{offset:x}_{count:x}_{block:x}"),
+            &format!(
+                "main:\n rom IF\n rom EX\n ldr r0, ={offset}\n ldr r1, ={count}\n ldr r2, ={block}\n \
+                 movs r3, #{cmd}\n rom RE\n bkpt #1\n"
+            ),
+        );
+        let mut chip = load(vec![0; FLASH], &prog);
+        bkpt(&mut chip);
+        let s = chip.stats();
+        assert_eq!(s.flash_busy_us, us, "{offset:#x} {count:#x} {block:#x}");
+        assert_eq!(s.erased_bytes, count as u64);
+        assert!(chip.flash()[offset as usize..(offset + count) as usize]
+            .iter()
+            .all(|&b| b == 0xff));
+    }
 }
 
 /// `run(limit)` stops after exactly `limit` instructions and resumes where it stopped.

@@ -197,4 +197,83 @@ mod tests {
             "only {interrupted} of {total} cuts hit the run"
         );
     }
+
+    /// A cache region that still holds an old cache (the loader inside a firmware, or a host
+    /// that did not erase it): the loader erases each sector it writes into and clears what is
+    /// left after its last entry, so the image is the one a blank region gives, with the erases
+    /// charged at the flash's typical times. Prints `lists`' compile and flash time both ways
+    /// (issue 8's "end to end within 1.5x its flash time"): run with `--nocapture`.
+    #[test]
+    fn an_old_cache_is_erased_by_the_loader_and_gives_the_image_a_blank_region_gives() {
+        let Some(golden) = avm_jit_tests::golden_dir(
+            "an_old_cache_is_erased_by_the_loader_and_gives_the_image_a_blank_region_gives",
+        ) else {
+            return;
+        };
+        let lists = std::fs::read(golden.join("otp25/beams/stdlib/lists.beam")).unwrap();
+        let (name, start, beam) = crate::pack::packbeam_module(&lists).unwrap();
+        let mut lib = avm_jit_core::avm::PackBuilder::new();
+        lib.beam(&name, &beam, start).unwrap();
+        let lib = lib.finish();
+        let layout = Layout::rp2040();
+        let mut request = PlanRequest::new(EXAMPLE);
+        request.lib = Some(&lib);
+        let plan = plan::plan(&request).unwrap();
+        let mut base = MemFlash::erased(layout.flash_base, layout.flash_size);
+        plan.apply(&mut base).unwrap();
+        let job = DeviceJob {
+            layout: &layout,
+            main: EXAMPLE,
+            main_address: MAIN,
+            lib: Some(&lib),
+            selection: Modules::All,
+            json: true,
+        };
+        let run_on = |image: &mut MemFlash| {
+            let mut core = EmulatedCore::new(image, "image".into()).unwrap();
+            let summary = run(&job, &plan, &mut core).unwrap();
+            assert_eq!(summary.differences, 0);
+            let lists = summary.modules.into_iter().find(|m| m.module == "lists");
+            (lists.unwrap(), core.stats())
+        };
+        let mut blank = base.clone();
+        let (on_blank, blank_stats) = run_on(&mut blank);
+        assert_eq!(blank_stats.erase_calls, 0, "{blank_stats:?}");
+
+        // The old cache: this very cache 6000 bytes further on (past the sector its last
+        // entry ends in) (another app's, as far as the
+        // flash can tell), up to the end of the region.
+        let region = (plan.cache.start - layout.flash_base) as usize
+            ..(plan.cache.end - layout.flash_base) as usize;
+        let mut bytes = base.as_bytes().to_vec();
+        let from = &blank.as_bytes()[region.clone()];
+        bytes[region.start + 6000..region.end].copy_from_slice(&from[..from.len() - 6000]);
+        let mut old = MemFlash::from_bytes(layout.flash_base, bytes).unwrap();
+        let (on_old, old_stats) = run_on(&mut old);
+        assert!(
+            old == blank,
+            "an old cache left other bytes than a blank region"
+        );
+        assert!(on_old.erase_calls > 0, "{on_old:?}");
+        assert!(
+            on_old.flash_ms > on_blank.flash_ms,
+            "{on_old:?} {on_blank:?}"
+        );
+        for (what, m, s) in [
+            ("blank cache region", &on_blank, blank_stats),
+            ("old cache in the region", &on_old, old_stats),
+        ] {
+            eprintln!(
+                "lists, {what}: {:.1} ms compiling + {:.1} ms flash ({} erases, {} programs) = \
+                 {:.2}x its flash time; whole run: {} erase calls, {:.1} ms flash busy",
+                m.device_ms,
+                m.flash_ms,
+                m.erase_calls,
+                m.program_calls,
+                (m.device_ms + m.flash_ms) / m.flash_ms,
+                s.erase_calls,
+                s.flash_busy_us as f64 / 1000.0
+            );
+        }
+    }
 }

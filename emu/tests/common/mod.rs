@@ -54,6 +54,53 @@ lookup:
     rom FC
     rom CX
     .endm
+    .macro wr addr, val
+    ldr r0, =\addr
+    ldr r1, =\val
+    str r1, [r0]
+    .endm
+    .macro waitfor addr, mask, val
+    ldr r0, =\addr
+    ldr r2, =\mask
+    ldr r3, =\val
+1:  ldr r1, [r0]
+    ands r1, r2
+    cmp r1, r3
+    bne 1b
+    .endm
+    @ The Pico SDK runtime's clock set-up (RP2040 datasheet registers): clk_sys 125 MHz from
+    @ PLL_SYS on the 12 MHz crystal, clk_ref from the crystal, the 1 us watchdog tick, TIMER out
+    @ of reset. Aliases: +0x2000 sets bits, +0x3000 clears them.
+    .macro clocks_up
+    wr 0x40008078, 0
+    wr 0x4000b03c, 1
+    waitfor 0x40008044, 0xffffffff, 1
+    wr 0x4000b030, 3
+    waitfor 0x40008038, 0xffffffff, 1
+    wr 0x40024000, 0xaa0
+    wr 0x4002400c, 47
+    wr 0x40024000, 0xfabaa0
+    waitfor 0x40024004, 0x80000000, 0x80000000
+    wr 0x4000e000, 0x1000
+    wr 0x4000f000, 0x1000
+    waitfor 0x4000c008, 0x1000, 0x1000
+    wr 0x40028000, 1
+    wr 0x40028008, 125
+    wr 0x4002b004, 0x21
+    waitfor 0x40028000, 0x80000000, 0x80000000
+    wr 0x4002800c, 0x62000
+    wr 0x4002b004, 0x8
+    wr 0x40008034, 0x100
+    wr 0x40008030, 2
+    waitfor 0x40008038, 0xffffffff, 4
+    wr 0x40008040, 0x100
+    wr 0x4000b03c, 0xe0
+    wr 0x4000a03c, 1
+    waitfor 0x40008044, 0xffffffff, 2
+    wr 0x4005802c, 0x20c
+    wr 0x4000f000, 0x200000
+    waitfor 0x4000c008, 0x200000, 0x200000
+    .endm
 "#;
 
 pub struct Program {
