@@ -100,6 +100,12 @@ impl Insn {
         &self.bytes[..usize::from(self.len)]
     }
 
+    /// All four bytes (only the first [`Insn::len`] are the instruction).
+    #[inline]
+    pub const fn bytes(&self) -> [u8; 4] {
+        self.bytes
+    }
+
     #[allow(clippy::len_without_is_empty)]
     #[inline]
     pub const fn len(&self) -> usize {

@@ -30,28 +30,13 @@ const NO_ARG: Arg = Arg::keep(Val::Imm(0));
 /// Bytes reserved on the stack for arguments 5 and 6 (one 8-byte aligned slot pair).
 const STACK_ARGS_SIZE: i64 = 8;
 
-/// `target = native_interface[primitive]`.
-#[inline]
-pub(super) fn load_primitive_ptr(code: &mut Code, primitive: u32, target: Reg) {
-    let offset = i64::from(primitive) * 4;
-    if offset <= 124 {
-        code.push(asm::ldr_imm(target, NATIVE_INTERFACE_REG, offset));
-    } else if offset < 256 {
-        code.push(asm::movs_imm(target, offset));
-        code.push(asm::ldr_reg(target, NATIVE_INTERFACE_REG, target));
-    } else {
-        code.push(asm::movs_imm(target, i64::from(primitive)));
-        code.push(asm::lsls_imm(target, target, 2));
-        code.push(asm::ldr_reg(target, NATIVE_INTERFACE_REG, target));
-    }
-}
-
 /// The register an argument of a call occupies for the purpose of saving/clobbering: plain and
 /// freed registers, and freed pointers.
 #[inline]
 fn call_arg_reg(arg: &Arg) -> Option<Reg> {
-    match (arg.val, arg.free) {
-        (Val::Reg(r), _) | (Val::Ptr(r), true) => Some(r),
+    match arg.val {
+        Val::Reg(r) => Some(r),
+        Val::Ptr(r) if arg.free => Some(r),
         _ => None,
     }
 }
@@ -104,13 +89,27 @@ fn copy_args(args: &[Arg], map: impl Fn(Arg) -> Arg) -> CallArgs {
 }
 
 impl<S: CodeSink> Armv6m<S> {
+    /// `target = native_interface[primitive]`.
+    #[inline]
+    fn load_primitive_ptr(&mut self, primitive: u32, target: Reg) {
+        let offset = i64::from(primitive) * 4;
+        if offset <= 124 {
+            self.put(asm::ldr_imm(target, NATIVE_INTERFACE_REG, offset));
+        } else if offset < 256 {
+            self.put(asm::movs_imm(target, offset));
+            self.put(asm::ldr_reg(target, NATIVE_INTERFACE_REG, target));
+        } else {
+            self.put(asm::movs_imm(target, i64::from(primitive)));
+            self.put(asm::lsls_imm(target, target, 2));
+            self.put(asm::ldr_reg(target, NATIVE_INTERFACE_REG, target));
+        }
+    }
+
     /// Call primitive `primitive` with `args`; the result is in the returned register.
     pub(super) fn call_primitive(&mut self, primitive: u32, args: &[Arg]) -> Reg {
         match first_avail(self.available_regs) {
             Some(temp) => {
-                let mut code = Code::new();
-                load_primitive_ptr(&mut code, primitive, temp);
-                self.put_code(&code);
+                self.load_primitive_ptr(primitive, temp);
                 self.take_reg(temp);
                 self.regs.invalidate_reg(temp);
                 self.call_func_ptr(FuncPtr::Reg(temp), args)
@@ -125,9 +124,7 @@ impl<S: CodeSink> Armv6m<S> {
         let scratch = AVAILABLE_REGS_MASK & !(args_mask(args) | param_mask);
         let temp = self.avail(scratch);
         let available = scratch & !temp.bit();
-        let mut code = Code::new();
-        load_primitive_ptr(&mut code, primitive, temp);
-        self.put_code(&code);
+        self.load_primitive_ptr(primitive, temp);
         self.available_regs = available;
         self.used_regs = AVAILABLE_REGS_MASK & !available;
         self.regs.invalidate_reg(temp);
@@ -142,11 +139,9 @@ impl<S: CodeSink> Armv6m<S> {
                 _ => self.fail(BackendError::Unsupported("more than 6 call arguments")),
             }
             self.set_registers_args(reg_args, STACK_ARGS_SIZE as u32, false);
-            let mut code = Code::new();
-            code.push(asm::blx(temp));
-            code.push(asm::add_sp_imm(STACK_ARGS_SIZE));
-            code.push(asm::pop(&EPILOGUE_REGS));
-            self.put_code(&code);
+            self.put(asm::blx(temp));
+            self.put(asm::add_sp_imm(STACK_ARGS_SIZE));
+            self.put(asm::pop(&EPILOGUE_REGS));
         } else if args.get(1).map(|a| a.val) == Some(Val::JitState) {
             // jit_state (r1) comes back with the epilogue pop: no load needed.
             self.set_registers_args(args, 0, true);
@@ -166,12 +161,10 @@ impl<S: CodeSink> Armv6m<S> {
     /// branches there with r1 and the callee-saved registers restored.
     fn tail_call_with_jit_state_registers_only(&mut self, reg: Reg) {
         let temp = if reg == R7 { R6 } else { R7 };
-        let mut code = Code::new();
-        code.push(asm::ldr_sp(temp, STACK_OFFSET_LR));
-        code.push(asm::str_sp(reg, STACK_OFFSET_LR));
-        code.push(asm::mov(LR, temp));
-        code.push(asm::pop(&EPILOGUE_REGS));
-        self.put_code(&code);
+        self.put(asm::ldr_sp(temp, STACK_OFFSET_LR));
+        self.put(asm::str_sp(reg, STACK_OFFSET_LR));
+        self.put(asm::mov(LR, temp));
+        self.put(asm::pop(&EPILOGUE_REGS));
     }
 
     /// Call `func` with `args`, saving live registers around it; the result is in the
@@ -271,9 +264,7 @@ impl<S: CodeSink> Armv6m<S> {
             FuncPtr::Reg(fp0) => (set_args_mask & !fp0.bit(), fp0),
             FuncPtr::Primitive(primitive) => {
                 let fp0 = self.avail(set_args_mask & !param_mask);
-                let mut code = Code::new();
-                load_primitive_ptr(&mut code, primitive, fp0);
-                self.put_code(&code);
+                self.load_primitive_ptr(primitive, fp0);
                 (set_args_mask & !fp0.bit(), fp0)
             }
         };
@@ -380,8 +371,8 @@ impl<S: CodeSink> Armv6m<S> {
 
         // Expand 64-bit values into two word immediates; `occupied[i]` is the register the
         // i-th remaining argument was in when the call started.
-        let mut work: FixedVec<Val, 8> = FixedVec::new(Val::Imm(0));
-        let mut occupied: FixedVec<Option<Reg>, 8> = FixedVec::new(None);
+        let mut work: FixedVec<Val, 4> = FixedVec::new(Val::Imm(0));
+        let mut occupied: FixedVec<Option<Reg>, 4> = FixedVec::new(None);
         let mut overflow = false;
         for (index, arg) in args.iter().enumerate() {
             let pushed = match arg.val {

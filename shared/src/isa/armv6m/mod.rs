@@ -185,20 +185,38 @@ impl<S: CodeSink> Armv6m<S> {
     }
 
     /// The encoded instruction, or `None` after recording why it cannot be encoded.
+    #[inline]
     pub(super) fn enc(&mut self, insn: impl Into<Result<Insn, AsmError>>) -> Option<Insn> {
         match insn.into() {
             Ok(i) => Some(i),
             Err(e) => {
-                self.fail(asm_error(e));
+                self.fail_asm(e);
                 None
             }
         }
     }
 
-    /// Append one instruction.
+    /// Record an encoder error (rare: out of the instruction-emitting hot paths).
+    #[cold]
+    #[inline(never)]
+    fn fail_asm(&mut self, e: AsmError) {
+        self.fail(asm_error(e));
+    }
+
+    /// Append one instruction. Inlined everywhere, with the length a constant in each arm, so
+    /// that the sink's fast path is a capacity check and a store.
+    #[inline(always)]
     pub(super) fn put(&mut self, insn: impl Into<Result<Insn, AsmError>>) {
-        if let Some(i) = self.enc(insn) {
-            self.buf.emit(i.as_bytes());
+        match insn.into() {
+            Ok(i) => {
+                let bytes = i.bytes();
+                if i.len() == 2 {
+                    self.buf.emit(&[bytes[0], bytes[1]]);
+                } else {
+                    self.buf.emit(&bytes);
+                }
+            }
+            Err(e) => self.fail_asm(e),
         }
     }
 
@@ -333,8 +351,8 @@ pub(super) fn arg_reg(arg: &Arg) -> Option<Reg> {
 /// `arg_to_reg_list` over freed args).
 #[inline]
 pub(super) fn freed_reg(arg: &Arg) -> Option<Reg> {
-    match (arg.free, arg.val) {
-        (true, Val::Reg(r)) | (true, Val::Ptr(r)) => Some(r),
+    match arg.val {
+        Val::Reg(r) | Val::Ptr(r) if arg.free => Some(r),
         _ => None,
     }
 }
