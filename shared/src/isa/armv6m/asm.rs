@@ -616,7 +616,9 @@ impl Default for Code {
 }
 
 impl Code {
-    pub const CAPACITY: usize = 128;
+    /// Enough for the longest sequence the backend assembles (an 18-byte far branch), and
+    /// small enough that clearing a new buffer is cheap.
+    pub const CAPACITY: usize = 32;
 
     #[inline]
     pub const fn new() -> Self {

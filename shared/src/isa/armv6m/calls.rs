@@ -364,8 +364,12 @@ impl<S: CodeSink> Armv6m<S> {
         tail_call: bool,
     ) {
         let used = self.used_regs;
-        let args_regs_mask = args_mask(args);
         let param_mask = regs_to_mask(params.iter().copied());
+        if self.set_registers_args_direct(args, params, stack_offset, tail_call) {
+            self.args_set(args, used, param_mask);
+            return;
+        }
+        let args_regs_mask = args_mask(args);
         let scratch_mask = SCRATCH_REGS_MASK & !(param_mask | args_regs_mask | used);
         let mut scratch = mask_to_list(scratch_mask);
 
@@ -423,6 +427,55 @@ impl<S: CodeSink> Armv6m<S> {
             }
         }
 
+        self.args_set(args, used, param_mask);
+    }
+
+    /// [`Self::set_registers_args_to`] in the common case, with nothing to copy or expand: one
+    /// word per parameter (no 64-bit value) and no parameter register holding a later
+    /// argument. Each argument goes straight to its parameter, as the general loop would put
+    /// it. Returns false, having emitted nothing, when the case does not apply.
+    #[inline]
+    fn set_registers_args_direct(
+        &mut self,
+        args: &[Arg],
+        params: &[Reg],
+        stack_offset: u32,
+        tail_call: bool,
+    ) -> bool {
+        if args.len() != params.len() {
+            return false;
+        }
+        // Registers of the arguments after the one being looked at, from the last one back.
+        let mut later = 0u16;
+        for (arg, param) in args.iter().zip(params).rev() {
+            if matches!(arg.val, Val::Int64(_)) || (*param != CTX_REG && later & param.bit() != 0) {
+                return false;
+            }
+            if let Some(r) = super::arg_reg(arg) {
+                later |= r.bit();
+            }
+        }
+        for (index, (arg, &param)) in args.iter().zip(params).enumerate() {
+            let val = match arg.val {
+                Val::JitState if tail_call && index == 1 => Val::JitStateTailCall,
+                val => val,
+            };
+            if param == CTX_REG {
+                // ctx stays in r0; anything else destined for r0 overwrites it last-minute.
+                if val != Val::Ctx {
+                    self.set_register_arg(val, CTX_REG, stack_offset);
+                }
+            } else {
+                self.set_register_arg(val, param, stack_offset);
+            }
+        }
+        true
+    }
+
+    /// After the arguments are loaded: the parameter registers are taken and the freed
+    /// arguments' registers released.
+    #[inline]
+    fn args_set(&mut self, args: &[Arg], used: u16, param_mask: u16) {
         let mut new_used = used;
         for arg in args {
             if let Some(r) = freed_reg(arg) {
