@@ -213,8 +213,17 @@ impl<S: CodeSink> Armv6m<S> {
         let args = self.check_call_args(args);
         let split = if args.len() >= 4 { 4 } else { args.len() };
         let (reg_args0, stack_args) = args.split_at(split);
-        let reg_args_regs_mask = regs_to_mask(reg_args0.iter().filter_map(call_arg_reg));
-        let all_args_mask = regs_to_mask(args.iter().filter_map(call_arg_reg));
+        let (mut reg_args_regs_mask, mut all_args_mask) = (0u16, 0u16);
+        for (i, r) in args
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| Some((i, call_arg_reg(a)?)))
+        {
+            all_args_mask |= r.bit();
+            if i < split {
+                reg_args_regs_mask |= r.bit();
+            }
+        }
 
         // The saved registers not holding arguments are free for loading arguments.
         let push_stack_mask = (used1 & !all_args_mask) | available0;
