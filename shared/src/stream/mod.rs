@@ -182,7 +182,20 @@ impl CodeSink for VecSink {
                 return;
             }
         }
-        dest.copy_from_slice(bytes);
+        // Patches are one or two halfwords but for far branches: known lengths are a store.
+        match (
+            <&mut [u8; 2]>::try_from(&mut *dest),
+            <[u8; 2]>::try_from(bytes),
+        ) {
+            (Ok(d), Ok(b)) => *d = b,
+            _ => match (
+                <&mut [u8; 4]>::try_from(&mut *dest),
+                <[u8; 4]>::try_from(bytes),
+            ) {
+                (Ok(d), Ok(b)) => *d = b,
+                _ => dest.copy_from_slice(bytes),
+            },
+        }
     }
 
     fn error(&self) -> Option<SinkError> {
