@@ -27,6 +27,16 @@ type SavedRegs = FixedVec<Reg, 9>;
 /// Filler for unused [`CallArgs`] slots.
 const NO_ARG: Arg = Arg::keep(Val::Imm(0));
 
+/// `pop {r1, r4-r7, pc}`: the epilogue, encoded once.
+const EPILOGUE_POP: Result<asm::Insn, asm::AsmError> = asm::pop_bits(
+    (1 << EPILOGUE_REGS[0].0)
+        + (1 << EPILOGUE_REGS[1].0)
+        + (1 << EPILOGUE_REGS[2].0)
+        + (1 << EPILOGUE_REGS[3].0)
+        + (1 << EPILOGUE_REGS[4].0)
+        + (1 << EPILOGUE_REGS[5].0),
+);
+
 /// Bytes reserved on the stack for arguments 5 and 6 (one 8-byte aligned slot pair).
 const STACK_ARGS_SIZE: i64 = 8;
 
@@ -141,7 +151,7 @@ impl<S: CodeSink> Armv6m<S> {
             self.set_registers_args(reg_args, STACK_ARGS_SIZE as u32, false);
             self.put(asm::blx(temp));
             self.put(asm::add_sp_imm(STACK_ARGS_SIZE));
-            self.put(asm::pop(&EPILOGUE_REGS));
+            self.put(EPILOGUE_POP);
         } else if args.get(1).map(|a| a.val) == Some(Val::JitState) {
             // jit_state (r1) comes back with the epilogue pop: no load needed.
             self.set_registers_args(args, 0, true);
@@ -164,7 +174,7 @@ impl<S: CodeSink> Armv6m<S> {
         self.put(asm::ldr_sp(temp, STACK_OFFSET_LR));
         self.put(asm::str_sp(reg, STACK_OFFSET_LR));
         self.put(asm::mov(LR, temp));
-        self.put(asm::pop(&EPILOGUE_REGS));
+        self.put(EPILOGUE_POP);
     }
 
     /// Call `func` with `args`, saving live registers around it; the result is in the
@@ -187,13 +197,17 @@ impl<S: CodeSink> Armv6m<S> {
         let available1 = free_gp | available0;
 
         // ctx, the native interface and the live registers, plus one for 8-byte alignment.
+        // The list and its summed bits (what `push`/`pop` encode) together.
         let mut saved: SavedRegs = FixedVec::new(CTX_REG);
+        let mut saved_bits = 0u32;
         for reg in [CTX_REG, NATIVE_INTERFACE_REG]
             .into_iter()
             .chain(mask_to_list(used1))
         {
             // Cannot overflow: at most 6 allocatable registers are live.
-            let _ = saved.push(reg);
+            if saved.push(reg).is_ok() {
+                saved_bits += 1 << reg.0;
+            }
         }
         let mut padding = None;
         if saved.len() % 2 == 1 && available1 != 0 {
@@ -204,11 +218,13 @@ impl<S: CodeSink> Armv6m<S> {
                 _ => first_avail(available0),
             };
             if let Some(pad) = pad {
-                let _ = saved.push(pad);
+                if saved.push(pad).is_ok() {
+                    saved_bits += 1 << pad.0;
+                }
                 padding = Some(pad);
             }
         }
-        self.put(asm::push(&saved));
+        self.put(asm::push_bits(saved_bits));
 
         let args = self.check_call_args(args);
         let split = if args.len() >= 4 { 4 } else { args.len() };
@@ -314,7 +330,7 @@ impl<S: CodeSink> Armv6m<S> {
         if args.len() >= 5 {
             self.put(asm::add_sp_imm(STACK_ARGS_SIZE));
         }
-        self.put(asm::pop(&saved));
+        self.put(asm::pop_bits(saved_bits));
 
         self.available_regs = available1 & !result.bit() & AVAILABLE_REGS_MASK;
         self.used_regs = used2;
@@ -531,6 +547,23 @@ mod tests {
 
     fn free(r: Reg) -> Arg {
         Arg::free(Val::Reg(r))
+    }
+
+    #[test]
+    fn register_lists_from_summed_bits_encode_as_the_lists() {
+        use super::super::asm;
+        assert_eq!(super::EPILOGUE_POP, asm::pop(&super::EPILOGUE_REGS));
+        for list in [
+            &[R0, R2][..],
+            &[R0, R2, R7, R5, R4, R3],
+            &[R1, R1],
+            &[R0, R8],
+            &[],
+        ] {
+            let bits = list.iter().map(|r| 1u32 << r.0).sum();
+            assert_eq!(asm::push_bits(bits), asm::push(list), "{list:?}");
+            assert_eq!(asm::pop_bits(bits), asm::pop(list), "{list:?}");
+        }
     }
 
     #[test]
