@@ -45,18 +45,32 @@ pub fn parse_target(s: &str) -> Result<CodeTarget, String> {
 }
 
 /// Where the output for `input` goes. Identity checks (not an input, not another output) are
-/// made by [`crate::files::Files::output`].
-fn output_path(input: &Path, output: Option<&Path>, many: bool) -> Result<PathBuf> {
+/// made by [`crate::files::Files::output`]. `dir_ready` says the output directory was already
+/// checked (or created) for an earlier input: it is looked at once per command, not per file.
+fn output_path(
+    input: &Path,
+    output: Option<&Path>,
+    many: bool,
+    dir_ready: &mut bool,
+) -> Result<PathBuf> {
     let file_name = input
         .file_name()
         .ok_or_else(|| anyhow!("{}: not a file", input.display()))?;
     let out = match output {
-        Some(dir) if many || dir.is_dir() || dir.as_os_str().to_string_lossy().ends_with('/') => {
-            if !dir.exists() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("{}: cannot create", dir.display()))?;
-            } else if !dir.is_dir() {
-                bail!("{}: several inputs need an output directory", dir.display());
+        Some(dir)
+            if *dir_ready
+                || many
+                || dir.is_dir()
+                || dir.as_os_str().to_string_lossy().ends_with('/') =>
+        {
+            if !*dir_ready {
+                if !dir.exists() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("{}: cannot create", dir.display()))?;
+                } else if !dir.is_dir() {
+                    bail!("{}: several inputs need an output directory", dir.display());
+                }
+                *dir_ready = true;
             }
             dir.join(file_name)
         }
@@ -238,8 +252,9 @@ pub fn run(args: &CompileArgs) -> Result<bool> {
         files.input(path);
     }
     let mut outputs = Vec::with_capacity(args.inputs.len());
+    let mut dir_ready = false;
     for path in &args.inputs {
-        let out = output_path(path, args.output.as_deref(), many)?;
+        let out = output_path(path, args.output.as_deref(), many, &mut dir_ready)?;
         outputs.push(files.output(&out)?);
     }
 

@@ -23,14 +23,39 @@ pub(crate) struct TailCache {
 /// FNV-1a: keys are a few small integers.
 struct Fnv(u64);
 
+impl Fnv {
+    /// One FNV-1a step over a whole word (the keys' fields are small integers: hashing them
+    /// byte by byte cost more than the lookup).
+    #[inline]
+    fn word(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x0000_0100_0000_01B3);
+    }
+}
+
 impl Hasher for Fnv {
     fn finish(&self) -> u64 {
-        self.0
+        // The table is indexed by the low bits: fold the high ones in.
+        self.0 ^ (self.0 >> 29)
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3);
+            self.word(u64::from(b));
         }
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.word(u64::from(v));
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.word(u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.word(v);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.word(v as u64);
+    }
+    fn write_isize(&mut self, v: isize) {
+        self.word(v as u64);
     }
 }
 

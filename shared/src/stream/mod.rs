@@ -112,22 +112,10 @@ impl VecSink {
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
     }
-}
 
-impl CodeSink for VecSink {
-    fn offset(&self) -> usize {
-        self.bytes.len() - self.base
-    }
-
-    fn append(&mut self, bytes: &[u8]) {
-        if self.error.is_some() {
-            return;
-        }
-        if self.bytes.try_reserve(bytes.len()).is_err() {
-            let bytes = self.bytes.len().saturating_add(bytes.len());
-            self.error = Some(SinkError::OutOfMemory { bytes });
-            return;
-        }
+    /// Append `bytes`, for which there is room: no reallocation.
+    #[inline]
+    fn push_within_capacity(&mut self, bytes: &[u8]) {
         // The backend appends one or two halfwords at a time: copies of a known length are a
         // store or two, where a slice of unknown length costs a call to memcpy.
         if let Ok(halfword) = <[u8; 2]>::try_from(bytes) {
@@ -136,6 +124,39 @@ impl CodeSink for VecSink {
             self.bytes.extend_from_slice(&word);
         } else {
             self.bytes.extend_from_slice(bytes);
+        }
+    }
+
+    /// [`CodeSink::append`] when the buffer must grow (or has failed before).
+    #[cold]
+    #[inline(never)]
+    fn append_slow(&mut self, bytes: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        if self.bytes.try_reserve(bytes.len()).is_err() {
+            let bytes = self.bytes.len().saturating_add(bytes.len());
+            self.error = Some(SinkError::OutOfMemory { bytes });
+            return;
+        }
+        self.push_within_capacity(bytes);
+    }
+}
+
+impl CodeSink for VecSink {
+    #[inline]
+    fn offset(&self) -> usize {
+        self.bytes.len() - self.base
+    }
+
+    /// The common case (room left, no error) inlined into the backend's emitters; growing the
+    /// buffer and failing are out of line.
+    #[inline]
+    fn append(&mut self, bytes: &[u8]) {
+        if self.error.is_none() && self.bytes.capacity() - self.bytes.len() >= bytes.len() {
+            self.push_within_capacity(bytes);
+        } else {
+            self.append_slow(bytes);
         }
     }
 
@@ -161,7 +182,20 @@ impl CodeSink for VecSink {
                 return;
             }
         }
-        dest.copy_from_slice(bytes);
+        // Patches are one or two halfwords but for far branches: known lengths are a store.
+        match (
+            <&mut [u8; 2]>::try_from(&mut *dest),
+            <[u8; 2]>::try_from(bytes),
+        ) {
+            (Ok(d), Ok(b)) => *d = b,
+            _ => match (
+                <&mut [u8; 4]>::try_from(&mut *dest),
+                <[u8; 4]>::try_from(bytes),
+            ) {
+                (Ok(d), Ok(b)) => *d = b,
+                _ => dest.copy_from_slice(bytes),
+            },
+        }
     }
 
     fn error(&self) -> Option<SinkError> {

@@ -100,6 +100,12 @@ impl Insn {
         &self.bytes[..usize::from(self.len)]
     }
 
+    /// All four bytes (only the first [`Insn::len`] are the instruction).
+    #[inline]
+    pub const fn bytes(&self) -> [u8; 4] {
+        self.bytes
+    }
+
     #[allow(clippy::len_without_is_empty)]
     #[inline]
     pub const fn len(&self) -> usize {
@@ -570,6 +576,25 @@ pub fn pop(regs: &[Reg]) -> AsmResult {
     Ok(Insn::narrow(0xBC00 | reg_list(regs, PC)?))
 }
 
+/// `PUSH` of a register list given as its summed bits (see [`reg_list`]), for callers that
+/// build the list and its bits together.
+#[inline]
+pub const fn push_bits(bits: u32) -> AsmResult {
+    match list_field(bits, LR) {
+        Ok(field) => Ok(Insn::narrow(0xB400 | field)),
+        Err(e) => Err(e),
+    }
+}
+
+/// `POP` of a register list given as its summed bits (see [`reg_list`]).
+#[inline]
+pub const fn pop_bits(bits: u32) -> AsmResult {
+    match list_field(bits, PC) {
+        Ok(field) => Ok(Insn::narrow(0xBC00 | field)),
+        Err(e) => Err(e),
+    }
+}
+
 /// The 9-bit register list field. Like the reference, the list's bits are summed, not or-ed
 /// (a repeated register carries into the next one).
 #[inline]
@@ -583,12 +608,18 @@ fn reg_list(regs: &[Reg], extra: Reg) -> Result<u16, AsmError> {
             .checked_add(1 << r.0)
             .ok_or(AsmError::InvalidRegisterList(bits))?;
     }
+    list_field(bits, extra)
+}
+
+/// The field for a list's summed `bits`: r0-r7 and `extra` (LR or PC) only.
+#[inline]
+const fn list_field(bits: u32, extra: Reg) -> Result<u16, AsmError> {
     let low_bits = bits & 0xFF;
     let extra_bit = bits & (1 << extra.0);
     if bits != low_bits + extra_bit {
         return Err(AsmError::InvalidRegisterList(bits - low_bits - extra_bit));
     }
-    Ok(low_bits as u16 | (u16::from(extra_bit != 0) << 8))
+    Ok(low_bits as u16 | ((extra_bit != 0) as u16) << 8)
 }
 
 // ---- short sequences ----------------------------------------------------------------------
@@ -610,7 +641,9 @@ impl Default for Code {
 }
 
 impl Code {
-    pub const CAPACITY: usize = 128;
+    /// Enough for the longest sequence the backend assembles (an 18-byte far branch), and
+    /// small enough that clearing a new buffer is cheap.
+    pub const CAPACITY: usize = 32;
 
     #[inline]
     pub const fn new() -> Self {

@@ -236,15 +236,21 @@ impl LabelUse for BranchKind {
                 asm::ldr_pc(reg, target as i64 - ldr_pc as i64)
             }
             BranchKind::Far { size, temp } => {
-                let mut code = Code::new();
                 if is_near(rel) && rel % 2 == 0 {
-                    code.push(asm::b(rel));
-                    for _ in 0..(size - 2) / 2 {
-                        code.push(asm::nop());
+                    // `b` then nops, built in place (the common case: most targets are near).
+                    // Far placeholders are at most 18 bytes (see `branch_to_label`).
+                    let nop = asm::nop().halfword().to_le_bytes();
+                    let mut bytes = [0u8; 18];
+                    for pair in bytes.chunks_exact_mut(2) {
+                        pair.copy_from_slice(&nop);
                     }
-                } else {
-                    far_branch_sequence(&mut code, size, temp, rel);
+                    let b = asm::b(rel).map_err(super::asm_error)?;
+                    bytes[..2].copy_from_slice(&b.halfword().to_le_bytes());
+                    let len = usize::from(size).min(bytes.len());
+                    return out.write(&bytes[..len]);
                 }
+                let mut code = Code::new();
+                far_branch_sequence(&mut code, size, temp, rel);
                 return out.write(code.result().map_err(super::asm_error)?);
             }
         };

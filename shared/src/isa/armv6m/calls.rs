@@ -27,31 +27,26 @@ type SavedRegs = FixedVec<Reg, 9>;
 /// Filler for unused [`CallArgs`] slots.
 const NO_ARG: Arg = Arg::keep(Val::Imm(0));
 
+/// `pop {r1, r4-r7, pc}`: the epilogue, encoded once.
+const EPILOGUE_POP: Result<asm::Insn, asm::AsmError> = asm::pop_bits(
+    (1 << EPILOGUE_REGS[0].0)
+        + (1 << EPILOGUE_REGS[1].0)
+        + (1 << EPILOGUE_REGS[2].0)
+        + (1 << EPILOGUE_REGS[3].0)
+        + (1 << EPILOGUE_REGS[4].0)
+        + (1 << EPILOGUE_REGS[5].0),
+);
+
 /// Bytes reserved on the stack for arguments 5 and 6 (one 8-byte aligned slot pair).
 const STACK_ARGS_SIZE: i64 = 8;
-
-/// `target = native_interface[primitive]`.
-#[inline]
-pub(super) fn load_primitive_ptr(code: &mut Code, primitive: u32, target: Reg) {
-    let offset = i64::from(primitive) * 4;
-    if offset <= 124 {
-        code.push(asm::ldr_imm(target, NATIVE_INTERFACE_REG, offset));
-    } else if offset < 256 {
-        code.push(asm::movs_imm(target, offset));
-        code.push(asm::ldr_reg(target, NATIVE_INTERFACE_REG, target));
-    } else {
-        code.push(asm::movs_imm(target, i64::from(primitive)));
-        code.push(asm::lsls_imm(target, target, 2));
-        code.push(asm::ldr_reg(target, NATIVE_INTERFACE_REG, target));
-    }
-}
 
 /// The register an argument of a call occupies for the purpose of saving/clobbering: plain and
 /// freed registers, and freed pointers.
 #[inline]
 fn call_arg_reg(arg: &Arg) -> Option<Reg> {
-    match (arg.val, arg.free) {
-        (Val::Reg(r), _) | (Val::Ptr(r), true) => Some(r),
+    match arg.val {
+        Val::Reg(r) => Some(r),
+        Val::Ptr(r) if arg.free => Some(r),
         _ => None,
     }
 }
@@ -104,13 +99,27 @@ fn copy_args(args: &[Arg], map: impl Fn(Arg) -> Arg) -> CallArgs {
 }
 
 impl<S: CodeSink> Armv6m<S> {
+    /// `target = native_interface[primitive]`.
+    #[inline]
+    fn load_primitive_ptr(&mut self, primitive: u32, target: Reg) {
+        let offset = i64::from(primitive) * 4;
+        if offset <= 124 {
+            self.put(asm::ldr_imm(target, NATIVE_INTERFACE_REG, offset));
+        } else if offset < 256 {
+            self.put(asm::movs_imm(target, offset));
+            self.put(asm::ldr_reg(target, NATIVE_INTERFACE_REG, target));
+        } else {
+            self.put(asm::movs_imm(target, i64::from(primitive)));
+            self.put(asm::lsls_imm(target, target, 2));
+            self.put(asm::ldr_reg(target, NATIVE_INTERFACE_REG, target));
+        }
+    }
+
     /// Call primitive `primitive` with `args`; the result is in the returned register.
     pub(super) fn call_primitive(&mut self, primitive: u32, args: &[Arg]) -> Reg {
         match first_avail(self.available_regs) {
             Some(temp) => {
-                let mut code = Code::new();
-                load_primitive_ptr(&mut code, primitive, temp);
-                self.put_code(&code);
+                self.load_primitive_ptr(primitive, temp);
                 self.take_reg(temp);
                 self.regs.invalidate_reg(temp);
                 self.call_func_ptr(FuncPtr::Reg(temp), args)
@@ -125,9 +134,7 @@ impl<S: CodeSink> Armv6m<S> {
         let scratch = AVAILABLE_REGS_MASK & !(args_mask(args) | param_mask);
         let temp = self.avail(scratch);
         let available = scratch & !temp.bit();
-        let mut code = Code::new();
-        load_primitive_ptr(&mut code, primitive, temp);
-        self.put_code(&code);
+        self.load_primitive_ptr(primitive, temp);
         self.available_regs = available;
         self.used_regs = AVAILABLE_REGS_MASK & !available;
         self.regs.invalidate_reg(temp);
@@ -142,11 +149,9 @@ impl<S: CodeSink> Armv6m<S> {
                 _ => self.fail(BackendError::Unsupported("more than 6 call arguments")),
             }
             self.set_registers_args(reg_args, STACK_ARGS_SIZE as u32, false);
-            let mut code = Code::new();
-            code.push(asm::blx(temp));
-            code.push(asm::add_sp_imm(STACK_ARGS_SIZE));
-            code.push(asm::pop(&EPILOGUE_REGS));
-            self.put_code(&code);
+            self.put(asm::blx(temp));
+            self.put(asm::add_sp_imm(STACK_ARGS_SIZE));
+            self.put(EPILOGUE_POP);
         } else if args.get(1).map(|a| a.val) == Some(Val::JitState) {
             // jit_state (r1) comes back with the epilogue pop: no load needed.
             self.set_registers_args(args, 0, true);
@@ -166,12 +171,10 @@ impl<S: CodeSink> Armv6m<S> {
     /// branches there with r1 and the callee-saved registers restored.
     fn tail_call_with_jit_state_registers_only(&mut self, reg: Reg) {
         let temp = if reg == R7 { R6 } else { R7 };
-        let mut code = Code::new();
-        code.push(asm::ldr_sp(temp, STACK_OFFSET_LR));
-        code.push(asm::str_sp(reg, STACK_OFFSET_LR));
-        code.push(asm::mov(LR, temp));
-        code.push(asm::pop(&EPILOGUE_REGS));
-        self.put_code(&code);
+        self.put(asm::ldr_sp(temp, STACK_OFFSET_LR));
+        self.put(asm::str_sp(reg, STACK_OFFSET_LR));
+        self.put(asm::mov(LR, temp));
+        self.put(EPILOGUE_POP);
     }
 
     /// Call `func` with `args`, saving live registers around it; the result is in the
@@ -194,13 +197,17 @@ impl<S: CodeSink> Armv6m<S> {
         let available1 = free_gp | available0;
 
         // ctx, the native interface and the live registers, plus one for 8-byte alignment.
+        // The list and its summed bits (what `push`/`pop` encode) together.
         let mut saved: SavedRegs = FixedVec::new(CTX_REG);
+        let mut saved_bits = 0u32;
         for reg in [CTX_REG, NATIVE_INTERFACE_REG]
             .into_iter()
             .chain(mask_to_list(used1))
         {
             // Cannot overflow: at most 6 allocatable registers are live.
-            let _ = saved.push(reg);
+            if saved.push(reg).is_ok() {
+                saved_bits += 1 << reg.0;
+            }
         }
         let mut padding = None;
         if saved.len() % 2 == 1 && available1 != 0 {
@@ -211,17 +218,28 @@ impl<S: CodeSink> Armv6m<S> {
                 _ => first_avail(available0),
             };
             if let Some(pad) = pad {
-                let _ = saved.push(pad);
+                if saved.push(pad).is_ok() {
+                    saved_bits += 1 << pad.0;
+                }
                 padding = Some(pad);
             }
         }
-        self.put(asm::push(&saved));
+        self.put(asm::push_bits(saved_bits));
 
         let args = self.check_call_args(args);
         let split = if args.len() >= 4 { 4 } else { args.len() };
         let (reg_args0, stack_args) = args.split_at(split);
-        let reg_args_regs_mask = regs_to_mask(reg_args0.iter().filter_map(call_arg_reg));
-        let all_args_mask = regs_to_mask(args.iter().filter_map(call_arg_reg));
+        let (mut reg_args_regs_mask, mut all_args_mask) = (0u16, 0u16);
+        for (i, r) in args
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| Some((i, call_arg_reg(a)?)))
+        {
+            all_args_mask |= r.bit();
+            if i < split {
+                reg_args_regs_mask |= r.bit();
+            }
+        }
 
         // The saved registers not holding arguments are free for loading arguments.
         let push_stack_mask = (used1 & !all_args_mask) | available0;
@@ -271,9 +289,7 @@ impl<S: CodeSink> Armv6m<S> {
             FuncPtr::Reg(fp0) => (set_args_mask & !fp0.bit(), fp0),
             FuncPtr::Primitive(primitive) => {
                 let fp0 = self.avail(set_args_mask & !param_mask);
-                let mut code = Code::new();
-                load_primitive_ptr(&mut code, primitive, fp0);
-                self.put_code(&code);
+                self.load_primitive_ptr(primitive, fp0);
                 (set_args_mask & !fp0.bit(), fp0)
             }
         };
@@ -314,7 +330,7 @@ impl<S: CodeSink> Armv6m<S> {
         if args.len() >= 5 {
             self.put(asm::add_sp_imm(STACK_ARGS_SIZE));
         }
-        self.put(asm::pop(&saved));
+        self.put(asm::pop_bits(saved_bits));
 
         self.available_regs = available1 & !result.bit() & AVAILABLE_REGS_MASK;
         self.used_regs = used2;
@@ -373,15 +389,19 @@ impl<S: CodeSink> Armv6m<S> {
         tail_call: bool,
     ) {
         let used = self.used_regs;
-        let args_regs_mask = args_mask(args);
         let param_mask = regs_to_mask(params.iter().copied());
+        if self.set_registers_args_direct(args, params, stack_offset, tail_call) {
+            self.args_set(args, used, param_mask);
+            return;
+        }
+        let args_regs_mask = args_mask(args);
         let scratch_mask = SCRATCH_REGS_MASK & !(param_mask | args_regs_mask | used);
         let mut scratch = mask_to_list(scratch_mask);
 
         // Expand 64-bit values into two word immediates; `occupied[i]` is the register the
         // i-th remaining argument was in when the call started.
-        let mut work: FixedVec<Val, 8> = FixedVec::new(Val::Imm(0));
-        let mut occupied: FixedVec<Option<Reg>, 8> = FixedVec::new(None);
+        let mut work: FixedVec<Val, 4> = FixedVec::new(Val::Imm(0));
+        let mut occupied: FixedVec<Option<Reg>, 4> = FixedVec::new(None);
         let mut overflow = false;
         for (index, arg) in args.iter().enumerate() {
             let pushed = match arg.val {
@@ -432,6 +452,55 @@ impl<S: CodeSink> Armv6m<S> {
             }
         }
 
+        self.args_set(args, used, param_mask);
+    }
+
+    /// [`Self::set_registers_args_to`] in the common case, with nothing to copy or expand: one
+    /// word per parameter (no 64-bit value) and no parameter register holding a later
+    /// argument. Each argument goes straight to its parameter, as the general loop would put
+    /// it. Returns false, having emitted nothing, when the case does not apply.
+    #[inline]
+    fn set_registers_args_direct(
+        &mut self,
+        args: &[Arg],
+        params: &[Reg],
+        stack_offset: u32,
+        tail_call: bool,
+    ) -> bool {
+        if args.len() != params.len() {
+            return false;
+        }
+        // Registers of the arguments after the one being looked at, from the last one back.
+        let mut later = 0u16;
+        for (arg, param) in args.iter().zip(params).rev() {
+            if matches!(arg.val, Val::Int64(_)) || (*param != CTX_REG && later & param.bit() != 0) {
+                return false;
+            }
+            if let Some(r) = super::arg_reg(arg) {
+                later |= r.bit();
+            }
+        }
+        for (index, (arg, &param)) in args.iter().zip(params).enumerate() {
+            let val = match arg.val {
+                Val::JitState if tail_call && index == 1 => Val::JitStateTailCall,
+                val => val,
+            };
+            if param == CTX_REG {
+                // ctx stays in r0; anything else destined for r0 overwrites it last-minute.
+                if val != Val::Ctx {
+                    self.set_register_arg(val, CTX_REG, stack_offset);
+                }
+            } else {
+                self.set_register_arg(val, param, stack_offset);
+            }
+        }
+        true
+    }
+
+    /// After the arguments are loaded: the parameter registers are taken and the freed
+    /// arguments' registers released.
+    #[inline]
+    fn args_set(&mut self, args: &[Arg], used: u16, param_mask: u16) {
         let mut new_used = used;
         for arg in args {
             if let Some(r) = freed_reg(arg) {
@@ -478,6 +547,23 @@ mod tests {
 
     fn free(r: Reg) -> Arg {
         Arg::free(Val::Reg(r))
+    }
+
+    #[test]
+    fn register_lists_from_summed_bits_encode_as_the_lists() {
+        use super::super::asm;
+        assert_eq!(super::EPILOGUE_POP, asm::pop(&super::EPILOGUE_REGS));
+        for list in [
+            &[R0, R2][..],
+            &[R0, R2, R7, R5, R4, R3],
+            &[R1, R1],
+            &[R0, R8],
+            &[],
+        ] {
+            let bits = list.iter().map(|r| 1u32 << r.0).sum();
+            assert_eq!(asm::push_bits(bits), asm::push(list), "{list:?}");
+            assert_eq!(asm::pop_bits(bits), asm::pop(list), "{list:?}");
+        }
     }
 
     #[test]

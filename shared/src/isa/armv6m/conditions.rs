@@ -6,7 +6,7 @@
 
 use alloc::vec::Vec;
 
-use super::asm::{self, Cc, Code};
+use super::asm::{self, Cc};
 use super::names::*;
 use super::{first_avail, Armv6m, AVAILABLE_REGS_MASK};
 use crate::compile::backend::{Arg, BackendError, Cast, CmpOp, Cond, Reg, Val};
@@ -279,13 +279,16 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// Emit a test sequence followed by the branch placeholder; returns the test's length.
     fn put_test(&mut self, test: &[Result<asm::Insn, asm::AsmError>]) -> usize {
-        let mut code = Code::new();
+        // Instruction by instruction (no staging buffer): on an encoding error the module fails
+        // and what was emitted is dropped.
+        let mut len = 0;
         for insn in test {
-            code.push(*insn);
+            if let Ok(i) = insn {
+                len += i.len();
+            }
+            self.put(*insn);
         }
-        let len = code.len();
-        code.extend(&BRANCH_PLACEHOLDER);
-        self.put_code(&code);
+        self.emit(&BRANCH_PLACEHOLDER);
         len
     }
 

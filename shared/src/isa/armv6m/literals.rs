@@ -2,7 +2,7 @@
 //! a literal pool emitted after the next unconditional control transfer (or earlier, behind a
 //! branch, when the oldest pending `ldr` nears the end of its range).
 
-use super::asm::{self, Code};
+use super::asm;
 use super::{Armv6m, BranchKind};
 use crate::compile::backend::Reg;
 use crate::stream::CodeSink;
@@ -21,32 +21,22 @@ impl<S: CodeSink> Armv6m<S> {
             self.put(asm::movw(reg, val));
         } else if self.thumb2 && is_int32 {
             let uval = val as u32;
-            let mut code = Code::new();
-            code.push(asm::movw(reg, i64::from(uval & 0xFFFF)));
-            code.push(asm::movt(reg, i64::from(uval >> 16)));
-            self.put_code(&code);
+            self.put(asm::movw(reg, i64::from(uval & 0xFFFF)));
+            self.put(asm::movt(reg, i64::from(uval >> 16)));
         } else if (-255..0).contains(&val) {
-            let mut code = Code::new();
-            code.push(asm::movs_imm(reg, -val));
-            code.push(asm::negs(reg, reg));
-            self.put_code(&code);
+            self.put(asm::movs_imm(reg, -val));
+            self.put(asm::negs(reg, reg));
         } else if val > 255 && val <= 510 {
-            let mut code = Code::new();
-            code.push(asm::movs_imm(reg, 255));
-            code.push(asm::adds_imm(reg, reg, val - 255));
-            self.put_code(&code);
+            self.put(asm::movs_imm(reg, 255));
+            self.put(asm::adds_imm(reg, reg, val - 255));
         } else if val == -256 {
-            let mut code = Code::new();
-            code.push(asm::movs_imm(reg, 255));
-            code.push(asm::mvns(reg, reg));
-            self.put_code(&code);
+            self.put(asm::movs_imm(reg, 255));
+            self.put(asm::mvns(reg, reg));
         } else if val > 510 && val <= 0x7FFF_FFFF {
             match find_shifted_byte(val) {
                 Some((byte, shift)) => {
-                    let mut code = Code::new();
-                    code.push(asm::movs_imm(reg, byte));
-                    code.push(asm::lsls_imm(reg, reg, shift));
-                    self.put_code(&code);
+                    self.put(asm::movs_imm(reg, byte));
+                    self.put(asm::lsls_imm(reg, reg, shift));
                 }
                 None => self.mov_immediate_literal_pool(reg, val),
             }

@@ -82,6 +82,17 @@ pub(super) const AVAILABLE_REGS_MASK: u16 =
 pub(super) const SCRATCH_REGS_MASK: u16 = 0x00FF | (1 << 12);
 /// The allocation order: `first_avail` and `mask_to_list` walk registers in this order.
 pub(super) const ALLOCATION_ORDER: [Reg; 6] = [R7, R6, R5, R4, R3, R1];
+// `first_avail` takes the highest bit: the order must be the allocatable registers, descending.
+const _: () = {
+    let (mut i, mut mask, mut previous) = (0, 0u16, 16);
+    while i < ALLOCATION_ORDER.len() {
+        let r = ALLOCATION_ORDER[i].0;
+        assert!(r < previous);
+        (previous, mask) = (r, mask | 1 << r);
+        i += 1;
+    }
+    assert!(mask == AVAILABLE_REGS_MASK);
+};
 /// AAPCS argument registers.
 pub(super) const PARAMETER_REGS: [Reg; 4] = [R0, R1, R2, R3];
 
@@ -186,20 +197,38 @@ impl<S: CodeSink> Armv6m<S> {
     }
 
     /// The encoded instruction, or `None` after recording why it cannot be encoded.
+    #[inline]
     pub(super) fn enc(&mut self, insn: impl Into<Result<Insn, AsmError>>) -> Option<Insn> {
         match insn.into() {
             Ok(i) => Some(i),
             Err(e) => {
-                self.fail(asm_error(e));
+                self.fail_asm(e);
                 None
             }
         }
     }
 
-    /// Append one instruction.
+    /// Record an encoder error (rare: out of the instruction-emitting hot paths).
+    #[cold]
+    #[inline(never)]
+    fn fail_asm(&mut self, e: AsmError) {
+        self.fail(asm_error(e));
+    }
+
+    /// Append one instruction. Inlined everywhere, with the length a constant in each arm, so
+    /// that the sink's fast path is a capacity check and a store.
+    #[inline(always)]
     pub(super) fn put(&mut self, insn: impl Into<Result<Insn, AsmError>>) {
-        if let Some(i) = self.enc(insn) {
-            self.buf.emit(i.as_bytes());
+        match insn.into() {
+            Ok(i) => {
+                let bytes = i.bytes();
+                if i.len() == 2 {
+                    self.buf.emit(&[bytes[0], bytes[1]]);
+                } else {
+                    self.buf.emit(&bytes);
+                }
+            }
+            Err(e) => self.fail_asm(e),
         }
     }
 
@@ -290,21 +319,23 @@ pub(super) fn asm_error(e: AsmError) -> BackendError {
 
 // ---- register masks -----------------------------------------------------------------------
 
-/// The first allocatable register of `mask` in allocation order (r7 first).
+/// The first allocatable register of `mask` in allocation order (r7 first). The order is by
+/// descending register number, so this is the highest allocatable bit of the mask.
 #[inline]
 pub(super) fn first_avail(mask: u16) -> Option<Reg> {
-    ALLOCATION_ORDER
-        .iter()
-        .copied()
-        .find(|r| mask & r.bit() != 0)
+    let m = mask & AVAILABLE_REGS_MASK;
+    (m != 0).then(|| Reg(15 - m.leading_zeros() as u8))
 }
 
-/// The allocatable registers of `mask`, in allocation order.
+/// The allocatable registers of `mask`, in allocation order (highest bit first).
 #[inline]
 pub(super) fn mask_to_list(mask: u16) -> impl Iterator<Item = Reg> {
-    ALLOCATION_ORDER
-        .into_iter()
-        .filter(move |r| mask & r.bit() != 0)
+    let mut m = mask & AVAILABLE_REGS_MASK;
+    core::iter::from_fn(move || {
+        let r = first_avail(m)?;
+        m &= !r.bit();
+        Some(r)
+    })
 }
 
 /// Bit mask of a list of registers.
@@ -334,8 +365,8 @@ pub(super) fn arg_reg(arg: &Arg) -> Option<Reg> {
 /// `arg_to_reg_list` over freed args).
 #[inline]
 pub(super) fn freed_reg(arg: &Arg) -> Option<Reg> {
-    match (arg.free, arg.val) {
-        (true, Val::Reg(r)) | (true, Val::Ptr(r)) => Some(r),
+    match arg.val {
+        Val::Reg(r) | Val::Ptr(r) if arg.free => Some(r),
         _ => None,
     }
 }
@@ -572,6 +603,24 @@ impl<S: CodeSink> Backend for Armv6m<S> {
 
     fn call_only_or_schedule_next(&mut self, label: u32) {
         Self::call_only_or_schedule_next(self, label)
+    }
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+
+    /// The bit tricks give the allocation order's answers for every mask.
+    #[test]
+    fn first_avail_and_mask_to_list_follow_the_allocation_order() {
+        for mask in 0..=u16::MAX {
+            let in_order = ALLOCATION_ORDER
+                .iter()
+                .copied()
+                .filter(|r| mask & r.bit() != 0);
+            assert_eq!(first_avail(mask), in_order.clone().next(), "{mask:#x}");
+            assert!(mask_to_list(mask).eq(in_order), "{mask:#x}");
+        }
     }
 }
 
