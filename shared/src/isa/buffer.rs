@@ -83,8 +83,8 @@ pub struct CodeBuffer<S, U> {
     label_limit: Option<u32>,
     /// Offset of each numeric label, indexed by label number (`UNKNOWN_OFFSET` if not placed).
     label_offsets: Vec<u32>,
-    /// Numeric labels in the order they were placed, for the labels table.
-    label_log: Vec<(u32, u32)>,
+    /// How numeric labels were placed, for the labels table.
+    placements: Placements,
     /// Offset of each local label (`Label::Local(n)`), indexed by n.
     local_labels: Vec<u32>,
     /// Local label numbers free for reuse: a local label is done once placed (only the uses
@@ -106,7 +106,11 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             base_offset,
             label_limit: None,
             label_offsets: Vec::new(),
-            label_log: Vec::new(),
+            placements: Placements::InOrder {
+                last: None,
+                zero_last: false,
+                count: 0,
+            },
             local_labels: Vec::new(),
             free_local_labels: Vec::new(),
             pending: PendingBranches::default(),
@@ -178,10 +182,6 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             UNKNOWN_OFFSET,
             "label offsets",
         )
-        .and_then(|()| {
-            let more = count.saturating_sub(self.label_log.len());
-            mem::try_reserve_exact(&mut self.label_log, more, "labels table")
-        })
         .and_then(|()| self.pending.reserve_labels(max_label));
         if let Err(e) = sized {
             self.fail(e.into());
@@ -259,10 +259,10 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
                         return false;
                     }
                 }
-                self.label_offsets[idx] = off;
-                if let Err(e) = mem::try_push(&mut self.label_log, (n, off), "labels table") {
+                if let Err(e) = self.log_placement(n, off) {
                     self.fail(e.into());
                 }
+                self.label_offsets[idx] = off;
                 false
             }
             Label::Local(n) => match self.local_labels.get_mut(n as usize) {
@@ -277,6 +277,55 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
                 }
             },
         }
+    }
+
+    /// Note that numeric label `n` is placed at `off` (before `label_offsets` says so). While
+    /// labels come in order the offsets say it all; the first one out of order turns the
+    /// placements so far into a log, and every later one is logged.
+    fn log_placement(&mut self, n: u32, off: u32) -> Result<(), mem::AllocError> {
+        if let Placements::InOrder {
+            last,
+            zero_last,
+            count,
+        } = &mut self.placements
+        {
+            let unplaced = |n: u32| {
+                self.label_offsets
+                    .get(n as usize)
+                    .is_none_or(|&o| o == UNKNOWN_OFFSET)
+            };
+            match *last {
+                _ if *zero_last => {}
+                None => {
+                    *last = Some((n, off));
+                    *count += 1;
+                    return Ok(());
+                }
+                Some((prev, prev_off))
+                    if off >= prev_off && (n > prev || (n == 0 && unplaced(0))) =>
+                {
+                    if n == 0 {
+                        // Label 0 (the driver places it after every other label).
+                        *zero_last = true;
+                    } else {
+                        *last = Some((n, off));
+                    }
+                    *count += 1;
+                    return Ok(());
+                }
+                Some(_) => {}
+            }
+            let (zero_last, count) = (*zero_last, *count);
+            let mut log = mem::try_with_capacity(count + 1, "labels table")?;
+            in_placement_order(&self.label_offsets, zero_last, |label, offset| {
+                log.push((label, offset));
+            });
+            self.placements = Placements::Log(log);
+        }
+        if let Placements::Log(log) = &mut self.placements {
+            mem::try_push(log, (n, off), "labels table")?;
+        }
+        Ok(())
     }
 
     /// Emit a placeholder for a use of `label` here, to be patched when it is placed.
@@ -347,33 +396,56 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     /// stable sort of the most-recent-first list); `sorted_lines` come sorted by the driver.
     /// Consumes the placement log.
     pub fn emit_label_and_line_tables(&mut self, sorted_lines: &[(u32, u32)]) {
-        let labels = self.take_sorted_labels();
         // Counts are 16-bit fields, truncated as the reference's binary construction does.
-        self.emit(&(labels.len() as u16).to_be_bytes());
-        for &(label, offset) in &labels {
-            self.emit_table_entry(label, offset);
+        match &self.placements {
+            Placements::InOrder {
+                zero_last, count, ..
+            } => {
+                let sink = &mut self.sink;
+                sink.append(&(*count as u16).to_be_bytes());
+                sorted_in_order(&self.label_offsets, *zero_last, |label, offset| {
+                    emit_table_entry(sink, label, offset)
+                });
+            }
+            Placements::Log(_) => {
+                let labels = self.take_sorted_labels();
+                self.emit(&(labels.len() as u16).to_be_bytes());
+                for &(label, offset) in &labels {
+                    emit_table_entry(&mut self.sink, label, offset);
+                }
+            }
         }
         self.emit(&(sorted_lines.len() as u16).to_be_bytes());
         for &(line, offset) in sorted_lines {
-            self.emit_table_entry(line, offset);
+            emit_table_entry(&mut self.sink, line, offset);
         }
     }
 
-    /// The numeric labels sorted by offset, newest first among equal offsets; consumes the
-    /// placement log, in place.
+    /// The numeric labels sorted by offset, newest first among equal offsets (the labels
+    /// table); consumes the placement log, in place.
     pub(crate) fn take_sorted_labels(&mut self) -> Vec<(u32, u32)> {
-        let mut labels = core::mem::take(&mut self.label_log);
+        let mut labels = match &mut self.placements {
+            Placements::Log(log) => core::mem::take(log),
+            Placements::InOrder {
+                zero_last, count, ..
+            } => {
+                let mut labels = match mem::try_with_capacity(*count, "labels table") {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.fail(e.into());
+                        return Vec::new();
+                    }
+                };
+                sorted_in_order(&self.label_offsets, *zero_last, |label, offset| {
+                    labels.push((label, offset))
+                });
+                return labels;
+            }
+        };
         if let Err(e) = crate::compile::sort_by_offset_newest_first(&mut labels) {
             self.fail(e.into());
         }
         labels
-    }
-
-    fn emit_table_entry(&mut self, key: u32, offset: u32) {
-        let mut entry = [0u8; 6];
-        entry[..2].copy_from_slice(&(key as u16).to_be_bytes());
-        entry[2..].copy_from_slice(&offset.to_be_bytes());
-        self.emit(&entry);
     }
 
     // ---- literal pool -----------------------------------------------------------------------
@@ -435,6 +507,87 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
         self.literals = pool;
         self.literals.clear();
     }
+}
+
+/// How numeric labels were placed. The labels table lists them sorted by offset, newest first
+/// among equal offsets. Compilers number labels in the order they place them, and code only
+/// grows, so usually the table follows from the label offsets alone, without a log (8 bytes a
+/// label: the largest table of all for a module with thousands of labels).
+enum Placements {
+    /// Every placement so far had a higher label number and no lower offset than the one
+    /// before (`last`), except that label 0 may come last (`zero_last`, the driver places it
+    /// after everything else); `count` placements.
+    InOrder {
+        last: Option<(u32, u32)>,
+        zero_last: bool,
+        count: usize,
+    },
+    /// Every placement, oldest first (labels placed out of order, or twice).
+    Log(Vec<(u32, u32)>),
+}
+
+/// The label of the `k`th position of the in-order placement sequence over `len` label slots.
+#[inline]
+fn in_order_label(k: usize, len: usize, zero_last: bool) -> u32 {
+    match zero_last {
+        true if k + 1 == len => 0,
+        true => k as u32 + 1,
+        false => k as u32,
+    }
+}
+
+/// The placed labels of `offsets` in the order they were placed (see [`Placements::InOrder`]).
+fn in_placement_order(offsets: &[u32], zero_last: bool, mut f: impl FnMut(u32, u32)) {
+    let len = offsets.len();
+    for k in 0..len {
+        let label = in_order_label(k, len, zero_last);
+        match offsets.get(label as usize) {
+            Some(&off) if off != UNKNOWN_OFFSET => f(label, off),
+            _ => {}
+        }
+    }
+}
+
+/// The placed labels of `offsets`, placed in order, as the labels table lists them: by offset
+/// (the placement order already), each run of equal offsets newest first.
+fn sorted_in_order(offsets: &[u32], zero_last: bool, mut f: impl FnMut(u32, u32)) {
+    let len = offsets.len();
+    let at = |k: usize| {
+        let label = in_order_label(k, len, zero_last);
+        let off = *offsets.get(label as usize)?;
+        (off != UNKNOWN_OFFSET).then_some((label, off))
+    };
+    let mut i = 0;
+    while i < len {
+        let Some((_, off)) = at(i) else {
+            i += 1;
+            continue;
+        };
+        // The run of equal offsets is positions i..end (unplaced labels in between skipped).
+        let (mut end, mut j) = (i + 1, i + 1);
+        while j < len {
+            match at(j) {
+                None => {}
+                Some((_, o)) if o == off => end = j + 1,
+                Some(_) => break,
+            }
+            j += 1;
+        }
+        for k in (i..end).rev() {
+            if let Some((label, offset)) = at(k) {
+                f(label, offset);
+            }
+        }
+        i = j;
+    }
+}
+
+/// One `{u16 key, u32 offset}` big-endian entry of the labels or lines table.
+fn emit_table_entry<S: CodeSink>(sink: &mut S, key: u32, offset: u32) {
+    let mut entry = [0u8; 6];
+    entry[..2].copy_from_slice(&(key as u16).to_be_bytes());
+    entry[2..].copy_from_slice(&offset.to_be_bytes());
+    sink.append(&entry);
 }
 
 #[cfg(test)]
@@ -550,6 +703,54 @@ mod tests {
             b.sink().as_bytes(),
             [1, 2, 6, 0, 3, 4, 0, 0, 0x78, 0x56, 0x34, 0x12]
         );
+    }
+
+    #[test]
+    fn labels_placed_in_order_need_no_log_and_sort_like_the_log() {
+        // Gaps (labels never placed), runs of equal offsets, and label 0 placed last: the
+        // table comes from the offsets alone and equals the stable sort of the placements.
+        let placements = [
+            (1, 0x10),
+            (2, 0x10),
+            (4, 0x18),
+            (5, 0x20),
+            (7, 0x20),
+            (0, 0x20),
+        ];
+        let mut b = buffer();
+        b.set_label_limit(8);
+        for &(n, off) in &placements {
+            b.place(Label::Num(n), off as usize);
+        }
+        assert!(matches!(b.placements, Placements::InOrder { count: 6, .. }));
+        let mut expected = placements.to_vec();
+        crate::compile::sort_by_offset_newest_first(&mut expected).unwrap();
+        assert_eq!(
+            expected,
+            [
+                (2, 0x10),
+                (1, 0x10),
+                (4, 0x18),
+                (0, 0x20),
+                (7, 0x20),
+                (5, 0x20)
+            ]
+        );
+        assert_eq!(b.take_sorted_labels(), expected);
+        // One label out of order (or placed twice) turns the placements so far into a log.
+        for late in [(3, 0x30), (5, 0x30), (8, 0x08)] {
+            let mut b = buffer();
+            b.set_label_limit(8);
+            for &(n, off) in placements.iter().take(5) {
+                b.place(Label::Num(n), off as usize);
+            }
+            b.place(Label::Num(late.0), late.1 as usize);
+            assert!(matches!(b.placements, Placements::Log(_)));
+            let mut expected = placements[..5].to_vec();
+            expected.push(late);
+            crate::compile::sort_by_offset_newest_first(&mut expected).unwrap();
+            assert_eq!(b.take_sorted_labels(), expected);
+        }
     }
 
     #[test]
