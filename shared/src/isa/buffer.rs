@@ -17,7 +17,7 @@
 
 use alloc::vec::Vec;
 
-use super::pending::{PendingBranches, Waiting};
+use super::pending::{PendingBranches, Waiting, MAX_SLOTS, NIL};
 use crate::compile::backend::{BackendError, Label};
 use crate::mem;
 use crate::stream::CodeSink;
@@ -63,8 +63,39 @@ impl<S: CodeSink> Placeholder<'_, S> {
     }
 }
 
-/// Marker for a label whose offset is not known yet.
+/// Marker for a label whose offset is not known yet (and, for a numeric label, that no use
+/// waits for it).
 const UNKNOWN_OFFSET: u32 = u32::MAX;
+
+/// A numeric label's word holds its offset once it is placed; before, this bit and the index
+/// of the newest slot of its chain of waiting uses (see `isa::pending`), all ones for none.
+const WAITING: u32 = 1 << 31;
+
+/// The offset in a numeric label's word, if the label is placed.
+#[inline]
+fn placed(word: u32) -> Option<u32> {
+    (word & WAITING == 0).then_some(word)
+}
+
+/// The chain of uses waiting in a numeric label's word (`NIL`: none, or placed).
+#[inline]
+fn waiting_chain(word: u32) -> u32 {
+    match word {
+        UNKNOWN_OFFSET => NIL,
+        w if w & WAITING != 0 => w & !WAITING,
+        _ => NIL,
+    }
+}
+
+/// A use of a numeric label made after the label was placed: patched by
+/// [`CodeBuffer::patch_all`] (as the reference patches every branch at the end, to the label's
+/// last placement).
+#[derive(Clone, Copy)]
+struct LateUse<U> {
+    label: u32,
+    offset: u32,
+    kind: U,
+}
 
 /// A literal waiting for its pool: the use that loads it, and its value (one 32-bit word).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -81,8 +112,11 @@ pub struct CodeBuffer<S, U> {
     base_offset: usize,
     /// Numeric labels above this are refused (they have no jump table entry).
     label_limit: Option<u32>,
-    /// Offset of each numeric label, indexed by label number (`UNKNOWN_OFFSET` if not placed).
+    /// One word per numeric label, indexed by label number: its offset once placed, before that
+    /// its chain of waiting uses (see [`WAITING`]).
     label_offsets: Vec<u32>,
+    /// Uses of numeric labels already placed, oldest first.
+    late_uses: Vec<LateUse<U>>,
     /// How numeric labels were placed, for the labels table.
     placements: Placements,
     /// Offset of each local label (`Label::Local(n)`), indexed by n.
@@ -106,6 +140,7 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             base_offset,
             label_limit: None,
             label_offsets: Vec::new(),
+            late_uses: Vec::new(),
             placements: Placements::InOrder {
                 last: None,
                 zero_last: false,
@@ -181,8 +216,7 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             count,
             UNKNOWN_OFFSET,
             "label offsets",
-        )
-        .and_then(|()| self.pending.reserve_labels(max_label));
+        );
         if let Err(e) = sized {
             self.fail(e.into());
         }
@@ -198,8 +232,8 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     #[inline]
     pub fn label_offset(&self, label: Label) -> Option<usize> {
         let off = match label {
-            Label::Num(n) => self.label_offsets.get(n as usize).copied(),
-            Label::Local(n) => self.local_labels.get(n as usize).copied(),
+            Label::Num(n) => placed(*self.label_offsets.get(n as usize)?),
+            Label::Local(n) => Some(*self.local_labels.get(n as usize)?),
         }?;
         (off != UNKNOWN_OFFSET).then_some(off as usize)
     }
@@ -222,8 +256,11 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
 
     /// Place `label` at `offset` and patch every use waiting for it.
     pub fn place(&mut self, label: Label, offset: usize) {
-        let local_done = self.record_label(label, offset);
-        let mut waiting = self.pending.detach(label);
+        let (local_done, chain) = self.record_label(label, offset);
+        let mut waiting = match label {
+            Label::Num(_) => self.pending.detach_chain(chain),
+            Label::Local(n) => self.pending.detach_local(n),
+        };
         while let Some(w) = self.pending.next(&mut waiting) {
             self.patch_use(w.offset, w.kind, offset);
         }
@@ -234,49 +271,79 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
         }
     }
 
-    /// Remember where `label` is. Offsets beyond u32 cannot be encoded in the labels table.
-    /// Returns whether `label` is a local label placed for the first time.
-    fn record_label(&mut self, label: Label, offset: usize) -> bool {
-        let Ok(off) = u32::try_from(offset) else {
-            self.fail(BackendError::OutOfRange("label offset"));
-            return false;
+    /// Remember where `label` is. Offsets beyond u32 cannot be encoded in the labels table
+    /// (nor, for numeric labels, beyond 31 bits in their word). Returns whether `label` is a
+    /// local label placed for the first time, and the chain of uses waiting for a numeric label.
+    fn record_label(&mut self, label: Label, offset: usize) -> (bool, u32) {
+        let off = match (u32::try_from(offset), label) {
+            (Ok(off), Label::Local(_)) => off,
+            (Ok(off), Label::Num(_)) if off & WAITING == 0 => off,
+            _ => {
+                self.fail(BackendError::OutOfRange("label offset"));
+                return (false, NIL);
+            }
         };
         match label {
             Label::Num(n) => {
                 if self.beyond_limit(n) {
                     // The backend reports it (its jump table has no entry); don't size tables by it.
-                    return false;
+                    return (false, NIL);
                 }
-                let idx = n as usize;
-                if self.label_offsets.len() <= idx {
-                    if let Err(e) = mem::try_resize(
-                        &mut self.label_offsets,
-                        idx + 1,
-                        UNKNOWN_OFFSET,
-                        "label offsets",
-                    ) {
-                        self.fail(e.into());
-                        return false;
-                    }
-                }
+                let Some(idx) = self.label_word(n) else {
+                    return (false, NIL);
+                };
                 if let Err(e) = self.log_placement(n, off) {
                     self.fail(e.into());
                 }
-                self.label_offsets[idx] = off;
-                false
+                let word = core::mem::replace(&mut self.label_offsets[idx], off);
+                if placed(word).is_some() {
+                    // Placed again: the uses made since the last placement go here.
+                    self.patch_late_uses_of(n, offset);
+                }
+                (false, waiting_chain(word))
             }
             Label::Local(n) => match self.local_labels.get_mut(n as usize) {
                 Some(slot) => {
                     let first = *slot == UNKNOWN_OFFSET;
                     *slot = off;
-                    first
+                    (first, NIL)
                 }
                 None => {
                     self.fail(BackendError::Unsupported("unknown local label"));
-                    false
+                    (false, NIL)
                 }
             },
         }
+    }
+
+    /// The index of numeric label `n`'s word, growing the table when no limit sized it.
+    fn label_word(&mut self, n: u32) -> Option<usize> {
+        let idx = n as usize;
+        let len = self.label_offsets.len();
+        if len <= idx {
+            if let Err(e) =
+                mem::try_reserve(&mut self.label_offsets, idx + 1 - len, "label offsets")
+            {
+                self.fail(e.into());
+                return None;
+            }
+            self.label_offsets.resize(idx + 1, UNKNOWN_OFFSET);
+        }
+        Some(idx)
+    }
+
+    /// Patch the late uses of numeric label `n` (placed again) to `target`, and drop them.
+    /// Only a label placed twice gets here (a corrupt module), so a scan is fine.
+    fn patch_late_uses_of(&mut self, n: u32, target: usize) {
+        let mut late = core::mem::take(&mut self.late_uses);
+        late.retain(|u| {
+            if u.label != n {
+                return true;
+            }
+            self.patch_use(u.offset as usize, u.kind, target);
+            false
+        });
+        self.late_uses = late;
     }
 
     /// Note that numeric label `n` is placed at `off` (before `label_offsets` says so). While
@@ -292,7 +359,7 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             let unplaced = |n: u32| {
                 self.label_offsets
                     .get(n as usize)
-                    .is_none_or(|&o| o == UNKNOWN_OFFSET)
+                    .is_none_or(|&w| placed(w).is_none())
             };
             match *last {
                 _ if *zero_last => {}
@@ -343,24 +410,68 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             self.fail(BackendError::OutOfRange("branch offset"));
             return;
         }
-        if let Label::Num(n) = label {
-            if self.beyond_limit(n) {
+        let waiting = Waiting { offset, kind };
+        let n = match label {
+            Label::Num(n) if self.beyond_limit(n) => {
                 self.fail(BackendError::OutOfRange("label beyond the jump table"));
                 return;
             }
+            Label::Num(n) => n,
+            Label::Local(n) => {
+                if let Err(e) = self.pending.push_local(n, waiting) {
+                    self.fail(e.into());
+                }
+                return;
+            }
+        };
+        let Some(idx) = self.label_word(n) else {
+            return;
+        };
+        let word = self.label_offsets[idx];
+        if placed(word).is_some() {
+            let late = LateUse {
+                label: n,
+                offset: offset as u32,
+                kind,
+            };
+            if let Err(e) = mem::try_push(&mut self.late_uses, late, "late label uses") {
+                self.fail(e.into());
+            }
+            return;
         }
-        if let Err(e) = self.pending.push(label, Waiting { offset, kind }) {
-            self.fail(e.into());
+        match self.pending.push_chain(waiting_chain(word), waiting) {
+            Ok(head) if head < MAX_SLOTS => self.label_offsets[idx] = WAITING | head,
+            Ok(_) => self.fail(BackendError::OutOfRange("pending branches")),
+            Err(e) => self.fail(e.into()),
         }
     }
 
-    /// Patch every use still pending (all labels are placed by now).
+    /// Patch every use still pending (all labels are placed by now): uses of numeric labels
+    /// never placed (errors), the late uses of numeric labels, then local labels' uses, each
+    /// label's uses oldest first.
     pub fn patch_all(&mut self) {
-        // Label by label, in place (numeric labels first, each label's uses oldest first).
-        for label in self.pending.labels() {
-            let mut waiting = self.pending.detach(label);
+        for idx in 0..self.label_offsets.len() {
+            let chain = waiting_chain(self.label_offsets[idx]);
+            if chain == NIL {
+                continue;
+            }
+            self.label_offsets[idx] = UNKNOWN_OFFSET;
+            let mut waiting = self.pending.detach_chain(chain);
+            while self.pending.next(&mut waiting).is_some() {
+                self.fail(BackendError::Unsupported("branch to an undefined label"));
+            }
+        }
+        let late = core::mem::take(&mut self.late_uses);
+        for u in &late {
+            match self.label_offset(Label::Num(u.label)) {
+                Some(target) => self.patch_use(u.offset as usize, u.kind, target),
+                None => self.fail(BackendError::Unsupported("branch to an undefined label")),
+            }
+        }
+        for n in self.pending.local_labels() {
+            let mut waiting = self.pending.detach_local(n);
             while let Some(w) = self.pending.next(&mut waiting) {
-                match self.label_offset(label) {
+                match self.label_offset(Label::Local(n)) {
                     Some(target) => self.patch_use(w.offset, w.kind, target),
                     None => self.fail(BackendError::Unsupported("branch to an undefined label")),
                 }
@@ -541,9 +652,8 @@ fn in_placement_order(offsets: &[u32], zero_last: bool, mut f: impl FnMut(u32, u
     let len = offsets.len();
     for k in 0..len {
         let label = in_order_label(k, len, zero_last);
-        match offsets.get(label as usize) {
-            Some(&off) if off != UNKNOWN_OFFSET => f(label, off),
-            _ => {}
+        if let Some(off) = offsets.get(label as usize).and_then(|&w| placed(w)) {
+            f(label, off);
         }
     }
 }
@@ -554,8 +664,8 @@ fn sorted_in_order(offsets: &[u32], zero_last: bool, mut f: impl FnMut(u32, u32)
     let len = offsets.len();
     let at = |k: usize| {
         let label = in_order_label(k, len, zero_last);
-        let off = *offsets.get(label as usize)?;
-        (off != UNKNOWN_OFFSET).then_some((label, off))
+        let off = placed(*offsets.get(label as usize)?)?;
+        Some((label, off))
     };
     let mut i = 0;
     while i < len {
@@ -658,6 +768,27 @@ mod tests {
         b.patch_all();
         assert_eq!(b.error(), Some(BackendError::OutOfRange("forward32")));
         assert_eq!(&b.sink().as_bytes()[12..], [0xFF; 4]);
+    }
+
+    #[test]
+    fn a_label_placed_again_takes_the_uses_made_since_its_last_placement() {
+        let mut b = buffer();
+        b.set_label_limit(3);
+        b.emit_use(Label::Num(1), Toy::Rel16); // at 0, before the first placement
+        b.place(Label::Num(1), 0x10);
+        b.emit_use(Label::Num(1), Toy::Rel16); // at 2, between the placements
+        b.emit_use(Label::Num(2), Toy::Rel16); // at 4, label 2 placed below
+        b.place(Label::Num(1), 0x20);
+        b.emit_use(Label::Num(1), Toy::Rel16); // at 6, before the third placement
+        b.emit_use(Label::Num(1), Toy::Rel16); // at 8, after all three
+        b.place(Label::Num(1), 0x40);
+        b.place(Label::Num(2), 0x30);
+        b.patch_all();
+        assert_eq!(b.error(), None);
+        assert_eq!(
+            b.sink().as_bytes(),
+            [0x10, 0, 0x1E, 0, 0x2C, 0, 0x3A, 0, 0x38, 0]
+        );
     }
 
     #[test]
