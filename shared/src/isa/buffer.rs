@@ -18,7 +18,7 @@
 use alloc::vec::Vec;
 
 use super::pending::{PendingBranches, Waiting, MAX_SLOTS, NIL};
-use crate::compile::backend::{BackendError, Label};
+use crate::compile::backend::{BackendError, Label, SortedLines};
 use crate::mem;
 use crate::stream::CodeSink;
 
@@ -506,7 +506,7 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     /// offset}` big-endian entries. Labels are sorted by offset as the reference sorts them (a
     /// stable sort of the most-recent-first list); `sorted_lines` come sorted by the driver.
     /// Consumes the placement log.
-    pub fn emit_label_and_line_tables(&mut self, sorted_lines: &[(u32, u32)]) {
+    pub fn emit_label_and_line_tables(&mut self, sorted_lines: &dyn SortedLines) {
         // Counts are 16-bit fields, truncated as the reference's binary construction does.
         match &self.placements {
             Placements::InOrder {
@@ -527,9 +527,8 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             }
         }
         self.emit(&(sorted_lines.len() as u16).to_be_bytes());
-        for &(line, offset) in sorted_lines {
-            emit_table_entry(&mut self.sink, line, offset);
-        }
+        let sink = &mut self.sink;
+        sorted_lines.for_each_entry(&mut |line, offset| emit_table_entry(sink, line, offset));
     }
 
     /// The numeric labels sorted by offset, newest first among equal offsets (the labels
