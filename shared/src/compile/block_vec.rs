@@ -22,6 +22,8 @@ const GROWING: usize = LAST - FIRST;
 pub(crate) struct BlockVec<T> {
     blocks: Vec<Vec<T>>,
     len: usize,
+    /// Items the blocks hold in all.
+    capacity: usize,
 }
 
 impl<T> Default for BlockVec<T> {
@@ -29,6 +31,7 @@ impl<T> Default for BlockVec<T> {
         BlockVec {
             blocks: Vec::new(),
             len: 0,
+            capacity: 0,
         }
     }
 }
@@ -71,19 +74,21 @@ impl<T: Copy> BlockVec<T> {
     }
 
     /// The last item.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn last(&self) -> Option<T> {
         self.get(self.len.checked_sub(1)?)
     }
 
     /// Append `item`, failing instead of aborting when the heap is full.
     pub(crate) fn try_push(&mut self, item: T, what: &'static str) -> Result<(), AllocError> {
-        let (k, _) = locate(self.len);
-        if k == self.blocks.len() {
-            let block = mem::try_with_capacity(block_len(k), what)?;
+        if self.len == self.capacity {
+            let n = block_len(self.blocks.len());
+            let block = mem::try_with_capacity(n, what)?;
             mem::try_push(&mut self.blocks, block, what)?;
+            self.capacity += n;
         }
-        match self.blocks.get_mut(k) {
+        // The last block has room (the earlier ones are full).
+        match self.blocks.last_mut() {
             Some(block) => block.push(item),
             None => {
                 return Err(AllocError {

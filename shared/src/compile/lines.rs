@@ -14,15 +14,16 @@ use crate::mem::{self, AllocError};
 #[derive(Default)]
 pub(crate) struct LineTable {
     entries: BlockVec<(u32, u32)>,
-    /// Whether the offsets are in order so far.
+    /// The last offset pushed.
+    last_offset: u32,
+    /// Whether the offsets are out of order.
     out_of_order: bool,
 }
 
 impl LineTable {
     pub(crate) fn push(&mut self, line: u32, offset: u32) -> Result<(), AllocError> {
-        if self.entries.last().is_some_and(|(_, last)| offset < last) {
-            self.out_of_order = true;
-        }
+        self.out_of_order |= offset < self.last_offset;
+        self.last_offset = offset;
         self.entries.try_push((line, offset), "line table")
     }
 
@@ -48,12 +49,16 @@ impl SortedLines for LineTable {
     }
 
     fn for_each_entry(&self, f: &mut dyn FnMut(u32, u32)) {
-        let len = self.entries.len();
-        let offset = |i: usize| self.entries.get(i).map(|(_, o)| o);
-        let mut start = 0;
-        while start < len {
+        let mut entries = self.entries.iter().enumerate().peekable();
+        while let Some((start, (line, off))) = entries.next() {
+            let same = |next: &(usize, (u32, u32))| next.1 .1 == off;
+            if !entries.peek().is_some_and(same) {
+                // A run of one (the usual case).
+                f(line, off);
+                continue;
+            }
             let mut end = start + 1;
-            while end < len && offset(end) == offset(start) {
+            while entries.next_if(same).is_some() {
                 end += 1;
             }
             for i in (start..end).rev() {
@@ -61,7 +66,6 @@ impl SortedLines for LineTable {
                     f(line, off);
                 }
             }
-            start = end;
         }
     }
 }

@@ -666,28 +666,24 @@ fn sorted_in_order(offsets: &[u32], zero_last: bool, mut f: impl FnMut(u32, u32)
         let off = placed(*offsets.get(label as usize)?)?;
         Some((label, off))
     };
-    let mut i = 0;
-    while i < len {
-        let Some((_, off)) = at(i) else {
-            i += 1;
+    let mut placed = (0..len).filter_map(|k| Some((k, at(k)?))).peekable();
+    while let Some((start, (label, off))) = placed.next() {
+        let same = |next: &(usize, (u32, u32))| next.1 .1 == off;
+        if !placed.peek().is_some_and(same) {
+            // A run of one (the usual case).
+            f(label, off);
             continue;
-        };
-        // The run of equal offsets is positions i..end (unplaced labels in between skipped).
-        let (mut end, mut j) = (i + 1, i + 1);
-        while j < len {
-            match at(j) {
-                None => {}
-                Some((_, o)) if o == off => end = j + 1,
-                Some(_) => break,
-            }
-            j += 1;
         }
-        for k in (i..end).rev() {
+        // The run of equal offsets is positions start..end (unplaced labels in between skipped).
+        let mut end = start + 1;
+        while let Some((k, _)) = placed.next_if(same) {
+            end = k + 1;
+        }
+        for k in (start..end).rev() {
             if let Some((label, offset)) = at(k) {
                 f(label, offset);
             }
         }
-        i = j;
     }
 }
 
