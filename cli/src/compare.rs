@@ -197,7 +197,7 @@ fn flash_side(flash: &MemFlash, layout: &Layout, main_address: u32, label: Strin
     }
     let mut used = vec![false; entries.len()];
     let mut items = Vec::new();
-    let code_addresses: Vec<(u32, &[u8])> = prefill::candidates(&avms)
+    let code_addresses: Vec<(u32, &[u8])> = prefill::candidates(&avms)?
         .iter()
         .map(|c| (c.code_address, c.name))
         .collect();

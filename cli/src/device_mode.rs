@@ -338,7 +338,7 @@ pub fn run(job: &DeviceJob<'_>, plan: &Plan<'_>, core: &mut dyn Core) -> Result<
         Modules::All => Selection::All,
         Modules::Closure => Selection::Closure,
     };
-    let chosen = prefill::select(&avms, selection);
+    let chosen = prefill::select(&avms, selection)?;
     let loader_job = LoaderJob {
         main_address: job.main_address,
         lib_address: job.lib.map(|_| job.layout.lib_address),

@@ -150,7 +150,9 @@ pub fn inspect(flash: &MemFlash, layout: &Layout, main_address: u32, source: Str
             pack: pack.clone(),
         })
         .collect();
+    // (Out of memory only on a device heap; the host's allocator aborts before.)
     let mut by_code: Vec<(u32, String)> = prefill::candidates(&avms)
+        .unwrap_or_default()
         .iter()
         .map(|c| (c.code_address, format!("{}.beam", c.name_str())))
         .collect();

@@ -134,7 +134,7 @@ pub fn prefill<'a>(job: &Job<'a>, base: &Plan<'_>) -> Result<Prefilled<'a>> {
         Modules::All => Selection::All,
         Modules::Closure => Selection::Closure,
     };
-    let chosen = prefill::select(&avms, selection);
+    let chosen = prefill::select(&avms, selection)?;
     let measured = measure(&chosen, job.target);
 
     let mut bytecode = Vec::new();
@@ -202,7 +202,7 @@ pub fn prefill<'a>(job: &Job<'a>, base: &Plan<'_>) -> Result<Prefilled<'a>> {
             msg.push_str(&format!("\n  {size:>8}  {name}"));
         }
         if job.selection == Modules::All {
-            let closure = prefill::select(&avms, Selection::Closure);
+            let closure = prefill::select(&avms, Selection::Closure)?;
             let closure_sizes: Vec<u32> = measure(&closure, job.target)
                 .into_iter()
                 .filter_map(|(_, s)| s.ok())

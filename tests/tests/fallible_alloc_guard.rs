@@ -29,9 +29,8 @@ const FORBIDDEN: &[&str] = &[
     ".sort_by_cached_key(",
 ];
 
-/// The compile path: from a .beam's bytes to its native code. (`beam/etf.rs` is not listed:
-/// the compiler only calls its `for_each_list_atom`, which builds nothing; `etf::decode` is
-/// used by prefill's module selection on the host and still allocates infallibly.)
+/// The compile path: from a .beam's bytes to its native code, and the device's prefill around
+/// it (module selection, with `etf::decode` for the atoms inside literals; writing entries).
 fn compile_path(root: &Path) -> Vec<PathBuf> {
     let shared = root.join("shared/src");
     let mut files = vec![
@@ -44,6 +43,8 @@ fn compile_path(root: &Path) -> Vec<PathBuf> {
         shared.join("beam/types.rs"),
         shared.join("beam/compact.rs"),
         shared.join("compile/module.rs"),
+        shared.join("beam/etf.rs"),
+        shared.join("flash/prefill.rs"),
     ];
     for dir in ["compile", "compile/ops", "compile/bs", "isa/armv6m"] {
         for entry in std::fs::read_dir(shared.join(dir)).unwrap() {

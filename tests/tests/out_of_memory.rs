@@ -9,10 +9,13 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
+use avm_jit_core::avm::Pack;
+use avm_jit_core::beam::{etf, Module};
 use avm_jit_core::compile::module::{precompile_beam, CodeTarget, ModuleError};
 use avm_jit_core::compile::CompileErrorKind;
+use avm_jit_core::flash::prefill::{self, AvmInFlash, Selection};
 use avm_jit_core::ErrorKind;
-use avm_jit_tests::{beams_in, golden_dir};
+use avm_jit_tests::{beams_in, golden_dir, workspace_root};
 
 struct Limited;
 
@@ -181,5 +184,87 @@ fn compiling_under_a_full_heap_ends_in_identical_bytes_or_out_of_memory() {
     assert!(
         oom > runs / 2,
         "too few runs hit the limit: {oom} of {runs}"
+    );
+}
+
+/// The device's module selection (atoms of reached modules and inside their literals) under
+/// every allocation budget: the same choice as with an unlimited heap, or out of memory.
+#[test]
+fn choosing_modules_under_a_full_heap_ends_in_the_same_choice_or_out_of_memory() {
+    let app = std::fs::read(workspace_root().join("fixtures/example/example.avm")).unwrap();
+    let avms = [AvmInFlash {
+        address: 0x1018_0000,
+        pack: Pack::parse(&app).unwrap(),
+    }];
+    for selection in [Selection::Closure, Selection::All] {
+        let expected: Vec<&[u8]> = prefill::select(&avms, selection)
+            .unwrap()
+            .iter()
+            .map(|c| c.name)
+            .collect();
+        assert!(expected.len() > 3, "{expected:?}");
+        let (_, total, _) = limited(Budget::Allocs(usize::MAX), || {
+            prefill::select(&avms, selection).map(drop)
+        });
+        let mut oom = 0;
+        for n in 0..=total {
+            let (result, _, refused) =
+                limited(Budget::Allocs(n), || prefill::select(&avms, selection));
+            match result {
+                Ok(chosen) => {
+                    let names: Vec<&[u8]> = chosen.iter().map(|c| c.name).collect();
+                    assert_eq!(names, expected, "{selection:?} under {n} allocations");
+                }
+                Err(e) => {
+                    assert!(refused && e.to_string().contains("out of memory"), "{e}");
+                    oom += 1;
+                }
+            }
+        }
+        assert!(oom > 0 && oom <= total, "{selection:?}: {oom} of {total}");
+    }
+}
+
+/// Decoding literals (`beam::etf`, used by the selection) under every allocation budget: the
+/// same term, or an out-of-memory error.
+#[test]
+fn decoding_literals_under_a_full_heap_ends_in_the_same_term_or_out_of_memory() {
+    let Some(golden) = golden_dir("out_of_memory") else {
+        return;
+    };
+    let (mut decoded, mut oom) = (0, 0);
+    for (name, bytes) in beams_in(&golden.join("otp25/beams/stdlib")) {
+        if !["erl_lint", "lists", "unicode_util"].contains(&name.as_str()) {
+            continue;
+        }
+        let module = Module::parse(&bytes).unwrap();
+        let literals = module.literals().unwrap();
+        for index in 0..literals.len() {
+            let literal = literals.get(index).unwrap();
+            let Ok(expected) = etf::decode(literal, 0) else {
+                continue;
+            };
+            decoded += 1;
+            let (_, total, _) = limited(Budget::Allocs(usize::MAX), || {
+                etf::decode(literal, 0).map(drop)
+            });
+            for n in 0..total.min(12) {
+                let (result, _, refused) = limited(Budget::Allocs(n), || etf::decode(literal, 0));
+                match result {
+                    Ok(term) => assert_eq!(term, expected),
+                    Err(e) => {
+                        assert!(
+                            refused && matches!(e.kind, ErrorKind::OutOfMemory { .. }),
+                            "{name} literal {index}: {e}"
+                        );
+                        oom += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        decoded > 100 && oom > 100,
+        "{decoded} literals, {oom} out of memory"
     );
 }

@@ -71,7 +71,7 @@ fn order_is_lib_then_main_in_pack_order_and_closure_follows_atoms() {
             pack: Pack::parse(&lib).unwrap(),
         },
     ];
-    let all = prefill::select(&avms, Selection::All);
+    let all = prefill::select(&avms, Selection::All).unwrap();
     let names: Vec<&str> = all.iter().map(|c| c.name_str()).collect();
     let mut want = vec!["lists_demo", "unused", "foo"];
     let main_names: Vec<String> = avms[0]
@@ -90,7 +90,7 @@ fn order_is_lib_then_main_in_pack_order_and_closure_follows_atoms() {
         assert_eq!(&bytes[at..at + 4], b"Code", "{}", c.name_str());
     }
 
-    let closure = prefill::select(&avms, Selection::Closure);
+    let closure = prefill::select(&avms, Selection::Closure).unwrap();
     let names: Vec<&str> = closure.iter().map(|c| c.name_str()).collect();
     assert!(!names.contains(&"unused"), "{names:?}");
     assert!(names.contains(&"lists_demo"), "{names:?}");
@@ -123,7 +123,7 @@ fn streamed_entries_equal_in_memory_compiles_and_end_comes_last() {
     ];
     let start = prefill::cache_start(&avms).unwrap();
     flash.flash.program(start + 100, &[0x00; 64]).unwrap();
-    let modules = prefill::select(&avms, Selection::All);
+    let modules = prefill::select(&avms, Selection::All).unwrap();
     let mut seen = Vec::new();
     // What the device loader calls.
     let after = prefill::prefill_flash(
@@ -188,7 +188,7 @@ fn an_older_cache_after_the_new_entries_is_not_walked() {
             pack: Pack::parse(&app).unwrap(),
         },
     ];
-    let modules = prefill::select(&avms, Selection::All);
+    let modules = prefill::select(&avms, Selection::All).unwrap();
     let fresh = || {
         let mut f = MemFlash::erased(BASE, 2 << 20);
         f.program(LIB, &lib).unwrap();

@@ -5,7 +5,6 @@
 //! Bounded: every element takes at least one input byte, so element counts are checked against the
 //! bytes left before anything is allocated, and nesting is limited to [`MAX_DEPTH`].
 
-use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use crate::{Error, Result};
@@ -45,8 +44,9 @@ pub enum Term<'a> {
     /// A float, as its IEEE-754 bits.
     Float(u64),
     Nil,
-    /// A non-empty list: its elements and its tail (`Nil` for a proper list).
-    List(Vec<Term<'a>>, Box<Term<'a>>),
+    /// A non-empty list: its elements, then its tail (`Nil` for a proper list) as the last
+    /// item (one allocation, made fallibly).
+    List(Vec<Term<'a>>),
     Tuple(Vec<Term<'a>>),
     Binary(&'a [u8]),
 }
@@ -70,7 +70,18 @@ impl<'a> Term<'a> {
     pub fn as_proper_list(&self) -> Option<&[Term<'a>]> {
         match self {
             Term::Nil => Some(&[]),
-            Term::List(elements, tail) if **tail == Term::Nil => Some(elements),
+            Term::List(items) => match items.split_last() {
+                Some((Term::Nil, elements)) => Some(elements),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A non-empty list's elements and tail.
+    pub fn as_list(&self) -> Option<(&[Term<'a>], &Term<'a>)> {
+        match self {
+            Term::List(items) => items.split_last().map(|(tail, elements)| (elements, tail)),
             _ => None,
         }
     }
@@ -254,21 +265,22 @@ impl<'a> Reader<'a> {
                 if chars.is_empty() {
                     return Ok(Term::Nil);
                 }
-                let elements = chars.iter().map(|&c| Term::Int(c as i64)).collect();
-                Ok(Term::List(elements, Box::new(Term::Nil)))
+                let mut items = self.alloc(chars.len() + 1, tag_offset)?;
+                items.extend(chars.iter().map(|&c| Term::Int(c as i64)));
+                items.push(Term::Nil);
+                Ok(Term::List(items))
             }
             LIST_EXT => {
                 let n = self.u32()?;
                 // n elements plus the tail.
                 self.check_count(n.saturating_add(1), "list length")?;
                 let depth = self.deeper(depth, tag_offset)?;
-                let elements = self.elements(n, depth)?;
-                let tail = self.term(depth)?;
-                if elements.is_empty() {
+                if n == 0 {
                     // `[] ++ Tail` is just the tail.
-                    return Ok(tail);
+                    return self.term(depth);
                 }
-                Ok(Term::List(elements, Box::new(tail)))
+                // The elements, then the tail.
+                Ok(Term::List(self.elements(n + 1, depth)?))
             }
             SMALL_TUPLE_EXT => {
                 let n = self.u8()? as usize;
@@ -301,9 +313,15 @@ impl<'a> Reader<'a> {
         Ok(depth + 1)
     }
 
+    /// Room for `n` terms, failing with an error at `offset` when the heap is full.
+    fn alloc(&self, n: usize, offset: usize) -> Result<Vec<Term<'a>>> {
+        crate::mem::try_with_capacity(n, "literal term")
+            .map_err(|e| Error::out_of_memory(e, offset))
+    }
+
     fn elements(&mut self, n: usize, depth: u32) -> Result<Vec<Term<'a>>> {
         self.check_count(n, "element count")?;
-        let mut elements = Vec::with_capacity(n);
+        let mut elements = self.alloc(n, self.offset())?;
         for _ in 0..n {
             elements.push(self.term(depth)?);
         }
@@ -431,11 +449,20 @@ mod tests {
         let term = decode(&bytes, 0).unwrap();
         let expected = Term::Tuple(vec![
             Term::Atom(b"ok"),
-            Term::List(vec![Term::Int(97), Term::Int(98)], Box::new(Term::Nil)),
+            Term::List(vec![Term::Int(97), Term::Int(98), Term::Nil]),
             Term::Binary(&[1, 2]),
-            Term::List(vec![Term::Int(1)], Box::new(Term::Int(2))),
+            Term::List(vec![Term::Int(1), Term::Int(2)]),
         ]);
         assert_eq!(term, expected);
+        let Term::Tuple(items) = &term else {
+            unreachable!()
+        };
+        assert_eq!(items[1].as_proper_list().map(<[_]>::len), Some(2));
+        assert_eq!(items[3].as_proper_list(), None);
+        assert_eq!(
+            items[3].as_list(),
+            Some((&[Term::Int(1)][..], &Term::Int(2)))
+        );
     }
 
     #[test]

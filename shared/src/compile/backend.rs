@@ -196,8 +196,8 @@ pub trait Backend {
     /// Patch every remaining branch now that all labels are known.
     fn update_branches(&mut self);
     /// The label-0 stub followed by the labels and lines tables.
-    /// `sorted_lines` are (line ref, offset) pairs sorted by offset (stable).
-    fn return_labels_and_lines(&mut self, sorted_lines: &[(u32, u32)]);
+    /// `sorted_lines` are (line ref, offset) pairs in the table's order.
+    fn return_labels_and_lines(&mut self, sorted_lines: &dyn SortedLines);
 
     /// Place a label here (aligning with a nop first, as the reference does).
     fn add_label(&mut self, label: Label);
@@ -271,4 +271,37 @@ pub trait Backend {
     fn decrement_reductions_and_maybe_schedule_next(&mut self);
     fn call_or_schedule_next(&mut self, label: u32);
     fn call_only_or_schedule_next(&mut self, label: u32);
+}
+
+/// The lines table as it is emitted: (line ref, code offset) pairs sorted by offset, newest
+/// first among equal offsets (the driver's line table, or a slice already in that order).
+pub trait SortedLines {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Every entry, in the table's order.
+    fn for_each_entry(&self, f: &mut dyn FnMut(u32, u32));
+}
+
+impl SortedLines for alloc::vec::Vec<(u32, u32)> {
+    fn len(&self) -> usize {
+        alloc::vec::Vec::len(self)
+    }
+    fn for_each_entry(&self, f: &mut dyn FnMut(u32, u32)) {
+        for &(line, offset) in self {
+            f(line, offset);
+        }
+    }
+}
+
+impl<const N: usize> SortedLines for [(u32, u32); N] {
+    fn len(&self) -> usize {
+        N
+    }
+    fn for_each_entry(&self, f: &mut dyn FnMut(u32, u32)) {
+        for &(line, offset) in self {
+            f(line, offset);
+        }
+    }
 }

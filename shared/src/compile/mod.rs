@@ -15,12 +15,14 @@
 
 pub mod arith;
 pub mod backend;
+mod block_vec;
 pub mod bs;
 pub mod common;
 pub mod consts;
 pub mod decode;
 pub mod env;
 pub mod helpers;
+mod lines;
 pub mod module;
 pub mod operand;
 mod ops;
@@ -28,10 +30,11 @@ mod tail_cache;
 
 use alloc::boxed::Box;
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::fmt;
 
-pub use backend::{Arg, Backend, BackendError, Cast, CmpOp, Cond, FuncPtr, Label, Reg, Val};
+pub use backend::{
+    Arg, Backend, BackendError, Cast, CmpOp, Cond, FuncPtr, Label, Reg, SortedLines, Val,
+};
 pub use env::{Import, ModuleEnv};
 pub use operand::{Dest, Operand};
 
@@ -60,7 +63,7 @@ pub struct Driver<'m, B: Backend, E: ModuleEnv> {
     pub env: &'m E,
     pub labels_count: u32,
     /// (line ref, code offset) in the order met.
-    line_offsets: Vec<(u32, u32)>,
+    lines: lines::LineTable,
     tail_cache: tail_cache::TailCache,
     /// The first allocation failure of the driver's own tables (sticky, like the backend's).
     alloc_error: Option<crate::mem::AllocError>,
@@ -76,7 +79,7 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
             b: backend,
             env,
             labels_count,
-            line_offsets: Vec::new(),
+            lines: lines::LineTable::default(),
             tail_cache: tail_cache::TailCache::default(),
             alloc_error: None,
             current_function: None,
@@ -101,11 +104,17 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
     fn second_pass(&mut self) {
         self.b.add_label(Label::Num(0));
         // The reference accumulates lines newest first and then sorts stably by offset.
-        let mut sorted = core::mem::take(&mut self.line_offsets);
-        if let Err(e) = sort_by_offset_newest_first(&mut sorted) {
-            self.alloc_error.get_or_insert(e);
+        if self.lines.in_order() {
+            self.b.return_labels_and_lines(&self.lines);
+        } else {
+            match self.lines.sorted_copy() {
+                Ok(sorted) => self.b.return_labels_and_lines(&sorted),
+                Err(e) => {
+                    self.alloc_error.get_or_insert(e);
+                    self.b.return_labels_and_lines(&[]);
+                }
+            }
         }
-        self.b.return_labels_and_lines(&sorted);
         self.b.update_branches();
     }
 }

@@ -7,6 +7,7 @@
 use alloc::vec::Vec;
 use core::hash::{Hash, Hasher};
 
+use super::block_vec::BlockVec;
 use super::TailCacheKey;
 use crate::mem::{self, AllocError};
 
@@ -14,8 +15,8 @@ const EMPTY: u32 = u32::MAX;
 
 #[derive(Default)]
 pub(crate) struct TailCache {
-    /// Keys and code offsets (16 bytes each).
-    entries: Vec<(TailCacheKey, u32)>,
+    /// Keys and code offsets (16 bytes each), in blocks (growing never moves them).
+    entries: BlockVec<(TailCacheKey, u32)>,
     /// Index into `entries`, or `EMPTY`; its length is zero or a power of two.
     index: Vec<u32>,
 }
@@ -73,7 +74,7 @@ impl TailCache {
         loop {
             match self.index[i] {
                 EMPTY => return i,
-                e if self.entries.get(e as usize).is_some_and(|(k, _)| k == key) => return i,
+                e if self.entries.get(e as usize).is_some_and(|(k, _)| k == *key) => return i,
                 _ => i = (i + 1) & mask,
             }
         }
@@ -86,7 +87,7 @@ impl TailCache {
         let e = self.index[self.slot(&key)];
         self.entries
             .get(e as usize)
-            .map(|&(_, offset)| offset as usize)
+            .map(|(_, offset)| offset as usize)
     }
 
     /// Remember `offset` for `key` unless `key` already has one (the first wins).
@@ -101,7 +102,7 @@ impl TailCache {
         if (self.entries.len() + 1) * 2 > self.index.len() {
             self.grow()?;
         }
-        mem::try_push(&mut self.entries, (key, offset), "tail call cache")?;
+        self.entries.try_push((key, offset), "tail call cache")?;
         let slot = self.slot(&key);
         self.index[slot] = (self.entries.len() - 1) as u32;
         Ok(())
@@ -113,7 +114,7 @@ impl TailCache {
         index.resize(size, EMPTY);
         self.index = index;
         for (e, (key, _)) in self.entries.iter().enumerate() {
-            let slot = self.slot(key);
+            let slot = self.slot(&key);
             self.index[slot] = e as u32;
         }
         Ok(())

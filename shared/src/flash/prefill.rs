@@ -44,6 +44,7 @@ use crate::avm::{Pack, Section, SECTION_FIXED_HEADER};
 use crate::beam::etf::Term;
 use crate::beam::Module;
 use crate::compile::module::{compile_into, BeamEnv, CodeTarget, ModuleError};
+use crate::mem::{self, AllocError};
 use crate::stream::{CodeSink, SinkError};
 
 /// The `version` field AtomVM v0.7.0-alpha.1 writes and accepts (`JIT_FORMAT_VERSION`).
@@ -155,18 +156,20 @@ fn candidate<'a>(avm: usize, at: &AvmInFlash<'a>, section: &Section<'a>) -> Opti
 }
 
 /// Every module that can get an entry, in cache order (see the module documentation).
-pub fn candidates<'a>(avms: &[AvmInFlash<'a>]) -> Vec<Candidate<'a>> {
-    let mut order: Vec<usize> = (0..avms.len()).collect();
-    order.sort_by_key(|&i| avms[i].address);
+pub fn candidates<'a>(avms: &[AvmInFlash<'a>]) -> Result<Vec<Candidate<'a>>, AllocError> {
+    let mut order: Vec<usize> = mem::try_with_capacity(avms.len(), "module selection")?;
+    order.extend(0..avms.len());
+    // By address (ties by position, as a stable sort would leave them): no sort buffer.
+    order.sort_unstable_by_key(|&i| (avms[i].address, i));
     let mut out = Vec::new();
     for i in order {
         for s in avms[i].pack.sections() {
             if let Some(c) = candidate(i, &avms[i], s) {
-                out.push(c);
+                mem::try_push(&mut out, c, "module selection")?;
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Which modules get entries.
@@ -181,16 +184,22 @@ pub enum Selection {
 /// The modules reachable from every AVM's start module and from `init`, following every atom of
 /// a reached module (its atom table and the atoms inside its literals) that names a module present
 /// (bytecode or native). Returns sorted names.
-pub fn closure<'a>(avms: &[AvmInFlash<'a>]) -> Vec<&'a [u8]> {
-    // Every BEAM section by name (sorted, for binary search); the first of a name wins lookups.
-    let mut present: Vec<(&'a [u8], &'a [u8])> = avms
-        .iter()
-        .flat_map(|a| a.pack.modules())
-        .map(|s| (module_name(s), s.data))
-        .collect();
-    present.sort_by(|a, b| a.0.cmp(b.0));
-    let mut reached: Vec<bool> = alloc::vec![false; present.len()];
-    let mut work: Vec<usize> = Vec::new();
+pub fn closure<'a>(avms: &[AvmInFlash<'a>]) -> Result<Vec<&'a [u8]>, AllocError> {
+    // Every BEAM section by name (sorted, for binary search; every section of a reached name is
+    // reached, so the order among equal names does not matter).
+    let count = avms.iter().map(|a| a.pack.modules().count()).sum();
+    let mut present: Vec<(&'a [u8], &'a [u8])> = mem::try_with_capacity(count, "module selection")?;
+    present.extend(
+        avms.iter()
+            .flat_map(|a| a.pack.modules())
+            .map(|s| (module_name(s), s.data))
+            .take(count),
+    );
+    present.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut reached: Vec<bool> = Vec::new();
+    mem::try_resize(&mut reached, present.len(), false, "module selection")?;
+    // Each section is queued at most once.
+    let mut work: Vec<usize> = mem::try_with_capacity(present.len(), "module selection")?;
     let reach = |name: &[u8], reached: &mut Vec<bool>, work: &mut Vec<usize>| {
         let Ok(mut i) = present.binary_search_by(|p| p.0.cmp(name)) else {
             return;
@@ -228,45 +237,55 @@ pub fn closure<'a>(avms: &[AvmInFlash<'a>]) -> Vec<&'a [u8]> {
             continue;
         };
         for index in 0..literals.len() {
-            let Some(Ok(term)) = literals.get(index).map(|b| crate::beam::etf::decode(b, 0)) else {
-                continue;
+            let term = match literals.get(index).map(|b| crate::beam::etf::decode(b, 0)) {
+                Some(Ok(term)) => term,
+                Some(Err(e)) => match e.kind {
+                    crate::ErrorKind::OutOfMemory { what, bytes } => {
+                        return Err(AllocError { what, bytes })
+                    }
+                    _ => continue,
+                },
+                None => continue,
             };
-            let mut stack = alloc::vec![&term];
+            let mut stack: Vec<&Term<'_>> = Vec::new();
+            mem::try_push(&mut stack, &term, "module selection")?;
             while let Some(t) = stack.pop() {
                 match t {
                     Term::Atom(name) => reach(name, &mut reached, &mut work),
-                    Term::List(items, tail) => {
+                    Term::List(items) | Term::Tuple(items) => {
+                        mem::try_reserve(&mut stack, items.len(), "module selection")?;
                         stack.extend(items.iter());
-                        stack.push(tail);
                     }
-                    Term::Tuple(items) => stack.extend(items.iter()),
                     _ => {}
                 }
             }
         }
     }
-    let mut names: Vec<&'a [u8]> = present
-        .iter()
-        .zip(&reached)
-        .filter(|(_, r)| **r)
-        .map(|(p, _)| p.0)
-        .collect();
+    let kept = reached.iter().filter(|&&r| r).count();
+    let mut names: Vec<&'a [u8]> = mem::try_with_capacity(kept, "module selection")?;
+    names.extend(
+        present
+            .iter()
+            .zip(&reached)
+            .filter(|(_, r)| **r)
+            .map(|(p, _)| p.0),
+    );
     names.dedup();
-    names
+    Ok(names)
 }
 
-/// The modules that get entries under `selection`, in cache order.
-pub fn select<'a>(avms: &[AvmInFlash<'a>], selection: Selection) -> Vec<Candidate<'a>> {
-    let all = candidates(avms);
-    match selection {
-        Selection::All => all,
-        Selection::Closure => {
-            let keep = closure(avms);
-            all.into_iter()
-                .filter(|c| keep.binary_search(&c.name).is_ok())
-                .collect()
-        }
+/// The modules that get entries under `selection`, in cache order. Out of memory is an error
+/// (the device runs this too).
+pub fn select<'a>(
+    avms: &[AvmInFlash<'a>],
+    selection: Selection,
+) -> Result<Vec<Candidate<'a>>, AllocError> {
+    let mut all = candidates(avms)?;
+    if selection == Selection::Closure {
+        let keep = closure(avms)?;
+        all.retain(|c| keep.binary_search(&c.name).is_ok());
     }
+    Ok(all)
 }
 
 /// Where the first entry goes: the first sector at or after the highest end section of `avms`.
@@ -291,8 +310,9 @@ pub fn compile_entry<S: CodeSink>(
 /// Why prefilling stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrefillErrorKind {
-    /// The module could not be compiled (boxed: a `Result` carrying the error stays small).
-    Compile(alloc::boxed::Box<ModuleError>),
+    /// The module could not be compiled (boxed, fallibly: a `Result` carrying the error stays
+    /// small).
+    Compile(alloc::boxed::Box<[ModuleError; 1]>),
     /// Writing its entry failed (e.g. the region is full).
     Sink(SinkError),
     Flash(FlashError),
@@ -303,6 +323,8 @@ pub enum PrefillErrorKind {
     },
     /// No AVM given: there is no place for a cache.
     NoAvm,
+    /// Choosing the modules (or recording an error) ran out of memory.
+    OutOfMemory(AllocError),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,7 +340,7 @@ impl fmt::Display for PrefillError {
             write!(f, "module {m}: ")?;
         }
         match &self.kind {
-            PrefillErrorKind::Compile(e) => write!(f, "{e}"),
+            PrefillErrorKind::Compile(e) => write!(f, "{}", e[0]),
             PrefillErrorKind::Sink(e) => write!(f, "cannot write its cache entry: {e:?}"),
             PrefillErrorKind::Flash(e) => write!(f, "{e}"),
             PrefillErrorKind::RegionFull {
@@ -329,14 +351,31 @@ impl fmt::Display for PrefillError {
                 "the cache region ends at {region_end:#010x}; the entries need up to {needed_end:#010x}"
             ),
             PrefillErrorKind::NoAvm => f.write_str("no AVM in flash: no place for a JIT cache"),
+            PrefillErrorKind::OutOfMemory(e) => write!(f, "{e}"),
         }
     }
 }
 
+/// The error, naming the module when there is one (and room for its name on the heap).
 fn err(c: Option<&Candidate<'_>>, kind: PrefillErrorKind) -> PrefillError {
     PrefillError {
-        module: c.map(|c| alloc::string::String::from(c.name_str())),
+        module: c.and_then(|c| mem::try_lossy_string(c.name, "error names").ok()),
         kind,
+    }
+}
+
+/// A compile error as a [`PrefillErrorKind`]: boxed, or out of memory when even that fails.
+fn compile_error(e: ModuleError) -> PrefillErrorKind {
+    let boxed = mem::try_with_capacity(1, "error").map(|mut one| {
+        one.push(e);
+        one.into_boxed_slice().try_into()
+    });
+    match boxed {
+        Ok(Ok(boxed)) => PrefillErrorKind::Compile(boxed),
+        Ok(Err(_)) | Err(_) => PrefillErrorKind::OutOfMemory(AllocError {
+            what: "error",
+            bytes: core::mem::size_of::<ModuleError>(),
+        }),
     }
 }
 
@@ -350,12 +389,8 @@ pub fn write_entry<F: NorFlash + ?Sized>(
 ) -> Result<CacheEntry, PrefillError> {
     let sink =
         FlashSink::new(flash, at).map_err(|e| err(Some(module), PrefillErrorKind::Flash(e)))?;
-    let (sink, labels) = compile_entry(&module.module, target, sink).map_err(|e| {
-        err(
-            Some(module),
-            PrefillErrorKind::Compile(alloc::boxed::Box::new(e)),
-        )
-    })?;
+    let (sink, labels) = compile_entry(&module.module, target, sink)
+        .map_err(|e| err(Some(module), compile_error(e)))?;
     let size = sink.offset() as u32;
     sink.finish(CACHE_VERSION, module.code_address, labels)
         .map_err(|e| err(Some(module), PrefillErrorKind::Sink(e)))?;
@@ -431,7 +466,8 @@ pub fn prefill_flash<F: NorFlash + ?Sized>(
     on_entry: impl FnMut(&Candidate<'_>, &CacheEntry),
 ) -> Result<u32, PrefillError> {
     let start = cache_start(avms).ok_or(err(None, PrefillErrorKind::NoAvm))?;
-    let modules = select(avms, selection);
+    let modules =
+        select(avms, selection).map_err(|e| err(None, PrefillErrorKind::OutOfMemory(e)))?;
     let end = flash.end();
     write_cache(flash, avms, &modules, start..end, target, on_entry)
 }

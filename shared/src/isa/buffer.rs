@@ -17,8 +17,8 @@
 
 use alloc::vec::Vec;
 
-use super::pending::{PendingBranches, Waiting};
-use crate::compile::backend::{BackendError, Label};
+use super::pending::{PendingBranches, Waiting, MAX_SLOTS, NIL};
+use crate::compile::backend::{BackendError, Label, SortedLines};
 use crate::mem;
 use crate::stream::CodeSink;
 
@@ -63,8 +63,39 @@ impl<S: CodeSink> Placeholder<'_, S> {
     }
 }
 
-/// Marker for a label whose offset is not known yet.
+/// Marker for a label whose offset is not known yet (and, for a numeric label, that no use
+/// waits for it).
 const UNKNOWN_OFFSET: u32 = u32::MAX;
+
+/// A numeric label's word holds its offset once it is placed; before, this bit and the index
+/// of the newest slot of its chain of waiting uses (see `isa::pending`), all ones for none.
+const WAITING: u32 = 1 << 31;
+
+/// The offset in a numeric label's word, if the label is placed.
+#[inline]
+fn placed(word: u32) -> Option<u32> {
+    (word & WAITING == 0).then_some(word)
+}
+
+/// The chain of uses waiting in a numeric label's word (`NIL`: none, or placed).
+#[inline]
+fn waiting_chain(word: u32) -> u32 {
+    match word {
+        UNKNOWN_OFFSET => NIL,
+        w if w & WAITING != 0 => w & !WAITING,
+        _ => NIL,
+    }
+}
+
+/// A use of a numeric label made after the label was placed: patched by
+/// [`CodeBuffer::patch_all`] (as the reference patches every branch at the end, to the label's
+/// last placement).
+#[derive(Clone, Copy)]
+struct LateUse<U> {
+    label: u32,
+    offset: u32,
+    kind: U,
+}
 
 /// A literal waiting for its pool: the use that loads it, and its value (one 32-bit word).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -81,10 +112,13 @@ pub struct CodeBuffer<S, U> {
     base_offset: usize,
     /// Numeric labels above this are refused (they have no jump table entry).
     label_limit: Option<u32>,
-    /// Offset of each numeric label, indexed by label number (`UNKNOWN_OFFSET` if not placed).
+    /// One word per numeric label, indexed by label number: its offset once placed, before that
+    /// its chain of waiting uses (see [`WAITING`]).
     label_offsets: Vec<u32>,
-    /// Numeric labels in the order they were placed, for the labels table.
-    label_log: Vec<(u32, u32)>,
+    /// Uses of numeric labels already placed, oldest first.
+    late_uses: Vec<LateUse<U>>,
+    /// How numeric labels were placed, for the labels table.
+    placements: Placements,
     /// Offset of each local label (`Label::Local(n)`), indexed by n.
     local_labels: Vec<u32>,
     /// Local label numbers free for reuse: a local label is done once placed (only the uses
@@ -106,7 +140,12 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             base_offset,
             label_limit: None,
             label_offsets: Vec::new(),
-            label_log: Vec::new(),
+            late_uses: Vec::new(),
+            placements: Placements::InOrder {
+                last: None,
+                zero_last: false,
+                count: 0,
+            },
             local_labels: Vec::new(),
             free_local_labels: Vec::new(),
             pending: PendingBranches::default(),
@@ -177,12 +216,7 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             count,
             UNKNOWN_OFFSET,
             "label offsets",
-        )
-        .and_then(|()| {
-            let more = count.saturating_sub(self.label_log.len());
-            mem::try_reserve_exact(&mut self.label_log, more, "labels table")
-        })
-        .and_then(|()| self.pending.reserve_labels(max_label));
+        );
         if let Err(e) = sized {
             self.fail(e.into());
         }
@@ -198,8 +232,8 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     #[inline]
     pub fn label_offset(&self, label: Label) -> Option<usize> {
         let off = match label {
-            Label::Num(n) => self.label_offsets.get(n as usize).copied(),
-            Label::Local(n) => self.local_labels.get(n as usize).copied(),
+            Label::Num(n) => placed(*self.label_offsets.get(n as usize)?),
+            Label::Local(n) => Some(*self.local_labels.get(n as usize)?),
         }?;
         (off != UNKNOWN_OFFSET).then_some(off as usize)
     }
@@ -222,8 +256,11 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
 
     /// Place `label` at `offset` and patch every use waiting for it.
     pub fn place(&mut self, label: Label, offset: usize) {
-        let local_done = self.record_label(label, offset);
-        let mut waiting = self.pending.detach(label);
+        let (local_done, chain) = self.record_label(label, offset);
+        let mut waiting = match label {
+            Label::Num(_) => self.pending.detach_chain(chain),
+            Label::Local(n) => self.pending.detach_local(n),
+        };
         while let Some(w) = self.pending.next(&mut waiting) {
             self.patch_use(w.offset, w.kind, offset);
         }
@@ -234,49 +271,128 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
         }
     }
 
-    /// Remember where `label` is. Offsets beyond u32 cannot be encoded in the labels table.
-    /// Returns whether `label` is a local label placed for the first time.
-    fn record_label(&mut self, label: Label, offset: usize) -> bool {
-        let Ok(off) = u32::try_from(offset) else {
-            self.fail(BackendError::OutOfRange("label offset"));
-            return false;
+    /// Remember where `label` is. Offsets beyond u32 cannot be encoded in the labels table
+    /// (nor, for numeric labels, beyond 31 bits in their word). Returns whether `label` is a
+    /// local label placed for the first time, and the chain of uses waiting for a numeric label.
+    fn record_label(&mut self, label: Label, offset: usize) -> (bool, u32) {
+        let off = match (u32::try_from(offset), label) {
+            (Ok(off), Label::Local(_)) => off,
+            (Ok(off), Label::Num(_)) if off & WAITING == 0 => off,
+            _ => {
+                self.fail(BackendError::OutOfRange("label offset"));
+                return (false, NIL);
+            }
         };
         match label {
             Label::Num(n) => {
                 if self.beyond_limit(n) {
                     // The backend reports it (its jump table has no entry); don't size tables by it.
-                    return false;
+                    return (false, NIL);
                 }
-                let idx = n as usize;
-                if self.label_offsets.len() <= idx {
-                    if let Err(e) = mem::try_resize(
-                        &mut self.label_offsets,
-                        idx + 1,
-                        UNKNOWN_OFFSET,
-                        "label offsets",
-                    ) {
-                        self.fail(e.into());
-                        return false;
-                    }
-                }
-                self.label_offsets[idx] = off;
-                if let Err(e) = mem::try_push(&mut self.label_log, (n, off), "labels table") {
+                let Some(idx) = self.label_word(n) else {
+                    return (false, NIL);
+                };
+                if let Err(e) = self.log_placement(n, off) {
                     self.fail(e.into());
                 }
-                false
+                let word = core::mem::replace(&mut self.label_offsets[idx], off);
+                if placed(word).is_some() {
+                    // Placed again: the uses made since the last placement go here.
+                    self.patch_late_uses_of(n, offset);
+                }
+                (false, waiting_chain(word))
             }
             Label::Local(n) => match self.local_labels.get_mut(n as usize) {
                 Some(slot) => {
                     let first = *slot == UNKNOWN_OFFSET;
                     *slot = off;
-                    first
+                    (first, NIL)
                 }
                 None => {
                     self.fail(BackendError::Unsupported("unknown local label"));
-                    false
+                    (false, NIL)
                 }
             },
         }
+    }
+
+    /// The index of numeric label `n`'s word, growing the table when no limit sized it.
+    fn label_word(&mut self, n: u32) -> Option<usize> {
+        let idx = n as usize;
+        let len = self.label_offsets.len();
+        if len <= idx {
+            if let Err(e) =
+                mem::try_reserve(&mut self.label_offsets, idx + 1 - len, "label offsets")
+            {
+                self.fail(e.into());
+                return None;
+            }
+            self.label_offsets.resize(idx + 1, UNKNOWN_OFFSET);
+        }
+        Some(idx)
+    }
+
+    /// Patch the late uses of numeric label `n` (placed again) to `target`, and drop them.
+    /// Only a label placed twice gets here (a corrupt module), so a scan is fine.
+    fn patch_late_uses_of(&mut self, n: u32, target: usize) {
+        let mut late = core::mem::take(&mut self.late_uses);
+        late.retain(|u| {
+            if u.label != n {
+                return true;
+            }
+            self.patch_use(u.offset as usize, u.kind, target);
+            false
+        });
+        self.late_uses = late;
+    }
+
+    /// Note that numeric label `n` is placed at `off` (before `label_offsets` says so). While
+    /// labels come in order the offsets say it all; the first one out of order turns the
+    /// placements so far into a log, and every later one is logged.
+    fn log_placement(&mut self, n: u32, off: u32) -> Result<(), mem::AllocError> {
+        if let Placements::InOrder {
+            last,
+            zero_last,
+            count,
+        } = &mut self.placements
+        {
+            let unplaced = |n: u32| {
+                self.label_offsets
+                    .get(n as usize)
+                    .is_none_or(|&w| placed(w).is_none())
+            };
+            match *last {
+                _ if *zero_last => {}
+                None => {
+                    *last = Some((n, off));
+                    *count += 1;
+                    return Ok(());
+                }
+                Some((prev, prev_off))
+                    if off >= prev_off && (n > prev || (n == 0 && unplaced(0))) =>
+                {
+                    if n == 0 {
+                        // Label 0 (the driver places it after every other label).
+                        *zero_last = true;
+                    } else {
+                        *last = Some((n, off));
+                    }
+                    *count += 1;
+                    return Ok(());
+                }
+                Some(_) => {}
+            }
+            let (zero_last, count) = (*zero_last, *count);
+            let mut log = mem::try_with_capacity(count + 1, "labels table")?;
+            in_placement_order(&self.label_offsets, zero_last, |label, offset| {
+                log.push((label, offset));
+            });
+            self.placements = Placements::Log(log);
+        }
+        if let Placements::Log(log) = &mut self.placements {
+            mem::try_push(log, (n, off), "labels table")?;
+        }
+        Ok(())
     }
 
     /// Emit a placeholder for a use of `label` here, to be patched when it is placed.
@@ -294,24 +410,68 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             self.fail(BackendError::OutOfRange("branch offset"));
             return;
         }
-        if let Label::Num(n) = label {
-            if self.beyond_limit(n) {
+        let waiting = Waiting { offset, kind };
+        let n = match label {
+            Label::Num(n) if self.beyond_limit(n) => {
                 self.fail(BackendError::OutOfRange("label beyond the jump table"));
                 return;
             }
+            Label::Num(n) => n,
+            Label::Local(n) => {
+                if let Err(e) = self.pending.push_local(n, waiting) {
+                    self.fail(e.into());
+                }
+                return;
+            }
+        };
+        let Some(idx) = self.label_word(n) else {
+            return;
+        };
+        let word = self.label_offsets[idx];
+        if placed(word).is_some() {
+            let late = LateUse {
+                label: n,
+                offset: offset as u32,
+                kind,
+            };
+            if let Err(e) = mem::try_push(&mut self.late_uses, late, "late label uses") {
+                self.fail(e.into());
+            }
+            return;
         }
-        if let Err(e) = self.pending.push(label, Waiting { offset, kind }) {
-            self.fail(e.into());
+        match self.pending.push_chain(waiting_chain(word), waiting) {
+            Ok(head) if head < MAX_SLOTS => self.label_offsets[idx] = WAITING | head,
+            Ok(_) => self.fail(BackendError::OutOfRange("pending branches")),
+            Err(e) => self.fail(e.into()),
         }
     }
 
-    /// Patch every use still pending (all labels are placed by now).
+    /// Patch every use still pending (all labels are placed by now): uses of numeric labels
+    /// never placed (errors), the late uses of numeric labels, then local labels' uses, each
+    /// label's uses oldest first.
     pub fn patch_all(&mut self) {
-        // Label by label, in place (numeric labels first, each label's uses oldest first).
-        for label in self.pending.labels() {
-            let mut waiting = self.pending.detach(label);
+        for idx in 0..self.label_offsets.len() {
+            let chain = waiting_chain(self.label_offsets[idx]);
+            if chain == NIL {
+                continue;
+            }
+            self.label_offsets[idx] = UNKNOWN_OFFSET;
+            let mut waiting = self.pending.detach_chain(chain);
+            while self.pending.next(&mut waiting).is_some() {
+                self.fail(BackendError::Unsupported("branch to an undefined label"));
+            }
+        }
+        let late = core::mem::take(&mut self.late_uses);
+        for u in &late {
+            match self.label_offset(Label::Num(u.label)) {
+                Some(target) => self.patch_use(u.offset as usize, u.kind, target),
+                None => self.fail(BackendError::Unsupported("branch to an undefined label")),
+            }
+        }
+        for n in self.pending.local_labels() {
+            let mut waiting = self.pending.detach_local(n);
             while let Some(w) = self.pending.next(&mut waiting) {
-                match self.label_offset(label) {
+                match self.label_offset(Label::Local(n)) {
                     Some(target) => self.patch_use(w.offset, w.kind, target),
                     None => self.fail(BackendError::Unsupported("branch to an undefined label")),
                 }
@@ -346,34 +506,56 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     /// offset}` big-endian entries. Labels are sorted by offset as the reference sorts them (a
     /// stable sort of the most-recent-first list); `sorted_lines` come sorted by the driver.
     /// Consumes the placement log.
-    pub fn emit_label_and_line_tables(&mut self, sorted_lines: &[(u32, u32)]) {
-        let labels = self.take_sorted_labels();
+    pub fn emit_label_and_line_tables(&mut self, sorted_lines: &dyn SortedLines) {
         // Counts are 16-bit fields, truncated as the reference's binary construction does.
-        self.emit(&(labels.len() as u16).to_be_bytes());
-        for &(label, offset) in &labels {
-            self.emit_table_entry(label, offset);
+        match &self.placements {
+            Placements::InOrder {
+                zero_last, count, ..
+            } => {
+                let sink = &mut self.sink;
+                sink.append(&(*count as u16).to_be_bytes());
+                sorted_in_order(&self.label_offsets, *zero_last, |label, offset| {
+                    emit_table_entry(sink, label, offset)
+                });
+            }
+            Placements::Log(_) => {
+                let labels = self.take_sorted_labels();
+                self.emit(&(labels.len() as u16).to_be_bytes());
+                for &(label, offset) in &labels {
+                    emit_table_entry(&mut self.sink, label, offset);
+                }
+            }
         }
         self.emit(&(sorted_lines.len() as u16).to_be_bytes());
-        for &(line, offset) in sorted_lines {
-            self.emit_table_entry(line, offset);
-        }
+        let sink = &mut self.sink;
+        sorted_lines.for_each_entry(&mut |line, offset| emit_table_entry(sink, line, offset));
     }
 
-    /// The numeric labels sorted by offset, newest first among equal offsets; consumes the
-    /// placement log, in place.
+    /// The numeric labels sorted by offset, newest first among equal offsets (the labels
+    /// table); consumes the placement log, in place.
     pub(crate) fn take_sorted_labels(&mut self) -> Vec<(u32, u32)> {
-        let mut labels = core::mem::take(&mut self.label_log);
+        let mut labels = match &mut self.placements {
+            Placements::Log(log) => core::mem::take(log),
+            Placements::InOrder {
+                zero_last, count, ..
+            } => {
+                let mut labels = match mem::try_with_capacity(*count, "labels table") {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.fail(e.into());
+                        return Vec::new();
+                    }
+                };
+                sorted_in_order(&self.label_offsets, *zero_last, |label, offset| {
+                    labels.push((label, offset))
+                });
+                return labels;
+            }
+        };
         if let Err(e) = crate::compile::sort_by_offset_newest_first(&mut labels) {
             self.fail(e.into());
         }
         labels
-    }
-
-    fn emit_table_entry(&mut self, key: u32, offset: u32) {
-        let mut entry = [0u8; 6];
-        entry[..2].copy_from_slice(&(key as u16).to_be_bytes());
-        entry[2..].copy_from_slice(&offset.to_be_bytes());
-        self.emit(&entry);
     }
 
     // ---- literal pool -----------------------------------------------------------------------
@@ -435,6 +617,82 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
         self.literals = pool;
         self.literals.clear();
     }
+}
+
+/// How numeric labels were placed. The labels table lists them sorted by offset, newest first
+/// among equal offsets. Compilers number labels in the order they place them, and code only
+/// grows, so usually the table follows from the label offsets alone, without a log (8 bytes a
+/// label: the largest table of all for a module with thousands of labels).
+enum Placements {
+    /// Every placement so far had a higher label number and no lower offset than the one
+    /// before (`last`), except that label 0 may come last (`zero_last`, the driver places it
+    /// after everything else); `count` placements.
+    InOrder {
+        last: Option<(u32, u32)>,
+        zero_last: bool,
+        count: usize,
+    },
+    /// Every placement, oldest first (labels placed out of order, or twice).
+    Log(Vec<(u32, u32)>),
+}
+
+/// The label of the `k`th position of the in-order placement sequence over `len` label slots.
+#[inline]
+fn in_order_label(k: usize, len: usize, zero_last: bool) -> u32 {
+    match zero_last {
+        true if k + 1 == len => 0,
+        true => k as u32 + 1,
+        false => k as u32,
+    }
+}
+
+/// The placed labels of `offsets` in the order they were placed (see [`Placements::InOrder`]).
+fn in_placement_order(offsets: &[u32], zero_last: bool, mut f: impl FnMut(u32, u32)) {
+    let len = offsets.len();
+    for k in 0..len {
+        let label = in_order_label(k, len, zero_last);
+        if let Some(off) = offsets.get(label as usize).and_then(|&w| placed(w)) {
+            f(label, off);
+        }
+    }
+}
+
+/// The placed labels of `offsets`, placed in order, as the labels table lists them: by offset
+/// (the placement order already), each run of equal offsets newest first.
+fn sorted_in_order(offsets: &[u32], zero_last: bool, mut f: impl FnMut(u32, u32)) {
+    let len = offsets.len();
+    let at = |k: usize| {
+        let label = in_order_label(k, len, zero_last);
+        let off = placed(*offsets.get(label as usize)?)?;
+        Some((label, off))
+    };
+    let mut placed = (0..len).filter_map(|k| Some((k, at(k)?))).peekable();
+    while let Some((start, (label, off))) = placed.next() {
+        let same = |next: &(usize, (u32, u32))| next.1 .1 == off;
+        if !placed.peek().is_some_and(same) {
+            // A run of one (the usual case).
+            f(label, off);
+            continue;
+        }
+        // The run of equal offsets is positions start..end (unplaced labels in between skipped).
+        let mut end = start + 1;
+        while let Some((k, _)) = placed.next_if(same) {
+            end = k + 1;
+        }
+        for k in (start..end).rev() {
+            if let Some((label, offset)) = at(k) {
+                f(label, offset);
+            }
+        }
+    }
+}
+
+/// One `{u16 key, u32 offset}` big-endian entry of the labels or lines table.
+fn emit_table_entry<S: CodeSink>(sink: &mut S, key: u32, offset: u32) {
+    let mut entry = [0u8; 6];
+    entry[..2].copy_from_slice(&(key as u16).to_be_bytes());
+    entry[2..].copy_from_slice(&offset.to_be_bytes());
+    sink.append(&entry);
 }
 
 #[cfg(test)]
@@ -508,6 +766,27 @@ mod tests {
     }
 
     #[test]
+    fn a_label_placed_again_takes_the_uses_made_since_its_last_placement() {
+        let mut b = buffer();
+        b.set_label_limit(3);
+        b.emit_use(Label::Num(1), Toy::Rel16); // at 0, before the first placement
+        b.place(Label::Num(1), 0x10);
+        b.emit_use(Label::Num(1), Toy::Rel16); // at 2, between the placements
+        b.emit_use(Label::Num(2), Toy::Rel16); // at 4, label 2 placed below
+        b.place(Label::Num(1), 0x20);
+        b.emit_use(Label::Num(1), Toy::Rel16); // at 6, before the third placement
+        b.emit_use(Label::Num(1), Toy::Rel16); // at 8, after all three
+        b.place(Label::Num(1), 0x40);
+        b.place(Label::Num(2), 0x30);
+        b.patch_all();
+        assert_eq!(b.error(), None);
+        assert_eq!(
+            b.sink().as_bytes(),
+            [0x10, 0, 0x1E, 0, 0x2C, 0, 0x3A, 0, 0x38, 0]
+        );
+    }
+
+    #[test]
     fn labels_beyond_the_limit_and_undefined_labels_are_errors() {
         let mut b = buffer();
         b.set_label_limit(3);
@@ -550,6 +829,54 @@ mod tests {
             b.sink().as_bytes(),
             [1, 2, 6, 0, 3, 4, 0, 0, 0x78, 0x56, 0x34, 0x12]
         );
+    }
+
+    #[test]
+    fn labels_placed_in_order_need_no_log_and_sort_like_the_log() {
+        // Gaps (labels never placed), runs of equal offsets, and label 0 placed last: the
+        // table comes from the offsets alone and equals the stable sort of the placements.
+        let placements = [
+            (1, 0x10),
+            (2, 0x10),
+            (4, 0x18),
+            (5, 0x20),
+            (7, 0x20),
+            (0, 0x20),
+        ];
+        let mut b = buffer();
+        b.set_label_limit(8);
+        for &(n, off) in &placements {
+            b.place(Label::Num(n), off as usize);
+        }
+        assert!(matches!(b.placements, Placements::InOrder { count: 6, .. }));
+        let mut expected = placements.to_vec();
+        crate::compile::sort_by_offset_newest_first(&mut expected).unwrap();
+        assert_eq!(
+            expected,
+            [
+                (2, 0x10),
+                (1, 0x10),
+                (4, 0x18),
+                (0, 0x20),
+                (7, 0x20),
+                (5, 0x20)
+            ]
+        );
+        assert_eq!(b.take_sorted_labels(), expected);
+        // One label out of order (or placed twice) turns the placements so far into a log.
+        for late in [(3, 0x30), (5, 0x30), (8, 0x08)] {
+            let mut b = buffer();
+            b.set_label_limit(8);
+            for &(n, off) in placements.iter().take(5) {
+                b.place(Label::Num(n), off as usize);
+            }
+            b.place(Label::Num(late.0), late.1 as usize);
+            assert!(matches!(b.placements, Placements::Log(_)));
+            let mut expected = placements[..5].to_vec();
+            expected.push(late);
+            crate::compile::sort_by_offset_newest_first(&mut expected).unwrap();
+            assert_eq!(b.take_sorted_labels(), expected);
+        }
     }
 
     #[test]

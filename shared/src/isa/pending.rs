@@ -2,18 +2,22 @@
 //!
 //! Placing a label must find its waiting branches without scanning every pending branch (that
 //! made compilation quadratic in the number of labels). Each label owns a chain through a slot
-//! vector, newest first (one word per label); placing the label reverses the chain in place so
-//! branches are patched oldest first. Patched slots go to a free list, so the slot vector is as
+//! vector, newest first; placing the label reverses the chain in place so branches are patched
+//! oldest first. The heads of local labels' chains are kept here; a numeric label's head is
+//! kept by the code buffer in the label's own word (see `isa::buffer`), which holds its offset
+//! once it is placed, so numeric labels cost one word in all. Patched slots go to a free list, so the slot vector is as
 //! long as the most branches ever pending at once, not the number of branches in the module;
 //! it grows by blocks, without moving the slots already there.
 
 use alloc::vec::Vec;
 
-use crate::compile::backend::Label;
 use crate::mem::{self, AllocError};
 
 /// End of a chain / no slot.
-const NIL: u32 = u32::MAX;
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// Slot indices stay below this, so that an index fits in 31 bits.
+pub(crate) const MAX_SLOTS: u32 = (1 << 31) - 1;
 
 /// A waiting branch: where its placeholder is and how to patch it (`U`: the ISA's label use).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -58,6 +62,12 @@ impl<U: Copy> Slots<U> {
 
     /// Make room for one more slot.
     fn reserve_one(&mut self) -> Result<(), AllocError> {
+        if self.len >= MAX_SLOTS as usize {
+            return Err(AllocError {
+                what: "pending branches",
+                bytes: usize::MAX,
+            });
+        }
         if self.len == self.blocks.len() * BLOCK {
             let block = mem::try_with_capacity(BLOCK, "pending branches")?;
             mem::try_push(&mut self.blocks, block, "pending branch blocks")?;
@@ -79,8 +89,6 @@ pub(crate) struct PendingBranches<U> {
     slots: Slots<U>,
     /// Head of the free slot list.
     free: Option<u32>,
-    /// Newest waiting slot of each numeric label, indexed by label number.
-    numeric: Vec<u32>,
     /// Newest waiting slot of each local label, indexed by local label number.
     local: Vec<u32>,
     len: usize,
@@ -94,7 +102,6 @@ impl<U> Default for PendingBranches<U> {
                 len: 0,
             },
             free: None,
-            numeric: Vec::new(),
             local: Vec::new(),
             len: 0,
         }
@@ -105,16 +112,6 @@ impl<U> Default for PendingBranches<U> {
 pub(crate) struct Detached(u32);
 
 impl<U: Copy> PendingBranches<U> {
-    /// Make room for numeric labels 0..=`max_label` up front (the jump table size).
-    #[inline]
-    pub(crate) fn reserve_labels(&mut self, max_label: u32) -> Result<(), AllocError> {
-        let want = max_label as usize + 1;
-        if self.numeric.len() < want {
-            mem::try_resize(&mut self.numeric, want, NIL, "pending branch chains")?;
-        }
-        Ok(())
-    }
-
     /// Number of branches still waiting.
     #[cfg(test)]
     #[inline]
@@ -122,24 +119,31 @@ impl<U: Copy> PendingBranches<U> {
         self.len
     }
 
-    /// Queue `branch` for `label`. The caller bounds `label` (heads are allocated up to it).
+    /// Queue `branch` for local label `n`.
     #[inline]
-    pub(crate) fn push(&mut self, label: Label, branch: Waiting<U>) -> Result<(), AllocError> {
-        let (heads, n) = match label {
-            Label::Num(n) => (&mut self.numeric, n as usize),
-            Label::Local(n) => (&mut self.local, n as usize),
-        };
-        if heads.len() <= n {
+    pub(crate) fn push_local(&mut self, n: u32, branch: Waiting<U>) -> Result<(), AllocError> {
+        let n = n as usize;
+        let len = self.local.len();
+        if len <= n {
             // Amortised: local labels are numbered densely as they are made.
-            mem::try_reserve(heads, n + 1 - heads.len(), "pending branch chains")?;
-            heads.resize(n + 1, NIL);
+            mem::try_reserve(&mut self.local, n + 1 - len, "pending branch chains")?;
+            self.local.resize(n + 1, NIL);
         }
+        let head = self.local[n];
+        self.local[n] = self.push_chain(head, branch)?;
+        Ok(())
+    }
+
+    /// Queue `branch` on the chain whose newest slot is `head` (`NIL`: an empty chain); returns
+    /// the chain's new head, below [`MAX_SLOTS`].
+    #[inline]
+    pub(crate) fn push_chain(&mut self, head: u32, branch: Waiting<U>) -> Result<u32, AllocError> {
         if self.free.is_none() {
             self.slots.reserve_one()?;
         }
         let slot = Slot {
             offset: branch.offset as u32,
-            next: heads[n],
+            next: head,
             kind: branch.kind,
         };
         let index = match self.free {
@@ -151,23 +155,27 @@ impl<U: Copy> PendingBranches<U> {
             }
             None => self.slots.push(slot),
         };
-        heads[n] = index;
         self.len += 1;
-        Ok(())
+        Ok(index)
     }
 
-    /// Take every branch waiting for `label`, to be drained oldest first.
+    /// Take every branch waiting for local label `n`, to be drained oldest first.
     #[inline]
-    pub(crate) fn detach(&mut self, label: Label) -> Detached {
-        let head = match label {
-            Label::Num(n) => self.numeric.get_mut(n as usize),
-            Label::Local(n) => self.local.get_mut(n as usize),
-        };
-        let Some(head) = head else {
-            return Detached(NIL);
-        };
+    pub(crate) fn detach_local(&mut self, n: u32) -> Detached {
+        match self.local.get_mut(n as usize) {
+            Some(head) => {
+                let head = core::mem::replace(head, NIL);
+                self.detach_chain(head)
+            }
+            None => Detached(NIL),
+        }
+    }
+
+    /// Take every branch of the chain whose newest slot is `head`, to be drained oldest first.
+    #[inline]
+    pub(crate) fn detach_chain(&mut self, head: u32) -> Detached {
         // Reverse the newest-first chain in place.
-        let mut rest = core::mem::replace(head, NIL);
+        let mut rest = head;
         let mut reversed = NIL;
         while rest != NIL {
             let next = self.slots.get(rest).next;
@@ -196,21 +204,21 @@ impl<U: Copy> PendingBranches<U> {
         })
     }
 
-    /// Every label that may have waiting branches: numeric labels first, then local ones.
-    pub(crate) fn labels(&self) -> impl Iterator<Item = Label> + use<U> {
-        (0..self.numeric.len() as u32)
-            .map(Label::Num)
-            .chain((0..self.local.len() as u32).map(Label::Local))
+    /// Every local label that may have waiting branches.
+    pub(crate) fn local_labels(&self) -> core::ops::Range<u32> {
+        0..self.local.len() as u32
     }
 
-    /// Remove every waiting branch, by label (numeric labels first).
+    /// Remove every branch waiting for a local label, by label.
     #[cfg(test)]
-    pub(crate) fn take_all(&mut self) -> Result<Vec<(Label, Waiting<U>)>, AllocError> {
+    pub(crate) fn take_all(
+        &mut self,
+    ) -> Result<Vec<(crate::compile::backend::Label, Waiting<U>)>, AllocError> {
         let mut all = mem::try_with_capacity(self.len, "pending branches")?;
-        for label in self.labels() {
-            let mut detached = self.detach(label);
+        for n in self.local_labels() {
+            let mut detached = self.detach_local(n);
             while let Some(w) = self.next(&mut detached) {
-                all.push((label, w));
+                all.push((crate::compile::backend::Label::Local(n), w));
             }
         }
         Ok(all)
@@ -228,33 +236,39 @@ mod tests {
         Waiting { offset, kind: 4 }
     }
 
-    fn drain(p: &mut PendingBranches<Use>, label: Label) -> Vec<Waiting<Use>> {
-        let mut detached = p.detach(label);
+    fn drain(p: &mut PendingBranches<Use>, n: u32) -> Vec<Waiting<Use>> {
+        let mut detached = p.detach_local(n);
+        core::iter::from_fn(|| p.next(&mut detached)).collect()
+    }
+
+    use crate::compile::backend::Label;
+
+    fn drain_chain(p: &mut PendingBranches<Use>, head: u32) -> Vec<Waiting<Use>> {
+        let mut detached = p.detach_chain(head);
         core::iter::from_fn(|| p.next(&mut detached)).collect()
     }
 
     #[test]
     fn branches_come_back_per_label_oldest_first() {
         let mut p = PendingBranches::<Use>::default();
-        p.push(Label::Num(3), at(10)).unwrap();
-        p.push(Label::Local(0), at(20)).unwrap();
-        p.push(Label::Num(3), at(30)).unwrap();
-        p.push(Label::Num(1), at(40)).unwrap();
-        assert_eq!(p.len(), 4);
-        assert_eq!(drain(&mut p, Label::Num(3)), [at(10), at(30)]);
-        assert_eq!(drain(&mut p, Label::Num(3)), []);
-        assert_eq!(drain(&mut p, Label::Num(99)), []);
-        p.push(Label::Num(0), at(50)).unwrap();
+        p.push_local(3, at(10)).unwrap();
+        let chain = p.push_chain(NIL, at(20)).unwrap();
+        p.push_local(3, at(30)).unwrap();
+        p.push_local(1, at(40)).unwrap();
+        let chain = p.push_chain(chain, at(45)).unwrap();
+        assert_eq!(p.len(), 5);
+        assert_eq!(drain(&mut p, 3), [at(10), at(30)]);
+        assert_eq!(drain(&mut p, 3), []);
+        assert_eq!(drain(&mut p, 99), []);
+        assert_eq!(drain_chain(&mut p, chain), [at(20), at(45)]);
+        assert_eq!(drain_chain(&mut p, NIL), []);
+        p.push_local(0, at(50)).unwrap();
         assert_eq!(
             p.take_all().unwrap(),
-            [
-                (Label::Num(0), at(50)),
-                (Label::Num(1), at(40)),
-                (Label::Local(0), at(20))
-            ]
+            [(Label::Local(0), at(50)), (Label::Local(1), at(40))]
         );
         assert_eq!(p.len(), 0);
-        assert_eq!(drain(&mut p, Label::Num(1)), []);
+        assert_eq!(drain(&mut p, 1), []);
     }
 
     #[test]
@@ -266,11 +280,11 @@ mod tests {
     fn patched_slots_are_reused() {
         let mut p = PendingBranches::<Use>::default();
         for round in 0..100 {
-            let label = Label::Num(round % 7);
+            let label = round % 7;
             let offset = round as usize;
-            p.push(label, at(offset)).unwrap();
-            p.push(label, at(offset + 1)).unwrap();
-            p.push(label, at(offset + 2)).unwrap();
+            p.push_local(label, at(offset)).unwrap();
+            p.push_local(label, at(offset + 1)).unwrap();
+            p.push_local(label, at(offset + 2)).unwrap();
             assert_eq!(
                 drain(&mut p, label),
                 [at(offset), at(offset + 1), at(offset + 2)]
@@ -283,7 +297,7 @@ mod tests {
     fn many_pending_branches_span_blocks() {
         let mut p = PendingBranches::<Use>::default();
         for i in 0..1000 {
-            p.push(Label::Num(i % 3), at(i as usize)).unwrap();
+            p.push_local(i % 3, at(i as usize)).unwrap();
         }
         assert_eq!(p.slots.blocks.len(), 1000usize.div_ceil(BLOCK));
         let all = p.take_all().unwrap();

@@ -148,7 +148,7 @@ impl Backend for T {
     fn flush(&mut self) {}
     fn jump_table(&mut self, _: u32) {}
     fn update_branches(&mut self) {}
-    fn return_labels_and_lines(&mut self, _: &[(u32, u32)]) {}
+    fn return_labels_and_lines(&mut self, _: &dyn crate::compile::SortedLines) {}
     fn add_label(&mut self, _: Label) {}
     fn add_label_at(&mut self, _: Label, _: usize) {}
     fn available_regs_count(&self) -> u32 {

@@ -249,7 +249,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let line = decode_literal(cur)?;
         let line = u32::try_from(line).map_err(|_| Error::unsupported(at, "line ref", line))?;
         let offset = self.b.offset() as u32;
-        crate::mem::try_push(&mut self.line_offsets, (line, offset), "line table")
+        self.lines
+            .push(line, offset)
             .map_err(|e| Error::out_of_memory(e, at))?;
         Ok(())
     }

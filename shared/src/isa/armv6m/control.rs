@@ -13,7 +13,7 @@ use super::{
     Armv6m, BranchKind, AVAILABLE_REGS_MASK, CTX_REG, JUMP_TABLE_ENTRY_SIZE,
     JUMP_TABLE_ENTRY_SIZE_THUMB2, STACK_OFFSET_JITSTATE,
 };
-use crate::compile::backend::{Arg, BackendError, Label, Reg, Val};
+use crate::compile::backend::{Arg, BackendError, Label, Reg, SortedLines, Val};
 use crate::stream::CodeSink;
 
 use super::names::*;
@@ -239,7 +239,7 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// The label-0 function returning the address of the tables that follow it: the labels
     /// (numbered ones, by offset) and the lines, counts and entries big-endian.
-    pub(super) fn return_labels_and_lines(&mut self, sorted_lines: &[(u32, u32)]) {
+    pub(super) fn return_labels_and_lines(&mut self, sorted_lines: &dyn SortedLines) {
         let aligned = self.cur_offset().is_multiple_of(4);
         // The tables must start word-aligned after `adr` and `pop`.
         self.put(asm::adr(R0, if aligned { 4 } else { 8 }));

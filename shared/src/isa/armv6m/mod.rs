@@ -402,7 +402,7 @@ impl<S: CodeSink> Backend for Armv6m<S> {
         Self::update_branches(self)
     }
 
-    fn return_labels_and_lines(&mut self, sorted_lines: &[(u32, u32)]) {
+    fn return_labels_and_lines(&mut self, sorted_lines: &dyn crate::compile::SortedLines) {
         Self::return_labels_and_lines(self, sorted_lines)
     }
 

@@ -524,7 +524,7 @@ impl<S: CodeSink> Riscv32<S> {
         }
     }
 
-    fn return_labels_and_lines(&mut self, sorted_lines: &[(u32, u32)]) {
+    fn return_labels_and_lines(&mut self, sorted_lines: &dyn crate::compile::SortedLines) {
         self.pc_relative_address(A0, 10);
         self.put_i(asm::ret());
         self.buf.emit(&[0xFF, 0xFF]);
@@ -554,7 +554,7 @@ impl<S: CodeSink> Backend for Riscv32<S> {
         self.buf.patch_all()
     }
 
-    fn return_labels_and_lines(&mut self, sorted_lines: &[(u32, u32)]) {
+    fn return_labels_and_lines(&mut self, sorted_lines: &dyn crate::compile::SortedLines) {
         Self::return_labels_and_lines(self, sorted_lines)
     }
 
