@@ -224,6 +224,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `int_code_end`.
+    #[cfg_attr(target_os = "none", inline(never))]
     fn op_int_code_end(&mut self, cur: &mut Cursor) -> Result<Step> {
         if !cur.is_empty() {
             // The reference only accepts int_call_end as the very last byte.
@@ -237,6 +238,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `jump`.
+    #[cfg_attr(target_os = "none", inline(never))]
     fn op_jump(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         self.tail_call_only(label);
@@ -244,6 +246,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `line`.
+    #[cfg_attr(target_os = "none", inline(never))]
     fn op_line(&mut self, cur: &mut Cursor) -> Result<()> {
         let at = cur.file_offset();
         let line = decode_literal(cur)?;
@@ -255,6 +258,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `label`: place it.
+    #[cfg_attr(target_os = "none", inline(never))]
     fn op_label(&mut self, cur: &mut Cursor) -> Result<()> {
         let at = cur.file_offset();
         let label = decode_literal(cur)?;
@@ -273,6 +277,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `func_info`: raise `function_clause`; every function shares the first raise sequence.
+    #[cfg_attr(target_os = "none", inline(never))]
     fn op_func_info(&mut self, cur: &mut Cursor) -> Result<()> {
         decode_atom(cur)?;
         let function = decode_atom(cur)?;
