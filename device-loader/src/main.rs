@@ -25,12 +25,11 @@ extern crate alloc;
 mod heap;
 mod rom;
 
-use core::fmt::Write;
-
 use avm_jit_core::avm::{Pack, BEAM_CODE, SECTION_FIXED_HEADER};
 use avm_jit_core::beam::Module;
 use avm_jit_core::compile::module::{compile_into, BeamEnv, CodeTarget, ModuleError};
 use avm_jit_core::compile::{BackendError, CompileErrorKind};
+use avm_jit_core::error::ErrorKind;
 use avm_jit_core::flash::cache::{first_entry_address, prepare_entry, END_INVALID, END_VALID};
 use avm_jit_core::flash::mailbox::*;
 use avm_jit_core::flash::nor::{FlashError, FlashErrorKind, NorFlash};
@@ -87,54 +86,92 @@ fn bkpt_error() -> ! {
     }
 }
 
-/// Text written into the mailbox's error field.
-struct TextBuf {
+/// Text written into the mailbox's error field, built without `core::fmt`: formatting (with the
+/// `Display`/`Debug` code and the panic messages it keeps alive) was 13 KB of the loader's image.
+/// Text past the field's length is dropped.
+struct Text {
     buf: [u8; ERROR_TEXT_LEN],
     len: usize,
 }
 
-impl Write for TextBuf {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+impl Text {
+    fn new() -> Self {
+        Text {
+            buf: [0; ERROR_TEXT_LEN],
+            len: 0,
+        }
+    }
+
+    #[inline(never)]
+    fn s(&mut self, s: &str) -> &mut Self {
         for &b in s.as_bytes() {
             if self.len + 1 < self.buf.len() {
                 self.buf[self.len] = b;
                 self.len += 1;
             }
         }
-        Ok(())
+        self
+    }
+
+    /// `v` in decimal (`{v}`).
+    #[inline(never)]
+    fn dec(&mut self, v: u64) -> &mut Self {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut v = v;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        self.s(core::str::from_utf8(&digits[at..]).unwrap_or(""))
+    }
+
+    /// `v` as `0x` and eight hex digits (`{v:#010x}`).
+    #[inline(never)]
+    fn hex(&mut self, v: u32) -> &mut Self {
+        let mut digits = *b"0x00000000";
+        for (i, d) in digits[2..].iter_mut().enumerate() {
+            let nibble = (v >> (28 - 4 * i)) & 0xF;
+            *d = b"0123456789abcdef"[nibble as usize];
+        }
+        self.s(core::str::from_utf8(&digits).unwrap_or(""))
     }
 }
 
-fn fail(kind: u32, arg: u32, args: core::fmt::Arguments<'_>) -> ! {
-    let mut t = TextBuf {
-        buf: [0; ERROR_TEXT_LEN],
-        len: 0,
-    };
-    let _ = t.write_fmt(args);
+fn fail(kind: u32, arg: u32, text: &Text) -> ! {
     set_mb(OFF_ERROR_KIND, kind);
     set_mb(OFF_ERROR_ARG, arg);
-    set_mb_text(ERROR_TEXT, ERROR_TEXT_LEN, &t.buf[..t.len]);
+    set_mb_text(ERROR_TEXT, ERROR_TEXT_LEN, &text.buf[..text.len]);
     set_mb(OFF_TOTAL_US, timer_us().wrapping_sub(heap::start_us()));
     set_mb(OFF_STATE, STATE_ERROR);
     bkpt_error()
 }
 
 #[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     let failed = heap::failed_request();
     if failed != 0 {
         fail(
             ERR_OUT_OF_MEMORY,
             failed as u32,
-            format_args!(
-                "out of memory: {} bytes requested, {} of {} in use",
-                failed,
-                heap::used(),
-                heap::size()
-            ),
+            Text::new()
+                .s("out of memory: ")
+                .dec(failed as u64)
+                .s(" bytes requested, ")
+                .dec(heap::used() as u64)
+                .s(" of ")
+                .dec(heap::size() as u64)
+                .s(" in use"),
         )
     }
-    fail(ERR_PANIC, 0, format_args!("panic: {}", info.message()))
+    // Neither the message nor the location: reading either keeps every panic site's message
+    // arguments and the formatting code they point to alive (11 KB). A panic is a bug of the
+    // core (bad input is an error it returns); the host can compile the module to find it.
+    fail(ERR_PANIC, 0, Text::new().s("panic"))
 }
 
 #[no_mangle]
@@ -165,7 +202,11 @@ fn open_avm(flash: &RomFlash, what: &str, base: u32, limit: u32) -> Avm {
         None => fail(
             ERR_COMMAND,
             base,
-            format_args!("{what} at {base:#010x} is outside the flash"),
+            Text::new()
+                .s(what)
+                .s(" at ")
+                .hex(base)
+                .s(" is outside the flash"),
         ),
     };
     let pack = match Pack::parse(bytes) {
@@ -173,7 +214,14 @@ fn open_avm(flash: &RomFlash, what: &str, base: u32, limit: u32) -> Avm {
         Err(e) => fail(
             ERR_COMMAND,
             base,
-            format_args!("{what} at {base:#010x} is not a valid AVM: {e}"),
+            Text::new()
+                .s(what)
+                .s(" at ")
+                .hex(base)
+                .s(" is not a valid AVM: ")
+                .s(error_what(&e.kind))
+                .s(" at offset ")
+                .dec(e.offset.unwrap_or(0) as u64),
         ),
     };
     let end = pack.end();
@@ -215,7 +263,10 @@ fn run() {
         fail(
             ERR_COMMAND,
             mb(OFF_VERSION),
-            format_args!("mailbox magic/version mismatch (want version {VERSION})"),
+            Text::new()
+                .s("mailbox magic/version mismatch (want version ")
+                .dec(VERSION.into())
+                .s(")"),
         );
     }
     set_mb(OFF_STATE, STATE_RUNNING);
@@ -225,7 +276,7 @@ fn run() {
         Err(name) => fail(
             ERR_COMMAND,
             0,
-            format_args!("boot ROM function {name} not found"),
+            Text::new().s("boot ROM function ").s(name).s(" not found"),
         ),
     };
     rom.xip_up();
@@ -237,7 +288,7 @@ fn run() {
         fail(
             ERR_COMMAND,
             flash_size,
-            format_args!("bad flash size {flash_size:#x}"),
+            Text::new().s("bad flash size ").hex(flash_size),
         );
     }
     if cache_start % 4 != 0
@@ -249,13 +300,21 @@ fn run() {
         fail(
             ERR_COMMAND,
             cache_start,
-            format_args!("bad cache region {cache_start:#010x}..{cache_end:#010x}"),
+            Text::new()
+                .s("bad cache region ")
+                .hex(cache_start)
+                .s("..")
+                .hex(cache_end),
         );
     }
     let target = match mb(OFF_TARGET) {
         0 => CodeTarget::Armv6m,
         1 => CodeTarget::Armv6mThumb2,
-        t => fail(ERR_COMMAND, t, format_args!("unknown code target {t}")),
+        t => fail(
+            ERR_COMMAND,
+            t,
+            Text::new().s("unknown code target ").dec(t.into()),
+        ),
     };
     let (main_addr, lib_addr) = (mb(OFF_MAIN), mb(OFF_LIB));
     // Only the names may be written before the flash is opened for writing: build the AVM views
@@ -275,7 +334,12 @@ fn run() {
         fail(
             ERR_COMMAND,
             cache_start,
-            format_args!("cache region {cache_start:#010x} overlaps an AVM (ends {highest:#010x})"),
+            Text::new()
+                .s("cache region ")
+                .hex(cache_start)
+                .s(" overlaps an AVM (ends ")
+                .hex(highest)
+                .s(")"),
         );
     }
     let names = [main.end_name, lib.as_ref().map_or(0, |l| l.end_name)];
@@ -288,7 +352,10 @@ fn run() {
         n => fail(
             ERR_COMMAND,
             n,
-            format_args!("first entry {n:#010x} is not inside the cache region"),
+            Text::new()
+                .s("first entry ")
+                .hex(n)
+                .s(" is not inside the cache region"),
         ),
     };
     let mut written: u32 = 0;
@@ -299,7 +366,11 @@ fn run() {
             fail(
                 ERR_COMMAND,
                 count as u32,
-                format_args!("{count} modules, at most {MAX_RECORDS} per batch"),
+                Text::new()
+                    .dec(count as u64)
+                    .s(" modules, at most ")
+                    .dec(MAX_RECORDS as u64)
+                    .s(" per batch"),
             );
         }
         for i in 0..count {
@@ -310,10 +381,21 @@ fn run() {
                     None => fail(
                         ERR_COMMAND,
                         i as u32,
-                        format_args!("module {i} is in lib.avm, but there is none"),
+                        Text::new()
+                            .s("module ")
+                            .dec(i as u64)
+                            .s(" is in lib.avm, but there is none"),
                     ),
                 },
-                n => fail(ERR_COMMAND, n, format_args!("module {i}: unknown AVM {n}")),
+                n => fail(
+                    ERR_COMMAND,
+                    n,
+                    Text::new()
+                        .s("module ")
+                        .dec(i as u64)
+                        .s(": unknown AVM ")
+                        .dec(n.into()),
+                ),
             };
             set_mb(OFF_CURRENT, i as u32);
             set_mb(rec(i, REC_STATUS), MOD_RUNNING);
@@ -364,6 +446,19 @@ fn run() {
 
 /// Program `END` over the end name at `name`: from `end`, or from what a program of `END` cut short
 /// by a power loss leaves (each byte still `end`'s or already `END`'s); anything else is refused.
+/// What a reader error is about, in a few words (the core's `Display` needs `core::fmt`).
+fn error_what(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Truncated { .. } => "truncated",
+        ErrorKind::BadMagic { expected } => expected,
+        ErrorKind::Invalid { what, .. }
+        | ErrorKind::Unsupported { what, .. }
+        | ErrorKind::LimitExceeded { what, .. }
+        | ErrorKind::OutOfMemory { what, .. } => what,
+        _ => "malformed",
+    }
+}
+
 fn mark_end_valid(flash: &mut RomFlash, name: u32) -> Result<(), FlashError> {
     let mut now = [0u8; 3];
     flash.read(name, &mut now)?;
@@ -382,10 +477,23 @@ fn flash_fail(e: FlashError, what: &str) -> ! {
         fail(
             ERR_CACHE_FULL,
             e.address,
-            format_args!("cache region too small: {what} needs {:#010x}", e.address),
+            Text::new()
+                .s("cache region too small: ")
+                .s(what)
+                .s(" needs ")
+                .hex(e.address),
         )
     }
-    fail(ERR_FLASH, e.address, format_args!("{what}: {e}"))
+    fail(
+        ERR_FLASH,
+        e.address,
+        Text::new()
+            .s(what)
+            .s(": flash at ")
+            .hex(e.address)
+            .s(": ")
+            .s(e.kind.describe()),
+    )
 }
 
 fn sink_fail(e: SinkError, entry: u32) -> ! {
@@ -393,15 +501,32 @@ fn sink_fail(e: SinkError, entry: u32) -> ! {
         SinkError::Full { offset } => fail(
             ERR_CACHE_FULL,
             entry,
-            format_args!(
-                "cache region too small: the entry at {entry:#010x} needs more than {offset} bytes"
-            ),
+            Text::new()
+                .s("cache region too small: the entry at ")
+                .hex(entry)
+                .s(" needs more than ")
+                .dec(offset as u64)
+                .s(" bytes"),
         ),
-        other => fail(
-            ERR_FLASH,
-            entry,
-            format_args!("writing the entry at {entry:#010x}: {other:?}"),
-        ),
+        other => {
+            let (what, n) = match other {
+                SinkError::Full { offset } => ("full at offset ", offset),
+                SinkError::NotErased { offset } => ("patch over cleared bits at offset ", offset),
+                SinkError::OutOfRange { offset } => ("patch out of range at offset ", offset),
+                SinkError::Device { offset } => ("device error at offset ", offset),
+                SinkError::OutOfMemory { bytes } => ("out of memory, bytes wanted: ", bytes),
+            };
+            fail(
+                ERR_FLASH,
+                entry,
+                Text::new()
+                    .s("writing the entry at ")
+                    .hex(entry)
+                    .s(": ")
+                    .s(what)
+                    .dec(n as u64),
+            )
+        }
     }
 }
 
