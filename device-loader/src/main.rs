@@ -23,6 +23,7 @@
 extern crate alloc;
 
 mod heap;
+mod mem;
 mod rom;
 
 use avm_jit_core::avm::{Pack, BEAM_CODE, SECTION_FIXED_HEADER};
@@ -102,9 +103,13 @@ impl Text {
         }
     }
 
-    #[inline(never)]
     fn s(&mut self, s: &str) -> &mut Self {
-        for &b in s.as_bytes() {
+        self.bytes(s.as_bytes())
+    }
+
+    #[inline(never)]
+    fn bytes(&mut self, bytes: &[u8]) -> &mut Self {
+        for &b in bytes {
             if self.len + 1 < self.buf.len() {
                 self.buf[self.len] = b;
                 self.len += 1;
@@ -113,10 +118,10 @@ impl Text {
         self
     }
 
-    /// `v` in decimal (`{v}`).
+    /// `v` in decimal (`{v}`; a `u32`: a `u64` would bring in 1 KB of 64-bit division).
     #[inline(never)]
-    fn dec(&mut self, v: u64) -> &mut Self {
-        let mut digits = [0u8; 20];
+    fn dec(&mut self, v: u32) -> &mut Self {
+        let mut digits = [0u8; 10];
         let mut at = digits.len();
         let mut v = v;
         loop {
@@ -127,7 +132,7 @@ impl Text {
                 break;
             }
         }
-        self.s(core::str::from_utf8(&digits[at..]).unwrap_or(""))
+        self.bytes(&digits[at..])
     }
 
     /// `v` as `0x` and eight hex digits (`{v:#010x}`).
@@ -138,7 +143,7 @@ impl Text {
             let nibble = (v >> (28 - 4 * i)) & 0xF;
             *d = b"0123456789abcdef"[nibble as usize];
         }
-        self.s(core::str::from_utf8(&digits).unwrap_or(""))
+        self.bytes(&digits)
     }
 }
 
@@ -160,11 +165,11 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
             failed as u32,
             Text::new()
                 .s("out of memory: ")
-                .dec(failed as u64)
+                .dec(failed as u32)
                 .s(" bytes requested, ")
-                .dec(heap::used() as u64)
+                .dec(heap::used() as u32)
                 .s(" of ")
-                .dec(heap::size() as u64)
+                .dec(heap::size() as u32)
                 .s(" in use"),
         )
     }
@@ -221,7 +226,7 @@ fn open_avm(flash: &RomFlash, what: &str, base: u32, limit: u32) -> Avm {
                 .s(" is not a valid AVM: ")
                 .s(error_what(&e.kind))
                 .s(" at offset ")
-                .dec(e.offset.unwrap_or(0) as u64),
+                .dec(e.offset.unwrap_or(0) as u32),
         ),
     };
     let end = pack.end();
@@ -265,7 +270,7 @@ fn run() {
             mb(OFF_VERSION),
             Text::new()
                 .s("mailbox magic/version mismatch (want version ")
-                .dec(VERSION.into())
+                .dec(VERSION)
                 .s(")"),
         );
     }
@@ -310,11 +315,7 @@ fn run() {
     let target = match mb(OFF_TARGET) {
         0 => CodeTarget::Armv6m,
         1 => CodeTarget::Armv6mThumb2,
-        t => fail(
-            ERR_COMMAND,
-            t,
-            Text::new().s("unknown code target ").dec(t.into()),
-        ),
+        t => fail(ERR_COMMAND, t, Text::new().s("unknown code target ").dec(t)),
     };
     let (main_addr, lib_addr) = (mb(OFF_MAIN), mb(OFF_LIB));
     // Only the names may be written before the flash is opened for writing: build the AVM views
@@ -367,9 +368,9 @@ fn run() {
                 ERR_COMMAND,
                 count as u32,
                 Text::new()
-                    .dec(count as u64)
+                    .dec(count as u32)
                     .s(" modules, at most ")
-                    .dec(MAX_RECORDS as u64)
+                    .dec(MAX_RECORDS as u32)
                     .s(" per batch"),
             );
         }
@@ -383,7 +384,7 @@ fn run() {
                         i as u32,
                         Text::new()
                             .s("module ")
-                            .dec(i as u64)
+                            .dec(i as u32)
                             .s(" is in lib.avm, but there is none"),
                     ),
                 },
@@ -392,9 +393,9 @@ fn run() {
                     n,
                     Text::new()
                         .s("module ")
-                        .dec(i as u64)
+                        .dec(i as u32)
                         .s(": unknown AVM ")
-                        .dec(n.into()),
+                        .dec(n),
                 ),
             };
             set_mb(OFF_CURRENT, i as u32);
@@ -505,7 +506,7 @@ fn sink_fail(e: SinkError, entry: u32) -> ! {
                 .s("cache region too small: the entry at ")
                 .hex(entry)
                 .s(" needs more than ")
-                .dec(offset as u64)
+                .dec(offset as u32)
                 .s(" bytes"),
         ),
         other => {
@@ -524,7 +525,7 @@ fn sink_fail(e: SinkError, entry: u32) -> ! {
                     .hex(entry)
                     .s(": ")
                     .s(what)
-                    .dec(n as u64),
+                    .dec(n as u32),
             )
         }
     }

@@ -89,11 +89,13 @@ impl CreatedBin {
     }
 }
 
+#[cfg_attr(target_os = "none", inline(never))]
 fn checked_mul(a: i64, b: i64) -> Result<i64> {
     a.checked_mul(b)
         .ok_or_else(|| unsupported("bit size overflows"))
 }
 
+#[cfg_attr(target_os = "none", inline(never))]
 fn checked_add(a: i64, b: i64) -> Result<i64> {
     a.checked_add(b)
         .ok_or_else(|| unsupported("bit size overflows"))
