@@ -15,6 +15,16 @@ use crate::stream::CodeSink;
 /// Placeholder for a 16-bit branch patched later.
 const BRANCH_PLACEHOLDER: [u8; 2] = [0xFF, 0xFF];
 
+/// An open conditional block: the branch to patch when it closes, and the allocation and
+/// register contents to merge with.
+struct IfOpen {
+    branch_at: usize,
+    cc: Cc,
+    used: u16,
+    avail: u16,
+    regs: super::Regs,
+}
+
 /// A mask of the low `n` bits that can be tested by shifting everything else out.
 #[inline]
 fn low_bits_mask_width(mask: i64) -> Option<i64> {
@@ -39,16 +49,33 @@ fn operand_reg(arg: &Arg) -> Option<Reg> {
 impl<S: CodeSink> Armv6m<S> {
     /// Run `body` only when `cond` holds.
     pub(super) fn if_block(&mut self, cond: Cond, body: impl FnOnce(&mut Self)) {
+        let open = self.if_open(cond);
+        body(self);
+        self.if_close(&open);
+    }
+
+    /// The test of an `if_block` and the state after it. Apart from the generic body (so that
+    /// each instance of `if_block`, one per closure, does not carry a copy; device only).
+    #[cfg_attr(target_os = "none", inline(never))]
+    fn if_open(&mut self, cond: Cond) -> IfOpen {
         let start = self.cur_offset();
         let (cc, delta) = self.if_block_cond(cond);
-        let after_cond_used = self.used_regs;
-        let after_cond_regs = self.regs;
-        body(self);
-        let branch_at = start + delta;
-        let rel = self.cur_offset() as i64 - branch_at as i64;
-        self.patch_insn(branch_at, asm::bcc(cc, rel));
-        self.merge_used_regs(after_cond_used);
-        self.regs = after_cond_regs.merge(&self.regs);
+        IfOpen {
+            branch_at: start + delta,
+            cc,
+            used: self.used_regs,
+            avail: self.available_regs,
+            regs: self.regs,
+        }
+    }
+
+    /// Patch an `if_block`'s branch to skip to here, and merge the allocation and contents.
+    #[cfg_attr(target_os = "none", inline(never))]
+    fn if_close(&mut self, open: &IfOpen) {
+        let rel = self.cur_offset() as i64 - open.branch_at as i64;
+        self.patch_insn(open.branch_at, asm::bcc(open.cc, rel));
+        self.merge_used_regs(open.used);
+        self.regs = open.regs.merge(&self.regs);
     }
 
     /// Run `body` only when every condition holds (each failing test skips the block).
@@ -81,26 +108,40 @@ impl<S: CodeSink> Armv6m<S> {
         then_body: impl FnOnce(&mut Self),
         else_body: impl FnOnce(&mut Self),
     ) {
-        let start = self.cur_offset();
-        let (cc, delta) = self.if_block_cond(cond);
-        let (cond_used, cond_avail, cond_regs) = (self.used_regs, self.available_regs, self.regs);
+        let mut open = self.if_open(cond);
         then_body(self);
+        self.if_else(&mut open);
+        else_body(self);
+        self.if_else_close(&open);
+    }
+
+    /// Between an `if_else_block`'s bodies: jump over the else block, patch the test's branch to
+    /// here, and start the else block from the state right after the test; `open` becomes the
+    /// then block's state and the jump to patch.
+    #[cfg_attr(target_os = "none", inline(never))]
+    fn if_else(&mut self, open: &mut IfOpen) {
         let (then_used, then_regs) = (self.used_regs, self.regs);
         // Jump over the else block (patched below).
         let skip_else_at = self.cur_offset();
         self.emit(&BRANCH_PLACEHOLDER);
-        let branch_at = start + delta;
-        let rel = self.cur_offset() as i64 - branch_at as i64;
-        self.patch_insn(branch_at, asm::bcc(cc, rel));
+        let rel = self.cur_offset() as i64 - open.branch_at as i64;
+        self.patch_insn(open.branch_at, asm::bcc(open.cc, rel));
         // The else block starts from the state right after the test.
-        self.used_regs = cond_used;
-        self.available_regs = cond_avail;
-        self.regs = cond_regs;
-        else_body(self);
-        let rel = self.cur_offset() as i64 - skip_else_at as i64;
-        self.patch_insn(skip_else_at, asm::b(rel));
-        self.merge_used_regs(then_used);
-        self.regs = then_regs.merge(&self.regs);
+        self.used_regs = open.used;
+        self.available_regs = open.avail;
+        self.regs = open.regs;
+        open.branch_at = skip_else_at;
+        open.used = then_used;
+        open.regs = then_regs;
+    }
+
+    /// After an `if_else_block`'s else body: patch the jump over it, merge with the then block.
+    #[cfg_attr(target_os = "none", inline(never))]
+    fn if_else_close(&mut self, then: &IfOpen) {
+        let rel = self.cur_offset() as i64 - then.branch_at as i64;
+        self.patch_insn(then.branch_at, asm::b(rel));
+        self.merge_used_regs(then.used);
+        self.regs = then.regs.merge(&self.regs);
     }
 
     /// Emit the test of `cond` followed by a branch placeholder. Returns the condition under
