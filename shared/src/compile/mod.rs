@@ -241,6 +241,10 @@ impl Names {
     pub(crate) fn lookup<E: ModuleEnv>(env: &E, function: Option<(u32, u32)>) -> Option<NamesBox> {
         // Names are a courtesy: when the heap is full (often the very error being reported)
         // the message goes without them rather than failing again.
+        // Without the `error-names` feature (the device loader) there are none.
+        if !cfg!(feature = "error-names") {
+            return None;
+        }
         let text = |index: u32| {
             env.atom(index)
                 .and_then(|bytes| crate::mem::try_lossy_string(bytes, "error names").ok())
