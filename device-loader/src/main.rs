@@ -591,6 +591,7 @@ fn compile_one(
     result
 }
 
+#[inline(never)]
 fn compile_entry(
     flash: &mut RomFlash,
     avm: &Avm,

@@ -138,6 +138,7 @@ fn raise_badarg_or_jump<B: Backend>(b: &mut B, fail: u32) {
 /// size in bits to the sizes known at compile time (`acc_literal_size`) or at run time
 /// (`acc_size_reg`).
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(target_os = "none", inline(never))]
 pub(crate) fn first_pass_bs_create_bin_compute_size<B: Backend>(
     b: &mut B,
     atom_type: SegmentType,
@@ -297,6 +298,7 @@ fn binary_bit_size<B: Backend>(b: &mut B, src: Val) -> Reg {
 /// Second pass of `bs_create_bin` over one segment: write the value at `offset` (in bits) of
 /// the binary; returns the new offset and the binary (created here when reused).
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(target_os = "none", inline(never))]
 pub(crate) fn first_pass_bs_create_bin_insert_value<B: Backend>(
     b: &mut B,
     atom_type: SegmentType,

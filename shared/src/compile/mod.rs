@@ -330,6 +330,7 @@ const CODE_HEADER_SIZE: usize = 20;
 /// Compile a module's `Code` chunk (`code_chunk` is the chunk's data, found at
 /// `code_chunk_file_offset` in the file): jump table, every instruction, the labels and lines
 /// tables, then flush. Returns the backend (holding the output) and the label count.
+#[cfg_attr(target_os = "none", inline(never))]
 pub fn compile_module<B: Backend, E: ModuleEnv>(
     code_chunk: &[u8],
     code_chunk_file_offset: usize,

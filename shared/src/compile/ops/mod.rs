@@ -48,6 +48,7 @@ fn to_i64(v: u64, at: usize) -> Result<i64> {
 
 impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// Lower every instruction until `int_call_end`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(crate) fn first_pass(
         &mut self,
         cur: &mut Cursor,
