@@ -92,6 +92,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
 
     /// One instruction (the opcode byte is already read): the one dispatch, with one method per
     /// BEAM instruction (or per family of instructions sharing a lowering, given `op`).
+    #[cfg_attr(target_os = "none", inline(never))]
     fn lower(&mut self, op: u8, cur: &mut Cursor) -> Result<Step> {
         match op {
             opcodes::LABEL => self.op_label(cur)?,
