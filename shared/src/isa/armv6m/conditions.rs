@@ -25,6 +25,13 @@ struct IfOpen {
     regs: super::Regs,
 }
 
+/// An open `if_block_and`: one branch to patch per test.
+struct IfAndOpen {
+    branches: Vec<(usize, Cc)>,
+    used: u16,
+    regs: super::Regs,
+}
+
 /// A mask of the low `n` bits that can be tested by shifting everything else out.
 #[inline]
 fn low_bits_mask_width(mask: i64) -> Option<i64> {
@@ -80,25 +87,47 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// Run `body` only when every condition holds (each failing test skips the block).
     pub(super) fn if_block_and(&mut self, conds: &[Cond], body: impl FnOnce(&mut Self)) {
+        let Some(open) = self.if_and_open(conds) else {
+            return;
+        };
+        body(self);
+        self.if_and_close(open);
+    }
+
+    /// The tests of an `if_block_and` and the state after them (`None`: the branch list could
+    /// not be allocated, the failure is recorded and there is no block). Out of line on the
+    /// device, as `if_open`.
+    #[cfg_attr(target_os = "none", inline(never))]
+    fn if_and_open(&mut self, conds: &[Cond]) -> Option<IfAndOpen> {
         let mut branches: Vec<(usize, Cc)> =
             match crate::mem::try_with_capacity(conds.len(), "if-block branches") {
                 Ok(v) => v,
-                Err(e) => return self.fail(e.into()),
+                Err(e) => {
+                    self.fail(e.into());
+                    return None;
+                }
             };
         for cond in conds {
             let start = self.cur_offset();
             let (cc, delta) = self.if_block_cond(*cond);
             branches.push((start + delta, cc));
         }
-        let after_cond_used = self.used_regs;
-        let after_cond_regs = self.regs;
-        body(self);
+        Some(IfAndOpen {
+            branches,
+            used: self.used_regs,
+            regs: self.regs,
+        })
+    }
+
+    /// Patch an `if_block_and`'s branches to skip to here, and merge.
+    #[cfg_attr(target_os = "none", inline(never))]
+    fn if_and_close(&mut self, open: IfAndOpen) {
         let end = self.cur_offset() as i64;
-        for (branch_at, cc) in branches {
+        for (branch_at, cc) in open.branches {
             self.patch_insn(branch_at, asm::bcc(cc, end - branch_at as i64));
         }
-        self.merge_used_regs(after_cond_used);
-        self.regs = after_cond_regs.merge(&self.regs);
+        self.merge_used_regs(open.used);
+        self.regs = open.regs.merge(&self.regs);
     }
 
     /// Run `then_body` when `cond` holds, else `else_body`.
