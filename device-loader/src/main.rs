@@ -147,7 +147,27 @@ impl Text {
     }
 }
 
-fn fail(kind: u32, arg: u32, text: &Text) -> ! {
+/// Placeholders in a [`fail`] template: the next number in hex (`0x` and eight digits), the next
+/// number in decimal, the next string.
+const HEX: u8 = 1;
+const DEC: u8 = 2;
+const STR: u8 = 3;
+
+/// Stop with a fatal error: `kind` and `arg` in the mailbox's error words, and `template` as its
+/// text, each placeholder replaced by the next of `nums` or `strs`. One call per error site (a
+/// template and two short arrays) keeps the sites small.
+#[inline(never)]
+fn fail(kind: u32, arg: u32, template: &[u8], nums: &[u32], strs: &[&str]) -> ! {
+    let mut text = Text::new();
+    let (mut nums, mut strs) = (nums.iter().copied(), strs.iter());
+    for &b in template {
+        match b {
+            HEX => text.hex(nums.next().unwrap_or(0)),
+            DEC => text.dec(nums.next().unwrap_or(0)),
+            STR => text.s(strs.next().map_or("", |s| s)),
+            _ => text.bytes(&[b]),
+        };
+    }
     set_mb(OFF_ERROR_KIND, kind);
     set_mb(OFF_ERROR_ARG, arg);
     set_mb_text(ERROR_TEXT, ERROR_TEXT_LEN, &text.buf[..text.len]);
@@ -163,20 +183,15 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
         fail(
             ERR_OUT_OF_MEMORY,
             failed as u32,
-            Text::new()
-                .s("out of memory: ")
-                .dec(failed as u32)
-                .s(" bytes requested, ")
-                .dec(heap::used() as u32)
-                .s(" of ")
-                .dec(heap::size() as u32)
-                .s(" in use"),
+            b"out of memory: \x02 bytes requested, \x02 of \x02 in use",
+            &[failed as u32, heap::used() as u32, heap::size() as u32],
+            &[],
         )
     }
     // Neither the message nor the location: reading either keeps every panic site's message
     // arguments and the formatting code they point to alive (11 KB). A panic is a bug of the
     // core (bad input is an error it returns); the host can compile the module to find it.
-    fail(ERR_PANIC, 0, Text::new().s("panic"))
+    fail(ERR_PANIC, 0, b"panic", &[], &[])
 }
 
 #[no_mangle]
@@ -207,11 +222,9 @@ fn open_avm(flash: &RomFlash, what: &str, base: u32, limit: u32) -> Avm {
         None => fail(
             ERR_COMMAND,
             base,
-            Text::new()
-                .s(what)
-                .s(" at ")
-                .hex(base)
-                .s(" is outside the flash"),
+            b"\x03 at \x01 is outside the flash",
+            &[base],
+            &[what],
         ),
     };
     let pack = match Pack::parse(bytes) {
@@ -219,14 +232,9 @@ fn open_avm(flash: &RomFlash, what: &str, base: u32, limit: u32) -> Avm {
         Err(e) => fail(
             ERR_COMMAND,
             base,
-            Text::new()
-                .s(what)
-                .s(" at ")
-                .hex(base)
-                .s(" is not a valid AVM: ")
-                .s(error_what(&e.kind))
-                .s(" at offset ")
-                .dec(e.offset.unwrap_or(0) as u32),
+            b"\x03 at \x01 is not a valid AVM: \x03 at offset \x02",
+            &[base, e.offset.unwrap_or(0) as u32],
+            &[what, error_what(&e.kind)],
         ),
     };
     let end = pack.end();
@@ -268,10 +276,9 @@ fn run() {
         fail(
             ERR_COMMAND,
             mb(OFF_VERSION),
-            Text::new()
-                .s("mailbox magic/version mismatch (want version ")
-                .dec(VERSION)
-                .s(")"),
+            b"mailbox magic/version mismatch (want version \x02)",
+            &[VERSION],
+            &[],
         );
     }
     set_mb(OFF_STATE, STATE_RUNNING);
@@ -281,7 +288,9 @@ fn run() {
         Err(name) => fail(
             ERR_COMMAND,
             0,
-            Text::new().s("boot ROM function ").s(name).s(" not found"),
+            b"boot ROM function \x03 not found",
+            &[],
+            &[name],
         ),
     };
     rom.xip_up();
@@ -293,7 +302,9 @@ fn run() {
         fail(
             ERR_COMMAND,
             flash_size,
-            Text::new().s("bad flash size ").hex(flash_size),
+            b"bad flash size \x01",
+            &[flash_size],
+            &[],
         );
     }
     if cache_start % 4 != 0
@@ -305,17 +316,15 @@ fn run() {
         fail(
             ERR_COMMAND,
             cache_start,
-            Text::new()
-                .s("bad cache region ")
-                .hex(cache_start)
-                .s("..")
-                .hex(cache_end),
+            b"bad cache region \x01..\x01",
+            &[cache_start, cache_end],
+            &[],
         );
     }
     let target = match mb(OFF_TARGET) {
         0 => CodeTarget::Armv6m,
         1 => CodeTarget::Armv6mThumb2,
-        t => fail(ERR_COMMAND, t, Text::new().s("unknown code target ").dec(t)),
+        t => fail(ERR_COMMAND, t, b"unknown code target \x02", &[t], &[]),
     };
     let (main_addr, lib_addr) = (mb(OFF_MAIN), mb(OFF_LIB));
     // Only the names may be written before the flash is opened for writing: build the AVM views
@@ -335,12 +344,9 @@ fn run() {
         fail(
             ERR_COMMAND,
             cache_start,
-            Text::new()
-                .s("cache region ")
-                .hex(cache_start)
-                .s(" overlaps an AVM (ends ")
-                .hex(highest)
-                .s(")"),
+            b"cache region \x01 overlaps an AVM (ends \x01)",
+            &[cache_start, highest],
+            &[],
         );
     }
     let names = [main.end_name, lib.as_ref().map_or(0, |l| l.end_name)];
@@ -353,10 +359,9 @@ fn run() {
         n => fail(
             ERR_COMMAND,
             n,
-            Text::new()
-                .s("first entry ")
-                .hex(n)
-                .s(" is not inside the cache region"),
+            b"first entry \x01 is not inside the cache region",
+            &[n],
+            &[],
         ),
     };
     let mut written: u32 = 0;
@@ -367,11 +372,9 @@ fn run() {
             fail(
                 ERR_COMMAND,
                 count as u32,
-                Text::new()
-                    .dec(count as u32)
-                    .s(" modules, at most ")
-                    .dec(MAX_RECORDS as u32)
-                    .s(" per batch"),
+                b"\x02 modules, at most \x02 per batch",
+                &[count as u32, MAX_RECORDS as u32],
+                &[],
             );
         }
         for i in 0..count {
@@ -382,20 +385,17 @@ fn run() {
                     None => fail(
                         ERR_COMMAND,
                         i as u32,
-                        Text::new()
-                            .s("module ")
-                            .dec(i as u32)
-                            .s(" is in lib.avm, but there is none"),
+                        b"module \x02 is in lib.avm, but there is none",
+                        &[i as u32],
+                        &[],
                     ),
                 },
                 n => fail(
                     ERR_COMMAND,
                     n,
-                    Text::new()
-                        .s("module ")
-                        .dec(i as u32)
-                        .s(": unknown AVM ")
-                        .dec(n),
+                    b"module \x02: unknown AVM \x02",
+                    &[i as u32, n],
+                    &[],
                 ),
             };
             set_mb(OFF_CURRENT, i as u32);
@@ -478,22 +478,17 @@ fn flash_fail(e: FlashError, what: &str) -> ! {
         fail(
             ERR_CACHE_FULL,
             e.address,
-            Text::new()
-                .s("cache region too small: ")
-                .s(what)
-                .s(" needs ")
-                .hex(e.address),
+            b"cache region too small: \x03 needs \x01",
+            &[e.address],
+            &[what],
         )
     }
     fail(
         ERR_FLASH,
         e.address,
-        Text::new()
-            .s(what)
-            .s(": flash at ")
-            .hex(e.address)
-            .s(": ")
-            .s(e.kind.describe()),
+        b"\x03: flash at \x01: \x03",
+        &[e.address],
+        &[what, e.kind.describe()],
     )
 }
 
@@ -502,12 +497,9 @@ fn sink_fail(e: SinkError, entry: u32) -> ! {
         SinkError::Full { offset } => fail(
             ERR_CACHE_FULL,
             entry,
-            Text::new()
-                .s("cache region too small: the entry at ")
-                .hex(entry)
-                .s(" needs more than ")
-                .dec(offset as u32)
-                .s(" bytes"),
+            b"cache region too small: the entry at \x01 needs more than \x02 bytes",
+            &[entry, offset as u32],
+            &[],
         ),
         other => {
             let (what, n) = match other {
@@ -520,12 +512,9 @@ fn sink_fail(e: SinkError, entry: u32) -> ! {
             fail(
                 ERR_FLASH,
                 entry,
-                Text::new()
-                    .s("writing the entry at ")
-                    .hex(entry)
-                    .s(": ")
-                    .s(what)
-                    .dec(n as u32),
+                b"writing the entry at \x01: \x03\x02",
+                &[entry, n as u32],
+                &[what],
             )
         }
     }
