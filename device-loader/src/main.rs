@@ -26,14 +26,14 @@ extern crate alloc;
 
 mod clocks;
 mod heap;
+mod mem;
 mod rom;
-
-use core::fmt::Write;
 
 use avm_jit_core::avm::{Pack, BEAM_CODE, SECTION_FIXED_HEADER};
 use avm_jit_core::beam::Module;
 use avm_jit_core::compile::module::{compile_into, BeamEnv, CodeTarget, ModuleError};
 use avm_jit_core::compile::{BackendError, CompileErrorKind};
+use avm_jit_core::error::ErrorKind;
 use avm_jit_core::flash::cache::{first_entry_address, prepare_entry, END_INVALID, END_VALID};
 use avm_jit_core::flash::mailbox::*;
 use avm_jit_core::flash::nor::{FlashError, FlashErrorKind, NorFlash};
@@ -90,54 +90,111 @@ fn bkpt_error() -> ! {
     }
 }
 
-/// Text written into the mailbox's error field.
-struct TextBuf {
+/// Text written into the mailbox's error field, built without `core::fmt`: formatting (with the
+/// `Display`/`Debug` code and the panic messages it keeps alive) was 13 KB of the loader's image.
+/// Text past the field's length is dropped.
+struct Text {
     buf: [u8; ERROR_TEXT_LEN],
     len: usize,
 }
 
-impl Write for TextBuf {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        for &b in s.as_bytes() {
+impl Text {
+    fn new() -> Self {
+        Text {
+            buf: [0; ERROR_TEXT_LEN],
+            len: 0,
+        }
+    }
+
+    fn s(&mut self, s: &str) -> &mut Self {
+        self.bytes(s.as_bytes())
+    }
+
+    #[inline(never)]
+    fn bytes(&mut self, bytes: &[u8]) -> &mut Self {
+        for &b in bytes {
             if self.len + 1 < self.buf.len() {
                 self.buf[self.len] = b;
                 self.len += 1;
             }
         }
-        Ok(())
+        self
+    }
+
+    /// `v` in decimal (`{v}`; a `u32`: a `u64` would bring in 1 KB of 64-bit division).
+    #[inline(never)]
+    fn dec(&mut self, v: u32) -> &mut Self {
+        let mut digits = [0u8; 10];
+        let mut at = digits.len();
+        let mut v = v;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        self.bytes(&digits[at..])
+    }
+
+    /// `v` as `0x` and eight hex digits (`{v:#010x}`).
+    #[inline(never)]
+    fn hex(&mut self, v: u32) -> &mut Self {
+        let mut digits = *b"0x00000000";
+        for (i, d) in digits[2..].iter_mut().enumerate() {
+            let nibble = (v >> (28 - 4 * i)) & 0xF;
+            *d = b"0123456789abcdef"[nibble as usize];
+        }
+        self.bytes(&digits)
     }
 }
 
-fn fail(kind: u32, arg: u32, args: core::fmt::Arguments<'_>) -> ! {
-    let mut t = TextBuf {
-        buf: [0; ERROR_TEXT_LEN],
-        len: 0,
-    };
-    let _ = t.write_fmt(args);
+/// Placeholders in a [`fail`] template: the next number in hex (`0x` and eight digits), the next
+/// number in decimal, the next string.
+const HEX: u8 = 1;
+const DEC: u8 = 2;
+const STR: u8 = 3;
+
+/// Stop with a fatal error: `kind` and `arg` in the mailbox's error words, and `template` as its
+/// text, each placeholder replaced by the next of `nums` or `strs`. One call per error site (a
+/// template and two short arrays) keeps the sites small.
+#[inline(never)]
+fn fail(kind: u32, arg: u32, template: &[u8], nums: &[u32], strs: &[&str]) -> ! {
+    let mut text = Text::new();
+    let (mut nums, mut strs) = (nums.iter().copied(), strs.iter());
+    for &b in template {
+        match b {
+            HEX => text.hex(nums.next().unwrap_or(0)),
+            DEC => text.dec(nums.next().unwrap_or(0)),
+            STR => text.s(strs.next().map_or("", |s| s)),
+            _ => text.bytes(&[b]),
+        };
+    }
     set_mb(OFF_ERROR_KIND, kind);
     set_mb(OFF_ERROR_ARG, arg);
-    set_mb_text(ERROR_TEXT, ERROR_TEXT_LEN, &t.buf[..t.len]);
+    set_mb_text(ERROR_TEXT, ERROR_TEXT_LEN, &text.buf[..text.len]);
     set_mb(OFF_TOTAL_US, timer_us().wrapping_sub(heap::start_us()));
     set_mb(OFF_STATE, STATE_ERROR);
     bkpt_error()
 }
 
 #[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     let failed = heap::failed_request();
     if failed != 0 {
         fail(
             ERR_OUT_OF_MEMORY,
             failed as u32,
-            format_args!(
-                "out of memory: {} bytes requested, {} of {} in use",
-                failed,
-                heap::used(),
-                heap::size()
-            ),
+            b"out of memory: \x02 bytes requested, \x02 of \x02 in use",
+            &[failed as u32, heap::used() as u32, heap::size() as u32],
+            &[],
         )
     }
-    fail(ERR_PANIC, 0, format_args!("panic: {}", info.message()))
+    // Neither the message nor the location: reading either keeps every panic site's message
+    // arguments and the formatting code they point to alive (11 KB). A panic is a bug of the
+    // core (bad input is an error it returns); the host can compile the module to find it.
+    fail(ERR_PANIC, 0, b"panic", &[], &[])
 }
 
 #[no_mangle]
@@ -169,7 +226,9 @@ fn open_avm(flash: &RomFlash, what: &str, base: u32, limit: u32) -> Avm {
         None => fail(
             ERR_COMMAND,
             base,
-            format_args!("{what} at {base:#010x} is outside the flash"),
+            b"\x03 at \x01 is outside the flash",
+            &[base],
+            &[what],
         ),
     };
     let pack = match Pack::parse(bytes) {
@@ -177,7 +236,9 @@ fn open_avm(flash: &RomFlash, what: &str, base: u32, limit: u32) -> Avm {
         Err(e) => fail(
             ERR_COMMAND,
             base,
-            format_args!("{what} at {base:#010x} is not a valid AVM: {e}"),
+            b"\x03 at \x01 is not a valid AVM: \x03 at offset \x02",
+            &[base, e.offset.unwrap_or(0) as u32],
+            &[what, error_what(&e.kind)],
         ),
     };
     let end = pack.end();
@@ -219,7 +280,9 @@ fn run() {
         fail(
             ERR_COMMAND,
             mb(OFF_VERSION),
-            format_args!("mailbox magic/version mismatch (want version {VERSION})"),
+            b"mailbox magic/version mismatch (want version \x02)",
+            &[VERSION],
+            &[],
         );
     }
     set_mb(OFF_STATE, STATE_RUNNING);
@@ -229,7 +292,9 @@ fn run() {
         Err(name) => fail(
             ERR_COMMAND,
             0,
-            format_args!("boot ROM function {name} not found"),
+            b"boot ROM function \x03 not found",
+            &[],
+            &[name],
         ),
     };
     rom.xip_up();
@@ -241,7 +306,9 @@ fn run() {
         fail(
             ERR_COMMAND,
             flash_size,
-            format_args!("bad flash size {flash_size:#x}"),
+            b"bad flash size \x01",
+            &[flash_size],
+            &[],
         );
     }
     if cache_start % 4 != 0
@@ -253,13 +320,15 @@ fn run() {
         fail(
             ERR_COMMAND,
             cache_start,
-            format_args!("bad cache region {cache_start:#010x}..{cache_end:#010x}"),
+            b"bad cache region \x01..\x01",
+            &[cache_start, cache_end],
+            &[],
         );
     }
     let target = match mb(OFF_TARGET) {
         0 => CodeTarget::Armv6m,
         1 => CodeTarget::Armv6mThumb2,
-        t => fail(ERR_COMMAND, t, format_args!("unknown code target {t}")),
+        t => fail(ERR_COMMAND, t, b"unknown code target \x02", &[t], &[]),
     };
     let (main_addr, lib_addr) = (mb(OFF_MAIN), mb(OFF_LIB));
     // Only the names may be written before the flash is opened for writing: build the AVM views
@@ -279,7 +348,9 @@ fn run() {
         fail(
             ERR_COMMAND,
             cache_start,
-            format_args!("cache region {cache_start:#010x} overlaps an AVM (ends {highest:#010x})"),
+            b"cache region \x01 overlaps an AVM (ends \x01)",
+            &[cache_start, highest],
+            &[],
         );
     }
     let names = [main.end_name, lib.as_ref().map_or(0, |l| l.end_name)];
@@ -292,7 +363,9 @@ fn run() {
         n => fail(
             ERR_COMMAND,
             n,
-            format_args!("first entry {n:#010x} is not inside the cache region"),
+            b"first entry \x01 is not inside the cache region",
+            &[n],
+            &[],
         ),
     };
     let mut written: u32 = 0;
@@ -303,7 +376,9 @@ fn run() {
             fail(
                 ERR_COMMAND,
                 count as u32,
-                format_args!("{count} modules, at most {MAX_RECORDS} per batch"),
+                b"\x02 modules, at most \x02 per batch",
+                &[count as u32, MAX_RECORDS as u32],
+                &[],
             );
         }
         for i in 0..count {
@@ -314,10 +389,18 @@ fn run() {
                     None => fail(
                         ERR_COMMAND,
                         i as u32,
-                        format_args!("module {i} is in lib.avm, but there is none"),
+                        b"module \x02 is in lib.avm, but there is none",
+                        &[i as u32],
+                        &[],
                     ),
                 },
-                n => fail(ERR_COMMAND, n, format_args!("module {i}: unknown AVM {n}")),
+                n => fail(
+                    ERR_COMMAND,
+                    n,
+                    b"module \x02: unknown AVM \x02",
+                    &[i as u32, n],
+                    &[],
+                ),
             };
             set_mb(OFF_CURRENT, i as u32);
             set_mb(rec(i, REC_STATUS), MOD_RUNNING);
@@ -368,6 +451,19 @@ fn run() {
 
 /// Program `END` over the end name at `name`: from `end`, or from what a program of `END` cut short
 /// by a power loss leaves (each byte still `end`'s or already `END`'s); anything else is refused.
+/// What a reader error is about, in a few words (the core's `Display` needs `core::fmt`).
+fn error_what(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Truncated { .. } => "truncated",
+        ErrorKind::BadMagic { expected } => expected,
+        ErrorKind::Invalid { what, .. }
+        | ErrorKind::Unsupported { what, .. }
+        | ErrorKind::LimitExceeded { what, .. }
+        | ErrorKind::OutOfMemory { what, .. } => what,
+        _ => "malformed",
+    }
+}
+
 fn mark_end_valid(flash: &mut RomFlash, name: u32) -> Result<(), FlashError> {
     let mut now = [0u8; 3];
     flash.read(name, &mut now)?;
@@ -386,10 +482,18 @@ fn flash_fail(e: FlashError, what: &str) -> ! {
         fail(
             ERR_CACHE_FULL,
             e.address,
-            format_args!("cache region too small: {what} needs {:#010x}", e.address),
+            b"cache region too small: \x03 needs \x01",
+            &[e.address],
+            &[what],
         )
     }
-    fail(ERR_FLASH, e.address, format_args!("{what}: {e}"))
+    fail(
+        ERR_FLASH,
+        e.address,
+        b"\x03: flash at \x01: \x03",
+        &[e.address],
+        &[what, e.kind.describe()],
+    )
 }
 
 fn sink_fail(e: SinkError, entry: u32) -> ! {
@@ -397,15 +501,26 @@ fn sink_fail(e: SinkError, entry: u32) -> ! {
         SinkError::Full { offset } => fail(
             ERR_CACHE_FULL,
             entry,
-            format_args!(
-                "cache region too small: the entry at {entry:#010x} needs more than {offset} bytes"
-            ),
+            b"cache region too small: the entry at \x01 needs more than \x02 bytes",
+            &[entry, offset as u32],
+            &[],
         ),
-        other => fail(
-            ERR_FLASH,
-            entry,
-            format_args!("writing the entry at {entry:#010x}: {other:?}"),
-        ),
+        other => {
+            let (what, n) = match other {
+                SinkError::Full { offset } => ("full at offset ", offset),
+                SinkError::NotErased { offset } => ("patch over cleared bits at offset ", offset),
+                SinkError::OutOfRange { offset } => ("patch out of range at offset ", offset),
+                SinkError::Device { offset } => ("device error at offset ", offset),
+                SinkError::OutOfMemory { bytes } => ("out of memory, bytes wanted: ", bytes),
+            };
+            fail(
+                ERR_FLASH,
+                entry,
+                b"writing the entry at \x01: \x03\x02",
+                &[entry, n as u32],
+                &[what],
+            )
+        }
     }
 }
 
@@ -478,6 +593,7 @@ fn compile_one(
     result
 }
 
+#[inline(never)]
 fn compile_entry(
     flash: &mut RomFlash,
     avm: &Avm,

@@ -498,3 +498,31 @@ fn run_once(
         }
     }
 }
+
+#[cfg(test)]
+mod size_tests {
+    use super::{loader_sections, LOADER_ELF};
+
+    /// Bytes the loader's image (code, read-only data, data with zeroed data) may take: issue 8's
+    /// goal, 128 KiB (the image is 129,583 bytes at this writing).
+    const LOADER_IMAGE_BUDGET: u32 = 128 * 1024;
+
+    #[test]
+    fn the_loader_image_stays_within_its_budget() {
+        if LOADER_ELF.is_empty() {
+            assert!(
+                !std::env::var("CI").is_ok_and(|v| v == "true"),
+                "built without the device loader (AVM_JIT_NO_DEVICE_LOADER=1) under CI"
+            );
+            eprintln!("skipped: avm-jit was built without the device loader");
+            return;
+        }
+        let (text, data) = loader_sections(LOADER_ELF).expect("the loader ELF's section headers");
+        assert!(
+            text + data <= LOADER_IMAGE_BUDGET,
+            "the device loader's image is {} bytes ({text} of code and read-only data, {data} of \
+             data): over its budget of {LOADER_IMAGE_BUDGET}",
+            text + data
+        );
+    }
+}

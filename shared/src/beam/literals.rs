@@ -121,6 +121,7 @@ impl<'a> Literals<'a> {
 /// the decompressor's state): the data inflated so far, shorter when the stream ends early; a
 /// stream that would go on past `declared` bytes, or is corrupt, is an error. `offset` is the
 /// chunk's file offset.
+#[cfg(feature = "inflate")]
 fn inflate_zlib(input: &[u8], declared: usize, offset: usize) -> Result<Vec<u8>> {
     use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
     use miniz_oxide::inflate::TINFLStatus;
@@ -138,6 +139,16 @@ fn inflate_zlib(input: &[u8], declared: usize, offset: usize) -> Result<Vec<u8>>
     }
     out.truncate(written);
     Ok(out)
+}
+
+/// Without the `inflate` feature (the device loader) a compressed table is refused.
+#[cfg(not(feature = "inflate"))]
+fn inflate_zlib(_input: &[u8], declared: usize, offset: usize) -> Result<Vec<u8>> {
+    Err(Error::unsupported(
+        offset,
+        "compressed literal table (LitT; pack the module with LitU)",
+        declared as u64,
+    ))
 }
 
 /// Checks the table layout and returns where each term starts; `offset` is the file offset of

@@ -184,6 +184,7 @@ fn second_operand(arg: Operand) -> Option<(Operand, Range)> {
 
 /// `gc_bif2`: `Dest = Module:Function(Arg1, Arg2)` through BIF `bif`, or inline when types allow.
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(target_os = "none", inline(never))]
 pub(crate) fn op_gc_bif2<B: Backend>(
     b: &mut B,
     fail_label: u32,
@@ -252,6 +253,7 @@ struct GcBif2 {
 }
 
 /// Call the BIF through the imported-BIF table.
+#[cfg_attr(target_os = "none", inline(never))]
 fn op_gc_bif2_default<B: Backend>(
     b: &mut B,
     args: &GcBif2,
@@ -286,6 +288,7 @@ fn call_gc_bif<B: Backend>(b: &mut B, args: &GcBif2, operands: &[Arg]) -> Result
 
 /// `gc_bif1`: `Dest = Module:Function(Arg)`; `byte_size` of a known binary is read inline.
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(target_os = "none", inline(never))]
 pub(crate) fn op_gc_bif1<B: Backend>(
     b: &mut B,
     fail_label: u32,
@@ -309,6 +312,7 @@ pub(crate) fn op_gc_bif1<B: Backend>(
 }
 
 /// The byte size of a binary is the word after its header: tag it as a small integer.
+#[cfg_attr(target_os = "none", inline(never))]
 fn op_gc_bif1_byte_size_binary<B: Backend>(b: &mut B, arg: Operand, dest: Dest) -> Result<()> {
     let reg = b.move_to_native_register(arg.val()?);
     let reg = b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
@@ -383,6 +387,7 @@ impl AluOp {
     }
 }
 
+#[cfg_attr(target_os = "none", inline(never))]
 fn op_gc_bif2_alu<B: Backend>(
     b: &mut B,
     op: AluOp,
@@ -413,6 +418,7 @@ fn op_gc_bif2_alu<B: Backend>(
     Ok(())
 }
 
+#[cfg_attr(target_os = "none", inline(never))]
 fn op_gc_bif2_mul<B: Backend>(
     b: &mut B,
     args: &GcBif2,
@@ -465,6 +471,7 @@ impl ShiftOp {
     }
 }
 
+#[cfg_attr(target_os = "none", inline(never))]
 fn op_gc_bif2_shift<B: Backend>(
     b: &mut B,
     op: ShiftOp,
@@ -534,6 +541,7 @@ fn store_divided<B: Backend>(b: &mut B, result: Reg, reg1: Reg, reg2: Reg, dest:
 }
 
 /// `div`/`rem` with the divide instruction (the power-of-two cases are handled by the callers).
+#[cfg_attr(target_os = "none", inline(never))]
 fn op_gc_bif2_divide<B: Backend>(
     b: &mut B,
     op: DivOp,
@@ -563,6 +571,7 @@ fn op_gc_bif2_divide<B: Backend>(
 
 /// `div`/`rem`: by a power of two as a shift/mask when the dividend is non-negative, else with
 /// the divide instruction.
+#[cfg_attr(target_os = "none", inline(never))]
 fn op_gc_bif2_div_rem<B: Backend>(
     b: &mut B,
     op: DivOp,
@@ -599,6 +608,7 @@ fn op_gc_bif2_div_rem<B: Backend>(
 
 /// `is_ge`: jump to `label` unless `arg1 >= arg2`. Inline when one side is a typed integer and
 /// the other an immediate; a big integer on the typed side decides by its sign.
+#[cfg_attr(target_os = "none", inline(never))]
 pub(crate) fn op_is_ge<B: Backend>(
     b: &mut B,
     label: u32,

@@ -89,11 +89,13 @@ impl CreatedBin {
     }
 }
 
+#[cfg_attr(target_os = "none", inline(never))]
 fn checked_mul(a: i64, b: i64) -> Result<i64> {
     a.checked_mul(b)
         .ok_or_else(|| unsupported("bit size overflows"))
 }
 
+#[cfg_attr(target_os = "none", inline(never))]
 fn checked_add(a: i64, b: i64) -> Result<i64> {
     a.checked_add(b)
         .ok_or_else(|| unsupported("bit size overflows"))
@@ -136,6 +138,7 @@ fn raise_badarg_or_jump<B: Backend>(b: &mut B, fail: u32) {
 /// size in bits to the sizes known at compile time (`acc_literal_size`) or at run time
 /// (`acc_size_reg`).
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(target_os = "none", inline(never))]
 pub(crate) fn first_pass_bs_create_bin_compute_size<B: Backend>(
     b: &mut B,
     atom_type: SegmentType,
@@ -295,6 +298,7 @@ fn binary_bit_size<B: Backend>(b: &mut B, src: Val) -> Reg {
 /// Second pass of `bs_create_bin` over one segment: write the value at `offset` (in bits) of
 /// the binary; returns the new offset and the binary (created here when reused).
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(target_os = "none", inline(never))]
 pub(crate) fn first_pass_bs_create_bin_insert_value<B: Backend>(
     b: &mut B,
     atom_type: SegmentType,

@@ -250,6 +250,10 @@ impl Names {
     pub(crate) fn lookup<E: ModuleEnv>(env: &E, function: Option<(u32, u32)>) -> Option<NamesBox> {
         // Names are a courtesy: when the heap is full (often the very error being reported)
         // the message goes without them rather than failing again.
+        // Without the `error-names` feature (the device loader) there are none.
+        if !cfg!(feature = "error-names") {
+            return None;
+        }
         let text = |index: u32| {
             env.atom(index)
                 .and_then(|bytes| crate::mem::try_lossy_string(bytes, "error names").ok())
@@ -335,6 +339,7 @@ const CODE_HEADER_SIZE: usize = 20;
 /// Compile a module's `Code` chunk (`code_chunk` is the chunk's data, found at
 /// `code_chunk_file_offset` in the file): jump table, every instruction, the labels and lines
 /// tables, then flush. Returns the backend (holding the output) and the label count.
+#[cfg_attr(target_os = "none", inline(never))]
 pub fn compile_module<B: Backend, E: ModuleEnv>(
     code_chunk: &[u8],
     code_chunk_file_offset: usize,

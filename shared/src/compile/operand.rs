@@ -19,7 +19,8 @@ pub enum Dest {
 }
 
 impl From<Dest> for Val {
-    #[inline]
+    #[cfg_attr(not(target_os = "none"), inline)]
+    #[cfg_attr(target_os = "none", inline(never))]
     fn from(d: Dest) -> Val {
         match d {
             Dest::X(n) => Val::X(n),
@@ -55,7 +56,8 @@ pub enum Operand {
 }
 
 impl From<Dest> for Operand {
-    #[inline]
+    #[cfg_attr(not(target_os = "none"), inline)]
+    #[cfg_attr(target_os = "none", inline(never))]
     fn from(d: Dest) -> Operand {
         match d {
             Dest::X(n) => Operand::X(n),

@@ -38,14 +38,21 @@ impl FlashError {
     }
 }
 
-impl fmt::Display for FlashError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.kind {
+impl FlashErrorKind {
+    /// What went wrong, in words (the device loader writes it without `core::fmt`).
+    pub const fn describe(self) -> &'static str {
+        match self {
             FlashErrorKind::OutOfBounds => "outside the flash",
             FlashErrorKind::Unaligned => "erase range not aligned to 4 KiB sectors",
             FlashErrorKind::NotErased => "programming over bytes that are not erased",
             FlashErrorKind::Device => "device error",
-        };
+        }
+    }
+}
+
+impl fmt::Display for FlashError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = self.kind.describe();
         write!(f, "flash at {:#010x}: {what}", self.address)
     }
 }

@@ -64,6 +64,7 @@ impl CodeTarget {
 /// holds whatever precedes the jump table. The one place that maps a code variant to a backend
 /// (backends are generic, not trait objects, so this is a match rather than a table). Returns the
 /// sink and the label count.
+#[cfg_attr(target_os = "none", inline(never))]
 pub fn compile<S: CodeSink, E: ModuleEnv>(
     target: CodeTarget,
     code: &[u8],

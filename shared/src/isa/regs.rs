@@ -170,7 +170,8 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
     }
 
     /// Forget `reg` (it was clobbered).
-    #[inline]
+    #[cfg_attr(not(target_os = "none"), inline)]
+    #[cfg_attr(target_os = "none", inline(never))]
     pub fn invalidate_reg(&mut self, reg: Reg) {
         if let Some(i) = slot::<N>(reg) {
             self.tags[i] = UNTRACKED;

@@ -55,6 +55,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
 
     /// `bs_create_bin`: a size pass checking each segment's type, one allocation, then an
     /// insertion pass decoding the segments again.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(crate) fn op_bs_create_bin(&mut self, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let at = cur.file_offset();
@@ -190,6 +191,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `bs_match`: the command list on a match state, keeping binary and offset in registers.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(crate) fn op_bs_match(&mut self, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let match_state = self.decode_compact_term(cur)?;
@@ -209,6 +211,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `bs_get_tail`: the rest of the matched binary as a sub-binary.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(crate) fn op_bs_get_tail(&mut self, cur: &mut Cursor) -> Result<()> {
         let src = self.decode_typed_compact_term(cur)?;
         let dest = decode_dest(&mut self.b, cur)?;
@@ -236,6 +239,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `bs_get_binary2`: a byte-aligned sub-binary of `Size` bytes (or the rest, for `all`).
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(crate) fn op_bs_get_binary2(&mut self, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let src = self.decode_typed_compact_term(cur)?;

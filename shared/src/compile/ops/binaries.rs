@@ -4,6 +4,7 @@ use super::*;
 
 impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// `bs_get_position`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bs_get_position(&mut self, cur: &mut Cursor) -> Result<()> {
         let src = self.decode_compact_term(cur)?.val()?;
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
@@ -18,6 +19,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `bs_start_match3`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bs_start_match3(&mut self, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let src = self.decode_compact_term(cur)?;
@@ -29,6 +31,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `bs_start_match4`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bs_start_match4(&mut self, cur: &mut Cursor) -> Result<()> {
         let fail = self.decode_atom_or_label(cur)?;
         let live = decode_literal(cur)?;
@@ -46,6 +49,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `bs_set_position`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bs_set_position(&mut self, cur: &mut Cursor) -> Result<()> {
         let src = self.decode_typed_compact_term(cur)?;
         let pos = self.decode_typed_compact_term(cur)?;
@@ -57,6 +61,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `bs_test_tail2`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bs_test_tail2(&mut self, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let src = self.decode_typed_compact_term(cur)?;
@@ -74,6 +79,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `bs_test_unit`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bs_test_unit(&mut self, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let src = self.decode_typed_compact_term(cur)?;
@@ -92,6 +98,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `bs_match_string`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bs_match_string(&mut self, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let src = self.decode_typed_compact_term(cur)?;
@@ -119,6 +126,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `bs_skip_bits2`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bs_skip_bits2(&mut self, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let src = self.decode_typed_compact_term(cur)?;
@@ -140,6 +148,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `bs_get_integer2`, `bs_get_float2`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bs_get_integer2_or_bs_get_float2(
         &mut self,
         op: u8,
@@ -197,6 +206,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `bs_get_utf8`, `bs_skip_utf8`, `bs_get_utf16`, `bs_skip_utf16`, `bs_get_utf32`, `bs_skip_utf32`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bs_get_utf8(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let src = self.decode_compact_term(cur)?.free()?;
@@ -232,6 +242,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bs_init_writable(&mut self) {
         let heap_size = term_binary_heap_size_imm::<B>(0);
         let ensured = self.b.call_primitive(

@@ -4,6 +4,7 @@ use super::*;
 
 impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// `call`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_call(&mut self, cur: &mut Cursor) -> Result<()> {
         decode_literal(cur)?;
         let label = decode_label(cur)?;
@@ -12,6 +13,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `call_only`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_call_only(&mut self, cur: &mut Cursor) -> Result<()> {
         decode_literal(cur)?;
         let label = decode_label(cur)?;
@@ -20,6 +22,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `bif0`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bif0(&mut self, cur: &mut Cursor) -> Result<()> {
         let bif = decode_literal(cur)?;
         let func = self
@@ -33,6 +36,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `allocate`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_allocate(&mut self, cur: &mut Cursor) -> Result<()> {
         let stack_need = decode_literal(cur)?;
         let live = decode_literal(cur)?;
@@ -41,6 +45,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `allocate_heap`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_allocate_heap(&mut self, cur: &mut Cursor) -> Result<()> {
         let stack_need = decode_literal(cur)?;
         let heap_need = decode_allocator_list(&mut self.b, cur)?;
@@ -50,6 +55,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `test_heap`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_test_heap(&mut self, cur: &mut Cursor) -> Result<()> {
         let heap_need = decode_allocator_list(&mut self.b, cur)?;
         let live = decode_literal(cur)?;
@@ -62,6 +68,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `deallocate`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_deallocate(&mut self, cur: &mut Cursor) -> Result<()> {
         let words = decode_literal(cur)?;
         let result = self
@@ -72,6 +79,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `trim`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_trim(&mut self, cur: &mut Cursor) -> Result<()> {
         let words = decode_literal_i64(cur)?;
         decode_literal(cur)?;
@@ -80,6 +88,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `init_yregs`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_init_yregs(&mut self, cur: &mut Cursor) -> Result<()> {
         let count = decode_extended_list_header(cur)?;
         for _ in 0..count {
@@ -91,6 +100,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `call_fun`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_call_fun(&mut self, cur: &mut Cursor) -> Result<()> {
         let at = cur.file_offset();
         let args_count = decode_literal(cur)?;
@@ -106,6 +116,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `call_fun2`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_call_fun2(&mut self, cur: &mut Cursor) -> Result<()> {
         let tag = self.decode_compact_term(cur)?;
         let args_count = decode_literal(cur)?;
@@ -123,6 +134,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `apply`, `apply_last`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_apply_or_apply_last(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let arity = decode_literal(cur)?;
         let words = if op == opcodes::APPLY_LAST {
@@ -156,6 +168,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `gc_bif1`, `gc_bif2`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_gc_bif1_or_gc_bif2(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let live = decode_literal(cur)?;
@@ -225,6 +238,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
 
     /// `call_ext`, `call_ext_last` and `call_ext_only`: call import `index` through the runtime
     /// (which also deallocates the frame of a last call).
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_call_ext(&mut self, cur: &mut Cursor, kind: ExtCall) -> Result<()> {
         let arity = decode_literal(cur)?;
         let index = decode_literal(cur)?;
@@ -242,6 +256,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_call_last(&mut self, cur: &mut Cursor) -> Result<()> {
         decode_literal(cur)?;
         let label = decode_label(cur)?;
@@ -279,6 +294,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         handle_error_if(&mut self.b, is_false(freed(result)));
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bif(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let bif = decode_literal(cur)?;
@@ -301,6 +317,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_return(&mut self) {
         let cp = self.b.move_to_native_register(Val::Cp);
         let module_index = self.b.get_module_index();
@@ -344,6 +361,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         h::memory_ensure_free_with_extra_root(&mut self.b, src, live, freed(heap_words))
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_gc_bif3(&mut self, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let live = decode_literal(cur)?;

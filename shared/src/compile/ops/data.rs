@@ -4,6 +4,7 @@ use super::*;
 
 impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// `move`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_move(&mut self, cur: &mut Cursor) -> Result<()> {
         let src = self.decode_compact_term(cur)?.val()?;
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
@@ -13,6 +14,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `get_list`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_get_list(&mut self, cur: &mut Cursor) -> Result<()> {
         let list = self.decode_compact_term(cur)?.val()?;
         let head: Val = decode_dest(&mut self.b, cur)?.into();
@@ -30,6 +32,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `get_tuple_element`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_get_tuple_element(&mut self, cur: &mut Cursor) -> Result<()> {
         let src = self.decode_compact_term(cur)?.val()?;
         let element = decode_literal_i64(cur)?;
@@ -43,6 +46,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `set_tuple_element`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_set_tuple_element(&mut self, cur: &mut Cursor) -> Result<()> {
         let element = self.decode_compact_term(cur)?.val()?;
         let tuple = self.decode_compact_term(cur)?.val()?;
@@ -56,6 +60,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `put_list`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_put_list(&mut self, cur: &mut Cursor) -> Result<()> {
         let head = self.decode_compact_term(cur)?.free()?;
         let tail = self.decode_compact_term(cur)?.free()?;
@@ -68,6 +73,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `get_hd`, `get_tl`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_get_hd_or_get_tl(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let src = self.decode_compact_term(cur)?.val()?;
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
@@ -85,6 +91,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `swap`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_swap(&mut self, cur: &mut Cursor) -> Result<()> {
         let a: Val = decode_dest(&mut self.b, cur)?.into();
         let b_: Val = decode_dest(&mut self.b, cur)?.into();
@@ -95,6 +102,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_put_tuple2(&mut self, cur: &mut Cursor) -> Result<()> {
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
         let size = decode_extended_list_header(cur)?;
@@ -114,6 +122,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_make_fun3(&mut self, cur: &mut Cursor) -> Result<()> {
         let fun_index = decode_literal(cur)?;
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
@@ -134,6 +143,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_update_record(&mut self, cur: &mut Cursor) -> Result<()> {
         let at = cur.file_offset();
         let hint = decode_atom(cur)?;

@@ -4,6 +4,7 @@ use super::*;
 
 impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// `catch_end`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_catch_end(&mut self, cur: &mut Cursor) -> Result<()> {
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
         self.b.move_to_vm_register(imm(TERM_NIL), dest);
@@ -14,6 +15,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `badmatch`, `case_end`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_badmatch_or_case_end(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let reason = if op == opcodes::BADMATCH {
             BADMATCH_ATOM
@@ -29,6 +31,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `try_case_end`, `badrecord`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_try_case_end_or_badrecord(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let reason = if op == opcodes::BADRECORD {
             BADRECORD_ATOM
@@ -45,12 +48,14 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `if_end`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_if_end(&mut self) -> Result<()> {
         raise_error(&mut self.b, IF_CLAUSE_ATOM);
         Ok(())
     }
 
     /// `try_end`, `try_case`, `recv_marker_reserve`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_try_end(&mut self, cur: &mut Cursor) -> Result<()> {
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
         self.b.move_to_vm_register(imm(TERM_NIL), dest);
@@ -59,6 +64,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `raise`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_raise(&mut self, cur: &mut Cursor) -> Result<()> {
         let stacktrace = self.decode_compact_term(cur)?.keep()?;
         let value = self.decode_compact_term(cur)?.keep()?;
@@ -68,6 +74,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `build_stacktrace`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_build_stacktrace(&mut self) -> Result<()> {
         let result = self.b.call_primitive(PRIM_STACKTRACE_BUILD, &[CTX]);
         self.b.move_to_vm_register(kept(result), Val::X(0));
@@ -76,6 +83,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `raw_raise`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_raw_raise(&mut self) -> Result<()> {
         let class = self.b.move_to_native_register(Val::X(0));
         for (atom, free) in [
@@ -93,6 +101,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `catch`, `try`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_catch_or_try(&mut self, cur: &mut Cursor) -> Result<()> {
         let dest = decode_dest(&mut self.b, cur)?;
         let label = decode_label(cur)?;

@@ -4,6 +4,7 @@ use super::*;
 
 impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// `fnegate`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_fnegate(&mut self, cur: &mut Cursor) -> Result<()> {
         decode_label(cur)?;
         let fp1 = decode_fp_register(cur)?;
@@ -15,6 +16,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_fmove(&mut self, cur: &mut Cursor) -> Result<()> {
         if cur.peek()? == EXT_FP_REGISTER {
             // From a float register to a term.
@@ -39,6 +41,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_fconv(&mut self, cur: &mut Cursor) -> Result<()> {
         let src = self.decode_compact_term(cur)?.val()?;
         let reg = self.b.move_to_native_register(src);

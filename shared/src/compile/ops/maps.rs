@@ -35,6 +35,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_put_map_assoc(&mut self, cur: &mut Cursor) -> Result<()> {
         decode_label(cur)?;
         let src = self.decode_compact_term(cur)?.val()?;
@@ -101,6 +102,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_put_map_exact(&mut self, cur: &mut Cursor) -> Result<()> {
         decode_label(cur)?;
         let src = self.decode_compact_term(cur)?.val()?;
@@ -148,6 +150,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         pos
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_has_map_fields(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let src = self.decode_compact_term(cur)?.val()?;
@@ -165,6 +168,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_get_map_elements(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let src = self.decode_compact_term(cur)?.val()?;

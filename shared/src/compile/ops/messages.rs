@@ -4,6 +4,7 @@ use super::*;
 
 impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// `send`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_send(&mut self) -> Result<()> {
         let result = self.b.call_primitive(PRIM_SEND, &[CTX, JIT_STATE]);
         handle_error_if(&mut self.b, is_false(freed(result)));
@@ -11,6 +12,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `remove_message`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_remove_message(&mut self) -> Result<()> {
         let reg = self.b.call_primitive(PRIM_CANCEL_TIMEOUT, &[CTX]);
         self.b.free_native_registers(&[r(reg)]);
@@ -24,6 +26,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `timeout`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_timeout(&mut self) -> Result<()> {
         let reg = self.b.call_primitive(PRIM_TIMEOUT, &[CTX]);
         self.b.free_native_registers(&[r(reg)]);
@@ -31,6 +34,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `loop_rec`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_loop_rec(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let result = self
@@ -46,6 +50,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `loop_rec_end`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_loop_rec_end(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let result = self
@@ -59,6 +64,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `wait`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_wait(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         self.b.set_continuation_to_label(label);
@@ -68,6 +74,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `recv_marker_bind`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_recv_marker_bind(&mut self, cur: &mut Cursor) -> Result<()> {
         let a: Val = decode_dest(&mut self.b, cur)?.into();
         let b_: Val = decode_dest(&mut self.b, cur)?.into();
@@ -76,6 +83,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `recv_marker_clear`, `recv_marker_use`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_recv_marker_clear_or_recv_marker_use(
         &mut self,
         cur: &mut Cursor,
@@ -85,6 +93,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_wait_timeout(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let continuation = self.b.set_continuation_to_offset();

@@ -48,6 +48,7 @@ fn to_i64(v: u64, at: usize) -> Result<i64> {
 
 impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// Lower every instruction until `int_call_end`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(crate) fn first_pass(
         &mut self,
         cur: &mut Cursor,
@@ -91,6 +92,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
 
     /// One instruction (the opcode byte is already read): the one dispatch, with one method per
     /// BEAM instruction (or per family of instructions sharing a lowering, given `op`).
+    #[cfg_attr(target_os = "none", inline(never))]
     fn lower(&mut self, op: u8, cur: &mut Cursor) -> Result<Step> {
         match op {
             opcodes::LABEL => self.op_label(cur)?,
@@ -224,6 +226,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `int_code_end`.
+    #[cfg_attr(target_os = "none", inline(never))]
     fn op_int_code_end(&mut self, cur: &mut Cursor) -> Result<Step> {
         if !cur.is_empty() {
             // The reference only accepts int_call_end as the very last byte.
@@ -237,6 +240,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `jump`.
+    #[cfg_attr(target_os = "none", inline(never))]
     fn op_jump(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         self.tail_call_only(label);
@@ -244,6 +248,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `line`.
+    #[cfg_attr(target_os = "none", inline(never))]
     fn op_line(&mut self, cur: &mut Cursor) -> Result<()> {
         let at = cur.file_offset();
         let line = decode_literal(cur)?;
@@ -256,6 +261,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `label`: place it.
+    #[cfg_attr(target_os = "none", inline(never))]
     fn op_label(&mut self, cur: &mut Cursor) -> Result<()> {
         let at = cur.file_offset();
         let label = decode_literal(cur)?;
@@ -274,6 +280,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `func_info`: raise `function_clause`; every function shares the first raise sequence.
+    #[cfg_attr(target_os = "none", inline(never))]
     fn op_func_info(&mut self, cur: &mut Cursor) -> Result<()> {
         decode_atom(cur)?;
         let function = decode_atom(cur)?;

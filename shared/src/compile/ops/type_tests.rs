@@ -4,6 +4,7 @@ use super::*;
 
 impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// `is_atom`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_atom(&mut self, cur: &mut Cursor) -> Result<()> {
         let (label, reg) = self.label_and_native(cur)?;
         let cond = masked(
@@ -17,12 +18,14 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `is_reference`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_reference(&mut self, cur: &mut Cursor) -> Result<()> {
         self.op_is_boxed_one_of(cur, &[TERM_BOXED_REF, TERM_BOXED_EXTERNAL_REF])?;
         Ok(())
     }
 
     /// `is_nil`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_nil(&mut self, cur: &mut Cursor) -> Result<()> {
         let (label, reg) = self.label_and_native(cur)?;
         cond_jump_to_label(&mut self.b, cmp(kept(reg), CmpOp::Ne, imm(TERM_NIL)), label);
@@ -31,6 +34,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `is_list`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_list(&mut self, cur: &mut Cursor) -> Result<()> {
         let (label, reg) = self.label_and_native(cur)?;
         let conds = [
@@ -42,6 +46,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `is_nonempty_list`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_nonempty_list(&mut self, cur: &mut Cursor) -> Result<()> {
         let (label, reg) = self.label_and_native(cur)?;
         let cond = masked(freed(reg), TERM_PRIMARY_MASK, CmpOp::Ne, TERM_PRIMARY_LIST);
@@ -50,6 +55,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `is_boolean`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_boolean(&mut self, cur: &mut Cursor) -> Result<()> {
         let (label, reg) = self.label_and_native(cur)?;
         let conds = [
@@ -62,6 +68,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `is_tuple`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_tuple(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let arg = self.decode_compact_term(cur)?;
@@ -72,6 +79,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `test_arity`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_test_arity(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let arg = self.decode_compact_term(cur)?.val()?;
@@ -89,6 +97,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `is_ge`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_ge(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let arg1 = self.decode_typed_compact_term(cur)?;
@@ -98,6 +107,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `is_integer`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_integer(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let arg = self.decode_compact_term(cur)?.free()?;
@@ -106,6 +116,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `is_float`, `is_function`, `is_map`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_float(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let tag = match op {
             opcodes::IS_FLOAT => TERM_BOXED_FLOAT,
@@ -119,6 +130,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `is_number`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_number(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let arg = self.decode_compact_term(cur)?.free()?;
@@ -134,6 +146,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `is_pid`, `is_port`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_pid_or_is_port(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let (imm_tag, boxed_tag) = if op == opcodes::IS_PID {
             (TERM_PID_TAG, TERM_BOXED_EXTERNAL_PID)
@@ -147,6 +160,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `is_binary`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_binary(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let arg = self.decode_compact_term(cur)?.val()?;
@@ -156,6 +170,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `is_lt`, `is_equal`, `is_not_equal`, `is_eq_exact`, `is_ne_exact`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_compare(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let arg1 = self.decode_compact_term(cur)?;
@@ -210,6 +225,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// `is_reference`, `is_bitstr`: boxed, with a boxed tag among `tags`.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_boxed_one_of(&mut self, cur: &mut Cursor, tags: &[i64]) -> Result<()> {
         let (label, reg) = self.label_and_native(cur)?;
         let cond = masked(kept(reg), TERM_PRIMARY_MASK, CmpOp::Ne, TERM_PRIMARY_BOXED);
@@ -235,6 +251,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_select_val(&mut self, cur: &mut Cursor) -> Result<()> {
         let src = self.decode_compact_term(cur)?.keep()?;
         let default = decode_label(cur)?;
@@ -260,6 +277,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_select_tuple_arity(&mut self, cur: &mut Cursor) -> Result<()> {
         let src = self.decode_compact_term(cur)?.free()?;
         let default = decode_label(cur)?;
@@ -275,6 +293,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_tagged_tuple(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let arg = self.decode_compact_term(cur)?.val()?;
@@ -310,6 +329,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_function2(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let arg = self.decode_compact_term(cur)?.val()?;

@@ -208,7 +208,8 @@ fn low_triple(base: u16, rd: Reg, rn: Reg, rm: Reg) -> AsmResult {
 // ---- arithmetic ---------------------------------------------------------------------------
 
 /// `ADD Rd, Rm` (any registers, flags untouched).
-#[inline]
+#[cfg_attr(not(target_os = "none"), inline)]
+#[cfg_attr(target_os = "none", inline(never))]
 pub const fn add_hi(rd: Reg, rm: Reg) -> Insn {
     let d = num(rd);
     Insn::narrow(0x4400 | ((d >> 3) << 7) | (num(rm) << 3) | (d & 7))
@@ -387,7 +388,8 @@ pub const fn mov(rd: Reg, rm: Reg) -> Insn {
 }
 
 /// `MOVS Rd, #imm` (0..=255).
-#[inline]
+#[cfg_attr(not(target_os = "none"), inline)]
+#[cfg_attr(target_os = "none", inline(never))]
 pub fn movs_imm(rd: Reg, imm: i64) -> AsmResult {
     let d = low(rd)?;
     Ok(Insn::narrow(0x2000 | (d << 8) | scaled(imm, 255, 1)?))
