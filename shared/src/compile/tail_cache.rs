@@ -108,8 +108,13 @@ impl TailCache {
         Ok(())
     }
 
+    /// Double the index. The entries alone rebuild it, so the old index goes first: growing
+    /// never holds both (if the new one cannot be had, the cache is left without an index, and
+    /// the out-of-memory error ends the compile).
     fn grow(&mut self) -> Result<(), AllocError> {
-        let size = (self.index.len() * 2).max(16);
+        // Double (sized by the entries, so also right after a failed growth).
+        let size = ((self.entries.len() + 1) * 2).next_power_of_two().max(16);
+        self.index = Vec::new();
         let mut index = mem::try_with_capacity(size, "tail call cache index")?;
         index.resize(size, EMPTY);
         self.index = index;

@@ -136,7 +136,7 @@ impl<U: Copy> PendingBranches<U> {
 
     /// Queue `branch` on the chain whose newest slot is `head` (`NIL`: an empty chain); returns
     /// the chain's new head, below [`MAX_SLOTS`].
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_chain(&mut self, head: u32, branch: Waiting<U>) -> Result<u32, AllocError> {
         if self.free.is_none() {
             self.slots.reserve_one()?;
