@@ -326,8 +326,8 @@ fn run() {
         );
     }
     let target = match mb(OFF_TARGET) {
+        // The RP2040's variant only: the core is built without Thumb-2 (see Cargo.toml).
         0 => CodeTarget::Armv6m,
-        1 => CodeTarget::Armv6mThumb2,
         t => fail(ERR_COMMAND, t, b"unknown code target \x02", &[t], &[]),
     };
     let (main_addr, lib_addr) = (mb(OFF_MAIN), mb(OFF_LIB));

@@ -198,10 +198,8 @@ impl NorFlash for RomFlash {
                 .slice(at, (stop - at) as usize)
                 .ok_or(FlashError::new(FlashErrorKind::OutOfBounds, at))?;
             let new = &data[(at - address) as usize..(stop - address) as usize];
-            if !only_clears_bits(old, new) {
-                let i = old.iter().zip(new).position(|(o, n)| o & n != *n);
-                let i = i.unwrap_or(0) as u32;
-                return Err(FlashError::new(FlashErrorKind::NotErased, at + i));
+            if let Some(i) = old.iter().zip(new).position(|(o, n)| o & n != *n) {
+                return Err(FlashError::new(FlashErrorKind::NotErased, at + i as u32));
             }
             buf[(at - page) as usize..(stop - page) as usize].copy_from_slice(new);
             let offset = page - FLASH_BASE;
@@ -212,19 +210,5 @@ impl NorFlash for RomFlash {
             at = stop;
         }
         Ok(())
-    }
-}
-
-/// Whether programming `new` over `old` only clears bits, a word at a time where both are
-/// word-aligned (whole pages from the code sink are).
-fn only_clears_bits(old: &[u8], new: &[u8]) -> bool {
-    // SAFETY: any bytes are valid u32s; align_to only splits off the unaligned ends.
-    let ((oh, ow, ot), (nh, nw, nt)) = unsafe { (old.align_to::<u32>(), new.align_to::<u32>()) };
-    if oh.is_empty() && nh.is_empty() && ow.len() == nw.len() {
-        let words = ow.iter().zip(nw).fold(0, |acc, (o, n)| acc | (n & !o));
-        let rest = ot.iter().zip(nt).fold(0, |acc, (o, n)| acc | (n & !o));
-        words == 0 && rest == 0
-    } else {
-        old.iter().zip(new).all(|(o, n)| o & n == *n)
     }
 }

@@ -10,7 +10,7 @@ pub mod regs;
 pub mod riscv32;
 
 use crate::abi::jit;
-use crate::compile::{compile_module, CompileError, ModuleEnv};
+use crate::compile::{compile_module, CompileError, CompileErrorKind, ModuleEnv};
 use crate::stream::CodeSink;
 use armv6m::Armv6m;
 use riscv32::Riscv32;
@@ -73,6 +73,18 @@ pub fn compile<S: CodeSink, E: ModuleEnv>(
     sink: S,
 ) -> Result<(S, u32), CompileError> {
     match target {
+        CodeTarget::Armv6mThumb2 if !cfg!(feature = "thumb2") => Err(CompileError {
+            kind: CompileErrorKind::BadHeader(crate::Error::unsupported(
+                code_offset,
+                "code target armv6m+thumb2 (core built without the thumb2 feature)",
+                0,
+            )),
+            offset: code_offset,
+            opcode: None,
+            function: None,
+            label: None,
+            names: None,
+        }),
         CodeTarget::Armv6m | CodeTarget::Armv6mThumb2 => {
             let backend = Armv6m::new(target.variant().into(), sink);
             // `compile_module` reports the backend's sticky error itself, after the final flush.

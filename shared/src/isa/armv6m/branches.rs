@@ -32,7 +32,7 @@ impl<S: CodeSink> Armv6m<S> {
     pub(super) fn jump_table(&mut self, labels_count: u32) {
         self.jump_table_start = self.cur_offset();
         let mut entry = Code::new();
-        if self.thumb2 {
+        if self.thumb2() {
             entry.push(asm::push(&PROLOGUE_REGS));
             entry.extend(&[0xFF; 4]);
         } else {
@@ -73,7 +73,7 @@ impl<S: CodeSink> Armv6m<S> {
             return;
         }
         let n = label as usize;
-        if self.thumb2 {
+        if self.thumb2() {
             let branch = self.jump_table_start + n * JUMP_TABLE_ENTRY_SIZE_THUMB2 + 2;
             let rel = target as i64 - (branch as i64 + 4);
             self.patch_insn(branch, asm::b_w(rel));
@@ -114,7 +114,7 @@ impl<S: CodeSink> Armv6m<S> {
     /// Emit a branch at `offset` (the current offset) to a known `target`.
     pub(super) fn branch_to_offset(&mut self, offset: usize, target: usize) {
         let rel = target as i64 - offset as i64;
-        if self.thumb2 {
+        if self.thumb2() {
             self.put(asm::b_w(rel - 4));
         } else if is_near(rel) {
             self.put(asm::b(rel));
@@ -134,7 +134,7 @@ impl<S: CodeSink> Armv6m<S> {
     /// target.
     pub(super) fn branch_to_label(&mut self, label: Label) {
         let offset = self.cur_offset();
-        let kind = if self.thumb2 {
+        let kind = if self.thumb2() {
             BranchKind::BW
         } else if let Some(temp) = first_avail(self.available_regs) {
             // ldr; add; bx; [nop to word-align the literal]; literal

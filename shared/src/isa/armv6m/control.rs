@@ -63,7 +63,7 @@ impl<S: CodeSink> Armv6m<S> {
         let avail = self.available_regs;
         let pc_reg = self.avail(avail);
         let target = self.avail(avail & !pc_reg.bit());
-        let entry_size = if self.thumb2 {
+        let entry_size = if self.thumb2() {
             JUMP_TABLE_ENTRY_SIZE_THUMB2
         } else {
             JUMP_TABLE_ENTRY_SIZE

@@ -17,9 +17,9 @@ impl<S: CodeSink> Armv6m<S> {
         let is_int32 = (-0x8000_0000..0x1_0000_0000).contains(&val);
         if (0..=255).contains(&val) {
             self.put(asm::movs_imm(reg, val));
-        } else if self.thumb2 && val > 255 && val <= 0xFFFF {
+        } else if self.thumb2() && val > 255 && val <= 0xFFFF {
             self.put(asm::movw(reg, val));
-        } else if self.thumb2 && is_int32 {
+        } else if self.thumb2() && is_int32 {
             let uval = val as u32;
             self.put(asm::movw(reg, i64::from(uval & 0xFFFF)));
             self.put(asm::movt(reg, i64::from(uval >> 16)));

@@ -140,6 +140,14 @@ pub struct Armv6m<S: CodeSink> {
 }
 
 impl<S: CodeSink> Armv6m<S> {
+    /// Whether Thumb-2 encodings are in use (the RP2350's variant). Always false without the
+    /// core's `thumb2` feature (the RP2040's device loader), so those encodings are not built in;
+    /// `isa::compile` then refuses the thumb2 target.
+    #[inline(always)]
+    pub(super) fn thumb2(&self) -> bool {
+        cfg!(feature = "thumb2") && self.thumb2
+    }
+
     /// A backend writing into `sink`; `variant` is the reference's JIT variant bit set.
     pub fn new(variant: u32, sink: S) -> Self {
         Armv6m {
@@ -215,9 +223,11 @@ impl<S: CodeSink> Armv6m<S> {
         self.fail(asm_error(e));
     }
 
-    /// Append one instruction. Inlined everywhere, with the length a constant in each arm, so
-    /// that the sink's fast path is a capacity check and a store.
-    #[inline(always)]
+    /// Append one instruction. Inlined everywhere on the host, with the length a constant in each
+    /// arm, so that the sink's fast path is a capacity check and a store; one call on the device,
+    /// where the loader's image size counts more (the device's sink is not that fast path).
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn put(&mut self, insn: impl Into<Result<Insn, AsmError>>) {
         match insn.into() {
             Ok(i) => {
