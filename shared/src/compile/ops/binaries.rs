@@ -6,7 +6,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// `bs_get_position`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bs_get_position(&mut self, cur: &mut Cursor) -> Result<()> {
-        let src = self.decode_compact_term(cur)?.val()?;
+        let src = self.decode_val(cur)?;
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
         decode_literal(cur)?;
         let reg = self.b.move_to_native_register(src);
@@ -209,7 +209,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bs_get_utf8(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
-        let src = self.decode_compact_term(cur)?.free()?;
+        let src = self.decode_free(cur)?;
         skip_compact_term(cur)?;
         let (primitive, flags) = match op {
             opcodes::BS_GET_UTF8 | opcodes::BS_SKIP_UTF8 => {

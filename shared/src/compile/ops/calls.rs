@@ -309,7 +309,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let mut args = [CTX; 5];
         args[1] = imm(fail.into());
         for arg in &mut args[2..2 + argc] {
-            *arg = self.decode_compact_term(cur)?.free()?;
+            *arg = self.decode_free(cur)?;
         }
         let dest = decode_dest(&mut self.b, cur)?;
         let result = self.b.call_func_ptr(FuncPtr::Reg(func), &args[..2 + argc]);
@@ -371,9 +371,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let func = self
             .b
             .call_primitive(PRIM_GET_IMPORTED_BIF, &[JIT_STATE, uimm(bif)]);
-        let arg1 = self.decode_compact_term(cur)?.free()?;
-        let arg2 = self.decode_compact_term(cur)?.free()?;
-        let arg3 = self.decode_compact_term(cur)?.free()?;
+        let arg1 = self.decode_free(cur)?;
+        let arg2 = self.decode_free(cur)?;
+        let arg3 = self.decode_free(cur)?;
         let dest = decode_dest(&mut self.b, cur)?;
         let result = self.b.call_func_ptr(
             FuncPtr::Reg(func),

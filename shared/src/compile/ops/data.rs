@@ -6,7 +6,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// `move`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_move(&mut self, cur: &mut Cursor) -> Result<()> {
-        let src = self.decode_compact_term(cur)?.val()?;
+        let src = self.decode_val(cur)?;
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
         self.b.move_to_vm_register(Arg::keep(src), dest);
         self.b.free_native_registers(&[src, dest]);
@@ -16,7 +16,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// `get_list`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_get_list(&mut self, cur: &mut Cursor) -> Result<()> {
-        let list = self.decode_compact_term(cur)?.val()?;
+        let list = self.decode_val(cur)?;
         let head: Val = decode_dest(&mut self.b, cur)?.into();
         let tail: Val = decode_dest(&mut self.b, cur)?.into();
         let reg = self.b.move_to_native_register(list);
@@ -34,7 +34,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// `get_tuple_element`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_get_tuple_element(&mut self, cur: &mut Cursor) -> Result<()> {
-        let src = self.decode_compact_term(cur)?.val()?;
+        let src = self.decode_val(cur)?;
         let element = decode_literal_i64(cur)?;
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
         let reg = self.b.move_to_native_register(src);
@@ -48,8 +48,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// `set_tuple_element`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_set_tuple_element(&mut self, cur: &mut Cursor) -> Result<()> {
-        let element = self.decode_compact_term(cur)?.val()?;
-        let tuple = self.decode_compact_term(cur)?.val()?;
+        let element = self.decode_val(cur)?;
+        let tuple = self.decode_val(cur)?;
         let position = decode_literal_i64(cur)?;
         let reg = self.b.move_to_native_register(tuple);
         let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
@@ -62,8 +62,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// `put_list`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_put_list(&mut self, cur: &mut Cursor) -> Result<()> {
-        let head = self.decode_compact_term(cur)?.free()?;
-        let tail = self.decode_compact_term(cur)?.free()?;
+        let head = self.decode_free(cur)?;
+        let tail = self.decode_free(cur)?;
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
         let result = self.b.call_primitive(PRIM_PUT_LIST, &[CTX, head, tail]);
         self.b.move_to_vm_register(kept(result), dest);
@@ -75,7 +75,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// `get_hd`, `get_tl`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_get_hd_or_get_tl(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
-        let src = self.decode_compact_term(cur)?.val()?;
+        let src = self.decode_val(cur)?;
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
         let index = if op == opcodes::GET_HD {
             LIST_HEAD_INDEX
@@ -111,7 +111,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             .call_primitive(PRIM_TERM_ALLOC_TUPLE, &[CTX, imm(size.into())]);
         let tuple = self.b.and_(freed(tuple), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
         for index in 1..=i64::from(size) {
-            let element = self.decode_compact_term(cur)?.val()?;
+            let element = self.decode_val(cur)?;
             self.b
                 .move_to_array_element(element, tuple, Val::Imm(index));
             self.b.free_native_registers(&[element]);
@@ -133,7 +133,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         );
         let fun = self.b.and_(freed(fun), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
         for index in 3..=i64::from(num_free) + 2 {
-            let element = self.decode_compact_term(cur)?.val()?;
+            let element = self.decode_val(cur)?;
             self.b.move_to_array_element(element, fun, Val::Imm(index));
             self.b.free_native_registers(&[element]);
         }
@@ -149,7 +149,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let hint = decode_atom(cur)?;
         let reuse = self.atom_name(hint, at)? == b"reuse";
         let size = decode_literal(cur)?;
-        let src = self.decode_compact_term(cur)?.val()?;
+        let src = self.decode_val(cur)?;
         let src_reg = self.b.move_to_native_register(src);
         let src_reg = self
             .b
@@ -179,7 +179,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             let update_ix = decode_literal(cur)?;
             let update_ix = u32::try_from(update_ix)
                 .map_err(|_| Error::unsupported(at, "record index", update_ix))?;
-            let value = self.decode_compact_term(cur)?.val()?;
+            let value = self.decode_val(cur)?;
             self.b.if_else_block(
                 is_true(kept(reuse_reg)),
                 |b| {

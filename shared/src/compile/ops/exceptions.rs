@@ -22,7 +22,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         } else {
             CASE_CLAUSE_ATOM
         };
-        let arg = self.decode_compact_term(cur)?.free()?;
+        let arg = self.decode_free(cur)?;
         self.b.call_primitive_last(
             PRIM_RAISE_ERROR_TUPLE,
             &[CTX, JIT_STATE, OFFSET, imm(reason), arg],
@@ -39,7 +39,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             TRY_CLAUSE_ATOM
         };
         // Unlike badmatch/case_end, the value is not handed over as freeable.
-        let arg = self.decode_compact_term(cur)?.keep()?;
+        let arg = self.decode_keep(cur)?;
         self.b.call_primitive_last(
             PRIM_RAISE_ERROR_TUPLE,
             &[CTX, JIT_STATE, OFFSET, imm(reason), arg],
@@ -66,8 +66,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// `raise`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_raise(&mut self, cur: &mut Cursor) -> Result<()> {
-        let stacktrace = self.decode_compact_term(cur)?.keep()?;
-        let value = self.decode_compact_term(cur)?.keep()?;
+        let stacktrace = self.decode_keep(cur)?;
+        let value = self.decode_keep(cur)?;
         self.b
             .call_primitive_last(PRIM_RAISE, &[CTX, JIT_STATE, stacktrace, value]);
         Ok(())

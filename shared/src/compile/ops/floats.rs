@@ -30,7 +30,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             self.b.free_native_registers(&[r(result), dest]);
             return Ok(());
         }
-        let src = self.decode_compact_term(cur)?.val()?;
+        let src = self.decode_val(cur)?;
         let fp = decode_fp_register(cur)?;
         let result = self.b.call_primitive(PRIM_CONTEXT_ENSURE_FPREGS, &[CTX]);
         self.b.free_native_registers(&[r(result)]);
@@ -43,7 +43,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
 
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_fconv(&mut self, cur: &mut Cursor) -> Result<()> {
-        let src = self.decode_compact_term(cur)?.val()?;
+        let src = self.decode_val(cur)?;
         let reg = self.b.move_to_native_register(src);
         let is_number = self.b.call_primitive(PRIM_TERM_IS_NUMBER, &[kept(reg)]);
         self.b.if_block(is_false(freed(is_number)), |b| {

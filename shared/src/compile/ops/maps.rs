@@ -21,7 +21,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         on_missing: impl Fn(&mut B),
     ) -> Result<()> {
         for _ in 0..count {
-            let key = self.decode_compact_term(cur)?.free()?;
+            let key = self.decode_free(cur)?;
             skip_compact_term(cur)?;
             let pos = self
                 .b
@@ -38,7 +38,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_put_map_assoc(&mut self, cur: &mut Cursor) -> Result<()> {
         decode_label(cur)?;
-        let src = self.decode_compact_term(cur)?.val()?;
+        let src = self.decode_val(cur)?;
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
         let live = decode_literal(cur)?;
         let size = decode_extended_list_header(cur)?;
@@ -75,8 +75,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         // Second pass: copy the pairs into the malloc'ed array.
         *cur = pairs_start;
         for index in 0..i64::from(count) {
-            let key = self.decode_compact_term(cur)?.val()?;
-            let value = self.decode_compact_term(cur)?.val()?;
+            let key = self.decode_val(cur)?;
+            let value = self.decode_val(cur)?;
             self.b.move_to_array_element(key, kv, Val::Imm(index * 2));
             self.b
                 .move_to_array_element(value, kv, Val::Imm(index * 2 + 1));
@@ -105,7 +105,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_put_map_exact(&mut self, cur: &mut Cursor) -> Result<()> {
         decode_label(cur)?;
-        let src = self.decode_compact_term(cur)?.val()?;
+        let src = self.decode_val(cur)?;
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
         let live = decode_literal(cur)?;
         let size = decode_extended_list_header(cur)?;
@@ -123,8 +123,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let map = self.b.and_(freed(map), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
         *cur = pairs_start;
         for _ in 0..count {
-            let key = self.decode_compact_term(cur)?.val()?;
-            let value = self.decode_compact_term(cur)?.val()?;
+            let key = self.decode_val(cur)?;
+            let value = self.decode_val(cur)?;
             let pos = self.b.call_primitive(
                 PRIM_TERM_FIND_MAP_POS,
                 &[CTX, Arg::keep(new_src), Arg::keep(key)],
@@ -153,13 +153,13 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_has_map_fields(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
-        let src = self.decode_compact_term(cur)?.val()?;
+        let src = self.decode_val(cur)?;
         let size = decode_extended_list_header(cur)?;
-        let key = self.decode_compact_term(cur)?.free()?;
+        let key = self.decode_free(cur)?;
         let pos = self.find_map_pos_or_jump(Arg::keep(src), key, label);
         self.raise_if_map_alloc_failed(freed(pos));
         for _ in 2..=size {
-            let key = self.decode_compact_term(cur)?.val()?;
+            let key = self.decode_val(cur)?;
             let pos = self.find_map_pos_or_jump(Arg::keep(src), Arg::keep(key), label);
             self.raise_if_map_alloc_failed(freed(pos));
             self.b.free_native_registers(&[key]);
@@ -171,9 +171,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_get_map_elements(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
-        let src = self.decode_compact_term(cur)?.val()?;
+        let src = self.decode_val(cur)?;
         let size = decode_extended_list_header(cur)?;
-        let key = self.decode_compact_term(cur)?.free()?;
+        let key = self.decode_free(cur)?;
         let pos = self.find_map_pos_or_jump(Arg::keep(src), key, label);
         self.raise_if_map_alloc_failed(kept(pos));
         let src_reg = self.b.move_to_native_register(src);
@@ -185,7 +185,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         self.b.move_array_element_free_index(map, pos, dest);
         self.b.free_native_registers(&[dest]);
         for _ in 2..=size / 2 {
-            let key = self.decode_compact_term(cur)?.val()?;
+            let key = self.decode_val(cur)?;
             let pos = self.find_map_pos_or_jump(kept(src_reg), Arg::keep(key), label);
             self.raise_if_map_alloc_failed(kept(pos));
             self.b.free_native_registers(&[key]);

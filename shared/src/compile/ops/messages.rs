@@ -41,7 +41,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             .b
             .call_primitive(PRIM_PROCESS_SIGNAL_MESSAGES, &[CTX, JIT_STATE]);
         self.b.return_if_not_equal_to_ctx(freed(result));
-        let dest = self.decode_compact_term(cur)?.val()?;
+        let dest = self.decode_val(cur)?;
         let peek = self.b.call_primitive(PRIM_MAILBOX_PEEK, &[CTX]);
         cond_jump_to_label(&mut self.b, cmp(kept(peek), CmpOp::Eq, imm(0)), label);
         self.b.move_to_vm_register(kept(peek), dest);
@@ -97,7 +97,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     pub(super) fn op_wait_timeout(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let continuation = self.b.set_continuation_to_offset();
-        let timeout = self.decode_compact_term(cur)?.free()?;
+        let timeout = self.decode_free(cur)?;
         self.b.call_primitive_last(
             PRIM_WAIT_TIMEOUT,
             &[CTX, JIT_STATE, timeout, imm(label.into())],

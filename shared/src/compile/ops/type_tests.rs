@@ -82,7 +82,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_test_arity(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
-        let arg = self.decode_compact_term(cur)?.val()?;
+        let arg = self.decode_val(cur)?;
         let arity = decode_literal(cur)?;
         let reg = self.b.move_to_native_register(arg);
         let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
@@ -110,7 +110,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_integer(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
-        let arg = self.decode_compact_term(cur)?.free()?;
+        let arg = self.decode_free(cur)?;
         h::verify_is_any_integer(&mut self.b, arg, label);
         Ok(())
     }
@@ -124,7 +124,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             _ => TERM_BOXED_MAP,
         };
         let label = decode_label(cur)?;
-        let arg = self.decode_compact_term(cur)?.keep()?;
+        let arg = self.decode_keep(cur)?;
         h::verify_is_boxed_with_tag(&mut self.b, label, arg, tag);
         Ok(())
     }
@@ -133,7 +133,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_number(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
-        let arg = self.decode_compact_term(cur)?.free()?;
+        let arg = self.decode_free(cur)?;
         h::verify_is_immediate_or_boxed_mask(
             &mut self.b,
             arg,
@@ -154,7 +154,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             (TERM_PORT_TAG, TERM_BOXED_EXTERNAL_PORT)
         };
         let label = decode_label(cur)?;
-        let arg = self.decode_compact_term(cur)?.free()?;
+        let arg = self.decode_free(cur)?;
         h::verify_is_immediate_or_boxed(&mut self.b, arg, imm_tag, boxed_tag, label);
         Ok(())
     }
@@ -163,7 +163,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_binary(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
-        let arg = self.decode_compact_term(cur)?.val()?;
+        let arg = self.decode_val(cur)?;
         h::verify_is_binary(&mut self.b, arg, label);
         self.b.free_native_registers(&[arg]);
         Ok(())
@@ -219,7 +219,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     /// Decode a label and an operand, and load the operand into a native register.
     pub(super) fn label_and_native(&mut self, cur: &mut Cursor) -> Result<(u32, Reg)> {
         let label = decode_label(cur)?;
-        let arg = self.decode_compact_term(cur)?.val()?;
+        let arg = self.decode_val(cur)?;
         let reg = self.b.move_to_native_register(arg);
         Ok((label, reg))
     }
@@ -253,11 +253,11 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
 
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_select_val(&mut self, cur: &mut Cursor) -> Result<()> {
-        let src = self.decode_compact_term(cur)?.keep()?;
+        let src = self.decode_keep(cur)?;
         let default = decode_label(cur)?;
         let size = decode_extended_list_header(cur)?;
         for _ in 0..size / 2 {
-            let value = self.decode_compact_term(cur)?.free()?;
+            let value = self.decode_free(cur)?;
             let target = decode_label(cur)?;
             let result = self.b.call_primitive(
                 PRIM_TERM_COMPARE,
@@ -279,7 +279,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
 
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_select_tuple_arity(&mut self, cur: &mut Cursor) -> Result<()> {
-        let src = self.decode_compact_term(cur)?.free()?;
+        let src = self.decode_free(cur)?;
         let default = decode_label(cur)?;
         let size = decode_extended_list_header(cur)?;
         let reg = term_get_tuple_arity(&mut self.b, src);
@@ -296,7 +296,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_tagged_tuple(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
-        let arg = self.decode_compact_term(cur)?.val()?;
+        let arg = self.decode_val(cur)?;
         let arity = decode_literal(cur)?;
         let at = cur.file_offset();
         let atom_index = decode_atom(cur)?;
@@ -332,7 +332,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_function2(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
-        let arg = self.decode_compact_term(cur)?.val()?;
+        let arg = self.decode_val(cur)?;
         let arity_term = self.decode_typed_compact_term(cur)?;
         let func = h::term_is_boxed_with_tag_and_get_ptr(&mut self.b, label, arg, TERM_BOXED_FUN);
         let arity = h::term_to_int(&mut self.b, arity_term, label)?;
