@@ -4,47 +4,21 @@
 //! checked against AtomVM's own on-device output by the cache conformance suite.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use avm_jit_core::avm::Pack;
 use avm_jit_core::flash::cache::{walk, WalkEnd};
 use avm_jit_core::flash::{MemFlash, SECTOR_SIZE};
 use avm_jit_tests::{golden_dir, workspace_root};
 
+mod output;
+use output::{avm_jit, ok, refused};
 mod scratch;
 use scratch::Scratch;
 
 const FLASH_BASE: u32 = 0x1000_0000;
 const LIB: u32 = 0x1010_0000;
 const MAIN: u32 = 0x1018_0000;
-
-fn avm_jit(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_avm-jit"));
-    for a in args {
-        cmd.arg(a);
-    }
-    cmd.output().unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "avm-jit failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn refused(out: &Output, needles: &[&str]) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "expected exit 1: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    for n in needles {
-        assert!(err.contains(n), "{n:?} not in: {err}");
-    }
-    err
-}
 
 fn example() -> Vec<u8> {
     std::fs::read(workspace_root().join("fixtures/example/example.avm")).unwrap()

@@ -155,6 +155,24 @@ impl<'a> Native<'a> {
     }
 }
 
+/// Where the lines table starts and the payload ends, given where the labels table starts (the
+/// same for every ISA: each table is a big-endian u16 count of 6-byte entries, and the lines
+/// table ends the payload).
+pub fn tables_after(bytes: &[u8], labels_at: usize) -> Result<(usize, usize)> {
+    let labels_len = be_u16(bytes, labels_at)? as usize;
+    let lines_at = labels_at + 2 + 6 * labels_len;
+    let lines_len = be_u16(bytes, lines_at)? as usize;
+    let end = lines_at + 2 + 6 * lines_len;
+    if end != bytes.len() {
+        return Err(Error::invalid(
+            lines_at,
+            "avmN lines table length",
+            lines_len as u64,
+        ));
+    }
+    Ok((lines_at, end))
+}
+
 fn pairs(bytes: &[u8], at: usize) -> impl Iterator<Item = (u16, u32)> + '_ {
     let n = be_u16(bytes, at).unwrap_or(0) as usize;
     (0..n).map_while(move |i| {

@@ -21,10 +21,6 @@ fn le_i32(b: &[u8], at: usize) -> Result<i32> {
     array_at(b, at).map(i32::from_le_bytes)
 }
 
-fn be_u16(b: &[u8], at: usize) -> Result<u16> {
-    array_at(b, at).map(u16::from_be_bytes)
-}
-
 /// The layout of the armv6m entry `arch` of `native`.
 pub fn code_layout(native: &Native<'_>, arch: &ArchEntry) -> Result<CodeLayout> {
     let b = native.bytes;
@@ -48,17 +44,7 @@ pub fn code_layout(native: &Native<'_>, arch: &ArchEntry) -> Result<CodeLayout> 
     }
     let tables_start = (label0 + 4) & !3;
     let tables_start = tables_start + ((adr & 0xFF) as usize * 4).saturating_sub(4);
-    let labels_len = be_u16(b, tables_start)? as usize;
-    let lines_at = tables_start + 2 + 6 * labels_len;
-    let lines_len = be_u16(b, lines_at)? as usize;
-    let end = lines_at + 2 + 6 * lines_len;
-    if end != b.len() {
-        return Err(Error::invalid(
-            lines_at,
-            "avmN lines table length",
-            lines_len as u64,
-        ));
-    }
+    let (lines_at, end) = crate::native::tables_after(b, tables_start)?;
     Ok(CodeLayout {
         target: if thumb2 {
             CodeTarget::Armv6mThumb2

@@ -28,10 +28,6 @@ fn le_u16(b: &[u8], at: usize) -> Result<u16> {
     array_at(b, at).map(u16::from_le_bytes)
 }
 
-fn be_u16(b: &[u8], at: usize) -> Result<u16> {
-    array_at(b, at).map(u16::from_be_bytes)
-}
-
 /// `auipc reg, hi` at `at`: hi << 12 (sign-extended).
 fn auipc(b: &[u8], at: usize, reg: u32, what: &'static str) -> Result<i64> {
     let w = le_u32(b, at)?;
@@ -104,17 +100,7 @@ pub fn code_layout(native: &Native<'_>, arch: &ArchEntry) -> Result<CodeLayout> 
         }
     };
     let labels_at = target(b, label0, hi + lo)?;
-    let labels_len = be_u16(b, labels_at)? as usize;
-    let lines_at = labels_at + 2 + 6 * labels_len;
-    let lines_len = be_u16(b, lines_at)? as usize;
-    let end = lines_at + 2 + 6 * lines_len;
-    if end != b.len() {
-        return Err(Error::invalid(
-            lines_at,
-            "avmN lines table length",
-            lines_len as u64,
-        ));
-    }
+    let (lines_at, end) = crate::native::tables_after(b, labels_at)?;
     Ok(CodeLayout {
         target: crate::isa::CodeTarget::Riscv32,
         jump_table,
