@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use avm_jit_core::beam::Module;
 use avm_jit_core::compile::module::{compile_into, BeamEnv, CodeTarget};
 use avm_jit_core::native::single_arch_header;
-use avm_jit_core::stream::{CodeSink, SinkError};
-use avm_jit_tests::{files_with_ext, golden_dir};
+use avm_jit_core::stream::CodeSink as _;
+use avm_jit_tests::{files_with_ext, golden_dir, CountingSink};
 
 /// Counts live and peak heap bytes.
 struct Counting;
@@ -40,25 +40,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-/// A sink that only counts, standing in for flash: the compiler's own memory is what is measured.
-#[derive(Default)]
-struct CountingSink {
-    len: usize,
-}
-
-impl CodeSink for CountingSink {
-    fn offset(&self) -> usize {
-        self.len
-    }
-    fn append(&mut self, bytes: &[u8]) {
-        self.len += bytes.len();
-    }
-    fn replace(&mut self, _offset: usize, _bytes: &[u8]) {}
-    fn error(&self) -> Option<SinkError> {
-        None
-    }
-}
 
 struct Sample {
     name: String,

@@ -17,8 +17,8 @@ use std::sync::Mutex;
 use avm_jit_core::beam::Module;
 use avm_jit_core::compile::module::{compile_into, BeamEnv, CodeTarget};
 use avm_jit_core::native::single_arch_header;
-use avm_jit_core::stream::{CodeSink, SinkError};
-use avm_jit_tests::{files_with_ext, golden_dir};
+use avm_jit_core::stream::CodeSink as _;
+use avm_jit_tests::{files_with_ext, golden_dir, CountingSink};
 
 struct Tracking;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -107,24 +107,6 @@ unsafe impl GlobalAlloc for Tracking {
 
 #[global_allocator]
 static ALLOCATOR: Tracking = Tracking;
-
-#[derive(Default)]
-struct CountingSink {
-    len: usize,
-}
-
-impl CodeSink for CountingSink {
-    fn offset(&self) -> usize {
-        self.len
-    }
-    fn append(&mut self, bytes: &[u8]) {
-        self.len += bytes.len();
-    }
-    fn replace(&mut self, _offset: usize, _bytes: &[u8]) {}
-    fn error(&self) -> Option<SinkError> {
-        None
-    }
-}
 
 fn main() {
     let Some(golden) = golden_dir("bench heap_sites") else {

@@ -208,3 +208,23 @@ pub fn check_corpus<E: std::fmt::Display>(
         problems,
     }
 }
+
+/// A sink that only counts what is appended, standing in for flash in benches: the compiler's own
+/// time and memory are what is measured.
+#[derive(Default)]
+pub struct CountingSink {
+    len: usize,
+}
+
+impl avm_jit_core::stream::CodeSink for CountingSink {
+    fn offset(&self) -> usize {
+        self.len
+    }
+    fn append(&mut self, bytes: &[u8]) {
+        self.len += bytes.len();
+    }
+    fn replace(&mut self, _offset: usize, _bytes: &[u8]) {}
+    fn error(&self) -> Option<avm_jit_core::stream::SinkError> {
+        None
+    }
+}
