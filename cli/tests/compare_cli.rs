@@ -11,12 +11,11 @@ use avm_jit_core::flash::cache;
 use avm_jit_tests::workspace_root;
 
 mod output;
+mod rp2;
 use output::{avm_jit, ok};
+use rp2::*;
 mod scratch;
 use scratch::Scratch;
-
-const FLASH_BASE: u32 = 0x1000_0000;
-const MAIN: u32 = 0x1018_0000;
 
 fn stdout(out: &Output) -> String {
     assert!(

@@ -12,13 +12,11 @@ use avm_jit_core::flash::{MemFlash, SECTOR_SIZE};
 use avm_jit_tests::{golden_dir, workspace_root};
 
 mod output;
+mod rp2;
 use output::{avm_jit, ok, refused};
+use rp2::*;
 mod scratch;
 use scratch::Scratch;
-
-const FLASH_BASE: u32 = 0x1000_0000;
-const LIB: u32 = 0x1010_0000;
-const MAIN: u32 = 0x1018_0000;
 
 fn example() -> Vec<u8> {
     std::fs::read(workspace_root().join("fixtures/example/example.avm")).unwrap()

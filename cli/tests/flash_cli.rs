@@ -8,17 +8,13 @@ use avm_jit_core::flash::cache::{EntryHeader, ENTRY_HEADER_LEN};
 use avm_jit_tests::{beams_in, golden_dir, workspace_root};
 
 mod output;
+mod rp2;
 use output::{avm_jit, ok, refused};
+use rp2::*;
 mod scratch;
 use scratch::Scratch;
 
-const FLASH_BASE: u32 = 0x1000_0000;
-const MAIN: u32 = 0x1018_0000;
 const FLASH_SIZE: usize = 2 << 20;
-
-fn off(addr: u32) -> usize {
-    (addr - FLASH_BASE) as usize
-}
 
 /// The compiler-fixture beams of the golden corpus (OTP 27).
 fn golden_beams(golden: &Path) -> Vec<(String, Vec<u8>)> {

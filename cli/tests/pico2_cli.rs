@@ -10,27 +10,11 @@ use avm_jit_tests::{golden_dir, golden_index};
 use sha2::{Digest, Sha256};
 
 mod output;
+mod rp2;
 use output::{ok, refused, run as avm_jit};
+use rp2::*;
 mod scratch;
 use scratch::Scratch;
-
-const FLASH_BASE: u32 = 0x1000_0000;
-/// AtomVM v0.7.0-alpha.1's rp2 port (src/platforms/rp2/src/main.c): the same on both chips.
-const MAIN: u32 = 0x1018_0000;
-/// The Pico 2's flash.
-const PICO2_FLASH: usize = 4 << 20;
-
-// UF2 facts from the Pico SDK's boot/uf2.h and picotool's RP2350-E10 block.
-const FAMILY_RP2040: u32 = 0xE48B_FF56;
-const FAMILY_ABSOLUTE: u32 = 0xE48B_FF57;
-const FAMILY_DATA: u32 = 0xE48B_FF58;
-const FLAG_FAMILY_ID_PRESENT: u32 = 0x2000;
-const FLAG_EXTENSION_FLAGS_PRESENT: u32 = 0x8000;
-const EXTENSION_RP2_IGNORE_BLOCK: u32 = 0x9957_E304;
-
-fn off(addr: u32) -> usize {
-    (addr - FLASH_BASE) as usize
-}
 
 /// OTP 25 stdlib modules the reference compiled for both variants.
 const MODULES: [&str; 3] = ["orddict", "maps", "proplists"];

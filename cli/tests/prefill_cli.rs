@@ -12,19 +12,14 @@ use avm_jit_tests::{golden_dir, golden_index, workspace_root};
 use sha2::{Digest, Sha256};
 
 mod output;
+mod rp2;
 use output::{avm_jit, ok};
+use rp2::*;
 mod scratch;
 use scratch::Scratch;
 
-const FLASH_BASE: u32 = 0x1000_0000;
-const LIB: u32 = 0x1010_0000;
-const MAIN: u32 = 0x1018_0000;
 const FLASH_SIZE: usize = 2 << 20;
 const RP2040_FAMILY: u32 = 0xE48B_FF56;
-
-fn off(addr: u32) -> usize {
-    (addr - FLASH_BASE) as usize
-}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -13,26 +13,15 @@ use avm_jit_tests::{golden_dir, golden_index, workspace_root};
 use sha2::{Digest, Sha256};
 
 mod output;
+mod rp2;
 use output::{ok, refused, run as avm_jit};
+use rp2::*;
 mod scratch;
 use scratch::Scratch;
 
-const FLASH_BASE: u32 = 0x1000_0000;
-/// AtomVM v0.7.0-alpha.1's rp2 port (src/platforms/rp2/src/main.c), the same for every build.
-const MAIN: u32 = 0x1018_0000;
-/// The Pico 2's flash.
-const PICO2_FLASH: usize = 4 << 20;
 /// AtomVM's JIT_ARCH_RISCV32 and JIT_VARIANT_PIC.
 const ARCH_RISCV32: u16 = 4;
 const VARIANT_PIC: u16 = 1;
-
-// UF2 family ids from the Pico SDK's boot/uf2.h.
-const FAMILY_ABSOLUTE: u32 = 0xE48B_FF57;
-const FAMILY_DATA: u32 = 0xE48B_FF58;
-
-fn off(addr: u32) -> usize {
-    (addr - FLASH_BASE) as usize
-}
 
 /// `avm-jit flash --target CHIP --mode MODE EXTRA... AVM`.
 fn flash(chip: &str, mode: &str, extra: &[&Path], avm: &Path) -> Output {
