@@ -22,10 +22,10 @@ use avm_jit_core::flash::cache::{self, CacheEntry};
 use avm_jit_core::flash::plan::Layout;
 use avm_jit_core::flash::prefill::{self, AvmInFlash, ModuleKind};
 use avm_jit_core::flash::{Chip, MemFlash};
-use avm_jit_core::native::{Native, SINGLE_ARCH_HEADER_LEN, VARIANT_THUMB2};
+use avm_jit_core::native::{Native, SINGLE_ARCH_HEADER_LEN};
 use avm_jit_core::stream::VecSink;
 
-use crate::disasm::{isa_of, Isa};
+use crate::disasm::{isa_of, target_of, Isa};
 use crate::files::{self, Expect};
 
 #[derive(clap::Args)]
@@ -291,27 +291,6 @@ fn probe_side(_selector: &str, _layout: &Layout, _chip: Chip, _main_address: u32
     bail!("this avm-jit was built without the `probe` feature")
 }
 
-/// The code variant of a payload's header (riscv32, thumb2 or plain armv6m); armv6m when
-/// unreadable.
-fn payload_target(payload: &[u8]) -> CodeTarget {
-    let Ok(native) = Native::parse(payload) else {
-        return CodeTarget::Armv6m;
-    };
-    if native
-        .arches()
-        .any(|a| a.arch == avm_jit_core::abi::jit::ARCH_RISCV32)
-    {
-        CodeTarget::Riscv32
-    } else if native
-        .arches()
-        .any(|a| a.arch == avm_jit_core::native::ARCH_ARMV6M && a.variant & VARIANT_THUMB2 != 0)
-    {
-        CodeTarget::Armv6mThumb2
-    } else {
-        CodeTarget::Armv6m
-    }
-}
-
 /// The host's compile of `beam` into an empty stream: (code, labels).
 fn host_entry(beam: &[u8], target: CodeTarget) -> Result<(Vec<u8>, u32), String> {
     let module = Module::parse(beam).map_err(|e| e.to_string())?;
@@ -494,7 +473,7 @@ fn check_entry(
 }
 
 fn check_payload(label: &str, payload: &[u8], beam: &[u8]) -> Result<String, String> {
-    let host = host_payload(beam, payload_target(payload))
+    let host = host_payload(beam, target_of(payload))
         .map_err(|e| format!("the host cannot compile its bytecode: {e}"))?;
     if host == payload {
         Ok(format!(
@@ -586,10 +565,10 @@ fn compare_pair(
             } else {
                 (rs, ri, ls)
             };
-            if payload_target(payload) != target {
+            if target_of(payload) != target {
                 outln!(
                     "module {name} differs: the avmN payload is {} code, the cache entry is taken as {} (see --target)",
-                    payload_target(payload).name(),
+                    target_of(payload).name(),
                     target.name()
                 )?;
                 return Ok(false);

@@ -101,18 +101,30 @@ impl From<CodeTarget> for Isa {
     }
 }
 
+/// The code variant of a payload's header (riscv32, thumb2 or plain armv6m); armv6m when
+/// unreadable.
+pub fn target_of(payload: &[u8]) -> CodeTarget {
+    let Ok(native) = Native::parse(payload) else {
+        return CodeTarget::Armv6m;
+    };
+    if native
+        .arches()
+        .any(|a| a.arch == avm_jit_core::abi::jit::ARCH_RISCV32)
+    {
+        CodeTarget::Riscv32
+    } else if native.arches().any(|a| {
+        a.arch == avm_jit_core::native::ARCH_ARMV6M
+            && a.variant & avm_jit_core::native::VARIANT_THUMB2 != 0
+    }) {
+        CodeTarget::Armv6mThumb2
+    } else {
+        CodeTarget::Armv6m
+    }
+}
+
 /// The instruction set of a raw `avmN` payload (armv6m when it cannot tell).
 pub fn isa_of(payload: &[u8]) -> Isa {
-    let riscv = Native::parse(payload).is_ok_and(|n| {
-        n.arches()
-            .next()
-            .is_some_and(|a| a.arch == avm_jit_core::abi::jit::ARCH_RISCV32)
-    });
-    if riscv {
-        Isa::Riscv32
-    } else {
-        Isa::Armv6m
-    }
+    target_of(payload).into()
 }
 
 fn layout_of(payload: &[u8]) -> Result<(Native<'_>, CodeLayout), avm_jit_core::Error> {
