@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use anyhow::{bail, Result};
 use avm_jit_core::avm::Pack;
-use avm_jit_core::beam::{Module, TableCounts};
+use avm_jit_core::beam::{Atoms, Imports, Module, TableCounts, Types};
 use avm_jit_core::flash::plan::Layout;
 use avm_jit_core::native::{Native, ARCH_ARMV6M, ARCH_RISCV32};
 use avm_jit_core::{Error, ErrorKind};
@@ -13,18 +13,43 @@ use avm_jit_core::{Error, ErrorKind};
 /// Every table of a module except the `Code` instructions and the literals (the compiler reads
 /// those itself): imports, exports, locals, funs, types, lines, and an `avmN` chunk if present.
 pub fn beam_tables(module: &Module<'_>) -> Result<(), Error> {
-    // The atom table is read once for all of them.
-    let counts = TableCounts::new(module);
-    module.imports_counted(&counts)?;
+    beam_tables_read(module).map(|_| ())
+}
+
+/// The tables [`beam_tables`] reads that the compiler reads too, kept so that a module compiled
+/// right after its check is not read twice.
+pub struct Tables<'a> {
+    /// The atom table, or why it cannot be read (an error of the module's compile, not of the
+    /// check, when no checked table needed it: as when it is read by the compiler alone).
+    pub atoms: Result<Atoms<'a>, Error>,
+    pub imports: Imports<'a>,
+    pub types: Types<'a>,
+}
+
+/// [`beam_tables`], keeping what it read.
+pub fn beam_tables_read<'a>(module: &Module<'a>) -> Result<Tables<'a>, Error> {
+    // The atom table is read once for all of them (and for the compiler). A table's own errors
+    // come before those of the atom table: when it cannot be read, each table that needs its
+    // count reads it when it comes to it, and fails there.
+    let atoms = module.atoms();
+    let counts = match &atoms {
+        Ok(atoms) => TableCounts::with_atoms(module, atoms),
+        Err(_) => TableCounts::new(module),
+    };
+    let imports = module.imports_counted(&counts)?;
     module.exports_counted(&counts)?;
     module.locals_counted(&counts)?;
     module.funs_counted(&counts)?;
-    module.types()?;
+    let types = module.types()?;
     module.lines()?;
     if let Some(c) = module.chunk(*b"avmN") {
         native(c.data).map_err(|e| e.rebase(c.offset))?;
     }
-    Ok(())
+    Ok(Tables {
+        atoms,
+        imports,
+        types,
+    })
 }
 
 /// Everything AtomVM reads of a module: the tables, the literals and every instruction.

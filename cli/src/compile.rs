@@ -8,7 +8,9 @@ use std::sync::mpsc;
 use anyhow::{anyhow, bail, Context, Result};
 use avm_jit_core::avm::Pack;
 use avm_jit_core::beam::Module;
-use avm_jit_core::compile::module::{precompile_beam, CodeTarget, ModuleError};
+use avm_jit_core::compile::module::{
+    precompile_beam, precompile_module, BeamEnv, CodeTarget, ModuleError,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::check;
@@ -90,7 +92,29 @@ fn output_path(
 /// Compile one BEAM module and check the result the way `info` reads it: a module whose native
 /// code AtomVM would misread (e.g. a label count past the 16-bit tables) is refused.
 pub fn compile_module(bytes: &[u8], target: CodeTarget) -> Result<Vec<u8>, ModuleError> {
-    let out = precompile_beam(bytes, target)?;
+    checked_output(precompile_beam(bytes, target)?)
+}
+
+/// [`compile_module`] for a module whose tables [`check::beam_tables_read`] has read: they are
+/// not read again (the literals, which the check leaves to the compiler, are read here).
+fn compile_checked(
+    module: &Module<'_>,
+    tables: check::Tables<'_>,
+    target: CodeTarget,
+) -> Result<Vec<u8>, ModuleError> {
+    // In the order `BeamEnv::new` reads them, so that a module fails on the same table.
+    let atoms = tables.atoms?;
+    let env = BeamEnv {
+        atoms,
+        literals: module.literals()?,
+        imports: tables.imports,
+        types: tables.types,
+    };
+    checked_output(precompile_module(module, &env, target)?)
+}
+
+/// A compiled module, once its native code is checked the way `info` reads it.
+fn checked_output(out: Vec<u8>) -> Result<Vec<u8>, ModuleError> {
     let module = Module::parse(&out)?;
     if let Some(c) = module.chunk(*b"avmN") {
         check::native(c.data).map_err(|e| {
@@ -204,7 +228,7 @@ fn compile_file(path: &Path, out: &Output, target: CodeTarget, bar: &ProgressBar
     let fail = |e: avm_jit_core::Error| anyhow!("{}: {e}", path.display());
     let (compiled, modules, failures) = if input.kind == Kind::Beam {
         let module = Module::parse(bytes).map_err(fail)?;
-        check::beam_tables(&module).map_err(fail)?;
+        let tables = check::beam_tables_read(&module).map_err(fail)?;
         if module.chunk(*b"Code").is_none() && module.chunk(*b"avmN").is_some() {
             // Already native, as AtomVM's precompiled libraries ship: written unchanged when its
             // code is for this target, refused otherwise (there is no bytecode to compile).
@@ -213,7 +237,7 @@ fn compile_file(path: &Path, out: &Output, target: CodeTarget, bar: &ProgressBar
                 Err(why) => (None, 1, vec![why]),
             }
         } else {
-            match compile_module(bytes, target) {
+            match compile_checked(&module, tables, target) {
                 Ok(out) => (Some(out), 1, Vec::new()),
                 Err(e) => (None, 1, vec![e.to_string()]),
             }

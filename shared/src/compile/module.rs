@@ -113,6 +113,16 @@ pub fn native_payload(module: &Module<'_>, target: CodeTarget) -> Result<Vec<u8>
 pub fn precompile_beam(bytes: &[u8], target: CodeTarget) -> Result<Vec<u8>, ModuleError> {
     let module = Module::parse(bytes)?;
     let env = BeamEnv::new(&module)?;
+    precompile_module(&module, &env, target)
+}
+
+/// [`precompile_beam`] for a module already parsed, with its tables already read into `env`
+/// (the CLI checks them first and compiles with what it read).
+pub fn precompile_module(
+    module: &Module<'_>,
+    env: &BeamEnv<'_>,
+    target: CodeTarget,
+) -> Result<Vec<u8>, ModuleError> {
     let code = module.code()?;
     let code_len = module.chunk(*b"Code").map_or(0, |c| c.data.len());
     // Like lists:keydelete, only the first chunk with each id goes.
@@ -147,7 +157,7 @@ pub fn precompile_beam(bytes: &[u8], target: CodeTarget) -> Result<Vec<u8>, Modu
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&header);
     let sink = VecSink::after(out, native_at);
-    let (sink, _) = compile_into(&module, &env, target, sink)?;
+    let (sink, _) = compile_into(module, env, target, sink)?;
     let mut out = sink.into_bytes();
     let payload_len = out.len() - native_at;
     let sizes = u32::try_from(payload_len).ok().and_then(|p| {
