@@ -148,6 +148,8 @@ pub struct Files {
     /// The first input with each identity.
     inputs: HashMap<FileId, PathBuf>,
     outputs: HashMap<OutKey, PathBuf>,
+    /// The real path of each directory new outputs go to, as given.
+    dirs: HashMap<PathBuf, PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -179,8 +181,8 @@ impl Files {
     /// Check an output before anything is written: a regular, writable file or a new one, not one
     /// of the inputs and not another output of the same command.
     pub fn output(&mut self, path: &Path) -> Result<Output> {
-        let real = resolve_links(path)?;
-        let key = match std::fs::metadata(&real) {
+        let (real, meta) = resolve_links(path)?;
+        let key = match meta {
             Ok(meta) => {
                 check_replaceable(path, &real, &meta)?;
                 match file_id(&meta) {
@@ -190,9 +192,17 @@ impl Files {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let parent = parent_of(&real);
-                let dir = parent.canonicalize().with_context(|| {
-                    format!("{}: cannot write in {}", path.display(), parent.display())
-                })?;
+                // Outputs mostly share a directory: it is resolved once.
+                let dir = match self.dirs.get(parent) {
+                    Some(dir) => dir.clone(),
+                    None => {
+                        let dir = parent.canonicalize().with_context(|| {
+                            format!("{}: cannot write in {}", path.display(), parent.display())
+                        })?;
+                        self.dirs.insert(parent.to_path_buf(), dir.clone());
+                        dir
+                    }
+                };
                 let file_name = real
                     .file_name()
                     .ok_or_else(|| anyhow!("{}: not a file name", path.display()))?;
@@ -232,8 +242,9 @@ fn parent_of(path: &Path) -> &Path {
 }
 
 /// Follow symbolic links (at most 40, as the kernel does) to the path of the real file, which may
-/// not exist yet.
-fn resolve_links(path: &Path) -> Result<PathBuf> {
+/// not exist yet, and that file's metadata (what `std::fs::metadata` would say of it: the last
+/// look is not at a link, so it is already that).
+fn resolve_links(path: &Path) -> Result<(PathBuf, std::io::Result<Metadata>)> {
     let mut real = path.to_path_buf();
     for _ in 0..40 {
         match std::fs::symlink_metadata(&real) {
@@ -242,7 +253,7 @@ fn resolve_links(path: &Path) -> Result<PathBuf> {
                     .with_context(|| format!("{}: cannot follow the link", path.display()))?;
                 real = parent_of(&real).join(target);
             }
-            _ => return Ok(real),
+            meta => return Ok((real, meta)),
         }
     }
     bail!("{}: too many levels of symbolic links", path.display())
