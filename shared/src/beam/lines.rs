@@ -3,7 +3,7 @@
 //! in the current file; an `a` term switches the current file, 0 being the module's own source),
 //! then each file name as u16 BE length + bytes.
 
-use super::compact::{Cursor, Operand};
+use super::compact::{Cursor, Operand, Tag};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug)]
@@ -119,6 +119,31 @@ impl LineItems<'_> {
     fn decode_next(&mut self) -> Result<LineItem> {
         // Any number of file switches may precede a line number; each consumes input.
         loop {
+            // Most items are a line number or a file index in the one- or two-byte form: read
+            // here without the general operand decoder, which handles the rest (and the errors).
+            let small = match *self.cursor.remaining() {
+                [first, ..] if first & 0x08 == 0 => Some((first & 7, u32::from(first >> 4), 1)),
+                [first, low, ..] if first & 0x10 == 0 => {
+                    Some((first & 7, (u32::from(first >> 5) << 8) | u32::from(low), 2))
+                }
+                _ => None,
+            };
+            match small {
+                Some((tag, line, len)) if tag == Tag::Integer as u8 => {
+                    self.cursor.skip(len)?;
+                    return Ok(LineItem {
+                        file: self.file,
+                        line: u64::from(line),
+                    });
+                }
+                // Index 0 is `[]`: no file.
+                Some((tag, file, len)) if tag == Tag::Atom as u8 && file <= self.name_count => {
+                    self.cursor.skip(len)?;
+                    self.file = file;
+                    continue;
+                }
+                _ => {}
+            }
             let at = self.cursor.file_offset();
             match self.cursor.operand()? {
                 Operand::Integer(line) if line >= 0 => {
@@ -186,6 +211,25 @@ mod tests {
         for n in 0..d.len() {
             assert!(Lines::parse(&d[..n], 0).is_err(), "prefix {n}");
         }
+    }
+
+    #[test]
+    fn nil_clears_the_file_and_two_byte_file_indexes_are_checked() {
+        let mut d = vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 1];
+        // file 1 (two-byte form); line 5; [] (no file); line 6
+        d.extend_from_slice(&[0x0A, 0x01, 0x51, 0x02, 0x61]);
+        d.extend_from_slice(&[0, 1, b'a']);
+        let items: Vec<_> = Lines::parse(&d, 0)
+            .unwrap()
+            .items()
+            .map(|i| i.unwrap())
+            .collect();
+        assert_eq!(
+            items,
+            vec![LineItem { file: 1, line: 5 }, LineItem { file: 0, line: 6 }]
+        );
+        d[21] = 0x02; // file 2 of 1
+        assert_eq!(Lines::parse(&d, 0).unwrap_err().offset, Some(20));
     }
 
     #[test]
