@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use anyhow::{bail, Result};
-use avm_jit_core::avm::Pack;
+use avm_jit_core::avm::{Pack, Section};
 use avm_jit_core::beam::{Atoms, Imports, Module, TableCounts, Types};
 use avm_jit_core::flash::plan::Layout;
 use avm_jit_core::native::{Native, ARCH_ARMV6M, ARCH_RISCV32};
@@ -93,23 +93,45 @@ pub fn native(payload: &[u8]) -> Result<(), Error> {
 /// finds the first one only), every BEAM section readable. With `whole`, each module is checked as
 /// by [`beam`]; otherwise only its tables are (the compiler checks the rest).
 pub fn avm(pack: &Pack<'_>, whole: bool) -> Result<(), Error> {
+    if !whole {
+        return avm_read(pack).map(|_| ());
+    }
     let mut seen: HashMap<&[u8], usize> = HashMap::with_capacity(pack.sections().len());
     for s in pack.sections() {
-        if seen.insert(s.name, s.offset).is_some() {
-            return Err(Error::invalid(
-                s.offset,
-                "AVM: a second section of the same name (AtomVM would only see the first)",
-                0,
-            ));
-        }
+        unique(&mut seen, s)?;
         if s.is_beam() {
-            let checked = if whole {
-                beam(s.data)
-            } else {
-                Module::parse(s.data).and_then(|m| beam_tables(&m))
-            };
-            checked.map_err(|e| e.rebase(s.data_offset))?;
+            beam(s.data).map_err(|e| e.rebase(s.data_offset))?;
         }
+    }
+    Ok(())
+}
+
+/// [`avm`] without `whole`, keeping each BEAM section's parsed module and the tables read (by
+/// section, `None` for the others) for the compiler.
+pub fn avm_read<'a>(pack: &Pack<'a>) -> Result<Vec<Option<(Module<'a>, Tables<'a>)>>, Error> {
+    let mut seen: HashMap<&[u8], usize> = HashMap::with_capacity(pack.sections().len());
+    let mut read = Vec::with_capacity(pack.sections().len());
+    for s in pack.sections() {
+        unique(&mut seen, s)?;
+        read.push(if s.is_beam() {
+            let module = Module::parse(s.data).map_err(|e| e.rebase(s.data_offset))?;
+            let tables = beam_tables_read(&module).map_err(|e| e.rebase(s.data_offset))?;
+            Some((module, tables))
+        } else {
+            None
+        });
+    }
+    Ok(read)
+}
+
+/// The first section of its name (AtomVM would only see the first).
+fn unique<'a>(seen: &mut HashMap<&'a [u8], usize>, s: &Section<'a>) -> Result<(), Error> {
+    if seen.insert(s.name, s.offset).is_some() {
+        return Err(Error::invalid(
+            s.offset,
+            "AVM: a second section of the same name (AtomVM would only see the first)",
+            0,
+        ));
     }
     Ok(())
 }

@@ -132,9 +132,20 @@ pub fn compile_avm(
     target: CodeTarget,
     on_module: &dyn Fn(),
 ) -> Result<(Vec<u8>, Vec<String>), avm_jit_core::Error> {
+    compile_avm_read(pack, Vec::new(), target, on_module)
+}
+
+/// [`compile_avm`] with what [`check::avm_read`] read of each section (by section; a section
+/// with nothing read is parsed here).
+fn compile_avm_read<'a>(
+    pack: &Pack<'a>,
+    mut read: Vec<Option<(Module<'a>, check::Tables<'a>)>>,
+    target: CodeTarget,
+    on_module: &dyn Fn(),
+) -> Result<(Vec<u8>, Vec<String>), avm_jit_core::Error> {
     let mut compiled: Vec<Option<Vec<u8>>> = vec![None; pack.sections().len()];
     let mut failures = Vec::new();
-    for (slot, section) in compiled.iter_mut().zip(pack.sections()) {
+    for (i, (slot, section)) in compiled.iter_mut().zip(pack.sections()).enumerate() {
         // Plain files, and modules that are already native (an `avmN` chunk and no `Code`, as
         // AtomVM's precompiled libraries ship), pass through unchanged.
         if !section.is_beam() {
@@ -149,7 +160,11 @@ pub fn compile_avm(
             continue;
         }
         on_module();
-        match compile_module(section.data, target) {
+        let result = match read.get_mut(i).and_then(Option::take) {
+            Some((module, tables)) => compile_checked(&module, tables, target),
+            None => compile_module(section.data, target),
+        };
+        match result {
             Ok(out) => *slot = Some(out),
             // A compile error names its module; a malformed one is named by its section.
             Err(e @ ModuleError::Compile(_)) => {
@@ -244,9 +259,10 @@ fn compile_file(path: &Path, out: &Output, target: CodeTarget, bar: &ProgressBar
         }
     } else {
         let pack = Pack::parse(bytes).map_err(fail)?;
-        check::avm(&pack, false).map_err(fail)?;
+        let read = check::avm_read(&pack).map_err(fail)?;
         let modules = pack.modules().count() as u64;
-        let (out, failures) = compile_avm(&pack, target, &|| bar.inc(1)).map_err(fail)?;
+        let (out, failures) =
+            compile_avm_read(&pack, read, target, &|| bar.inc(1)).map_err(fail)?;
         (Some(out), modules, failures)
     };
     if input.kind == Kind::Beam {
