@@ -40,6 +40,11 @@ pub struct FlashSink<'f, F: NorFlash + ?Sized> {
     /// Programmed pages collecting patches (most recently patched last), with their contents.
     patches: Vec<(u32, [u8; PAGE])>,
     error: Option<SinkError>,
+    /// Where the next byte goes in `window`, and how many bytes can be appended there before
+    /// the page being filled is full (0 after an error): the fast path of `append` reads only
+    /// these. Kept in step with `len` and `page_addr` by [`FlashSink::sync_cursor`].
+    cursor: usize,
+    room: usize,
 }
 
 fn sink_error(e: FlashError, code_start: u32) -> SinkError {
@@ -86,7 +91,20 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
             window,
             patches: Vec::new(),
             error: None,
+            cursor: at + (header_end - page_addr) as usize,
+            room: PAGE - (header_end - page_addr) as usize,
         })
+    }
+
+    /// Recompute the fast path's cursor from `len` and `page_addr` (after the slow path).
+    fn sync_cursor(&mut self) {
+        let in_page = (self.code_start() + self.len - self.page_addr) as usize;
+        self.cursor = slot(self.page_addr) + in_page;
+        self.room = if self.error.is_some() {
+            0
+        } else {
+            PAGE - in_page
+        };
     }
 
     fn code_start(&self) -> u32 {
@@ -179,6 +197,18 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
         Ok(())
     }
 
+    /// `append` past the fast path: a page completed, or an error.
+    #[inline(never)]
+    fn append_slow(&mut self, bytes: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.try_append(bytes) {
+            self.error = Some(sink_error(e, self.code_start()));
+        }
+        self.sync_cursor();
+    }
+
     fn try_replace(&mut self, offset: usize, bytes: &[u8]) -> Result<(), FlashError> {
         let start = self.code_start() + offset as u32;
         for (k, &b) in bytes.iter().enumerate() {
@@ -235,26 +265,29 @@ impl<F: NorFlash + ?Sized> CodeSink for FlashSink<'_, F> {
         self.len as usize
     }
     fn append(&mut self, bytes: &[u8]) {
-        if self.error.is_some() {
-            return;
-        }
         // Fast path: the bytes fit in the page being filled without completing it (nearly every
-        // append: one or two halfwords). The window is blank from the end of the code on (see
-        // `try_append`), and `NorFlash::program` refuses to set bits, so nothing is checked here.
-        let in_page = (self.code_start() + self.len - self.page_addr) as usize;
-        if bytes.len() < PAGE - in_page {
-            let at = slot(self.page_addr) + in_page;
-            if let Some(dst) = self.window.get_mut(at..at + bytes.len()) {
-                for (w, &b) in dst.iter_mut().zip(bytes) {
-                    *w = b;
+        // append: one or two halfwords; never after an error, `room` is then 0). The window is
+        // blank from the end of the code on (see `try_append`), and `NorFlash::program` refuses
+        // to set bits, so nothing is checked here.
+        let n = bytes.len();
+        if n < self.room {
+            let at = self.cursor;
+            if let Some(dst) = self.window.get_mut(at..at + n) {
+                if let ([d0, d1], [b0, b1]) = (&mut *dst, bytes) {
+                    // One Thumb-1 instruction: most appends.
+                    (*d0, *d1) = (*b0, *b1);
+                } else {
+                    for (w, &b) in dst.iter_mut().zip(bytes) {
+                        *w = b;
+                    }
                 }
-                self.len += bytes.len() as u32;
+                self.cursor = at + n;
+                self.room -= n;
+                self.len += n as u32;
                 return;
             }
         }
-        if let Err(e) = self.try_append(bytes) {
-            self.error = Some(sink_error(e, self.code_start()));
-        }
+        self.append_slow(bytes);
     }
     fn replace(&mut self, offset: usize, bytes: &[u8]) {
         if self.error.is_some() {
@@ -265,10 +298,12 @@ impl<F: NorFlash + ?Sized> CodeSink for FlashSink<'_, F> {
             .is_none_or(|end| end > self.len as usize)
         {
             self.error = Some(SinkError::OutOfRange { offset });
+            self.room = 0;
             return;
         }
         if let Err(e) = self.try_replace(offset, bytes) {
             self.error = Some(sink_error(e, self.code_start()));
+            self.room = 0;
         }
     }
     fn error(&self) -> Option<SinkError> {
