@@ -227,6 +227,17 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
         }
         merged
     }
+
+    /// `*self = other.merge(self)`, in place: no copy of either state (it is saved at every
+    /// branch and restored at every join, the device's hot path).
+    #[inline]
+    pub fn merge_from(&mut self, other: &Self) {
+        for i in 0..N {
+            if self.tags[i] != other.tags[i] || self.payloads[i] != other.payloads[i] {
+                self.tags[i] = UNTRACKED;
+            }
+        }
+    }
 }
 
 /// What a register loaded from `value` holds; `max_reg` is the number of x registers (the
@@ -383,6 +394,9 @@ mod tests {
         b.set_contents(Reg(3), Contents::x(0));
         b.set_contents(Reg(11), Contents::x(2));
         let merged = a.merge(&b);
+        let mut in_place = b;
+        in_place.merge_from(&a);
+        assert_eq!(in_place, merged);
         assert_eq!(merged.get_contents(Reg(3)), Contents::x(0));
         assert_eq!(merged.get_contents(Reg(11)), Contents::Unknown);
         assert_eq!(merged.get_contents(Reg(5)), Contents::Unknown);
@@ -392,6 +406,9 @@ mod tests {
         b.set_contents(Reg(3), Contents::Imm(9));
         b.invalidate_reg(Reg(3));
         assert_eq!(a.merge(&b).get_contents(Reg(3)), Contents::Unknown);
+        let mut in_place = b;
+        in_place.merge_from(&a);
+        assert_eq!(in_place.get_contents(Reg(3)), Contents::Unknown);
         assert_eq!(a.merge(&b).find_reg_with_contents(Contents::x(0)), None);
     }
 

@@ -85,7 +85,7 @@ impl<S: CodeSink> Armv6m<S> {
         let rel = self.cur_offset() as i64 - open.branch_at as i64;
         self.patch_insn(open.branch_at, asm::bcc(open.cc, rel));
         self.merge_used_regs(open.used);
-        self.regs = open.regs.merge(&self.regs);
+        self.regs.merge_from(&open.regs);
     }
 
     /// Run `body` only when every condition holds (each failing test skips the block).
@@ -132,7 +132,7 @@ impl<S: CodeSink> Armv6m<S> {
             self.patch_insn(branch_at, asm::bcc(cc, end - branch_at as i64));
         }
         self.merge_used_regs(open.used);
-        self.regs = open.regs.merge(&self.regs);
+        self.regs.merge_from(&open.regs);
     }
 
     /// Run `then_body` when `cond` holds, else `else_body`.
@@ -177,7 +177,7 @@ impl<S: CodeSink> Armv6m<S> {
         let rel = self.cur_offset() as i64 - then.branch_at as i64;
         self.patch_insn(then.branch_at, asm::b(rel));
         self.merge_used_regs(then.used);
-        self.regs = then.regs.merge(&self.regs);
+        self.regs.merge_from(&then.regs);
     }
 
     /// Emit the test of `cond` followed by a branch placeholder. Returns the condition under
