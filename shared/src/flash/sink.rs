@@ -209,6 +209,8 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
         self.sync_cursor();
     }
 
+    /// Patches reaching into pages already programmed (the caller handles those in the window).
+    #[inline(never)]
     fn try_replace(&mut self, offset: usize, bytes: &[u8]) -> Result<(), FlashError> {
         let start = self.code_start() + offset as u32;
         for (k, &b) in bytes.iter().enumerate() {
@@ -301,6 +303,24 @@ impl<F: NorFlash + ?Sized> CodeSink for FlashSink<'_, F> {
             self.room = 0;
             return;
         }
+        // Fast path: the patch lies in the window (most do: a branch to a label just placed).
+        // The page at `a` is in slot `(a / PAGE) % WINDOW_PAGES`, so byte `a` is at
+        // `a % (WINDOW_PAGES * PAGE)`.
+        let start = self.code_start() + offset as u32;
+        if start >= self.window_addr {
+            for (k, &b) in bytes.iter().enumerate() {
+                let i = (start as usize + k) % (WINDOW_PAGES * PAGE);
+                if let Some(w) = self.window.get_mut(i) {
+                    if *w & b != b {
+                        self.error = Some(SinkError::NotErased { offset: offset + k });
+                        self.room = 0;
+                        return;
+                    }
+                    *w = b;
+                }
+            }
+            return;
+        }
         if let Err(e) = self.try_replace(offset, bytes) {
             self.error = Some(sink_error(e, self.code_start()));
             self.room = 0;
@@ -382,6 +402,41 @@ mod tests {
         assert_eq!(&flash.as_bytes()[at..at + code.len()], code);
         let before = (entry - 4 - BASE) as usize;
         assert_eq!(&flash.as_bytes()[before..before + 4], &previous);
+    }
+
+    fn wrap(sink: &mut impl CodeSink) {
+        // From entry 0xF00, code offset 238 is window byte 2046: the placeholder's last two
+        // bytes are in the window's first slot.
+        sink.append(&[0x5A; 238]);
+        sink.append(&[0xFF; 4]);
+        sink.append(&[0x11; 20]);
+        sink.replace(238, &[1, 2, 3, 4]);
+        sink.append(&[0xFF, 0x00]);
+    }
+
+    #[test]
+    fn flash_sink_patches_across_the_window_wrap_and_names_the_failing_byte() {
+        let mut flash = MemFlash::erased(BASE, 4 * SECTOR_SIZE);
+        let entry = BASE + 0xF00;
+        let mut sink = FlashSink::new(&mut flash, entry).unwrap();
+        wrap(&mut sink);
+        let mut expected = VecSink::new();
+        wrap(&mut expected);
+        let len = sink.offset();
+        assert_eq!(len, expected.as_bytes().len());
+        // Only the second byte of the patch sets a cleared bit.
+        sink.replace(len - 2, &[0x0F, 0x01]);
+        assert_eq!(sink.error(), Some(SinkError::NotErased { offset: len - 1 }));
+        // Sticky: nothing more is appended.
+        sink.append(&[1]);
+        assert_eq!(sink.offset(), len);
+        assert!(sink.finish(1, BASE, 0).is_err());
+        let mut flash = MemFlash::erased(BASE, 4 * SECTOR_SIZE);
+        let mut sink = FlashSink::new(&mut flash, entry).unwrap();
+        wrap(&mut sink);
+        sink.finish(1, BASE, 0).unwrap();
+        let at = (entry + 16 - BASE) as usize;
+        assert_eq!(&flash.as_bytes()[at..at + len], expected.as_bytes());
     }
 
     #[test]
