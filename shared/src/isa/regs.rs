@@ -233,7 +233,9 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
     #[inline]
     pub fn merge_from(&mut self, other: &Self) {
         for i in 0..N {
-            if self.tags[i] != other.tags[i] || self.payloads[i] != other.payloads[i] {
+            let tag = self.tags[i];
+            // An untracked slot stays so whatever `other` holds.
+            if tag != UNTRACKED && (tag != other.tags[i] || self.payloads[i] != other.payloads[i]) {
                 self.tags[i] = UNTRACKED;
             }
         }
