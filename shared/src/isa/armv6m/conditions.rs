@@ -226,7 +226,7 @@ impl<S: CodeSink> Armv6m<S> {
         match (op, lhs.val, rhs.val) {
             // `imm < reg`: skip when reg <= imm.
             (CmpOp::Lt, Val::Imm(v), Val::Reg(reg)) if cast == Cast::Word => {
-                if (0..=255).contains(&v) {
+                if matches!(v, 0..=255) {
                     let len = self.put_test(&[asm::cmp_imm(reg, v)]);
                     self.free_cond_operand(rhs);
                     (Cc::Le, len)
@@ -240,7 +240,7 @@ impl<S: CodeSink> Armv6m<S> {
                 self.cmp_imm_cond(reg, 0, lhs, Cc::Pl)
             }
             (CmpOp::Lt, Val::Reg(reg), Val::Imm(v)) if cast == Cast::Word => {
-                if (0..=255).contains(&v) {
+                if matches!(v, 0..=255) {
                     self.cmp_imm_cond(reg, v, lhs, Cc::Ge)
                 } else if have_temp {
                     self.cmp_with_temp(reg, v, lhs, Cc::Ge)
@@ -253,10 +253,10 @@ impl<S: CodeSink> Armv6m<S> {
                 self.free_cond_operand(lhs);
                 (Cc::Ge, len)
             }
-            (CmpOp::Eq, Val::Reg(reg), Val::Imm(v)) if (0..=255).contains(&v) => {
+            (CmpOp::Eq, Val::Reg(reg), Val::Imm(v)) if matches!(v, 0..=255) => {
                 self.cmp_imm_cond(reg, v, lhs, Cc::Ne)
             }
-            (CmpOp::Ne, Val::Reg(reg), Val::Imm(v)) if (0..=255).contains(&v) => {
+            (CmpOp::Ne, Val::Reg(reg), Val::Imm(v)) if matches!(v, 0..=255) => {
                 self.cmp_imm_cond(reg, v, lhs, Cc::Eq)
             }
             (CmpOp::Ne, Val::Reg(reg), Val::Reg(other)) if cast == Cast::Word && !rhs.free => {

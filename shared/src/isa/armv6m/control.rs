@@ -23,7 +23,7 @@ use crate::abi::prims::PRIM_SCHEDULE_NEXT_CP;
 /// Reach of a 16-bit conditional branch, counted from the branch itself.
 #[inline]
 fn is_near_conditional(rel: i64) -> bool {
-    (-252..=258).contains(&rel) && rel % 2 == 0
+    matches!(rel, -252..=258) && rel % 2 == 0
 }
 
 /// Arguments of the scheduling tail call.

@@ -330,11 +330,19 @@ pub(super) fn asm_error(e: AsmError) -> BackendError {
 // ---- register masks -----------------------------------------------------------------------
 
 /// The first allocatable register of `mask` in allocation order (r7 first). The order is by
-/// descending register number, so this is the highest allocatable bit of the mask.
+/// descending register number, so this is the highest allocatable bit of the mask. Found by
+/// walking down from r7: ARMv6-M has no `clz`, and its library call costs more.
 #[inline]
 pub(super) fn first_avail(mask: u16) -> Option<Reg> {
     let m = mask & AVAILABLE_REGS_MASK;
-    (m != 0).then(|| Reg(15 - m.leading_zeros() as u8))
+    if m == 0 {
+        return None;
+    }
+    let mut r = 7;
+    while m & (1 << r) == 0 {
+        r -= 1;
+    }
+    Some(Reg(r))
 }
 
 /// The allocatable registers of `mask`, in allocation order (highest bit first).
