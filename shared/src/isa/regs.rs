@@ -189,8 +189,8 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
     /// Forget everything.
     #[inline]
     pub fn invalidate_all(&mut self) {
-        self.tags = [UNTRACKED; N];
-        self.live = 0;
+        // The tracked slots only (a 16-byte fill is a memset call on the device).
+        self.invalidate_volatile(0);
     }
 
     /// Forget every register not in `preserved` (bit n = register n): a C call clobbered them.
