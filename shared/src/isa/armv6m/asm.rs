@@ -67,7 +67,10 @@ use super::names::*;
 use crate::compile::Reg;
 
 /// One encoded instruction: 2 bytes (Thumb-1) or 4 bytes (Thumb-2), little-endian halfwords.
+/// Word-aligned, so that the encoders write it, and `put` reads it, as one word instead of byte by
+/// byte (on the device, where every instruction goes through a `Result<Insn, _>` in memory).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(align(4))]
 pub struct Insn {
     bytes: [u8; 4],
     len: u8,
