@@ -232,7 +232,7 @@ fn in_sram(bytes: &[u8]) -> bool {
 /// which is every page the sink programs.
 fn first_bit_set(old: &[u8], new: &[u8]) -> Option<usize> {
     let (o, n) = (old.as_ptr() as usize, new.as_ptr() as usize);
-    if (o | n | new.len()) % 4 == 0 && old.len() == new.len() {
+    if (o | n | new.len()).is_multiple_of(4) && old.len() == new.len() {
         let words = new.len() / 4;
         // SAFETY: both word-aligned, `words` words long (the slices' own bytes).
         let (ow, nw) = unsafe {
