@@ -193,22 +193,57 @@ impl NorFlash for RomFlash {
         while at < end {
             let page = at & !(PAGE_SIZE - 1);
             let stop = end.min(page + PAGE_SIZE);
-            let mut buf = [0xFFu8; PAGE_SIZE as usize];
             let old = self
                 .slice(at, (stop - at) as usize)
                 .ok_or(FlashError::new(FlashErrorKind::OutOfBounds, at))?;
             let new = &data[(at - address) as usize..(stop - address) as usize];
-            if let Some(i) = old.iter().zip(new).position(|(o, n)| o & n != *n) {
+            if let Some(i) = first_bit_set(old, new) {
                 return Err(FlashError::new(FlashErrorKind::NotErased, at + i as u32));
             }
-            buf[(at - page) as usize..(stop - page) as usize].copy_from_slice(new);
+            // A whole page already in SRAM (the flash sink's pages) goes to the ROM as it is;
+            // anything else is copied into a page of 0xFF (no change) first.
+            let mut buf: [u8; PAGE_SIZE as usize];
+            let ptr = if new.len() == PAGE_SIZE as usize && in_sram(new) {
+                new.as_ptr()
+            } else {
+                buf = [0xFF; PAGE_SIZE as usize];
+                buf[(at - page) as usize..(stop - page) as usize].copy_from_slice(new);
+                buf.as_ptr()
+            };
             let offset = page - FLASH_BASE;
-            let ptr = buf.as_ptr();
-            // SAFETY: a 256-byte page buffer in SRAM, page-aligned offset inside the flash.
+            // SAFETY: a 256-byte page in SRAM (read while XIP is off, so not in flash),
+            // page-aligned offset inside the flash.
             self.timed(|rom| unsafe { (rom.program)(offset, ptr, PAGE_SIZE as usize) });
             self.stats.programs += 1;
             at = stop;
         }
         Ok(())
     }
+}
+
+/// Whether `bytes` lie in SRAM (the ROM reads a program call's data while XIP is off).
+fn in_sram(bytes: &[u8]) -> bool {
+    let start = bytes.as_ptr() as usize;
+    start >= 0x2000_0000 && start + bytes.len() <= 0x2004_2000
+}
+
+/// The first byte of `new` that would set a bit `old` has cleared (NOR programming only clears
+/// bits). A word at a time when both are word-aligned (flash pages and the sink's page buffers),
+/// which is every page the sink programs.
+fn first_bit_set(old: &[u8], new: &[u8]) -> Option<usize> {
+    let (o, n) = (old.as_ptr() as usize, new.as_ptr() as usize);
+    if (o | n | new.len()).is_multiple_of(4) && old.len() == new.len() {
+        let words = new.len() / 4;
+        // SAFETY: both word-aligned, `words` words long (the slices' own bytes).
+        let (ow, nw) = unsafe {
+            (
+                core::slice::from_raw_parts(o as *const u32, words),
+                core::slice::from_raw_parts(n as *const u32, words),
+            )
+        };
+        if ow.iter().zip(nw).fold(0, |set, (o, n)| set | (n & !o)) == 0 {
+            return None;
+        }
+    }
+    old.iter().zip(new).position(|(o, n)| o & n != *n)
 }

@@ -40,6 +40,11 @@ pub struct FlashSink<'f, F: NorFlash + ?Sized> {
     /// Programmed pages collecting patches (most recently patched last), with their contents.
     patches: Vec<(u32, [u8; PAGE])>,
     error: Option<SinkError>,
+    /// Where the next byte goes in `window`, and how many bytes can be appended there before
+    /// the page being filled is full (0 after an error): the fast path of `append` reads only
+    /// these. Kept in step with `len` and `page_addr` by [`FlashSink::sync_cursor`].
+    cursor: usize,
+    room: usize,
 }
 
 fn sink_error(e: FlashError, code_start: u32) -> SinkError {
@@ -86,7 +91,20 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
             window,
             patches: Vec::new(),
             error: None,
+            cursor: at + (header_end - page_addr) as usize,
+            room: PAGE - (header_end - page_addr) as usize,
         })
+    }
+
+    /// Recompute the fast path's cursor from `len` and `page_addr` (after the slow path).
+    fn sync_cursor(&mut self) {
+        let in_page = (self.code_start() + self.len - self.page_addr) as usize;
+        self.cursor = slot(self.page_addr) + in_page;
+        self.room = if self.error.is_some() {
+            0
+        } else {
+            PAGE - in_page
+        };
     }
 
     fn code_start(&self) -> u32 {
@@ -179,6 +197,20 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
         Ok(())
     }
 
+    /// `append` past the fast path: a page completed, or an error.
+    #[inline(never)]
+    fn append_slow(&mut self, bytes: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.try_append(bytes) {
+            self.error = Some(sink_error(e, self.code_start()));
+        }
+        self.sync_cursor();
+    }
+
+    /// Patches reaching into pages already programmed (the caller handles those in the window).
+    #[inline(never)]
     fn try_replace(&mut self, offset: usize, bytes: &[u8]) -> Result<(), FlashError> {
         let start = self.code_start() + offset as u32;
         for (k, &b) in bytes.iter().enumerate() {
@@ -235,26 +267,29 @@ impl<F: NorFlash + ?Sized> CodeSink for FlashSink<'_, F> {
         self.len as usize
     }
     fn append(&mut self, bytes: &[u8]) {
-        if self.error.is_some() {
-            return;
-        }
         // Fast path: the bytes fit in the page being filled without completing it (nearly every
-        // append: one or two halfwords). The window is blank from the end of the code on (see
-        // `try_append`), and `NorFlash::program` refuses to set bits, so nothing is checked here.
-        let in_page = (self.code_start() + self.len - self.page_addr) as usize;
-        if bytes.len() < PAGE - in_page {
-            let at = slot(self.page_addr) + in_page;
-            if let Some(dst) = self.window.get_mut(at..at + bytes.len()) {
-                for (w, &b) in dst.iter_mut().zip(bytes) {
-                    *w = b;
+        // append: one or two halfwords; never after an error, `room` is then 0). The window is
+        // blank from the end of the code on (see `try_append`), and `NorFlash::program` refuses
+        // to set bits, so nothing is checked here.
+        let n = bytes.len();
+        if n < self.room {
+            let at = self.cursor;
+            if let Some(dst) = self.window.get_mut(at..at + n) {
+                if let ([d0, d1], [b0, b1]) = (&mut *dst, bytes) {
+                    // One Thumb-1 instruction: most appends.
+                    (*d0, *d1) = (*b0, *b1);
+                } else {
+                    for (w, &b) in dst.iter_mut().zip(bytes) {
+                        *w = b;
+                    }
                 }
-                self.len += bytes.len() as u32;
+                self.cursor = at + n;
+                self.room -= n;
+                self.len += n as u32;
                 return;
             }
         }
-        if let Err(e) = self.try_append(bytes) {
-            self.error = Some(sink_error(e, self.code_start()));
-        }
+        self.append_slow(bytes);
     }
     fn replace(&mut self, offset: usize, bytes: &[u8]) {
         if self.error.is_some() {
@@ -265,10 +300,30 @@ impl<F: NorFlash + ?Sized> CodeSink for FlashSink<'_, F> {
             .is_none_or(|end| end > self.len as usize)
         {
             self.error = Some(SinkError::OutOfRange { offset });
+            self.room = 0;
+            return;
+        }
+        // Fast path: the patch lies in the window (most do: a branch to a label just placed).
+        // The page at `a` is in slot `(a / PAGE) % WINDOW_PAGES`, so byte `a` is at
+        // `a % (WINDOW_PAGES * PAGE)`.
+        let start = self.code_start() + offset as u32;
+        if start >= self.window_addr {
+            for (k, &b) in bytes.iter().enumerate() {
+                let i = (start as usize + k) % (WINDOW_PAGES * PAGE);
+                if let Some(w) = self.window.get_mut(i) {
+                    if *w & b != b {
+                        self.error = Some(SinkError::NotErased { offset: offset + k });
+                        self.room = 0;
+                        return;
+                    }
+                    *w = b;
+                }
+            }
             return;
         }
         if let Err(e) = self.try_replace(offset, bytes) {
             self.error = Some(sink_error(e, self.code_start()));
+            self.room = 0;
         }
     }
     fn error(&self) -> Option<SinkError> {
@@ -347,6 +402,41 @@ mod tests {
         assert_eq!(&flash.as_bytes()[at..at + code.len()], code);
         let before = (entry - 4 - BASE) as usize;
         assert_eq!(&flash.as_bytes()[before..before + 4], &previous);
+    }
+
+    fn wrap(sink: &mut impl CodeSink) {
+        // From entry 0xF00, code offset 238 is window byte 2046: the placeholder's last two
+        // bytes are in the window's first slot.
+        sink.append(&[0x5A; 238]);
+        sink.append(&[0xFF; 4]);
+        sink.append(&[0x11; 20]);
+        sink.replace(238, &[1, 2, 3, 4]);
+        sink.append(&[0xFF, 0x00]);
+    }
+
+    #[test]
+    fn flash_sink_patches_across_the_window_wrap_and_names_the_failing_byte() {
+        let mut flash = MemFlash::erased(BASE, 4 * SECTOR_SIZE);
+        let entry = BASE + 0xF00;
+        let mut sink = FlashSink::new(&mut flash, entry).unwrap();
+        wrap(&mut sink);
+        let mut expected = VecSink::new();
+        wrap(&mut expected);
+        let len = sink.offset();
+        assert_eq!(len, expected.as_bytes().len());
+        // Only the second byte of the patch sets a cleared bit.
+        sink.replace(len - 2, &[0x0F, 0x01]);
+        assert_eq!(sink.error(), Some(SinkError::NotErased { offset: len - 1 }));
+        // Sticky: nothing more is appended.
+        sink.append(&[1]);
+        assert_eq!(sink.offset(), len);
+        assert!(sink.finish(1, BASE, 0).is_err());
+        let mut flash = MemFlash::erased(BASE, 4 * SECTOR_SIZE);
+        let mut sink = FlashSink::new(&mut flash, entry).unwrap();
+        wrap(&mut sink);
+        sink.finish(1, BASE, 0).unwrap();
+        let at = (entry + 16 - BASE) as usize;
+        assert_eq!(&flash.as_bytes()[at..at + len], expected.as_bytes());
     }
 
     #[test]

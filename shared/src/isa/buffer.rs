@@ -201,6 +201,10 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
 
     /// The first error of the buffer or of its sink.
     pub fn error(&self) -> Option<BackendError> {
+        // Asked after every instruction: no error is the answer to make cheap.
+        if self.error.is_none() && self.sink.error().is_none() {
+            return None;
+        }
         self.error.or(self.sink.error().map(BackendError::Sink))
     }
 

@@ -59,8 +59,9 @@ impl Contents {
 const UNTRACKED: u8 = 0;
 
 /// [`Contents`] as a tag and a payload, so the tracker is small to copy (it is saved at every
-/// branch and call) and slots compare without matching on the enum.
-#[inline]
+/// branch and call) and slots compare without matching on the enum. Inlined everywhere: each
+/// caller's contents are mostly a known variant, which the match then folds to a constant.
+#[inline(always)]
 fn pack(contents: Contents) -> (u8, u64) {
     match contents {
         Contents::Vm(VmLoc::X(n)) => (1, u64::from(n)),
@@ -97,6 +98,9 @@ pub struct Regs<F: RegisterFile, const N: usize> {
     /// `Contents::Unknown` is distinct from untracked only for `merge` and
     /// `find_reg_with_contents(Unknown)`, exactly as in the reference.
     tags: [u8; N],
+    /// Bit `i` set exactly when `tags[i]` is not `UNTRACKED`: the loops over slots that only
+    /// care about tracked ones (most are untracked) stop after the highest tracked slot.
+    live: u32,
     /// Meaningful only where the tag is not `UNTRACKED`.
     payloads: [u64; N],
     file: PhantomData<F>,
@@ -138,6 +142,7 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
         assert!(N <= 32, "register masks are u32");
         Regs {
             tags: [UNTRACKED; N],
+            live: 0,
             payloads: [0; N],
             file: PhantomData,
         }
@@ -166,6 +171,8 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
     pub fn set_contents(&mut self, reg: Reg, contents: Contents) {
         if let Some(i) = slot::<N>(reg) {
             (self.tags[i], self.payloads[i]) = pack(contents);
+            // `pack` never gives `UNTRACKED`.
+            self.live |= 1 << i;
         }
     }
 
@@ -175,23 +182,28 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
     pub fn invalidate_reg(&mut self, reg: Reg) {
         if let Some(i) = slot::<N>(reg) {
             self.tags[i] = UNTRACKED;
+            self.live &= !(1 << i);
         }
     }
 
     /// Forget everything.
     #[inline]
     pub fn invalidate_all(&mut self) {
-        self.tags = [UNTRACKED; N];
+        // The tracked slots only (a 16-byte fill is a memset call on the device).
+        self.invalidate_volatile(0);
     }
 
     /// Forget every register not in `preserved` (bit n = register n): a C call clobbered them.
     #[inline]
     pub fn invalidate_volatile(&mut self, preserved: u32) {
-        for (i, tag) in self.tags.iter_mut().enumerate() {
-            if preserved & (1 << i) == 0 {
-                *tag = UNTRACKED;
+        let (mut m, mut i) = (self.live & !preserved, 0);
+        while m != 0 {
+            if m & 1 != 0 {
+                self.tags[i] = UNTRACKED;
             }
+            (m, i) = (m >> 1, i + 1);
         }
+        self.live &= preserved;
     }
 
     /// Forget every register caching the value of `loc` (it was just written).
@@ -199,10 +211,13 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
     #[inline]
     pub fn invalidate_vm_loc(&mut self, loc: VmLoc) {
         let wanted = pack(Contents::Vm(loc));
-        for (tag, payload) in self.tags.iter_mut().zip(self.payloads.iter()) {
-            if (*tag, *payload) == wanted {
-                *tag = UNTRACKED;
+        let (mut m, mut i) = (self.live, 0);
+        while m != 0 {
+            if m & 1 != 0 && (self.tags[i], self.payloads[i]) == wanted {
+                self.tags[i] = UNTRACKED;
+                self.live &= !(1 << i);
             }
+            (m, i) = (m >> 1, i + 1);
         }
     }
 
@@ -223,9 +238,27 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
         for i in 0..N {
             if self.tags[i] != other.tags[i] || self.payloads[i] != other.payloads[i] {
                 merged.tags[i] = UNTRACKED;
+                merged.live &= !(1 << i);
             }
         }
         merged
+    }
+
+    /// `*self = other.merge(self)`, in place: no copy of either state (it is saved at every
+    /// branch and restored at every join, the device's hot path).
+    #[inline]
+    pub fn merge_from(&mut self, other: &Self) {
+        // An untracked slot stays so whatever `other` holds: only tracked ones are compared.
+        let (mut m, mut i) = (self.live, 0);
+        while m != 0 {
+            if m & 1 != 0
+                && (self.tags[i] != other.tags[i] || self.payloads[i] != other.payloads[i])
+            {
+                self.tags[i] = UNTRACKED;
+                self.live &= !(1 << i);
+            }
+            (m, i) = (m >> 1, i + 1);
+        }
     }
 }
 
@@ -267,6 +300,101 @@ mod tests {
         const SEARCH_ORDER: &'static [u8] = &[0, 1, 10, 11, 12, 13, 14, 15, 2, 3, 4, 5, 6, 7, 8, 9];
     }
     type Regs = super::Regs<Arm, 16>;
+
+    /// The tracker against a plain model (one `Option<Contents>` per register) over a long
+    /// pseudo-random run of every operation, with the `live` summary checked at each step.
+    #[test]
+    fn tracker_matches_a_plain_model() {
+        type Model = [Option<Contents>; 16];
+        fn check(regs: &Regs, model: &Model) {
+            for (i, m) in model.iter().enumerate() {
+                assert_eq!(regs.slot_contents(i), *m, "slot {i}");
+                assert_eq!(regs.live & (1 << i) != 0, m.is_some(), "live bit {i}");
+            }
+        }
+        let mut seed = 0x2545_F491u32;
+        let mut next = move |n: u32| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) % n
+        };
+        let contents = |k: u32| match k % 7 {
+            0 => Contents::x(k % 3),
+            1 => Contents::y(k % 3),
+            2 => Contents::Ptr(VmLoc::X(k % 3)),
+            3 => Contents::Imm(i64::from(k % 3) - 1),
+            4 => Contents::Cp,
+            5 => Contents::ModuleIndex,
+            _ => Contents::Unknown,
+        };
+        let (mut a, mut b) = (Regs::new(), Regs::new());
+        let (mut ma, mut mb): (Model, Model) = ([None; 16], [None; 16]);
+        for step in 0..20_000 {
+            let (regs, model) = if step % 3 == 0 {
+                (&mut b, &mut mb)
+            } else {
+                (&mut a, &mut ma)
+            };
+            let r = next(16) as usize;
+            match next(100) {
+                0..=44 => {
+                    let c = contents(next(49));
+                    regs.set_contents(Reg(r as u8), c);
+                    model[r] = Some(c);
+                }
+                45..=59 => {
+                    regs.invalidate_reg(Reg(r as u8));
+                    model[r] = None;
+                }
+                60..=74 => {
+                    let loc = if next(2) == 0 {
+                        VmLoc::X(next(3))
+                    } else {
+                        VmLoc::Y(next(3))
+                    };
+                    regs.invalidate_vm_loc(loc);
+                    for m in model.iter_mut() {
+                        if *m == Some(Contents::Vm(loc)) {
+                            *m = None;
+                        }
+                    }
+                }
+                75..=79 => {
+                    let preserved = next(1 << 16);
+                    regs.invalidate_volatile(preserved);
+                    for (i, m) in model.iter_mut().enumerate() {
+                        if preserved & (1 << i) == 0 {
+                            *m = None;
+                        }
+                    }
+                }
+                80 => {
+                    regs.invalidate_all();
+                    *model = [None; 16];
+                }
+                81..=90 => {
+                    let merged = a.merge(&b);
+                    a.merge_from(&b);
+                    assert_eq!(a, merged);
+                    for (x, y) in ma.iter_mut().zip(mb) {
+                        if *x != y {
+                            *x = None;
+                        }
+                    }
+                    check(&merged, &ma);
+                }
+                _ => {
+                    let c = contents(next(49));
+                    let expected = Arm::SEARCH_ORDER
+                        .iter()
+                        .find(|&&i| ma[usize::from(i)] == Some(c))
+                        .map(|&i| Reg(i));
+                    assert_eq!(a.find_reg_with_contents(c), expected);
+                }
+            }
+            check(&a, &ma);
+            check(&b, &mb);
+        }
+    }
 
     #[test]
     fn new_tracker_knows_nothing() {
@@ -383,6 +511,9 @@ mod tests {
         b.set_contents(Reg(3), Contents::x(0));
         b.set_contents(Reg(11), Contents::x(2));
         let merged = a.merge(&b);
+        let mut in_place = b;
+        in_place.merge_from(&a);
+        assert_eq!(in_place, merged);
         assert_eq!(merged.get_contents(Reg(3)), Contents::x(0));
         assert_eq!(merged.get_contents(Reg(11)), Contents::Unknown);
         assert_eq!(merged.get_contents(Reg(5)), Contents::Unknown);
@@ -392,6 +523,9 @@ mod tests {
         b.set_contents(Reg(3), Contents::Imm(9));
         b.invalidate_reg(Reg(3));
         assert_eq!(a.merge(&b).get_contents(Reg(3)), Contents::Unknown);
+        let mut in_place = b;
+        in_place.merge_from(&a);
+        assert_eq!(in_place.get_contents(Reg(3)), Contents::Unknown);
         assert_eq!(a.merge(&b).find_reg_with_contents(Contents::x(0)), None);
     }
 

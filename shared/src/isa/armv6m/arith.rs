@@ -97,7 +97,7 @@ impl<S: CodeSink> Armv6m<S> {
                 self.regs.invalidate_reg(r);
             }
             // Small negative masks are cheaper as "clear the complement".
-            Val::Imm(v) if (-256..0).contains(&v) => {
+            Val::Imm(v) if matches!(v, -256..0) => {
                 if self.available_regs != 0 {
                     self.op_via_temp(r, !v, asm::bics);
                 } else {
@@ -159,7 +159,7 @@ impl<S: CodeSink> Armv6m<S> {
     ) -> Reg {
         let r = self.arith_reg(reg);
         match value {
-            Val::Imm(v) if (0..=255).contains(&v) => {
+            Val::Imm(v) if matches!(v, 0..=255) => {
                 self.put(op_imm(r, r, v));
                 self.regs.invalidate_reg(r);
             }

@@ -67,7 +67,10 @@ use super::names::*;
 use crate::compile::Reg;
 
 /// One encoded instruction: 2 bytes (Thumb-1) or 4 bytes (Thumb-2), little-endian halfwords.
+/// Word-aligned, so that the encoders write it, and `put` reads it, as one word instead of byte by
+/// byte (on the device, where every instruction goes through a `Result<Insn, _>` in memory).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(align(4))]
 pub struct Insn {
     bytes: [u8; 4],
     len: u8,
@@ -267,9 +270,9 @@ pub fn subs_reg(rd: Reg, rn: Reg, rm: Reg) -> AsmResult {
 fn add_sub_imm(imm8_base: u16, imm3_base: u16, rd: Reg, rn: Reg, imm: i64) -> AsmResult {
     let d = low(rd)?;
     let n = low(rn)?;
-    if rd == rn && (0..=255).contains(&imm) {
+    if rd == rn && matches!(imm, 0..=255) {
         Ok(Insn::narrow(imm8_base | (d << 8) | imm as u16))
-    } else if (0..=7).contains(&imm) {
+    } else if matches!(imm, 0..=7) {
         Ok(Insn::narrow(imm3_base | ((imm as u16) << 6) | (n << 3) | d))
     } else {
         Err(AsmError::UnencodableImmediate(imm))
@@ -426,7 +429,7 @@ fn mov_imm16(opcode: u16, rd: Reg, imm: i64) -> AsmResult {
 #[inline]
 pub fn adr(rd: Reg, offset: i64) -> AsmResult {
     let d = low(rd)?;
-    if !(4..=1024).contains(&offset) || offset % 4 != 0 {
+    if !matches!(offset, 4..=1024) || offset % 4 != 0 {
         return Err(AsmError::UnencodableOffset(offset));
     }
     Ok(Insn::narrow(0xA000 | (d << 8) | ((offset - 4) / 4) as u16))
@@ -504,7 +507,7 @@ fn word_offset8(base: u16, rt: Reg, imm: i64) -> AsmResult {
 /// `B <here + offset>`: offset in -2044..=2050, even.
 #[inline]
 pub fn b(offset: i64) -> AsmResult {
-    if !(-2044..=2050).contains(&offset) || offset % 2 != 0 {
+    if !matches!(offset, -2044..=2050) || offset % 2 != 0 {
         return Err(AsmError::UnencodableOffset(offset));
     }
     Ok(Insn::narrow(0xE000 | (((offset - 4) / 2) as u16 & 0x7FF)))
@@ -516,7 +519,7 @@ pub fn bcc(cc: Cc, offset: i64) -> AsmResult {
     if cc == Cc::Al {
         return b(offset);
     }
-    if !(-252..=258).contains(&offset) || offset % 2 != 0 {
+    if !matches!(offset, -252..=258) || offset % 2 != 0 {
         return Err(AsmError::UnencodableOffset(offset));
     }
     Ok(Insn::narrow(
@@ -527,7 +530,7 @@ pub fn bcc(cc: Cc, offset: i64) -> AsmResult {
 /// Thumb-2 `B.W <PC + offset>` (PC = this instruction + 4): offset in -16777216..=16777214, even.
 #[inline]
 pub fn b_w(offset: i64) -> AsmResult {
-    if !(-16_777_216..=16_777_214).contains(&offset) || offset % 2 != 0 {
+    if !matches!(offset, -16_777_216..=16_777_214) || offset % 2 != 0 {
         return Err(AsmError::UnencodableOffset(offset));
     }
     let imm24 = ((offset >> 1) & 0xFF_FFFF) as u32;

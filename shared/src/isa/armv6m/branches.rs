@@ -24,7 +24,7 @@ pub(super) const STACK_OFFSET_LR: i64 = 20;
 /// Reach of a 16-bit `b`, counted from the branch itself.
 #[inline]
 fn is_near(rel: i64) -> bool {
-    (-2044..=2050).contains(&rel)
+    matches!(rel, -2044..=2050)
 }
 
 impl<S: CodeSink> Armv6m<S> {

@@ -530,7 +530,7 @@ impl<S: CodeSink> Armv6m<S> {
                 self.ldr_y_reg(reg, y, avail);
             }
             Val::Reg(r) => self.put(asm::mov(reg, r)),
-            Val::Imm(v) if (-0x8000_0000..0x1_0000_0000).contains(&v) => {
+            Val::Imm(v) if matches!(v, -0x8000_0000..0x1_0000_0000) => {
                 self.mov_immediate(reg, v);
             }
             Val::Offset => self.mov_immediate(reg, self.call_offset as i64),

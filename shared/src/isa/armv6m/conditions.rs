@@ -85,7 +85,7 @@ impl<S: CodeSink> Armv6m<S> {
         let rel = self.cur_offset() as i64 - open.branch_at as i64;
         self.patch_insn(open.branch_at, asm::bcc(open.cc, rel));
         self.merge_used_regs(open.used);
-        self.regs = open.regs.merge(&self.regs);
+        self.regs.merge_from(&open.regs);
     }
 
     /// Run `body` only when every condition holds (each failing test skips the block).
@@ -132,7 +132,7 @@ impl<S: CodeSink> Armv6m<S> {
             self.patch_insn(branch_at, asm::bcc(cc, end - branch_at as i64));
         }
         self.merge_used_regs(open.used);
-        self.regs = open.regs.merge(&self.regs);
+        self.regs.merge_from(&open.regs);
     }
 
     /// Run `then_body` when `cond` holds, else `else_body`.
@@ -177,7 +177,7 @@ impl<S: CodeSink> Armv6m<S> {
         let rel = self.cur_offset() as i64 - then.branch_at as i64;
         self.patch_insn(then.branch_at, asm::b(rel));
         self.merge_used_regs(then.used);
-        self.regs = then.regs.merge(&self.regs);
+        self.regs.merge_from(&then.regs);
     }
 
     /// Emit the test of `cond` followed by a branch placeholder. Returns the condition under
@@ -226,7 +226,7 @@ impl<S: CodeSink> Armv6m<S> {
         match (op, lhs.val, rhs.val) {
             // `imm < reg`: skip when reg <= imm.
             (CmpOp::Lt, Val::Imm(v), Val::Reg(reg)) if cast == Cast::Word => {
-                if (0..=255).contains(&v) {
+                if matches!(v, 0..=255) {
                     let len = self.put_test(&[asm::cmp_imm(reg, v)]);
                     self.free_cond_operand(rhs);
                     (Cc::Le, len)
@@ -240,7 +240,7 @@ impl<S: CodeSink> Armv6m<S> {
                 self.cmp_imm_cond(reg, 0, lhs, Cc::Pl)
             }
             (CmpOp::Lt, Val::Reg(reg), Val::Imm(v)) if cast == Cast::Word => {
-                if (0..=255).contains(&v) {
+                if matches!(v, 0..=255) {
                     self.cmp_imm_cond(reg, v, lhs, Cc::Ge)
                 } else if have_temp {
                     self.cmp_with_temp(reg, v, lhs, Cc::Ge)
@@ -253,10 +253,10 @@ impl<S: CodeSink> Armv6m<S> {
                 self.free_cond_operand(lhs);
                 (Cc::Ge, len)
             }
-            (CmpOp::Eq, Val::Reg(reg), Val::Imm(v)) if (0..=255).contains(&v) => {
+            (CmpOp::Eq, Val::Reg(reg), Val::Imm(v)) if matches!(v, 0..=255) => {
                 self.cmp_imm_cond(reg, v, lhs, Cc::Ne)
             }
-            (CmpOp::Ne, Val::Reg(reg), Val::Imm(v)) if (0..=255).contains(&v) => {
+            (CmpOp::Ne, Val::Reg(reg), Val::Imm(v)) if matches!(v, 0..=255) => {
                 self.cmp_imm_cond(reg, v, lhs, Cc::Eq)
             }
             (CmpOp::Ne, Val::Reg(reg), Val::Reg(other)) if cast == Cast::Word && !rhs.free => {

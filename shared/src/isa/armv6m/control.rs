@@ -23,7 +23,7 @@ use crate::abi::prims::PRIM_SCHEDULE_NEXT_CP;
 /// Reach of a 16-bit conditional branch, counted from the branch itself.
 #[inline]
 fn is_near_conditional(rel: i64) -> bool {
-    (-252..=258).contains(&rel) && rel % 2 == 0
+    matches!(rel, -252..=258) && rel % 2 == 0
 }
 
 /// Arguments of the scheduling tail call.
@@ -151,7 +151,7 @@ impl<S: CodeSink> Armv6m<S> {
         let adr = asm::adr(temp, continuation as i64 - (adr_offset & !3) as i64);
         self.patch_insn(adr_offset, adr);
         self.join_used_regs(used_before);
-        self.regs = regs_before.merge(&self.regs);
+        self.regs.merge_from(&regs_before);
     }
 
     /// Call `label` with cp set to resume right after, yielding first if out of reductions.

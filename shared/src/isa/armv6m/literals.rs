@@ -14,8 +14,8 @@ const LITERAL_POOL_FLUSH_DISTANCE: usize = 512;
 impl<S: CodeSink> Armv6m<S> {
     /// `reg = val`, choosing the shortest form the reference picks.
     pub(super) fn mov_immediate(&mut self, reg: Reg, val: i64) {
-        let is_int32 = (-0x8000_0000..0x1_0000_0000).contains(&val);
-        if (0..=255).contains(&val) {
+        let is_int32 = matches!(val, -0x8000_0000..0x1_0000_0000);
+        if matches!(val, 0..=255) {
             self.put(asm::movs_imm(reg, val));
         } else if self.thumb2() && val > 255 && val <= 0xFFFF {
             self.put(asm::movw(reg, val));
@@ -23,7 +23,7 @@ impl<S: CodeSink> Armv6m<S> {
             let uval = val as u32;
             self.put(asm::movw(reg, i64::from(uval & 0xFFFF)));
             self.put(asm::movt(reg, i64::from(uval >> 16)));
-        } else if (-255..0).contains(&val) {
+        } else if matches!(val, -255..0) {
             self.put(asm::movs_imm(reg, -val));
             self.put(asm::negs(reg, reg));
         } else if val > 255 && val <= 510 {
@@ -84,7 +84,7 @@ impl<S: CodeSink> Armv6m<S> {
 /// a smaller one leaves a byte > 255, and a larger one fits only if this one does.
 #[inline]
 fn find_shifted_byte(val: i64) -> Option<(i64, i64)> {
-    if !(1..=0x7FFF_FFFF).contains(&val) {
+    if !matches!(val, 1..=0x7FFF_FFFF) {
         return None;
     }
     let significant_bits = 64 - i64::from(val.leading_zeros());

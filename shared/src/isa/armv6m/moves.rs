@@ -110,7 +110,7 @@ impl<S: CodeSink> Armv6m<S> {
                 self.regs.invalidate_reg(temp);
                 self.forget_hidden_temp(rest);
             }
-            (Val::Imm(n), Val::Y(y)) if (0..=255).contains(&n) => {
+            (Val::Imm(n), Val::Y(y)) if matches!(n, 0..=255) => {
                 let avail = self.available_regs;
                 let frame = self.avail(avail);
                 let avail1 = avail & !frame.bit();
@@ -126,7 +126,7 @@ impl<S: CodeSink> Armv6m<S> {
                 let avail = self.available_regs;
                 let temp = self.avail(avail);
                 self.available_regs = avail & !temp.bit();
-                if (0..=255).contains(&n) {
+                if matches!(n, 0..=255) {
                     self.put(asm::movs_imm(temp, n));
                 } else {
                     self.mov_immediate(temp, n);
