@@ -159,15 +159,8 @@ impl PendingBranches {
                 WIDE | held
             }
         };
-        let index = match self.slots.insert(Slot { word, next: head }) {
-            Ok(index) => index,
-            Err(e) => {
-                if word & WIDE != 0 {
-                    self.slots.remove(word & !WIDE);
-                }
-                return Err(e);
-            }
-        };
+        // Out of memory here leaves a wide use's slot unreachable: the module fails anyway.
+        let index = self.slots.insert(Slot { word, next: head })?;
         self.len += 1;
         Ok(index)
     }

@@ -268,10 +268,17 @@ impl LabelUse for BranchKind {
             BranchKind::Far { size, temp } => (2, size, temp.0),
             BranchKind::BW => (3, 0, 0),
         };
+        let s = match size {
+            10 => 0,
+            12 => 1,
+            16 => 2,
+            _ => 3,
+        };
         let (size, r) = (u32::from(size), u32::from(r));
-        match FAR_SIZES.iter().position(|&n| u32::from(n) == size) {
-            Some(s) if tag == 2 && r < 16 => 0x80 | (s as u32) << 4 | r,
-            _ if tag != 2 && r < 64 => tag << 6 | r,
+        match tag {
+            2 if r < 16 && u32::from(FAR_SIZES[s]) == size => 0x80 | (s as u32) << 4 | r,
+            0 | 1 if r < 64 => tag << 6 | r,
+            3 => 0xC0,
             _ => 1 << 24 | tag << 16 | size << 8 | r,
         }
     }
