@@ -526,6 +526,7 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     }
 
     /// Patch a waiting use to `target`.
+    #[inline]
     fn patch_pending(&mut self, branch: Use, target: usize) {
         let (kind, at) = match branch {
             Use::Packed(word) => {

@@ -64,15 +64,22 @@ impl Slots {
     }
 
     /// Store `slot` in a free slot or a new one; returns its index (below [`MAX_SLOTS`]).
+    #[inline]
     fn insert(&mut self, slot: Slot) -> Result<u32, AllocError> {
-        if self.free != NIL {
-            let i = self.free;
-            let free = self.get_mut(i);
-            let next_free = free.next;
-            *free = slot;
-            self.free = next_free;
-            return Ok(i);
+        if self.free == NIL {
+            return self.append(slot);
         }
+        let i = self.free;
+        let free = self.get_mut(i);
+        let next_free = free.next;
+        *free = slot;
+        self.free = next_free;
+        Ok(i)
+    }
+
+    /// Store `slot` in a new slot (none is free); returns its index.
+    #[inline(never)]
+    fn append(&mut self, slot: Slot) -> Result<u32, AllocError> {
         let i = self.len;
         if i >= MAX_SLOTS as usize {
             return Err(AllocError {
@@ -148,6 +155,7 @@ impl PendingBranches {
 
     /// Queue `branch` on the chain whose newest slot is `head` (`NIL`: an empty chain); returns
     /// the chain's new head, below [`MAX_SLOTS`].
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     pub(crate) fn push_chain(&mut self, head: u32, branch: Use) -> Result<u32, AllocError> {
         let word = match branch {
             Use::Packed(word) => word,
