@@ -262,24 +262,24 @@ impl LabelUse for BranchKind {
     /// other (a register or size the backend does not use) `1 << 24 | tag << 16 | size << 8 |
     /// register`.
     fn to_bits(self) -> u32 {
-        let (tag, size, r) = match self {
-            BranchKind::Adr(r) => (0, 0, r.0),
-            BranchKind::Literal(r) => (1, 0, r.0),
-            BranchKind::Far { size, temp } => (2, size, temp.0),
-            BranchKind::BW => (3, 0, 0),
+        let wide = |tag: u32, size: u8, r: Reg| {
+            1 << 24 | tag << 16 | u32::from(size) << 8 | u32::from(r.0)
         };
-        let s = match size {
-            10 => 0,
-            12 => 1,
-            16 => 2,
-            _ => 3,
-        };
-        let (size, r) = (u32::from(size), u32::from(r));
-        match tag {
-            2 if r < 16 && u32::from(FAR_SIZES[s]) == size => 0x80 | (s as u32) << 4 | r,
-            0 | 1 if r < 64 => tag << 6 | r,
-            3 => 0xC0,
-            _ => 1 << 24 | tag << 16 | size << 8 | r,
+        match self {
+            // The common case first: one match, no table.
+            BranchKind::Far { size, temp } if temp.0 < 16 => match size {
+                10 => 0x80 | u32::from(temp.0),
+                12 => 0x90 | u32::from(temp.0),
+                16 => 0xA0 | u32::from(temp.0),
+                18 => 0xB0 | u32::from(temp.0),
+                _ => wide(2, size, temp),
+            },
+            BranchKind::Far { size, temp } => wide(2, size, temp),
+            BranchKind::Adr(r) if r.0 < 64 => u32::from(r.0),
+            BranchKind::Literal(r) if r.0 < 64 => 0x40 | u32::from(r.0),
+            BranchKind::Adr(r) => wide(0, 0, r),
+            BranchKind::Literal(r) => wide(1, 0, r),
+            BranchKind::BW => 0xC0,
         }
     }
 
