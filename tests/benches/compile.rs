@@ -181,6 +181,17 @@ fn main() {
             .map(|s| format!("{} ({} labels, {} KB)", s.name, s.labels, s.peak_heap / 1024))
             .unwrap_or_else(|| "none".into())
     );
+    let mut largest: Vec<&Sample> = samples.iter().collect();
+    largest.sort_by_key(|s| std::cmp::Reverse(s.peak_heap));
+    println!(
+        "  largest peaks: {}",
+        largest
+            .iter()
+            .take(3)
+            .map(|s| format!("{} {} B", s.name, s.peak_heap))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let mut over = over;
     over.sort_by_key(|s| std::cmp::Reverse(s.peak_heap));
     for s in over {

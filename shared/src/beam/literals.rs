@@ -16,13 +16,20 @@ pub const MAX_LITERALS_BYTES: usize = 4 * 1024 * 1024;
 /// External term format version byte.
 const ETF_VERSION: u8 = 131;
 
+/// Literals per entry of the index: it holds where every `STRIDE`th literal starts, and the
+/// ones between are reached through their size fields (a module can have thousands of
+/// literals: `unicode_util` has 6,221, 24 KB as a full index; 1.5 KB so).
+const STRIDE: usize = 16;
+
 #[derive(Clone, Debug)]
 pub struct Literals<'a> {
     table: Cow<'a, [u8]>,
     /// File offset used in errors: the table itself for `LitU`, the chunk for inflated `LitT`.
     offset: usize,
-    /// Position in `table` of each literal's term bytes.
+    /// Position in `table` of the term bytes of literals 0, [`STRIDE`], 2 * [`STRIDE`], ...
     starts: Vec<u32>,
+    /// Number of literals.
+    count: usize,
     /// Whether the table was inflated from a compressed `LitT`.
     pub compressed: bool,
 }
@@ -33,16 +40,18 @@ impl<'a> Literals<'a> {
             table: Cow::Borrowed(&[]),
             offset: 0,
             starts: Vec::new(),
+            count: 0,
             compressed: false,
         }
     }
 
     pub fn parse_uncompressed(data: &'a [u8], offset: usize) -> Result<Literals<'a>> {
-        let starts = index_table(data, offset)?;
+        let (starts, count) = index_table(data, offset)?;
         Ok(Literals {
             table: Cow::Borrowed(data),
             offset,
             starts,
+            count,
             compressed: false,
         })
     }
@@ -75,30 +84,43 @@ impl<'a> Literals<'a> {
             ));
         }
         // Positions inside inflated data are not file positions: report the chunk's.
-        let starts = index_table(&inflated, 0).map_err(|e| Error::new(e.kind, offset))?;
+        let (starts, count) = index_table(&inflated, 0).map_err(|e| Error::new(e.kind, offset))?;
         Ok(Literals {
             table: Cow::Owned(inflated),
             offset,
             starts,
+            count,
             compressed: true,
         })
     }
 
     pub fn len(&self) -> usize {
-        self.starts.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.starts.is_empty()
+        self.count == 0
     }
 
     /// The external-term-format bytes of literal `index` (0-based, as in `{literal, N}` operands).
     pub fn get(&self, index: usize) -> Option<&[u8]> {
-        let start = *self.starts.get(index)? as usize;
-        let size_at = start.checked_sub(4)?;
-        let size = self.table.get(size_at..start)?;
-        let size = u32::from_be_bytes([size[0], size[1], size[2], size[3]]) as usize;
+        if index >= self.count {
+            return None;
+        }
+        let mut start = *self.starts.get(index / STRIDE)? as usize;
+        let mut size = self.size_before(start)?;
+        for _ in 0..index % STRIDE {
+            start = start.checked_add(size)?.checked_add(4)?;
+            size = self.size_before(start)?;
+        }
         self.table.get(start..start.checked_add(size)?)
+    }
+
+    /// The size field in front of the term starting at `start`.
+    #[inline]
+    fn size_before(&self, start: usize) -> Option<usize> {
+        let size = self.table.get(start.checked_sub(4)?..start)?;
+        Some(u32::from_be_bytes([size[0], size[1], size[2], size[3]]) as usize)
     }
 
     /// File offset errors about this table are reported at.
@@ -151,18 +173,18 @@ fn inflate_zlib(_input: &[u8], declared: usize, offset: usize) -> Result<Vec<u8>
     ))
 }
 
-/// Checks the table layout and returns where each term starts; `offset` is the file offset of
-/// `table[0]`.
-fn index_table(table: &[u8], offset: usize) -> Result<Vec<u32>> {
+/// Checks the table layout and returns where every [`STRIDE`]th term starts, and the number of
+/// literals; `offset` is the file offset of `table[0]`.
+fn index_table(table: &[u8], offset: usize) -> Result<(Vec<u32>, usize)> {
     let mut c = Cursor::new(table, offset);
     let count = c.len_u32()?;
     // Each literal takes at least its 4-byte size and one byte of term.
     if count.saturating_mul(5) > c.len() {
         return Err(Error::invalid(offset, "literal count", count as u64));
     }
-    let mut starts = crate::mem::try_with_capacity(count, "literal index")
+    let mut starts = crate::mem::try_with_capacity(count.div_ceil(STRIDE), "literal index")
         .map_err(|e| Error::out_of_memory(e, offset))?;
-    for _ in 0..count {
+    for i in 0..count {
         let size_at = c.file_offset();
         let size = c.len_u32()?;
         let term_at = c.pos();
@@ -175,7 +197,9 @@ fn index_table(table: &[u8], offset: usize) -> Result<Vec<u32>> {
                 u64::from(version),
             ));
         }
-        starts.push(term_at as u32);
+        if i % STRIDE == 0 {
+            starts.push(term_at as u32);
+        }
     }
     if !c.is_empty() {
         return Err(Error::invalid(
@@ -184,7 +208,7 @@ fn index_table(table: &[u8], offset: usize) -> Result<Vec<u32>> {
             c.len() as u64,
         ));
     }
-    Ok(starts)
+    Ok((starts, count))
 }
 
 #[cfg(test)]
@@ -217,6 +241,37 @@ mod tests {
             Literals::parse_uncompressed(&bad, 10).unwrap_err().offset,
             Some(14)
         );
+    }
+
+    #[test]
+    fn literals_between_index_entries_are_found_by_their_sizes() {
+        // 3 * STRIDE + 5 literals of different sizes: small ints 0.. as 131, 97, n, and
+        // every third one a list of n nils.
+        let count = 3 * STRIDE + 5;
+        let term = |n: usize| -> Vec<u8> {
+            match n % 3 {
+                0 => {
+                    let mut t = vec![131, 108, 0, 0, 0, n as u8];
+                    t.extend(core::iter::repeat_n(106, n));
+                    t.push(106);
+                    t
+                }
+                _ => vec![131, 97, n as u8],
+            }
+        };
+        let mut t = (count as u32).to_be_bytes().to_vec();
+        for n in 0..count {
+            t.extend_from_slice(&(term(n).len() as u32).to_be_bytes());
+            t.extend_from_slice(&term(n));
+        }
+        let lit = Literals::parse_uncompressed(&t, 0).unwrap();
+        assert_eq!(lit.len(), count);
+        assert_eq!(lit.starts.len(), 4);
+        for n in 0..count {
+            assert_eq!(lit.get(n), Some(&term(n)[..]), "literal {n}");
+        }
+        assert_eq!(lit.get(count), None);
+        assert_eq!(lit.get(usize::MAX), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@
 
 use alloc::vec::Vec;
 
-use super::pending::{PendingBranches, Waiting, MAX_SLOTS, NIL};
+use super::pending::{PendingBranches, Use, MAX_SLOTS, NIL};
 use crate::compile::backend::{BackendError, Label, SortedLines};
 use crate::mem;
 use crate::stream::CodeSink;
@@ -34,6 +34,13 @@ pub trait LabelUse: Copy {
     /// ([`BackendError::OutOfRange`] or [`BackendError::Encoding`]), never a silent truncation.
     fn patch<S: CodeSink>(self, target: usize, out: Placeholder<'_, S>)
         -> Result<(), BackendError>;
+    /// The use as bits, one to one. A use whose bits are below 256 waits in a word: the only
+    /// use waiting for a numeric label is kept in the label's own word, further ones in 8-byte
+    /// slots (a module can have thousands of labels waiting for a use or two each, e.g. a
+    /// `select_val` over thousands of clauses); any other takes two slots.
+    fn to_bits(self) -> u32;
+    /// The use whose [`Self::to_bits`] are `bits`.
+    fn from_bits(bits: u32) -> Option<Self>;
 }
 
 /// The `0xFF` bytes of one use, which [`LabelUse::patch`] may overwrite (and nothing else).
@@ -67,9 +74,20 @@ impl<S: CodeSink> Placeholder<'_, S> {
 /// waits for it).
 const UNKNOWN_OFFSET: u32 = u32::MAX;
 
-/// A numeric label's word holds its offset once it is placed; before, this bit and the index
-/// of the newest slot of its chain of waiting uses (see `isa::pending`), all ones for none.
+/// A numeric label's word holds its offset once it is placed; before, this bit and what waits
+/// for it: with [`CHAIN`], the index of the newest slot of its chain of waiting uses (see
+/// `isa::pending`), all ones for none; without, its one waiting use, packed (see [`pack_use`]).
 const WAITING: u32 = 1 << 31;
+
+/// See [`WAITING`].
+const CHAIN: u32 = 1 << 30;
+
+/// The low bits of a chain word: the slot index.
+const CHAIN_INDEX: u32 = CHAIN - 1;
+
+/// Bits of a packed use holding the use's offset from the module base (4 MiB); the
+/// kind's [`LabelUse::to_bits`] are above them. A use further out is not packed.
+const PACKED_OFFSET_BITS: u32 = 22;
 
 /// The offset in a numeric label's word, if the label is placed.
 #[inline]
@@ -77,14 +95,47 @@ fn placed(word: u32) -> Option<u32> {
     (word & WAITING == 0).then_some(word)
 }
 
-/// The chain of uses waiting in a numeric label's word (`NIL`: none, or placed).
+/// What waits for a numeric label, from its word.
+#[derive(Clone, Copy)]
+enum Waiters {
+    /// Nothing (or the label is placed).
+    None,
+    /// One use, packed (see [`pack_use`]).
+    One(u32),
+    /// The chain of slots whose newest is this one.
+    Chain(u32),
+}
+
 #[inline]
-fn waiting_chain(word: u32) -> u32 {
-    match word {
-        UNKNOWN_OFFSET => NIL,
-        w if w & WAITING != 0 => w & !WAITING,
-        _ => NIL,
+fn waiters(word: u32) -> Waiters {
+    if word & WAITING == 0 {
+        Waiters::None
+    } else if word & CHAIN == 0 {
+        Waiters::One(word & !WAITING)
+    } else if word & CHAIN_INDEX == CHAIN_INDEX {
+        Waiters::None
+    } else {
+        Waiters::Chain(word & CHAIN_INDEX)
     }
+}
+
+/// A use of `kind`, `offset` bytes past the module base, in 30 bits (its packed kind above
+/// [`PACKED_OFFSET_BITS`] of offset), if both fit: the only use waiting for a numeric label is
+/// kept so in the label's word, a further one in an 8-byte slot (see `isa::pending`).
+#[inline]
+fn pack_use<U: LabelUse>(kind: U, offset: usize) -> Option<u32> {
+    let offset = u32::try_from(offset).ok()?;
+    let kind = kind.to_bits();
+    (kind < 256 && offset < 1 << PACKED_OFFSET_BITS).then_some(kind << PACKED_OFFSET_BITS | offset)
+}
+
+/// The kind's bits and the offset from the module base of a use packed by [`pack_use`].
+#[inline]
+fn unpack_use(word: u32) -> (u32, u32) {
+    (
+        word >> PACKED_OFFSET_BITS,
+        word & ((1 << PACKED_OFFSET_BITS) - 1),
+    )
 }
 
 /// A use of a numeric label made after the label was placed: patched by
@@ -125,7 +176,7 @@ pub struct CodeBuffer<S, U> {
     /// made with it refer to it), so the table stays as small as the labels open at once.
     free_local_labels: Vec<u32>,
     /// Forward uses not patched yet, by label.
-    pending: PendingBranches<U>,
+    pending: PendingBranches,
     /// Literals not laid out yet, oldest first.
     literals: Vec<PendingLiteral<U>>,
     error: Option<BackendError>,
@@ -260,13 +311,18 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
 
     /// Place `label` at `offset` and patch every use waiting for it.
     pub fn place(&mut self, label: Label, offset: usize) {
-        let (local_done, chain) = self.record_label(label, offset);
-        let mut waiting = match label {
-            Label::Num(_) => self.pending.detach_chain(chain),
-            Label::Local(n) => self.pending.detach_local(n),
+        let (local_done, waiters) = self.record_label(label, offset);
+        let mut waiting = match (label, waiters) {
+            (Label::Num(_), Waiters::One(word)) => {
+                self.patch_pending(Use::Packed(word), offset);
+                return;
+            }
+            (Label::Num(_), Waiters::Chain(head)) => self.pending.detach_chain(head),
+            (Label::Num(_), Waiters::None) => return,
+            (Label::Local(n), _) => self.pending.detach_local(n),
         };
-        while let Some(w) = self.pending.next(&mut waiting) {
-            self.patch_use(w.offset, w.kind, offset);
+        while let Some(u) = self.pending.next(&mut waiting) {
+            self.patch_pending(u, offset);
         }
         if let (true, Label::Local(n)) = (local_done, label) {
             if let Err(e) = mem::try_push(&mut self.free_local_labels, n, "free local labels") {
@@ -277,24 +333,24 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
 
     /// Remember where `label` is. Offsets beyond u32 cannot be encoded in the labels table
     /// (nor, for numeric labels, beyond 31 bits in their word). Returns whether `label` is a
-    /// local label placed for the first time, and the chain of uses waiting for a numeric label.
-    fn record_label(&mut self, label: Label, offset: usize) -> (bool, u32) {
+    /// local label placed for the first time, and the uses waiting for a numeric label.
+    fn record_label(&mut self, label: Label, offset: usize) -> (bool, Waiters) {
         let off = match (u32::try_from(offset), label) {
             (Ok(off), Label::Local(_)) => off,
             (Ok(off), Label::Num(_)) if off & WAITING == 0 => off,
             _ => {
                 self.fail(BackendError::OutOfRange("label offset"));
-                return (false, NIL);
+                return (false, Waiters::None);
             }
         };
         match label {
             Label::Num(n) => {
                 if self.beyond_limit(n) {
                     // The backend reports it (its jump table has no entry); don't size tables by it.
-                    return (false, NIL);
+                    return (false, Waiters::None);
                 }
                 let Some(idx) = self.label_word(n) else {
-                    return (false, NIL);
+                    return (false, Waiters::None);
                 };
                 if let Err(e) = self.log_placement(n, off) {
                     self.fail(e.into());
@@ -304,17 +360,17 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
                     // Placed again: the uses made since the last placement go here.
                     self.patch_late_uses_of(n, offset);
                 }
-                (false, waiting_chain(word))
+                (false, waiters(word))
             }
             Label::Local(n) => match self.local_labels.get_mut(n as usize) {
                 Some(slot) => {
                     let first = *slot == UNKNOWN_OFFSET;
                     *slot = off;
-                    (first, NIL)
+                    (first, Waiters::None)
                 }
                 None => {
                     self.fail(BackendError::Unsupported("unknown local label"));
-                    (false, NIL)
+                    (false, Waiters::None)
                 }
             },
         }
@@ -414,7 +470,16 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             self.fail(BackendError::OutOfRange("branch offset"));
             return;
         }
-        let waiting = Waiting { offset, kind };
+        let packed = offset
+            .checked_sub(self.base_offset)
+            .and_then(|at| pack_use(kind, at));
+        let branch = match packed {
+            Some(word) => Use::Packed(word),
+            None => Use::Wide {
+                offset: offset as u32,
+                kind: kind.to_bits(),
+            },
+        };
         let n = match label {
             Label::Num(n) if self.beyond_limit(n) => {
                 self.fail(BackendError::OutOfRange("label beyond the jump table"));
@@ -422,7 +487,7 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             }
             Label::Num(n) => n,
             Label::Local(n) => {
-                if let Err(e) = self.pending.push_local(n, waiting) {
+                if let Err(e) = self.pending.push_local(n, branch) {
                     self.fail(e.into());
                 }
                 return;
@@ -443,10 +508,40 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             }
             return;
         }
-        match self.pending.push_chain(waiting_chain(word), waiting) {
-            Ok(head) if head < MAX_SLOTS => self.label_offsets[idx] = WAITING | head,
+        let head = match (waiters(word), branch) {
+            // The first use, packed: kept in the label's word.
+            (Waiters::None, Use::Packed(word)) => {
+                self.label_offsets[idx] = WAITING | word;
+                return;
+            }
+            (Waiters::None, Use::Wide { .. }) => NIL,
+            (Waiters::Chain(head), _) => head,
+            // A second use: both go to slots, the first one first (uses are patched oldest first).
+            (Waiters::One(first), _) => match self.pending.push_chain(NIL, Use::Packed(first)) {
+                Ok(head) => head,
+                Err(e) => return self.fail(e.into()),
+            },
+        };
+        match self.pending.push_chain(head, branch) {
+            Ok(head) if head < MAX_SLOTS => self.label_offsets[idx] = WAITING | CHAIN | head,
             Ok(_) => self.fail(BackendError::OutOfRange("pending branches")),
             Err(e) => self.fail(e.into()),
+        }
+    }
+
+    /// Patch a waiting use to `target`.
+    #[inline]
+    fn patch_pending(&mut self, branch: Use, target: usize) {
+        let (kind, at) = match branch {
+            Use::Packed(word) => {
+                let (kind, at) = unpack_use(word);
+                (kind, self.base_offset + at as usize)
+            }
+            Use::Wide { offset, kind } => (kind, offset as usize),
+        };
+        match U::from_bits(kind) {
+            Some(kind) => self.patch_use(at, kind, target),
+            None => self.fail(BackendError::Unsupported("label use kind")),
         }
     }
 
@@ -455,12 +550,16 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     /// label's uses oldest first.
     pub fn patch_all(&mut self) {
         for idx in 0..self.label_offsets.len() {
-            let chain = waiting_chain(self.label_offsets[idx]);
-            if chain == NIL {
-                continue;
-            }
+            let mut waiting = match waiters(self.label_offsets[idx]) {
+                Waiters::None => continue,
+                Waiters::One(_) => {
+                    self.label_offsets[idx] = UNKNOWN_OFFSET;
+                    self.fail(BackendError::Unsupported("branch to an undefined label"));
+                    continue;
+                }
+                Waiters::Chain(head) => self.pending.detach_chain(head),
+            };
             self.label_offsets[idx] = UNKNOWN_OFFSET;
-            let mut waiting = self.pending.detach_chain(chain);
             while self.pending.next(&mut waiting).is_some() {
                 self.fail(BackendError::Unsupported("branch to an undefined label"));
             }
@@ -474,9 +573,9 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
         }
         for n in self.pending.local_labels() {
             let mut waiting = self.pending.detach_local(n);
-            while let Some(w) = self.pending.next(&mut waiting) {
+            while let Some(u) = self.pending.next(&mut waiting) {
                 match self.label_offset(Label::Local(n)) {
-                    Some(target) => self.patch_use(w.offset, w.kind, target),
+                    Some(target) => self.patch_pending(u, target),
                     None => self.fail(BackendError::Unsupported("branch to an undefined label")),
                 }
             }
@@ -734,6 +833,20 @@ mod tests {
                 Toy::Forward32 => Err(BackendError::OutOfRange("forward32")),
             }
         }
+        // Only Rel16 packs (Forward32 always waits in two slots).
+        fn to_bits(self) -> u32 {
+            match self {
+                Toy::Rel16 => 0x5A,
+                Toy::Forward32 => 0x1000,
+            }
+        }
+        fn from_bits(bits: u32) -> Option<Self> {
+            match bits {
+                0x5A => Some(Toy::Rel16),
+                0x1000 => Some(Toy::Forward32),
+                _ => None,
+            }
+        }
     }
 
     fn buffer() -> CodeBuffer<VecSink, Toy> {
@@ -787,6 +900,52 @@ mod tests {
         assert_eq!(
             b.sink().as_bytes(),
             [0x10, 0, 0x1E, 0, 0x2C, 0, 0x3A, 0, 0x38, 0]
+        );
+    }
+
+    #[test]
+    fn a_label_s_only_waiting_use_needs_no_slot() {
+        let mut b = buffer();
+        b.set_label_limit(200);
+        for n in 1..=100 {
+            b.emit_use(Label::Num(n), Toy::Rel16);
+        }
+        assert_eq!(b.pending.len(), 0);
+        // A second use moves the first one to a slot too, and both are patched.
+        b.emit_use(Label::Num(7), Toy::Rel16);
+        // A kind that does not pack waits in a slot.
+        b.emit_use(Label::Num(150), Toy::Forward32);
+        assert_eq!(b.pending.len(), 3);
+        for n in 1..=100 {
+            b.place(Label::Num(n), 0x200 + 2 * n as usize);
+        }
+        b.place(Label::Num(150), 0x400);
+        assert_eq!(b.pending.len(), 0);
+        b.patch_all();
+        assert_eq!(b.error(), None);
+        let bytes = b.sink().as_bytes();
+        let rel = |at: usize| i16::from_le_bytes([bytes[at], bytes[at + 1]]);
+        for n in 1..=100usize {
+            assert_eq!(rel(2 * (n - 1)), (0x200 + 2 * n - 2 * (n - 1)) as i16);
+        }
+        assert_eq!(rel(200), (0x200 + 14 - 200) as i16);
+        assert_eq!(&bytes[202..206], (0x400u32 - 202).to_le_bytes());
+        // A use too far from the base, or of a kind that does not pack, has no one-use word.
+        let last = (1 << PACKED_OFFSET_BITS) - 1;
+        assert_eq!(
+            unpack_use(pack_use(Toy::Rel16, last).unwrap()),
+            (0x5A, last as u32)
+        );
+        assert_eq!(pack_use(Toy::Rel16, 1 << PACKED_OFFSET_BITS), None);
+        assert_eq!(pack_use(Toy::Forward32, 0), None);
+        // An undefined label's only use is an error too.
+        let mut b = buffer();
+        b.set_label_limit(3);
+        b.emit_use(Label::Num(2), Toy::Rel16);
+        b.patch_all();
+        assert_eq!(
+            b.error(),
+            Some(BackendError::Unsupported("branch to an undefined label"))
         );
     }
 

@@ -8,6 +8,9 @@
 //! once it is placed, so numeric labels cost one word in all. Patched slots go to a free list, so the slot vector is as
 //! long as the most branches ever pending at once, not the number of branches in the module;
 //! it grows by blocks, without moving the slots already there.
+//!
+//! A branch is queued as the buffer packs it into a word ([`Use::Packed`]: its kind in a byte
+//! and its offset from the module base), an 8-byte slot; any other ([`Use::Wide`]) takes two.
 
 use alloc::vec::Vec;
 
@@ -16,94 +19,110 @@ use crate::mem::{self, AllocError};
 /// End of a chain / no slot.
 pub(crate) const NIL: u32 = u32::MAX;
 
-/// Slot indices stay below this, so that an index fits in 31 bits.
-pub(crate) const MAX_SLOTS: u32 = (1 << 31) - 1;
+/// Slot indices stay below this, so that an index fits in 30 bits (and is not `NIL`).
+pub(crate) const MAX_SLOTS: u32 = (1 << 30) - 1;
 
-/// A waiting branch: where its placeholder is and how to patch it (`U`: the ISA's label use).
+/// In a slot's word: the use is wide, held by the slot whose index is the rest of the word
+/// (packed uses stay below this bit).
+const WIDE: u32 = 1 << 31;
+
+/// A waiting branch as the buffer queues it: packed in a word (which the buffer decodes), or
+/// its offset and its kind's [`LabelUse::to_bits`](super::buffer::LabelUse::to_bits).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct Waiting<U> {
-    pub(crate) offset: usize,
-    pub(crate) kind: U,
+pub(crate) enum Use {
+    Packed(u32),
+    Wide { offset: u32, kind: u32 },
 }
 
-/// 12 bytes for a label use of up to 4 bytes: a module can have thousands of branches waiting
-/// for one label at the end of a long function.
+/// 8 bytes: a packed branch and the next slot of its chain (or of the free list); or, for a
+/// wide branch, the slot holding it (`WIDE | index`) and the next; that one holds the offset
+/// in `word` and the kind in `next`.
 #[derive(Clone, Copy)]
-struct Slot<U> {
-    offset: u32,
-    /// Next slot of the same chain (or of the free list).
+struct Slot {
+    word: u32,
     next: u32,
-    kind: U,
 }
 
 /// Slots per block of [`Slots`].
 const BLOCK: usize = 128;
 
-/// The slot vector, in blocks of [`BLOCK`] slots: growing it never moves (reallocates) the
-/// slots already there, so growth does not hold the old and the new copy at once (with 8,192
-/// branches pending, a doubling `Vec` peaked at 144 KiB for 96 KiB of slots).
-struct Slots<U> {
-    blocks: Vec<Vec<Slot<U>>>,
+/// The slot vector, in blocks of [`BLOCK`] slots, with its free list: growing it never moves
+/// (reallocates) the slots already there, so growth does not hold the old and the new copy at
+/// once (with 8,192 branches pending, a doubling `Vec` peaked at 144 KiB for 96 KiB of slots).
+struct Slots {
+    blocks: Vec<Vec<Slot>>,
     len: usize,
+    /// Head of the free slot list (`NIL`: empty).
+    free: u32,
 }
 
-impl<U: Copy> Slots<U> {
+impl Slots {
     #[inline]
-    fn get(&self, i: u32) -> Slot<U> {
-        let i = i as usize;
-        self.blocks[i / BLOCK][i % BLOCK]
-    }
-
-    #[inline]
-    fn get_mut(&mut self, i: u32) -> &mut Slot<U> {
+    fn get_mut(&mut self, i: u32) -> &mut Slot {
         let i = i as usize;
         &mut self.blocks[i / BLOCK][i % BLOCK]
     }
 
-    /// Make room for one more slot.
-    fn reserve_one(&mut self) -> Result<(), AllocError> {
-        if self.len >= MAX_SLOTS as usize {
+    /// Store `slot` in a free slot or a new one; returns its index (below [`MAX_SLOTS`]).
+    #[inline]
+    fn insert(&mut self, slot: Slot) -> Result<u32, AllocError> {
+        if self.free == NIL {
+            return self.append(slot);
+        }
+        let i = self.free;
+        let free = self.get_mut(i);
+        let next_free = free.next;
+        *free = slot;
+        self.free = next_free;
+        Ok(i)
+    }
+
+    /// Store `slot` in a new slot (none is free); returns its index.
+    #[inline(never)]
+    fn append(&mut self, slot: Slot) -> Result<u32, AllocError> {
+        let i = self.len;
+        if i >= MAX_SLOTS as usize {
             return Err(AllocError {
                 what: "pending branches",
                 bytes: usize::MAX,
             });
         }
-        if self.len == self.blocks.len() * BLOCK {
+        if i == self.blocks.len() * BLOCK {
             let block = mem::try_with_capacity(BLOCK, "pending branches")?;
             mem::try_push(&mut self.blocks, block, "pending branch blocks")?;
         }
-        Ok(())
-    }
-
-    /// Append a slot (after [`Self::reserve_one`]); returns its index.
-    fn push(&mut self, slot: Slot<U>) -> u32 {
-        let i = self.len;
         self.blocks[i / BLOCK].push(slot);
         self.len += 1;
-        i as u32
+        Ok(i as u32)
+    }
+
+    /// Put slot `i` on the free list; returns what it held.
+    #[inline]
+    fn remove(&mut self, i: u32) -> Slot {
+        let free = self.free;
+        let slot = self.get_mut(i);
+        let held = *slot;
+        slot.next = free;
+        self.free = i;
+        held
     }
 }
 
 /// The pending branches of a module, by label.
-pub(crate) struct PendingBranches<U> {
-    slots: Slots<U>,
-    /// Head of the free slot list.
-    free: Option<u32>,
+#[derive(Default)]
+pub(crate) struct PendingBranches {
+    slots: Slots,
     /// Newest waiting slot of each local label, indexed by local label number.
     local: Vec<u32>,
     len: usize,
 }
 
-impl<U> Default for PendingBranches<U> {
+impl Default for Slots {
     fn default() -> Self {
-        PendingBranches {
-            slots: Slots {
-                blocks: Vec::new(),
-                len: 0,
-            },
-            free: None,
-            local: Vec::new(),
+        Slots {
+            blocks: Vec::new(),
             len: 0,
+            free: NIL,
         }
     }
 }
@@ -111,7 +130,7 @@ impl<U> Default for PendingBranches<U> {
 /// Branches detached from their label, oldest first; drained with [`PendingBranches::next`].
 pub(crate) struct Detached(u32);
 
-impl<U: Copy> PendingBranches<U> {
+impl PendingBranches {
     /// Number of branches still waiting.
     #[cfg(test)]
     #[inline]
@@ -121,7 +140,7 @@ impl<U: Copy> PendingBranches<U> {
 
     /// Queue `branch` for local label `n`.
     #[inline]
-    pub(crate) fn push_local(&mut self, n: u32, branch: Waiting<U>) -> Result<(), AllocError> {
+    pub(crate) fn push_local(&mut self, n: u32, branch: Use) -> Result<(), AllocError> {
         let n = n as usize;
         let len = self.local.len();
         if len <= n {
@@ -136,25 +155,20 @@ impl<U: Copy> PendingBranches<U> {
 
     /// Queue `branch` on the chain whose newest slot is `head` (`NIL`: an empty chain); returns
     /// the chain's new head, below [`MAX_SLOTS`].
-    #[inline(always)]
-    pub(crate) fn push_chain(&mut self, head: u32, branch: Waiting<U>) -> Result<u32, AllocError> {
-        if self.free.is_none() {
-            self.slots.reserve_one()?;
-        }
-        let slot = Slot {
-            offset: branch.offset as u32,
-            next: head,
-            kind: branch.kind,
-        };
-        let index = match self.free {
-            Some(i) => {
-                let next_free = self.slots.get(i).next;
-                self.free = (next_free != NIL).then_some(next_free);
-                *self.slots.get_mut(i) = slot;
-                i
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    pub(crate) fn push_chain(&mut self, head: u32, branch: Use) -> Result<u32, AllocError> {
+        let word = match branch {
+            Use::Packed(word) => word,
+            Use::Wide { offset, kind } => {
+                let held = self.slots.insert(Slot {
+                    word: offset,
+                    next: kind,
+                })?;
+                WIDE | held
             }
-            None => self.slots.push(slot),
         };
+        // Out of memory here leaves a wide use's slot unreachable: the module fails anyway.
+        let index = self.slots.insert(Slot { word, next: head })?;
         self.len += 1;
         Ok(index)
     }
@@ -178,8 +192,8 @@ impl<U: Copy> PendingBranches<U> {
         let mut rest = head;
         let mut reversed = NIL;
         while rest != NIL {
-            let next = self.slots.get(rest).next;
-            self.slots.get_mut(rest).next = reversed;
+            let slot = self.slots.get_mut(rest);
+            let next = core::mem::replace(&mut slot.next, reversed);
             reversed = rest;
             rest = next;
         }
@@ -188,19 +202,21 @@ impl<U: Copy> PendingBranches<U> {
 
     /// The next detached branch; its slot is freed.
     #[inline]
-    pub(crate) fn next(&mut self, detached: &mut Detached) -> Option<Waiting<U>> {
+    pub(crate) fn next(&mut self, detached: &mut Detached) -> Option<Use> {
         let index = detached.0;
         if index == NIL {
             return None;
         }
-        let slot = self.slots.get(index);
-        detached.0 = slot.next;
-        self.slots.get_mut(index).next = self.free.unwrap_or(NIL);
-        self.free = Some(index);
         self.len -= 1;
-        Some(Waiting {
-            offset: slot.offset as usize,
-            kind: slot.kind,
+        let slot = self.slots.remove(index);
+        detached.0 = slot.next;
+        if slot.word & WIDE == 0 {
+            return Some(Use::Packed(slot.word));
+        }
+        let held = self.slots.remove(slot.word & !WIDE);
+        Some(Use::Wide {
+            offset: held.word,
+            kind: held.next,
         })
     }
 
@@ -213,7 +229,7 @@ impl<U: Copy> PendingBranches<U> {
     #[cfg(test)]
     pub(crate) fn take_all(
         &mut self,
-    ) -> Result<Vec<(crate::compile::backend::Label, Waiting<U>)>, AllocError> {
+    ) -> Result<Vec<(crate::compile::backend::Label, Use)>, AllocError> {
         let mut all = mem::try_with_capacity(self.len, "pending branches")?;
         for n in self.local_labels() {
             let mut detached = self.detach_local(n);
@@ -229,38 +245,39 @@ impl<U: Copy> PendingBranches<U> {
 mod tests {
     use super::*;
 
-    /// A stand-in label use: the tests only look at offsets and order.
-    type Use = u8;
-
-    fn at(offset: usize) -> Waiting<Use> {
-        Waiting { offset, kind: 4 }
+    fn at(offset: u32) -> Use {
+        Use::Wide { offset, kind: 4 }
     }
 
-    fn drain(p: &mut PendingBranches<Use>, n: u32) -> Vec<Waiting<Use>> {
+    fn drain(p: &mut PendingBranches, n: u32) -> Vec<Use> {
         let mut detached = p.detach_local(n);
         core::iter::from_fn(|| p.next(&mut detached)).collect()
     }
 
     use crate::compile::backend::Label;
 
-    fn drain_chain(p: &mut PendingBranches<Use>, head: u32) -> Vec<Waiting<Use>> {
+    fn drain_chain(p: &mut PendingBranches, head: u32) -> Vec<Use> {
         let mut detached = p.detach_chain(head);
         core::iter::from_fn(|| p.next(&mut detached)).collect()
     }
 
     #[test]
     fn branches_come_back_per_label_oldest_first() {
-        let mut p = PendingBranches::<Use>::default();
+        let mut p = PendingBranches::default();
         p.push_local(3, at(10)).unwrap();
         let chain = p.push_chain(NIL, at(20)).unwrap();
-        p.push_local(3, at(30)).unwrap();
+        p.push_local(3, Use::Packed(30)).unwrap();
         p.push_local(1, at(40)).unwrap();
-        let chain = p.push_chain(chain, at(45)).unwrap();
-        assert_eq!(p.len(), 5);
-        assert_eq!(drain(&mut p, 3), [at(10), at(30)]);
+        let chain = p.push_chain(chain, Use::Packed(45)).unwrap();
+        let chain = p.push_chain(chain, at(47)).unwrap();
+        assert_eq!(p.len(), 6);
+        assert_eq!(drain(&mut p, 3), [at(10), Use::Packed(30)]);
         assert_eq!(drain(&mut p, 3), []);
         assert_eq!(drain(&mut p, 99), []);
-        assert_eq!(drain_chain(&mut p, chain), [at(20), at(45)]);
+        assert_eq!(
+            drain_chain(&mut p, chain),
+            [at(20), Use::Packed(45), at(47)]
+        );
         assert_eq!(drain_chain(&mut p, NIL), []);
         p.push_local(0, at(50)).unwrap();
         assert_eq!(
@@ -273,36 +290,47 @@ mod tests {
 
     #[test]
     fn slots_stay_small() {
-        assert!(core::mem::size_of::<Slot<u32>>() <= 12);
+        assert_eq!(core::mem::size_of::<Slot>(), 8);
     }
 
     #[test]
     fn patched_slots_are_reused() {
-        let mut p = PendingBranches::<Use>::default();
+        let mut p = PendingBranches::default();
         for round in 0..100 {
             let label = round % 7;
-            let offset = round as usize;
+            let offset = round;
             p.push_local(label, at(offset)).unwrap();
-            p.push_local(label, at(offset + 1)).unwrap();
+            p.push_local(label, Use::Packed(round)).unwrap();
             p.push_local(label, at(offset + 2)).unwrap();
+            p.push_local(label, Use::Packed(round + 1)).unwrap();
             assert_eq!(
                 drain(&mut p, label),
-                [at(offset), at(offset + 1), at(offset + 2)]
+                [
+                    at(offset),
+                    Use::Packed(round),
+                    at(offset + 2),
+                    Use::Packed(round + 1)
+                ]
             );
         }
-        assert_eq!(p.slots.len, 3);
+        // Two slots for each wide use, one for each packed one.
+        assert_eq!(p.slots.len, 6);
     }
 
     #[test]
     fn many_pending_branches_span_blocks() {
-        let mut p = PendingBranches::<Use>::default();
+        let mut p = PendingBranches::default();
         for i in 0..1000 {
-            p.push_local(i % 3, at(i as usize)).unwrap();
+            let branch = match i % 2 {
+                0 => at(i),
+                _ => Use::Packed(i),
+            };
+            p.push_local(i % 3, branch).unwrap();
         }
-        assert_eq!(p.slots.blocks.len(), 1000usize.div_ceil(BLOCK));
+        assert_eq!(p.slots.blocks.len(), 1500usize.div_ceil(BLOCK));
         let all = p.take_all().unwrap();
         assert_eq!(all.len(), 1000);
-        let first: Vec<_> = all.iter().take(3).map(|(_, w)| w.offset).collect();
-        assert_eq!(first, [0, 3, 6]);
+        let first: Vec<_> = all.iter().take(3).map(|&(_, w)| w).collect();
+        assert_eq!(first, [at(0), Use::Packed(3), at(6)]);
     }
 }

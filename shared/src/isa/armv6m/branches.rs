@@ -256,7 +256,53 @@ impl LabelUse for BranchKind {
         };
         out.write(insn.map_err(super::asm_error)?.as_bytes())
     }
+
+    /// Below 256 for every kind the backend makes: `00rrrrrr` `Adr`, `01rrrrrr` `Literal`,
+    /// `10ssrrrr` `Far` of size 10/12/16/18 (`ss`), `11000000` `BW` (r: the register); any
+    /// other (a register or size the backend does not use) `1 << 24 | tag << 16 | size << 8 |
+    /// register`.
+    fn to_bits(self) -> u32 {
+        let wide = |tag: u32, size: u8, r: Reg| {
+            1 << 24 | tag << 16 | u32::from(size) << 8 | u32::from(r.0)
+        };
+        match self {
+            // The common case first: one match, no table.
+            BranchKind::Far { size, temp } if temp.0 < 16 => match size {
+                10 => 0x80 | u32::from(temp.0),
+                12 => 0x90 | u32::from(temp.0),
+                16 => 0xA0 | u32::from(temp.0),
+                18 => 0xB0 | u32::from(temp.0),
+                _ => wide(2, size, temp),
+            },
+            BranchKind::Far { size, temp } => wide(2, size, temp),
+            BranchKind::Adr(r) if r.0 < 64 => u32::from(r.0),
+            BranchKind::Literal(r) if r.0 < 64 => 0x40 | u32::from(r.0),
+            BranchKind::Adr(r) => wide(0, 0, r),
+            BranchKind::Literal(r) => wide(1, 0, r),
+            BranchKind::BW => 0xC0,
+        }
+    }
+
+    fn from_bits(bits: u32) -> Option<Self> {
+        let (tag, size, r) = match bits {
+            0..=0x7F | 0xC0 => (bits >> 6, 0, bits & 0x3F),
+            0x80..=0xBF => (2, FAR_SIZES[(bits >> 4 & 3) as usize], bits & 0xF),
+            0x100_0000..=0x1FF_FFFF => (bits >> 16 & 0xFF, (bits >> 8) as u8, bits & 0xFF),
+            _ => return None,
+        };
+        let r = Reg(r as u8);
+        Some(match tag {
+            0 => BranchKind::Adr(r),
+            1 => BranchKind::Literal(r),
+            2 => BranchKind::Far { size, temp: r },
+            3 if r.0 == 0 => BranchKind::BW,
+            _ => return None,
+        })
+    }
 }
+
+/// The sizes of far-branch placeholders (see `branch_to_label`).
+const FAR_SIZES: [u8; 4] = [10, 12, 16, 18];
 
 /// The register-based far branch of `size` bytes at a point `rel` bytes before its target.
 /// `temp` = ip selects the variant that borrows r0 (no free low register for `ldr`).
@@ -291,6 +337,35 @@ mod tests {
     use super::super::testing::{backend, hex, CTX, JIT_STATE};
     use crate::compile::backend::{Arg, Backend, Label, Val};
     use crate::isa::armv6m::names::*;
+
+    #[test]
+    fn label_uses_pack_into_a_byte_and_back() {
+        use super::{BranchKind, LabelUse, FAR_SIZES};
+        let mut bits = std::collections::BTreeSet::new();
+        for r in 0..=255 {
+            let r = crate::compile::backend::Reg(r);
+            let mut kinds = std::vec![BranchKind::Adr(r), BranchKind::Literal(r)];
+            kinds.extend([10, 12, 14, 16, 18, 255].map(|size| BranchKind::Far { size, temp: r }));
+            for kind in kinds {
+                let b = kind.to_bits();
+                assert_eq!(BranchKind::from_bits(b), Some(kind), "{kind:?}");
+                assert!(bits.insert(b), "{kind:?}");
+                // What the backend makes packs into a byte.
+                let made = match kind {
+                    BranchKind::Far { size, temp } => FAR_SIZES.contains(&size) && temp.0 < 16,
+                    _ => r.0 < 16,
+                };
+                if made {
+                    assert!(b < 256, "{kind:?}");
+                }
+            }
+        }
+        assert_eq!(BranchKind::BW.to_bits(), 0xC0);
+        assert_eq!(BranchKind::from_bits(0xC0), Some(BranchKind::BW));
+        for b in [0xC1, 0xFF, 0x100, 0x300_0000] {
+            assert_eq!(BranchKind::from_bits(b), None);
+        }
+    }
 
     #[test]
     fn jump_table_entries_point_at_labels() {

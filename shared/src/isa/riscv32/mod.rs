@@ -113,7 +113,48 @@ impl buffer::LabelUse for LabelUse {
         let p = labels::patch(self, rel).map_err(asm_error)?;
         out.write(p.as_bytes())
     }
+
+    /// `kkkrrrrr`: the kind `k` and its register `r`, below 256; `CondBranch` above:
+    /// `1 << 16 | op << 10 | rs1 << 5 | rs2`.
+    fn to_bits(self) -> u32 {
+        let (k, r) = match self {
+            LabelUse::JumpTableEntry => (0, XReg::ZERO),
+            LabelUse::FarBranch { temp } => (1, temp),
+            LabelUse::PcRelAddress { rd } => (2, rd),
+            LabelUse::ElseJump => (3, XReg::ZERO),
+            LabelUse::LoadImmediate { rd } => (4, rd),
+            LabelUse::CondBranch { op, rs1, rs2 } => {
+                let (rs1, rs2) = (u32::from(rs1.num()), u32::from(rs2.num()));
+                return 1 << 16 | (op as u32) << 10 | rs1 << 5 | rs2;
+            }
+        };
+        k << 5 | u32::from(r.num())
+    }
+
+    fn from_bits(bits: u32) -> Option<Self> {
+        let reg = |shift: u32| XReg::new((bits >> shift & 0x1F) as u8);
+        if bits >> 16 == 1 {
+            let op = *BRANCH_OPS.get((bits >> 10 & 0x3F) as usize)?;
+            let (rs1, rs2) = (reg(5)?, reg(0)?);
+            return Some(LabelUse::CondBranch { op, rs1, rs2 });
+        }
+        let r = reg(0)?;
+        Some(match bits {
+            0 => LabelUse::JumpTableEntry,
+            0x20..=0x3F => LabelUse::FarBranch { temp: r },
+            0x40..=0x5F => LabelUse::PcRelAddress { rd: r },
+            0x60 => LabelUse::ElseJump,
+            0x80..=0x9F => LabelUse::LoadImmediate { rd: r },
+            _ => return None,
+        })
+    }
 }
+
+/// The branch ops in declaration order (`op as u32` indexes it).
+const BRANCH_OPS: [labels::BranchOp; 6] = {
+    use labels::BranchOp::*;
+    [Beq, Bne, Blt, Bge, Bltu, Bgeu]
+};
 
 /// The backend error for an operand the encoder rejects.
 pub(super) fn asm_error(e: AsmError) -> BackendError {
@@ -756,7 +797,44 @@ impl<S: CodeSink> Backend for Riscv32<S> {
 mod tests {
     use super::*;
     use crate::compile::backend::{Cast, CmpOp};
+    use crate::isa::buffer::LabelUse as _;
     use crate::stream::VecSink;
+
+    #[test]
+    fn label_uses_pack_into_a_byte_and_back() {
+        let mut bits = std::collections::BTreeSet::new();
+        for r in 0..32 {
+            let r = XReg::new(r).unwrap();
+            let mut kinds = std::vec![
+                LabelUse::JumpTableEntry,
+                LabelUse::FarBranch { temp: r },
+                LabelUse::PcRelAddress { rd: r },
+                LabelUse::ElseJump,
+                LabelUse::LoadImmediate { rd: r },
+            ];
+            let small = kinds.len();
+            for (op, rs2) in BRANCH_OPS
+                .iter()
+                .zip([XReg::ZERO, XReg::A5, XReg::T6].iter().cycle())
+            {
+                kinds.push(LabelUse::CondBranch {
+                    op: *op,
+                    rs1: r,
+                    rs2: *rs2,
+                });
+            }
+            for (i, kind) in kinds.into_iter().enumerate() {
+                let b = kind.to_bits();
+                assert_eq!(LabelUse::from_bits(b), Some(kind), "{kind:?}");
+                bits.insert(b);
+                assert_eq!(b < 256, i < small, "{kind:?}");
+            }
+        }
+        assert_eq!(bits.len(), 2 + 3 * 32 + 6 * 32);
+        for b in [0x61, 0xA0, 0xFF, 0x1_1800, 0x2_0000] {
+            assert_eq!(LabelUse::from_bits(b), None);
+        }
+    }
 
     fn backend() -> Riscv32<VecSink> {
         let mut sink = VecSink::new();
