@@ -22,8 +22,6 @@ const MAX_CALL_ARGS: usize = 6;
 type ParamRegs = FixedVec<Reg, 4>;
 /// A call's arguments.
 type CallArgs = FixedVec<Arg, MAX_CALL_ARGS>;
-/// Registers pushed around a call: ctx, the native interface, up to 6 live, 1 for alignment.
-type SavedRegs = FixedVec<Reg, 9>;
 /// Filler for unused [`CallArgs`] slots.
 const NO_ARG: Arg = Arg::keep(Val::Imm(0));
 
@@ -196,21 +194,14 @@ impl<S: CodeSink> Armv6m<S> {
         let free_gp = free_mask & AVAILABLE_REGS_MASK;
         let available1 = free_gp | available0;
 
-        // ctx, the native interface and the live registers, plus one for 8-byte alignment.
-        // The list and its summed bits (what `push`/`pop` encode) together.
-        let mut saved: SavedRegs = FixedVec::new(CTX_REG);
-        let mut saved_bits = 0u32;
-        for reg in [CTX_REG, NATIVE_INTERFACE_REG]
-            .into_iter()
-            .chain(mask_to_list(used1))
-        {
-            // Cannot overflow: at most 6 allocatable registers are live.
-            if saved.push(reg).is_ok() {
-                saved_bits += 1 << reg.0;
-            }
-        }
+        // ctx, the native interface and the live registers, plus one for 8-byte alignment: how
+        // many, and their summed bits (what `push`/`pop` encode). The live registers are
+        // allocatable ones, never ctx or the native interface, so each bit is one register.
+        let live = used1 & AVAILABLE_REGS_MASK;
+        let mut saved_len = 2 + live.count_ones() as usize;
+        let mut saved_bits = u32::from(CTX_REG.bit() | NATIVE_INTERFACE_REG.bit() | live);
         let mut padding = None;
-        if saved.len() % 2 == 1 && available1 != 0 {
+        if saved_len % 2 == 1 && available1 != 0 {
             let pad = match func_reg {
                 // The function pointer register is freed by the call anyway.
                 Some(fp) if available1 & fp.bit() != 0 => Some(fp),
@@ -218,9 +209,8 @@ impl<S: CodeSink> Armv6m<S> {
                 _ => first_avail(available0),
             };
             if let Some(pad) = pad {
-                if saved.push(pad).is_ok() {
-                    saved_bits += 1 << pad.0;
-                }
+                saved_len += 1;
+                saved_bits += 1 << pad.0;
                 padding = Some(pad);
             }
         }
@@ -296,7 +286,7 @@ impl<S: CodeSink> Armv6m<S> {
         self.available_regs = set_args_avail;
         self.used_regs = AVAILABLE_REGS_MASK & !set_args_avail;
 
-        let mut stack_offset = saved.len() as u32 * 4;
+        let mut stack_offset = saved_len as u32 * 4;
         if !stack_args.is_empty() {
             stack_offset += STACK_ARGS_SIZE as u32;
         }
@@ -306,7 +296,7 @@ impl<S: CodeSink> Armv6m<S> {
 
         // Where the result goes: a register that is free after the call. With all eight low
         // registers saved, it is written to that register's stack slot and popped into it.
-        let (used2, result) = match (saved.len(), func_reg) {
+        let (used2, result) = match (saved_len, func_reg) {
             (8, Some(fp)) => {
                 self.put(asm::str_sp(R0, i64::from(fp.0) * 4));
                 (used1 | fp.bit(), fp)
@@ -511,7 +501,10 @@ impl<S: CodeSink> Armv6m<S> {
         self.used_regs = param_mask | new_used;
     }
 
-    /// Load one argument value into parameter register `reg`.
+    /// Load one argument value into parameter register `reg`. Inlined into its callers on the
+    /// host (a call per argument, with the value passed through memory, cost more than the
+    /// load it emits); one copy on the device, where the loader's size counts more.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn set_register_arg(&mut self, val: Val, reg: Reg, stack_offset: u32) {
         match val {
             Val::Reg(r) if r == reg => {}
