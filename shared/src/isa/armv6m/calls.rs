@@ -185,11 +185,21 @@ impl<S: CodeSink> Armv6m<S> {
             FuncPtr::Primitive(_) => None,
         };
 
-        let free_mask = regs_to_mask(
-            func_reg
-                .into_iter()
-                .chain(args.iter().filter_map(freed_reg)),
-        );
+        // One pass over the arguments: the registers the call frees, and those the arguments
+        // occupy (all of them, and the first four's, loaded into r0-r3).
+        let mut free_mask = func_reg.map_or(0, Reg::bit);
+        let (mut reg_args_regs_mask, mut all_args_mask) = (0u16, 0u16);
+        for (i, a) in args.iter().enumerate() {
+            if let Some(r) = call_arg_reg(a) {
+                all_args_mask |= r.bit();
+                if i < 4 {
+                    reg_args_regs_mask |= r.bit();
+                }
+            }
+            if let Some(r) = freed_reg(a) {
+                free_mask |= r.bit();
+            }
+        }
         let used1 = used0 & !free_mask;
         let free_gp = free_mask & AVAILABLE_REGS_MASK;
         let available1 = free_gp | available0;
@@ -219,16 +229,9 @@ impl<S: CodeSink> Armv6m<S> {
         let args = self.check_call_args(args);
         let split = if args.len() >= 4 { 4 } else { args.len() };
         let (reg_args0, stack_args) = args.split_at(split);
-        let (mut reg_args_regs_mask, mut all_args_mask) = (0u16, 0u16);
-        for (i, r) in args
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| Some((i, call_arg_reg(a)?)))
-        {
-            all_args_mask |= r.bit();
-            if i < split {
-                reg_args_regs_mask |= r.bit();
-            }
+        if args.is_empty() {
+            // None passed (or too many, refused): none occupies a register.
+            (reg_args_regs_mask, all_args_mask) = (0, 0);
         }
 
         // The saved registers not holding arguments are free for loading arguments.
