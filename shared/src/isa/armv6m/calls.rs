@@ -383,8 +383,8 @@ impl<S: CodeSink> Armv6m<S> {
     ) {
         let used = self.used_regs;
         let param_mask = regs_to_mask(params.iter().copied());
-        if self.set_registers_args_direct(args, params, stack_offset, tail_call) {
-            self.args_set(args, used, param_mask);
+        if let Some(freed) = self.set_registers_args_direct(args, params, stack_offset, tail_call) {
+            self.args_set_mask(freed, used, param_mask);
             return;
         }
         let args_regs_mask = args_mask(args);
@@ -451,7 +451,8 @@ impl<S: CodeSink> Armv6m<S> {
     /// [`Self::set_registers_args_to`] in the common case, with nothing to copy or expand: one
     /// word per parameter (no 64-bit value) and no parameter register holding a later
     /// argument. Each argument goes straight to its parameter, as the general loop would put
-    /// it. Returns false, having emitted nothing, when the case does not apply.
+    /// it. Returns the registers of the freed arguments, or `None`, having emitted nothing,
+    /// when the case does not apply.
     #[inline]
     fn set_registers_args_direct(
         &mut self,
@@ -459,18 +460,22 @@ impl<S: CodeSink> Armv6m<S> {
         params: &[Reg],
         stack_offset: u32,
         tail_call: bool,
-    ) -> bool {
+    ) -> Option<u16> {
         if args.len() != params.len() {
-            return false;
+            return None;
         }
-        // Registers of the arguments after the one being looked at, from the last one back.
-        let mut later = 0u16;
+        // Registers of the arguments after the one being looked at, from the last one back;
+        // and those the call frees (gathered in the same pass).
+        let (mut later, mut freed) = (0u16, 0u16);
         for (arg, param) in args.iter().zip(params).rev() {
             if matches!(arg.val, Val::Int64(_)) || (*param != CTX_REG && later & param.bit() != 0) {
-                return false;
+                return None;
             }
             if let Some(r) = super::arg_reg(arg) {
                 later |= r.bit();
+            }
+            if let Some(r) = freed_reg(arg) {
+                freed |= r.bit();
             }
         }
         for (index, (arg, &param)) in args.iter().zip(params).enumerate() {
@@ -487,19 +492,24 @@ impl<S: CodeSink> Armv6m<S> {
                 self.set_register_arg(val, param, stack_offset);
             }
         }
-        true
+        Some(freed)
     }
 
     /// After the arguments are loaded: the parameter registers are taken and the freed
     /// arguments' registers released.
     #[inline]
     fn args_set(&mut self, args: &[Arg], used: u16, param_mask: u16) {
-        let mut new_used = used;
-        for arg in args {
-            if let Some(r) = freed_reg(arg) {
-                new_used &= !r.bit();
-            }
-        }
+        let freed = args
+            .iter()
+            .filter_map(freed_reg)
+            .fold(0, |m, r| m | r.bit());
+        self.args_set_mask(freed, used, param_mask);
+    }
+
+    /// [`Self::args_set`] with the freed arguments' registers already known.
+    #[inline]
+    fn args_set_mask(&mut self, freed: u16, used: u16, param_mask: u16) {
+        let new_used = used & !freed;
         self.available_regs = AVAILABLE_REGS_MASK & !(param_mask | new_used);
         self.used_regs = param_mask | new_used;
     }
