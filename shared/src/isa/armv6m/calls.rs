@@ -73,6 +73,17 @@ fn parameter_regs(args: &[Arg]) -> Option<ParamRegs> {
     Some(regs)
 }
 
+/// [`parameter_regs`] without building the list in the common case: with no 64-bit value,
+/// the first `args.len()` parameter registers (`list` holds the general case's).
+#[inline]
+fn parameter_slice<'a>(args: &[Arg], list: &'a mut ParamRegs) -> Option<&'a [Reg]> {
+    if args.len() <= PARAMETER_REGS.len() && !args.iter().any(|a| matches!(a.val, Val::Int64(_))) {
+        return Some(&PARAMETER_REGS[..args.len()]);
+    }
+    *list = parameter_regs(args)?;
+    Some(list)
+}
+
 /// Replace the first `reg` (plain or freed) of `args` by `replacement`.
 #[inline]
 fn replace_reg(args: &mut [Arg], reg: Reg, replacement: Reg) -> bool {
@@ -246,7 +257,8 @@ impl<S: CodeSink> Armv6m<S> {
         }
 
         let set_args_mask = self.available_regs;
-        let Some(param_regs) = parameter_regs(reg_args0) else {
+        let mut param_list = ParamRegs::new(R0);
+        let Some(param_regs) = parameter_slice(reg_args0, &mut param_list) else {
             self.fail(BackendError::Unsupported("arguments do not fit in r0-r3"));
             return R0;
         };
@@ -294,7 +306,7 @@ impl<S: CodeSink> Armv6m<S> {
             stack_offset += STACK_ARGS_SIZE as u32;
         }
         let reg_args = moved_args.as_deref().unwrap_or(reg_args0);
-        self.set_registers_args_to(reg_args, &param_regs, stack_offset, false);
+        self.set_registers_args_to(reg_args, param_regs, stack_offset, false);
         self.put(asm::blx(call_reg));
 
         // Where the result goes: a register that is free after the call. With all eight low
@@ -365,8 +377,9 @@ impl<S: CodeSink> Armv6m<S> {
     /// Load `args` into the AAPCS parameter registers.
     /// In a tail call (`tail_call`), a `jit_state` second argument is already in r1.
     pub(super) fn set_registers_args(&mut self, args: &[Arg], stack_offset: u32, tail_call: bool) {
-        match parameter_regs(args) {
-            Some(params) => self.set_registers_args_to(args, &params, stack_offset, tail_call),
+        let mut list = ParamRegs::new(R0);
+        match parameter_slice(args, &mut list) {
+            Some(params) => self.set_registers_args_to(args, params, stack_offset, tail_call),
             None => self.fail(BackendError::Unsupported("arguments do not fit in r0-r3")),
         }
     }
