@@ -9,7 +9,7 @@
 //! compiles in this process (what the CLI adds is the difference). Timings on a shared machine
 //! are noisy: for what the process itself does, count instructions instead, e.g.
 //! `valgrind --tool=callgrind target/release/avm-jit compile -q --jobs 1 -o DIR BEAMS...`
-//! (883 M for these files), and syscalls with `strace -c -f` (15 a file).
+//! (841 M for these files), and syscalls with `strace -c -f` (15 a file).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

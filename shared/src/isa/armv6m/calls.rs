@@ -22,8 +22,6 @@ const MAX_CALL_ARGS: usize = 6;
 type ParamRegs = FixedVec<Reg, 4>;
 /// A call's arguments.
 type CallArgs = FixedVec<Arg, MAX_CALL_ARGS>;
-/// Registers pushed around a call: ctx, the native interface, up to 6 live, 1 for alignment.
-type SavedRegs = FixedVec<Reg, 9>;
 /// Filler for unused [`CallArgs`] slots.
 const NO_ARG: Arg = Arg::keep(Val::Imm(0));
 
@@ -73,6 +71,17 @@ fn parameter_regs(args: &[Arg]) -> Option<ParamRegs> {
         }
     }
     Some(regs)
+}
+
+/// [`parameter_regs`] without building the list in the common case: with no 64-bit value,
+/// the first `args.len()` parameter registers (`list` holds the general case's).
+#[inline]
+fn parameter_slice<'a>(args: &[Arg], list: &'a mut ParamRegs) -> Option<&'a [Reg]> {
+    if args.len() <= PARAMETER_REGS.len() && !args.iter().any(|a| matches!(a.val, Val::Int64(_))) {
+        return Some(&PARAMETER_REGS[..args.len()]);
+    }
+    *list = parameter_regs(args)?;
+    Some(list)
 }
 
 /// Replace the first `reg` (plain or freed) of `args` by `replacement`.
@@ -187,30 +196,33 @@ impl<S: CodeSink> Armv6m<S> {
             FuncPtr::Primitive(_) => None,
         };
 
-        let free_mask = regs_to_mask(
-            func_reg
-                .into_iter()
-                .chain(args.iter().filter_map(freed_reg)),
-        );
+        // One pass over the arguments: the registers the call frees, and those the arguments
+        // occupy (all of them, and the first four's, loaded into r0-r3).
+        let mut free_mask = func_reg.map_or(0, Reg::bit);
+        let (mut reg_args_regs_mask, mut all_args_mask) = (0u16, 0u16);
+        for (i, a) in args.iter().enumerate() {
+            if let Some(r) = call_arg_reg(a) {
+                all_args_mask |= r.bit();
+                if i < 4 {
+                    reg_args_regs_mask |= r.bit();
+                }
+            }
+            if let Some(r) = freed_reg(a) {
+                free_mask |= r.bit();
+            }
+        }
         let used1 = used0 & !free_mask;
         let free_gp = free_mask & AVAILABLE_REGS_MASK;
         let available1 = free_gp | available0;
 
-        // ctx, the native interface and the live registers, plus one for 8-byte alignment.
-        // The list and its summed bits (what `push`/`pop` encode) together.
-        let mut saved: SavedRegs = FixedVec::new(CTX_REG);
-        let mut saved_bits = 0u32;
-        for reg in [CTX_REG, NATIVE_INTERFACE_REG]
-            .into_iter()
-            .chain(mask_to_list(used1))
-        {
-            // Cannot overflow: at most 6 allocatable registers are live.
-            if saved.push(reg).is_ok() {
-                saved_bits += 1 << reg.0;
-            }
-        }
+        // ctx, the native interface and the live registers, plus one for 8-byte alignment: how
+        // many, and their summed bits (what `push`/`pop` encode). The live registers are
+        // allocatable ones, never ctx or the native interface, so each bit is one register.
+        let live = used1 & AVAILABLE_REGS_MASK;
+        let mut saved_len = 2 + live.count_ones() as usize;
+        let mut saved_bits = u32::from(CTX_REG.bit() | NATIVE_INTERFACE_REG.bit() | live);
         let mut padding = None;
-        if saved.len() % 2 == 1 && available1 != 0 {
+        if saved_len % 2 == 1 && available1 != 0 {
             let pad = match func_reg {
                 // The function pointer register is freed by the call anyway.
                 Some(fp) if available1 & fp.bit() != 0 => Some(fp),
@@ -218,9 +230,8 @@ impl<S: CodeSink> Armv6m<S> {
                 _ => first_avail(available0),
             };
             if let Some(pad) = pad {
-                if saved.push(pad).is_ok() {
-                    saved_bits += 1 << pad.0;
-                }
+                saved_len += 1;
+                saved_bits += 1 << pad.0;
                 padding = Some(pad);
             }
         }
@@ -229,16 +240,9 @@ impl<S: CodeSink> Armv6m<S> {
         let args = self.check_call_args(args);
         let split = if args.len() >= 4 { 4 } else { args.len() };
         let (reg_args0, stack_args) = args.split_at(split);
-        let (mut reg_args_regs_mask, mut all_args_mask) = (0u16, 0u16);
-        for (i, r) in args
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| Some((i, call_arg_reg(a)?)))
-        {
-            all_args_mask |= r.bit();
-            if i < split {
-                reg_args_regs_mask |= r.bit();
-            }
+        if args.is_empty() {
+            // None passed (or too many, refused): none occupies a register.
+            (reg_args_regs_mask, all_args_mask) = (0, 0);
         }
 
         // The saved registers not holding arguments are free for loading arguments.
@@ -253,7 +257,8 @@ impl<S: CodeSink> Armv6m<S> {
         }
 
         let set_args_mask = self.available_regs;
-        let Some(param_regs) = parameter_regs(reg_args0) else {
+        let mut param_list = ParamRegs::new(R0);
+        let Some(param_regs) = parameter_slice(reg_args0, &mut param_list) else {
             self.fail(BackendError::Unsupported("arguments do not fit in r0-r3"));
             return R0;
         };
@@ -296,17 +301,17 @@ impl<S: CodeSink> Armv6m<S> {
         self.available_regs = set_args_avail;
         self.used_regs = AVAILABLE_REGS_MASK & !set_args_avail;
 
-        let mut stack_offset = saved.len() as u32 * 4;
+        let mut stack_offset = saved_len as u32 * 4;
         if !stack_args.is_empty() {
             stack_offset += STACK_ARGS_SIZE as u32;
         }
         let reg_args = moved_args.as_deref().unwrap_or(reg_args0);
-        self.set_registers_args_to(reg_args, &param_regs, stack_offset, false);
+        self.set_registers_args_to(reg_args, param_regs, stack_offset, false);
         self.put(asm::blx(call_reg));
 
         // Where the result goes: a register that is free after the call. With all eight low
         // registers saved, it is written to that register's stack slot and popped into it.
-        let (used2, result) = match (saved.len(), func_reg) {
+        let (used2, result) = match (saved_len, func_reg) {
             (8, Some(fp)) => {
                 self.put(asm::str_sp(R0, i64::from(fp.0) * 4));
                 (used1 | fp.bit(), fp)
@@ -372,8 +377,9 @@ impl<S: CodeSink> Armv6m<S> {
     /// Load `args` into the AAPCS parameter registers.
     /// In a tail call (`tail_call`), a `jit_state` second argument is already in r1.
     pub(super) fn set_registers_args(&mut self, args: &[Arg], stack_offset: u32, tail_call: bool) {
-        match parameter_regs(args) {
-            Some(params) => self.set_registers_args_to(args, &params, stack_offset, tail_call),
+        let mut list = ParamRegs::new(R0);
+        match parameter_slice(args, &mut list) {
+            Some(params) => self.set_registers_args_to(args, params, stack_offset, tail_call),
             None => self.fail(BackendError::Unsupported("arguments do not fit in r0-r3")),
         }
     }
@@ -390,8 +396,8 @@ impl<S: CodeSink> Armv6m<S> {
     ) {
         let used = self.used_regs;
         let param_mask = regs_to_mask(params.iter().copied());
-        if self.set_registers_args_direct(args, params, stack_offset, tail_call) {
-            self.args_set(args, used, param_mask);
+        if let Some(freed) = self.set_registers_args_direct(args, params, stack_offset, tail_call) {
+            self.args_set_mask(freed, used, param_mask);
             return;
         }
         let args_regs_mask = args_mask(args);
@@ -458,7 +464,8 @@ impl<S: CodeSink> Armv6m<S> {
     /// [`Self::set_registers_args_to`] in the common case, with nothing to copy or expand: one
     /// word per parameter (no 64-bit value) and no parameter register holding a later
     /// argument. Each argument goes straight to its parameter, as the general loop would put
-    /// it. Returns false, having emitted nothing, when the case does not apply.
+    /// it. Returns the registers of the freed arguments, or `None`, having emitted nothing,
+    /// when the case does not apply.
     #[inline]
     fn set_registers_args_direct(
         &mut self,
@@ -466,18 +473,22 @@ impl<S: CodeSink> Armv6m<S> {
         params: &[Reg],
         stack_offset: u32,
         tail_call: bool,
-    ) -> bool {
+    ) -> Option<u16> {
         if args.len() != params.len() {
-            return false;
+            return None;
         }
-        // Registers of the arguments after the one being looked at, from the last one back.
-        let mut later = 0u16;
+        // Registers of the arguments after the one being looked at, from the last one back;
+        // and those the call frees (gathered in the same pass).
+        let (mut later, mut freed) = (0u16, 0u16);
         for (arg, param) in args.iter().zip(params).rev() {
             if matches!(arg.val, Val::Int64(_)) || (*param != CTX_REG && later & param.bit() != 0) {
-                return false;
+                return None;
             }
             if let Some(r) = super::arg_reg(arg) {
                 later |= r.bit();
+            }
+            if let Some(r) = freed_reg(arg) {
+                freed |= r.bit();
             }
         }
         for (index, (arg, &param)) in args.iter().zip(params).enumerate() {
@@ -494,24 +505,32 @@ impl<S: CodeSink> Armv6m<S> {
                 self.set_register_arg(val, param, stack_offset);
             }
         }
-        true
+        Some(freed)
     }
 
     /// After the arguments are loaded: the parameter registers are taken and the freed
     /// arguments' registers released.
     #[inline]
     fn args_set(&mut self, args: &[Arg], used: u16, param_mask: u16) {
-        let mut new_used = used;
-        for arg in args {
-            if let Some(r) = freed_reg(arg) {
-                new_used &= !r.bit();
-            }
-        }
+        let freed = args
+            .iter()
+            .filter_map(freed_reg)
+            .fold(0, |m, r| m | r.bit());
+        self.args_set_mask(freed, used, param_mask);
+    }
+
+    /// [`Self::args_set`] with the freed arguments' registers already known.
+    #[inline]
+    fn args_set_mask(&mut self, freed: u16, used: u16, param_mask: u16) {
+        let new_used = used & !freed;
         self.available_regs = AVAILABLE_REGS_MASK & !(param_mask | new_used);
         self.used_regs = param_mask | new_used;
     }
 
-    /// Load one argument value into parameter register `reg`.
+    /// Load one argument value into parameter register `reg`. Inlined into its callers on the
+    /// host (a call per argument, with the value passed through memory, cost more than the
+    /// load it emits); one copy on the device, where the loader's size counts more.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn set_register_arg(&mut self, val: Val, reg: Reg, stack_offset: u32) {
         match val {
             Val::Reg(r) if r == reg => {}
