@@ -12,12 +12,13 @@
 //! current contents with the patches applied), programmed when the least recently patched one
 //! must make room, or at the end.
 
-use alloc::vec;
 use alloc::vec::Vec;
+use core::fmt;
 
 use super::cache::{prepare_entry, EntryHeader, ENTRY_HEADER_LEN};
 use super::nor::{FlashError, FlashErrorKind, NorFlash};
 use super::{align_down, PAGE_SIZE, SECTOR_SIZE};
+use crate::mem::{try_with_capacity, AllocError};
 use crate::stream::{CodeSink, SinkError};
 
 const PAGE: usize = PAGE_SIZE as usize;
@@ -47,6 +48,36 @@ pub struct FlashSink<'f, F: NorFlash + ?Sized> {
     room: usize,
 }
 
+/// Why [`FlashSink::new`] could not start an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartError {
+    /// Clearing or reading the entry's first sector failed.
+    Flash(FlashError),
+    /// The heap refused the window or the patch buffers (3 KiB).
+    OutOfMemory(AllocError),
+}
+
+impl From<FlashError> for StartError {
+    fn from(e: FlashError) -> Self {
+        StartError::Flash(e)
+    }
+}
+
+impl From<AllocError> for StartError {
+    fn from(e: AllocError) -> Self {
+        StartError::OutOfMemory(e)
+    }
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Flash(e) => write!(f, "{e}"),
+            StartError::OutOfMemory(e) => write!(f, "{e}"),
+        }
+    }
+}
+
 fn sink_error(e: FlashError, code_start: u32) -> SinkError {
     let offset = e.address.saturating_sub(code_start) as usize;
     match e.kind {
@@ -66,8 +97,12 @@ fn slot(page_addr: u32) -> usize {
 
 impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
     /// Start an entry at `entry` (4-byte aligned, from [`super::cache::walk`] or
-    /// [`super::cache::first_entry_address`]), clearing leftovers in its sector.
-    pub fn new(flash: &'f mut F, entry: u32) -> Result<Self, FlashError> {
+    /// [`super::cache::first_entry_address`]), clearing leftovers in its sector. Its buffers are
+    /// allocated here, fallibly, and never grow afterwards.
+    pub fn new(flash: &'f mut F, entry: u32) -> Result<Self, StartError> {
+        let mut window = try_with_capacity(WINDOW_PAGES * PAGE, "the flash sink's window")?;
+        window.resize(WINDOW_PAGES * PAGE, 0xFF);
+        let patches = try_with_capacity(PATCH_PAGES, "the flash sink's patch pages")?;
         prepare_entry(flash, entry)?;
         let header_end = entry + ENTRY_HEADER_LEN;
         // The header may straddle into the next sector, or end where it starts: the code's first
@@ -79,7 +114,6 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
             }
         }
         let page_addr = align_down(header_end, PAGE_SIZE);
-        let mut window = vec![0xFF; WINDOW_PAGES * PAGE];
         let at = slot(page_addr);
         flash.read(page_addr, &mut window[at..at + PAGE])?;
         Ok(FlashSink {
@@ -89,7 +123,7 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
             page_addr,
             window_addr: page_addr,
             window,
-            patches: Vec::new(),
+            patches,
             error: None,
             cursor: at + (header_end - page_addr) as usize,
             room: PAGE - (header_end - page_addr) as usize,
@@ -124,7 +158,7 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
     }
 
     fn flush_patches(&mut self) -> Result<(), FlashError> {
-        for (addr, page) in core::mem::take(&mut self.patches) {
+        for (addr, page) in self.patches.drain(..) {
             self.flash.program(addr, &page)?;
         }
         Ok(())
@@ -144,6 +178,7 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
                 }
                 let mut buf = [0u8; PAGE];
                 self.flash.read(page, &mut buf)?;
+                // Within the capacity reserved in `new`: no allocation.
                 self.patches.push((page, buf));
             }
         }
