@@ -37,7 +37,7 @@ use avm_jit_core::error::ErrorKind;
 use avm_jit_core::flash::cache::{first_entry_address, prepare_entry, END_INVALID, END_VALID};
 use avm_jit_core::flash::mailbox::*;
 use avm_jit_core::flash::nor::{FlashError, FlashErrorKind, NorFlash};
-use avm_jit_core::flash::sink::FlashSink;
+use avm_jit_core::flash::sink::{FlashSink, StartError};
 use avm_jit_core::flash::SECTOR_SIZE;
 use avm_jit_core::stream::SinkError;
 
@@ -618,7 +618,11 @@ fn compile_entry(
     let code_tag = avm.base + (data_offset + code.offset - 8) as u32;
     let sink = match FlashSink::new(flash, entry) {
         Ok(s) => s,
-        Err(e) => flash_fail(e, "starting an entry"),
+        Err(StartError::Flash(e)) => flash_fail(e, "starting an entry"),
+        Err(StartError::OutOfMemory(_)) => {
+            record_error(i, MERR_OUT_OF_MEMORY, None);
+            return Err(());
+        }
     };
     match compile_into(&module, &env, target, sink) {
         Ok((sink, labels)) => {

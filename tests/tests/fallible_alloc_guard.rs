@@ -45,6 +45,7 @@ fn compile_path(root: &Path) -> Vec<PathBuf> {
         shared.join("compile/module.rs"),
         shared.join("beam/etf.rs"),
         shared.join("flash/prefill.rs"),
+        shared.join("flash/sink.rs"),
     ];
     for dir in ["compile", "compile/ops", "compile/bs", "isa/armv6m"] {
         for entry in std::fs::read_dir(shared.join(dir)).unwrap() {

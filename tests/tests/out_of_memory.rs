@@ -13,7 +13,8 @@ use avm_jit_core::avm::Pack;
 use avm_jit_core::beam::{etf, Module};
 use avm_jit_core::compile::module::{precompile_beam, CodeTarget, ModuleError};
 use avm_jit_core::compile::CompileErrorKind;
-use avm_jit_core::flash::prefill::{self, AvmInFlash, Selection};
+use avm_jit_core::flash::prefill::{self, AvmInFlash, PrefillErrorKind, Selection};
+use avm_jit_core::flash::MemFlash;
 use avm_jit_core::ErrorKind;
 use avm_jit_tests::{beams_in, golden_dir, workspace_root};
 
@@ -223,6 +224,55 @@ fn choosing_modules_under_a_full_heap_ends_in_the_same_choice_or_out_of_memory()
         }
         assert!(oom > 0 && oom <= total, "{selection:?}: {oom} of {total}");
     }
+}
+
+/// Writing a cache entry through the flash sink (the device's path: the sink's window and patch
+/// buffers, then the compile) under every small allocation budget and a spread of larger ones:
+/// the same flash bytes as with an unlimited heap, or out of memory with the flash untouched
+/// when the sink could not even start.
+#[test]
+fn writing_an_entry_under_a_full_heap_ends_in_the_same_flash_or_out_of_memory() {
+    const CACHE: u32 = 0x1010_0000;
+    let app = std::fs::read(workspace_root().join("fixtures/example/example.avm")).unwrap();
+    let avms = [AvmInFlash {
+        address: 0x1018_0000,
+        pack: Pack::parse(&app).unwrap(),
+    }];
+    let chosen = prefill::select(&avms, Selection::Closure).unwrap();
+    let module = &chosen[0];
+    let write = |flash: &mut MemFlash| {
+        prefill::write_entry(flash, CACHE, module, CodeTarget::Armv6m).map(drop)
+    };
+    let mut expected = MemFlash::erased(CACHE, 0x4_0000);
+    write(&mut expected).unwrap();
+    let blank = MemFlash::erased(CACHE, 0x4_0000);
+    assert_ne!(expected, blank);
+    let (_, total, _) = limited(Budget::Allocs(usize::MAX), || {
+        write(&mut MemFlash::erased(CACHE, 0x4_0000))
+    });
+    let mut oom = 0;
+    for n in budgets(total, 40, 40) {
+        let mut flash = MemFlash::erased(CACHE, 0x4_0000);
+        let (result, _, refused) = limited(Budget::Allocs(n), || write(&mut flash));
+        match result {
+            Ok(()) => assert!(flash == expected, "under {n} allocations: other bytes"),
+            Err(e) => {
+                let oom_kind = match &e.kind {
+                    PrefillErrorKind::OutOfMemory(_) => true,
+                    PrefillErrorKind::Compile(c) => is_out_of_memory(&c[0]),
+                    _ => false,
+                };
+                assert!(oom_kind && refused, "under {n} allocations: {e}");
+                assert!(e.to_string().contains("out of memory"), "{e}");
+                if n < 2 {
+                    // The sink's buffers come first: nothing was erased or programmed.
+                    assert!(flash == blank, "under {n} allocations: flash touched");
+                }
+                oom += 1;
+            }
+        }
+    }
+    assert!(oom >= 2, "{oom} runs out of memory of {total} allocations");
 }
 
 /// Decoding literals (`beam::etf`, used by the selection) under every allocation budget: the

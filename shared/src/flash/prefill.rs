@@ -38,7 +38,7 @@ use core::ops::Range;
 use super::cache::{self, CacheEntry};
 use super::nor::{FlashError, MemFlash, NorFlash};
 use super::plan::{Plan, Step};
-use super::sink::FlashSink;
+use super::sink::{FlashSink, StartError};
 use super::{align_up, SECTOR_SIZE};
 use crate::avm::{Pack, Section, SECTION_FIXED_HEADER};
 use crate::beam::etf::Term;
@@ -387,8 +387,13 @@ pub fn write_entry<F: NorFlash + ?Sized>(
     module: &Candidate<'_>,
     target: CodeTarget,
 ) -> Result<CacheEntry, PrefillError> {
-    let sink =
-        FlashSink::new(flash, at).map_err(|e| err(Some(module), PrefillErrorKind::Flash(e)))?;
+    let sink = FlashSink::new(flash, at).map_err(|e| {
+        let kind = match e {
+            StartError::Flash(e) => PrefillErrorKind::Flash(e),
+            StartError::OutOfMemory(e) => PrefillErrorKind::OutOfMemory(e),
+        };
+        err(Some(module), kind)
+    })?;
     let (sink, labels) = compile_entry(&module.module, target, sink)
         .map_err(|e| err(Some(module), compile_error(e)))?;
     let size = sink.offset() as u32;

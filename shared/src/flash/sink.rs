@@ -12,12 +12,13 @@
 //! current contents with the patches applied), programmed when the least recently patched one
 //! must make room, or at the end.
 
-use alloc::vec;
 use alloc::vec::Vec;
+use core::fmt;
 
 use super::cache::{prepare_entry, EntryHeader, ENTRY_HEADER_LEN};
 use super::nor::{FlashError, FlashErrorKind, NorFlash};
 use super::{align_down, PAGE_SIZE, SECTOR_SIZE};
+use crate::mem::{try_with_capacity, AllocError};
 use crate::stream::{CodeSink, SinkError};
 
 const PAGE: usize = PAGE_SIZE as usize;
@@ -47,6 +48,36 @@ pub struct FlashSink<'f, F: NorFlash + ?Sized> {
     room: usize,
 }
 
+/// Why [`FlashSink::new`] could not start an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartError {
+    /// Clearing or reading the entry's first sector failed.
+    Flash(FlashError),
+    /// The heap refused the window or the patch buffers (3 KiB).
+    OutOfMemory(AllocError),
+}
+
+impl From<FlashError> for StartError {
+    fn from(e: FlashError) -> Self {
+        StartError::Flash(e)
+    }
+}
+
+impl From<AllocError> for StartError {
+    fn from(e: AllocError) -> Self {
+        StartError::OutOfMemory(e)
+    }
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Flash(e) => write!(f, "{e}"),
+            StartError::OutOfMemory(e) => write!(f, "{e}"),
+        }
+    }
+}
+
 fn sink_error(e: FlashError, code_start: u32) -> SinkError {
     let offset = e.address.saturating_sub(code_start) as usize;
     match e.kind {
@@ -66,8 +97,12 @@ fn slot(page_addr: u32) -> usize {
 
 impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
     /// Start an entry at `entry` (4-byte aligned, from [`super::cache::walk`] or
-    /// [`super::cache::first_entry_address`]), clearing leftovers in its sector.
-    pub fn new(flash: &'f mut F, entry: u32) -> Result<Self, FlashError> {
+    /// [`super::cache::first_entry_address`]), clearing leftovers in its sector. Its buffers are
+    /// allocated here, fallibly, and never grow afterwards.
+    pub fn new(flash: &'f mut F, entry: u32) -> Result<Self, StartError> {
+        let mut window = try_with_capacity(WINDOW_PAGES * PAGE, "the flash sink's window")?;
+        window.resize(WINDOW_PAGES * PAGE, 0xFF);
+        let patches = try_with_capacity(PATCH_PAGES, "the flash sink's patch pages")?;
         prepare_entry(flash, entry)?;
         let header_end = entry + ENTRY_HEADER_LEN;
         // The header may straddle into the next sector, or end where it starts: the code's first
@@ -79,7 +114,6 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
             }
         }
         let page_addr = align_down(header_end, PAGE_SIZE);
-        let mut window = vec![0xFF; WINDOW_PAGES * PAGE];
         let at = slot(page_addr);
         flash.read(page_addr, &mut window[at..at + PAGE])?;
         Ok(FlashSink {
@@ -89,7 +123,7 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
             page_addr,
             window_addr: page_addr,
             window,
-            patches: Vec::new(),
+            patches,
             error: None,
             cursor: at + (header_end - page_addr) as usize,
             room: PAGE - (header_end - page_addr) as usize,
@@ -124,7 +158,7 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
     }
 
     fn flush_patches(&mut self) -> Result<(), FlashError> {
-        for (addr, page) in core::mem::take(&mut self.patches) {
+        for (addr, page) in self.patches.drain(..) {
             self.flash.program(addr, &page)?;
         }
         Ok(())
@@ -144,6 +178,7 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
                 }
                 let mut buf = [0u8; PAGE];
                 self.flash.read(page, &mut buf)?;
+                // Within the capacity reserved in `new`: no allocation.
                 self.patches.push((page, buf));
             }
         }
@@ -291,6 +326,21 @@ impl<F: NorFlash + ?Sized> CodeSink for FlashSink<'_, F> {
         }
         self.append_slow(bytes);
     }
+    /// [`CodeSink::append`]'s fast path for one halfword, without the length tests and the
+    /// slice the caller would build for it.
+    fn append_halfword(&mut self, halfword: u16) {
+        if self.room > 2 {
+            let at = self.cursor;
+            if let Some(dst) = self.window.get_mut(at..at + 2) {
+                dst.copy_from_slice(&halfword.to_le_bytes());
+                self.cursor = at + 2;
+                self.room -= 2;
+                self.len += 2;
+                return;
+            }
+        }
+        self.append_slow(&halfword.to_le_bytes());
+    }
     fn replace(&mut self, offset: usize, bytes: &[u8]) {
         if self.error.is_some() {
             return;
@@ -402,6 +452,37 @@ mod tests {
         assert_eq!(&flash.as_bytes()[at..at + code.len()], code);
         let before = (entry - 4 - BASE) as usize;
         assert_eq!(&flash.as_bytes()[before..before + 4], &previous);
+    }
+
+    /// Halfwords through their own fast path, at odd offsets too, across pages, sectors and the
+    /// window's wrap: the bytes `append` would have stored.
+    #[test]
+    fn flash_sink_appends_halfwords_as_append_does() {
+        let run = |sink: &mut dyn CodeSink, halfwords: bool| {
+            for i in 0..6000u32 {
+                if i % 997 == 0 {
+                    sink.append(&[0x5A]);
+                }
+                let h = (i.wrapping_mul(40503) >> 3) as u16;
+                if halfwords {
+                    sink.append_halfword(h);
+                } else {
+                    sink.append(&h.to_le_bytes());
+                }
+            }
+        };
+        let mut flash = MemFlash::erased(BASE, 8 * SECTOR_SIZE);
+        let entry = BASE + 0xF04;
+        let mut sink = FlashSink::new(&mut flash, entry).unwrap();
+        run(&mut sink, true);
+        assert_eq!(sink.error(), None);
+        sink.finish(1, BASE, 0).unwrap();
+        let mut expected = VecSink::new();
+        run(&mut expected, false);
+        let code = expected.as_bytes();
+        assert!(code.len() > 2 * SECTOR_SIZE as usize);
+        let at = (entry + 16 - BASE) as usize;
+        assert_eq!(&flash.as_bytes()[at..at + code.len()], code);
     }
 
     fn wrap(sink: &mut impl CodeSink) {

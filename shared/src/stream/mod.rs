@@ -56,6 +56,12 @@ pub trait CodeSink {
     fn offset(&self) -> usize;
     /// Append bytes at the end.
     fn append(&mut self, bytes: &[u8]);
+    /// Append one halfword, little-endian (one Thumb-1 instruction: most appends). A sink may
+    /// give it a faster path than [`CodeSink::append`]'s.
+    #[inline]
+    fn append_halfword(&mut self, halfword: u16) {
+        self.append(&halfword.to_le_bytes());
+    }
     /// Overwrite bytes previously appended at `offset`.
     fn replace(&mut self, offset: usize, bytes: &[u8]);
     /// The first error, if any.

@@ -231,11 +231,10 @@ impl<S: CodeSink> Armv6m<S> {
     pub(super) fn put(&mut self, insn: impl Into<Result<Insn, AsmError>>) {
         match insn.into() {
             Ok(i) => {
-                let bytes = i.bytes();
                 if i.len() == 2 {
-                    self.buf.emit(&[bytes[0], bytes[1]]);
+                    self.buf.emit_halfword(i.halfword());
                 } else {
-                    self.buf.emit(&bytes);
+                    self.buf.emit(&i.bytes());
                 }
             }
             Err(e) => self.fail_asm(e),
