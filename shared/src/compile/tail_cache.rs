@@ -5,7 +5,6 @@
 //! full, linear probing) finds them. Nothing is ever removed.
 
 use alloc::vec::Vec;
-use core::hash::{Hash, Hasher};
 
 use super::block_vec::BlockVec;
 use super::TailCacheKey;
@@ -21,49 +20,21 @@ pub(crate) struct TailCache {
     index: Vec<u32>,
 }
 
-/// FNV-1a: keys are a few small integers.
-struct Fnv(u64);
-
-impl Fnv {
-    /// One FNV-1a step over a whole word (the keys' fields are small integers: hashing them
-    /// byte by byte cost more than the lookup).
-    #[inline]
-    fn word(&mut self, v: u64) {
-        self.0 = (self.0 ^ v).wrapping_mul(0x0000_0100_0000_01B3);
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        // The table is indexed by the low bits: fold the high ones in.
-        self.0 ^ (self.0 >> 29)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.word(u64::from(b));
-        }
-    }
-    fn write_u8(&mut self, v: u8) {
-        self.word(u64::from(v));
-    }
-    fn write_u32(&mut self, v: u32) {
-        self.word(u64::from(v));
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.word(v);
-    }
-    fn write_usize(&mut self, v: usize) {
-        self.word(v as u64);
-    }
-    fn write_isize(&mut self, v: isize) {
-        self.word(v as u64);
-    }
-}
-
+/// The keys' fields are a few small integers: packed into two words, mixed by two multiplies,
+/// and the index is taken from the product's well-mixed high half (a derived `Hash` through a
+/// byte-oriented hasher cost more than the rest of the lookup).
 fn hash(key: &TailCacheKey) -> usize {
-    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
-    key.hash(&mut h);
-    h.finish() as usize
+    let (a, b) = match *key {
+        TailCacheKey::RaiseErrorMfa([x, y, z]) => (
+            1 | u64::from(x.0) << 8 | u64::from(y.0) << 16 | u64::from(z.0) << 24,
+            0,
+        ),
+        TailCacheKey::CallLast { words, label } => (2 | u64::from(words) << 8, u64::from(label)),
+        TailCacheKey::CallOnly(label) => (3, u64::from(label)),
+        TailCacheKey::Return => (4, 0),
+    };
+    let h = (a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    (h >> 32) as usize
 }
 
 impl TailCache {
@@ -96,14 +67,18 @@ impl TailCache {
         let Ok(offset) = u32::try_from(offset) else {
             return Ok(());
         };
-        if self.get(key).is_some() {
-            return Ok(());
-        }
         if (self.entries.len() + 1) * 2 > self.index.len() {
+            if self.get(key).is_some() {
+                return Ok(());
+            }
             self.grow()?;
         }
-        self.entries.try_push((key, offset), "tail call cache")?;
+        // One probe finds the key or the slot it goes to.
         let slot = self.slot(&key);
+        if self.index[slot] != EMPTY {
+            return Ok(());
+        }
+        self.entries.try_push((key, offset), "tail call cache")?;
         self.index[slot] = (self.entries.len() - 1) as u32;
         Ok(())
     }
