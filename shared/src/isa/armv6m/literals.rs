@@ -12,12 +12,23 @@ use crate::stream::CodeSink;
 const LITERAL_POOL_FLUSH_DISTANCE: usize = 512;
 
 impl<S: CodeSink> Armv6m<S> {
-    /// `reg = val`, choosing the shortest form the reference picks.
+    /// `reg = val`, choosing the shortest form the reference picks. On the host the common
+    /// case, one `movs` of a byte, is inlined into the callers (a call per immediate cost about
+    /// as much as the `movs` it emits); the device keeps one copy.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     pub(super) fn mov_immediate(&mut self, reg: Reg, val: i64) {
-        let is_int32 = matches!(val, -0x8000_0000..0x1_0000_0000);
         if matches!(val, 0..=255) {
             self.put(asm::movs_imm(reg, val));
-        } else if self.thumb2() && val > 255 && val <= 0xFFFF {
+        } else {
+            self.mov_immediate_wide(reg, val);
+        }
+    }
+
+    /// [`Self::mov_immediate`] of a value outside 0..=255.
+    #[cfg_attr(not(target_os = "none"), inline(never))]
+    fn mov_immediate_wide(&mut self, reg: Reg, val: i64) {
+        let is_int32 = matches!(val, -0x8000_0000..0x1_0000_0000);
+        if self.thumb2() && val > 255 && val <= 0xFFFF {
             self.put(asm::movw(reg, val));
         } else if self.thumb2() && is_int32 {
             let uval = val as u32;
