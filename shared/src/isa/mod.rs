@@ -15,6 +15,212 @@ use crate::stream::CodeSink;
 use armv6m::Armv6m;
 use riscv32::Riscv32;
 
+/// The [`Backend`](crate::compile::backend::Backend) methods whose implementation is, in every
+/// backend, the backend's own inherent method of the same name and signature (each backend splits
+/// its lowering over several files as inherent `impl` blocks; a trait `impl` cannot be split). Used
+/// inside `impl Backend for ...`: an inherent method takes precedence over the trait's in
+/// `Self::name`, so each generated method calls the backend's own. A backend whose method differs
+/// writes that method in its `impl` instead and leaves it out of its inherent methods' names.
+macro_rules! forward_backend_methods {
+    () => {
+        fn jump_table(&mut self, labels_count: u32) {
+            Self::jump_table(self, labels_count)
+        }
+
+        fn return_labels_and_lines(&mut self, sorted_lines: &dyn $crate::compile::SortedLines) {
+            Self::return_labels_and_lines(self, sorted_lines)
+        }
+
+        fn add_label_at(&mut self, label: $crate::compile::backend::Label, offset: usize) {
+            Self::add_label_at(self, label, offset)
+        }
+
+        fn call_primitive(
+            &mut self,
+            primitive: u32,
+            args: &[$crate::compile::backend::Arg],
+        ) -> $crate::compile::backend::Reg {
+            Self::call_primitive(self, primitive, args)
+        }
+
+        fn call_primitive_last(&mut self, primitive: u32, args: &[$crate::compile::backend::Arg]) {
+            Self::call_primitive_last(self, primitive, args)
+        }
+
+        fn call_primitive_with_cp(
+            &mut self,
+            primitive: u32,
+            args: &[$crate::compile::backend::Arg],
+        ) {
+            Self::call_primitive_with_cp(self, primitive, args)
+        }
+
+        fn call_func_ptr(
+            &mut self,
+            func: $crate::compile::backend::FuncPtr,
+            args: &[$crate::compile::backend::Arg],
+        ) -> $crate::compile::backend::Reg {
+            Self::call_func_ptr(self, func, args)
+        }
+
+        fn return_if_not_equal_to_ctx(&mut self, value: $crate::compile::backend::Arg) {
+            Self::return_if_not_equal_to_ctx(self, value)
+        }
+
+        fn jump_to_label(&mut self, label: u32) {
+            Self::jump_to_label(self, label)
+        }
+
+        fn jump_to_continuation(&mut self, value: $crate::compile::backend::Arg) {
+            Self::jump_to_continuation(self, value)
+        }
+
+        fn jump_to_offset(&mut self, offset: usize) {
+            Self::jump_to_offset(self, offset)
+        }
+
+        fn if_block(&mut self, cond: $crate::compile::backend::Cond, body: impl FnOnce(&mut Self)) {
+            Self::if_block(self, cond, body)
+        }
+
+        fn if_block_and(
+            &mut self,
+            conds: &[$crate::compile::backend::Cond],
+            body: impl FnOnce(&mut Self),
+        ) {
+            Self::if_block_and(self, conds, body)
+        }
+
+        fn if_else_block(
+            &mut self,
+            cond: $crate::compile::backend::Cond,
+            then_body: impl FnOnce(&mut Self),
+            else_body: impl FnOnce(&mut Self),
+        ) {
+            Self::if_else_block(self, cond, then_body, else_body)
+        }
+
+        fn shift_left(
+            &mut self,
+            reg: $crate::compile::backend::Arg,
+            shift: u32,
+        ) -> $crate::compile::backend::Reg {
+            Self::shift_left(self, reg, shift)
+        }
+
+        fn and_(
+            &mut self,
+            reg: $crate::compile::backend::Arg,
+            value: $crate::compile::backend::Val,
+        ) -> $crate::compile::backend::Reg {
+            Self::and_(self, reg, value)
+        }
+
+        fn mul(
+            &mut self,
+            reg: $crate::compile::backend::Arg,
+            value: $crate::compile::backend::Val,
+        ) -> $crate::compile::backend::Reg {
+            Self::mul(self, reg, value)
+        }
+
+        fn move_to_native_register(
+            &mut self,
+            src: $crate::compile::backend::Val,
+        ) -> $crate::compile::backend::Reg {
+            Self::move_to_native_register(self, src)
+        }
+
+        fn move_to_native_register_to(
+            &mut self,
+            src: $crate::compile::backend::Val,
+            dest: $crate::compile::backend::Reg,
+        ) {
+            Self::move_to_native_register_to(self, src, dest)
+        }
+
+        fn copy_to_native_register(
+            &mut self,
+            src: $crate::compile::backend::Val,
+        ) -> $crate::compile::backend::Reg {
+            Self::copy_to_native_register(self, src)
+        }
+
+        fn move_to_cp(&mut self, src: $crate::compile::backend::Val) {
+            Self::move_to_cp(self, src)
+        }
+
+        fn move_array_element(
+            &mut self,
+            base: $crate::compile::backend::Arg,
+            index: $crate::compile::backend::Val,
+            dest: $crate::compile::backend::Val,
+        ) {
+            Self::move_array_element(self, base, index, dest)
+        }
+
+        fn get_array_element(
+            &mut self,
+            base: $crate::compile::backend::Arg,
+            index: u32,
+        ) -> $crate::compile::backend::Reg {
+            Self::get_array_element(self, base, index)
+        }
+
+        fn move_to_array_element(
+            &mut self,
+            src: $crate::compile::backend::Val,
+            base: $crate::compile::backend::Reg,
+            index: $crate::compile::backend::Val,
+        ) {
+            Self::move_to_array_element(self, src, base, index)
+        }
+
+        fn move_to_array_element_offset(
+            &mut self,
+            src: $crate::compile::backend::Val,
+            base: $crate::compile::backend::Reg,
+            index: $crate::compile::backend::Val,
+            offset: i64,
+        ) {
+            Self::move_to_array_element_offset(self, src, base, index, offset)
+        }
+
+        fn set_bs(&mut self, src: $crate::compile::backend::Val) {
+            Self::set_bs(self, src)
+        }
+
+        fn increment_sp(&mut self, words: i64) {
+            Self::increment_sp(self, words)
+        }
+
+        fn set_continuation_to_label(&mut self, label: u32) {
+            Self::set_continuation_to_label(self, label)
+        }
+
+        fn set_continuation_to_offset(&mut self) -> $crate::compile::backend::Label {
+            Self::set_continuation_to_offset(self)
+        }
+
+        fn get_module_index(&mut self) -> $crate::compile::backend::Reg {
+            Self::get_module_index(self)
+        }
+
+        fn decrement_reductions_and_maybe_schedule_next(&mut self) {
+            Self::decrement_reductions_and_maybe_schedule_next(self)
+        }
+
+        fn call_or_schedule_next(&mut self, label: u32) {
+            Self::call_or_schedule_next(self, label)
+        }
+
+        fn call_only_or_schedule_next(&mut self, label: u32) {
+            Self::call_only_or_schedule_next(self, label)
+        }
+    };
+}
+pub(crate) use forward_backend_methods;
+
 /// The code variants the compiler produces. Each names an ISA (the `avmN` arch number) and the
 /// variant bits of its code; [`compile`] picks the backend for it. A new ISA adds a variant here,
 /// its numbers in [`CodeTarget::arch`]/[`CodeTarget::variant`], and its backend in [`compile`].

@@ -22,7 +22,7 @@ mod literals;
 mod moves;
 mod shifts;
 
-use crate::compile::backend::{Arg, Backend, BackendError, Cond, FuncPtr, Label, Reg, Val};
+use crate::compile::backend::{Arg, Backend, BackendError, Label, Reg, Val};
 use crate::isa::buffer::CodeBuffer;
 use crate::stream::CodeSink;
 use asm::{AsmError, Code, Insn};
@@ -414,6 +414,8 @@ pub(super) fn args_mask(args: &[Arg]) -> u16 {
 }
 
 impl<S: CodeSink> Backend for Armv6m<S> {
+    crate::isa::forward_backend_methods!();
+
     const WORD_SIZE: u32 = 4;
     /// ARMv6-M has no divide instruction (the driver calls the runtime instead).
     const HAS_DIV: bool = false;
@@ -430,24 +432,12 @@ impl<S: CodeSink> Backend for Armv6m<S> {
         self.flush_literal_pool();
     }
 
-    fn jump_table(&mut self, labels_count: u32) {
-        Self::jump_table(self, labels_count)
-    }
-
     fn update_branches(&mut self) {
         Self::update_branches(self)
     }
 
-    fn return_labels_and_lines(&mut self, sorted_lines: &dyn crate::compile::SortedLines) {
-        Self::return_labels_and_lines(self, sorted_lines)
-    }
-
     fn add_label(&mut self, label: Label) {
         Self::add_label(self, label)
-    }
-
-    fn add_label_at(&mut self, label: Label, offset: usize) {
-        Self::add_label_at(self, label, offset)
     }
 
     fn available_regs_count(&self) -> u32 {
@@ -463,69 +453,12 @@ impl<S: CodeSink> Backend for Armv6m<S> {
         }
     }
 
-    fn call_primitive(&mut self, primitive: u32, args: &[Arg]) -> Reg {
-        Self::call_primitive(self, primitive, args)
-    }
-
-    fn call_primitive_last(&mut self, primitive: u32, args: &[Arg]) {
-        Self::call_primitive_last(self, primitive, args)
-    }
-
-    fn call_primitive_with_cp(&mut self, primitive: u32, args: &[Arg]) {
-        Self::call_primitive_with_cp(self, primitive, args)
-    }
-
-    fn call_func_ptr(&mut self, func: FuncPtr, args: &[Arg]) -> Reg {
-        Self::call_func_ptr(self, func, args)
-    }
-
-    fn return_if_not_equal_to_ctx(&mut self, value: Arg) {
-        Self::return_if_not_equal_to_ctx(self, value)
-    }
-
-    fn jump_to_label(&mut self, label: u32) {
-        Self::jump_to_label(self, label)
-    }
-
-    fn jump_to_continuation(&mut self, value: Arg) {
-        Self::jump_to_continuation(self, value)
-    }
-
-    fn jump_to_offset(&mut self, offset: usize) {
-        Self::jump_to_offset(self, offset)
-    }
-
-    fn if_block(&mut self, cond: Cond, body: impl FnOnce(&mut Self)) {
-        Self::if_block(self, cond, body)
-    }
-
-    fn if_block_and(&mut self, conds: &[Cond], body: impl FnOnce(&mut Self)) {
-        Self::if_block_and(self, conds, body)
-    }
-
-    fn if_else_block(
-        &mut self,
-        cond: Cond,
-        then_body: impl FnOnce(&mut Self),
-        else_body: impl FnOnce(&mut Self),
-    ) {
-        Self::if_else_block(self, cond, then_body, else_body)
-    }
-
     fn shift_right(&mut self, reg: Arg, shift: u32) -> Reg {
         Self::shift_right(self, reg, shift)
     }
 
     fn shift_right_arith(&mut self, reg: Arg, shift: u32) -> Reg {
         Self::shift_right_arith(self, reg, shift)
-    }
-
-    fn shift_left(&mut self, reg: Arg, shift: u32) -> Reg {
-        Self::shift_left(self, reg, shift)
-    }
-
-    fn and_(&mut self, reg: Arg, value: Val) -> Reg {
-        Self::and_(self, reg, value)
     }
 
     fn or_(&mut self, reg: Arg, value: Val) -> Reg {
@@ -542,10 +475,6 @@ impl<S: CodeSink> Backend for Armv6m<S> {
 
     fn sub(&mut self, reg: Arg, value: Val) -> Reg {
         Self::sub(self, reg, value)
-    }
-
-    fn mul(&mut self, reg: Arg, value: Val) -> Reg {
-        Self::mul(self, reg, value)
     }
 
     fn div_(&mut self, a: Reg, _b: Reg) -> Reg {
@@ -568,77 +497,13 @@ impl<S: CodeSink> Backend for Armv6m<S> {
         Self::move_to_vm_register(self, src, dest)
     }
 
-    fn move_to_native_register(&mut self, src: Val) -> Reg {
-        Self::move_to_native_register(self, src)
-    }
-
-    fn move_to_native_register_to(&mut self, src: Val, dest: Reg) {
-        Self::move_to_native_register_to(self, src, dest)
-    }
-
-    fn copy_to_native_register(&mut self, src: Val) -> Reg {
-        Self::copy_to_native_register(self, src)
-    }
-
-    fn move_to_cp(&mut self, src: Val) {
-        Self::move_to_cp(self, src)
-    }
-
-    fn move_array_element(&mut self, base: Arg, index: Val, dest: Val) {
-        Self::move_array_element(self, base, index, dest)
-    }
-
     fn move_array_element_free_index(&mut self, base: Reg, index: Reg, dest: Val) {
         // A register index is always consumed by this backend.
         Self::move_array_element(self, Arg::keep(Val::Reg(base)), Val::Reg(index), dest)
     }
 
-    fn get_array_element(&mut self, base: Arg, index: u32) -> Reg {
-        Self::get_array_element(self, base, index)
-    }
-
-    fn move_to_array_element(&mut self, src: Val, base: Reg, index: Val) {
-        Self::move_to_array_element(self, src, base, index)
-    }
-
-    fn move_to_array_element_offset(&mut self, src: Val, base: Reg, index: Val, offset: i64) {
-        Self::move_to_array_element_offset(self, src, base, index, offset)
-    }
-
-    fn set_bs(&mut self, src: Val) {
-        Self::set_bs(self, src)
-    }
-
-    fn increment_sp(&mut self, words: i64) {
-        Self::increment_sp(self, words)
-    }
-
-    fn set_continuation_to_label(&mut self, label: u32) {
-        Self::set_continuation_to_label(self, label)
-    }
-
-    fn set_continuation_to_offset(&mut self) -> Label {
-        Self::set_continuation_to_offset(self)
-    }
-
     fn continuation_entry_point(&mut self) {
         Self::continuation_entry_point(self)
-    }
-
-    fn get_module_index(&mut self) -> Reg {
-        Self::get_module_index(self)
-    }
-
-    fn decrement_reductions_and_maybe_schedule_next(&mut self) {
-        Self::decrement_reductions_and_maybe_schedule_next(self)
-    }
-
-    fn call_or_schedule_next(&mut self, label: u32) {
-        Self::call_or_schedule_next(self, label)
-    }
-
-    fn call_only_or_schedule_next(&mut self, label: u32) {
-        Self::call_only_or_schedule_next(self, label)
     }
 }
 

@@ -21,7 +21,7 @@ mod moves;
 
 use crate::abi::context::{JITSTATE_CONTINUATION, JITSTATE_MODULE, JITSTATE_REDUCTION_COUNT};
 use crate::abi::prims::PRIM_SCHEDULE_NEXT_CP;
-use crate::compile::backend::{Arg, Backend, BackendError, Cond, FuncPtr, Label, Reg, Val};
+use crate::compile::backend::{Arg, Backend, BackendError, Label, Reg, Val};
 use crate::isa::buffer::{self, CodeBuffer};
 use crate::stream::CodeSink;
 use asm::{AsmError, Insn, Seq, XReg};
@@ -574,6 +574,8 @@ impl<S: CodeSink> Riscv32<S> {
 }
 
 impl<S: CodeSink> Backend for Riscv32<S> {
+    crate::isa::forward_backend_methods!();
+
     const WORD_SIZE: u32 = 4;
     const HAS_DIV: bool = true;
 
@@ -587,25 +589,13 @@ impl<S: CodeSink> Backend for Riscv32<S> {
 
     fn flush(&mut self) {}
 
-    fn jump_table(&mut self, labels_count: u32) {
-        Self::jump_table(self, labels_count)
-    }
-
     fn update_branches(&mut self) {
         self.buf.patch_all()
-    }
-
-    fn return_labels_and_lines(&mut self, sorted_lines: &dyn crate::compile::SortedLines) {
-        Self::return_labels_and_lines(self, sorted_lines)
     }
 
     fn add_label(&mut self, label: Label) {
         self.regs.invalidate_all();
         let offset = self.cur_offset();
-        Self::add_label_at(self, label, offset)
-    }
-
-    fn add_label_at(&mut self, label: Label, offset: usize) {
         Self::add_label_at(self, label, offset)
     }
 
@@ -621,69 +611,12 @@ impl<S: CodeSink> Backend for Riscv32<S> {
         }
     }
 
-    fn call_primitive(&mut self, primitive: u32, args: &[Arg]) -> Reg {
-        Self::call_primitive(self, primitive, args)
-    }
-
-    fn call_primitive_last(&mut self, primitive: u32, args: &[Arg]) {
-        Self::call_primitive_last(self, primitive, args)
-    }
-
-    fn call_primitive_with_cp(&mut self, primitive: u32, args: &[Arg]) {
-        Self::call_primitive_with_cp(self, primitive, args)
-    }
-
-    fn call_func_ptr(&mut self, func: FuncPtr, args: &[Arg]) -> Reg {
-        Self::call_func_ptr(self, func, args)
-    }
-
-    fn return_if_not_equal_to_ctx(&mut self, value: Arg) {
-        Self::return_if_not_equal_to_ctx(self, value)
-    }
-
-    fn jump_to_label(&mut self, label: u32) {
-        Self::jump_to_label(self, label)
-    }
-
-    fn jump_to_continuation(&mut self, value: Arg) {
-        Self::jump_to_continuation(self, value)
-    }
-
-    fn jump_to_offset(&mut self, offset: usize) {
-        Self::jump_to_offset(self, offset)
-    }
-
-    fn if_block(&mut self, cond: Cond, body: impl FnOnce(&mut Self)) {
-        Self::if_block(self, cond, body)
-    }
-
-    fn if_block_and(&mut self, conds: &[Cond], body: impl FnOnce(&mut Self)) {
-        Self::if_block_and(self, conds, body)
-    }
-
-    fn if_else_block(
-        &mut self,
-        cond: Cond,
-        then_body: impl FnOnce(&mut Self),
-        else_body: impl FnOnce(&mut Self),
-    ) {
-        Self::if_else_block(self, cond, then_body, else_body)
-    }
-
     fn shift_right(&mut self, reg: Arg, shift: u32) -> Reg {
         Self::shift_right(self, reg, shift, false)
     }
 
     fn shift_right_arith(&mut self, reg: Arg, shift: u32) -> Reg {
         Self::shift_right(self, reg, shift, true)
-    }
-
-    fn shift_left(&mut self, reg: Arg, shift: u32) -> Reg {
-        Self::shift_left(self, reg, shift)
-    }
-
-    fn and_(&mut self, reg: Arg, value: Val) -> Reg {
-        Self::and_(self, reg, value)
     }
 
     fn or_(&mut self, reg: Arg, value: Val) -> Reg {
@@ -702,10 +635,6 @@ impl<S: CodeSink> Backend for Riscv32<S> {
         Self::add_sub(self, reg, value, true)
     }
 
-    fn mul(&mut self, reg: Arg, value: Val) -> Reg {
-        Self::mul(self, reg, value)
-    }
-
     fn div_(&mut self, a: Reg, b: Reg) -> Reg {
         self.put_i(Insn::full(asm::div(xr(a), xr(a), xr(b))));
         self.regs.invalidate_reg(a);
@@ -722,81 +651,17 @@ impl<S: CodeSink> Backend for Riscv32<S> {
         Self::move_to_vm_register(self, src, dest)
     }
 
-    fn move_to_native_register(&mut self, src: Val) -> Reg {
-        Self::move_to_native_register(self, src)
-    }
-
-    fn move_to_native_register_to(&mut self, src: Val, dest: Reg) {
-        Self::move_to_native_register_to(self, src, dest)
-    }
-
-    fn copy_to_native_register(&mut self, src: Val) -> Reg {
-        Self::copy_to_native_register(self, src)
-    }
-
-    fn move_to_cp(&mut self, src: Val) {
-        Self::move_to_cp(self, src)
-    }
-
-    fn move_array_element(&mut self, base: Arg, index: Val, dest: Val) {
-        Self::move_array_element(self, base, index, dest)
-    }
-
     fn move_array_element_free_index(&mut self, base: Reg, index: Reg, dest: Val) {
         Self::move_array_element_free_index(self, base, index, dest)
     }
 
-    fn get_array_element(&mut self, base: Arg, index: u32) -> Reg {
-        Self::get_array_element(self, base, index)
-    }
-
-    fn move_to_array_element(&mut self, src: Val, base: Reg, index: Val) {
-        Self::move_to_array_element(self, src, base, index)
-    }
-
-    fn move_to_array_element_offset(&mut self, src: Val, base: Reg, index: Val, offset: i64) {
-        Self::move_to_array_element_offset(self, src, base, index, offset)
-    }
-
-    fn set_bs(&mut self, src: Val) {
-        Self::set_bs(self, src)
-    }
-
-    fn increment_sp(&mut self, words: i64) {
-        Self::increment_sp(self, words)
-    }
-
-    fn set_continuation_to_label(&mut self, label: u32) {
-        Self::set_continuation_to_label(self, label)
-    }
-
-    fn set_continuation_to_offset(&mut self) -> Label {
-        Self::set_continuation_to_offset(self)
-    }
-
     fn continuation_entry_point(&mut self) {}
-
-    fn get_module_index(&mut self) -> Reg {
-        Self::get_module_index(self)
-    }
-
-    fn decrement_reductions_and_maybe_schedule_next(&mut self) {
-        Self::decrement_reductions_and_maybe_schedule_next(self)
-    }
-
-    fn call_or_schedule_next(&mut self, label: u32) {
-        Self::call_or_schedule_next(self, label)
-    }
-
-    fn call_only_or_schedule_next(&mut self, label: u32) {
-        Self::call_only_or_schedule_next(self, label)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compile::backend::{Cast, CmpOp};
+    use crate::compile::backend::{Cast, CmpOp, Cond};
     use crate::isa::buffer::LabelUse as _;
     use crate::stream::VecSink;
 
