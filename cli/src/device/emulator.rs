@@ -121,15 +121,24 @@ mod tests {
     const EXAMPLE: &[u8] = include_bytes!("../../../fixtures/example/example.avm");
     const MAIN: u32 = 0x1018_0000;
 
+    /// The plan for the example app (with `lib`) on an RP2040, and the flash it leaves: the AVMs
+    /// written and the cache region erased, as `--mode device` has it before the loader runs.
+    fn planned<'a>(layout: &Layout, lib: Option<&'a [u8]>) -> (plan::Plan<'a>, MemFlash) {
+        let mut request = PlanRequest::new(EXAMPLE);
+        request.lib = lib;
+        let plan = plan::plan(&request).unwrap();
+        let mut base = MemFlash::erased(layout.flash_base, layout.flash_size);
+        plan.apply(&mut base).unwrap();
+        (plan, base)
+    }
+
     /// Power lost at many points of a device compile (mid-erase and mid-program included): the
     /// image never looks valid to AtomVM (main.avm's end section still not `END`) unless every
     /// entry is complete, and running the loader again gives the bytes of an uninterrupted run.
     #[test]
     fn power_loss_never_leaves_a_valid_looking_cache_and_a_rerun_completes_it() {
         let layout = Layout::rp2040();
-        let plan = plan::plan(&PlanRequest::new(EXAMPLE)).unwrap();
-        let mut base = MemFlash::erased(layout.flash_base, layout.flash_size);
-        plan.apply(&mut base).unwrap();
+        let (plan, base) = planned(&layout, None);
         let job = DeviceJob {
             layout: &layout,
             main: EXAMPLE,
@@ -216,11 +225,7 @@ mod tests {
         lib.beam(&name, &beam, start).unwrap();
         let lib = lib.finish();
         let layout = Layout::rp2040();
-        let mut request = PlanRequest::new(EXAMPLE);
-        request.lib = Some(&lib);
-        let plan = plan::plan(&request).unwrap();
-        let mut base = MemFlash::erased(layout.flash_base, layout.flash_size);
-        plan.apply(&mut base).unwrap();
+        let (plan, base) = planned(&layout, Some(&lib));
         let job = DeviceJob {
             layout: &layout,
             main: EXAMPLE,
