@@ -225,44 +225,11 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
     #[inline]
     pub fn find_reg_with_contents(&self, contents: Contents) -> Option<Reg> {
         let (tag, payload) = pack(contents);
-        // The device keeps the plain search (smaller code; its image size counts more).
-        #[cfg(target_os = "none")]
-        {
-            F::SEARCH_ORDER
-                .iter()
-                .find(|&&i| {
-                    (self.tags[usize::from(i)], self.payloads[usize::from(i)]) == (tag, payload)
-                })
-                .map(|&i| Reg(i))
-        }
-        // On the host: only tracked slots can match (no packed contents is `UNTRACKED`), and
-        // most slots are untracked; gather the matching ones from `live` first, and consult the
-        // search order only when more than one register holds the contents.
-        #[cfg(not(target_os = "none"))]
-        {
-            self.find_tracked(tag, payload)
-        }
-    }
-
-    /// [`Self::find_reg_with_contents`] on the host: through the tracked slots.
-    #[cfg(not(target_os = "none"))]
-    #[inline]
-    fn find_tracked(&self, tag: u8, payload: u64) -> Option<Reg> {
-        let (mut m, mut hits) = (self.live, 0u32);
-        while m != 0 {
-            let i = m.trailing_zeros() as usize;
-            m &= m - 1;
-            if self.tags[i] == tag && self.payloads[i] == payload {
-                hits |= 1 << i;
-            }
-        }
-        if hits & hits.wrapping_sub(1) == 0 {
-            // None or exactly one.
-            return (hits != 0).then(|| Reg(hits.trailing_zeros() as u8));
-        }
         F::SEARCH_ORDER
             .iter()
-            .find(|&&i| hits & (1 << i) != 0)
+            .find(|&&i| {
+                (self.tags[usize::from(i)], self.payloads[usize::from(i)]) == (tag, payload)
+            })
             .map(|&i| Reg(i))
     }
 
