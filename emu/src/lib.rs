@@ -75,6 +75,7 @@ mod bus;
 mod clocks;
 mod elf;
 mod error;
+mod profile;
 mod rom;
 
 use std::cell::RefCell;
@@ -95,6 +96,7 @@ pub use bus::{ROM_BASE, SRAM_BASE, SRAM_SIZE, XIP_BASE};
 use clocks::{Block, ClockBlock, ClockTree};
 pub use elf::{load_elf, LoadedElf};
 pub use error::EmuError;
+pub use profile::Profile;
 use rom::RomFn;
 
 /// Largest flash the RP2040's XIP window can address.
@@ -250,6 +252,8 @@ pub struct Rp2040 {
     /// A run that failed leaves the core mid-instruction: it stays failed until the debugger
     /// resets it or sets a new PC.
     failed: Option<EmuError>,
+    /// The instruction profile, when asked for ([`Rp2040::set_profiling`]).
+    profile: Option<Box<Profile>>,
 }
 
 impl Rp2040 {
@@ -295,6 +299,7 @@ impl Rp2040 {
             lowest_sp: u32::MAX,
             powered: true,
             failed: None,
+            profile: None,
         };
         chip.reset_and_halt()?;
         Ok(chip)
@@ -503,6 +508,17 @@ impl Rp2040 {
         });
     }
 
+    /// Start (or stop and drop) an instruction profile of the code run from now on: a
+    /// developer's tool for the loader's speed (see [`Profile`]); it slows the emulator down.
+    pub fn set_profiling(&mut self, on: bool) {
+        self.profile = on.then(Box::default);
+    }
+
+    /// The instruction profile, if one is being taken.
+    pub fn profile(&self) -> Option<&Profile> {
+        self.profile.as_deref()
+    }
+
     /// Runs at most `limit` instructions. After an error the core stays failed (it stopped
     /// mid-instruction): `run` returns the same error until [`Rp2040::reset_and_halt`] or
     /// [`Rp2040::set_sp_pc`].
@@ -567,7 +583,15 @@ impl Rp2040 {
                 }
                 continue;
             }
-            match self.step(pc) {
+            let stepped = self.step(pc);
+            if self.profile.is_some() {
+                let raw = self.sram_code((pc.wrapping_sub(SRAM_BASE) >> 1) as usize);
+                let next = self.proc.pc();
+                if let (Some(p), Some(raw)) = (&mut self.profile, raw) {
+                    p.record(pc, raw, next, count);
+                }
+            }
+            match stepped {
                 Ok(None) => {}
                 Ok(Some(imm)) => {
                     count += 1;

@@ -21,8 +21,9 @@ pub struct EmulatedCore<'f> {
 
 impl<'f> EmulatedCore<'f> {
     pub fn new(image: &'f mut MemFlash, name: String) -> Result<Self> {
-        let chip = Rp2040::new(image.as_bytes().to_vec())
+        let mut chip = Rp2040::new(image.as_bytes().to_vec())
             .map_err(|e| anyhow!("cannot emulate an RP2040 with {name}: {e}"))?;
+        chip.set_profiling(std::env::var_os(PROFILE_VAR).is_some());
         Ok(EmulatedCore {
             chip,
             image,
@@ -47,8 +48,21 @@ impl<'f> EmulatedCore<'f> {
     }
 }
 
+/// A developer's switch: `AVM_JIT_EMU_PROFILE=FILE` writes an instruction profile of the
+/// loader's run (self and inclusive instructions per function, call edges) to FILE.
+const PROFILE_VAR: &str = "AVM_JIT_EMU_PROFILE";
+
 impl Drop for EmulatedCore<'_> {
     fn drop(&mut self) {
+        if let (Some(path), Some(profile)) = (std::env::var_os(PROFILE_VAR), self.chip.profile()) {
+            let report = profile.report(super::loader::LOADER_ELF, 400);
+            if let Err(e) = std::fs::write(&path, report) {
+                eprintln!(
+                    "cannot write the profile to {}: {e}",
+                    path.to_string_lossy()
+                );
+            }
+        }
         if let Ok(flash) = MemFlash::from_bytes(self.image.base(), self.chip.flash().to_vec()) {
             *self.image = flash;
         }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Instruction profile of the device loader compiling one module on the emulated RP2040:
+#   bash scripts/profile-device.sh path/to/module.beam [OUT.txt]
+# Packs the module into an AVM (with the example app's start module), runs
+# `avm-jit flash --mode device` on a scratch image with AVM_JIT_EMU_PROFILE set, and writes the
+# report (self and inclusive instructions per loader function, call edges), demangled, to OUT.
+set -euo pipefail
+beam=${1:?usage: profile-device.sh MODULE.beam [OUT.txt]}
+out=${2:-profile.txt}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cargo build --release -q -p avm-jit --manifest-path "$root/Cargo.toml"
+bin="$root/target/release/avm-jit"
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+"$bin" pack --start hello_pico -o "$scratch/app.avm" \
+    "$root/fixtures/example/beams/hello_pico.beam" "$beam" >/dev/null
+AVM_JIT_EMU_PROFILE="$scratch/raw.txt" "$bin" flash --target rp2040 --mode device \
+    --image "$scratch/flash.img" "$scratch/app.avm"
+demangle=cat
+command -v arm-none-eabi-c++filt >/dev/null && demangle=arm-none-eabi-c++filt
+$demangle <"$scratch/raw.txt" | sed -E 's/::h[0-9a-f]{16}//g; s/avm_jit_core:://g' >"$out"
+echo "profile: $out"
