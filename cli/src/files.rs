@@ -102,39 +102,50 @@ pub fn read_input(path: &Path, expect: Expect, cap: u64) -> Result<Input> {
         bail!("{name}: not a regular file");
     }
     let size = meta.len();
-    let mut head = [0u8; 24];
+    let check_kind = |head: &[u8]| -> Result<Kind> {
+        let kind = kind_of(&head[..head.len().min(24)]);
+        match (expect, kind) {
+            (Expect::BeamOrAvm, Kind::Other) => bail!(
+                "{name}: at offset 0x0: neither a BEAM file (FOR1) nor an AVM (#!/usr/bin/env AtomVM)"
+            ),
+            (Expect::Avm, Kind::Beam | Kind::Other) => {
+                bail!("{name}: at offset 0x0: not an AVM (expected #!/usr/bin/env AtomVM)")
+            }
+            _ => Ok(kind),
+        }
+    };
+    if size > cap {
+        // What the file is matters more than its size: say so first.
+        let mut head = Vec::with_capacity(24);
+        (&mut file)
+            .take(24)
+            .read_to_end(&mut head)
+            .with_context(|| format!("{name}: cannot read"))?;
+        check_kind(&head)?;
+        bail!(
+            "{name}: {size} bytes, more than the {cap} bytes this input can be (see `avm-jit --help`)"
+        );
+    }
+    // The whole file in one read (it is regular and measured), then one more to see that it
+    // ended there; a file that grew since it was measured is read on, one byte past the cap.
+    let mut bytes = vec![0u8; size as usize];
     let mut got = 0;
-    while got < head.len() {
-        match file.read(&mut head[got..]) {
+    while got < bytes.len() {
+        match file.read(&mut bytes[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e).with_context(|| format!("{name}: cannot read")),
         }
     }
-    let head = &head[..got];
-    let kind = kind_of(head);
-    match (expect, kind) {
-        (Expect::BeamOrAvm, Kind::Other) => bail!(
-            "{name}: at offset 0x0: neither a BEAM file (FOR1) nor an AVM (#!/usr/bin/env AtomVM)"
-        ),
-        (Expect::Avm, Kind::Beam | Kind::Other) => {
-            bail!("{name}: at offset 0x0: not an AVM (expected #!/usr/bin/env AtomVM)")
-        }
-        _ => {}
+    bytes.truncate(got);
+    if got as u64 == size {
+        (&mut file)
+            .take(cap + 1 - size)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("{name}: cannot read"))?;
     }
-    if size > cap {
-        bail!(
-            "{name}: {size} bytes, more than the {cap} bytes this input can be (see `avm-jit --help`)"
-        );
-    }
-    let mut bytes = Vec::with_capacity(size as usize);
-    bytes.extend_from_slice(head);
-    // The file may have grown since it was measured: read one byte past the cap to tell.
-    (&mut file)
-        .take(cap + 1 - got as u64)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("{name}: cannot read"))?;
+    let kind = check_kind(&bytes)?;
     if bytes.len() as u64 > cap {
         bail!("{name}: more than the {cap} bytes this input can be");
     }
@@ -377,4 +388,54 @@ pub fn out(args: std::fmt::Arguments<'_>) -> Result<()> {
 
 pub fn flush_stdout() -> Result<()> {
     std::io::stdout().flush().map_err(|e| StdoutError(e).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_with(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, bytes).unwrap();
+        f
+    }
+
+    /// A file larger than one read chunk comes back whole and classified.
+    #[test]
+    fn reads_the_whole_input() {
+        let mut bytes = b"FOR1\0\0\0\0BEAM".to_vec();
+        bytes.extend((0..100_000u32).map(|i| (i * 7) as u8));
+        let f = temp_with(&bytes);
+        let input = read_input(f.path(), Expect::BeamOrAvm, MAX_INPUT).unwrap();
+        assert_eq!(input.bytes, bytes);
+        assert!(matches!(input.kind, Kind::Beam));
+    }
+
+    /// Over the cap: refused by its size, unless it is not what was expected at all, which is
+    /// said first.
+    #[test]
+    fn an_input_over_its_cap_is_refused_by_kind_then_size() {
+        let beam = temp_with(&[b"FOR1".as_slice(), &[0; 60]].concat());
+        let e = read_input(beam.path(), Expect::BeamOrAvm, 32)
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string().contains("64 bytes, more than the 32 bytes"),
+            "{e}"
+        );
+        let other = temp_with(&[0x42; 64]);
+        let e = read_input(other.path(), Expect::BeamOrAvm, 32)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("neither a BEAM file"), "{e}");
+        // At the cap exactly: read.
+        let at_cap = temp_with(&[b"FOR1".as_slice(), &[0; 28]].concat());
+        assert_eq!(
+            read_input(at_cap.path(), Expect::BeamOrAvm, 32)
+                .unwrap()
+                .bytes
+                .len(),
+            32
+        );
+    }
 }
