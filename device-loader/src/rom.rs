@@ -241,9 +241,16 @@ fn first_bit_set(old: &[u8], new: &[u8]) -> Option<usize> {
                 core::slice::from_raw_parts(n as *const u32, words),
             )
         };
-        if ow.iter().zip(nw).fold(0, |set, (o, n)| set | (n & !o)) == 0 {
+        if bits_set(ow, nw) == 0 {
             return None;
         }
     }
     old.iter().zip(new).position(|(o, n)| o & n != *n)
+}
+
+/// The bits `new` sets that `old` has cleared, or-ed over all words: in a function of its own
+/// so that the loop has the registers to itself (8 instructions a word, not 10).
+#[inline(never)]
+fn bits_set(old: &[u32], new: &[u32]) -> u32 {
+    old.iter().zip(new).fold(0, |set, (o, n)| set | (n & !o))
 }
