@@ -350,6 +350,9 @@ impl<F: NorFlash + ?Sized> CodeSink for FlashSink<'_, F> {
                     <&[u8; 4]>::try_from(bytes),
                 ) {
                     *dst = *src;
+                } else if n > 8 {
+                    // Jump table entries, far branch placeholders: memcpy copies words.
+                    dst.copy_from_slice(bytes);
                 } else {
                     for (w, &b) in dst.iter_mut().zip(bytes) {
                         *w = b;
