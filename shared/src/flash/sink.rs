@@ -26,26 +26,40 @@ const PAGE: usize = PAGE_SIZE as usize;
 pub const WINDOW_PAGES: usize = 8;
 /// Programmed pages collecting patches at a time: 1 KiB.
 pub const PATCH_PAGES: usize = 4;
-
+/// Bytes in the window. The page at address `a` lives in slot `(a / PAGE) % WINDOW_PAGES`, so
+/// the byte at address `a` is at `a % WINDOW_BYTES` in it.
+const WINDOW_BYTES: usize = WINDOW_PAGES * PAGE;
 pub struct FlashSink<'f, F: NorFlash + ?Sized> {
     flash: &'f mut F,
-    entry: u32,
-    /// Bytes appended so far (the stream offset).
-    len: u32,
-    /// The page being filled.
-    page_addr: u32,
-    /// The oldest page still in RAM; pages `window_addr..=page_addr` are buffered.
+    /// Where the code starts, after the entry's header.
+    start: u32,
+    /// Flash address of the next byte appended.
+    cursor: u32,
+    /// The end of the page being filled, or `cursor` after an error: `page_end - cursor` is
+    /// the room left in the page, all `append`'s fast path reads besides the cursor (no room
+    /// after an error, so every append then takes the slow path, which does nothing).
+    page_end: u32,
+    /// The oldest page still in RAM; pages `window_addr..page_end` are buffered.
     window_addr: u32,
-    /// `WINDOW_PAGES` page buffers; the page at address `a` lives in slot `(a / PAGE) % WINDOW_PAGES`.
+    /// `WINDOW_PAGES` page buffers (see [`WINDOW_BYTES`]). A page's bytes past the cursor are
+    /// left over from an older page: nothing reads them (patches lie before the cursor) until
+    /// [`FlashSink::finish`] blanks them.
     window: Vec<u8>,
-    /// Programmed pages collecting patches (most recently patched last), with their contents.
-    patches: Vec<(u32, [u8; PAGE])>,
+    /// [`PATCH_PAGES`] programmed pages with the patches made to them so far; when a further
+    /// page is patched, the least recently patched one is programmed to make room. Fixed slots:
+    /// a page never moves once read.
+    patches: Vec<PatchPage>,
+    /// Counts the patches to programmed pages, to stamp their slots.
+    clock: u32,
     error: Option<SinkError>,
-    /// Where the next byte goes in `window`, and how many bytes can be appended there before
-    /// the page being filled is full (0 after an error): the fast path of `append` reads only
-    /// these. Kept in step with `len` and `page_addr` by [`FlashSink::sync_cursor`].
-    cursor: usize,
-    room: usize,
+}
+
+#[derive(Clone)]
+struct PatchPage {
+    addr: u32,
+    /// The `clock` when the page was last patched, 0 for a free slot.
+    used: u32,
+    bytes: [u8; PAGE],
 }
 
 /// Why [`FlashSink::new`] could not start an entry.
@@ -91,8 +105,17 @@ fn is_blank(flash: &mut (impl NorFlash + ?Sized), sector: u32) -> Result<bool, F
     flash.is_erased(sector, sector + SECTOR_SIZE)
 }
 
-fn slot(page_addr: u32) -> usize {
-    (page_addr / PAGE_SIZE) as usize % WINDOW_PAGES * PAGE
+/// Overwrite `dst` with `src` (as long), which may only clear bits (the NOR rule); `Err(k)`
+/// names the first byte that would set one, and nothing from it on is written.
+#[inline]
+fn clear_bits(dst: &mut [u8], src: &[u8]) -> Result<(), usize> {
+    for (k, (d, &s)) in dst.iter_mut().zip(src).enumerate() {
+        if *d & s != s {
+            return Err(k);
+        }
+        *d = s;
+    }
+    Ok(())
 }
 
 impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
@@ -100,9 +123,15 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
     /// [`super::cache::first_entry_address`]), clearing leftovers in its sector. Its buffers are
     /// allocated here, fallibly, and never grow afterwards.
     pub fn new(flash: &'f mut F, entry: u32) -> Result<Self, StartError> {
-        let mut window = try_with_capacity(WINDOW_PAGES * PAGE, "the flash sink's window")?;
-        window.resize(WINDOW_PAGES * PAGE, 0xFF);
-        let patches = try_with_capacity(PATCH_PAGES, "the flash sink's patch pages")?;
+        let mut window = try_with_capacity(WINDOW_BYTES, "the flash sink's window")?;
+        window.resize(WINDOW_BYTES, 0xFF);
+        let mut patches = try_with_capacity(PATCH_PAGES, "the flash sink's patch pages")?;
+        let free = PatchPage {
+            addr: 0,
+            used: 0,
+            bytes: [0xFF; PAGE],
+        };
+        patches.resize(PATCH_PAGES, free);
         prepare_entry(flash, entry)?;
         let header_end = entry + ENTRY_HEADER_LEN;
         // The header may straddle into the next sector, or end where it starts: the code's first
@@ -114,40 +143,34 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
             }
         }
         let page_addr = align_down(header_end, PAGE_SIZE);
-        let at = slot(page_addr);
+        let at = page_addr as usize % WINDOW_BYTES;
         flash.read(page_addr, &mut window[at..at + PAGE])?;
         Ok(FlashSink {
             flash,
-            entry,
-            len: 0,
-            page_addr,
+            start: header_end,
+            cursor: header_end,
+            page_end: page_addr + PAGE_SIZE,
             window_addr: page_addr,
             window,
             patches,
+            clock: 0,
             error: None,
-            cursor: at + (header_end - page_addr) as usize,
-            room: PAGE - (header_end - page_addr) as usize,
         })
     }
 
-    /// Recompute the fast path's cursor from `len` and `page_addr` (after the slow path).
-    fn sync_cursor(&mut self) {
-        let in_page = (self.code_start() + self.len - self.page_addr) as usize;
-        self.cursor = slot(self.page_addr) + in_page;
-        self.room = if self.error.is_some() {
-            0
-        } else {
-            PAGE - in_page
-        };
+    fn code_start(&self) -> u32 {
+        self.start
     }
 
-    fn code_start(&self) -> u32 {
-        self.entry + ENTRY_HEADER_LEN
+    /// Record the first error; appends stop (no room left), and so do patches.
+    fn fail(&mut self, e: SinkError) {
+        self.error = Some(e);
+        self.page_end = self.cursor;
     }
 
     /// Program the oldest page of the window (skipped when blank) and drop it from RAM.
     fn retire_oldest(&mut self) -> Result<(), FlashError> {
-        let at = slot(self.window_addr);
+        let at = self.window_addr as usize % WINDOW_BYTES;
         let page = &self.window[at..at + PAGE];
         // Code pages are rarely blank: stop at the first programmed byte.
         if page.iter().any(|&b| b != 0xFF) {
@@ -158,55 +181,62 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
     }
 
     fn flush_patches(&mut self) -> Result<(), FlashError> {
-        for (addr, page) in self.patches.drain(..) {
-            self.flash.program(addr, &page)?;
+        for p in &mut self.patches {
+            if p.used != 0 {
+                p.used = 0;
+                self.flash.program(p.addr, &p.bytes)?;
+            }
         }
         Ok(())
     }
 
-    /// The patch buffer of the programmed page at `page`, made the most recent.
-    fn patch_page(&mut self, page: u32) -> Result<&mut [u8; PAGE], FlashError> {
-        match self.patches.iter().position(|(a, _)| *a == page) {
-            Some(k) => {
-                let p = self.patches.remove(k);
-                self.patches.push(p);
+    /// The slot of the patch buffer of the programmed page at `page`, read into the least
+    /// recently patched slot (programmed first if it held a page) when it is not there.
+    fn patch_page(&mut self, page: u32) -> Result<usize, FlashError> {
+        self.clock = self.clock.wrapping_add(1).max(1);
+        let mut victim = 0;
+        let mut oldest = u32::MAX;
+        for (k, p) in self.patches.iter_mut().enumerate() {
+            if p.used != 0 && p.addr == page {
+                p.used = self.clock;
+                return Ok(k);
             }
-            None => {
-                if self.patches.len() == PATCH_PAGES {
-                    let (addr, old) = self.patches.remove(0);
-                    self.flash.program(addr, &old)?;
-                }
-                let mut buf = [0u8; PAGE];
-                self.flash.read(page, &mut buf)?;
-                // Within the capacity reserved in `new`: no allocation.
-                self.patches.push((page, buf));
+            if p.used < oldest {
+                (victim, oldest) = (k, p.used);
             }
         }
-        let last = self.patches.len() - 1;
-        Ok(&mut self.patches[last].1)
+        let Some(p) = self.patches.get_mut(victim) else {
+            return Err(FlashError::new(FlashErrorKind::OutOfBounds, page));
+        };
+        if p.used != 0 {
+            self.flash.program(p.addr, &p.bytes)?;
+        }
+        self.flash.read(page, &mut p.bytes)?;
+        (p.addr, p.used) = (page, self.clock);
+        Ok(victim)
     }
 
     /// Append `bytes`, a page's worth at a time. Every byte at or after the entry is erased when
     /// first reached ([`prepare_entry`] made the entry's sector blank from the entry on, and each
-    /// further sector is checked, and erased if needed, as the code enters it), so a new page starts
-    /// as 0xFF in RAM without reading it; only the first page, which may hold the end of the
-    /// previous entry, was read in [`FlashSink::new`].
+    /// further sector is checked, and erased if needed, as the code enters it), so nothing is
+    /// checked here: `NorFlash::program` refuses to set bits when the page is programmed. Only
+    /// the first page, which may hold the end of the previous entry, was read in
+    /// [`FlashSink::new`].
     fn try_append(&mut self, mut bytes: &[u8]) -> Result<(), FlashError> {
         while !bytes.is_empty() {
-            let addr = self.code_start() + self.len;
-            let in_page = (addr - self.page_addr) as usize;
-            let n = bytes.len().min(PAGE - in_page);
-            let at = slot(self.page_addr) + in_page;
-            // A byte loop: appends are mostly 2 or 4 bytes, where a call to memcpy costs more.
-            for (k, (w, &b)) in self.window[at..at + n].iter_mut().zip(bytes).enumerate() {
-                if *w & b != b {
-                    return Err(FlashError::new(FlashErrorKind::NotErased, addr + k as u32));
-                }
-                *w = b;
-            }
-            self.len += n as u32;
-            bytes = &bytes[n..];
-            if in_page + n == PAGE {
+            let at = self.cursor;
+            let n = bytes.len().min((self.page_end - at) as usize);
+            let (head, rest) = bytes.split_at(n);
+            let i = at as usize % WINDOW_BYTES;
+            // Within the page's slot: `page_end - at` bytes are left in it.
+            let dst = self
+                .window
+                .get_mut(i..i + n)
+                .ok_or(FlashError::new(FlashErrorKind::OutOfBounds, at))?;
+            dst.copy_from_slice(head);
+            self.cursor = at + n as u32;
+            bytes = rest;
+            if self.cursor == self.page_end {
                 self.next_page()?;
             }
         }
@@ -214,21 +244,19 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
     }
 
     /// Move on to the page after the full one: retire the oldest page if the window is full,
-    /// check (and erase if needed) a sector entered for the first time, start the page blank.
+    /// check (and erase if needed) a sector entered for the first time.
     fn next_page(&mut self) -> Result<(), FlashError> {
-        let next = self.page_addr + PAGE_SIZE;
+        let next = self.page_end;
         if next >= self.flash.end() {
             return Err(FlashError::new(FlashErrorKind::OutOfBounds, next));
         }
-        if (next - self.window_addr) as usize >= WINDOW_PAGES * PAGE {
+        if (next - self.window_addr) as usize >= WINDOW_BYTES {
             self.retire_oldest()?;
         }
         if next.is_multiple_of(SECTOR_SIZE) && !is_blank(self.flash, next)? {
             self.flash.erase(next, next + SECTOR_SIZE)?;
         }
-        self.page_addr = next;
-        let at = slot(next);
-        self.window[at..at + PAGE].fill(0xFF);
+        self.page_end = next + PAGE_SIZE;
         Ok(())
     }
 
@@ -239,37 +267,33 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
             return;
         }
         if let Err(e) = self.try_append(bytes) {
-            self.error = Some(sink_error(e, self.code_start()));
+            self.fail(sink_error(e, self.code_start()));
         }
-        self.sync_cursor();
     }
 
-    /// Patches reaching into pages already programmed (the caller handles those in the window).
+    /// Patches reaching into pages already programmed or across the window's wrap (the caller
+    /// handles the rest), split at page boundaries.
     #[inline(never)]
-    fn try_replace(&mut self, offset: usize, bytes: &[u8]) -> Result<(), FlashError> {
-        let start = self.code_start() + offset as u32;
-        for (k, &b) in bytes.iter().enumerate() {
-            let addr = start + k as u32;
+    fn try_replace(&mut self, mut addr: u32, mut bytes: &[u8]) -> Result<(), FlashError> {
+        while !bytes.is_empty() {
             let page = align_down(addr, PAGE_SIZE);
             let i = (addr - page) as usize;
-            if addr >= self.window_addr {
-                let i = slot(page) + i;
-                if self.window[i] & b != b {
-                    return Err(FlashError::new(FlashErrorKind::NotErased, addr));
-                }
-                self.window[i] = b;
-                continue;
-            }
-            let patch = if self.patches.last().is_some_and(|(a, _)| *a == page) {
-                let last = self.patches.len() - 1;
-                &mut self.patches[last].1
+            let n = bytes.len().min(PAGE - i);
+            let (head, rest) = bytes.split_at(n);
+            let dst = if addr >= self.window_addr {
+                let at = addr as usize % WINDOW_BYTES;
+                self.window.get_mut(at..at + n)
             } else {
-                self.patch_page(page)?
+                let k = self.patch_page(page)?;
+                self.patches
+                    .get_mut(k)
+                    .and_then(|p| p.bytes.get_mut(i..i + n))
             };
-            if patch[i] & b != b {
-                return Err(FlashError::new(FlashErrorKind::NotErased, addr));
-            }
-            patch[i] = b;
+            let dst = dst.ok_or(FlashError::new(FlashErrorKind::OutOfBounds, addr))?;
+            clear_bits(dst, head)
+                .map_err(|k| FlashError::new(FlashErrorKind::NotErased, addr + k as u32))?;
+            addr += n as u32;
+            bytes = rest;
         }
         Ok(())
     }
@@ -281,61 +305,76 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
             return Err(e);
         }
         let code_start = self.code_start();
+        let len = self.cursor - code_start;
+        // The rest of the last page is blank.
+        let at = self.cursor as usize % WINDOW_BYTES;
+        let room = (self.page_end - self.cursor) as usize;
+        if let Some(rest) = self.window.get_mut(at..at + room) {
+            rest.fill(0xFF);
+        }
         let flushed = self.flush_patches().and_then(|()| {
-            while self.window_addr <= self.page_addr {
+            while self.window_addr < self.page_end {
                 self.retire_oldest()?;
             }
             Ok(())
         });
         flushed.map_err(|e| sink_error(e, code_start))?;
-        let header = EntryHeader::new(version, code_chunk, labels, self.len);
-        super::cache::finish_entry(self.flash, self.entry, &header)
+        let header = EntryHeader::new(version, code_chunk, labels, len);
+        let entry = code_start - ENTRY_HEADER_LEN;
+        super::cache::finish_entry(self.flash, entry, &header)
             .map_err(|e| sink_error(e, code_start))?;
-        super::cache::next_entry_address(self.entry, self.len).ok_or(SinkError::Full {
-            offset: self.len as usize,
+        super::cache::next_entry_address(entry, len).ok_or(SinkError::Full {
+            offset: len as usize,
         })
     }
 }
 
 impl<F: NorFlash + ?Sized> CodeSink for FlashSink<'_, F> {
     fn offset(&self) -> usize {
-        self.len as usize
+        (self.cursor - self.code_start()) as usize
     }
     fn append(&mut self, bytes: &[u8]) {
         // Fast path: the bytes fit in the page being filled without completing it (nearly every
-        // append: one or two halfwords; never after an error, `room` is then 0). The window is
-        // blank from the end of the code on (see `try_append`), and `NorFlash::program` refuses
-        // to set bits, so nothing is checked here.
+        // append: one or two halfwords; never after an error, there is no room then). The
+        // window is blank from the end of the code on (see `try_append`), and
+        // `NorFlash::program` refuses to set bits, so nothing is checked here.
+        let at = self.cursor;
         let n = bytes.len();
-        if n < self.room {
-            let at = self.cursor;
-            if let Some(dst) = self.window.get_mut(at..at + n) {
-                if let ([d0, d1], [b0, b1]) = (&mut *dst, bytes) {
-                    // One Thumb-1 instruction: most appends.
-                    (*d0, *d1) = (*b0, *b1);
+        if n < (self.page_end - at) as usize {
+            let i = at as usize % WINDOW_BYTES;
+            if let Some(dst) = self.window.get_mut(i..i + n) {
+                // Stores, not a call to memcpy: 4 bytes (literals, wide instructions) are the
+                // most frequent, then 2 and 6.
+                if let (Ok(dst), Ok(src)) = (
+                    <&mut [u8; 4]>::try_from(&mut *dst),
+                    <&[u8; 4]>::try_from(bytes),
+                ) {
+                    *dst = *src;
+                } else if n > 8 {
+                    // Jump table entries, far branch placeholders: memcpy copies words.
+                    dst.copy_from_slice(bytes);
                 } else {
                     for (w, &b) in dst.iter_mut().zip(bytes) {
                         *w = b;
                     }
                 }
-                self.cursor = at + n;
-                self.room -= n;
-                self.len += n as u32;
+                self.cursor = at + n as u32;
                 return;
             }
         }
         self.append_slow(bytes);
     }
     /// [`CodeSink::append`]'s fast path for one halfword, without the length tests and the
-    /// slice the caller would build for it.
+    /// slice the caller would build for it: two tests and two stores, inlined into the
+    /// backend's `put` (most appends).
+    #[inline(always)]
     fn append_halfword(&mut self, halfword: u16) {
-        if self.room > 2 {
-            let at = self.cursor;
-            if let Some(dst) = self.window.get_mut(at..at + 2) {
-                dst.copy_from_slice(&halfword.to_le_bytes());
+        let at = self.cursor;
+        if self.page_end - at > 2 {
+            let i = at as usize % WINDOW_BYTES;
+            if let Some([lo, hi]) = self.window.get_mut(i..i + 2) {
+                [*lo, *hi] = halfword.to_le_bytes();
                 self.cursor = at + 2;
-                self.room -= 2;
-                self.len += 2;
                 return;
             }
         }
@@ -347,33 +386,26 @@ impl<F: NorFlash + ?Sized> CodeSink for FlashSink<'_, F> {
         }
         if offset
             .checked_add(bytes.len())
-            .is_none_or(|end| end > self.len as usize)
+            .is_none_or(|end| end > self.offset())
         {
-            self.error = Some(SinkError::OutOfRange { offset });
-            self.room = 0;
+            self.fail(SinkError::OutOfRange { offset });
             return;
         }
-        // Fast path: the patch lies in the window (most do: a branch to a label just placed).
-        // The page at `a` is in slot `(a / PAGE) % WINDOW_PAGES`, so byte `a` is at
-        // `a % (WINDOW_PAGES * PAGE)`.
-        let start = self.code_start() + offset as u32;
+        let code_start = self.code_start();
+        let start = code_start + offset as u32;
+        // Fast path: the patch lies in the window, not across its wrap (most do: a branch to a
+        // label just placed).
         if start >= self.window_addr {
-            for (k, &b) in bytes.iter().enumerate() {
-                let i = (start as usize + k) % (WINDOW_PAGES * PAGE);
-                if let Some(w) = self.window.get_mut(i) {
-                    if *w & b != b {
-                        self.error = Some(SinkError::NotErased { offset: offset + k });
-                        self.room = 0;
-                        return;
-                    }
-                    *w = b;
+            let i = start as usize % WINDOW_BYTES;
+            if let Some(dst) = self.window.get_mut(i..i + bytes.len()) {
+                if let Err(k) = clear_bits(dst, bytes) {
+                    self.fail(SinkError::NotErased { offset: offset + k });
                 }
+                return;
             }
-            return;
         }
-        if let Err(e) = self.try_replace(offset, bytes) {
-            self.error = Some(sink_error(e, self.code_start()));
-            self.room = 0;
+        if let Err(e) = self.try_replace(start, bytes) {
+            self.fail(sink_error(e, code_start));
         }
     }
     fn error(&self) -> Option<SinkError> {
@@ -417,6 +449,11 @@ mod tests {
         let code = expected.as_bytes();
         let at = (entry + 16 - BASE) as usize;
         assert_eq!(&flash.as_bytes()[at..at + code.len()], code);
+        // The rest of the last page stays blank (its buffer held an older page's bytes).
+        let end = at + code.len();
+        assert!(flash.as_bytes()[end..(end + PAGE) & !(PAGE - 1)]
+            .iter()
+            .all(|&b| b == 0xFF));
         assert_eq!(next, (entry + 16 + code.len() as u32 + 3) & !3);
         let mut seen = Vec::new();
         let end = walk(&mut flash, entry, BASE + 4 * SECTOR_SIZE, |e| seen.push(*e)).unwrap();
@@ -518,6 +555,87 @@ mod tests {
         sink.finish(1, BASE, 0).unwrap();
         let at = (entry + 16 - BASE) as usize;
         assert_eq!(&flash.as_bytes()[at..at + len], expected.as_bytes());
+    }
+
+    /// A placeholder across the end of each of `pages` pages, patched once all are programmed,
+    /// several times each (clearing more bits every round: the second round across the page
+    /// boundary), cycling through the pages from the last so that with more pages than patch
+    /// buffers every patch finds its page evicted.
+    fn scattered(sink: &mut impl CodeSink, pages: usize) {
+        let mut at = Vec::new();
+        for _ in 0..pages {
+            let addr = 16 + sink.offset();
+            sink.append(&alloc::vec![0x5A; (2 * PAGE - 4 - addr % PAGE) % PAGE]);
+            at.push(sink.offset());
+            sink.append(&[0xFF; 8]);
+        }
+        sink.append(&[0xA5; 2 * WINDOW_BYTES]);
+        for round in 0..3 {
+            for (k, &o) in at.iter().enumerate().rev() {
+                let m = !(((2u8 << round) - 1) << (k % 5));
+                sink.replace(o + 2 * round, &[m; 4]);
+            }
+        }
+    }
+
+    #[test]
+    fn flash_sink_patches_programmed_pages_through_its_buffers_as_a_vec_sink_does() {
+        for pages in [1, PATCH_PAGES, PATCH_PAGES + 3] {
+            let mut flash = MemFlash::erased(BASE, 8 * SECTOR_SIZE);
+            let mut sink = FlashSink::new(&mut flash, BASE).unwrap();
+            scattered(&mut sink, pages);
+            assert_eq!(sink.error(), None);
+            let len = sink.offset();
+            sink.finish(1, BASE, 0).unwrap();
+            let mut expected = VecSink::new();
+            expected.set_strict(true);
+            scattered(&mut expected, pages);
+            assert_eq!(expected.error(), None);
+            assert_eq!(
+                &flash.as_bytes()[16..16 + len],
+                expected.as_bytes(),
+                "{pages}"
+            );
+        }
+    }
+
+    /// A placeholder across flash address 1024, patched when the page before it is programmed
+    /// and the page after it is the window's oldest.
+    fn straddling(sink: &mut impl CodeSink) -> usize {
+        let at = 1022 - 16;
+        sink.append(&[0x5A; 1022 - 16]);
+        sink.append(&[0xFF; 4]);
+        sink.append(&[0x5A; 2900 - 1026]);
+        sink.replace(at, &[0x12, 0x34, 0x56, 0x78]);
+        at
+    }
+
+    #[test]
+    fn flash_sink_patches_across_a_programmed_and_a_buffered_page_and_names_the_failing_byte() {
+        let mut expected = VecSink::new();
+        let at = straddling(&mut expected);
+        let mut flash = MemFlash::erased(BASE, 8 * SECTOR_SIZE);
+        let mut sink = FlashSink::new(&mut flash, BASE).unwrap();
+        assert_eq!(straddling(&mut sink), at);
+        assert_eq!(sink.error(), None);
+        let len = sink.offset();
+        sink.finish(1, BASE, 0).unwrap();
+        assert_eq!(&flash.as_bytes()[16..16 + len], expected.as_bytes());
+        // A bit set again on either side of the boundary is refused, naming the byte.
+        let cases: [(usize, &[u8], usize); 4] = [
+            (at + 1, &[0xFF], at + 1),
+            (at + 2, &[0xFF], at + 2),
+            (at, &[0x12, 0x35, 0x56, 0x78], at + 1),
+            (at, &[0x12, 0x34, 0x57, 0x78], at + 2),
+        ];
+        for (offset, bytes, bad) in cases {
+            let mut flash = MemFlash::erased(BASE, 8 * SECTOR_SIZE);
+            let mut sink = FlashSink::new(&mut flash, BASE).unwrap();
+            straddling(&mut sink);
+            sink.replace(offset, bytes);
+            assert_eq!(sink.error(), Some(SinkError::NotErased { offset: bad }));
+            assert!(sink.finish(1, BASE, 0).is_err());
+        }
     }
 
     #[test]

@@ -238,14 +238,21 @@ impl LabelUse for BranchKind {
             BranchKind::Far { size, temp } => {
                 if is_near(rel) && rel % 2 == 0 {
                     // `b` then nops, built in place (the common case: most targets are near).
-                    // Far placeholders are at most 18 bytes (see `branch_to_label`).
-                    let nop = asm::nop().halfword().to_le_bytes();
-                    let mut bytes = [0u8; 18];
-                    for pair in bytes.chunks_exact_mut(2) {
-                        pair.copy_from_slice(&nop);
-                    }
+                    // Far placeholders are at most 18 bytes (see `branch_to_label`); the nops
+                    // are a constant, not a loop.
+                    const NOPS: [u8; 18] = {
+                        let nop = asm::nop().halfword().to_le_bytes();
+                        let mut bytes = [0u8; 18];
+                        let mut k = 0;
+                        while k < bytes.len() {
+                            bytes[k] = nop[k % 2];
+                            k += 1;
+                        }
+                        bytes
+                    };
+                    let mut bytes = NOPS;
                     let b = asm::b(rel).map_err(super::asm_error)?;
-                    bytes[..2].copy_from_slice(&b.halfword().to_le_bytes());
+                    [bytes[0], bytes[1]] = b.halfword().to_le_bytes();
                     let len = usize::from(size).min(bytes.len());
                     return out.write(&bytes[..len]);
                 }
