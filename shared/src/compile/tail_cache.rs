@@ -20,21 +20,24 @@ pub(crate) struct TailCache {
     index: Vec<u32>,
 }
 
-/// The keys' fields are a few small integers: packed into two words, mixed by two multiplies,
-/// and the index is taken from the product's well-mixed high half (a derived `Hash` through a
-/// byte-oriented hasher cost more than the rest of the lookup).
+/// The keys' fields are a few small integers: packed into two words and mixed by 32-bit
+/// multiplies and shifts (a derived `Hash` through a byte-oriented hasher cost more than the rest
+/// of the lookup, and 64-bit multiplies are library calls on ARMv6-M). The index takes the low
+/// bits, so the high ones are folded down.
 fn hash(key: &TailCacheKey) -> usize {
     let (a, b) = match *key {
         TailCacheKey::RaiseErrorMfa([x, y, z]) => (
-            1 | u64::from(x.0) << 8 | u64::from(y.0) << 16 | u64::from(z.0) << 24,
+            1 | u32::from(x.0) << 8 | u32::from(y.0) << 16 | u32::from(z.0) << 24,
             0,
         ),
-        TailCacheKey::CallLast { words, label } => (2 | u64::from(words) << 8, u64::from(label)),
-        TailCacheKey::CallOnly(label) => (3, u64::from(label)),
+        TailCacheKey::CallLast { words, label } => (2 | words << 8, label),
+        TailCacheKey::CallOnly(label) => (3, label),
         TailCacheKey::Return => (4, 0),
     };
-    let h = (a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b).wrapping_mul(0xD6E8_FEB8_6659_FD93);
-    (h >> 32) as usize
+    let mut h = (a.wrapping_mul(0x9E37_79B9) ^ b).wrapping_mul(0x85EB_CA6B);
+    h ^= h >> 15;
+    h = h.wrapping_mul(0xC2B2_AE35);
+    (h ^ (h >> 16)) as usize
 }
 
 impl TailCache {
