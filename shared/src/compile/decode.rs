@@ -404,6 +404,25 @@ fn decode_compact_term_module_literal<B: Backend>(b: &mut B, index: u64) -> Oper
     Operand::Reg(reg)
 }
 
+/// The value of a one-byte operand that [`Driver::decode_compact_term`] turns into a value without
+/// emitting code: an x or y register below 16, a small integer 0..=15, or nil. `None` for every
+/// other first byte (those take the general path). Lets the decoders that want a value skip the
+/// general `Operand` (48 bytes, copied twice on the device) for the common operands.
+#[inline]
+fn short_val(byte: u8) -> Option<Val> {
+    match byte & 0x0F {
+        // The same tests, in the same order, as `decode_compact_term` for these bytes: an
+        // integer with bit 3 clear is the value in the high nibble; x and y registers are none of
+        // the earlier cases (their low nibble is neither 1, 2, 7, 9 nor 0xA, and their low 3 bits
+        // are neither a label's nor a literal's) and reach `decode_dest`.
+        TAG_INTEGER => Some(Val::Imm(term_from_int(i64::from(byte >> 4)))),
+        TAG_XREG => Some(Val::X(u32::from(byte >> 4))),
+        TAG_YREG => Some(Val::Y(u32::from(byte >> 4))),
+        _ if byte == TAG_ATOM => Some(Val::Imm(TERM_NIL)),
+        _ => None,
+    }
+}
+
 /// Signed big-endian integer of 2..=8 bytes.
 fn signed_be(bytes: &[u8]) -> i64 {
     let unsigned = bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
@@ -539,21 +558,27 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
     #[cfg_attr(target_os = "none", inline(never))]
     #[cfg_attr(not(target_os = "none"), inline(always))]
     pub(crate) fn decode_val(&mut self, cur: &mut Cursor) -> Result<Val> {
-        self.decode_compact_term(cur)?.val()
+        match short_val(cur.peek()?) {
+            Some(v) => {
+                cur.u8()?;
+                Ok(v)
+            }
+            None => self.decode_compact_term(cur)?.val(),
+        }
     }
 
     /// `decode_compact_term` as an argument the callee frees (see [`Self::decode_val`]).
     #[cfg_attr(target_os = "none", inline(never))]
     #[cfg_attr(not(target_os = "none"), inline(always))]
     pub(crate) fn decode_free(&mut self, cur: &mut Cursor) -> Result<Arg> {
-        self.decode_compact_term(cur)?.free()
+        Ok(Arg::free(self.decode_val(cur)?))
     }
 
     /// `decode_compact_term` as an argument the callee keeps (see [`Self::decode_val`]).
     #[cfg_attr(target_os = "none", inline(never))]
     #[cfg_attr(not(target_os = "none"), inline(always))]
     pub(crate) fn decode_keep(&mut self, cur: &mut Cursor) -> Result<Arg> {
-        self.decode_compact_term(cur)?.keep()
+        Ok(Arg::keep(self.decode_val(cur)?))
     }
 
     /// `decode_compact_term_atom`: a default atom is an immediate; any other is looked up at

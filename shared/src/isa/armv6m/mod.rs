@@ -351,16 +351,29 @@ fn highest_bit_by_clz(m: u16) -> u8 {
     15 - m.leading_zeros() as u8
 }
 
-/// The same for a nonzero `m` of allocatable registers (all below r8), walking down from r7: ARMv6-M
-/// has no `clz`, and the library call that stands in for it costs more than this.
+/// The same for a nonzero `m` of allocatable registers (r7, r6, r5, r4, r3, r1), by halving:
+/// ARMv6-M has no `clz`, and the library call that stands in for it costs more than this (as did
+/// a walk down from r7, 7 instructions per register passed over).
 #[cfg_attr(not(target_os = "none"), allow(dead_code))]
 #[inline]
 fn highest_bit_by_walk(m: u16) -> u8 {
-    let mut r = 7;
-    while r > 0 && m & (1 << r) == 0 {
-        r -= 1;
+    if m & 0xF0 != 0 {
+        if m & 0xC0 != 0 {
+            if m & 0x80 != 0 {
+                7
+            } else {
+                6
+            }
+        } else if m & 0x20 != 0 {
+            5
+        } else {
+            4
+        }
+    } else if m & 0x08 != 0 {
+        3
+    } else {
+        1
     }
-    r
 }
 
 /// The allocatable registers of `mask`, in allocation order (highest bit first).
