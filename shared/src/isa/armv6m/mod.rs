@@ -305,11 +305,11 @@ pub(super) fn asm_error(e: AsmError) -> BackendError {
     match e {
         AsmError::UnencodableImmediate(v) => BackendError::Encoding {
             what: "immediate",
-            value: v,
+            value: i64::from(v),
         },
         AsmError::UnencodableOffset(v) => BackendError::Encoding {
             what: "offset",
-            value: v,
+            value: i64::from(v),
         },
         AsmError::LowRegisterRequired(r) => BackendError::Encoding {
             what: "high register",
