@@ -40,8 +40,14 @@ impl<T> Default for BlockVec<T> {
 #[inline]
 fn locate(i: usize) -> (usize, usize) {
     if i < GROWING {
-        let k = (i + FIRST).ilog2() - FIRST_SHIFT;
-        (k as usize, i + FIRST - (FIRST << k))
+        // k = ilog2(i + FIRST) - FIRST_SHIFT, at most 4 steps: by comparisons, the same on
+        // the host and on ARMv6-M (no `clz` there: `ilog2` was a library call).
+        let n = i + FIRST;
+        let mut k = 0;
+        while n >= FIRST << (k + 1) {
+            k += 1;
+        }
+        (k, n - (FIRST << k))
     } else {
         let j = i - GROWING;
         ((LAST_SHIFT - FIRST_SHIFT) as usize + j / LAST, j % LAST)

@@ -36,6 +36,15 @@ pub(crate) const EXT_TYPED_REGISTER: u8 = 0x57;
 const ALLOCATOR_TAG_FLOATS: u64 = 1;
 const ALLOCATOR_TAG_FUNS: u64 = 2;
 
+/// The error of a cursor at the end of its bytes (what `Cursor::peek` and `Cursor::u8` give),
+/// as the caller's whole result: the hot decoders read bytes through `Cursor::peek_byte` and
+/// `Cursor::next_byte` (an `Option<u8>` in a register) and only this cold path builds an error.
+#[cold]
+#[inline(never)]
+fn truncated<T>(cur: &Cursor) -> Result<T> {
+    Err(Error::truncated(cur.file_offset(), 1, 0))
+}
+
 #[inline]
 fn mismatch(cur: &Cursor, what: &'static str) -> Error {
     let byte = cur.peek().map(u64::from).unwrap_or(0);
@@ -49,13 +58,17 @@ fn mismatch(cur: &Cursor, what: &'static str) -> Error {
 #[inline]
 pub fn decode_value64(cur: &mut Cursor) -> Result<u64> {
     let start = cur.file_offset();
-    let b = cur.u8()?;
+    let Some(b) = cur.next_byte() else {
+        return truncated(cur);
+    };
     if b & 0x08 == 0 {
         return Ok(u64::from(b >> 4));
     }
     if b & 0x10 == 0 {
-        let next = cur.u8()?;
-        return Ok((u64::from(b >> 5) << 8) | u64::from(next));
+        let Some(low) = cur.next_byte() else {
+            return truncated(cur);
+        };
+        return Ok((u64::from(b >> 5) << 8) | u64::from(low));
     }
     let len = usize::from(b >> 5) + 2;
     let bytes = cur.take(len)?;
@@ -194,28 +207,29 @@ pub fn term_from_int_reg<B: Backend>(b: &mut B, reg: Reg) -> Reg {
 
 /// `decode_dest`: a VM register; extended x registers cost a call to get their address.
 pub fn decode_dest<B: Backend>(b: &mut B, cur: &mut Cursor) -> Result<Dest> {
-    let byte = cur.peek()?;
-    match byte & 0x0F {
-        TAG_XREG => {
-            cur.u8()?;
-            Ok(Dest::X(u32::from(byte >> 4)))
-        }
-        TAG_YREG => {
-            cur.u8()?;
-            Ok(Dest::Y(u32::from(byte >> 4)))
-        }
-        LARGE_XREG if byte & 0x10 == 0 => {
-            cur.u8()?;
-            let index = (u32::from(byte >> 5) << 8) | u32::from(cur.u8()?);
-            Ok(read_any_xreg(b, index))
-        }
-        LARGE_YREG if byte & 0x10 == 0 => {
-            cur.u8()?;
-            let index = (u32::from(byte >> 5) << 8) | u32::from(cur.u8()?);
-            Ok(Dest::Y(index))
-        }
-        _ => Err(mismatch(cur, "operand, expected a register")),
+    let Some(byte) = cur.peek_byte() else {
+        return truncated(cur);
+    };
+    // One byte (index in the high nibble), or two (11-bit index).
+    let large = match byte & 0x0F {
+        TAG_XREG | TAG_YREG => false,
+        LARGE_XREG | LARGE_YREG if byte & 0x10 == 0 => true,
+        _ => return Err(mismatch(cur, "operand, expected a register")),
+    };
+    cur.next_byte();
+    let mut index = u32::from(byte >> 4);
+    if large {
+        let Some(low) = cur.next_byte() else {
+            return truncated(cur);
+        };
+        index = (u32::from(byte >> 5) << 8) | u32::from(low);
     }
+    Ok(match byte & 0x0F {
+        TAG_XREG => Dest::X(index),
+        LARGE_XREG => read_any_xreg(b, index),
+        // TAG_YREG, LARGE_YREG
+        _ => Dest::Y(index),
+    })
 }
 
 /// `read_any_xreg`: `{x_reg, N}`, or a pointer to an extended x register.
@@ -558,9 +572,12 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
     #[cfg_attr(target_os = "none", inline(never))]
     #[cfg_attr(not(target_os = "none"), inline(always))]
     pub(crate) fn decode_val(&mut self, cur: &mut Cursor) -> Result<Val> {
-        match short_val(cur.peek()?) {
+        let Some(byte) = cur.peek_byte() else {
+            return truncated(cur);
+        };
+        match short_val(byte) {
             Some(v) => {
-                cur.u8()?;
+                cur.next_byte();
                 Ok(v)
             }
             None => self.decode_compact_term(cur)?.val(),

@@ -695,11 +695,28 @@ impl Code {
     #[inline]
     pub fn push(&mut self, insn: impl Into<AsmResult>) -> &mut Self {
         match insn.into() {
-            Ok(insn) => self.extend(insn.as_bytes()),
+            Ok(insn) => self.extend_insn(insn),
             Err(e) => {
                 self.error.get_or_insert(e);
                 self
             }
+        }
+    }
+
+    /// Append an instruction: its whole word at once while there is room for it (bytes past
+    /// `len` are zero, and an instruction's unused bytes are too), so no `memcpy` of 2 or 4 bytes.
+    #[inline]
+    fn extend_insn(&mut self, insn: Insn) -> &mut Self {
+        if self.error.is_some() {
+            return self;
+        }
+        match self.buf.get_mut(self.len..self.len + 4) {
+            Some(dst) => {
+                dst.copy_from_slice(&insn.bytes());
+                self.len += insn.len();
+                self
+            }
+            None => self.extend(insn.as_bytes()),
         }
     }
 
