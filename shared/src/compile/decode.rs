@@ -58,17 +58,13 @@ fn mismatch(cur: &Cursor, what: &'static str) -> Error {
 #[inline]
 pub fn decode_value64(cur: &mut Cursor) -> Result<u64> {
     let start = cur.file_offset();
-    let Some(b) = cur.next_byte() else {
-        return truncated(cur);
-    };
+    let b = cur.u8()?;
     if b & 0x08 == 0 {
         return Ok(u64::from(b >> 4));
     }
     if b & 0x10 == 0 {
-        let Some(low) = cur.next_byte() else {
-            return truncated(cur);
-        };
-        return Ok((u64::from(b >> 5) << 8) | u64::from(low));
+        let next = cur.u8()?;
+        return Ok((u64::from(b >> 5) << 8) | u64::from(next));
     }
     let len = usize::from(b >> 5) + 2;
     let bytes = cur.take(len)?;

@@ -98,8 +98,15 @@ fn find_shifted_byte(val: i64) -> Option<(i64, i64)> {
     if !matches!(val, 1..=0x7FFF_FFFF) {
         return None;
     }
-    let shift = (i64::from(bit_length(val as u32)) - 8).max(1);
-    (val & ((1 << shift) - 1) == 0).then_some((val >> shift, shift))
+    // In 32 bits (the value fits): 64-bit shifts are library calls on ARMv6-M.
+    let v = val as u32;
+    // More than 8 bits from the lowest set bit up (most values that get here): no shift fits.
+    // `v < lowest << 8` exactly when `v >> 8 < lowest` (`lowest << 8` is a multiple of 256).
+    if v >> 8 >= v & v.wrapping_neg() {
+        return None;
+    }
+    let shift = bit_length(v).saturating_sub(8).max(1);
+    (v & ((1 << shift) - 1) == 0).then_some((i64::from(v >> shift), i64::from(shift)))
 }
 
 /// The number of significant bits of `v`, by halving: the same on the host and on ARMv6-M,
