@@ -270,7 +270,9 @@ impl<S: CodeSink> Armv6m<S> {
     /// `first_avail`, recording `OutOfRegisters` (and returning r7, a harmless value) when the
     /// mask is empty: the reference would crash here.
     pub(super) fn avail(&mut self, mask: u16) -> Reg {
-        match first_avail(mask) {
+        // Its own copy of `first_avail` (one call less on the device, where this is most of
+        // `first_avail`'s callers).
+        match first_avail_in_line(mask) {
             Some(r) => r,
             None => {
                 self.fail(BackendError::OutOfRegisters);
@@ -332,6 +334,12 @@ pub(super) fn asm_error(e: AsmError) -> BackendError {
 /// descending register number, so this is the highest allocatable bit of the mask.
 #[inline]
 pub(super) fn first_avail(mask: u16) -> Option<Reg> {
+    first_avail_in_line(mask)
+}
+
+/// [`first_avail`], always inlined.
+#[inline(always)]
+fn first_avail_in_line(mask: u16) -> Option<Reg> {
     let m = mask & AVAILABLE_REGS_MASK;
     if m == 0 {
         return None;
