@@ -1,7 +1,9 @@
 //! `memcpy`, `memmove`, `memset` and their ARM EABI entry points, small: compiler_builtins' versions
 //! (weak symbols, which these replace) were 3.0 KB of the image; these are 0.2 KB. A word at a time
 //! when the addresses and the length are all multiples of 4 (the usual case here: moves of
-//! results and operands between stack slots), else a byte at a time.
+//! results and operands between stack slots), else a byte at a time; `memcpy` moves whole words
+//! four at a time with `ldm`/`stm` (its copies are mostly 16 to 152 bytes: results, operands and
+//! the register tracker's snapshot).
 //!
 //! Written in assembly so that the compiler cannot turn a copy loop back into a call to itself.
 //! Only r0–r3 and r12 are used (caller-saved in the AAPCS); the EABI variants return nothing, the
@@ -81,7 +83,7 @@ core::arch::global_asm!(
     // (dst, src, n): a destination above the source is copied from the end down (memcpy's
     // order), else from the start up.
     "    cmp r0, r1",
-    "    bhi memcpy",
+    "    bhi 20f",
     "    mov r12, r0",
     "    mov r3, r0",
     "    orrs r3, r1",
@@ -102,6 +104,28 @@ core::arch::global_asm!(
     "    b 5b",
     "6:  mov r0, r12",
     "    bx lr",
+    // A destination above the source: from the end down.
+    "20: mov r12, r0",
+    "    mov r3, r0",
+    "    orrs r3, r1",
+    "    orrs r3, r2",
+    "    lsls r3, r3, #30",
+    "    bne 23f",
+    "    subs r2, #4",
+    "    bmi 22f",
+    "21: ldr r3, [r1, r2]",
+    "    str r3, [r0, r2]",
+    "    subs r2, #4",
+    "    bpl 21b",
+    "22: mov r0, r12",
+    "    bx lr",
+    "23: subs r2, #1",
+    "    bmi 22b",
+    "24: ldrb r3, [r1, r2]",
+    "    strb r3, [r0, r2]",
+    "    subs r2, #1",
+    "    bpl 24b",
+    "    b 22b",
     ".thumb_func",
     ".global __aeabi_memcpy",
     ".global __aeabi_memcpy4",
@@ -115,16 +139,26 @@ core::arch::global_asm!(
     "__aeabi_memcpy4:",
     "__aeabi_memcpy8:",
     "memcpy:",
-    // (dst, src, n): from the end down.
+    // (dst, src, n): whole words four at a time from the start, then the last 0..=3 words (or
+    // bytes, unaligned) from the end down.
     "    mov r12, r0",
     "    mov r3, r0",
     "    orrs r3, r1",
     "    orrs r3, r2",
     "    lsls r3, r3, #30",
     "    bne 8f",
-    // Loops test at the bottom: one branch per word (most copies are whole words).
-    "    subs r2, #4",
+    "    subs r2, #16",
+    "    bmi 12f",
+    "    push {{r4, r5, r6}}",
+    "11: ldm r1!, {{r3, r4, r5, r6}}",
+    "    stm r0!, {{r3, r4, r5, r6}}",
+    "    subs r2, #16",
+    "    bpl 11b",
+    "    pop {{r4, r5, r6}}",
+    // r2 = words left * 4 - 16; r0/r1 past what is copied.
+    "12: adds r2, #12",
     "    bmi 9f",
+    // Loops test at the bottom: one branch per word.
     "7:  ldr r3, [r1, r2]",
     "    str r3, [r0, r2]",
     "    subs r2, #4",

@@ -368,8 +368,9 @@ fn encodings_match_gnu_as() {
 fn out_of_range_operands_are_errors() {
     use AsmError::*;
     let (r0, r1, r8) = (names::R0, names::R1, names::R8);
-    let imm = UnencodableImmediate;
-    let off = UnencodableOffset;
+    // The rejected value, as an error keeps it (saturated to i32).
+    let imm = AsmError::immediate;
+    let off = AsmError::offset;
     let high = LowRegisterRequired;
 
     assert_eq!(asm::add_sp_imm(512), Err(imm(512)));
@@ -392,6 +393,7 @@ fn out_of_range_operands_are_errors() {
     assert_eq!(asm::movs_imm(r8, 0), Err(high(r8)));
     assert_eq!(asm::cmp_imm(r0, 256), Err(imm(256)));
     assert_eq!(asm::cmp_imm(r0, i64::MIN), Err(imm(i64::MIN)));
+    assert_eq!(asm::cmp_imm(r0, i64::MIN), Err(UnencodableImmediate(i32::MIN)));
     assert_eq!(asm::cmp_reg(r0, r8), Err(high(r8)));
     for f in [
         asm::ands,
@@ -445,6 +447,7 @@ fn out_of_range_operands_are_errors() {
     assert_eq!(asm::b_w(-16_777_218), Err(off(-16_777_218)));
     assert_eq!(asm::b_w(1), Err(off(1)));
     assert_eq!(asm::b_w(i64::MAX), Err(off(i64::MAX)));
+    assert_eq!(asm::b_w(i64::MAX), Err(UnencodableOffset(i32::MAX)));
 
     assert_eq!(asm::movw(r0, 65536), Err(imm(65536)));
     assert_eq!(asm::movt(r0, -1), Err(imm(-1)));

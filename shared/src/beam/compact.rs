@@ -70,6 +70,19 @@ impl<'a> Cursor<'a> {
             .copied()
             .ok_or_else(|| Error::truncated(self.file_offset(), 1, 0))
     }
+    /// The next byte, if any, without consuming it: for the hot decoders, which build the error
+    /// themselves (an `Option<u8>` is returned in a register, a `Result<u8>` through memory).
+    #[inline(always)]
+    pub fn peek_byte(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+    /// The next byte, if any, consumed (see [`Cursor::peek_byte`]).
+    #[inline(always)]
+    pub fn next_byte(&mut self) -> Option<u8> {
+        let b = self.peek_byte()?;
+        self.pos += 1;
+        Some(b)
+    }
     pub fn u8(&mut self) -> Result<u8> {
         let b = self.peek()?;
         self.pos += 1;

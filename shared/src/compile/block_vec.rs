@@ -36,12 +36,26 @@ impl<T> Default for BlockVec<T> {
     }
 }
 
+/// `ilog2(m)` for every `m` in `1..LAST / FIRST` (the growing blocks' `(i + FIRST) / FIRST`).
+const GROWING_BLOCK: [u8; LAST >> FIRST_SHIFT] = {
+    let mut table = [0; LAST >> FIRST_SHIFT];
+    let mut m = 2;
+    while m < table.len() {
+        table[m] = table[m / 2] + 1;
+        m += 1;
+    }
+    table
+};
+
 /// The block holding item `i`, and its index there.
 #[inline]
 fn locate(i: usize) -> (usize, usize) {
     if i < GROWING {
-        let k = (i + FIRST).ilog2() - FIRST_SHIFT;
-        (k as usize, i + FIRST - (FIRST << k))
+        // k = ilog2(i + FIRST) - FIRST_SHIFT, by table: one load on the host and on ARMv6-M
+        // (which has no `clz`: `ilog2` was a library call there).
+        let n = i + FIRST;
+        let k = usize::from(GROWING_BLOCK[n >> FIRST_SHIFT]);
+        (k, n - (FIRST << k))
     } else {
         let j = i - GROWING;
         ((LAST_SHIFT - FIRST_SHIFT) as usize + j / LAST, j % LAST)

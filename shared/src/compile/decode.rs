@@ -36,6 +36,15 @@ pub(crate) const EXT_TYPED_REGISTER: u8 = 0x57;
 const ALLOCATOR_TAG_FLOATS: u64 = 1;
 const ALLOCATOR_TAG_FUNS: u64 = 2;
 
+/// The error of a cursor at the end of its bytes (what `Cursor::peek` and `Cursor::u8` give),
+/// as the caller's whole result: the hot decoders read bytes through `Cursor::peek_byte` and
+/// `Cursor::next_byte` (an `Option<u8>` in a register) and only this cold path builds an error.
+#[cold]
+#[inline(never)]
+fn truncated<T>(cur: &Cursor) -> Result<T> {
+    Err(Error::truncated(cur.file_offset(), 1, 0))
+}
+
 #[inline]
 fn mismatch(cur: &Cursor, what: &'static str) -> Error {
     let byte = cur.peek().map(u64::from).unwrap_or(0);
@@ -194,28 +203,29 @@ pub fn term_from_int_reg<B: Backend>(b: &mut B, reg: Reg) -> Reg {
 
 /// `decode_dest`: a VM register; extended x registers cost a call to get their address.
 pub fn decode_dest<B: Backend>(b: &mut B, cur: &mut Cursor) -> Result<Dest> {
-    let byte = cur.peek()?;
-    match byte & 0x0F {
-        TAG_XREG => {
-            cur.u8()?;
-            Ok(Dest::X(u32::from(byte >> 4)))
-        }
-        TAG_YREG => {
-            cur.u8()?;
-            Ok(Dest::Y(u32::from(byte >> 4)))
-        }
-        LARGE_XREG if byte & 0x10 == 0 => {
-            cur.u8()?;
-            let index = (u32::from(byte >> 5) << 8) | u32::from(cur.u8()?);
-            Ok(read_any_xreg(b, index))
-        }
-        LARGE_YREG if byte & 0x10 == 0 => {
-            cur.u8()?;
-            let index = (u32::from(byte >> 5) << 8) | u32::from(cur.u8()?);
-            Ok(Dest::Y(index))
-        }
-        _ => Err(mismatch(cur, "operand, expected a register")),
+    let Some(byte) = cur.peek_byte() else {
+        return truncated(cur);
+    };
+    // One byte (index in the high nibble), or two (11-bit index).
+    let large = match byte & 0x0F {
+        TAG_XREG | TAG_YREG => false,
+        LARGE_XREG | LARGE_YREG if byte & 0x10 == 0 => true,
+        _ => return Err(mismatch(cur, "operand, expected a register")),
+    };
+    cur.next_byte();
+    let mut index = u32::from(byte >> 4);
+    if large {
+        let Some(low) = cur.next_byte() else {
+            return truncated(cur);
+        };
+        index = (u32::from(byte >> 5) << 8) | u32::from(low);
     }
+    Ok(match byte & 0x0F {
+        TAG_XREG => Dest::X(index),
+        LARGE_XREG => read_any_xreg(b, index),
+        // TAG_YREG, LARGE_YREG
+        _ => Dest::Y(index),
+    })
 }
 
 /// `read_any_xreg`: `{x_reg, N}`, or a pointer to an extended x register.
@@ -404,6 +414,25 @@ fn decode_compact_term_module_literal<B: Backend>(b: &mut B, index: u64) -> Oper
     Operand::Reg(reg)
 }
 
+/// The value of a one-byte operand that [`Driver::decode_compact_term`] turns into a value without
+/// emitting code: an x or y register below 16, a small integer 0..=15, or nil. `None` for every
+/// other first byte (those take the general path). Lets the decoders that want a value skip the
+/// general `Operand` (48 bytes, copied twice on the device) for the common operands.
+#[inline]
+fn short_val(byte: u8) -> Option<Val> {
+    match byte & 0x0F {
+        // The same tests, in the same order, as `decode_compact_term` for these bytes: an
+        // integer with bit 3 clear is the value in the high nibble; x and y registers are none of
+        // the earlier cases (their low nibble is neither 1, 2, 7, 9 nor 0xA, and their low 3 bits
+        // are neither a label's nor a literal's) and reach `decode_dest`.
+        TAG_INTEGER => Some(Val::Imm(term_from_int(i64::from(byte >> 4)))),
+        TAG_XREG => Some(Val::X(u32::from(byte >> 4))),
+        TAG_YREG => Some(Val::Y(u32::from(byte >> 4))),
+        _ if byte == TAG_ATOM => Some(Val::Imm(TERM_NIL)),
+        _ => None,
+    }
+}
+
 /// Signed big-endian integer of 2..=8 bytes.
 fn signed_be(bytes: &[u8]) -> i64 {
     let unsigned = bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
@@ -539,21 +568,30 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
     #[cfg_attr(target_os = "none", inline(never))]
     #[cfg_attr(not(target_os = "none"), inline(always))]
     pub(crate) fn decode_val(&mut self, cur: &mut Cursor) -> Result<Val> {
-        self.decode_compact_term(cur)?.val()
+        let Some(byte) = cur.peek_byte() else {
+            return truncated(cur);
+        };
+        match short_val(byte) {
+            Some(v) => {
+                cur.next_byte();
+                Ok(v)
+            }
+            None => self.decode_compact_term(cur)?.val(),
+        }
     }
 
     /// `decode_compact_term` as an argument the callee frees (see [`Self::decode_val`]).
     #[cfg_attr(target_os = "none", inline(never))]
     #[cfg_attr(not(target_os = "none"), inline(always))]
     pub(crate) fn decode_free(&mut self, cur: &mut Cursor) -> Result<Arg> {
-        self.decode_compact_term(cur)?.free()
+        Ok(Arg::free(self.decode_val(cur)?))
     }
 
     /// `decode_compact_term` as an argument the callee keeps (see [`Self::decode_val`]).
     #[cfg_attr(target_os = "none", inline(never))]
     #[cfg_attr(not(target_os = "none"), inline(always))]
     pub(crate) fn decode_keep(&mut self, cur: &mut Cursor) -> Result<Arg> {
-        self.decode_compact_term(cur)?.keep()
+        Ok(Arg::keep(self.decode_val(cur)?))
     }
 
     /// `decode_compact_term_atom`: a default atom is an immediate; any other is looked up at

@@ -143,6 +143,40 @@ fn compact_terms_integers_nil_atoms() {
     assert!(d.decode_compact_term(&mut cursor(&[0x17, 0x00])).is_err());
 }
 
+/// `decode_val`'s short cut for one-byte operands gives what the general decoder gives, for
+/// every first byte: the same value (or an error) and the same bytes consumed.
+#[test]
+fn decode_val_agrees_with_decode_compact_term_on_every_first_byte() {
+    let env = Tables {
+        atoms: alloc::vec![b"m", b"ok", b"custom"],
+        imports: Vec::new(),
+    };
+    let mut short_cuts = 0;
+    for first in 0..=255u8 {
+        let bytes = [
+            first, 0x02, 0x13, 0x21, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90,
+        ];
+        let mut general = Driver::new(backend(), &env, 1);
+        let mut c1 = cursor(&bytes);
+        let expected = general
+            .decode_compact_term(&mut c1)
+            .and_then(|o| o.val())
+            .ok();
+        let mut fast = Driver::new(backend(), &env, 1);
+        let mut c2 = cursor(&bytes);
+        let got = fast.decode_val(&mut c2).ok();
+        assert_eq!(got, expected, "first byte {first:#04x}");
+        if got.is_some() {
+            assert_eq!(c2.pos(), c1.pos(), "first byte {first:#04x}");
+        }
+        if got.is_some() && c2.pos() == 1 && fast.b.offset() == 0 {
+            short_cuts += 1;
+        }
+    }
+    // 16 small integers, 16 x and 16 y registers, nil, and `ok` (a default atom).
+    assert_eq!(short_cuts, 50);
+}
+
 #[test]
 fn skip_mirrors_the_reference_failures() {
     assert!(skip_compact_term(&mut cursor(&[0xF9, 0x00])).is_err());

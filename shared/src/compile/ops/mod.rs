@@ -55,7 +55,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     ) -> core::result::Result<(), CompileError> {
         loop {
             let offset = cur.file_offset();
-            let Ok(opcode) = cur.u8() else {
+            // Through an `Option` (in a register), not a `Result<u8>` (through memory on the
+            // device): the error is this loop's own.
+            let Some(opcode) = cur.next_byte() else {
                 return Err(self.error(CompileErrorKind::BadEnd, offset, None));
             };
             let step = self.lower(opcode, cur);

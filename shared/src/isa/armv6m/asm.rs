@@ -67,40 +67,47 @@ use super::names::*;
 use crate::compile::Reg;
 
 /// One encoded instruction: 2 bytes (Thumb-1) or 4 bytes (Thumb-2), little-endian halfwords.
-/// Word-aligned, so that the encoders write it, and `put` reads it, as one word instead of byte by
-/// byte (on the device, where every instruction goes through a `Result<Insn, _>` in memory).
+/// One word: the length follows from the first halfword, as the architecture defines it (bits
+/// 15..11 of 0b11101, 0b11110 or 0b11111 start a 32-bit instruction). With [`AsmError`] also a
+/// word, an encoder's `Result<Insn, AsmError>` is two words, which the device returns in
+/// registers instead of through memory.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(align(4))]
 pub struct Insn {
     bytes: [u8; 4],
-    len: u8,
 }
 
+// Two words, so that encoders return their result in registers (see `Insn`).
+const _: () = assert!(core::mem::size_of::<Result<Insn, AsmError>>() == 8);
+
 impl Insn {
-    /// A 16-bit instruction.
+    /// A 16-bit instruction (`halfword` below 0xE800: every 16-bit encoding is).
     #[inline]
     pub const fn narrow(halfword: u16) -> Self {
+        debug_assert!(halfword < 0xE800, "not a 16-bit encoding");
         let b = halfword.to_le_bytes();
         Insn {
             bytes: [b[0], b[1], 0, 0],
-            len: 2,
         }
     }
 
-    /// A 32-bit instruction: `first` is the halfword at the lower address.
+    /// A 32-bit instruction: `first` is the halfword at the lower address (0xE800 or above).
     #[inline]
     pub const fn wide(first: u16, second: u16) -> Self {
+        debug_assert!(
+            first >= 0xE800,
+            "not the first halfword of a 32-bit encoding"
+        );
         let a = first.to_le_bytes();
         let b = second.to_le_bytes();
         Insn {
             bytes: [a[0], a[1], b[0], b[1]],
-            len: 4,
         }
     }
 
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
+        &self.bytes[..self.len()]
     }
 
     /// All four bytes (only the first [`Insn::len`] are the instruction).
@@ -112,7 +119,11 @@ impl Insn {
     #[allow(clippy::len_without_is_empty)]
     #[inline]
     pub const fn len(&self) -> usize {
-        self.len as usize
+        if self.bytes[1] >= 0xE8 {
+            4
+        } else {
+            2
+        }
     }
 
     /// The first halfword.
@@ -123,13 +134,14 @@ impl Insn {
     }
 }
 
-/// An operand combination the reference encoder rejects.
+/// An operand combination the reference encoder rejects. Two words (see [`Insn`]): the rejected
+/// value is kept as an `i32`, saturated when it is beyond (see [`AsmError::immediate`]).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum AsmError {
     /// Immediate out of range or misaligned for the form.
-    UnencodableImmediate(i64),
+    UnencodableImmediate(i32),
     /// Branch or PC-relative offset out of range or misaligned.
-    UnencodableOffset(i64),
+    UnencodableOffset(i32),
     /// A register other than r0..r7 where the form needs a low register.
     LowRegisterRequired(Reg),
     /// A push/pop list with registers the form cannot hold (mask of the offending bits, or the
@@ -137,6 +149,25 @@ pub enum AsmError {
     InvalidRegisterList(u32),
     /// [`Code`] is full.
     CodeFull,
+}
+
+impl AsmError {
+    /// An immediate the form rejects (saturated to `i32`).
+    #[cold]
+    pub fn immediate(value: i64) -> Self {
+        AsmError::UnencodableImmediate(saturate(value))
+    }
+
+    /// An offset the form rejects (saturated to `i32`).
+    #[cold]
+    pub fn offset(value: i64) -> Self {
+        AsmError::UnencodableOffset(saturate(value))
+    }
+}
+
+#[inline]
+fn saturate(value: i64) -> i32 {
+    value.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
 // Lets `Code::push` (and backend helpers) take both infallible and fallible encoders.
@@ -191,7 +222,7 @@ fn scaled(imm: i64, max: i64, align: i64) -> Result<u16, AsmError> {
     if (0..=max).contains(&imm) && imm % align == 0 {
         Ok((imm / align) as u16)
     } else {
-        Err(AsmError::UnencodableImmediate(imm))
+        Err(AsmError::immediate(imm))
     }
 }
 
@@ -276,7 +307,7 @@ fn add_sub_imm(imm8_base: u16, imm3_base: u16, rd: Reg, rn: Reg, imm: i64) -> As
     } else if matches!(imm, 0..=7) {
         Ok(Insn::narrow(imm3_base | ((imm as u16) << 6) | (n << 3) | d))
     } else {
-        Err(AsmError::UnencodableImmediate(imm))
+        Err(AsmError::immediate(imm))
     }
 }
 
@@ -362,7 +393,7 @@ fn shift_imm(base: u16, rd: Reg, rm: Reg, imm: i64, max: i64) -> AsmResult {
     let d = low(rd)?;
     let m = low(rm)?;
     if !(1..=max).contains(&imm) {
-        return Err(AsmError::UnencodableImmediate(imm));
+        return Err(AsmError::immediate(imm));
     }
     // A shift by 32 is encoded as 0.
     let imm5 = (imm as u16) & 31;
@@ -431,7 +462,7 @@ fn mov_imm16(opcode: u16, rd: Reg, imm: i64) -> AsmResult {
 pub fn adr(rd: Reg, offset: i64) -> AsmResult {
     let d = low(rd)?;
     if !matches!(offset, 4..=1024) || offset % 4 != 0 {
-        return Err(AsmError::UnencodableOffset(offset));
+        return Err(AsmError::offset(offset));
     }
     Ok(Insn::narrow(0xA000 | (d << 8) | ((offset - 4) / 4) as u16))
 }
@@ -509,7 +540,7 @@ fn word_offset8(base: u16, rt: Reg, imm: i64) -> AsmResult {
 #[inline]
 pub fn b(offset: i64) -> AsmResult {
     if !matches!(offset, -2044..=2050) || offset % 2 != 0 {
-        return Err(AsmError::UnencodableOffset(offset));
+        return Err(AsmError::offset(offset));
     }
     Ok(Insn::narrow(0xE000 | (((offset - 4) / 2) as u16 & 0x7FF)))
 }
@@ -521,7 +552,7 @@ pub fn bcc(cc: Cc, offset: i64) -> AsmResult {
         return b(offset);
     }
     if !matches!(offset, -252..=258) || offset % 2 != 0 {
-        return Err(AsmError::UnencodableOffset(offset));
+        return Err(AsmError::offset(offset));
     }
     Ok(Insn::narrow(
         0xD000 | ((cc as u16) << 8) | (((offset - 4) / 2) as u16 & 0xFF),
@@ -532,7 +563,7 @@ pub fn bcc(cc: Cc, offset: i64) -> AsmResult {
 #[inline]
 pub fn b_w(offset: i64) -> AsmResult {
     if !matches!(offset, -16_777_216..=16_777_214) || offset % 2 != 0 {
-        return Err(AsmError::UnencodableOffset(offset));
+        return Err(AsmError::offset(offset));
     }
     let imm24 = ((offset >> 1) & 0xFF_FFFF) as u32;
     let s = (imm24 >> 23) & 1;
@@ -664,11 +695,28 @@ impl Code {
     #[inline]
     pub fn push(&mut self, insn: impl Into<AsmResult>) -> &mut Self {
         match insn.into() {
-            Ok(insn) => self.extend(insn.as_bytes()),
+            Ok(insn) => self.extend_insn(insn),
             Err(e) => {
                 self.error.get_or_insert(e);
                 self
             }
+        }
+    }
+
+    /// Append an instruction: its whole word at once while there is room for it (bytes past
+    /// `len` are zero, and an instruction's unused bytes are too), so no `memcpy` of 2 or 4 bytes.
+    #[inline]
+    fn extend_insn(&mut self, insn: Insn) -> &mut Self {
+        if self.error.is_some() {
+            return self;
+        }
+        match self.buf.get_mut(self.len..self.len + 4) {
+            Some(dst) => {
+                dst.copy_from_slice(&insn.bytes());
+                self.len += insn.len();
+                self
+            }
+            None => self.extend(insn.as_bytes()),
         }
     }
 

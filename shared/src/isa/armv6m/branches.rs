@@ -227,7 +227,7 @@ impl LabelUse for BranchKind {
                 0 => asm::adr(reg, rel),
                 // adr counts from the word-aligned pc: a half-word-aligned adr reaches 2 further.
                 2 => asm::adr(reg, rel + 2),
-                _ => Err(asm::AsmError::UnencodableOffset(rel)),
+                _ => Err(asm::AsmError::offset(rel)),
             },
             BranchKind::BW => asm::b_w(rel - 4),
             BranchKind::Literal(reg) => {

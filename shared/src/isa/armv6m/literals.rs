@@ -98,9 +98,38 @@ fn find_shifted_byte(val: i64) -> Option<(i64, i64)> {
     if !matches!(val, 1..=0x7FFF_FFFF) {
         return None;
     }
-    let significant_bits = 64 - i64::from(val.leading_zeros());
-    let shift = (significant_bits - 8).max(1);
-    (i64::from(val.trailing_zeros()) >= shift).then_some((val >> shift, shift))
+    // In 32 bits (the value fits): 64-bit shifts are library calls on ARMv6-M.
+    let v = val as u32;
+    // More than 8 bits from the lowest set bit up (most values that get here): no shift fits.
+    // `v < lowest << 8` exactly when `v >> 8 < lowest` (`lowest << 8` is a multiple of 256).
+    if v >> 8 >= v & v.wrapping_neg() {
+        return None;
+    }
+    let shift = bit_length(v).saturating_sub(8).max(1);
+    (v & ((1 << shift) - 1) == 0).then_some((i64::from(v >> shift), i64::from(shift)))
+}
+
+/// The number of significant bits of `v`, by halving: the same on the host and on ARMv6-M,
+/// which has no `clz` (`leading_zeros` was a library call there).
+#[inline]
+fn bit_length(mut v: u32) -> u32 {
+    let mut n = 0;
+    if v >> 16 != 0 {
+        (v, n) = (v >> 16, n + 16);
+    }
+    if v >> 8 != 0 {
+        (v, n) = (v >> 8, n + 8);
+    }
+    if v >> 4 != 0 {
+        (v, n) = (v >> 4, n + 4);
+    }
+    if v >> 2 != 0 {
+        (v, n) = (v >> 2, n + 2);
+    }
+    if v >> 1 != 0 {
+        (v, n) = (v >> 1, n + 1);
+    }
+    n + v
 }
 
 #[cfg(test)]
@@ -113,6 +142,16 @@ mod tests {
         assert_eq!(find_shifted_byte(0x7F80_0000), Some((255, 23)));
         assert_eq!(find_shifted_byte(0x201), None);
         assert_eq!(find_shifted_byte(0x1FE00), Some((255, 9)));
+    }
+
+    #[test]
+    fn bit_length_counts_significant_bits() {
+        assert_eq!(bit_length(0), 0);
+        for bit in 0..32 {
+            for v in [1u32 << bit, (1u32 << bit) | 1, u32::MAX >> (31 - bit)] {
+                assert_eq!(bit_length(v), 32 - v.leading_zeros(), "{v:#x}");
+            }
+        }
     }
 
     /// The search the reference does: every shift from 1 up, first fit wins.
