@@ -102,50 +102,39 @@ pub fn read_input(path: &Path, expect: Expect, cap: u64) -> Result<Input> {
         bail!("{name}: not a regular file");
     }
     let size = meta.len();
-    let check_kind = |head: &[u8]| -> Result<Kind> {
-        let kind = kind_of(&head[..head.len().min(24)]);
-        match (expect, kind) {
-            (Expect::BeamOrAvm, Kind::Other) => bail!(
-                "{name}: at offset 0x0: neither a BEAM file (FOR1) nor an AVM (#!/usr/bin/env AtomVM)"
-            ),
-            (Expect::Avm, Kind::Beam | Kind::Other) => {
-                bail!("{name}: at offset 0x0: not an AVM (expected #!/usr/bin/env AtomVM)")
-            }
-            _ => Ok(kind),
-        }
-    };
-    if size > cap {
-        // What the file is matters more than its size: say so first.
-        let mut head = Vec::with_capacity(24);
-        (&mut file)
-            .take(24)
-            .read_to_end(&mut head)
-            .with_context(|| format!("{name}: cannot read"))?;
-        check_kind(&head)?;
-        bail!(
-            "{name}: {size} bytes, more than the {cap} bytes this input can be (see `avm-jit --help`)"
-        );
-    }
-    // The whole file in one read (it is regular and measured), then one more to see that it
-    // ended there; a file that grew since it was measured is read on, one byte past the cap.
-    let mut bytes = vec![0u8; size as usize];
+    let mut head = [0u8; 24];
     let mut got = 0;
-    while got < bytes.len() {
-        match file.read(&mut bytes[got..]) {
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e).with_context(|| format!("{name}: cannot read")),
         }
     }
-    bytes.truncate(got);
-    if got as u64 == size {
-        (&mut file)
-            .take(cap + 1 - size)
-            .read_to_end(&mut bytes)
-            .with_context(|| format!("{name}: cannot read"))?;
+    let head = &head[..got];
+    let kind = kind_of(head);
+    match (expect, kind) {
+        (Expect::BeamOrAvm, Kind::Other) => bail!(
+            "{name}: at offset 0x0: neither a BEAM file (FOR1) nor an AVM (#!/usr/bin/env AtomVM)"
+        ),
+        (Expect::Avm, Kind::Beam | Kind::Other) => {
+            bail!("{name}: at offset 0x0: not an AVM (expected #!/usr/bin/env AtomVM)")
+        }
+        _ => {}
     }
-    let kind = check_kind(&bytes)?;
+    if size > cap {
+        bail!(
+            "{name}: {size} bytes, more than the {cap} bytes this input can be (see `avm-jit --help`)"
+        );
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    bytes.extend_from_slice(head);
+    // The file may have grown since it was measured: read one byte past the cap to tell.
+    (&mut file)
+        .take(cap + 1 - got as u64)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("{name}: cannot read"))?;
     if bytes.len() as u64 > cap {
         bail!("{name}: more than the {cap} bytes this input can be");
     }
