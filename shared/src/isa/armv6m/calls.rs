@@ -9,8 +9,8 @@ use super::branches::{EPILOGUE_REGS, STACK_OFFSET_LR};
 use super::moves::{ctx_x_reg, MAX_REG};
 use super::names::*;
 use super::{
-    args_mask, first_avail, freed_reg, mask_to_list, regs_to_mask, Armv6m, AVAILABLE_REGS_MASK,
-    CTX_REG, NATIVE_INTERFACE_REG, PARAMETER_REGS, SCRATCH_REGS_MASK, STACK_OFFSET_JITSTATE,
+    args_mask, first_avail, mask_to_list, regs_to_mask, Armv6m, AVAILABLE_REGS_MASK, CTX_REG,
+    NATIVE_INTERFACE_REG, PARAMETER_REGS, SCRATCH_REGS_MASK, STACK_OFFSET_JITSTATE,
 };
 use crate::compile::backend::{Arg, BackendError, FuncPtr, Reg, Val};
 use crate::isa::fixed_vec::FixedVec;
@@ -38,14 +38,94 @@ const EPILOGUE_POP: Result<asm::Insn, asm::AsmError> = asm::pop_bits(
 /// Bytes reserved on the stack for arguments 5 and 6 (one 8-byte aligned slot pair).
 const STACK_ARGS_SIZE: i64 = 8;
 
-/// The register an argument of a call occupies for the purpose of saving/clobbering: plain and
-/// freed registers, and freed pointers.
-#[inline]
-fn call_arg_reg(arg: &Arg) -> Option<Reg> {
-    match arg.val {
-        Val::Reg(r) => Some(r),
-        Val::Ptr(r) if arg.free => Some(r),
-        _ => None,
+/// What a call needs to know about its arguments, gathered in one pass over them (no helper
+/// call or copy per argument): the masks and whether the common case applies.
+#[derive(Clone, Copy, Default)]
+struct ArgsPlan {
+    /// Registers the arguments occupy for saving/clobbering (plain and freed registers, freed
+    /// pointers): all of them, and those of the first four (loaded into r0-r3).
+    call_regs: u16,
+    reg_args_call_regs: u16,
+    /// Registers the call frees (`{free, Reg}`, `{free, {ptr, Reg}}`).
+    freed: u16,
+    /// Registers the arguments occupy (the reference's `args_regs`; ctx for VM registers).
+    arg_regs: u16,
+    /// A 64-bit value among the first four: the parameters are not simply r0, r1, ...
+    int64: bool,
+    /// Among the first four, a parameter register r1-r3 holds a later argument (it must be
+    /// copied away before it is overwritten).
+    conflict: bool,
+}
+
+impl ArgsPlan {
+    /// The plan for `args`, in one forward pass.
+    #[inline]
+    fn new(args: &[Arg]) -> Self {
+        let mut plan = ArgsPlan::default();
+        // Parameter registers held by a later one of the first four arguments (counting from
+        // 0): r1 by argument 2 or 3, r2 by argument 3 (r0 is handled apart, r3 is the last).
+        let mut held = 0u16;
+        for (i, arg) in args.iter().enumerate() {
+            let (reg, call, freed) = match arg.val {
+                Val::Reg(r) => {
+                    let bit = r.bit();
+                    (bit, bit, if arg.free { bit } else { 0 })
+                }
+                Val::Ptr(r) => {
+                    let bit = r.bit();
+                    let freed = if arg.free { bit } else { 0 };
+                    (bit, freed, freed)
+                }
+                Val::PtrOffset(r, _) => (r.bit(), 0, 0),
+                Val::Ctx | Val::X(_) | Val::XExtra | Val::Y(_) | Val::Fp(_) => {
+                    (CTX_REG.bit(), 0, 0)
+                }
+                Val::Int64(_) => {
+                    plan.int64 |= i < 4;
+                    (0, 0, 0)
+                }
+                Val::Imm(_)
+                | Val::Offset
+                | Val::JitState
+                | Val::JitStateTailCall
+                | Val::Stack
+                | Val::Cp => (0, 0, 0),
+            };
+            match i {
+                2 => held |= reg & R1.bit(),
+                3 => held |= reg & (R1.bit() | R2.bit()),
+                4 => plan.reg_args_call_regs = plan.call_regs,
+                _ => {}
+            }
+            plan.call_regs |= call;
+            plan.freed |= freed;
+            plan.arg_regs |= reg;
+        }
+        if args.len() <= 4 {
+            plan.reg_args_call_regs = plan.call_regs;
+        }
+        plan.conflict = held != 0;
+        plan
+    }
+
+    /// The parameter registers of the first `count` (at most 4) arguments, with their mask,
+    /// without building a list when there is no 64-bit value among them (`list` holds the
+    /// general case's); `None` when they do not fit in r0-r3.
+    #[inline]
+    fn params<'a>(&self, args: &[Arg], list: &'a mut ParamRegs) -> Option<(&'a [Reg], u16)> {
+        if !self.int64 && args.len() <= PARAMETER_REGS.len() {
+            return Some((&PARAMETER_REGS[..args.len()], (1u16 << args.len()) - 1));
+        }
+        *list = parameter_regs(args)?;
+        Some((list, regs_to_mask(list.iter().copied())))
+    }
+
+    /// Whether each of the first four arguments can go straight to its parameter register,
+    /// in order, as the general shuffle would put it: no 64-bit value to expand and no
+    /// parameter register holding a later argument.
+    #[inline]
+    fn direct(&self) -> bool {
+        !self.int64 && !self.conflict
     }
 }
 
@@ -71,17 +151,6 @@ fn parameter_regs(args: &[Arg]) -> Option<ParamRegs> {
         }
     }
     Some(regs)
-}
-
-/// [`parameter_regs`] without building the list in the common case: with no 64-bit value,
-/// the first `args.len()` parameter registers (`list` holds the general case's).
-#[inline]
-fn parameter_slice<'a>(args: &[Arg], list: &'a mut ParamRegs) -> Option<&'a [Reg]> {
-    if args.len() <= PARAMETER_REGS.len() && !args.iter().any(|a| matches!(a.val, Val::Int64(_))) {
-        return Some(&PARAMETER_REGS[..args.len()]);
-    }
-    *list = parameter_regs(args)?;
-    Some(list)
 }
 
 /// Replace the first `reg` (plain or freed) of `args` by `replacement`.
@@ -139,8 +208,9 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// Tail-call primitive `primitive` with `args` (its result is the function's result).
     pub(super) fn call_primitive_last(&mut self, primitive: u32, args: &[Arg]) {
-        let param_mask = regs_to_mask(PARAMETER_REGS.iter().copied().take(args.len()));
-        let scratch = AVAILABLE_REGS_MASK & !(args_mask(args) | param_mask);
+        let plan = ArgsPlan::new(args);
+        let param_mask = (1u16 << args.len().min(PARAMETER_REGS.len())) - 1;
+        let scratch = AVAILABLE_REGS_MASK & !(plan.arg_regs | param_mask);
         let temp = self.avail(scratch);
         let available = scratch & !temp.bit();
         self.load_primitive_ptr(primitive, temp);
@@ -152,18 +222,20 @@ impl<S: CodeSink> Armv6m<S> {
         if args.len() >= 5 {
             // Arguments 5 and 6 go on the stack: a real call, then the epilogue.
             let (reg_args, stack_args) = args.split_at(4);
-            match *stack_args {
-                [a5] => self.set_stack_args(a5, None),
-                [a5, a6] => self.set_stack_args(a5, Some(a6)),
-                _ => self.fail(BackendError::Unsupported("more than 6 call arguments")),
-            }
-            self.set_registers_args(reg_args, STACK_ARGS_SIZE as u32, false);
+            self.set_stack_args(stack_args);
+            self.set_registers_args(reg_args, &plan, STACK_ARGS_SIZE as u32, false);
             self.put(asm::blx(temp));
             self.put(asm::add_sp_imm(STACK_ARGS_SIZE));
             self.put(EPILOGUE_POP);
-        } else if args.get(1).map(|a| a.val) == Some(Val::JitState) {
+        } else if matches!(
+            args.get(1),
+            Some(Arg {
+                val: Val::JitState,
+                ..
+            })
+        ) {
             // jit_state (r1) comes back with the epilogue pop: no load needed.
-            self.set_registers_args(args, 0, true);
+            self.set_registers_args(args, &plan, 0, true);
             self.tail_call_with_jit_state_registers_only(temp);
         } else {
             self.fail(BackendError::Unsupported(
@@ -198,19 +270,9 @@ impl<S: CodeSink> Armv6m<S> {
 
         // One pass over the arguments: the registers the call frees, and those the arguments
         // occupy (all of them, and the first four's, loaded into r0-r3).
-        let mut free_mask = func_reg.map_or(0, Reg::bit);
-        let (mut reg_args_regs_mask, mut all_args_mask) = (0u16, 0u16);
-        for (i, a) in args.iter().enumerate() {
-            if let Some(r) = call_arg_reg(a) {
-                all_args_mask |= r.bit();
-                if i < 4 {
-                    reg_args_regs_mask |= r.bit();
-                }
-            }
-            if let Some(r) = freed_reg(a) {
-                free_mask |= r.bit();
-            }
-        }
+        let plan = ArgsPlan::new(args);
+        let free_mask = func_reg.map_or(0, Reg::bit) | plan.freed;
+        let (mut reg_args_regs_mask, mut all_args_mask) = (plan.reg_args_call_regs, plan.call_regs);
         let used1 = used0 & !free_mask;
         let free_gp = free_mask & AVAILABLE_REGS_MASK;
         let available1 = free_gp | available0;
@@ -249,20 +311,16 @@ impl<S: CodeSink> Armv6m<S> {
         let push_stack_mask = (used1 & !all_args_mask) | available0;
         self.available_regs = push_stack_mask;
         self.used_regs = AVAILABLE_REGS_MASK & !push_stack_mask;
-        match *stack_args {
-            [] => {}
-            [a5] => self.set_stack_args(a5, None),
-            [a5, a6] => self.set_stack_args(a5, Some(a6)),
-            _ => self.fail(BackendError::Unsupported("more than 6 call arguments")),
+        if !stack_args.is_empty() {
+            self.set_stack_args(stack_args);
         }
 
         let set_args_mask = self.available_regs;
         let mut param_list = ParamRegs::new(R0);
-        let Some(param_regs) = parameter_slice(reg_args0, &mut param_list) else {
+        let Some((param_regs, param_mask)) = plan.params(reg_args0, &mut param_list) else {
             self.fail(BackendError::Unsupported("arguments do not fit in r0-r3"));
             return R0;
         };
-        let param_mask = regs_to_mask(param_regs.iter().copied());
         // A copy of the register arguments, only when one has to move to another register.
         let mut moved_args: Option<CallArgs> = None;
         let (set_args_avail, call_reg) = match func {
@@ -305,8 +363,16 @@ impl<S: CodeSink> Armv6m<S> {
         if !stack_args.is_empty() {
             stack_offset += STACK_ARGS_SIZE as u32;
         }
-        let reg_args = moved_args.as_deref().unwrap_or(reg_args0);
-        self.set_registers_args_to(reg_args, param_regs, stack_offset, false);
+        match moved_args.as_deref() {
+            // The plan's conflicts are those of the arguments before the move.
+            Some(moved) => {
+                self.set_registers_args_to(moved, param_regs, stack_offset, false, false)
+            }
+            None => {
+                let direct = plan.direct();
+                self.set_registers_args_to(reg_args0, param_regs, stack_offset, false, direct)
+            }
+        }
         self.put(asm::blx(call_reg));
 
         // Where the result goes: a register that is free after the call. With all eight low
@@ -355,16 +421,24 @@ impl<S: CodeSink> Armv6m<S> {
         args
     }
 
-    /// Reserve the 8-byte stack argument area and store argument 5 (and 6) there.
-    fn set_stack_args(&mut self, arg5: Arg, arg6: Option<Arg>) {
-        self.put(asm::sub_sp_imm(STACK_ARGS_SIZE));
-        if let Some(arg6) = arg6 {
-            self.store_stack_arg(arg6, 4);
+    /// Reserve the 8-byte stack argument area and store argument 5 (and 6) there: `args` are
+    /// the arguments after the fourth.
+    fn set_stack_args(&mut self, args: &[Arg]) {
+        match args {
+            [a5] => {
+                self.put(asm::sub_sp_imm(STACK_ARGS_SIZE));
+                self.store_stack_arg(a5, 0);
+            }
+            [a5, a6] => {
+                self.put(asm::sub_sp_imm(STACK_ARGS_SIZE));
+                self.store_stack_arg(a6, 4);
+                self.store_stack_arg(a5, 0);
+            }
+            _ => self.fail(BackendError::Unsupported("more than 6 call arguments")),
         }
-        self.store_stack_arg(arg5, 0);
     }
 
-    fn store_stack_arg(&mut self, arg: Arg, sp_offset: i64) {
+    fn store_stack_arg(&mut self, arg: &Arg, sp_offset: i64) {
         let reg = match (arg.val, arg.free) {
             (Val::Reg(r), true) => r,
             (Val::Offset, _) => self.move_to_native_register(Val::Imm(self.call_offset as i64)),
@@ -374,32 +448,54 @@ impl<S: CodeSink> Armv6m<S> {
         self.release_reg(reg);
     }
 
-    /// Load `args` into the AAPCS parameter registers.
+    /// Load `args` (at most four, described by `plan`) into the AAPCS parameter registers.
     /// In a tail call (`tail_call`), a `jit_state` second argument is already in r1.
-    pub(super) fn set_registers_args(&mut self, args: &[Arg], stack_offset: u32, tail_call: bool) {
+    fn set_registers_args(
+        &mut self,
+        args: &[Arg],
+        plan: &ArgsPlan,
+        stack_offset: u32,
+        tail_call: bool,
+    ) {
         let mut list = ParamRegs::new(R0);
-        match parameter_slice(args, &mut list) {
-            Some(params) => self.set_registers_args_to(args, params, stack_offset, tail_call),
+        match plan.params(args, &mut list) {
+            Some((params, _)) => {
+                self.set_registers_args_to(args, params, stack_offset, tail_call, plan.direct())
+            }
             None => self.fail(BackendError::Unsupported("arguments do not fit in r0-r3")),
         }
     }
 
     /// Load `args` into `params`, in order. A parameter register still holding a later
     /// argument is first copied to a scratch register. `stack_offset` is how far sp moved
-    /// since the prologue (to find the saved `JITState *`).
+    /// since the prologue (to find the saved `JITState *`). `direct` says there is nothing
+    /// to copy or expand ([`ArgsPlan::direct`]): each argument goes straight to its parameter.
+    ///
+    /// The registers of freed arguments are not released here: every caller sets the
+    /// allocation state after the call.
     fn set_registers_args_to(
         &mut self,
         args: &[Arg],
         params: &[Reg],
         stack_offset: u32,
         tail_call: bool,
+        direct: bool,
     ) {
-        let used = self.used_regs;
-        let param_mask = regs_to_mask(params.iter().copied());
-        if let Some(freed) = self.set_registers_args_direct(args, params, stack_offset, tail_call) {
-            self.args_set_mask(freed, used, param_mask);
+        if direct && args.len() == params.len() {
+            for (index, (arg, &param)) in args.iter().zip(params).enumerate() {
+                let val = match arg.val {
+                    Val::JitState if tail_call && index == 1 => Val::JitStateTailCall,
+                    val => val,
+                };
+                // ctx stays in r0; anything else destined for r0 overwrites it last-minute.
+                if param != CTX_REG || !matches!(val, Val::Ctx) {
+                    self.set_register_arg(val, param, stack_offset);
+                }
+            }
             return;
         }
+        let used = self.used_regs;
+        let param_mask = regs_to_mask(params.iter().copied());
         let args_regs_mask = args_mask(args);
         let scratch_mask = SCRATCH_REGS_MASK & !(param_mask | args_regs_mask | used);
         let mut scratch = mask_to_list(scratch_mask);
@@ -457,74 +553,6 @@ impl<S: CodeSink> Armv6m<S> {
                 self.set_register_arg(val, param, stack_offset);
             }
         }
-
-        self.args_set(args, used, param_mask);
-    }
-
-    /// [`Self::set_registers_args_to`] in the common case, with nothing to copy or expand: one
-    /// word per parameter (no 64-bit value) and no parameter register holding a later
-    /// argument. Each argument goes straight to its parameter, as the general loop would put
-    /// it. Returns the registers of the freed arguments, or `None`, having emitted nothing,
-    /// when the case does not apply.
-    #[inline]
-    fn set_registers_args_direct(
-        &mut self,
-        args: &[Arg],
-        params: &[Reg],
-        stack_offset: u32,
-        tail_call: bool,
-    ) -> Option<u16> {
-        if args.len() != params.len() {
-            return None;
-        }
-        // Registers of the arguments after the one being looked at, from the last one back;
-        // and those the call frees (gathered in the same pass).
-        let (mut later, mut freed) = (0u16, 0u16);
-        for (arg, param) in args.iter().zip(params).rev() {
-            if matches!(arg.val, Val::Int64(_)) || (*param != CTX_REG && later & param.bit() != 0) {
-                return None;
-            }
-            if let Some(r) = super::arg_reg(arg) {
-                later |= r.bit();
-            }
-            if let Some(r) = freed_reg(arg) {
-                freed |= r.bit();
-            }
-        }
-        for (index, (arg, &param)) in args.iter().zip(params).enumerate() {
-            let val = match arg.val {
-                Val::JitState if tail_call && index == 1 => Val::JitStateTailCall,
-                val => val,
-            };
-            if param == CTX_REG {
-                // ctx stays in r0; anything else destined for r0 overwrites it last-minute.
-                if val != Val::Ctx {
-                    self.set_register_arg(val, CTX_REG, stack_offset);
-                }
-            } else {
-                self.set_register_arg(val, param, stack_offset);
-            }
-        }
-        Some(freed)
-    }
-
-    /// After the arguments are loaded: the parameter registers are taken and the freed
-    /// arguments' registers released.
-    #[inline]
-    fn args_set(&mut self, args: &[Arg], used: u16, param_mask: u16) {
-        let freed = args
-            .iter()
-            .filter_map(freed_reg)
-            .fold(0, |m, r| m | r.bit());
-        self.args_set_mask(freed, used, param_mask);
-    }
-
-    /// [`Self::args_set`] with the freed arguments' registers already known.
-    #[inline]
-    fn args_set_mask(&mut self, freed: u16, used: u16, param_mask: u16) {
-        let new_used = used & !freed;
-        self.available_regs = AVAILABLE_REGS_MASK & !(param_mask | new_used);
-        self.used_regs = param_mask | new_used;
     }
 
     /// Load one argument value into parameter register `reg`. Inlined into its callers on the

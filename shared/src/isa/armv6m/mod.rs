@@ -397,16 +397,6 @@ pub(super) fn arg_reg(arg: &Arg) -> Option<Reg> {
     }
 }
 
-/// Registers a call frees: `{free, Reg}` and `{free, {ptr, Reg}}` (the reference's
-/// `arg_to_reg_list` over freed args).
-#[inline]
-pub(super) fn freed_reg(arg: &Arg) -> Option<Reg> {
-    match arg.val {
-        Val::Reg(r) | Val::Ptr(r) if arg.free => Some(r),
-        _ => None,
-    }
-}
-
 /// Mask of registers an argument list occupies (the reference's `regs_to_mask(args_regs(..))`).
 #[inline]
 pub(super) fn args_mask(args: &[Arg]) -> u16 {
