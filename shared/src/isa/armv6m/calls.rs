@@ -48,7 +48,9 @@ struct ArgsPlan {
     reg_args_call_regs: u16,
     /// Registers the call frees (`{free, Reg}`, `{free, {ptr, Reg}}`).
     freed: u16,
-    /// Registers the arguments occupy (the reference's `args_regs`; ctx for VM registers).
+    /// Native registers the arguments are in, or point through (the reference's `args_regs`
+    /// but for ctx, through which VM registers are reached: the masks this serves keep only
+    /// allocatable registers).
     arg_regs: u16,
     /// A 64-bit value among the first four: the parameters are not simply r0, r1, ...
     int64: bool,
@@ -57,55 +59,60 @@ struct ArgsPlan {
     conflict: bool,
 }
 
+/// For an argument in a native register (`Reg`, `Ptr`, `PtrOffset`): the register's bit as
+/// an argument's register, as a register the call saves/clobbers (plain and freed registers,
+/// freed pointers) and as a register the call frees.
+#[inline(always)]
+fn native_arg(arg: &Arg) -> Option<(u16, u16, u16)> {
+    match arg.val {
+        Val::Reg(r) => {
+            let bit = r.bit();
+            Some((bit, bit, if arg.free { bit } else { 0 }))
+        }
+        Val::Ptr(r) => {
+            let bit = r.bit();
+            let freed = if arg.free { bit } else { 0 };
+            Some((bit, freed, freed))
+        }
+        Val::PtrOffset(r, _) => Some((r.bit(), 0, 0)),
+        _ => None,
+    }
+}
+
 impl ArgsPlan {
-    /// The plan for `args`, in one forward pass.
+    /// The plan for `args`, in one forward pass. Only the arguments in native registers add
+    /// to the masks; the others (ctx, jit_state, VM registers, immediates) are skipped.
     #[inline]
     fn new(args: &[Arg]) -> Self {
         let mut plan = ArgsPlan::default();
+        let (reg_args, stack_args) = args.split_at(args.len().min(4));
         // Parameter registers held by a later one of the first four arguments (counting from
         // 0): r1 by argument 2 or 3, r2 by argument 3 (r0 is handled apart, r3 is the last).
+        const HELD_BY: [u16; 4] = [0, 0, 1 << 1, (1 << 1) | (1 << 2)];
         let mut held = 0u16;
-        for (i, arg) in args.iter().enumerate() {
-            let (reg, call, freed) = match arg.val {
-                Val::Reg(r) => {
-                    let bit = r.bit();
-                    (bit, bit, if arg.free { bit } else { 0 })
-                }
-                Val::Ptr(r) => {
-                    let bit = r.bit();
-                    let freed = if arg.free { bit } else { 0 };
-                    (bit, freed, freed)
-                }
-                Val::PtrOffset(r, _) => (r.bit(), 0, 0),
-                Val::Ctx | Val::X(_) | Val::XExtra | Val::Y(_) | Val::Fp(_) => {
-                    (CTX_REG.bit(), 0, 0)
-                }
-                Val::Int64(_) => {
-                    plan.int64 |= i < 4;
-                    (0, 0, 0)
-                }
-                Val::Imm(_)
-                | Val::Offset
-                | Val::JitState
-                | Val::JitStateTailCall
-                | Val::Stack
-                | Val::Cp => (0, 0, 0),
-            };
-            match i {
-                2 => held |= reg & R1.bit(),
-                3 => held |= reg & (R1.bit() | R2.bit()),
-                4 => plan.reg_args_call_regs = plan.call_regs,
-                _ => {}
+        for (arg, held_by) in reg_args.iter().zip(HELD_BY) {
+            if let Some((reg, call, freed)) = native_arg(arg) {
+                held |= reg & held_by;
+                plan.add(reg, call, freed);
+            } else if let Val::Int64(_) = arg.val {
+                plan.int64 = true;
             }
-            plan.call_regs |= call;
-            plan.freed |= freed;
-            plan.arg_regs |= reg;
         }
-        if args.len() <= 4 {
-            plan.reg_args_call_regs = plan.call_regs;
+        plan.reg_args_call_regs = plan.call_regs;
+        for arg in stack_args {
+            if let Some((reg, call, freed)) = native_arg(arg) {
+                plan.add(reg, call, freed);
+            }
         }
         plan.conflict = held != 0;
         plan
+    }
+
+    #[inline(always)]
+    fn add(&mut self, reg: u16, call: u16, freed: u16) {
+        self.arg_regs |= reg;
+        self.call_regs |= call;
+        self.freed |= freed;
     }
 
     /// The parameter registers of the first `count` (at most 4) arguments, with their mask,
