@@ -4,12 +4,12 @@
 //! the push to an even count (8-byte stack alignment); arguments 5 and 6 go on the stack. A
 //! tail call ("last") restores the prologue registers and jumps, so nothing is saved.
 
-use super::asm::{self, Code};
+use super::asm;
 use super::branches::{EPILOGUE_REGS, STACK_OFFSET_LR};
 use super::moves::{ctx_x_reg, MAX_REG};
 use super::names::*;
 use super::{
-    args_mask, first_avail, mask_to_list, regs_to_mask, Armv6m, AVAILABLE_REGS_MASK, CTX_REG,
+    first_avail, mask_to_list, regs_to_mask, Armv6m, AVAILABLE_REGS_MASK, CTX_REG,
     NATIVE_INTERFACE_REG, PARAMETER_REGS, SCRATCH_REGS_MASK, STACK_OFFSET_JITSTATE,
 };
 use crate::compile::backend::{Arg, BackendError, FuncPtr, Reg, Val};
@@ -20,10 +20,6 @@ use crate::stream::CodeSink;
 const MAX_CALL_ARGS: usize = 6;
 /// Argument words loaded into r0-r3 (64-bit values take two).
 type ParamRegs = FixedVec<Reg, 4>;
-/// A call's arguments.
-type CallArgs = FixedVec<Arg, MAX_CALL_ARGS>;
-/// Filler for unused [`CallArgs`] slots.
-const NO_ARG: Arg = Arg::keep(Val::Imm(0));
 
 /// `pop {r1, r4-r7, pc}`: the epilogue, encoded once.
 const EPILOGUE_POP: Result<asm::Insn, asm::AsmError> = asm::pop_bits(
@@ -158,29 +154,6 @@ fn parameter_regs(args: &[Arg]) -> Option<ParamRegs> {
         }
     }
     Some(regs)
-}
-
-/// Replace the first `reg` (plain or freed) of `args` by `replacement`.
-#[inline]
-fn replace_reg(args: &mut [Arg], reg: Reg, replacement: Reg) -> bool {
-    match args.iter_mut().find(|a| a.val == Val::Reg(reg)) {
-        Some(a) => {
-            *a = Arg::keep(Val::Reg(replacement));
-            true
-        }
-        None => false,
-    }
-}
-
-/// The first [`MAX_CALL_ARGS`] of `args`, each passed through `map`.
-#[inline]
-fn copy_args(args: &[Arg], map: impl Fn(Arg) -> Arg) -> CallArgs {
-    let mut copy = CallArgs::new(NO_ARG);
-    for a in args.iter().take(MAX_CALL_ARGS) {
-        // Cannot overflow: at most MAX_CALL_ARGS are taken.
-        let _ = copy.push(map(*a));
-    }
-    copy
 }
 
 impl<S: CodeSink> Armv6m<S> {
@@ -329,31 +302,24 @@ impl<S: CodeSink> Armv6m<S> {
             return R0;
         };
         // A copy of the register arguments, only when one has to move to another register.
-        let mut moved_args: Option<CallArgs> = None;
+        // An argument register lent to the function pointer, and where that argument went.
+        let mut swap = None;
         let (set_args_avail, call_reg) = match func {
             FuncPtr::Reg(fp0) if param_mask & fp0.bit() != 0 => {
                 // The pointer sits in a parameter register: move it out of the way.
                 let avail_not_param = set_args_mask & !param_mask;
-                let mut code = Code::new();
                 let fp1 = if avail_not_param == 0 {
                     // Borrow an argument's non-parameter register; that argument moves to a
                     // free register.
                     let new_arg_reg = self.avail(set_args_mask);
                     let fp1 = self.avail(reg_args_regs_mask & !param_mask);
-                    code.push(asm::mov(new_arg_reg, fp1));
-                    code.push(asm::mov(fp1, fp0));
-                    let mut copy = copy_args(reg_args0, |a| a);
-                    if !replace_reg(&mut copy, fp1, new_arg_reg) {
-                        self.fail(BackendError::Unsupported("function pointer swap"));
-                    }
-                    moved_args = Some(copy);
+                    self.put(asm::mov(new_arg_reg, fp1));
+                    swap = Some((fp1, new_arg_reg));
                     fp1
                 } else {
-                    let fp1 = self.avail(avail_not_param);
-                    code.push(asm::mov(fp1, fp0));
-                    fp1
+                    self.avail(avail_not_param)
                 };
-                self.put_code(&code);
+                self.put(asm::mov(fp1, fp0));
                 ((set_args_mask & !fp1.bit()) | fp0.bit(), fp1)
             }
             FuncPtr::Reg(fp0) => (set_args_mask & !fp0.bit(), fp0),
@@ -370,10 +336,10 @@ impl<S: CodeSink> Armv6m<S> {
         if !stack_args.is_empty() {
             stack_offset += STACK_ARGS_SIZE as u32;
         }
-        match moved_args.as_deref() {
+        match swap {
             // The plan's conflicts are those of the arguments before the move.
-            Some(moved) => {
-                self.set_registers_args_to(moved, param_regs, stack_offset, false, false)
+            Some(swap) => {
+                self.set_registers_args_shuffled(reg_args0, param_regs, stack_offset, false, swap)
             }
             None => {
                 let direct = plan.direct();
@@ -501,17 +467,31 @@ impl<S: CodeSink> Armv6m<S> {
             }
             return;
         }
+        // No swap: r0 never holds an argument register.
+        self.set_registers_args_shuffled(args, params, stack_offset, tail_call, (R0, R0));
+    }
+
+    /// The general case of [`Self::set_registers_args_to`]: 64-bit values expanded, parameter
+    /// registers still holding a later argument copied away first. `swap` is `(from, to)`:
+    /// the first `Val::Reg(from)` argument is now in `to` (its register was lent to the
+    /// function pointer).
+    fn set_registers_args_shuffled(
+        &mut self,
+        args: &[Arg],
+        params: &[Reg],
+        stack_offset: u32,
+        tail_call: bool,
+        swap: (Reg, Reg),
+    ) {
         let used = self.used_regs;
         let param_mask = regs_to_mask(params.iter().copied());
-        let args_regs_mask = args_mask(args);
-        let scratch_mask = SCRATCH_REGS_MASK & !(param_mask | args_regs_mask | used);
-        let mut scratch = mask_to_list(scratch_mask);
 
         // Expand 64-bit values into two word immediates; `occupied[i]` is the register the
         // i-th remaining argument was in when the call started.
         let mut work: FixedVec<Val, 4> = FixedVec::new(Val::Imm(0));
         let mut occupied: FixedVec<Option<Reg>, 4> = FixedVec::new(None);
         let mut overflow = false;
+        let mut to_swap = swap.0 != swap.1;
         for (index, arg) in args.iter().enumerate() {
             let pushed = match arg.val {
                 Val::Int64(v) => work
@@ -522,9 +502,16 @@ impl<S: CodeSink> Armv6m<S> {
                 Val::JitState if tail_call && index == 1 => work
                     .push(Val::JitStateTailCall)
                     .and(occupied.push(super::arg_reg(arg))),
+                Val::Reg(r) if to_swap && r == swap.0 => {
+                    to_swap = false;
+                    work.push(Val::Reg(swap.1)).and(occupied.push(Some(swap.1)))
+                }
                 val => work.push(val).and(occupied.push(super::arg_reg(arg))),
             };
             overflow |= pushed.is_err();
+        }
+        if to_swap {
+            self.fail(BackendError::Unsupported("function pointer swap"));
         }
         if overflow || work.len() != params.len() {
             self.fail(BackendError::Unsupported(
@@ -532,6 +519,10 @@ impl<S: CodeSink> Armv6m<S> {
             ));
             return;
         }
+        // The registers the arguments occupy (the reference's `args_regs`).
+        let args_regs_mask = regs_to_mask(occupied.iter().flatten().copied());
+        let scratch_mask = SCRATCH_REGS_MASK & !(param_mask | args_regs_mask | used);
+        let mut scratch = mask_to_list(scratch_mask);
 
         for i in 0..work.len() {
             let val = work[i];

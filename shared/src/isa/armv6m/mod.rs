@@ -397,12 +397,6 @@ pub(super) fn arg_reg(arg: &Arg) -> Option<Reg> {
     }
 }
 
-/// Mask of registers an argument list occupies (the reference's `regs_to_mask(args_regs(..))`).
-#[inline]
-pub(super) fn args_mask(args: &[Arg]) -> u16 {
-    regs_to_mask(args.iter().filter_map(arg_reg))
-}
-
 impl<S: CodeSink> Backend for Armv6m<S> {
     crate::isa::forward_backend_methods!();
 
