@@ -158,9 +158,12 @@ impl<S: CodeSink> Armv6m<S> {
         }
     }
 
-    /// Second half of a VM-to-VM move: store the loaded `temp`, then give it back.
+    /// Second half of a VM-to-VM move: store the loaded `temp`, then give it back. The
+    /// destination's cached copies were forgotten by the caller, and `temp` is forgotten
+    /// here, so the tracking a register store does (forget `dest`, remember `temp` as
+    /// caching it) is skipped: its net effect would be the same.
     fn store_temp_to_vm_register(&mut self, temp: Reg, dest: Val, avail_before: u16) {
-        self.move_to_vm_register(Arg::keep(Val::Reg(temp)), dest);
+        self.move_to_vm_register_emit(Arg::keep(Val::Reg(temp)), dest);
         self.regs.invalidate_reg(temp);
         self.available_regs = avail_before;
     }
