@@ -455,14 +455,14 @@ impl<S: CodeSink> Armv6m<S> {
         direct: bool,
     ) {
         if direct && args.len() == params.len() {
-            for (index, (arg, &param)) in args.iter().zip(params).enumerate() {
-                let val = match arg.val {
-                    Val::JitState if tail_call && index == 1 => Val::JitStateTailCall,
-                    val => val,
-                };
-                // ctx stays in r0; anything else destined for r0 overwrites it last-minute.
-                if param != CTX_REG || !matches!(val, Val::Ctx) {
-                    self.set_register_arg(val, param, stack_offset);
+            for (arg, &param) in args.iter().zip(params) {
+                match arg.val {
+                    // ctx stays in r0 (anything else destined for r0 overwrites it).
+                    Val::Ctx if param == CTX_REG => {}
+                    // In a tail call, jit_state comes back in r1 with the epilogue (with one
+                    // word per parameter, the second argument's parameter is r1).
+                    Val::JitState if tail_call && param == R1 => {}
+                    _ => self.set_register_arg(&arg.val, param, stack_offset),
                 }
             }
             return;
@@ -530,7 +530,7 @@ impl<S: CodeSink> Armv6m<S> {
             if param == CTX_REG {
                 // ctx stays in r0; anything else destined for r0 overwrites it last-minute.
                 if val != Val::Ctx {
-                    self.set_register_arg(val, CTX_REG, stack_offset);
+                    self.set_register_arg(&val, CTX_REG, stack_offset);
                 }
                 continue;
             }
@@ -540,7 +540,7 @@ impl<S: CodeSink> Armv6m<S> {
                     return;
                 };
                 self.put(asm::mov(save, param));
-                self.set_register_arg(val, param, stack_offset);
+                self.set_register_arg(&val, param, stack_offset);
                 let later = work[i + 1..].iter_mut().find(|v| **v == Val::Reg(param));
                 if let Some(later) = later {
                     *later = Val::Reg(save);
@@ -548,7 +548,7 @@ impl<S: CodeSink> Armv6m<S> {
                     self.fail(BackendError::Unsupported("argument register shuffle"));
                 }
             } else {
-                self.set_register_arg(val, param, stack_offset);
+                self.set_register_arg(&val, param, stack_offset);
             }
         }
     }
@@ -557,8 +557,8 @@ impl<S: CodeSink> Armv6m<S> {
     /// host (a call per argument, with the value passed through memory, cost more than the
     /// load it emits); one copy on the device, where the loader's size counts more.
     #[cfg_attr(not(target_os = "none"), inline(always))]
-    fn set_register_arg(&mut self, val: Val, reg: Reg, stack_offset: u32) {
-        match val {
+    fn set_register_arg(&mut self, val: &Val, reg: Reg, stack_offset: u32) {
+        match *val {
             Val::Reg(r) if r == reg => {}
             Val::JitState => {
                 self.put(asm::ldr_sp(
