@@ -452,12 +452,7 @@ impl<S: CodeSink> Armv6m<S> {
             Val::Cp => self.put(asm::ldr_imm(reg, CTX_REG, CTX_CP)),
             Val::XExtra => self.put(asm::ldr_imm(reg, CTX_REG, ctx_x_reg(MAX_REG))),
             Val::X(x) if x < MAX_REG => self.put(asm::ldr_imm(reg, CTX_REG, ctx_x_reg(x))),
-            Val::Imm(_) => {
-                self.take_reg(reg);
-                self.regs.set_contents(reg, contents);
-                self.move_to_native_register_to(src, reg);
-                return reg;
-            }
+            Val::Imm(i) => self.mov_immediate(reg, i),
             Val::Y(y) => {
                 self.ldr_y_reg(reg, y, rest);
                 self.regs.set_contents(reg, contents);
