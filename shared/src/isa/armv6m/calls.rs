@@ -114,10 +114,12 @@ impl ArgsPlan {
     /// The parameter registers of the first `count` (at most 4) arguments, with their mask,
     /// without building a list when there is no 64-bit value among them (`list` holds the
     /// general case's); `None` when they do not fit in r0-r3.
-    #[inline]
+    #[inline(always)]
     fn params<'a>(&self, args: &[Arg], list: &'a mut ParamRegs) -> Option<(&'a [Reg], u16)> {
-        if !self.int64 && args.len() <= PARAMETER_REGS.len() {
-            return Some((&PARAMETER_REGS[..args.len()], (1u16 << args.len()) - 1));
+        if !self.int64 {
+            if let Some(params) = PARAMETER_REGS.get(..args.len()) {
+                return Some((params, (1u16 << args.len()) - 1));
+            }
         }
         *list = parameter_regs(args)?;
         Some((list, regs_to_mask(list.iter().copied())))
