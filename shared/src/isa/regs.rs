@@ -225,11 +225,22 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
     #[inline]
     pub fn find_reg_with_contents(&self, contents: Contents) -> Option<Reg> {
         let (tag, payload) = pack(contents);
+        // The tracked slots holding it (an untracked one never does: `pack` never gives
+        // `UNTRACKED`), found by walking the few tracked ones; the search order is walked only
+        // when one is found, to pick it.
+        let (mut m, mut i, mut found) = (self.live, 0, 0u32);
+        while m != 0 {
+            if m & 1 != 0 && self.tags[i] == tag && self.payloads[i] == payload {
+                found |= 1 << i;
+            }
+            (m, i) = (m >> 1, i + 1);
+        }
+        if found == 0 {
+            return None;
+        }
         F::SEARCH_ORDER
             .iter()
-            .find(|&&i| {
-                (self.tags[usize::from(i)], self.payloads[usize::from(i)]) == (tag, payload)
-            })
+            .find(|&&i| found & (1 << i) != 0)
             .map(|&i| Reg(i))
     }
 

@@ -4,13 +4,13 @@
 //! the push to an even count (8-byte stack alignment); arguments 5 and 6 go on the stack. A
 //! tail call ("last") restores the prologue registers and jumps, so nothing is saved.
 
-use super::asm::{self, Code};
+use super::asm;
 use super::branches::{EPILOGUE_REGS, STACK_OFFSET_LR};
 use super::moves::{ctx_x_reg, MAX_REG};
 use super::names::*;
 use super::{
-    args_mask, first_avail, freed_reg, mask_to_list, regs_to_mask, Armv6m, AVAILABLE_REGS_MASK,
-    CTX_REG, NATIVE_INTERFACE_REG, PARAMETER_REGS, SCRATCH_REGS_MASK, STACK_OFFSET_JITSTATE,
+    first_avail, mask_to_list, regs_to_mask, Armv6m, AVAILABLE_REGS_MASK, CTX_REG,
+    NATIVE_INTERFACE_REG, PARAMETER_REGS, SCRATCH_REGS_MASK, STACK_OFFSET_JITSTATE,
 };
 use crate::compile::backend::{Arg, BackendError, FuncPtr, Reg, Val};
 use crate::isa::fixed_vec::FixedVec;
@@ -20,10 +20,6 @@ use crate::stream::CodeSink;
 const MAX_CALL_ARGS: usize = 6;
 /// Argument words loaded into r0-r3 (64-bit values take two).
 type ParamRegs = FixedVec<Reg, 4>;
-/// A call's arguments.
-type CallArgs = FixedVec<Arg, MAX_CALL_ARGS>;
-/// Filler for unused [`CallArgs`] slots.
-const NO_ARG: Arg = Arg::keep(Val::Imm(0));
 
 /// `pop {r1, r4-r7, pc}`: the epilogue, encoded once.
 const EPILOGUE_POP: Result<asm::Insn, asm::AsmError> = asm::pop_bits(
@@ -38,14 +34,103 @@ const EPILOGUE_POP: Result<asm::Insn, asm::AsmError> = asm::pop_bits(
 /// Bytes reserved on the stack for arguments 5 and 6 (one 8-byte aligned slot pair).
 const STACK_ARGS_SIZE: i64 = 8;
 
-/// The register an argument of a call occupies for the purpose of saving/clobbering: plain and
-/// freed registers, and freed pointers.
-#[inline]
-fn call_arg_reg(arg: &Arg) -> Option<Reg> {
+/// What a call needs to know about its arguments, gathered in one pass over them (no helper
+/// call or copy per argument): the masks and whether the common case applies.
+#[derive(Clone, Copy, Default)]
+struct ArgsPlan {
+    /// Registers the arguments occupy for saving/clobbering (plain and freed registers, freed
+    /// pointers): all of them, and those of the first four (loaded into r0-r3).
+    call_regs: u16,
+    reg_args_call_regs: u16,
+    /// Registers the call frees (`{free, Reg}`, `{free, {ptr, Reg}}`).
+    freed: u16,
+    /// Native registers the arguments are in, or point through (the reference's `args_regs`
+    /// but for ctx, through which VM registers are reached: the masks this serves keep only
+    /// allocatable registers).
+    arg_regs: u16,
+    /// A 64-bit value among the first four: the parameters are not simply r0, r1, ...
+    int64: bool,
+    /// Among the first four, a parameter register r1-r3 holds a later argument (it must be
+    /// copied away before it is overwritten).
+    conflict: bool,
+}
+
+/// For an argument in a native register (`Reg`, `Ptr`, `PtrOffset`): the register's bit as
+/// an argument's register, as a register the call saves/clobbers (plain and freed registers,
+/// freed pointers) and as a register the call frees.
+#[inline(always)]
+fn native_arg(arg: &Arg) -> Option<(u16, u16, u16)> {
     match arg.val {
-        Val::Reg(r) => Some(r),
-        Val::Ptr(r) if arg.free => Some(r),
+        Val::Reg(r) => {
+            let bit = r.bit();
+            Some((bit, bit, if arg.free { bit } else { 0 }))
+        }
+        Val::Ptr(r) => {
+            let bit = r.bit();
+            let freed = if arg.free { bit } else { 0 };
+            Some((bit, freed, freed))
+        }
+        Val::PtrOffset(r, _) => Some((r.bit(), 0, 0)),
         _ => None,
+    }
+}
+
+impl ArgsPlan {
+    /// The plan for `args`, in one forward pass. Only the arguments in native registers add
+    /// to the masks; the others (ctx, jit_state, VM registers, immediates) are skipped.
+    #[inline]
+    fn new(args: &[Arg]) -> Self {
+        let mut plan = ArgsPlan::default();
+        let (reg_args, stack_args) = args.split_at(args.len().min(4));
+        // Parameter registers held by a later one of the first four arguments (counting from
+        // 0): r1 by argument 2 or 3, r2 by argument 3 (r0 is handled apart, r3 is the last).
+        const HELD_BY: [u16; 4] = [0, 0, 1 << 1, (1 << 1) | (1 << 2)];
+        let mut held = 0u16;
+        for (arg, held_by) in reg_args.iter().zip(HELD_BY) {
+            if let Some((reg, call, freed)) = native_arg(arg) {
+                held |= reg & held_by;
+                plan.add(reg, call, freed);
+            } else if let Val::Int64(_) = arg.val {
+                plan.int64 = true;
+            }
+        }
+        plan.reg_args_call_regs = plan.call_regs;
+        for arg in stack_args {
+            if let Some((reg, call, freed)) = native_arg(arg) {
+                plan.add(reg, call, freed);
+            }
+        }
+        plan.conflict = held != 0;
+        plan
+    }
+
+    #[inline(always)]
+    fn add(&mut self, reg: u16, call: u16, freed: u16) {
+        self.arg_regs |= reg;
+        self.call_regs |= call;
+        self.freed |= freed;
+    }
+
+    /// The parameter registers of the first `count` (at most 4) arguments, with their mask,
+    /// without building a list when there is no 64-bit value among them (`list` holds the
+    /// general case's); `None` when they do not fit in r0-r3.
+    #[inline(always)]
+    fn params<'a>(&self, args: &[Arg], list: &'a mut ParamRegs) -> Option<(&'a [Reg], u16)> {
+        if !self.int64 {
+            if let Some(params) = PARAMETER_REGS.get(..args.len()) {
+                return Some((params, (1u16 << args.len()) - 1));
+            }
+        }
+        *list = parameter_regs(args)?;
+        Some((list, regs_to_mask(list.iter().copied())))
+    }
+
+    /// Whether each of the first four arguments can go straight to its parameter register,
+    /// in order, as the general shuffle would put it: no 64-bit value to expand and no
+    /// parameter register holding a later argument.
+    #[inline]
+    fn direct(&self) -> bool {
+        !self.int64 && !self.conflict
     }
 }
 
@@ -71,40 +156,6 @@ fn parameter_regs(args: &[Arg]) -> Option<ParamRegs> {
         }
     }
     Some(regs)
-}
-
-/// [`parameter_regs`] without building the list in the common case: with no 64-bit value,
-/// the first `args.len()` parameter registers (`list` holds the general case's).
-#[inline]
-fn parameter_slice<'a>(args: &[Arg], list: &'a mut ParamRegs) -> Option<&'a [Reg]> {
-    if args.len() <= PARAMETER_REGS.len() && !args.iter().any(|a| matches!(a.val, Val::Int64(_))) {
-        return Some(&PARAMETER_REGS[..args.len()]);
-    }
-    *list = parameter_regs(args)?;
-    Some(list)
-}
-
-/// Replace the first `reg` (plain or freed) of `args` by `replacement`.
-#[inline]
-fn replace_reg(args: &mut [Arg], reg: Reg, replacement: Reg) -> bool {
-    match args.iter_mut().find(|a| a.val == Val::Reg(reg)) {
-        Some(a) => {
-            *a = Arg::keep(Val::Reg(replacement));
-            true
-        }
-        None => false,
-    }
-}
-
-/// The first [`MAX_CALL_ARGS`] of `args`, each passed through `map`.
-#[inline]
-fn copy_args(args: &[Arg], map: impl Fn(Arg) -> Arg) -> CallArgs {
-    let mut copy = CallArgs::new(NO_ARG);
-    for a in args.iter().take(MAX_CALL_ARGS) {
-        // Cannot overflow: at most MAX_CALL_ARGS are taken.
-        let _ = copy.push(map(*a));
-    }
-    copy
 }
 
 impl<S: CodeSink> Armv6m<S> {
@@ -139,8 +190,9 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// Tail-call primitive `primitive` with `args` (its result is the function's result).
     pub(super) fn call_primitive_last(&mut self, primitive: u32, args: &[Arg]) {
-        let param_mask = regs_to_mask(PARAMETER_REGS.iter().copied().take(args.len()));
-        let scratch = AVAILABLE_REGS_MASK & !(args_mask(args) | param_mask);
+        let plan = ArgsPlan::new(args);
+        let param_mask = (1u16 << args.len().min(PARAMETER_REGS.len())) - 1;
+        let scratch = AVAILABLE_REGS_MASK & !(plan.arg_regs | param_mask);
         let temp = self.avail(scratch);
         let available = scratch & !temp.bit();
         self.load_primitive_ptr(primitive, temp);
@@ -152,18 +204,20 @@ impl<S: CodeSink> Armv6m<S> {
         if args.len() >= 5 {
             // Arguments 5 and 6 go on the stack: a real call, then the epilogue.
             let (reg_args, stack_args) = args.split_at(4);
-            match *stack_args {
-                [a5] => self.set_stack_args(a5, None),
-                [a5, a6] => self.set_stack_args(a5, Some(a6)),
-                _ => self.fail(BackendError::Unsupported("more than 6 call arguments")),
-            }
-            self.set_registers_args(reg_args, STACK_ARGS_SIZE as u32, false);
+            self.set_stack_args(stack_args);
+            self.set_registers_args(reg_args, &plan, STACK_ARGS_SIZE as u32, false);
             self.put(asm::blx(temp));
             self.put(asm::add_sp_imm(STACK_ARGS_SIZE));
             self.put(EPILOGUE_POP);
-        } else if args.get(1).map(|a| a.val) == Some(Val::JitState) {
+        } else if matches!(
+            args.get(1),
+            Some(Arg {
+                val: Val::JitState,
+                ..
+            })
+        ) {
             // jit_state (r1) comes back with the epilogue pop: no load needed.
-            self.set_registers_args(args, 0, true);
+            self.set_registers_args(args, &plan, 0, true);
             self.tail_call_with_jit_state_registers_only(temp);
         } else {
             self.fail(BackendError::Unsupported(
@@ -198,19 +252,9 @@ impl<S: CodeSink> Armv6m<S> {
 
         // One pass over the arguments: the registers the call frees, and those the arguments
         // occupy (all of them, and the first four's, loaded into r0-r3).
-        let mut free_mask = func_reg.map_or(0, Reg::bit);
-        let (mut reg_args_regs_mask, mut all_args_mask) = (0u16, 0u16);
-        for (i, a) in args.iter().enumerate() {
-            if let Some(r) = call_arg_reg(a) {
-                all_args_mask |= r.bit();
-                if i < 4 {
-                    reg_args_regs_mask |= r.bit();
-                }
-            }
-            if let Some(r) = freed_reg(a) {
-                free_mask |= r.bit();
-            }
-        }
+        let plan = ArgsPlan::new(args);
+        let free_mask = func_reg.map_or(0, Reg::bit) | plan.freed;
+        let (mut reg_args_regs_mask, mut all_args_mask) = (plan.reg_args_call_regs, plan.call_regs);
         let used1 = used0 & !free_mask;
         let free_gp = free_mask & AVAILABLE_REGS_MASK;
         let available1 = free_gp | available0;
@@ -249,46 +293,35 @@ impl<S: CodeSink> Armv6m<S> {
         let push_stack_mask = (used1 & !all_args_mask) | available0;
         self.available_regs = push_stack_mask;
         self.used_regs = AVAILABLE_REGS_MASK & !push_stack_mask;
-        match *stack_args {
-            [] => {}
-            [a5] => self.set_stack_args(a5, None),
-            [a5, a6] => self.set_stack_args(a5, Some(a6)),
-            _ => self.fail(BackendError::Unsupported("more than 6 call arguments")),
+        if !stack_args.is_empty() {
+            self.set_stack_args(stack_args);
         }
 
         let set_args_mask = self.available_regs;
         let mut param_list = ParamRegs::new(R0);
-        let Some(param_regs) = parameter_slice(reg_args0, &mut param_list) else {
+        let Some((param_regs, param_mask)) = plan.params(reg_args0, &mut param_list) else {
             self.fail(BackendError::Unsupported("arguments do not fit in r0-r3"));
             return R0;
         };
-        let param_mask = regs_to_mask(param_regs.iter().copied());
         // A copy of the register arguments, only when one has to move to another register.
-        let mut moved_args: Option<CallArgs> = None;
+        // An argument register lent to the function pointer, and where that argument went.
+        let mut swap = None;
         let (set_args_avail, call_reg) = match func {
             FuncPtr::Reg(fp0) if param_mask & fp0.bit() != 0 => {
                 // The pointer sits in a parameter register: move it out of the way.
                 let avail_not_param = set_args_mask & !param_mask;
-                let mut code = Code::new();
                 let fp1 = if avail_not_param == 0 {
                     // Borrow an argument's non-parameter register; that argument moves to a
                     // free register.
                     let new_arg_reg = self.avail(set_args_mask);
                     let fp1 = self.avail(reg_args_regs_mask & !param_mask);
-                    code.push(asm::mov(new_arg_reg, fp1));
-                    code.push(asm::mov(fp1, fp0));
-                    let mut copy = copy_args(reg_args0, |a| a);
-                    if !replace_reg(&mut copy, fp1, new_arg_reg) {
-                        self.fail(BackendError::Unsupported("function pointer swap"));
-                    }
-                    moved_args = Some(copy);
+                    self.put(asm::mov(new_arg_reg, fp1));
+                    swap = Some((fp1, new_arg_reg));
                     fp1
                 } else {
-                    let fp1 = self.avail(avail_not_param);
-                    code.push(asm::mov(fp1, fp0));
-                    fp1
+                    self.avail(avail_not_param)
                 };
-                self.put_code(&code);
+                self.put(asm::mov(fp1, fp0));
                 ((set_args_mask & !fp1.bit()) | fp0.bit(), fp1)
             }
             FuncPtr::Reg(fp0) => (set_args_mask & !fp0.bit(), fp0),
@@ -305,8 +338,16 @@ impl<S: CodeSink> Armv6m<S> {
         if !stack_args.is_empty() {
             stack_offset += STACK_ARGS_SIZE as u32;
         }
-        let reg_args = moved_args.as_deref().unwrap_or(reg_args0);
-        self.set_registers_args_to(reg_args, param_regs, stack_offset, false);
+        match swap {
+            // The plan's conflicts are those of the arguments before the move.
+            Some(swap) => {
+                self.set_registers_args_shuffled(reg_args0, param_regs, stack_offset, false, swap)
+            }
+            None => {
+                let direct = plan.direct();
+                self.set_registers_args_to(reg_args0, param_regs, stack_offset, false, direct)
+            }
+        }
         self.put(asm::blx(call_reg));
 
         // Where the result goes: a register that is free after the call. With all eight low
@@ -355,16 +396,24 @@ impl<S: CodeSink> Armv6m<S> {
         args
     }
 
-    /// Reserve the 8-byte stack argument area and store argument 5 (and 6) there.
-    fn set_stack_args(&mut self, arg5: Arg, arg6: Option<Arg>) {
-        self.put(asm::sub_sp_imm(STACK_ARGS_SIZE));
-        if let Some(arg6) = arg6 {
-            self.store_stack_arg(arg6, 4);
+    /// Reserve the 8-byte stack argument area and store argument 5 (and 6) there: `args` are
+    /// the arguments after the fourth.
+    fn set_stack_args(&mut self, args: &[Arg]) {
+        match args {
+            [a5] => {
+                self.put(asm::sub_sp_imm(STACK_ARGS_SIZE));
+                self.store_stack_arg(a5, 0);
+            }
+            [a5, a6] => {
+                self.put(asm::sub_sp_imm(STACK_ARGS_SIZE));
+                self.store_stack_arg(a6, 4);
+                self.store_stack_arg(a5, 0);
+            }
+            _ => self.fail(BackendError::Unsupported("more than 6 call arguments")),
         }
-        self.store_stack_arg(arg5, 0);
     }
 
-    fn store_stack_arg(&mut self, arg: Arg, sp_offset: i64) {
+    fn store_stack_arg(&mut self, arg: &Arg, sp_offset: i64) {
         let reg = match (arg.val, arg.free) {
             (Val::Reg(r), true) => r,
             (Val::Offset, _) => self.move_to_native_register(Val::Imm(self.call_offset as i64)),
@@ -374,41 +423,77 @@ impl<S: CodeSink> Armv6m<S> {
         self.release_reg(reg);
     }
 
-    /// Load `args` into the AAPCS parameter registers.
+    /// Load `args` (at most four, described by `plan`) into the AAPCS parameter registers.
     /// In a tail call (`tail_call`), a `jit_state` second argument is already in r1.
-    pub(super) fn set_registers_args(&mut self, args: &[Arg], stack_offset: u32, tail_call: bool) {
+    fn set_registers_args(
+        &mut self,
+        args: &[Arg],
+        plan: &ArgsPlan,
+        stack_offset: u32,
+        tail_call: bool,
+    ) {
         let mut list = ParamRegs::new(R0);
-        match parameter_slice(args, &mut list) {
-            Some(params) => self.set_registers_args_to(args, params, stack_offset, tail_call),
+        match plan.params(args, &mut list) {
+            Some((params, _)) => {
+                self.set_registers_args_to(args, params, stack_offset, tail_call, plan.direct())
+            }
             None => self.fail(BackendError::Unsupported("arguments do not fit in r0-r3")),
         }
     }
 
     /// Load `args` into `params`, in order. A parameter register still holding a later
     /// argument is first copied to a scratch register. `stack_offset` is how far sp moved
-    /// since the prologue (to find the saved `JITState *`).
+    /// since the prologue (to find the saved `JITState *`). `direct` says there is nothing
+    /// to copy or expand ([`ArgsPlan::direct`]): each argument goes straight to its parameter.
+    ///
+    /// The registers of freed arguments are not released here: every caller sets the
+    /// allocation state after the call.
     fn set_registers_args_to(
         &mut self,
         args: &[Arg],
         params: &[Reg],
         stack_offset: u32,
         tail_call: bool,
+        direct: bool,
+    ) {
+        if direct && args.len() == params.len() {
+            for (arg, &param) in args.iter().zip(params) {
+                match arg.val {
+                    // ctx stays in r0 (anything else destined for r0 overwrites it).
+                    Val::Ctx if param == CTX_REG => {}
+                    // In a tail call, jit_state comes back in r1 with the epilogue (with one
+                    // word per parameter, the second argument's parameter is r1).
+                    Val::JitState if tail_call && param == R1 => {}
+                    _ => self.set_register_arg(&arg.val, param, stack_offset),
+                }
+            }
+            return;
+        }
+        // No swap: r0 never holds an argument register.
+        self.set_registers_args_shuffled(args, params, stack_offset, tail_call, (R0, R0));
+    }
+
+    /// The general case of [`Self::set_registers_args_to`]: 64-bit values expanded, parameter
+    /// registers still holding a later argument copied away first. `swap` is `(from, to)`:
+    /// the first `Val::Reg(from)` argument is now in `to` (its register was lent to the
+    /// function pointer).
+    fn set_registers_args_shuffled(
+        &mut self,
+        args: &[Arg],
+        params: &[Reg],
+        stack_offset: u32,
+        tail_call: bool,
+        swap: (Reg, Reg),
     ) {
         let used = self.used_regs;
         let param_mask = regs_to_mask(params.iter().copied());
-        if let Some(freed) = self.set_registers_args_direct(args, params, stack_offset, tail_call) {
-            self.args_set_mask(freed, used, param_mask);
-            return;
-        }
-        let args_regs_mask = args_mask(args);
-        let scratch_mask = SCRATCH_REGS_MASK & !(param_mask | args_regs_mask | used);
-        let mut scratch = mask_to_list(scratch_mask);
 
         // Expand 64-bit values into two word immediates; `occupied[i]` is the register the
         // i-th remaining argument was in when the call started.
         let mut work: FixedVec<Val, 4> = FixedVec::new(Val::Imm(0));
         let mut occupied: FixedVec<Option<Reg>, 4> = FixedVec::new(None);
         let mut overflow = false;
+        let mut to_swap = swap.0 != swap.1;
         for (index, arg) in args.iter().enumerate() {
             let pushed = match arg.val {
                 Val::Int64(v) => work
@@ -419,9 +504,16 @@ impl<S: CodeSink> Armv6m<S> {
                 Val::JitState if tail_call && index == 1 => work
                     .push(Val::JitStateTailCall)
                     .and(occupied.push(super::arg_reg(arg))),
+                Val::Reg(r) if to_swap && r == swap.0 => {
+                    to_swap = false;
+                    work.push(Val::Reg(swap.1)).and(occupied.push(Some(swap.1)))
+                }
                 val => work.push(val).and(occupied.push(super::arg_reg(arg))),
             };
             overflow |= pushed.is_err();
+        }
+        if to_swap {
+            self.fail(BackendError::Unsupported("function pointer swap"));
         }
         if overflow || work.len() != params.len() {
             self.fail(BackendError::Unsupported(
@@ -429,6 +521,10 @@ impl<S: CodeSink> Armv6m<S> {
             ));
             return;
         }
+        // The registers the arguments occupy (the reference's `args_regs`).
+        let args_regs_mask = regs_to_mask(occupied.iter().flatten().copied());
+        let scratch_mask = SCRATCH_REGS_MASK & !(param_mask | args_regs_mask | used);
+        let mut scratch = mask_to_list(scratch_mask);
 
         for i in 0..work.len() {
             let val = work[i];
@@ -436,7 +532,7 @@ impl<S: CodeSink> Armv6m<S> {
             if param == CTX_REG {
                 // ctx stays in r0; anything else destined for r0 overwrites it last-minute.
                 if val != Val::Ctx {
-                    self.set_register_arg(val, CTX_REG, stack_offset);
+                    self.set_register_arg(&val, CTX_REG, stack_offset);
                 }
                 continue;
             }
@@ -446,7 +542,7 @@ impl<S: CodeSink> Armv6m<S> {
                     return;
                 };
                 self.put(asm::mov(save, param));
-                self.set_register_arg(val, param, stack_offset);
+                self.set_register_arg(&val, param, stack_offset);
                 let later = work[i + 1..].iter_mut().find(|v| **v == Val::Reg(param));
                 if let Some(later) = later {
                     *later = Val::Reg(save);
@@ -454,85 +550,17 @@ impl<S: CodeSink> Armv6m<S> {
                     self.fail(BackendError::Unsupported("argument register shuffle"));
                 }
             } else {
-                self.set_register_arg(val, param, stack_offset);
+                self.set_register_arg(&val, param, stack_offset);
             }
         }
-
-        self.args_set(args, used, param_mask);
-    }
-
-    /// [`Self::set_registers_args_to`] in the common case, with nothing to copy or expand: one
-    /// word per parameter (no 64-bit value) and no parameter register holding a later
-    /// argument. Each argument goes straight to its parameter, as the general loop would put
-    /// it. Returns the registers of the freed arguments, or `None`, having emitted nothing,
-    /// when the case does not apply.
-    #[inline]
-    fn set_registers_args_direct(
-        &mut self,
-        args: &[Arg],
-        params: &[Reg],
-        stack_offset: u32,
-        tail_call: bool,
-    ) -> Option<u16> {
-        if args.len() != params.len() {
-            return None;
-        }
-        // Registers of the arguments after the one being looked at, from the last one back;
-        // and those the call frees (gathered in the same pass).
-        let (mut later, mut freed) = (0u16, 0u16);
-        for (arg, param) in args.iter().zip(params).rev() {
-            if matches!(arg.val, Val::Int64(_)) || (*param != CTX_REG && later & param.bit() != 0) {
-                return None;
-            }
-            if let Some(r) = super::arg_reg(arg) {
-                later |= r.bit();
-            }
-            if let Some(r) = freed_reg(arg) {
-                freed |= r.bit();
-            }
-        }
-        for (index, (arg, &param)) in args.iter().zip(params).enumerate() {
-            let val = match arg.val {
-                Val::JitState if tail_call && index == 1 => Val::JitStateTailCall,
-                val => val,
-            };
-            if param == CTX_REG {
-                // ctx stays in r0; anything else destined for r0 overwrites it last-minute.
-                if val != Val::Ctx {
-                    self.set_register_arg(val, CTX_REG, stack_offset);
-                }
-            } else {
-                self.set_register_arg(val, param, stack_offset);
-            }
-        }
-        Some(freed)
-    }
-
-    /// After the arguments are loaded: the parameter registers are taken and the freed
-    /// arguments' registers released.
-    #[inline]
-    fn args_set(&mut self, args: &[Arg], used: u16, param_mask: u16) {
-        let freed = args
-            .iter()
-            .filter_map(freed_reg)
-            .fold(0, |m, r| m | r.bit());
-        self.args_set_mask(freed, used, param_mask);
-    }
-
-    /// [`Self::args_set`] with the freed arguments' registers already known.
-    #[inline]
-    fn args_set_mask(&mut self, freed: u16, used: u16, param_mask: u16) {
-        let new_used = used & !freed;
-        self.available_regs = AVAILABLE_REGS_MASK & !(param_mask | new_used);
-        self.used_regs = param_mask | new_used;
     }
 
     /// Load one argument value into parameter register `reg`. Inlined into its callers on the
     /// host (a call per argument, with the value passed through memory, cost more than the
     /// load it emits); one copy on the device, where the loader's size counts more.
     #[cfg_attr(not(target_os = "none"), inline(always))]
-    fn set_register_arg(&mut self, val: Val, reg: Reg, stack_offset: u32) {
-        match val {
+    fn set_register_arg(&mut self, val: &Val, reg: Reg, stack_offset: u32) {
+        match *val {
             Val::Reg(r) if r == reg => {}
             Val::JitState => {
                 self.put(asm::ldr_sp(

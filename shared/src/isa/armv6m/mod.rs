@@ -418,22 +418,6 @@ pub(super) fn arg_reg(arg: &Arg) -> Option<Reg> {
     }
 }
 
-/// Registers a call frees: `{free, Reg}` and `{free, {ptr, Reg}}` (the reference's
-/// `arg_to_reg_list` over freed args).
-#[inline]
-pub(super) fn freed_reg(arg: &Arg) -> Option<Reg> {
-    match arg.val {
-        Val::Reg(r) | Val::Ptr(r) if arg.free => Some(r),
-        _ => None,
-    }
-}
-
-/// Mask of registers an argument list occupies (the reference's `regs_to_mask(args_regs(..))`).
-#[inline]
-pub(super) fn args_mask(args: &[Arg]) -> u16 {
-    regs_to_mask(args.iter().filter_map(arg_reg))
-}
-
 impl<S: CodeSink> Backend for Armv6m<S> {
     crate::isa::forward_backend_methods!();
 

@@ -158,9 +158,12 @@ impl<S: CodeSink> Armv6m<S> {
         }
     }
 
-    /// Second half of a VM-to-VM move: store the loaded `temp`, then give it back.
+    /// Second half of a VM-to-VM move: store the loaded `temp`, then give it back. The
+    /// destination's cached copies were forgotten by the caller, and `temp` is forgotten
+    /// here, so the tracking a register store does (forget `dest`, remember `temp` as
+    /// caching it) is skipped: its net effect would be the same.
     fn store_temp_to_vm_register(&mut self, temp: Reg, dest: Val, avail_before: u16) {
-        self.move_to_vm_register(Arg::keep(Val::Reg(temp)), dest);
+        self.move_to_vm_register_emit(Arg::keep(Val::Reg(temp)), dest);
         self.regs.invalidate_reg(temp);
         self.available_regs = avail_before;
     }
@@ -449,12 +452,7 @@ impl<S: CodeSink> Armv6m<S> {
             Val::Cp => self.put(asm::ldr_imm(reg, CTX_REG, CTX_CP)),
             Val::XExtra => self.put(asm::ldr_imm(reg, CTX_REG, ctx_x_reg(MAX_REG))),
             Val::X(x) if x < MAX_REG => self.put(asm::ldr_imm(reg, CTX_REG, ctx_x_reg(x))),
-            Val::Imm(_) => {
-                self.take_reg(reg);
-                self.regs.set_contents(reg, contents);
-                self.move_to_native_register_to(src, reg);
-                return reg;
-            }
+            Val::Imm(i) => self.mov_immediate(reg, i),
             Val::Y(y) => {
                 self.ldr_y_reg(reg, y, rest);
                 self.regs.set_contents(reg, contents);
