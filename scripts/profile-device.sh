@@ -8,8 +8,10 @@ set -euo pipefail
 beam=${1:?usage: profile-device.sh MODULE.beam [OUT.txt]}
 out=${2:-profile.txt}
 root=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --release -q -p avm-jit --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/avm-jit"
+# The dev profile: the core and the emulator are optimised in it (see Cargo.toml), and it builds
+# much faster than the release profile (whole-program LTO).
+cargo build -q -p avm-jit --manifest-path "$root/Cargo.toml"
+bin="$root/target/debug/avm-jit"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 "$bin" pack --start hello_pico -o "$scratch/app.avm" \
