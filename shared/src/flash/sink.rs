@@ -408,6 +408,32 @@ impl<F: NorFlash + ?Sized> CodeSink for FlashSink<'_, F> {
             self.fail(sink_error(e, code_start));
         }
     }
+    /// [`CodeSink::replace`]'s fast path for one halfword in the window (most patches: a
+    /// literal load, an `adr`, a `b`): the NOR rule checked on both bytes, two stores. Anything
+    /// else (an error, a patch out of the window or across its wrap, one that would set a bit)
+    /// takes `replace`, which handles and names it.
+    #[inline]
+    fn replace_halfword(&mut self, offset: usize, halfword: u16) {
+        let bytes = halfword.to_le_bytes();
+        if self.error.is_none()
+            && offset
+                .checked_add(2)
+                .is_some_and(|end| end <= self.offset())
+        {
+            let start = self.start + offset as u32;
+            if start >= self.window_addr {
+                let i = start as usize % WINDOW_BYTES;
+                if let Some([lo, hi]) = self.window.get_mut(i..i + 2) {
+                    let [s0, s1] = bytes;
+                    if *lo & s0 == s0 && *hi & s1 == s1 {
+                        (*lo, *hi) = (s0, s1);
+                        return;
+                    }
+                }
+            }
+        }
+        self.replace(offset, &bytes);
+    }
     fn error(&self) -> Option<SinkError> {
         self.error
     }
@@ -636,6 +662,72 @@ mod tests {
             assert_eq!(sink.error(), Some(SinkError::NotErased { offset: bad }));
             assert!(sink.finish(1, BASE, 0).is_err());
         }
+    }
+
+    #[test]
+    fn word_and_halfword_patches_clear_bits_and_name_the_failing_byte() {
+        // The fast paths of two and four bytes, in the window.
+        for (len, bad) in [(4usize, 2usize), (4, 0), (4, 3), (2, 1), (2, 0)] {
+            let mut flash = MemFlash::erased(BASE, SECTOR_SIZE);
+            let mut sink = FlashSink::new(&mut flash, BASE).unwrap();
+            sink.append(&[0xF0, 0xFF, 0x0F, 0xFF, 0xAA]);
+            // Clearing bits only: accepted, in place.
+            let ok = [0x30, 0x7F, 0x05, 0x80];
+            sink.replace(0, &ok[..len]);
+            assert_eq!(sink.error(), None);
+            // The same patch with one bit set that is cleared in the byte at `bad`.
+            let mut patch = ok;
+            patch[bad] = 0xFF;
+            sink.replace(0, &patch[..len]);
+            assert_eq!(sink.error(), Some(SinkError::NotErased { offset: bad }));
+        }
+        let mut flash = MemFlash::erased(BASE, SECTOR_SIZE);
+        let mut sink = FlashSink::new(&mut flash, BASE).unwrap();
+        sink.append(&[0xF0, 0xFF, 0x0F, 0xFF, 0xAA]);
+        sink.replace(0, &[0x30, 0x7F, 0x05, 0x80]);
+        sink.replace(2, &[0x04, 0x00]);
+        sink.finish(1, BASE, 0).unwrap();
+        let at = ENTRY_HEADER_LEN as usize;
+        assert_eq!(
+            &flash.as_bytes()[at..at + 5],
+            &[0x30, 0x7F, 0x04, 0x00, 0xAA]
+        );
+    }
+
+    #[test]
+    fn halfword_patches_match_replace_and_name_the_failing_byte() {
+        // In the window, on a programmed page (through the patch buffers), and refused.
+        let run = |sink: &mut dyn CodeSink| {
+            sink.append(&[0xFF; 4]);
+            sink.append(&[0x5A; 3 * PAGE]);
+            sink.append(&[0xFF; 4]);
+            sink.replace_halfword(0, 0x1234);
+            sink.replace_halfword(3 * PAGE + 6, 0xBEEF);
+            sink.replace_halfword(2, 0xF00F);
+        };
+        let mut expected = VecSink::new();
+        run(&mut expected);
+        let mut flash = MemFlash::erased(BASE, 2 * SECTOR_SIZE);
+        let mut sink = FlashSink::new(&mut flash, BASE).unwrap();
+        run(&mut sink);
+        assert_eq!(sink.error(), None);
+        sink.finish(1, BASE, 0).unwrap();
+        let at = ENTRY_HEADER_LEN as usize;
+        let len = expected.as_bytes().len();
+        assert_eq!(&flash.as_bytes()[at..at + len], expected.as_bytes());
+        for (patch, bad) in [(0x12FF, 0), (0xFF34, 1)] {
+            let mut flash = MemFlash::erased(BASE, SECTOR_SIZE);
+            let mut sink = FlashSink::new(&mut flash, BASE).unwrap();
+            sink.append(&[0xFF; 4]);
+            sink.replace_halfword(2, 0x1234);
+            sink.replace_halfword(2, patch);
+            assert_eq!(sink.error(), Some(SinkError::NotErased { offset: 2 + bad }));
+        }
+        let mut flash = MemFlash::erased(BASE, SECTOR_SIZE);
+        let mut sink = FlashSink::new(&mut flash, BASE).unwrap();
+        sink.append(&[0xFF; 4]);
+        sink.replace_halfword(3, 0);
+        assert_eq!(sink.error(), Some(SinkError::OutOfRange { offset: 3 }));
     }
 
     #[test]

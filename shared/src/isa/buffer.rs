@@ -68,6 +68,19 @@ impl<S: CodeSink> Placeholder<'_, S> {
         self.sink.replace(self.at, bytes);
         Ok(())
     }
+
+    /// Overwrite the placeholder's first halfword (little-endian) through the sink's halfword
+    /// path; the rest stay `0xFF`.
+    #[inline]
+    pub fn write_halfword(self, halfword: u16) -> Result<(), BackendError> {
+        if self.size < 2 {
+            return Err(BackendError::Unsupported(
+                "patch longer than its placeholder",
+            ));
+        }
+        self.sink.replace_halfword(self.at, halfword);
+        Ok(())
+    }
 }
 
 /// Marker for a label whose offset is not known yet (and, for a numeric label, that no use
@@ -603,9 +616,8 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
 
     fn emit_placeholder(&mut self, kind: U) {
         let size = kind.placeholder_size();
-        // On the host, the one-instruction placeholder (every literal load) takes the sink's
-        // halfword fast path; the device keeps one path (its image size counts more).
-        #[cfg(not(target_os = "none"))]
+        // The one-instruction placeholder (every literal load) takes the sink's halfword fast
+        // path, on the host and on the device alike.
         if size == 2 {
             self.sink.append_halfword(0xFFFF);
             return;

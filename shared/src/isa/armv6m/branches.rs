@@ -261,7 +261,12 @@ impl LabelUse for BranchKind {
                 return out.write(code.result().map_err(super::asm_error)?);
             }
         };
-        out.write(insn.map_err(super::asm_error)?.as_bytes())
+        let insn = insn.map_err(super::asm_error)?;
+        // `adr` and `ldr` (literal) are one halfword: the sink's halfword path.
+        if insn.len() == 2 {
+            return out.write_halfword(insn.halfword());
+        }
+        out.write(insn.as_bytes())
     }
 
     /// Below 256 for every kind the backend makes: `00rrrrrr` `Adr`, `01rrrrrr` `Literal`,
