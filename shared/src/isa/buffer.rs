@@ -50,7 +50,13 @@ pub struct Placeholder<'a, S> {
     size: usize,
 }
 
-impl<S: CodeSink> Placeholder<'_, S> {
+impl<'a, S: CodeSink> Placeholder<'a, S> {
+    /// A placeholder of `size` bytes at `at` in `sink`, for tests of [`LabelUse::patch`].
+    #[cfg(test)]
+    pub(crate) fn for_test(sink: &'a mut S, at: usize, size: usize) -> Self {
+        Placeholder { sink, at, size }
+    }
+
     /// Offset of the placeholder's first byte.
     #[inline]
     pub fn at(&self) -> usize {

@@ -233,6 +233,14 @@ impl LabelUse for BranchKind {
             BranchKind::Literal(reg) => {
                 // `ldr` reads pc as its word-aligned address + 4.
                 let ldr_pc = (at & !3) + 4;
+                // The common case (every literal of a pool: a low register, a word ahead in
+                // reach) encoded here, in plain word arithmetic; anything else goes through
+                // the encoder, which names the error.
+                let ahead = target.wrapping_sub(ldr_pc);
+                if reg.0 < 8 && ahead <= 1020 && ahead.is_multiple_of(4) {
+                    let imm8 = (ahead / 4) as u16;
+                    return out.write_halfword(LDR_PC | u16::from(reg.0) << 8 | imm8);
+                }
                 asm::ldr_pc(reg, target as i64 - ldr_pc as i64)
             }
             BranchKind::Far { size, temp } => {
@@ -313,6 +321,9 @@ impl LabelUse for BranchKind {
     }
 }
 
+/// `LDR Rt, [PC, #imm8 * 4]` with Rt and imm8 zero.
+const LDR_PC: u16 = 0x4800;
+
 /// The sizes of far-branch placeholders (see `branch_to_label`).
 const FAR_SIZES: [u8; 4] = [10, 12, 16, 18];
 
@@ -376,6 +387,33 @@ mod tests {
         assert_eq!(BranchKind::from_bits(0xC0), Some(BranchKind::BW));
         for b in [0xC1, 0xFF, 0x100, 0x300_0000] {
             assert_eq!(BranchKind::from_bits(b), None);
+        }
+    }
+
+    #[test]
+    fn literal_patches_encode_as_the_encoder_does() {
+        // The literal fast path against `asm::ldr_pc`, over its reach and past it.
+        use super::{asm, BranchKind, LabelUse, Placeholder};
+        use crate::compile::backend::Reg;
+        use crate::stream::{CodeSink, VecSink};
+        for r in 0..9u8 {
+            for at in (0..16usize).step_by(2) {
+                for target in (at..at + 1040).step_by(2) {
+                    let kind = BranchKind::Literal(Reg(r));
+                    let mut sink = VecSink::new();
+                    sink.append(&[0xFF; 1100]);
+                    let out = Placeholder::for_test(&mut sink, at, 2);
+                    let got = kind.patch(target, out);
+                    let ldr_pc = (at & !3) + 4;
+                    match asm::ldr_pc(Reg(r), target as i64 - ldr_pc as i64) {
+                        Ok(insn) => {
+                            assert_eq!(got, Ok(()));
+                            assert_eq!(&sink.as_bytes()[at..at + 2], insn.as_bytes());
+                        }
+                        Err(_) => assert!(got.is_err(), "r{r} at {at} to {target}"),
+                    }
+                }
+            }
         }
     }
 
