@@ -51,6 +51,8 @@ pub struct FlashSink<'f, F: NorFlash + ?Sized> {
     patches: Vec<PatchPage>,
     /// Counts the patches to programmed pages, to stamp their slots.
     clock: u32,
+    /// The slot patched last (the most recently stamped while its `used` is not 0).
+    last_patch: usize,
     error: Option<SinkError>,
 }
 
@@ -154,6 +156,7 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
             window,
             patches,
             clock: 0,
+            last_patch: 0,
             error: None,
         })
     }
@@ -193,12 +196,20 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
     /// The slot of the patch buffer of the programmed page at `page`, read into the least
     /// recently patched slot (programmed first if it held a page) when it is not there.
     fn patch_page(&mut self, page: u32) -> Result<usize, FlashError> {
+        // The page patched last (jump table entries, patched one label after another, hit it
+        // nearly every time): already the most recently patched, nothing to stamp or search.
+        if let Some(p) = self.patches.get(self.last_patch) {
+            if p.used != 0 && p.addr == page {
+                return Ok(self.last_patch);
+            }
+        }
         self.clock = self.clock.wrapping_add(1).max(1);
         let mut victim = 0;
         let mut oldest = u32::MAX;
         for (k, p) in self.patches.iter_mut().enumerate() {
             if p.used != 0 && p.addr == page {
                 p.used = self.clock;
+                self.last_patch = k;
                 return Ok(k);
             }
             if p.used < oldest {
@@ -213,6 +224,7 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
         }
         self.flash.read(page, &mut p.bytes)?;
         (p.addr, p.used) = (page, self.clock);
+        self.last_patch = victim;
         Ok(victim)
     }
 
