@@ -34,6 +34,14 @@ pub trait LabelUse: Copy {
     /// ([`BackendError::OutOfRange`] or [`BackendError::Encoding`]), never a silent truncation.
     fn patch<S: CodeSink>(self, target: usize, out: Placeholder<'_, S>)
         -> Result<(), BackendError>;
+    /// The one-halfword encoding of the use at `at` reaching `target`, when the ISA has a
+    /// quick one for it (what [`LabelUse::patch`] would write); `None` sends the use through
+    /// `patch`. Lets the literal pool patch its loads without the general path.
+    #[inline]
+    fn patch_halfword(self, at: usize, target: usize) -> Option<u16> {
+        let _ = (at, target);
+        None
+    }
     /// The use as bits, one to one. A use whose bits are below 256 waits in a word: the only
     /// use waiting for a numeric label is kept in the label's own word, further ones in 8-byte
     /// slots (a module can have thousands of labels waiting for a use or two each, e.g. a
@@ -745,7 +753,10 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
         for lit in &pool {
             let at = self.offset();
             self.emit(&lit.value.to_le_bytes());
-            self.patch_use(lit.offset, lit.kind, at);
+            match lit.kind.patch_halfword(lit.offset, at) {
+                Some(halfword) => self.sink.replace_halfword(lit.offset, halfword),
+                None => self.patch_use(lit.offset, lit.kind, at),
+            }
         }
         // Reuse the allocation for the next pool.
         self.literals = pool;

@@ -231,16 +231,11 @@ impl LabelUse for BranchKind {
             },
             BranchKind::BW => asm::b_w(rel - 4),
             BranchKind::Literal(reg) => {
+                if let Some(halfword) = self.patch_halfword(at, target) {
+                    return out.write_halfword(halfword);
+                }
                 // `ldr` reads pc as its word-aligned address + 4.
                 let ldr_pc = (at & !3) + 4;
-                // The common case (every literal of a pool: a low register, a word ahead in
-                // reach) encoded here, in plain word arithmetic; anything else goes through
-                // the encoder, which names the error.
-                let ahead = target.wrapping_sub(ldr_pc);
-                if reg.0 < 8 && ahead <= 1020 && ahead.is_multiple_of(4) {
-                    let imm8 = (ahead / 4) as u16;
-                    return out.write_halfword(LDR_PC | u16::from(reg.0) << 8 | imm8);
-                }
                 asm::ldr_pc(reg, target as i64 - ldr_pc as i64)
             }
             BranchKind::Far { size, temp } => {
@@ -275,6 +270,19 @@ impl LabelUse for BranchKind {
             return out.write_halfword(insn.halfword());
         }
         out.write(insn.as_bytes())
+    }
+
+    /// The common literal load (every literal of a pool: a low register, a word 0..=1020
+    /// bytes ahead of the word-aligned pc + 4), encoded in plain word arithmetic; anything
+    /// else goes through `patch` and the encoder, which names the error.
+    #[inline]
+    fn patch_halfword(self, at: usize, target: usize) -> Option<u16> {
+        let BranchKind::Literal(reg) = self else {
+            return None;
+        };
+        let ahead = target.wrapping_sub((at & !3) + 4);
+        (reg.0 < 8 && ahead <= 1020 && ahead.is_multiple_of(4))
+            .then(|| LDR_PC | u16::from(reg.0) << 8 | (ahead / 4) as u16)
     }
 
     /// Below 256 for every kind the backend makes: `00rrrrrr` `Adr`, `01rrrrrr` `Literal`,
