@@ -51,6 +51,8 @@ pub struct FlashSink<'f, F: NorFlash + ?Sized> {
     patches: Vec<PatchPage>,
     /// Counts the patches to programmed pages, to stamp their slots.
     clock: u32,
+    /// The slot patched last (the most recently stamped while its `used` is not 0).
+    last_patch: usize,
     error: Option<SinkError>,
 }
 
@@ -154,6 +156,7 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
             window,
             patches,
             clock: 0,
+            last_patch: 0,
             error: None,
         })
     }
@@ -193,12 +196,20 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
     /// The slot of the patch buffer of the programmed page at `page`, read into the least
     /// recently patched slot (programmed first if it held a page) when it is not there.
     fn patch_page(&mut self, page: u32) -> Result<usize, FlashError> {
+        // The page patched last (jump table entries, patched one label after another, hit it
+        // nearly every time): already the most recently patched, nothing to stamp or search.
+        if let Some(p) = self.patches.get(self.last_patch) {
+            if p.used != 0 && p.addr == page {
+                return Ok(self.last_patch);
+            }
+        }
         self.clock = self.clock.wrapping_add(1).max(1);
         let mut victim = 0;
         let mut oldest = u32::MAX;
         for (k, p) in self.patches.iter_mut().enumerate() {
             if p.used != 0 && p.addr == page {
                 p.used = self.clock;
+                self.last_patch = k;
                 return Ok(k);
             }
             if p.used < oldest {
@@ -213,6 +224,7 @@ impl<'f, F: NorFlash + ?Sized> FlashSink<'f, F> {
         }
         self.flash.read(page, &mut p.bytes)?;
         (p.addr, p.used) = (page, self.clock);
+        self.last_patch = victim;
         Ok(victim)
     }
 
@@ -407,6 +419,32 @@ impl<F: NorFlash + ?Sized> CodeSink for FlashSink<'_, F> {
         if let Err(e) = self.try_replace(start, bytes) {
             self.fail(sink_error(e, code_start));
         }
+    }
+    /// [`CodeSink::replace`]'s fast path for one halfword in the window (most patches: a
+    /// literal load, an `adr`, a `b`): the NOR rule checked on both bytes, two stores. Anything
+    /// else (an error, a patch out of the window or across its wrap, one that would set a bit)
+    /// takes `replace`, which handles and names it.
+    #[inline]
+    fn replace_halfword(&mut self, offset: usize, halfword: u16) {
+        let bytes = halfword.to_le_bytes();
+        if self.error.is_none()
+            && offset
+                .checked_add(2)
+                .is_some_and(|end| end <= self.offset())
+        {
+            let start = self.start + offset as u32;
+            if start >= self.window_addr {
+                let i = start as usize % WINDOW_BYTES;
+                if let Some([lo, hi]) = self.window.get_mut(i..i + 2) {
+                    let [s0, s1] = bytes;
+                    if *lo & s0 == s0 && *hi & s1 == s1 {
+                        (*lo, *hi) = (s0, s1);
+                        return;
+                    }
+                }
+            }
+        }
+        self.replace(offset, &bytes);
     }
     fn error(&self) -> Option<SinkError> {
         self.error
@@ -636,6 +674,72 @@ mod tests {
             assert_eq!(sink.error(), Some(SinkError::NotErased { offset: bad }));
             assert!(sink.finish(1, BASE, 0).is_err());
         }
+    }
+
+    #[test]
+    fn word_and_halfword_patches_clear_bits_and_name_the_failing_byte() {
+        // The fast paths of two and four bytes, in the window.
+        for (len, bad) in [(4usize, 2usize), (4, 0), (4, 3), (2, 1), (2, 0)] {
+            let mut flash = MemFlash::erased(BASE, SECTOR_SIZE);
+            let mut sink = FlashSink::new(&mut flash, BASE).unwrap();
+            sink.append(&[0xF0, 0xFF, 0x0F, 0xFF, 0xAA]);
+            // Clearing bits only: accepted, in place.
+            let ok = [0x30, 0x7F, 0x05, 0x80];
+            sink.replace(0, &ok[..len]);
+            assert_eq!(sink.error(), None);
+            // The same patch with one bit set that is cleared in the byte at `bad`.
+            let mut patch = ok;
+            patch[bad] = 0xFF;
+            sink.replace(0, &patch[..len]);
+            assert_eq!(sink.error(), Some(SinkError::NotErased { offset: bad }));
+        }
+        let mut flash = MemFlash::erased(BASE, SECTOR_SIZE);
+        let mut sink = FlashSink::new(&mut flash, BASE).unwrap();
+        sink.append(&[0xF0, 0xFF, 0x0F, 0xFF, 0xAA]);
+        sink.replace(0, &[0x30, 0x7F, 0x05, 0x80]);
+        sink.replace(2, &[0x04, 0x00]);
+        sink.finish(1, BASE, 0).unwrap();
+        let at = ENTRY_HEADER_LEN as usize;
+        assert_eq!(
+            &flash.as_bytes()[at..at + 5],
+            &[0x30, 0x7F, 0x04, 0x00, 0xAA]
+        );
+    }
+
+    #[test]
+    fn halfword_patches_match_replace_and_name_the_failing_byte() {
+        // In the window, on a programmed page (through the patch buffers), and refused.
+        let run = |sink: &mut dyn CodeSink| {
+            sink.append(&[0xFF; 4]);
+            sink.append(&[0x5A; 3 * PAGE]);
+            sink.append(&[0xFF; 4]);
+            sink.replace_halfword(0, 0x1234);
+            sink.replace_halfword(3 * PAGE + 6, 0xBEEF);
+            sink.replace_halfword(2, 0xF00F);
+        };
+        let mut expected = VecSink::new();
+        run(&mut expected);
+        let mut flash = MemFlash::erased(BASE, 2 * SECTOR_SIZE);
+        let mut sink = FlashSink::new(&mut flash, BASE).unwrap();
+        run(&mut sink);
+        assert_eq!(sink.error(), None);
+        sink.finish(1, BASE, 0).unwrap();
+        let at = ENTRY_HEADER_LEN as usize;
+        let len = expected.as_bytes().len();
+        assert_eq!(&flash.as_bytes()[at..at + len], expected.as_bytes());
+        for (patch, bad) in [(0x12FF, 0), (0xFF34, 1)] {
+            let mut flash = MemFlash::erased(BASE, SECTOR_SIZE);
+            let mut sink = FlashSink::new(&mut flash, BASE).unwrap();
+            sink.append(&[0xFF; 4]);
+            sink.replace_halfword(2, 0x1234);
+            sink.replace_halfword(2, patch);
+            assert_eq!(sink.error(), Some(SinkError::NotErased { offset: 2 + bad }));
+        }
+        let mut flash = MemFlash::erased(BASE, SECTOR_SIZE);
+        let mut sink = FlashSink::new(&mut flash, BASE).unwrap();
+        sink.append(&[0xFF; 4]);
+        sink.replace_halfword(3, 0);
+        assert_eq!(sink.error(), Some(SinkError::OutOfRange { offset: 3 }));
     }
 
     #[test]

@@ -34,6 +34,14 @@ pub trait LabelUse: Copy {
     /// ([`BackendError::OutOfRange`] or [`BackendError::Encoding`]), never a silent truncation.
     fn patch<S: CodeSink>(self, target: usize, out: Placeholder<'_, S>)
         -> Result<(), BackendError>;
+    /// The one-halfword encoding of the use at `at` reaching `target`, when the ISA has a
+    /// quick one for it (what [`LabelUse::patch`] would write); `None` sends the use through
+    /// `patch`. Lets the literal pool patch its loads without the general path.
+    #[inline]
+    fn patch_halfword(self, at: usize, target: usize) -> Option<u16> {
+        let _ = (at, target);
+        None
+    }
     /// The use as bits, one to one. A use whose bits are below 256 waits in a word: the only
     /// use waiting for a numeric label is kept in the label's own word, further ones in 8-byte
     /// slots (a module can have thousands of labels waiting for a use or two each, e.g. a
@@ -50,7 +58,13 @@ pub struct Placeholder<'a, S> {
     size: usize,
 }
 
-impl<S: CodeSink> Placeholder<'_, S> {
+impl<'a, S: CodeSink> Placeholder<'a, S> {
+    /// A placeholder of `size` bytes at `at` in `sink`, for tests of [`LabelUse::patch`].
+    #[cfg(test)]
+    pub(crate) fn for_test(sink: &'a mut S, at: usize, size: usize) -> Self {
+        Placeholder { sink, at, size }
+    }
+
     /// Offset of the placeholder's first byte.
     #[inline]
     pub fn at(&self) -> usize {
@@ -66,6 +80,19 @@ impl<S: CodeSink> Placeholder<'_, S> {
             ));
         }
         self.sink.replace(self.at, bytes);
+        Ok(())
+    }
+
+    /// Overwrite the placeholder's first halfword (little-endian) through the sink's halfword
+    /// path; the rest stay `0xFF`.
+    #[inline]
+    pub fn write_halfword(self, halfword: u16) -> Result<(), BackendError> {
+        if self.size < 2 {
+            return Err(BackendError::Unsupported(
+                "patch longer than its placeholder",
+            ));
+        }
+        self.sink.replace_halfword(self.at, halfword);
         Ok(())
     }
 }
@@ -603,9 +630,8 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
 
     fn emit_placeholder(&mut self, kind: U) {
         let size = kind.placeholder_size();
-        // On the host, the one-instruction placeholder (every literal load) takes the sink's
-        // halfword fast path; the device keeps one path (its image size counts more).
-        #[cfg(not(target_os = "none"))]
+        // The one-instruction placeholder (every literal load) takes the sink's halfword fast
+        // path, on the host and on the device alike.
         if size == 2 {
             self.sink.append_halfword(0xFFFF);
             return;
@@ -727,7 +753,10 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
         for lit in &pool {
             let at = self.offset();
             self.emit(&lit.value.to_le_bytes());
-            self.patch_use(lit.offset, lit.kind, at);
+            match lit.kind.patch_halfword(lit.offset, at) {
+                Some(halfword) => self.sink.replace_halfword(lit.offset, halfword),
+                None => self.patch_use(lit.offset, lit.kind, at),
+            }
         }
         // Reuse the allocation for the next pool.
         self.literals = pool;

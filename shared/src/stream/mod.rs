@@ -64,6 +64,13 @@ pub trait CodeSink {
     }
     /// Overwrite bytes previously appended at `offset`.
     fn replace(&mut self, offset: usize, bytes: &[u8]);
+    /// Overwrite one halfword, little-endian, previously appended at `offset` (one Thumb-1
+    /// instruction: most patches). A sink may give it a faster path than
+    /// [`CodeSink::replace`]'s.
+    #[inline]
+    fn replace_halfword(&mut self, offset: usize, halfword: u16) {
+        self.replace(offset, &halfword.to_le_bytes());
+    }
     /// The first error, if any.
     fn error(&self) -> Option<SinkError>;
 }

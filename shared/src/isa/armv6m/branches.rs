@@ -124,9 +124,10 @@ impl<S: CodeSink> Armv6m<S> {
                 return;
             };
             let size = if offset.is_multiple_of(4) { 12 } else { 10 };
-            let mut code = Code::new();
-            far_branch_sequence(&mut code, size, temp, rel);
-            self.put_code(&code);
+            match far_branch_bytes(size, temp, rel) {
+                Ok((bytes, len)) => self.buf.emit(&bytes[..len]),
+                Err(e) => self.fail(super::asm_error(e)),
+            }
         }
     }
 
@@ -231,6 +232,9 @@ impl LabelUse for BranchKind {
             },
             BranchKind::BW => asm::b_w(rel - 4),
             BranchKind::Literal(reg) => {
+                if let Some(halfword) = self.patch_halfword(at, target) {
+                    return out.write_halfword(halfword);
+                }
                 // `ldr` reads pc as its word-aligned address + 4.
                 let ldr_pc = (at & !3) + 4;
                 asm::ldr_pc(reg, target as i64 - ldr_pc as i64)
@@ -256,12 +260,29 @@ impl LabelUse for BranchKind {
                     let len = usize::from(size).min(bytes.len());
                     return out.write(&bytes[..len]);
                 }
-                let mut code = Code::new();
-                far_branch_sequence(&mut code, size, temp, rel);
-                return out.write(code.result().map_err(super::asm_error)?);
+                let (bytes, len) = far_branch_bytes(size, temp, rel).map_err(super::asm_error)?;
+                return out.write(&bytes[..len]);
             }
         };
-        out.write(insn.map_err(super::asm_error)?.as_bytes())
+        let insn = insn.map_err(super::asm_error)?;
+        // `adr` and `ldr` (literal) are one halfword: the sink's halfword path.
+        if insn.len() == 2 {
+            return out.write_halfword(insn.halfword());
+        }
+        out.write(insn.as_bytes())
+    }
+
+    /// The common literal load (every literal of a pool: a low register, a word 0..=1020
+    /// bytes ahead of the word-aligned pc + 4), encoded in plain word arithmetic; anything
+    /// else goes through `patch` and the encoder, which names the error.
+    #[inline]
+    fn patch_halfword(self, at: usize, target: usize) -> Option<u16> {
+        let BranchKind::Literal(reg) = self else {
+            return None;
+        };
+        let ahead = target.wrapping_sub((at & !3) + 4);
+        (reg.0 < 8 && ahead <= 1020 && ahead.is_multiple_of(4))
+            .then(|| LDR_PC | u16::from(reg.0) << 8 | (ahead / 4) as u16)
     }
 
     /// Below 256 for every kind the backend makes: `00rrrrrr` `Adr`, `01rrrrrr` `Literal`,
@@ -308,12 +329,52 @@ impl LabelUse for BranchKind {
     }
 }
 
+/// `LDR Rt, [PC, #imm8 * 4]` with Rt and imm8 zero.
+const LDR_PC: u16 = 0x4800;
+
 /// The sizes of far-branch placeholders (see `branch_to_label`).
 const FAR_SIZES: [u8; 4] = [10, 12, 16, 18];
 
-/// The register-based far branch of `size` bytes at a point `rel` bytes before its target.
+/// The register-based far branch of `size` bytes at a point `rel` bytes before its target,
+/// as bytes (the first `len`), from constant halfwords: no `Code` buffer to clear, no encoder
+/// calls. `temp` = ip selects the variant that borrows r0 (no free low register for `ldr`);
+/// any other register must be low (else the encoder's error for `ldr`).
+#[inline(never)]
+fn far_branch_bytes(size: u8, temp: Reg, rel: i64) -> Result<([u8; 18], usize), asm::AsmError> {
+    const NOP: u16 = asm::nop().halfword();
+    let (insns, n, literal) = if temp == IP_REG {
+        // push {r0}; ldr r0, [pc, #8]; mov ip, r0; pop {r0}; add ip, pc; bx ip; (nop).
+        // `add ip, pc` is at +8 and reads pc as +12; bit 0 selects Thumb.
+        let insns = [0xB401, 0x4802, 0x4684, 0xBC01, 0x44FC, 0x4760, NOP];
+        (insns, if size == 18 { 7 } else { 6 }, rel - 11)
+    } else if temp.0 < 8 {
+        let t = u16::from(temp.0);
+        // ldr temp, [pc, #4]; add temp, pc; bx temp; (nop).
+        // `add temp, pc` is at +2 and reads pc as +6; bit 0 selects Thumb.
+        let insns = [0x4801 | t << 8, 0x4478 | t, 0x4700 | t << 3, NOP, 0, 0, 0];
+        (insns, if size == 12 { 4 } else { 3 }, rel - 5)
+    } else {
+        return Err(asm::ldr_pc(temp, 4)
+            .err()
+            .unwrap_or(asm::AsmError::CodeFull));
+    };
+    let mut bytes = [0u8; 18];
+    let (halfwords, _) = bytes.as_chunks_mut::<2>();
+    for (dst, insn) in halfwords.iter_mut().zip(&insns[..n]) {
+        *dst = insn.to_le_bytes();
+    }
+    let end = 2 * n + 4;
+    bytes
+        .get_mut(2 * n..end)
+        .ok_or(asm::AsmError::CodeFull)?
+        .copy_from_slice(&(literal as u32).to_le_bytes());
+    Ok((bytes, end))
+}
+
+/// The register-based far branch of `size` bytes, assembled instruction by instruction (the
+/// oracle of [`far_branch_bytes`]'s test). at a point `rel` bytes before its target.
 /// `temp` = ip selects the variant that borrows r0 (no free low register for `ldr`).
-#[inline]
+#[cfg(test)]
 fn far_branch_sequence(code: &mut Code, size: u8, temp: Reg, rel: i64) {
     if temp == IP_REG {
         // `add ip, pc` is at +8 and reads pc as +12; bit 0 selects Thumb.
@@ -371,6 +432,51 @@ mod tests {
         assert_eq!(BranchKind::from_bits(0xC0), Some(BranchKind::BW));
         for b in [0xC1, 0xFF, 0x100, 0x300_0000] {
             assert_eq!(BranchKind::from_bits(b), None);
+        }
+    }
+
+    #[test]
+    fn far_branch_bytes_are_the_assembled_sequence() {
+        use super::{far_branch_bytes, far_branch_sequence, IP_REG};
+        use crate::compile::backend::Reg;
+        use crate::isa::armv6m::asm::Code;
+        for temp in (0..9).map(Reg).chain([IP_REG]) {
+            for size in [10, 12, 16, 18] {
+                for rel in [-100_000i64, -2046, 2052, 4096, 1 << 20, i64::from(i32::MIN)] {
+                    let mut code = Code::new();
+                    far_branch_sequence(&mut code, size, temp, rel);
+                    let got = far_branch_bytes(size, temp, rel);
+                    let got = got.as_ref().map(|(bytes, len)| &bytes[..*len]);
+                    assert_eq!(got.map_err(|e| *e), code.result(), "{temp:?} {size} {rel}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn literal_patches_encode_as_the_encoder_does() {
+        // The literal fast path against `asm::ldr_pc`, over its reach and past it.
+        use super::{asm, BranchKind, LabelUse, Placeholder};
+        use crate::compile::backend::Reg;
+        use crate::stream::{CodeSink, VecSink};
+        for r in 0..9u8 {
+            for at in (0..16usize).step_by(2) {
+                for target in (at..at + 1040).step_by(2) {
+                    let kind = BranchKind::Literal(Reg(r));
+                    let mut sink = VecSink::new();
+                    sink.append(&[0xFF; 1100]);
+                    let out = Placeholder::for_test(&mut sink, at, 2);
+                    let got = kind.patch(target, out);
+                    let ldr_pc = (at & !3) + 4;
+                    match asm::ldr_pc(Reg(r), target as i64 - ldr_pc as i64) {
+                        Ok(insn) => {
+                            assert_eq!(got, Ok(()));
+                            assert_eq!(&sink.as_bytes()[at..at + 2], insn.as_bytes());
+                        }
+                        Err(_) => assert!(got.is_err(), "r{r} at {at} to {target}"),
+                    }
+                }
+            }
         }
     }
 
