@@ -393,7 +393,10 @@ fn out_of_range_operands_are_errors() {
     assert_eq!(asm::movs_imm(r8, 0), Err(high(r8)));
     assert_eq!(asm::cmp_imm(r0, 256), Err(imm(256)));
     assert_eq!(asm::cmp_imm(r0, i64::MIN), Err(imm(i64::MIN)));
-    assert_eq!(asm::cmp_imm(r0, i64::MIN), Err(UnencodableImmediate(i32::MIN)));
+    assert_eq!(
+        asm::cmp_imm(r0, i64::MIN),
+        Err(UnencodableImmediate(i32::MIN))
+    );
     assert_eq!(asm::cmp_reg(r0, r8), Err(high(r8)));
     for f in [
         asm::ands,

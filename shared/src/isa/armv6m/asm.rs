@@ -473,6 +473,12 @@ pub fn adr(rd: Reg, offset: i64) -> AsmResult {
 /// [`ldr_pc`].
 #[inline]
 pub fn ldr_imm(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
+    ldr_imm_inline(rt, rn, imm)
+}
+
+/// [`ldr_imm`], always inlined: for the emitter that fuses it with `put` (`Armv6m::put_ldr`).
+#[inline(always)]
+pub(super) fn ldr_imm_inline(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
     match rn {
         SP => ldr_sp(rt, imm),
         PC => ldr_pc(rt, imm),
@@ -501,6 +507,12 @@ pub fn ldr_reg(rt: Reg, rn: Reg, rm: Reg) -> AsmResult {
 /// `STR Rt, [Rn, #imm]`: imm in 0..=124, multiple of 4. Rn = SP selects [`str_sp`].
 #[inline]
 pub fn str_imm(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
+    str_imm_inline(rt, rn, imm)
+}
+
+/// [`str_imm`], always inlined: for the emitter that fuses it with `put` (`Armv6m::put_str`).
+#[inline(always)]
+pub(super) fn str_imm_inline(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
     match rn {
         SP => str_sp(rt, imm),
         _ => load_store_imm(0x6000, rt, rn, imm),
@@ -519,7 +531,7 @@ pub fn str_reg(rt: Reg, rn: Reg, rm: Reg) -> AsmResult {
     low_triple(0x5000, rt, rn, rm)
 }
 
-#[inline]
+#[inline(always)]
 fn load_store_imm(base: u16, rt: Reg, rn: Reg, imm: i64) -> AsmResult {
     let t = low(rt)?;
     let n = low(rn)?;
@@ -528,7 +540,7 @@ fn load_store_imm(base: u16, rt: Reg, rn: Reg, imm: i64) -> AsmResult {
     ))
 }
 
-#[inline]
+#[inline(always)]
 fn word_offset8(base: u16, rt: Reg, imm: i64) -> AsmResult {
     let t = low(rt)?;
     Ok(Insn::narrow(base | (t << 8) | scaled(imm, 1020, 4)?))

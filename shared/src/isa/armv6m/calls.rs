@@ -164,7 +164,7 @@ impl<S: CodeSink> Armv6m<S> {
     fn load_primitive_ptr(&mut self, primitive: u32, target: Reg) {
         let offset = i64::from(primitive) * 4;
         if offset <= 124 {
-            self.put(asm::ldr_imm(target, NATIVE_INTERFACE_REG, offset));
+            self.put_ldr(target, NATIVE_INTERFACE_REG, offset);
         } else if offset < 256 {
             self.put(asm::movs_imm(target, offset));
             self.put(asm::ldr_reg(target, NATIVE_INTERFACE_REG, target));
@@ -569,9 +569,9 @@ impl<S: CodeSink> Armv6m<S> {
                 ));
             }
             Val::JitStateTailCall if reg == R1 => {}
-            Val::XExtra => self.put(asm::ldr_imm(reg, CTX_REG, ctx_x_reg(MAX_REG))),
-            Val::X(x) => self.put(asm::ldr_imm(reg, CTX_REG, ctx_x_reg(x))),
-            Val::Ptr(src) => self.put(asm::ldr_imm(reg, src, 0)),
+            Val::XExtra => self.put_ldr(reg, CTX_REG, ctx_x_reg(MAX_REG)),
+            Val::X(x) => self.put_ldr(reg, CTX_REG, ctx_x_reg(x)),
+            Val::Ptr(src) => self.put_ldr(reg, src, 0),
             Val::Y(y) => {
                 let avail = self.available_regs;
                 self.ldr_y_reg(reg, y, avail);
