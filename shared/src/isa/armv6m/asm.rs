@@ -473,16 +473,10 @@ pub fn adr(rd: Reg, offset: i64) -> AsmResult {
 /// [`ldr_pc`].
 #[inline]
 pub fn ldr_imm(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
-    ldr_imm_inline(rt, rn, imm)
-}
-
-/// [`ldr_imm`], always inlined: for the emitter that fuses it with `put` (`Armv6m::put_ldr`).
-#[inline(always)]
-pub(super) fn ldr_imm_inline(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
     match rn {
         SP => ldr_sp(rt, imm),
         PC => ldr_pc(rt, imm),
-        _ => load_store_imm(0x6800, rt, rn, imm),
+        _ => load_store_imm(LDR_IMM, rt, rn, imm),
     }
 }
 
@@ -507,15 +501,9 @@ pub fn ldr_reg(rt: Reg, rn: Reg, rm: Reg) -> AsmResult {
 /// `STR Rt, [Rn, #imm]`: imm in 0..=124, multiple of 4. Rn = SP selects [`str_sp`].
 #[inline]
 pub fn str_imm(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
-    str_imm_inline(rt, rn, imm)
-}
-
-/// [`str_imm`], always inlined: for the emitter that fuses it with `put` (`Armv6m::put_str`).
-#[inline(always)]
-pub(super) fn str_imm_inline(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
     match rn {
         SP => str_sp(rt, imm),
-        _ => load_store_imm(0x6000, rt, rn, imm),
+        _ => load_store_imm(STR_IMM, rt, rn, imm),
     }
 }
 
@@ -531,7 +519,26 @@ pub fn str_reg(rt: Reg, rn: Reg, rm: Reg) -> AsmResult {
     low_triple(0x5000, rt, rn, rm)
 }
 
+/// `base` of [`ldr_imm`]'s 16-bit form `LDR Rt, [Rn, #imm]`.
+pub(super) const LDR_IMM: u16 = 0x6800;
+/// `base` of [`str_imm`]'s 16-bit form `STR Rt, [Rn, #imm]`.
+pub(super) const STR_IMM: u16 = 0x6000;
+
+/// The halfword of `LDR/STR Rt, [Rn, #imm]` (`base` = [`LDR_IMM`] or [`STR_IMM`]) when both
+/// registers are low and `imm` is in 0..=124 and a multiple of 4; `None` otherwise (SP or PC as
+/// `Rn`, or an error), which [`ldr_imm`] / [`str_imm`] then handle. The emitters' fast path: a
+/// plain `u16` stays in a register where a `Result` goes through memory on the device.
 #[inline(always)]
+pub(super) fn load_store_imm_low(base: u16, rt: Reg, rn: Reg, imm: i64) -> Option<u16> {
+    // `imm & !0x7C == 0`: 0..=124 and a multiple of 4, in one test.
+    if rt.0 < 8 && rn.0 < 8 && imm & !0x7C == 0 {
+        Some(base | ((imm as u16 / 4) << 6) | (u16::from(rn.0) << 3) | u16::from(rt.0))
+    } else {
+        None
+    }
+}
+
+#[inline]
 fn load_store_imm(base: u16, rt: Reg, rn: Reg, imm: i64) -> AsmResult {
     let t = low(rt)?;
     let n = low(rn)?;
@@ -540,7 +547,7 @@ fn load_store_imm(base: u16, rt: Reg, rn: Reg, imm: i64) -> AsmResult {
     ))
 }
 
-#[inline(always)]
+#[inline]
 fn word_offset8(base: u16, rt: Reg, imm: i64) -> AsmResult {
     let t = low(rt)?;
     Ok(Insn::narrow(base | (t << 8) | scaled(imm, 1020, 4)?))
@@ -775,6 +782,35 @@ impl Code {
         match self.error {
             Some(e) => Err(e),
             None => Ok(self.as_bytes()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod load_store_fast_path_tests {
+    use super::*;
+
+    /// The emitters' fast path agrees with the encoders: the same halfword wherever the 16-bit
+    /// `[Rn, #imm]` form encodes, `None` wherever it does not (an error, or SP/PC as `Rn`).
+    #[test]
+    fn load_store_imm_low_matches_ldr_imm_and_str_imm() {
+        for (base, enc) in [
+            (LDR_IMM, ldr_imm as fn(Reg, Reg, i64) -> AsmResult),
+            (STR_IMM, str_imm as fn(Reg, Reg, i64) -> AsmResult),
+        ] {
+            for rt in 0..17u8 {
+                for rn in 0..17u8 {
+                    for imm in (-9..=140).chain([1 << 32, (1 << 32) + 4, i64::MIN, i64::MAX]) {
+                        let fast = load_store_imm_low(base, Reg(rt), Reg(rn), imm);
+                        if rn == 13 || rn == 15 {
+                            assert_eq!(fast, None);
+                            continue;
+                        }
+                        let slow = enc(Reg(rt), Reg(rn), imm).ok();
+                        assert_eq!(fast.map(Insn::narrow), slow, "rt {rt} rn {rn} imm {imm}");
+                    }
+                }
+            }
         }
     }
 }

@@ -229,29 +229,7 @@ impl<S: CodeSink> Armv6m<S> {
     #[cfg_attr(not(target_os = "none"), inline(always))]
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn put(&mut self, insn: impl Into<Result<Insn, AsmError>>) {
-        self.put_inline(insn.into());
-    }
-
-    /// `put(asm::ldr_imm(..))` as one call: the encoder is inlined here, so that its result
-    /// does not travel through memory (on the device, an 8-byte `Result` is returned through the
-    /// stack, and the encoder, its helper and `put` were three calls for one halfword).
-    #[cfg_attr(not(target_os = "none"), inline(always))]
-    #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn put_ldr(&mut self, rt: Reg, rn: Reg, imm: i64) {
-        self.put_inline(asm::ldr_imm_inline(rt, rn, imm));
-    }
-
-    /// `put(asm::str_imm(..))` as one call (see [`Self::put_ldr`]).
-    #[cfg_attr(not(target_os = "none"), inline(always))]
-    #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn put_str(&mut self, rt: Reg, rn: Reg, imm: i64) {
-        self.put_inline(asm::str_imm_inline(rt, rn, imm));
-    }
-
-    /// The body of [`Self::put`], for the emitters that fuse an encoder with it.
-    #[inline(always)]
-    fn put_inline(&mut self, insn: Result<Insn, AsmError>) {
-        match insn {
+        match insn.into() {
             Ok(i) => {
                 if i.len() == 2 {
                     self.buf.emit_halfword(i.halfword());
@@ -260,6 +238,28 @@ impl<S: CodeSink> Armv6m<S> {
                 }
             }
             Err(e) => self.fail_asm(e),
+        }
+    }
+
+    /// `put(asm::ldr_imm(..))`, with a fast path for low registers and a small offset (nearly
+    /// every case): on the device an encoder's 8-byte `Result` is returned through the stack,
+    /// and this was three calls (ldr_imm, load_store_imm, put) for one halfword.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline(never))]
+    pub(super) fn put_ldr(&mut self, rt: Reg, rn: Reg, imm: i64) {
+        match asm::load_store_imm_low(asm::LDR_IMM, rt, rn, imm) {
+            Some(h) => self.buf.emit_halfword(h),
+            None => self.put(asm::ldr_imm(rt, rn, imm)),
+        }
+    }
+
+    /// `put(asm::str_imm(..))` (see [`Self::put_ldr`]).
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline(never))]
+    pub(super) fn put_str(&mut self, rt: Reg, rn: Reg, imm: i64) {
+        match asm::load_store_imm_low(asm::STR_IMM, rt, rn, imm) {
+            Some(h) => self.buf.emit_halfword(h),
+            None => self.put(asm::str_imm(rt, rn, imm)),
         }
     }
 
