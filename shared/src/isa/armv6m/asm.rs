@@ -483,7 +483,7 @@ pub fn ldr_imm(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
 /// `LDR Rt, [SP, #imm]`: imm in 0..=1020, multiple of 4.
 #[inline]
 pub fn ldr_sp(rt: Reg, imm: i64) -> AsmResult {
-    word_offset8(0x9800, rt, imm)
+    word_offset8(LDR_SP, rt, imm)
 }
 
 /// `LDR Rt, [PC, #imm]`: imm in 0..=1020, multiple of 4 (from the word-aligned PC).
@@ -510,7 +510,7 @@ pub fn str_imm(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
 /// `STR Rt, [SP, #imm]`: imm in 0..=1020, multiple of 4.
 #[inline]
 pub fn str_sp(rt: Reg, imm: i64) -> AsmResult {
-    word_offset8(0x9000, rt, imm)
+    word_offset8(STR_SP, rt, imm)
 }
 
 /// `STR Rt, [Rn, Rm]`.
@@ -533,6 +533,35 @@ pub(super) fn load_store_imm_low(base: u16, rt: Reg, rn: Reg, imm: i64) -> Optio
     // `imm & !0x7C == 0`: 0..=124 and a multiple of 4, in one test.
     if rt.0 < 8 && rn.0 < 8 && imm & !0x7C == 0 {
         Some(base | ((imm as u16 / 4) << 6) | (u16::from(rn.0) << 3) | u16::from(rt.0))
+    } else {
+        None
+    }
+}
+
+/// `base` of [`ldr_sp`]'s `LDR Rt, [SP, #imm]`.
+pub(super) const LDR_SP: u16 = 0x9800;
+/// `base` of [`str_sp`]'s `STR Rt, [SP, #imm]`.
+pub(super) const STR_SP: u16 = 0x9000;
+
+/// The halfword of `LDR/STR Rt, [SP, #imm]` (`base` = [`LDR_SP`] or [`STR_SP`]) when `Rt` is
+/// low and `imm` is in 0..=1020 and a multiple of 4; `None` otherwise (see
+/// [`load_store_imm_low`]).
+#[inline(always)]
+pub(super) fn sp_load_store_low(base: u16, rt: Reg, imm: i64) -> Option<u16> {
+    // 0..=1020 and a multiple of 4, in one test.
+    if rt.0 < 8 && imm & !0x3FC == 0 {
+        Some(base | (u16::from(rt.0) << 8) | (imm as u16 / 4))
+    } else {
+        None
+    }
+}
+
+/// The halfword of `MOVS Rd, #imm` when `Rd` is low and `imm` in 0..=255; `None` otherwise
+/// (see [`load_store_imm_low`]).
+#[inline(always)]
+pub(super) fn movs_imm_low(rd: Reg, imm: i64) -> Option<u16> {
+    if rd.0 < 8 && imm & !0xFF == 0 {
+        Some(0x2000 | (u16::from(rd.0) << 8) | imm as u16)
     } else {
         None
     }
@@ -810,6 +839,24 @@ mod load_store_fast_path_tests {
                         assert_eq!(fast.map(Insn::narrow), slow, "rt {rt} rn {rn} imm {imm}");
                     }
                 }
+            }
+        }
+    }
+
+    /// The same for the SP-relative forms and `MOVS Rd, #imm`.
+    #[test]
+    fn sp_load_store_low_and_movs_imm_low_match_the_encoders() {
+        for rt in 0..17u8 {
+            for imm in (-9..=1030).chain([1 << 32, (1 << 32) + 4, i64::MIN, i64::MAX]) {
+                for (base, enc) in [
+                    (LDR_SP, ldr_sp as fn(Reg, i64) -> AsmResult),
+                    (STR_SP, str_sp as fn(Reg, i64) -> AsmResult),
+                ] {
+                    let fast = sp_load_store_low(base, Reg(rt), imm).map(Insn::narrow);
+                    assert_eq!(fast, enc(Reg(rt), imm).ok(), "rt {rt} imm {imm}");
+                }
+                let fast = movs_imm_low(Reg(rt), imm).map(Insn::narrow);
+                assert_eq!(fast, movs_imm(Reg(rt), imm).ok(), "movs rt {rt} imm {imm}");
             }
         }
     }

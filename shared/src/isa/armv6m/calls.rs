@@ -234,8 +234,8 @@ impl<S: CodeSink> Armv6m<S> {
     /// branches there with r1 and the callee-saved registers restored.
     fn tail_call_with_jit_state_registers_only(&mut self, reg: Reg) {
         let temp = if reg == R7 { R6 } else { R7 };
-        self.put(asm::ldr_sp(temp, STACK_OFFSET_LR));
-        self.put(asm::str_sp(reg, STACK_OFFSET_LR));
+        self.put_ldr(temp, SP, STACK_OFFSET_LR);
+        self.put_str(reg, SP, STACK_OFFSET_LR);
         self.put(asm::mov(LR, temp));
         self.put(EPILOGUE_POP);
     }
@@ -354,12 +354,12 @@ impl<S: CodeSink> Armv6m<S> {
         // registers saved, it is written to that register's stack slot and popped into it.
         let (used2, result) = match (saved_len, func_reg) {
             (8, Some(fp)) => {
-                self.put(asm::str_sp(R0, i64::from(fp.0) * 4));
+                self.put_str(R0, SP, i64::from(fp.0) * 4);
                 (used1 | fp.bit(), fp)
             }
             (8, None) if padding.is_some() => {
                 let pad = padding.unwrap_or(R7);
-                self.put(asm::str_sp(R0, i64::from(pad.0) * 4));
+                self.put_str(R0, SP, i64::from(pad.0) * 4);
                 (used1 | pad.bit(), pad)
             }
             (_, Some(fp)) if Some(fp) != padding => {
@@ -419,7 +419,7 @@ impl<S: CodeSink> Armv6m<S> {
             (Val::Offset, _) => self.move_to_native_register(Val::Imm(self.call_offset as i64)),
             (val, _) => self.move_to_native_register(val),
         };
-        self.put(asm::str_sp(reg, sp_offset));
+        self.put_str(reg, SP, sp_offset);
         self.release_reg(reg);
     }
 
@@ -563,10 +563,7 @@ impl<S: CodeSink> Armv6m<S> {
         match *val {
             Val::Reg(r) if r == reg => {}
             Val::JitState => {
-                self.put(asm::ldr_sp(
-                    reg,
-                    i64::from(STACK_OFFSET_JITSTATE + stack_offset),
-                ));
+                self.put_ldr(reg, SP, i64::from(STACK_OFFSET_JITSTATE + stack_offset));
             }
             Val::JitStateTailCall if reg == R1 => {}
             Val::XExtra => self.put_ldr(reg, CTX_REG, ctx_x_reg(MAX_REG)),

@@ -32,7 +32,7 @@ const SCHEDULE_ARGS: [Arg; 2] = [Arg::keep(Val::Ctx), Arg::keep(Val::JitState)];
 impl<S: CodeSink> Armv6m<S> {
     /// `ldr jit_state_reg, [sp, #0]`: the `JITState *` saved by the prologue.
     fn load_jit_state(&mut self, reg: Reg) {
-        self.put(asm::ldr_sp(reg, i64::from(STACK_OFFSET_JITSTATE)));
+        self.put_ldr(reg, SP, i64::from(STACK_OFFSET_JITSTATE));
     }
 
     /// Decrement the reduction counter, leaving flags set on the new count.

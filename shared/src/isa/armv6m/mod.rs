@@ -241,13 +241,18 @@ impl<S: CodeSink> Armv6m<S> {
         }
     }
 
-    /// `put(asm::ldr_imm(..))`, with a fast path for low registers and a small offset (nearly
-    /// every case): on the device an encoder's 8-byte `Result` is returned through the stack,
+    /// `put(asm::ldr_imm(..))` (SP as `rn`: `ldr_sp`), with a fast path for low registers and
+    /// a small offset (nearly every case): on the device an encoder's 8-byte `Result` is returned through the stack,
     /// and this was three calls (ldr_imm, load_store_imm, put) for one halfword.
     #[cfg_attr(not(target_os = "none"), inline(always))]
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn put_ldr(&mut self, rt: Reg, rn: Reg, imm: i64) {
-        match asm::load_store_imm_low(asm::LDR_IMM, rt, rn, imm) {
+        let fast = if rn == SP {
+            asm::sp_load_store_low(asm::LDR_SP, rt, imm)
+        } else {
+            asm::load_store_imm_low(asm::LDR_IMM, rt, rn, imm)
+        };
+        match fast {
             Some(h) => self.buf.emit_halfword(h),
             None => self.put(asm::ldr_imm(rt, rn, imm)),
         }
@@ -257,7 +262,12 @@ impl<S: CodeSink> Armv6m<S> {
     #[cfg_attr(not(target_os = "none"), inline(always))]
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn put_str(&mut self, rt: Reg, rn: Reg, imm: i64) {
-        match asm::load_store_imm_low(asm::STR_IMM, rt, rn, imm) {
+        let fast = if rn == SP {
+            asm::sp_load_store_low(asm::STR_SP, rt, imm)
+        } else {
+            asm::load_store_imm_low(asm::STR_IMM, rt, rn, imm)
+        };
+        match fast {
             Some(h) => self.buf.emit_halfword(h),
             None => self.put(asm::str_imm(rt, rn, imm)),
         }
