@@ -80,35 +80,41 @@ impl ArgsPlan {
     /// to the masks; the others (ctx, jit_state, VM registers, immediates) are skipped.
     #[inline]
     fn new(args: &[Arg]) -> Self {
-        let mut plan = ArgsPlan::default();
         let (reg_args, stack_args) = args.split_at(args.len().min(4));
-        // Parameter registers held by a later one of the first four arguments (counting from
-        // 0): r1 by argument 2 or 3, r2 by argument 3 (r0 is handled apart, r3 is the last).
-        const HELD_BY: [u16; 4] = [0, 0, 1 << 1, (1 << 1) | (1 << 2)];
+        // The masks in locals, `arg_regs` and `call_regs` packed in one word: on the device
+        // the plan's fields and a table of the held registers lived on the stack (127
+        // instructions a call).
+        let mut regs_calls = 0u32;
+        let mut freed = 0u16;
         let mut held = 0u16;
-        for (arg, held_by) in reg_args.iter().zip(HELD_BY) {
-            if let Some((reg, call, freed)) = native_arg(arg) {
-                held |= reg & held_by;
-                plan.add(reg, call, freed);
+        let mut int64 = false;
+        for (i, arg) in reg_args.iter().enumerate() {
+            if let Some((reg, call, free)) = native_arg(arg) {
+                // Parameter registers held by a later one of the first four arguments
+                // (counting from 0): r1 by argument 2 or 3, r2 by argument 3 (r0 is handled
+                // apart, r3 is the last): the bits below `i`, less r0's.
+                held |= reg & ((1u16 << i) - 1) & 0b110;
+                regs_calls |= u32::from(reg) | (u32::from(call) << 16);
+                freed |= free;
             } else if let Val::Int64(_) = arg.val {
-                plan.int64 = true;
+                int64 = true;
             }
         }
-        plan.reg_args_call_regs = plan.call_regs;
+        let reg_args_call_regs = (regs_calls >> 16) as u16;
         for arg in stack_args {
-            if let Some((reg, call, freed)) = native_arg(arg) {
-                plan.add(reg, call, freed);
+            if let Some((reg, call, free)) = native_arg(arg) {
+                regs_calls |= u32::from(reg) | (u32::from(call) << 16);
+                freed |= free;
             }
         }
-        plan.conflict = held != 0;
-        plan
-    }
-
-    #[inline(always)]
-    fn add(&mut self, reg: u16, call: u16, freed: u16) {
-        self.arg_regs |= reg;
-        self.call_regs |= call;
-        self.freed |= freed;
+        ArgsPlan {
+            call_regs: (regs_calls >> 16) as u16,
+            reg_args_call_regs,
+            freed,
+            arg_regs: regs_calls as u16,
+            int64,
+            conflict: held != 0,
+        }
     }
 
     /// The parameter registers of the first `count` (at most 4) arguments, with their mask,
