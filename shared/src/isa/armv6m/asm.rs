@@ -697,7 +697,7 @@ fn reg_list(regs: &[Reg], extra: Reg) -> Result<u16, AsmError> {
 }
 
 /// The field for a list's summed `bits`: r0-r7 and `extra` (LR or PC) only.
-#[inline]
+#[inline(always)]
 const fn list_field(bits: u32, extra: Reg) -> Result<u16, AsmError> {
     let low_bits = bits & 0xFF;
     let extra_bit = bits & (1 << extra.0);
