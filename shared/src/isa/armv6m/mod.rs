@@ -461,6 +461,11 @@ impl<S: CodeSink> Backend for Armv6m<S> {
         self.buf.error()
     }
 
+    #[inline]
+    fn has_error(&self) -> bool {
+        self.buf.has_error()
+    }
+
     fn offset(&self) -> usize {
         self.buf.offset()
     }
@@ -597,5 +602,28 @@ pub(super) mod testing {
             let _ = write!(s, "{byte:02X}");
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::testing::backend;
+    use super::*;
+
+    /// `has_error` (the driver's check after every instruction) agrees with `error`, for the
+    /// backend's own errors and for the sink's.
+    #[test]
+    fn has_error_agrees_with_error() {
+        let mut b = backend(0);
+        b.put_ldr(R0, R1, 4);
+        assert!(!b.has_error() && b.error().is_none());
+        b.put_ldr(R0, R1, 3);
+        assert!(b.has_error() && b.error().is_some());
+
+        let mut b = backend(0);
+        b.buf.emit(&[0x00, 0x00]);
+        b.buf.replace(0, &[0xFF, 0xFF]);
+        assert!(b.error().is_some(), "a strict sink refuses to set bits");
+        assert!(b.has_error());
     }
 }
