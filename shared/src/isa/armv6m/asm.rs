@@ -607,6 +607,18 @@ pub fn bcc(cc: Cc, offset: i64) -> AsmResult {
     ))
 }
 
+/// The halfword of a conditional `B<cc>` (not `Al`) when `offset` is in -252..=258 and even;
+/// `None` otherwise, which [`bcc`] then handles (see [`load_store_imm_low`]).
+#[inline(always)]
+pub(super) fn bcc_low(cc: Cc, offset: i64) -> Option<u16> {
+    // -252..=258 and even, in one unsigned comparison and one bit test.
+    if cc != Cc::Al && (offset.wrapping_add(252) as u64) <= 510 && offset & 1 == 0 {
+        Some(0xD000 | ((cc as u16) << 8) | (((offset - 4) / 2) as u16 & 0xFF))
+    } else {
+        None
+    }
+}
+
 /// Thumb-2 `B.W <PC + offset>` (PC = this instruction + 4): offset in -16777216..=16777214, even.
 #[inline]
 pub fn b_w(offset: i64) -> AsmResult {
@@ -838,6 +850,38 @@ mod load_store_fast_path_tests {
                         let slow = enc(Reg(rt), Reg(rn), imm).ok();
                         assert_eq!(fast.map(Insn::narrow), slow, "rt {rt} rn {rn} imm {imm}");
                     }
+                }
+            }
+        }
+    }
+
+    /// The same for `B<cc>`.
+    #[test]
+    fn bcc_low_matches_bcc() {
+        for i in 0..15usize {
+            let cc = [
+                Cc::Eq,
+                Cc::Ne,
+                Cc::Cs,
+                Cc::Cc,
+                Cc::Mi,
+                Cc::Pl,
+                Cc::Vs,
+                Cc::Vc,
+                Cc::Hi,
+                Cc::Ls,
+                Cc::Ge,
+                Cc::Lt,
+                Cc::Gt,
+                Cc::Le,
+                Cc::Al,
+            ][i];
+            for offset in (-300..=300).chain([1 << 32, (1 << 32) + 4, i64::MIN, i64::MAX]) {
+                let fast = bcc_low(cc, offset).map(Insn::narrow);
+                if cc == Cc::Al {
+                    assert_eq!(fast, None);
+                } else {
+                    assert_eq!(fast, bcc(cc, offset).ok(), "{cc:?} {offset}");
                 }
             }
         }
