@@ -188,6 +188,13 @@ pub trait Backend {
     /// The first sticky error, if any (including the sink's).
     fn error(&self) -> Option<BackendError>;
 
+    /// Whether there is a sticky error: asked after every BEAM instruction, and cheaper than
+    /// [`Self::error`] where an `Option<BackendError>` is returned through memory (the device).
+    #[inline]
+    fn has_error(&self) -> bool {
+        self.error().is_some()
+    }
+
     fn offset(&self) -> usize;
     /// Emit pending literal pools and finish the stream.
     fn flush(&mut self);

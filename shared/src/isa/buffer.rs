@@ -283,6 +283,12 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
         }
     }
 
+    /// Whether [`Self::error`] is `Some`, as a `bool` (in a register on the device).
+    #[inline]
+    pub fn has_error(&self) -> bool {
+        self.error.is_some() || self.sink.error().is_some()
+    }
+
     /// The first error of the buffer or of its sink.
     pub fn error(&self) -> Option<BackendError> {
         // Asked after every instruction: no error is the answer to make cheap.

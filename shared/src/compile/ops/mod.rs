@@ -64,8 +64,10 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             if let Some(e) = self.alloc_error {
                 return Err(self.error(CompileErrorKind::OutOfMemory(e), offset, Some(opcode)));
             }
-            if let Some(e) = self.b.error() {
-                return Err(self.error(CompileErrorKind::Backend(e), offset, Some(opcode)));
+            if self.b.has_error() {
+                if let Some(e) = self.b.error() {
+                    return Err(self.error(CompileErrorKind::Backend(e), offset, Some(opcode)));
+                }
             }
             match step {
                 Ok(Step::Continue) => {}

@@ -476,14 +476,14 @@ pub fn ldr_imm(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
     match rn {
         SP => ldr_sp(rt, imm),
         PC => ldr_pc(rt, imm),
-        _ => load_store_imm(0x6800, rt, rn, imm),
+        _ => load_store_imm(LDR_IMM, rt, rn, imm),
     }
 }
 
 /// `LDR Rt, [SP, #imm]`: imm in 0..=1020, multiple of 4.
 #[inline]
 pub fn ldr_sp(rt: Reg, imm: i64) -> AsmResult {
-    word_offset8(0x9800, rt, imm)
+    word_offset8(LDR_SP, rt, imm)
 }
 
 /// `LDR Rt, [PC, #imm]`: imm in 0..=1020, multiple of 4 (from the word-aligned PC).
@@ -503,20 +503,68 @@ pub fn ldr_reg(rt: Reg, rn: Reg, rm: Reg) -> AsmResult {
 pub fn str_imm(rt: Reg, rn: Reg, imm: i64) -> AsmResult {
     match rn {
         SP => str_sp(rt, imm),
-        _ => load_store_imm(0x6000, rt, rn, imm),
+        _ => load_store_imm(STR_IMM, rt, rn, imm),
     }
 }
 
 /// `STR Rt, [SP, #imm]`: imm in 0..=1020, multiple of 4.
 #[inline]
 pub fn str_sp(rt: Reg, imm: i64) -> AsmResult {
-    word_offset8(0x9000, rt, imm)
+    word_offset8(STR_SP, rt, imm)
 }
 
 /// `STR Rt, [Rn, Rm]`.
 #[inline]
 pub fn str_reg(rt: Reg, rn: Reg, rm: Reg) -> AsmResult {
     low_triple(0x5000, rt, rn, rm)
+}
+
+/// `base` of [`ldr_imm`]'s 16-bit form `LDR Rt, [Rn, #imm]`.
+pub(super) const LDR_IMM: u16 = 0x6800;
+/// `base` of [`str_imm`]'s 16-bit form `STR Rt, [Rn, #imm]`.
+pub(super) const STR_IMM: u16 = 0x6000;
+
+/// The halfword of `LDR/STR Rt, [Rn, #imm]` (`base` = [`LDR_IMM`] or [`STR_IMM`]) when both
+/// registers are low and `imm` is in 0..=124 and a multiple of 4; `None` otherwise (SP or PC as
+/// `Rn`, or an error), which [`ldr_imm`] / [`str_imm`] then handle. The emitters' fast path: a
+/// plain `u16` stays in a register where a `Result` goes through memory on the device.
+#[inline(always)]
+pub(super) fn load_store_imm_low(base: u16, rt: Reg, rn: Reg, imm: i64) -> Option<u16> {
+    // `imm & !0x7C == 0`: 0..=124 and a multiple of 4, in one test.
+    if rt.0 < 8 && rn.0 < 8 && imm & !0x7C == 0 {
+        Some(base | ((imm as u16 / 4) << 6) | (u16::from(rn.0) << 3) | u16::from(rt.0))
+    } else {
+        None
+    }
+}
+
+/// `base` of [`ldr_sp`]'s `LDR Rt, [SP, #imm]`.
+pub(super) const LDR_SP: u16 = 0x9800;
+/// `base` of [`str_sp`]'s `STR Rt, [SP, #imm]`.
+pub(super) const STR_SP: u16 = 0x9000;
+
+/// The halfword of `LDR/STR Rt, [SP, #imm]` (`base` = [`LDR_SP`] or [`STR_SP`]) when `Rt` is
+/// low and `imm` is in 0..=1020 and a multiple of 4; `None` otherwise (see
+/// [`load_store_imm_low`]).
+#[inline(always)]
+pub(super) fn sp_load_store_low(base: u16, rt: Reg, imm: i64) -> Option<u16> {
+    // 0..=1020 and a multiple of 4, in one test.
+    if rt.0 < 8 && imm & !0x3FC == 0 {
+        Some(base | (u16::from(rt.0) << 8) | (imm as u16 / 4))
+    } else {
+        None
+    }
+}
+
+/// The halfword of `MOVS Rd, #imm` when `Rd` is low and `imm` in 0..=255; `None` otherwise
+/// (see [`load_store_imm_low`]).
+#[inline(always)]
+pub(super) fn movs_imm_low(rd: Reg, imm: i64) -> Option<u16> {
+    if rd.0 < 8 && imm & !0xFF == 0 {
+        Some(0x2000 | (u16::from(rd.0) << 8) | imm as u16)
+    } else {
+        None
+    }
 }
 
 #[inline]
@@ -557,6 +605,18 @@ pub fn bcc(cc: Cc, offset: i64) -> AsmResult {
     Ok(Insn::narrow(
         0xD000 | ((cc as u16) << 8) | (((offset - 4) / 2) as u16 & 0xFF),
     ))
+}
+
+/// The halfword of a conditional `B<cc>` (not `Al`) when `offset` is in -252..=258 and even;
+/// `None` otherwise, which [`bcc`] then handles (see [`load_store_imm_low`]).
+#[inline(always)]
+pub(super) fn bcc_low(cc: Cc, offset: i64) -> Option<u16> {
+    // -252..=258 and even, in one unsigned comparison and one bit test.
+    if cc != Cc::Al && (offset.wrapping_add(252) as u64) <= 510 && offset & 1 == 0 {
+        Some(0xD000 | ((cc as u16) << 8) | (((offset - 4) / 2) as u16 & 0xFF))
+    } else {
+        None
+    }
 }
 
 /// Thumb-2 `B.W <PC + offset>` (PC = this instruction + 4): offset in -16777216..=16777214, even.
@@ -649,7 +709,7 @@ fn reg_list(regs: &[Reg], extra: Reg) -> Result<u16, AsmError> {
 }
 
 /// The field for a list's summed `bits`: r0-r7 and `extra` (LR or PC) only.
-#[inline]
+#[inline(always)]
 const fn list_field(bits: u32, extra: Reg) -> Result<u16, AsmError> {
     let low_bits = bits & 0xFF;
     let extra_bit = bits & (1 << extra.0);
@@ -763,6 +823,85 @@ impl Code {
         match self.error {
             Some(e) => Err(e),
             None => Ok(self.as_bytes()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod load_store_fast_path_tests {
+    use super::*;
+
+    /// The emitters' fast path agrees with the encoders: the same halfword wherever the 16-bit
+    /// `[Rn, #imm]` form encodes, `None` wherever it does not (an error, or SP/PC as `Rn`).
+    #[test]
+    fn load_store_imm_low_matches_ldr_imm_and_str_imm() {
+        for (base, enc) in [
+            (LDR_IMM, ldr_imm as fn(Reg, Reg, i64) -> AsmResult),
+            (STR_IMM, str_imm as fn(Reg, Reg, i64) -> AsmResult),
+        ] {
+            for rt in 0..17u8 {
+                for rn in 0..17u8 {
+                    for imm in (-9..=140).chain([1 << 32, (1 << 32) + 4, i64::MIN, i64::MAX]) {
+                        let fast = load_store_imm_low(base, Reg(rt), Reg(rn), imm);
+                        if rn == 13 || rn == 15 {
+                            assert_eq!(fast, None);
+                            continue;
+                        }
+                        let slow = enc(Reg(rt), Reg(rn), imm).ok();
+                        assert_eq!(fast.map(Insn::narrow), slow, "rt {rt} rn {rn} imm {imm}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The same for `B<cc>`.
+    #[test]
+    fn bcc_low_matches_bcc() {
+        for i in 0..15usize {
+            let cc = [
+                Cc::Eq,
+                Cc::Ne,
+                Cc::Cs,
+                Cc::Cc,
+                Cc::Mi,
+                Cc::Pl,
+                Cc::Vs,
+                Cc::Vc,
+                Cc::Hi,
+                Cc::Ls,
+                Cc::Ge,
+                Cc::Lt,
+                Cc::Gt,
+                Cc::Le,
+                Cc::Al,
+            ][i];
+            for offset in (-300..=300).chain([1 << 32, (1 << 32) + 4, i64::MIN, i64::MAX]) {
+                let fast = bcc_low(cc, offset).map(Insn::narrow);
+                if cc == Cc::Al {
+                    assert_eq!(fast, None);
+                } else {
+                    assert_eq!(fast, bcc(cc, offset).ok(), "{cc:?} {offset}");
+                }
+            }
+        }
+    }
+
+    /// The same for the SP-relative forms and `MOVS Rd, #imm`.
+    #[test]
+    fn sp_load_store_low_and_movs_imm_low_match_the_encoders() {
+        for rt in 0..17u8 {
+            for imm in (-9..=1030).chain([1 << 32, (1 << 32) + 4, i64::MIN, i64::MAX]) {
+                for (base, enc) in [
+                    (LDR_SP, ldr_sp as fn(Reg, i64) -> AsmResult),
+                    (STR_SP, str_sp as fn(Reg, i64) -> AsmResult),
+                ] {
+                    let fast = sp_load_store_low(base, Reg(rt), imm).map(Insn::narrow);
+                    assert_eq!(fast, enc(Reg(rt), imm).ok(), "rt {rt} imm {imm}");
+                }
+                let fast = movs_imm_low(Reg(rt), imm).map(Insn::narrow);
+                assert_eq!(fast, movs_imm(Reg(rt), imm).ok(), "movs rt {rt} imm {imm}");
+            }
         }
     }
 }

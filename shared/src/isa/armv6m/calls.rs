@@ -80,35 +80,41 @@ impl ArgsPlan {
     /// to the masks; the others (ctx, jit_state, VM registers, immediates) are skipped.
     #[inline]
     fn new(args: &[Arg]) -> Self {
-        let mut plan = ArgsPlan::default();
         let (reg_args, stack_args) = args.split_at(args.len().min(4));
-        // Parameter registers held by a later one of the first four arguments (counting from
-        // 0): r1 by argument 2 or 3, r2 by argument 3 (r0 is handled apart, r3 is the last).
-        const HELD_BY: [u16; 4] = [0, 0, 1 << 1, (1 << 1) | (1 << 2)];
+        // The masks in locals, `arg_regs` and `call_regs` packed in one word: on the device
+        // the plan's fields and a table of the held registers lived on the stack (127
+        // instructions a call).
+        let mut regs_calls = 0u32;
+        let mut freed = 0u16;
         let mut held = 0u16;
-        for (arg, held_by) in reg_args.iter().zip(HELD_BY) {
-            if let Some((reg, call, freed)) = native_arg(arg) {
-                held |= reg & held_by;
-                plan.add(reg, call, freed);
+        let mut int64 = false;
+        for (i, arg) in reg_args.iter().enumerate() {
+            if let Some((reg, call, free)) = native_arg(arg) {
+                // Parameter registers held by a later one of the first four arguments
+                // (counting from 0): r1 by argument 2 or 3, r2 by argument 3 (r0 is handled
+                // apart, r3 is the last): the bits below `i`, less r0's.
+                held |= reg & ((1u16 << i) - 1) & 0b110;
+                regs_calls |= u32::from(reg) | (u32::from(call) << 16);
+                freed |= free;
             } else if let Val::Int64(_) = arg.val {
-                plan.int64 = true;
+                int64 = true;
             }
         }
-        plan.reg_args_call_regs = plan.call_regs;
+        let reg_args_call_regs = (regs_calls >> 16) as u16;
         for arg in stack_args {
-            if let Some((reg, call, freed)) = native_arg(arg) {
-                plan.add(reg, call, freed);
+            if let Some((reg, call, free)) = native_arg(arg) {
+                regs_calls |= u32::from(reg) | (u32::from(call) << 16);
+                freed |= free;
             }
         }
-        plan.conflict = held != 0;
-        plan
-    }
-
-    #[inline(always)]
-    fn add(&mut self, reg: u16, call: u16, freed: u16) {
-        self.arg_regs |= reg;
-        self.call_regs |= call;
-        self.freed |= freed;
+        ArgsPlan {
+            call_regs: (regs_calls >> 16) as u16,
+            reg_args_call_regs,
+            freed,
+            arg_regs: regs_calls as u16,
+            int64,
+            conflict: held != 0,
+        }
     }
 
     /// The parameter registers of the first `count` (at most 4) arguments, with their mask,
@@ -164,7 +170,7 @@ impl<S: CodeSink> Armv6m<S> {
     fn load_primitive_ptr(&mut self, primitive: u32, target: Reg) {
         let offset = i64::from(primitive) * 4;
         if offset <= 124 {
-            self.put(asm::ldr_imm(target, NATIVE_INTERFACE_REG, offset));
+            self.put_ldr(target, NATIVE_INTERFACE_REG, offset);
         } else if offset < 256 {
             self.put(asm::movs_imm(target, offset));
             self.put(asm::ldr_reg(target, NATIVE_INTERFACE_REG, target));
@@ -234,8 +240,8 @@ impl<S: CodeSink> Armv6m<S> {
     /// branches there with r1 and the callee-saved registers restored.
     fn tail_call_with_jit_state_registers_only(&mut self, reg: Reg) {
         let temp = if reg == R7 { R6 } else { R7 };
-        self.put(asm::ldr_sp(temp, STACK_OFFSET_LR));
-        self.put(asm::str_sp(reg, STACK_OFFSET_LR));
+        self.put_ldr(temp, SP, STACK_OFFSET_LR);
+        self.put_str(reg, SP, STACK_OFFSET_LR);
         self.put(asm::mov(LR, temp));
         self.put(EPILOGUE_POP);
     }
@@ -354,12 +360,12 @@ impl<S: CodeSink> Armv6m<S> {
         // registers saved, it is written to that register's stack slot and popped into it.
         let (used2, result) = match (saved_len, func_reg) {
             (8, Some(fp)) => {
-                self.put(asm::str_sp(R0, i64::from(fp.0) * 4));
+                self.put_str(R0, SP, i64::from(fp.0) * 4);
                 (used1 | fp.bit(), fp)
             }
             (8, None) if padding.is_some() => {
                 let pad = padding.unwrap_or(R7);
-                self.put(asm::str_sp(R0, i64::from(pad.0) * 4));
+                self.put_str(R0, SP, i64::from(pad.0) * 4);
                 (used1 | pad.bit(), pad)
             }
             (_, Some(fp)) if Some(fp) != padding => {
@@ -419,7 +425,7 @@ impl<S: CodeSink> Armv6m<S> {
             (Val::Offset, _) => self.move_to_native_register(Val::Imm(self.call_offset as i64)),
             (val, _) => self.move_to_native_register(val),
         };
-        self.put(asm::str_sp(reg, sp_offset));
+        self.put_str(reg, SP, sp_offset);
         self.release_reg(reg);
     }
 
@@ -563,15 +569,12 @@ impl<S: CodeSink> Armv6m<S> {
         match *val {
             Val::Reg(r) if r == reg => {}
             Val::JitState => {
-                self.put(asm::ldr_sp(
-                    reg,
-                    i64::from(STACK_OFFSET_JITSTATE + stack_offset),
-                ));
+                self.put_ldr(reg, SP, i64::from(STACK_OFFSET_JITSTATE + stack_offset));
             }
             Val::JitStateTailCall if reg == R1 => {}
-            Val::XExtra => self.put(asm::ldr_imm(reg, CTX_REG, ctx_x_reg(MAX_REG))),
-            Val::X(x) => self.put(asm::ldr_imm(reg, CTX_REG, ctx_x_reg(x))),
-            Val::Ptr(src) => self.put(asm::ldr_imm(reg, src, 0)),
+            Val::XExtra => self.put_ldr(reg, CTX_REG, ctx_x_reg(MAX_REG)),
+            Val::X(x) => self.put_ldr(reg, CTX_REG, ctx_x_reg(x)),
+            Val::Ptr(src) => self.put_ldr(reg, src, 0),
             Val::Y(y) => {
                 let avail = self.available_regs;
                 self.ldr_y_reg(reg, y, avail);

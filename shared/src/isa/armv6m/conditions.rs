@@ -83,7 +83,11 @@ impl<S: CodeSink> Armv6m<S> {
     #[cfg_attr(target_os = "none", inline(never))]
     fn if_close(&mut self, open: &IfOpen) {
         let rel = self.cur_offset() as i64 - open.branch_at as i64;
-        self.patch_insn(open.branch_at, asm::bcc(open.cc, rel));
+        // A u16 fast path (see `put_ldr`); `bcc` + `patch_insn` for the rest (errors).
+        match asm::bcc_low(open.cc, rel) {
+            Some(h) => self.buf.replace(open.branch_at, &h.to_le_bytes()),
+            None => self.patch_insn(open.branch_at, asm::bcc(open.cc, rel)),
+        }
         self.merge_used_regs(open.used);
         self.regs.merge_from(&open.regs);
     }

@@ -32,15 +32,15 @@ const SCHEDULE_ARGS: [Arg; 2] = [Arg::keep(Val::Ctx), Arg::keep(Val::JitState)];
 impl<S: CodeSink> Armv6m<S> {
     /// `ldr jit_state_reg, [sp, #0]`: the `JITState *` saved by the prologue.
     fn load_jit_state(&mut self, reg: Reg) {
-        self.put(asm::ldr_sp(reg, i64::from(STACK_OFFSET_JITSTATE)));
+        self.put_ldr(reg, SP, i64::from(STACK_OFFSET_JITSTATE));
     }
 
     /// Decrement the reduction counter, leaving flags set on the new count.
     fn decrement_reductions(&mut self, count: Reg, jit_state: Reg) {
         self.load_jit_state(jit_state);
-        self.put(asm::ldr_imm(count, jit_state, JITSTATE_REDUCTION_COUNT));
+        self.put_ldr(count, jit_state, JITSTATE_REDUCTION_COUNT);
         self.put(asm::subs_imm(count, count, 1));
-        self.put(asm::str_imm(count, jit_state, JITSTATE_REDUCTION_COUNT));
+        self.put_str(count, jit_state, JITSTATE_REDUCTION_COUNT);
     }
 
     /// Pad with a nop to a word boundary (continuations must be word-aligned).
@@ -81,7 +81,7 @@ impl<S: CodeSink> Armv6m<S> {
         self.mov_immediate(target, entry as i64 + 1 - adr_pc as i64);
         self.put(asm::adds_reg(target, target, pc_reg));
         self.load_jit_state(pc_reg);
-        self.put(asm::str_imm(target, pc_reg, JITSTATE_CONTINUATION));
+        self.put_str(target, pc_reg, JITSTATE_CONTINUATION);
         self.regs.invalidate_reg(pc_reg);
         self.regs.invalidate_reg(target);
     }
@@ -96,7 +96,7 @@ impl<S: CodeSink> Armv6m<S> {
         self.buf.emit_use(label, BranchKind::Adr(temp));
         self.put(asm::adds_imm(temp, temp, 1));
         self.load_jit_state(jit_state);
-        self.put(asm::str_imm(temp, jit_state, JITSTATE_CONTINUATION));
+        self.put_str(temp, jit_state, JITSTATE_CONTINUATION);
         self.regs.invalidate_reg(temp);
         self.regs.invalidate_reg(jit_state);
         label
@@ -118,8 +118,8 @@ impl<S: CodeSink> Armv6m<S> {
         let reg = self.avail(avail);
         let jit_state = self.avail(avail & !reg.bit());
         self.load_jit_state(jit_state);
-        self.put(asm::ldr_imm(reg, jit_state, JITSTATE_MODULE));
-        self.put(asm::ldr_imm(reg, reg, 0));
+        self.put_ldr(reg, jit_state, JITSTATE_MODULE);
+        self.put_ldr(reg, reg, 0);
         self.regs.invalidate_reg(jit_state);
         self.regs.invalidate_reg(reg);
         self.take_reg(reg);
@@ -138,7 +138,7 @@ impl<S: CodeSink> Armv6m<S> {
         self.emit(&[0xFF; 4]);
         let adr_offset = bne_offset + 2;
         self.put(asm::adds_imm(temp, temp, 1));
-        self.put(asm::str_imm(temp, jit_state, JITSTATE_CONTINUATION));
+        self.put_str(temp, jit_state, JITSTATE_CONTINUATION);
         let used_before = self.used_regs;
         let regs_before = self.regs;
         self.call_primitive_last(PRIM_SCHEDULE_NEXT_CP, &SCHEDULE_ARGS);
@@ -206,7 +206,7 @@ impl<S: CodeSink> Armv6m<S> {
         let rewrite_offset = self.cur_offset();
         self.emit(&[0xFF, 0xFF]);
         self.put(asm::orrs(index, temp));
-        self.put(asm::str_imm(index, CTX_REG, CTX_CP));
+        self.put_str(index, CTX_REG, CTX_CP);
         self.release_reg(index);
         (rewrite_offset, temp)
     }

@@ -18,7 +18,11 @@ impl<S: CodeSink> Armv6m<S> {
     #[cfg_attr(not(target_os = "none"), inline(always))]
     pub(super) fn mov_immediate(&mut self, reg: Reg, val: i64) {
         if matches!(val, 0..=255) {
-            self.put(asm::movs_imm(reg, val));
+            // A u16 fast path (see `put_ldr`); `movs_imm` + `put` for a high register.
+            match asm::movs_imm_low(reg, val) {
+                Some(h) => self.buf.emit_halfword(h),
+                None => self.put(asm::movs_imm(reg, val)),
+            }
         } else {
             self.mov_immediate_wide(reg, val);
         }

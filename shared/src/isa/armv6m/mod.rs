@@ -241,6 +241,38 @@ impl<S: CodeSink> Armv6m<S> {
         }
     }
 
+    /// `put(asm::ldr_imm(..))` (SP as `rn`: `ldr_sp`), with a fast path for low registers and
+    /// a small offset (nearly every case): on the device an encoder's 8-byte `Result` is returned through the stack,
+    /// and this was three calls (ldr_imm, load_store_imm, put) for one halfword.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline(never))]
+    pub(super) fn put_ldr(&mut self, rt: Reg, rn: Reg, imm: i64) {
+        let fast = if rn == SP {
+            asm::sp_load_store_low(asm::LDR_SP, rt, imm)
+        } else {
+            asm::load_store_imm_low(asm::LDR_IMM, rt, rn, imm)
+        };
+        match fast {
+            Some(h) => self.buf.emit_halfword(h),
+            None => self.put(asm::ldr_imm(rt, rn, imm)),
+        }
+    }
+
+    /// `put(asm::str_imm(..))` (see [`Self::put_ldr`]).
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline(never))]
+    pub(super) fn put_str(&mut self, rt: Reg, rn: Reg, imm: i64) {
+        let fast = if rn == SP {
+            asm::sp_load_store_low(asm::STR_SP, rt, imm)
+        } else {
+            asm::load_store_imm_low(asm::STR_IMM, rt, rn, imm)
+        };
+        match fast {
+            Some(h) => self.buf.emit_halfword(h),
+            None => self.put(asm::str_imm(rt, rn, imm)),
+        }
+    }
+
     /// Append an assembled sequence.
     pub(super) fn put_code(&mut self, code: &Code) {
         match code.result() {
@@ -429,6 +461,11 @@ impl<S: CodeSink> Backend for Armv6m<S> {
         self.buf.error()
     }
 
+    #[inline]
+    fn has_error(&self) -> bool {
+        self.buf.has_error()
+    }
+
     fn offset(&self) -> usize {
         self.buf.offset()
     }
@@ -565,5 +602,28 @@ pub(super) mod testing {
             let _ = write!(s, "{byte:02X}");
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::testing::backend;
+    use super::*;
+
+    /// `has_error` (the driver's check after every instruction) agrees with `error`, for the
+    /// backend's own errors and for the sink's.
+    #[test]
+    fn has_error_agrees_with_error() {
+        let mut b = backend(0);
+        b.put_ldr(R0, R1, 4);
+        assert!(!b.has_error() && b.error().is_none());
+        b.put_ldr(R0, R1, 3);
+        assert!(b.has_error() && b.error().is_some());
+
+        let mut b = backend(0);
+        b.buf.emit(&[0x00, 0x00]);
+        b.buf.replace(0, &[0xFF, 0xFF]);
+        assert!(b.error().is_some(), "a strict sink refuses to set bits");
+        assert!(b.has_error());
     }
 }

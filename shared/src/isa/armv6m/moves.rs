@@ -35,18 +35,18 @@ impl<S: CodeSink> Armv6m<S> {
     /// range, `first_avail(avail_mask)` (or ip when none is left) for the address.
     pub(super) fn str_y_reg(&mut self, src: Reg, y: u32, temp: Reg, avail_mask: u16) {
         let offset = i64::from(y) * 4;
-        self.put(asm::ldr_imm(temp, CTX_REG, CTX_Y_REGS));
+        self.put_ldr(temp, CTX_REG, CTX_Y_REGS);
         if offset <= MAX_LDR_IMM {
-            self.put(asm::str_imm(src, temp, offset));
+            self.put_str(src, temp, offset);
         } else if let Some(addr) = first_avail(avail_mask) {
             self.put(asm::movs_imm(addr, offset));
             self.put(asm::add_hi(addr, temp));
-            self.put(asm::str_imm(src, addr, 0));
+            self.put_str(src, addr, 0);
         } else {
             self.put(asm::mov(IP_REG, temp));
             self.put(asm::movs_imm(temp, offset));
             self.put(asm::add_hi(temp, IP_REG));
-            self.put(asm::str_imm(src, temp, 0));
+            self.put_str(src, temp, 0);
         }
     }
 
@@ -56,24 +56,24 @@ impl<S: CodeSink> Armv6m<S> {
         let offset = i64::from(y) * 4;
         match first_avail(avail_mask) {
             Some(temp) => {
-                self.put(asm::ldr_imm(temp, CTX_REG, CTX_Y_REGS));
+                self.put_ldr(temp, CTX_REG, CTX_Y_REGS);
                 if offset <= MAX_LDR_IMM {
-                    self.put(asm::ldr_imm(dst, temp, offset));
+                    self.put_ldr(dst, temp, offset);
                 } else {
                     self.put(asm::movs_imm(dst, offset));
                     self.put(asm::add_hi(dst, temp));
-                    self.put(asm::ldr_imm(dst, dst, 0));
+                    self.put_ldr(dst, dst, 0);
                 }
             }
             None => {
-                self.put(asm::ldr_imm(dst, CTX_REG, CTX_Y_REGS));
+                self.put_ldr(dst, CTX_REG, CTX_Y_REGS);
                 if offset <= MAX_LDR_IMM {
-                    self.put(asm::ldr_imm(dst, dst, offset));
+                    self.put_ldr(dst, dst, offset);
                 } else {
                     self.put(asm::mov(IP_REG, dst));
                     self.put(asm::movs_imm(dst, offset));
                     self.put(asm::add_hi(dst, IP_REG));
-                    self.put(asm::ldr_imm(dst, dst, 0));
+                    self.put_ldr(dst, dst, 0);
                 }
             }
         }
@@ -99,9 +99,9 @@ impl<S: CodeSink> Armv6m<S> {
     fn move_to_vm_register_emit(&mut self, src: Arg, dest: Val) {
         match (src.val, dest) {
             (Val::Ptr(boxed), Val::Fp(f)) if src.free => self.term_to_float(boxed, f),
-            (Val::Reg(r), Val::XExtra) => self.put(asm::str_imm(r, CTX_REG, ctx_x_reg(MAX_REG))),
-            (Val::Reg(r), Val::X(x)) => self.put(asm::str_imm(r, CTX_REG, ctx_x_reg(x))),
-            (Val::Reg(r), Val::Ptr(p)) => self.put(asm::str_imm(r, p, 0)),
+            (Val::Reg(r), Val::XExtra) => self.put_str(r, CTX_REG, ctx_x_reg(MAX_REG)),
+            (Val::Reg(r), Val::X(x)) => self.put_str(r, CTX_REG, ctx_x_reg(x)),
+            (Val::Reg(r), Val::Ptr(p)) => self.put_str(r, p, 0),
             (Val::Reg(r), Val::Y(y)) => {
                 let avail = self.available_regs;
                 let temp = self.avail(avail);
@@ -136,12 +136,12 @@ impl<S: CodeSink> Armv6m<S> {
             (Val::XExtra | Val::X(_) | Val::Ptr(_), _) => {
                 let avail = self.available_regs;
                 let temp = self.avail(avail);
-                let insn = match src.val {
-                    Val::X(x) => asm::ldr_imm(temp, CTX_REG, ctx_x_reg(x)),
-                    Val::Ptr(p) => asm::ldr_imm(temp, p, 0),
-                    _ => asm::ldr_imm(temp, CTX_REG, ctx_x_reg(MAX_REG)),
+                let (base, offset) = match src.val {
+                    Val::X(x) => (CTX_REG, ctx_x_reg(x)),
+                    Val::Ptr(p) => (p, 0),
+                    _ => (CTX_REG, ctx_x_reg(MAX_REG)),
                 };
-                self.put(insn);
+                self.put_ldr(temp, base, offset);
                 self.available_regs = avail & !temp.bit();
                 self.store_temp_to_vm_register(temp, dest, avail);
             }
@@ -174,14 +174,14 @@ impl<S: CodeSink> Armv6m<S> {
         let fp_regs = self.avail(avail);
         let word = self.avail(avail & !fp_regs.bit());
         let f = i64::from(f);
-        self.put(asm::ldr_imm(fp_regs, CTX_REG, CTX_FP_REGS));
-        self.put(asm::ldr_imm(word, boxed, 4));
+        self.put_ldr(fp_regs, CTX_REG, CTX_FP_REGS);
+        self.put_ldr(word, boxed, 4);
         if self.variant & u32::from(VARIANT_FLOAT32) == 0 {
-            self.put(asm::str_imm(word, fp_regs, f * 8));
-            self.put(asm::ldr_imm(word, boxed, 8));
-            self.put(asm::str_imm(word, fp_regs, f * 8 + 4));
+            self.put_str(word, fp_regs, f * 8);
+            self.put_ldr(word, boxed, 8);
+            self.put_str(word, fp_regs, f * 8 + 4);
         } else {
-            self.put(asm::str_imm(word, fp_regs, f * 4));
+            self.put_str(word, fp_regs, f * 4);
         }
         self.release_reg(boxed);
         self.regs.invalidate_reg(fp_regs);
@@ -205,7 +205,7 @@ impl<S: CodeSink> Armv6m<S> {
                 };
                 let avail = self.available_regs;
                 let temp = self.avail(avail);
-                self.put(asm::ldr_imm(reg, reg, i.saturating_mul(4)));
+                self.put_ldr(reg, reg, i.saturating_mul(4));
                 self.str_y_reg(reg, y, temp, avail & !temp.bit());
                 self.regs.invalidate_vm_loc(regs::VmLoc::Y(y));
                 self.regs.invalidate_reg(reg);
@@ -215,7 +215,7 @@ impl<S: CodeSink> Armv6m<S> {
                 let Val::Reg(reg) = base.val else {
                     return self.fail(BackendError::Unsupported("move_array_element base"));
                 };
-                self.put(asm::ldr_imm(d, reg, i.saturating_mul(4)));
+                self.put_ldr(d, reg, i.saturating_mul(4));
                 self.regs.invalidate_reg(d);
             }
             (false, Val::Reg(idx), Val::X(_) | Val::Ptr(_) | Val::Y(_)) => {
@@ -244,14 +244,14 @@ impl<S: CodeSink> Armv6m<S> {
                     let temp2 = self.avail(avail & !temp1.bit());
                     self.mov_immediate(temp1, offset - MAX_LDR_IMM);
                     self.put(asm::add_hi(temp1, reg));
-                    self.put(asm::ldr_imm(temp2, temp1, MAX_LDR_IMM));
-                    self.put(asm::str_imm(temp2, CTX_REG, ctx_x_reg(x)));
+                    self.put_ldr(temp2, temp1, MAX_LDR_IMM);
+                    self.put_str(temp2, CTX_REG, ctx_x_reg(x));
                     self.regs.invalidate_vm_loc(regs::VmLoc::X(x));
                     self.regs.invalidate_reg(temp1);
                     self.regs.invalidate_reg(temp2);
                 } else {
-                    self.put(asm::ldr_imm(temp1, reg, offset));
-                    self.put(asm::str_imm(temp1, CTX_REG, ctx_x_reg(x)));
+                    self.put_ldr(temp1, reg, offset);
+                    self.put_str(temp1, CTX_REG, ctx_x_reg(x));
                     self.regs.invalidate_vm_loc(regs::VmLoc::X(x));
                     self.regs.invalidate_reg(temp1);
                 }
@@ -261,11 +261,11 @@ impl<S: CodeSink> Armv6m<S> {
                 if far {
                     self.mov_immediate(temp, offset - MAX_LDR_IMM);
                     self.put(asm::add_hi(temp, reg));
-                    self.put(asm::ldr_imm(temp, temp, MAX_LDR_IMM));
+                    self.put_ldr(temp, temp, MAX_LDR_IMM);
                 } else {
-                    self.put(asm::ldr_imm(temp, reg, offset));
+                    self.put_ldr(temp, reg, offset);
                 }
-                self.put(asm::str_imm(temp, p, 0));
+                self.put_str(temp, p, 0);
                 self.regs.invalidate_reg(temp);
             }
             Val::Y(y) => {
@@ -276,9 +276,9 @@ impl<S: CodeSink> Armv6m<S> {
                 if far {
                     self.mov_immediate(value, offset - MAX_LDR_IMM);
                     self.put(asm::add_hi(value, reg));
-                    self.put(asm::ldr_imm(value, value, MAX_LDR_IMM));
+                    self.put_ldr(value, value, MAX_LDR_IMM);
                 } else {
-                    self.put(asm::ldr_imm(value, reg, offset));
+                    self.put_ldr(value, reg, offset);
                 }
                 self.str_y_reg(value, y, frame, rest);
                 self.regs.invalidate_vm_loc(regs::VmLoc::Y(y));
@@ -296,12 +296,12 @@ impl<S: CodeSink> Armv6m<S> {
         self.put(asm::ldr_reg(index, base, index));
         match dest {
             Val::X(x) if x < MAX_REG => {
-                self.put(asm::str_imm(index, CTX_REG, ctx_x_reg(x)));
+                self.put_str(index, CTX_REG, ctx_x_reg(x));
                 self.regs.invalidate_vm_loc(regs::VmLoc::X(x));
                 self.regs.invalidate_reg(index);
             }
             Val::Ptr(p) => {
-                self.put(asm::str_imm(index, p, 0));
+                self.put_str(index, p, 0);
                 self.regs.invalidate_reg(index);
             }
             Val::Y(y) => {
@@ -326,13 +326,13 @@ impl<S: CodeSink> Armv6m<S> {
         let avail = self.available_regs;
         if base.free {
             if offset <= MAX_LDR_IMM {
-                self.put(asm::ldr_imm(reg, reg, offset));
+                self.put_ldr(reg, reg, offset);
                 self.regs.invalidate_reg(reg);
             } else {
                 let temp = self.avail(avail);
                 self.mov_immediate(temp, offset - MAX_LDR_IMM);
                 self.put(asm::add_hi(reg, temp));
-                self.put(asm::ldr_imm(reg, reg, MAX_LDR_IMM));
+                self.put_ldr(reg, reg, MAX_LDR_IMM);
                 self.regs.invalidate_reg(reg);
                 self.regs.invalidate_reg(temp);
             }
@@ -340,13 +340,13 @@ impl<S: CodeSink> Armv6m<S> {
         }
         let elem = self.avail(avail);
         if offset <= MAX_LDR_IMM {
-            self.put(asm::ldr_imm(elem, reg, offset));
+            self.put_ldr(elem, reg, offset);
             self.regs.invalidate_reg(elem);
         } else {
             let temp = self.avail(avail & !elem.bit());
             self.mov_immediate(temp, offset - MAX_LDR_IMM);
             self.put(asm::add_hi(temp, reg));
-            self.put(asm::ldr_imm(elem, temp, MAX_LDR_IMM));
+            self.put_ldr(elem, temp, MAX_LDR_IMM);
             self.regs.invalidate_reg(elem);
             self.regs.invalidate_reg(temp);
         }
@@ -363,12 +363,12 @@ impl<S: CodeSink> Armv6m<S> {
             return;
         };
         match index {
-            Val::Imm(i) if i < 32 => self.put(asm::str_imm(value, base, i.saturating_mul(4))),
+            Val::Imm(i) if i < 32 => self.put_str(value, base, i.saturating_mul(4)),
             Val::Imm(i) => {
                 let temp = self.avail(self.available_regs);
                 self.mov_immediate(temp, i.saturating_mul(4) - MAX_LDR_IMM);
                 self.put(asm::add_hi(temp, base));
-                self.put(asm::str_imm(value, temp, MAX_LDR_IMM));
+                self.put_str(value, temp, MAX_LDR_IMM);
                 self.regs.invalidate_reg(temp);
             }
             Val::Reg(idx) => {
@@ -441,7 +441,7 @@ impl<S: CodeSink> Armv6m<S> {
 
     fn move_to_native_register_emit(&mut self, src: Val, contents: Contents) -> Reg {
         if let Val::Ptr(r) = src {
-            self.put(asm::ldr_imm(r, r, 0));
+            self.put_ldr(r, r, 0);
             self.regs.invalidate_reg(r);
             return r;
         }
@@ -449,9 +449,9 @@ impl<S: CodeSink> Armv6m<S> {
         let reg = self.avail(avail);
         let rest = avail & !reg.bit();
         match src {
-            Val::Cp => self.put(asm::ldr_imm(reg, CTX_REG, CTX_CP)),
-            Val::XExtra => self.put(asm::ldr_imm(reg, CTX_REG, ctx_x_reg(MAX_REG))),
-            Val::X(x) if x < MAX_REG => self.put(asm::ldr_imm(reg, CTX_REG, ctx_x_reg(x))),
+            Val::Cp => self.put_ldr(reg, CTX_REG, CTX_CP),
+            Val::XExtra => self.put_ldr(reg, CTX_REG, ctx_x_reg(MAX_REG)),
+            Val::X(x) if x < MAX_REG => self.put_ldr(reg, CTX_REG, ctx_x_reg(x)),
             Val::Imm(i) => self.mov_immediate(reg, i),
             Val::Y(y) => {
                 self.ldr_y_reg(reg, y, rest);
@@ -482,9 +482,9 @@ impl<S: CodeSink> Armv6m<S> {
                 self.mov_immediate(dest, i);
                 self.regs.set_contents(dest, Contents::Imm(i));
             }
-            Val::Ptr(r) => self.put(asm::ldr_imm(dest, r, 0)),
-            Val::XExtra => self.put(asm::ldr_imm(dest, CTX_REG, ctx_x_reg(MAX_REG))),
-            Val::X(x) if x < MAX_REG => self.put(asm::ldr_imm(dest, CTX_REG, ctx_x_reg(x))),
+            Val::Ptr(r) => self.put_ldr(dest, r, 0),
+            Val::XExtra => self.put_ldr(dest, CTX_REG, ctx_x_reg(MAX_REG)),
+            Val::X(x) if x < MAX_REG => self.put_ldr(dest, CTX_REG, ctx_x_reg(x)),
             Val::Y(y) => {
                 let avail = self.available_regs;
                 self.ldr_y_reg(dest, y, avail);
@@ -509,7 +509,7 @@ impl<S: CodeSink> Armv6m<S> {
             }
             Val::Ptr(r) => {
                 let copy = self.avail(self.available_regs);
-                self.put(asm::ldr_imm(copy, r, 0));
+                self.put_ldr(copy, r, 0);
                 self.regs.invalidate_reg(copy);
                 self.take_reg(copy);
                 copy
@@ -527,7 +527,7 @@ impl<S: CodeSink> Armv6m<S> {
         let reg = self.avail(avail);
         let rest = avail & !reg.bit();
         self.ldr_y_reg(reg, y, rest);
-        self.put(asm::str_imm(reg, CTX_REG, CTX_CP));
+        self.put_str(reg, CTX_REG, CTX_CP);
         self.regs.invalidate_reg(reg);
         self.forget_hidden_temp(rest);
     }
@@ -535,9 +535,9 @@ impl<S: CodeSink> Armv6m<S> {
     /// `ctx->e += words` (words * 4 must fit in 8 bits, as in the reference).
     pub(super) fn increment_sp(&mut self, words: i64) {
         let reg = self.avail(self.available_regs);
-        self.put(asm::ldr_imm(reg, CTX_REG, CTX_Y_REGS));
+        self.put_ldr(reg, CTX_REG, CTX_Y_REGS);
         self.put(asm::adds_imm2(reg, words.saturating_mul(4)));
-        self.put(asm::str_imm(reg, CTX_REG, CTX_Y_REGS));
+        self.put_str(reg, CTX_REG, CTX_Y_REGS);
         self.regs.invalidate_reg(reg);
     }
 
@@ -547,9 +547,9 @@ impl<S: CodeSink> Armv6m<S> {
             return self.fail(BackendError::Unsupported("set_bs source"));
         };
         let temp = self.avail(self.available_regs);
-        self.put(asm::str_imm(term, CTX_REG, CTX_BS));
+        self.put_str(term, CTX_REG, CTX_BS);
         self.put(asm::movs_imm(temp, 0));
-        self.put(asm::str_imm(temp, CTX_REG, CTX_BS_OFFSET));
+        self.put_str(temp, CTX_REG, CTX_BS_OFFSET);
         self.regs.invalidate_reg(temp);
     }
 }
