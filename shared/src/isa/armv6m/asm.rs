@@ -69,15 +69,16 @@ use crate::compile::Reg;
 /// One encoded instruction: 2 bytes (Thumb-1) or 4 bytes (Thumb-2), little-endian halfwords.
 /// One word: the length follows from the first halfword, as the architecture defines it (bits
 /// 15..11 of 0b11101, 0b11110 or 0b11111 start a 32-bit instruction). With [`AsmError`] also a
-/// word, an encoder's `Result<Insn, AsmError>` is two words, which the device returns in
-/// registers instead of through memory.
+/// word, an encoder's `Result<Insn, AsmError>` is two words (it was four). On thumbv6m that is
+/// still returned through memory (rustc 1.95 returns an 8-byte aggregate so there), which is
+/// why the hottest encodings also have `u16` fast paths (`load_store_imm_low` and its kind).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(align(4))]
 pub struct Insn {
     bytes: [u8; 4],
 }
 
-// Two words, so that encoders return their result in registers (see `Insn`).
+// Two words: half the stores and loads of the four it was (see `Insn`).
 const _: () = assert!(core::mem::size_of::<Result<Insn, AsmError>>() == 8);
 
 impl Insn {
