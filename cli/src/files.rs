@@ -159,6 +159,7 @@ enum OutKey {
 }
 
 /// Where an output really goes.
+#[derive(Clone)]
 pub struct Output {
     /// The path as the user gave it (for messages).
     pub shown: PathBuf,

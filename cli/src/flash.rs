@@ -187,17 +187,17 @@ fn prepare(path: &Path, mode: Mode, chip: Chip) -> Result<Vec<u8>> {
 fn open_destination(
     dest: &Destination,
     output: Option<Output>,
+    profile: Option<Output>,
     layout: &Layout,
     chip: Chip,
     uf2_family: Uf2Family,
 ) -> Result<Box<dyn Device>> {
     match output {
         Some(output) if dest.image.is_some() => {
-            return Ok(Box::new(ImageFile::open_for_writing(
-                output,
-                layout.flash_base,
-                layout.flash_size,
-            )?))
+            return Ok(Box::new(
+                ImageFile::open_for_writing(output, layout.flash_base, layout.flash_size)?
+                    .with_profile(profile),
+            ))
         }
         Some(output) => {
             let mut format = chip.uf2();
@@ -294,6 +294,13 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
         (Some(path), _) | (None, Some(path)) => Some(files.output(path)?),
         (None, None) => None,
     };
+    // A developer's instruction profile of the loader on the emulator (see `PROFILE_VAR`).
+    let profile = match std::env::var_os(crate::device::emulator::PROFILE_VAR) {
+        Some(path) if args.mode == Mode::Device && args.destination.image.is_some() => {
+            Some(files.output(Path::new(&path))?)
+        }
+        _ => None,
+    };
     // Everything that can be refused is checked before the destination is opened.
     let main = prepare(&args.avm, args.mode, chip)?;
     let lib = args
@@ -330,7 +337,14 @@ pub fn run_flash(args: &FlashArgs) -> Result<()> {
     };
     plan::plan(&req).map_err(who)?;
 
-    let mut device = open_destination(&args.destination, output, &layout, chip, args.uf2_family)?;
+    let mut device = open_destination(
+        &args.destination,
+        output,
+        profile,
+        &layout,
+        chip,
+        args.uf2_family,
+    )?;
     let old_lib = match lib {
         None => lib_in_flash(device.as_mut(), &layout)?,
         Some(_) => None,

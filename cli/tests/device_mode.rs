@@ -411,3 +411,37 @@ fn device_mode_over_a_probe_reaches_the_probe() {
     }
     refused(&out, &["probe"]);
 }
+
+/// `AVM_JIT_EMU_PROFILE=FILE` writes the loader's instruction profile to FILE, an output
+/// checked like the command's others: naming an input refuses the command before anything is
+/// written.
+#[test]
+fn the_emulator_profile_is_an_output_like_the_others() {
+    let s = Scratch::new("profile");
+    let app = s.write("app.avm", &example());
+    let run = |image: &Path, profile: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_avm-jit"))
+            .args(["flash", "--target", "rp2040", "--mode", "device", "--image"])
+            .arg(image)
+            .arg(&app)
+            .env("AVM_JIT_EMU_PROFILE", profile)
+            .output()
+            .expect("spawn avm-jit")
+    };
+    let profile = s.path("profile.txt");
+    ok(&run(&s.path("a.img"), &profile));
+    let text = std::fs::read_to_string(&profile).unwrap();
+    let count: u64 = text
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("instructions: "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(count > 1_000_000, "{}", &text[..text.len().min(200)]);
+    assert!(text.contains("== self ==") && text.contains("compile_module"));
+
+    let image = s.path("b.img");
+    refused(&run(&image, &app), &["app.avm"]);
+    assert_eq!(std::fs::read(&app).unwrap(), example());
+    assert!(!image.exists());
+}

@@ -7,6 +7,7 @@ use avm_jit_core::flash::MemFlash;
 use avm_jit_emu::{PowerCut, Rp2040, Stats, Stop};
 
 use super::loader::{Core, Poll};
+use crate::files::Output;
 
 /// Instructions per [`Core::poll`]: about 1/10 s of emulated time, a few ms of host time.
 const SLICE: u64 = 10_000_000;
@@ -17,19 +18,27 @@ pub struct EmulatedCore<'f> {
     name: String,
     /// A power cut to arm when the loader starts (a reset disarms the emulator's).
     cut: Option<PowerCut>,
+    /// Where the instruction profile goes, if one is taken ([`PROFILE_VAR`]).
+    profile: Option<Output>,
 }
 
 impl<'f> EmulatedCore<'f> {
     pub fn new(image: &'f mut MemFlash, name: String) -> Result<Self> {
-        let mut chip = Rp2040::new(image.as_bytes().to_vec())
+        let chip = Rp2040::new(image.as_bytes().to_vec())
             .map_err(|e| anyhow!("cannot emulate an RP2040 with {name}: {e}"))?;
-        chip.set_profiling(std::env::var_os(PROFILE_VAR).is_some());
         Ok(EmulatedCore {
             chip,
             image,
             name,
             cut: None,
+            profile: None,
         })
+    }
+    /// Take an instruction profile of the loader's run and write it to `output` (through the
+    /// safe writer) when the core is dropped.
+    pub fn profile_to(&mut self, output: Output) {
+        self.chip.set_profiling(true);
+        self.profile = Some(output);
     }
     /// What the emulator counted (instructions, flash calls, estimated time) since it was made.
     pub fn stats(&self) -> Stats {
@@ -49,18 +58,16 @@ impl<'f> EmulatedCore<'f> {
 }
 
 /// A developer's switch: `AVM_JIT_EMU_PROFILE=FILE` writes an instruction profile of the
-/// loader's run (self and inclusive instructions per function, call edges) to FILE.
-const PROFILE_VAR: &str = "AVM_JIT_EMU_PROFILE";
+/// loader's run (self and inclusive instructions per function, call edges) to FILE, an output
+/// checked with the command's others (`flash`).
+pub const PROFILE_VAR: &str = "AVM_JIT_EMU_PROFILE";
 
 impl Drop for EmulatedCore<'_> {
     fn drop(&mut self) {
-        if let (Some(path), Some(profile)) = (std::env::var_os(PROFILE_VAR), self.chip.profile()) {
+        if let (Some(output), Some(profile)) = (&self.profile, self.chip.profile()) {
             let report = profile.report(super::loader::LOADER_ELF, 400);
-            if let Err(e) = std::fs::write(&path, report) {
-                eprintln!(
-                    "cannot write the profile to {}: {e}",
-                    path.to_string_lossy()
-                );
+            if let Err(e) = crate::files::write_output(output, report.as_bytes(), false) {
+                eprintln!("cannot write the profile: {e:#}");
             }
         }
         if let Ok(flash) = MemFlash::from_bytes(self.image.base(), self.chip.flash().to_vec()) {

@@ -12,6 +12,8 @@ pub struct ImageFile {
     path: PathBuf,
     /// Where `finish` saves the image (none: only read).
     output: Option<Output>,
+    /// Where the emulated core writes its instruction profile, if asked for.
+    profile: Option<Output>,
     pub flash: MemFlash,
 }
 
@@ -34,8 +36,15 @@ impl ImageFile {
         Ok(ImageFile {
             path: path.to_path_buf(),
             output: None,
+            profile: None,
             flash,
         })
+    }
+
+    /// Have the emulated core write an instruction profile of the loader to `output`.
+    pub fn with_profile(mut self, output: Option<Output>) -> Self {
+        self.profile = output;
+        self
     }
 
     /// Open the image `output` to change it; `finish` replaces it whole.
@@ -63,10 +72,11 @@ impl Device for ImageFile {
     }
     fn core(&mut self) -> Result<Option<Box<dyn super::loader::Core + '_>>> {
         let name = self.describe();
-        Ok(Some(Box::new(super::emulator::EmulatedCore::new(
-            &mut self.flash,
-            name,
-        )?)))
+        let mut core = super::emulator::EmulatedCore::new(&mut self.flash, name)?;
+        if let Some(profile) = &self.profile {
+            core.profile_to(profile.clone());
+        }
+        Ok(Some(Box::new(core)))
     }
     fn finish(&mut self, _reset: bool) -> Result<()> {
         match &self.output {
