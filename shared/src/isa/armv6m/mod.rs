@@ -242,34 +242,42 @@ impl<S: CodeSink> Armv6m<S> {
     }
 
     /// `put(asm::ldr_imm(..))` (SP as `rn`: `ldr_sp`), with a fast path for low registers and
-    /// a small offset (nearly every case): on the device an encoder's 8-byte `Result` is returned through the stack,
-    /// and this was three calls (ldr_imm, load_store_imm, put) for one halfword.
+    /// a small offset (nearly every case): on the device an encoder's 8-byte `Result` is
+    /// returned through the stack, and this was three calls (ldr_imm, load_store_imm, put) for
+    /// one halfword.
     #[cfg_attr(not(target_os = "none"), inline(always))]
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn put_ldr(&mut self, rt: Reg, rn: Reg, imm: i64) {
-        let fast = if rn == SP {
-            asm::sp_load_store_low(asm::LDR_SP, rt, imm)
-        } else {
-            asm::load_store_imm_low(asm::LDR_IMM, rt, rn, imm)
-        };
-        match fast {
-            Some(h) => self.buf.emit_halfword(h),
-            None => self.put(asm::ldr_imm(rt, rn, imm)),
-        }
+        self.put_load_store(asm::LDR_SP, asm::LDR_IMM, asm::ldr_imm, rt, rn, imm);
     }
 
     /// `put(asm::str_imm(..))` (see [`Self::put_ldr`]).
     #[cfg_attr(not(target_os = "none"), inline(always))]
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn put_str(&mut self, rt: Reg, rn: Reg, imm: i64) {
+        self.put_load_store(asm::STR_SP, asm::STR_IMM, asm::str_imm, rt, rn, imm);
+    }
+
+    /// [`Self::put_ldr`] and [`Self::put_str`]: the SP-relative or register-relative fast
+    /// encoding (`sp_op`, `imm_op`), else `encode` (the full encoder, errors included).
+    #[inline(always)]
+    fn put_load_store(
+        &mut self,
+        sp_op: u16,
+        imm_op: u16,
+        encode: fn(Reg, Reg, i64) -> Result<Insn, AsmError>,
+        rt: Reg,
+        rn: Reg,
+        imm: i64,
+    ) {
         let fast = if rn == SP {
-            asm::sp_load_store_low(asm::STR_SP, rt, imm)
+            asm::sp_load_store_low(sp_op, rt, imm)
         } else {
-            asm::load_store_imm_low(asm::STR_IMM, rt, rn, imm)
+            asm::load_store_imm_low(imm_op, rt, rn, imm)
         };
         match fast {
             Some(h) => self.buf.emit_halfword(h),
-            None => self.put(asm::str_imm(rt, rn, imm)),
+            None => self.put(encode(rt, rn, imm)),
         }
     }
 
