@@ -6,10 +6,11 @@
 //! ```
 //! Prints wall time, CPU time (user + system of the avm-jit process, each shown) and MB/s of
 //! `Code` chunk per CPU second (goal: at least 25), best and median of the rounds, and the same
-//! compiles in this process (what the CLI adds is the difference). Timings on a shared machine
-//! are noisy: for what the process itself does, count instructions instead, e.g.
-//! `valgrind --tool=callgrind target/release/avm-jit compile -q --jobs 1 -o DIR BEAMS...`
-//! (841 M for these files), and syscalls with `strace -c -f` (15 a file).
+//! compiles in this process (what the CLI adds is the difference). The rounds write into a RAM
+//! file system where there is one (see `output_dir`; `AVM_JIT_BENCH_DIR=DIR` to write elsewhere).
+//! Timings on a shared machine are noisy: for what the process itself does, count instructions
+//! instead, e.g. `valgrind --tool=callgrind target/release/avm-jit compile -q --jobs 1 -o DIR
+//! BEAMS...` (731 M for these files), and syscalls with `strace -c -f` (13 a file).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -19,7 +20,34 @@ use avm_jit_core::beam::Module;
 use avm_jit_core::compile::module::{precompile_beam, CodeTarget};
 use avm_jit_tests::{files_with_ext, golden_dir};
 
-const ROUNDS: usize = 7;
+const ROUNDS: usize = 11;
+
+/// A new directory for the rounds' output, where, and why there: under `AVM_JIT_BENCH_DIR` if
+/// set, else a RAM file system where there is one (`/dev/shm`), else the temp directory.
+///
+/// On a disk, the kernel's share of the CLI's CPU time depends on what the file system did
+/// before. On ext4 without a journal, creating a file within a minute (six while the inode
+/// table is not yet written back) of deleting files in the same block group first steps over
+/// every recently deleted inode: the same run measured 12 to 140 ms of system time, depending
+/// on how many files earlier rounds, tests or builds had just deleted. A RAM file system still
+/// takes every system call the CLI makes (open, create, write, rename) and copies every byte
+/// into the page cache, without that history.
+fn output_dir() -> (tempfile::TempDir, &'static str) {
+    let new = |root: &std::path::Path| {
+        tempfile::Builder::new()
+            .prefix("avm-jit-bench-")
+            .tempdir_in(root)
+    };
+    if let Some(root) = std::env::var_os("AVM_JIT_BENCH_DIR") {
+        let dir = new(root.as_ref()).expect("a directory in AVM_JIT_BENCH_DIR");
+        return (dir, "AVM_JIT_BENCH_DIR");
+    }
+    if let Ok(dir) = new("/dev/shm".as_ref()) {
+        return (dir, "a RAM file system; AVM_JIT_BENCH_DIR=DIR to choose");
+    }
+    let dir = new(&std::env::temp_dir()).expect("a directory in the temp directory");
+    (dir, "the temp directory; AVM_JIT_BENCH_DIR=DIR to choose")
+}
 
 struct Round {
     wall: Duration,
@@ -94,13 +122,17 @@ fn main() {
         code_bytes += module.chunk(*b"Code").map_or(0, |c| c.data.len());
         beams.push(path);
     }
-    let out = std::env::temp_dir().join(format!("avm-jit-bench-{}", std::process::id()));
-    // Each round writes new files into an empty directory (replacing files costs what the file
-    // system's rename-over-existing costs, e.g. ext4 flushing the data first).
-    let round = |jobs: usize| {
-        let _ = std::fs::remove_dir_all(&out);
-        std::fs::create_dir_all(&out).unwrap();
-        compile_all(&beams, &out, jobs)
+    let (out_dir, why) = output_dir();
+    let out = out_dir.path().to_path_buf();
+    // Each round writes new files into a new empty directory, as a first compile does (replacing
+    // files costs what the file system's rename-over-existing costs, e.g. ext4 flushing the data
+    // first). Nothing is deleted until the last round (see `output_root`).
+    let mut rounds_run = 0;
+    let mut round = |jobs: usize| {
+        rounds_run += 1;
+        let dir = out.join(rounds_run.to_string());
+        std::fs::create_dir_all(&dir).unwrap();
+        compile_all(&beams, &dir, jobs)
     };
     // Warm the page cache once.
     round(1);
@@ -112,6 +144,7 @@ fn main() {
         file_bytes as f64 / 1e6,
         mb
     );
+    println!("  output in {} ({why})", out.display());
     let mut median_cpu_rate: f64 = 0.0;
     for jobs in [1, cores] {
         let mut rounds: Vec<Round> = (0..ROUNDS).map(|_| round(jobs)).collect();
@@ -138,7 +171,7 @@ fn main() {
         );
         median_cpu_rate = median_cpu_rate.max(mb / median.cpu().as_secs_f64());
     }
-    let _ = std::fs::remove_dir_all(&out);
+    drop(out_dir);
     // The same compiles in this process, one pass like the CLI's (no reading, checking or
     // writing): what the CLI adds is the difference.
     let bytes: Vec<Vec<u8>> = beams.iter().map(|p| std::fs::read(p).unwrap()).collect();
