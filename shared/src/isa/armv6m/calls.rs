@@ -80,6 +80,17 @@ impl ArgsPlan {
     /// to the masks; the others (ctx, jit_state, VM registers, immediates) are skipped.
     #[inline]
     fn new(args: &[Arg]) -> Self {
+        // Nearly every call passes only ctx, jit_state, VM registers and immediates: nothing
+        // for the masks and no 64-bit value, so the plan is empty. One test per argument finds
+        // that (the full pass below cost about 13 instructions an argument on the host).
+        if !args.iter().any(|arg| {
+            matches!(
+                arg.val,
+                Val::Reg(_) | Val::Ptr(_) | Val::PtrOffset(..) | Val::Int64(_)
+            )
+        }) {
+            return ArgsPlan::default();
+        }
         let (reg_args, stack_args) = args.split_at(args.len().min(4));
         // The masks in locals, `arg_regs` and `call_regs` packed in one word: on the device
         // the plan's fields and a table of the held registers lived on the stack (127
