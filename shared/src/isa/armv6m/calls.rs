@@ -76,13 +76,15 @@ fn native_arg(arg: &Arg) -> Option<(u16, u16, u16)> {
 }
 
 impl ArgsPlan {
-    /// The plan for `args`, in one forward pass. Only the arguments in native registers add
-    /// to the masks; the others (ctx, jit_state, VM registers, immediates) are skipped.
-    #[inline]
+    /// The plan for `args`. Only the arguments in native registers add to the masks; the
+    /// others (ctx, jit_state, VM registers, immediates) are skipped. Inlined into the two
+    /// callers on the host, where the plan then stays in registers.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     fn new(args: &[Arg]) -> Self {
         // Nearly every call passes only ctx, jit_state, VM registers and immediates: nothing
         // for the masks and no 64-bit value, so the plan is empty. One test per argument finds
-        // that (the full pass below cost about 13 instructions an argument on the host).
+        // that (the full pass cost about 13 instructions an argument on the host).
         if !args.iter().any(|arg| {
             matches!(
                 arg.val,
@@ -91,6 +93,13 @@ impl ArgsPlan {
         }) {
             return ArgsPlan::default();
         }
+        Self::full(args)
+    }
+
+    /// [`Self::new`] in one forward pass over the arguments.
+    #[cfg_attr(not(target_os = "none"), inline(never))]
+    #[cfg_attr(target_os = "none", inline)]
+    fn full(args: &[Arg]) -> Self {
         let (reg_args, stack_args) = args.split_at(args.len().min(4));
         // The masks in locals, `arg_regs` and `call_regs` packed in one word: on the device
         // the plan's fields and a table of the held registers lived on the stack (127
