@@ -214,6 +214,18 @@ impl<S: CodeSink> Armv6m<S> {
         }
     }
 
+    /// `put(asm::push_bits(bits))` (`pop_bits` when `pop`), with a fast path for a list of
+    /// low registers only (every call's save list): one halfword, no `Result` to build and
+    /// check.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    fn put_push_pop(&mut self, pop: bool, bits: u32) {
+        match asm::push_pop_low(pop, bits) {
+            Some(h) => self.buf.emit_halfword(h),
+            None if pop => self.put(asm::pop_bits(bits)),
+            None => self.put(asm::push_bits(bits)),
+        }
+    }
+
     /// Tail-call primitive `primitive` with `args` (its result is the function's result).
     pub(super) fn call_primitive_last(&mut self, primitive: u32, args: &[Arg]) {
         let plan = ArgsPlan::new(args);
@@ -305,7 +317,7 @@ impl<S: CodeSink> Armv6m<S> {
                 padding = Some(pad);
             }
         }
-        self.put(asm::push_bits(saved_bits));
+        self.put_push_pop(false, saved_bits);
 
         let args = self.check_call_args(args);
         let split = if args.len() >= 4 { 4 } else { args.len() };
@@ -402,7 +414,7 @@ impl<S: CodeSink> Armv6m<S> {
         if args.len() >= 5 {
             self.put(asm::add_sp_imm(STACK_ARGS_SIZE));
         }
-        self.put(asm::pop_bits(saved_bits));
+        self.put_push_pop(true, saved_bits);
 
         self.available_regs = available1 & !result.bit() & AVAILABLE_REGS_MASK;
         self.used_regs = used2;
@@ -640,6 +652,18 @@ mod tests {
             let bits = list.iter().map(|r| 1u32 << r.0).sum();
             assert_eq!(asm::push_bits(bits), asm::push(list), "{list:?}");
             assert_eq!(asm::pop_bits(bits), asm::pop(list), "{list:?}");
+        }
+        // The fast path's halfwords are the encoders' for every list of low registers, and
+        // it declines any other.
+        for bits in 0..=0x1FFu32 {
+            let low = bits < 0x100;
+            for (pop, full) in [(false, asm::push_bits(bits)), (true, asm::pop_bits(bits))] {
+                let fast = asm::push_pop_low(pop, bits);
+                assert_eq!(fast.is_some(), low, "{bits:#x}");
+                if let Some(h) = fast {
+                    assert_eq!(full.map(|i| i.halfword()), Ok(h), "{bits:#x} {pop}");
+                }
+            }
         }
     }
 
