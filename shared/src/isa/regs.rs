@@ -91,17 +91,33 @@ fn unpack(tag: u8, payload: u64) -> Option<Contents> {
     })
 }
 
+/// The slot numbers of the set bits of `m`, lowest first: one step per tracked slot (a few,
+/// mostly high registers: a walk bit by bit took about 8 steps a search).
+#[inline(always)]
+fn slots(mut m: u32) -> impl Iterator<Item = usize> {
+    core::iter::from_fn(move || {
+        if m == 0 {
+            return None;
+        }
+        let i = m.trailing_zeros() as usize;
+        m &= m - 1;
+        Some(i)
+    })
+}
+
 /// The register contents tracker for an ISA `F` with `N` registers.
 #[derive(Clone, Copy)]
 pub struct Regs<F: RegisterFile, const N: usize> {
-    /// Packed contents per register; tag `UNTRACKED` means nothing is known. An explicit
-    /// `Contents::Unknown` is distinct from untracked only for `merge` and
-    /// `find_reg_with_contents(Unknown)`, exactly as in the reference.
+    /// Packed contents per register, meaningful only where `live` has the slot's bit (a
+    /// tracked tag is never `UNTRACKED`). An explicit `Contents::Unknown` is distinct from
+    /// untracked only for `merge` and `find_reg_with_contents(Unknown)`, exactly as in the
+    /// reference.
     tags: [u8; N],
-    /// Bit `i` set exactly when `tags[i]` is not `UNTRACKED`: the loops over slots that only
-    /// care about tracked ones (most are untracked) stop after the highest tracked slot.
+    /// Bit `i` set exactly when slot `i` is tracked: the one word forgetting writes (a call
+    /// forgets every register, a branch target all, a clobber one; the stale tags and payloads
+    /// left behind are never read), and the loops over tracked slots stop after the highest.
     live: u32,
-    /// Meaningful only where the tag is not `UNTRACKED`.
+    /// Meaningful only where `live` has the slot's bit.
     payloads: [u64; N],
     file: PhantomData<F>,
 }
@@ -150,6 +166,9 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
 
     #[inline]
     fn slot_contents(&self, i: usize) -> Option<Contents> {
+        if self.live & (1 << i) == 0 {
+            return None;
+        }
         unpack(self.tags[i], self.payloads[i])
     }
 
@@ -181,7 +200,6 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
     #[cfg_attr(target_os = "none", inline(never))]
     pub fn invalidate_reg(&mut self, reg: Reg) {
         if let Some(i) = slot::<N>(reg) {
-            self.tags[i] = UNTRACKED;
             self.live &= !(1 << i);
         }
     }
@@ -189,20 +207,12 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
     /// Forget everything.
     #[inline]
     pub fn invalidate_all(&mut self) {
-        // The tracked slots only (a 16-byte fill is a memset call on the device).
-        self.invalidate_volatile(0);
+        self.live = 0;
     }
 
     /// Forget every register not in `preserved` (bit n = register n): a C call clobbered them.
     #[inline]
     pub fn invalidate_volatile(&mut self, preserved: u32) {
-        let (mut m, mut i) = (self.live & !preserved, 0);
-        while m != 0 {
-            if m & 1 != 0 {
-                self.tags[i] = UNTRACKED;
-            }
-            (m, i) = (m >> 1, i + 1);
-        }
         self.live &= preserved;
     }
 
@@ -211,13 +221,10 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
     #[inline]
     pub fn invalidate_vm_loc(&mut self, loc: VmLoc) {
         let wanted = pack(Contents::Vm(loc));
-        let (mut m, mut i) = (self.live, 0);
-        while m != 0 {
-            if m & 1 != 0 && (self.tags[i], self.payloads[i]) == wanted {
-                self.tags[i] = UNTRACKED;
+        for i in slots(self.live) {
+            if (self.tags[i], self.payloads[i]) == wanted {
                 self.live &= !(1 << i);
             }
-            (m, i) = (m >> 1, i + 1);
         }
     }
 
@@ -225,15 +232,14 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
     #[inline]
     pub fn find_reg_with_contents(&self, contents: Contents) -> Option<Reg> {
         let (tag, payload) = pack(contents);
-        // The tracked slots holding it (an untracked one never does: `pack` never gives
-        // `UNTRACKED`), found by walking the few tracked ones; the search order is walked only
-        // when one is found, to pick it.
-        let (mut m, mut i, mut found) = (self.live, 0, 0u32);
-        while m != 0 {
-            if m & 1 != 0 && self.tags[i] == tag && self.payloads[i] == payload {
+        // The tracked slots holding it (an untracked slot's tag and payload are stale), found
+        // by walking the few tracked ones; the search order is walked only when one is found,
+        // to pick it.
+        let mut found = 0u32;
+        for i in slots(self.live) {
+            if self.tags[i] == tag && self.payloads[i] == payload {
                 found |= 1 << i;
             }
-            (m, i) = (m >> 1, i + 1);
         }
         if found == 0 {
             return None;
@@ -248,12 +254,7 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
     #[inline]
     pub fn merge(&self, other: &Self) -> Self {
         let mut merged = *self;
-        for i in 0..N {
-            if self.tags[i] != other.tags[i] || self.payloads[i] != other.payloads[i] {
-                merged.tags[i] = UNTRACKED;
-                merged.live &= !(1 << i);
-            }
-        }
+        merged.merge_from(other);
         merged
     }
 
@@ -261,16 +262,12 @@ impl<F: RegisterFile, const N: usize> Regs<F, N> {
     /// branch and restored at every join, the device's hot path).
     #[inline]
     pub fn merge_from(&mut self, other: &Self) {
-        // An untracked slot stays so whatever `other` holds: only tracked ones are compared.
-        let (mut m, mut i) = (self.live, 0);
-        while m != 0 {
-            if m & 1 != 0
-                && (self.tags[i] != other.tags[i] || self.payloads[i] != other.payloads[i])
-            {
-                self.tags[i] = UNTRACKED;
+        // A slot stays tracked only when both track it, with the same contents.
+        self.live &= other.live;
+        for i in slots(self.live) {
+            if self.tags[i] != other.tags[i] || self.payloads[i] != other.payloads[i] {
                 self.live &= !(1 << i);
             }
-            (m, i) = (m >> 1, i + 1);
         }
     }
 }

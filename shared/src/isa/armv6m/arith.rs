@@ -36,7 +36,9 @@ impl<S: CodeSink> Armv6m<S> {
         }
     }
 
-    /// `reg op= imm` through a free scratch register, which is released again.
+    /// `reg op= imm` through a free scratch register, which is released again. Inlined into
+    /// its callers on the host, where `op` is then a known encoder, not an indirect call.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn op_via_temp(&mut self, reg: Reg, imm: i64, op: RegOp) {
         let avail = self.available_regs;
         let temp = self.avail(avail);
@@ -126,6 +128,7 @@ impl<S: CodeSink> Armv6m<S> {
         self.bitwise(reg, value, asm::eors)
     }
 
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn bitwise(&mut self, reg: Arg, value: Val, op: RegOp) -> Reg {
         let r = self.arith_reg(reg);
         match value {

@@ -693,6 +693,17 @@ pub const fn pop_bits(bits: u32) -> AsmResult {
     }
 }
 
+/// The halfword of [`push_bits`] (of [`pop_bits`] when `pop`) when the summed `bits` name low
+/// registers only (a call's save list); `None` otherwise (see [`load_store_imm_low`]).
+#[inline(always)]
+pub(super) fn push_pop_low(pop: bool, bits: u32) -> Option<u16> {
+    if bits & !0xFF == 0 {
+        Some(if pop { 0xBC00 } else { 0xB400 } | bits as u16)
+    } else {
+        None
+    }
+}
+
 /// The 9-bit register list field. Like the reference, the list's bits are summed, not or-ed
 /// (a repeated register carries into the next one).
 #[inline]

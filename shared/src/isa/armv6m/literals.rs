@@ -31,32 +31,41 @@ impl<S: CodeSink> Armv6m<S> {
     /// [`Self::mov_immediate`] of a value outside 0..=255.
     #[cfg_attr(not(target_os = "none"), inline(never))]
     fn mov_immediate_wide(&mut self, reg: Reg, val: i64) {
-        let is_int32 = matches!(val, -0x8000_0000..0x1_0000_0000);
-        if self.thumb2() && val > 255 && val <= 0xFFFF {
-            self.put(asm::movw(reg, val));
-        } else if self.thumb2() && is_int32 {
-            let uval = val as u32;
-            self.put(asm::movw(reg, i64::from(uval & 0xFFFF)));
-            self.put(asm::movt(reg, i64::from(uval >> 16)));
-        } else if matches!(val, -255..0) {
-            self.put(asm::movs_imm(reg, -val));
-            self.put(asm::negs(reg, reg));
-        } else if val > 255 && val <= 510 {
-            self.put(asm::movs_imm(reg, 255));
-            self.put(asm::adds_imm(reg, reg, val - 255));
-        } else if val == -256 {
-            self.put(asm::movs_imm(reg, 255));
-            self.put(asm::mvns(reg, reg));
-        } else if val > 510 && val <= 0x7FFF_FFFF {
-            match find_shifted_byte(val) {
+        // Thumb-2 first (movw, or movw + movt for any 32-bit value), then ARMv6-M's forms by
+        // range: one test of the variant, then one range per form (most values end in the
+        // literal pool, after every test: they were nine tests and two loads of the variant).
+        if self.thumb2() {
+            if matches!(val, 256..=0xFFFF) {
+                self.put(asm::movw(reg, val));
+                return;
+            }
+            if matches!(val, -0x8000_0000..0x1_0000_0000) {
+                let uval = val as u32;
+                self.put(asm::movw(reg, i64::from(uval & 0xFFFF)));
+                self.put(asm::movt(reg, i64::from(uval >> 16)));
+                return;
+            }
+        }
+        match val {
+            -255..=-1 => {
+                self.put(asm::movs_imm(reg, -val));
+                self.put(asm::negs(reg, reg));
+            }
+            256..=510 => {
+                self.put(asm::movs_imm(reg, 255));
+                self.put(asm::adds_imm(reg, reg, val - 255));
+            }
+            -256 => {
+                self.put(asm::movs_imm(reg, 255));
+                self.put(asm::mvns(reg, reg));
+            }
+            _ => match find_shifted_byte(val) {
                 Some((byte, shift)) => {
                     self.put(asm::movs_imm(reg, byte));
                     self.put(asm::lsls_imm(reg, reg, shift));
                 }
                 None => self.mov_immediate_literal_pool(reg, val),
-            }
-        } else {
-            self.mov_immediate_literal_pool(reg, val);
+            },
         }
     }
 
@@ -94,8 +103,8 @@ impl<S: CodeSink> Armv6m<S> {
     }
 }
 
-/// `val` (in 511..=0x7FFF_FFFF) as `byte << shift` with byte <= 255 and the smallest shift
-/// in 1..=31. The smallest shift leaving at most 8 significant bits is the only candidate:
+/// `val` (in 511..=0x7FFF_FFFF; `None` for any other) as `byte << shift` with byte <= 255
+/// and the smallest shift in 1..=31. The smallest shift leaving at most 8 significant bits is the only candidate:
 /// a smaller one leaves a byte > 255, and a larger one fits only if this one does.
 #[inline]
 fn find_shifted_byte(val: i64) -> Option<(i64, i64)> {

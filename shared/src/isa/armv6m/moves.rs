@@ -99,17 +99,7 @@ impl<S: CodeSink> Armv6m<S> {
     fn move_to_vm_register_emit(&mut self, src: Arg, dest: Val) {
         match (src.val, dest) {
             (Val::Ptr(boxed), Val::Fp(f)) if src.free => self.term_to_float(boxed, f),
-            (Val::Reg(r), Val::XExtra) => self.put_str(r, CTX_REG, ctx_x_reg(MAX_REG)),
-            (Val::Reg(r), Val::X(x)) => self.put_str(r, CTX_REG, ctx_x_reg(x)),
-            (Val::Reg(r), Val::Ptr(p)) => self.put_str(r, p, 0),
-            (Val::Reg(r), Val::Y(y)) => {
-                let avail = self.available_regs;
-                let temp = self.avail(avail);
-                let rest = avail & !temp.bit();
-                self.str_y_reg(r, y, temp, rest);
-                self.regs.invalidate_reg(temp);
-                self.forget_hidden_temp(rest);
-            }
+            (Val::Reg(r), _) => self.store_reg_to_vm_register(r, dest),
             (Val::Imm(n), Val::Y(y)) if matches!(n, 0..=255) => {
                 let avail = self.available_regs;
                 let frame = self.avail(avail);
@@ -158,12 +148,33 @@ impl<S: CodeSink> Armv6m<S> {
         }
     }
 
+    /// The code of a store of native register `r` into the VM register `dest` (x, y or a
+    /// pointer); no tracking.
+    #[cfg_attr(not(target_os = "none"), inline)]
+    fn store_reg_to_vm_register(&mut self, r: Reg, dest: Val) {
+        match dest {
+            Val::XExtra => self.put_str(r, CTX_REG, ctx_x_reg(MAX_REG)),
+            Val::X(x) => self.put_str(r, CTX_REG, ctx_x_reg(x)),
+            Val::Ptr(p) => self.put_str(r, p, 0),
+            Val::Y(y) => {
+                let avail = self.available_regs;
+                let temp = self.avail(avail);
+                let rest = avail & !temp.bit();
+                self.str_y_reg(r, y, temp, rest);
+                self.regs.invalidate_reg(temp);
+                self.forget_hidden_temp(rest);
+            }
+            _ => self.fail(BackendError::Unsupported("move_to_vm_register operands")),
+        }
+    }
+
     /// Second half of a VM-to-VM move: store the loaded `temp`, then give it back. The
     /// destination's cached copies were forgotten by the caller, and `temp` is forgotten
     /// here, so the tracking a register store does (forget `dest`, remember `temp` as
-    /// caching it) is skipped: its net effect would be the same.
+    /// caching it) is skipped: its net effect would be the same. The store is the register
+    /// arm of `move_to_vm_register_emit`, without a second pass through its whole match.
     fn store_temp_to_vm_register(&mut self, temp: Reg, dest: Val, avail_before: u16) {
-        self.move_to_vm_register_emit(Arg::keep(Val::Reg(temp)), dest);
+        self.store_reg_to_vm_register(temp, dest);
         self.regs.invalidate_reg(temp);
         self.available_regs = avail_before;
     }

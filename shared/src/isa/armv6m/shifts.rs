@@ -30,6 +30,9 @@ impl<S: CodeSink> Armv6m<S> {
         r
     }
 
+    /// `reg` shifted by `insn` into itself when freed, else into a new register. Inlined on
+    /// the host, where `insn` is then a known encoder, not an indirect call.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn shift_into(&mut self, reg: Arg, shift: u32, insn: ShiftInsn) -> Reg {
         let Val::Reg(src) = reg.val else {
             self.fail(BackendError::Unsupported("shift of a non-register"));
