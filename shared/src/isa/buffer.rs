@@ -643,7 +643,7 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     }
 
     /// Inlined on the host (a call per use cost more than the append).
-    #[cfg_attr(not(target_os = "none"), inline)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn emit_placeholder(&mut self, kind: U) {
         let size = kind.placeholder_size();
         // The one-instruction placeholder (every literal load) takes the sink's halfword fast
@@ -652,7 +652,9 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             self.sink.append_halfword(0xFFFF);
             return;
         }
-        match [0xFF; MAX_PLACEHOLDER].get(..size) {
+        // A constant, not an array filled at each call.
+        const ERASED: &[u8; MAX_PLACEHOLDER] = &[0xFF; MAX_PLACEHOLDER];
+        match ERASED.get(..size) {
             Some(bytes) => self.sink.append(bytes),
             None => self.fail(BackendError::Unsupported("placeholder too large")),
         }
@@ -772,17 +774,17 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
         if misalign != 0 {
             self.emit(&[0; 4][misalign..]);
         }
-        let pool = core::mem::take(&mut self.literals);
-        for lit in &pool {
+        // By index (the literals are `Copy`): the vector stays in place for the next pool.
+        let mut i = 0;
+        while let Some(&lit) = self.literals.get(i) {
             let at = self.offset();
             self.emit(&lit.value.to_le_bytes());
             match lit.kind.patch_halfword(lit.offset, at) {
                 Some(halfword) => self.sink.replace_halfword(lit.offset, halfword),
                 None => self.patch_use(lit.offset, lit.kind, at),
             }
+            i += 1;
         }
-        // Reuse the allocation for the next pool.
-        self.literals = pool;
         self.literals.clear();
     }
 }

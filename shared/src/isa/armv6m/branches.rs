@@ -339,7 +339,7 @@ const FAR_SIZES: [u8; 4] = [10, 12, 16, 18];
 /// as bytes (the first `len`), from constant halfwords: no `Code` buffer to clear, no encoder
 /// calls. `temp` = ip selects the variant that borrows r0 (no free low register for `ldr`);
 /// any other register must be low (else the encoder's error for `ldr`).
-#[inline(never)]
+#[cfg_attr(target_os = "none", inline(never))]
 fn far_branch_bytes(size: u8, temp: Reg, rel: i64) -> Result<([u8; 18], usize), asm::AsmError> {
     const NOP: u16 = asm::nop().halfword();
     let (insns, n, literal) = if temp == IP_REG {
