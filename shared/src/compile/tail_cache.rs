@@ -42,6 +42,8 @@ fn hash(key: &TailCacheKey) -> usize {
 
 impl TailCache {
     /// The slot holding `key`, or the empty slot where it would go (the index is not empty).
+    /// Inlined on the host (its callers then inline less of the rest: -1.8 M instructions).
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn slot(&self, key: &TailCacheKey) -> usize {
         let mask = self.index.len() - 1;
         let mut i = hash(key) & mask;

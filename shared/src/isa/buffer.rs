@@ -415,19 +415,27 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
         }
     }
 
-    /// The index of numeric label `n`'s word, growing the table when no limit sized it.
+    /// The index of numeric label `n`'s word, growing the table when no limit sized it. The
+    /// check is inlined: the driver sizes the table from the Code header, so it never grows.
+    #[inline]
     fn label_word(&mut self, n: u32) -> Option<usize> {
         let idx = n as usize;
-        let len = self.label_offsets.len();
-        if len <= idx {
-            if let Err(e) =
-                mem::try_reserve(&mut self.label_offsets, idx + 1 - len, "label offsets")
-            {
-                self.fail(e.into());
-                return None;
-            }
-            self.label_offsets.resize(idx + 1, UNKNOWN_OFFSET);
+        if idx < self.label_offsets.len() {
+            Some(idx)
+        } else {
+            self.grow_label_words(idx)
         }
+    }
+
+    /// [`CodeBuffer::label_word`] beyond the table: grow it to hold `idx`.
+    #[inline(never)]
+    fn grow_label_words(&mut self, idx: usize) -> Option<usize> {
+        let len = self.label_offsets.len();
+        if let Err(e) = mem::try_reserve(&mut self.label_offsets, idx + 1 - len, "label offsets") {
+            self.fail(e.into());
+            return None;
+        }
+        self.label_offsets.resize(idx + 1, UNKNOWN_OFFSET);
         Some(idx)
     }
 
@@ -634,6 +642,8 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
         }
     }
 
+    /// Inlined on the host (a call per use cost more than the append).
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn emit_placeholder(&mut self, kind: U) {
         let size = kind.placeholder_size();
         // The one-instruction placeholder (every literal load) takes the sink's halfword fast
@@ -642,7 +652,9 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             self.sink.append_halfword(0xFFFF);
             return;
         }
-        match [0xFF; MAX_PLACEHOLDER].get(..size) {
+        // A constant, not an array filled at each call.
+        const ERASED: &[u8; MAX_PLACEHOLDER] = &[0xFF; MAX_PLACEHOLDER];
+        match ERASED.get(..size) {
             Some(bytes) => self.sink.append(bytes),
             None => self.fail(BackendError::Unsupported("placeholder too large")),
         }
@@ -747,25 +759,32 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     }
 
     /// Lay out every waiting literal here, word-aligned (zero padding), and patch their uses.
+    /// The check is inlined: most calls (every jump, call and sequence end) find no literal.
+    #[inline]
     pub fn flush_literals(&mut self) {
-        if self.literals.is_empty() {
-            return;
+        if !self.literals.is_empty() {
+            self.flush_literals_now();
         }
+    }
+
+    /// [`CodeBuffer::flush_literals`] with at least one literal waiting.
+    #[inline(never)]
+    fn flush_literals_now(&mut self) {
         let misalign = self.offset() % 4;
         if misalign != 0 {
             self.emit(&[0; 4][misalign..]);
         }
-        let pool = core::mem::take(&mut self.literals);
-        for lit in &pool {
+        // By index (the literals are `Copy`): the vector stays in place for the next pool.
+        let mut i = 0;
+        while let Some(&lit) = self.literals.get(i) {
             let at = self.offset();
             self.emit(&lit.value.to_le_bytes());
             match lit.kind.patch_halfword(lit.offset, at) {
                 Some(halfword) => self.sink.replace_halfword(lit.offset, halfword),
                 None => self.patch_use(lit.offset, lit.kind, at),
             }
+            i += 1;
         }
-        // Reuse the allocation for the next pool.
-        self.literals = pool;
         self.literals.clear();
     }
 }

@@ -173,6 +173,7 @@ impl CodeSink for VecSink {
         }
     }
 
+    #[inline]
     fn replace(&mut self, offset: usize, bytes: &[u8]) {
         if self.error.is_some() {
             return;
@@ -195,24 +196,31 @@ impl CodeSink for VecSink {
                 return;
             }
         }
-        // Patches are one or two halfwords but for far branches: known lengths are a store.
-        match (
-            <&mut [u8; 2]>::try_from(&mut *dest),
-            <[u8; 2]>::try_from(bytes),
-        ) {
-            (Ok(d), Ok(b)) => *d = b,
-            _ => match (
-                <&mut [u8; 4]>::try_from(&mut *dest),
-                <[u8; 4]>::try_from(bytes),
-            ) {
-                (Ok(d), Ok(b)) => *d = b,
-                _ => dest.copy_from_slice(bytes),
-            },
+        // Patches are one or two halfwords but for far branches (10 or 12 bytes for the
+        // armv6m backend's usual ones): known lengths are a store or two, not a memcpy call.
+        match bytes.len() {
+            2 => copy_known::<2>(dest, bytes),
+            4 => copy_known::<4>(dest, bytes),
+            10 => copy_known::<10>(dest, bytes),
+            12 => copy_known::<12>(dest, bytes),
+            _ => dest.copy_from_slice(bytes),
         }
     }
 
     fn error(&self) -> Option<SinkError> {
         self.error
+    }
+}
+
+/// `dest.copy_from_slice(src)` for slices of `N` bytes, as a copy of a known length.
+#[inline(always)]
+fn copy_known<const N: usize>(dest: &mut [u8], src: &[u8]) {
+    match (
+        <&mut [u8; N]>::try_from(&mut *dest),
+        <&[u8; N]>::try_from(src),
+    ) {
+        (Ok(d), Ok(s)) => *d = *s,
+        _ => dest.copy_from_slice(src),
     }
 }
 
@@ -229,6 +237,22 @@ mod tests {
         s.replace(2, &[0x12, 0x34]);
         assert_eq!(s.error(), None);
         assert_eq!(s.as_bytes(), &[1, 2, 0x12, 0x34, 0]);
+    }
+
+    #[test]
+    fn patches_of_every_length_land_where_asked() {
+        for len in [1, 2, 3, 4, 10, 12, 18] {
+            let mut s = VecSink::with_prefix(&[0xAA]);
+            s.set_strict(true);
+            s.append(&[0xFF; 20]);
+            let patch: alloc::vec::Vec<u8> = (0..len as u8).collect();
+            s.replace(2, &patch);
+            assert_eq!(s.error(), None, "length {len}");
+            let mut expected = alloc::vec![0xAA, 0xFF];
+            expected.extend_from_slice(&patch);
+            expected.resize(21, 0xFF);
+            assert_eq!(s.as_bytes(), &expected[..], "length {len}");
+        }
     }
 
     #[test]

@@ -125,6 +125,9 @@ impl<S: CodeSink> Armv6m<S> {
             };
             let size = if offset.is_multiple_of(4) { 12 } else { 10 };
             match far_branch_bytes(size, temp, rel) {
+                // Known lengths (stores, not a memcpy call) for the sizes asked for here.
+                Ok((bytes, 10)) => self.buf.emit(&bytes[..10]),
+                Ok((bytes, 12)) => self.buf.emit(&bytes[..12]),
                 Ok((bytes, len)) => self.buf.emit(&bytes[..len]),
                 Err(e) => self.fail(super::asm_error(e)),
             }
@@ -339,36 +342,52 @@ const FAR_SIZES: [u8; 4] = [10, 12, 16, 18];
 /// as bytes (the first `len`), from constant halfwords: no `Code` buffer to clear, no encoder
 /// calls. `temp` = ip selects the variant that borrows r0 (no free low register for `ldr`);
 /// any other register must be low (else the encoder's error for `ldr`).
-#[inline(never)]
+#[cfg_attr(target_os = "none", inline(never))]
 fn far_branch_bytes(size: u8, temp: Reg, rel: i64) -> Result<([u8; 18], usize), asm::AsmError> {
     const NOP: u16 = asm::nop().halfword();
-    let (insns, n, literal) = if temp == IP_REG {
+    // Each variant's halfwords, all of them (a fixed count: stores, no loop over the length),
+    // then the literal over the ones past the `n`th; the bytes past `end` are not part of the
+    // sequence.
+    let mut bytes = [0u8; 18];
+    let (n, literal) = if temp == IP_REG {
         // push {r0}; ldr r0, [pc, #8]; mov ip, r0; pop {r0}; add ip, pc; bx ip; (nop).
         // `add ip, pc` is at +8 and reads pc as +12; bit 0 selects Thumb.
-        let insns = [0xB401, 0x4802, 0x4684, 0xBC01, 0x44FC, 0x4760, NOP];
-        (insns, if size == 18 { 7 } else { 6 }, rel - 11)
+        put_halfwords(
+            &mut bytes,
+            &[0xB401, 0x4802, 0x4684, 0xBC01, 0x44FC, 0x4760, NOP],
+        );
+        (if size == 18 { 7 } else { 6 }, rel - 11)
     } else if temp.0 < 8 {
         let t = u16::from(temp.0);
         // ldr temp, [pc, #4]; add temp, pc; bx temp; (nop).
         // `add temp, pc` is at +2 and reads pc as +6; bit 0 selects Thumb.
-        let insns = [0x4801 | t << 8, 0x4478 | t, 0x4700 | t << 3, NOP, 0, 0, 0];
-        (insns, if size == 12 { 4 } else { 3 }, rel - 5)
+        put_halfwords(
+            &mut bytes,
+            &[0x4801 | t << 8, 0x4478 | t, 0x4700 | t << 3, NOP],
+        );
+        (if size == 12 { 4 } else { 3 }, rel - 5)
     } else {
         return Err(asm::ldr_pc(temp, 4)
             .err()
             .unwrap_or(asm::AsmError::CodeFull));
     };
-    let mut bytes = [0u8; 18];
-    let (halfwords, _) = bytes.as_chunks_mut::<2>();
-    for (dst, insn) in halfwords.iter_mut().zip(&insns[..n]) {
-        *dst = insn.to_le_bytes();
-    }
     let end = 2 * n + 4;
-    bytes
-        .get_mut(2 * n..end)
-        .ok_or(asm::AsmError::CodeFull)?
-        .copy_from_slice(&(literal as u32).to_le_bytes());
+    // A 4-byte chunk: a store, not a copy of a slice of unknown length.
+    let literal_bytes = bytes
+        .get_mut(2 * n..)
+        .and_then(|rest| rest.first_chunk_mut::<4>())
+        .ok_or(asm::AsmError::CodeFull)?;
+    *literal_bytes = (literal as u32).to_le_bytes();
     Ok((bytes, end))
+}
+
+/// `halfwords`, little-endian, at the start of `bytes`.
+#[inline(always)]
+fn put_halfwords<const N: usize>(bytes: &mut [u8; 18], halfwords: &[u16; N]) {
+    let (chunks, _) = bytes.as_chunks_mut::<2>();
+    for (dst, halfword) in chunks.iter_mut().zip(halfwords) {
+        *dst = halfword.to_le_bytes();
+    }
 }
 
 /// The register-based far branch of `size` bytes, assembled instruction by instruction (the

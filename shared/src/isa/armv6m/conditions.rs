@@ -360,6 +360,8 @@ impl<S: CodeSink> Armv6m<S> {
     }
 
     /// Emit a test sequence followed by the branch placeholder; returns the test's length.
+    /// Inlined on the host, where each caller's one or two instructions then fold to constants.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn put_test(&mut self, test: &[Result<asm::Insn, asm::AsmError>]) -> usize {
         // Instruction by instruction (no staging buffer): on an encoding error the module fails
         // and what was emitted is dropped.
