@@ -62,18 +62,30 @@ pub mod names {
     }
 }
 
-/// armv6m's 16 registers for the register contents tracker.
+/// The registers the contents tracker covers: r0-r7. The backend records contents only for low
+/// registers (the allocatable ones and the AAPCS parameter registers; ip is a raw temporary,
+/// never a `Val::Reg`), so a tracker of the 8 low registers knows exactly what one of all 16
+/// would. Half the size (80 bytes, not 152) matters: it is copied at every `if` block's test
+/// and `else`, an inline copy on the host where 152 bytes was a `memcpy` call.
 #[derive(Clone, Copy)]
 pub(super) struct RegFile;
 
+/// How many registers (r0..) the contents tracker covers.
+pub(super) const TRACKED_REGS: usize = 8;
+
 impl crate::isa::regs::RegisterFile for RegFile {
-    /// As the reference searches them: the alphabetical order of the names r0, r1, r10, .., r15,
-    /// r2, .., r9 (see [`crate::isa::regs`]).
-    const SEARCH_ORDER: &'static [u8] = &[0, 1, 10, 11, 12, 13, 14, 15, 2, 3, 4, 5, 6, 7, 8, 9];
+    /// As the reference searches them: the alphabetical order of the names, which for r0-r7 is
+    /// numeric (see [`crate::isa::regs`]).
+    const SEARCH_ORDER: &'static [u8] = &[0, 1, 2, 3, 4, 5, 6, 7];
 }
 
-/// The register contents tracker over armv6m's registers.
-pub(super) type Regs = crate::isa::regs::Regs<RegFile, 16>;
+/// The register contents tracker over armv6m's low registers.
+pub(super) type Regs = crate::isa::regs::Regs<RegFile, TRACKED_REGS>;
+
+// Every register the allocator hands out, and every parameter register, is tracked.
+const _: () = assert!(
+    (AVAILABLE_REGS_MASK as u32) < 1 << TRACKED_REGS && PARAMETER_REGS[3].0 < TRACKED_REGS as u8
+);
 
 /// Registers the allocator hands out: r7, r6, r5, r4, r3, r1 (r0 = ctx, r2 = native interface).
 pub(super) const AVAILABLE_REGS_MASK: u16 =
