@@ -430,10 +430,19 @@ impl<S: CodeSink> Armv6m<S> {
     // ---- to native registers ------------------------------------------------------------------
 
     /// A native register holding `src`, reusing one that already caches it when possible.
+    /// The `Val::Reg` case is inlined into the callers on the host, where it cost a call with a
+    /// full prologue and epilogue (about a million calls in the compile bench).
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     pub(super) fn move_to_native_register(&mut self, src: Val) -> Reg {
-        if let Val::Reg(r) = src {
-            return r;
+        match src {
+            Val::Reg(r) => r,
+            _ => self.move_to_native_register_load(src),
         }
+    }
+
+    /// [`Self::move_to_native_register`] of a value not already in a native register.
+    #[cfg_attr(not(target_os = "none"), inline(never))]
+    fn move_to_native_register_load(&mut self, src: Val) -> Reg {
         let contents = regs::value_to_contents(src, MAX_REG);
         if contents != Contents::Unknown {
             if let Some(cached) = self.regs.find_reg_with_contents(contents) {
