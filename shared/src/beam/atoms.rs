@@ -49,10 +49,13 @@ impl<'a> Atoms<'a> {
         }
         let mut starts = crate::mem::try_with_capacity(count, "atom index")
             .map_err(|e| Error::out_of_memory(e, offset))?;
+        // Names in a table that is all ASCII (lengths included: the usual case) are valid UTF-8:
+        // one pass over the bytes instead of a check per name.
+        let check_utf8 = encoding == AtomEncoding::Utf8 && !c.remaining().is_ascii();
         for _ in 0..count {
             starts.push(c.pos() as u32);
             let name = read_atom(&mut c, length_form)?;
-            if encoding == AtomEncoding::Utf8 && core::str::from_utf8(name).is_err() {
+            if check_utf8 && core::str::from_utf8(name).is_err() {
                 return Err(Error::invalid(
                     c.file_offset() - name.len(),
                     "UTF-8 atom",
@@ -170,6 +173,17 @@ mod tests {
         let data = [0, 0, 0, 1, 1, 0xE9];
         assert!(Atoms::parse(&data, 0, AtomEncoding::Utf8).is_err());
         assert!(Atoms::parse(&data, 0, AtomEncoding::Latin1).is_ok());
+        // a table with UTF-8 names: each name is checked, the bad one named where it starts
+        let data = [0, 0, 0, 3, 2, 0xC3, 0xA9, 1, b'a', 2, 0xC3, b'b'];
+        let err = Atoms::parse(&data, 100, AtomEncoding::Utf8).unwrap_err();
+        assert_eq!(err.offset, Some(110));
+        let atoms = Atoms::parse(&data[..9], 100, AtomEncoding::Utf8);
+        assert!(atoms.is_err(), "count 3, 2 names");
+        let ok = [0, 0, 0, 2, 2, 0xC3, 0xA9, 1, b'a'];
+        assert_eq!(
+            Atoms::parse(&ok, 0, AtomEncoding::Utf8).unwrap().get_str(1),
+            Some("\u{e9}")
+        );
         // the multi-byte length form is not used for atoms
         assert!(Atoms::parse(
             &[0xFF, 0xFF, 0xFF, 0xFF, 0x18, 0, 1, b'a'],

@@ -152,7 +152,9 @@ fn inflate_zlib(input: &[u8], declared: usize, offset: usize) -> Result<Vec<u8>>
     out.resize(declared, 0u8);
     let mut state: Vec<DecompressorOxide> =
         crate::mem::try_with_capacity(1, "inflate state").map_err(oom)?;
-    state.push(DecompressorOxide::new());
+    // Built in place in the allocation (a push would build the ~11 KB state on the stack and
+    // copy it).
+    state.resize_with(1, DecompressorOxide::new);
     let flags = inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER
         | inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
     let (status, _, written) = decompress(&mut state[0], input, &mut out, 0, flags);

@@ -648,9 +648,13 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
         let size = kind.placeholder_size();
         // The one-instruction placeholder (every literal load) takes the sink's halfword fast
         // path, on the host and on the device alike.
-        if size == 2 {
-            self.sink.append_halfword(0xFFFF);
-            return;
+        // The usual far branches (10 or 12 bytes on armv6m) are appends of a known length: no
+        // call to memcpy on the host.
+        match size {
+            2 => return self.sink.append_halfword(0xFFFF),
+            10 => return self.sink.append(&[0xFF; 10]),
+            12 => return self.sink.append(&[0xFF; 12]),
+            _ => {}
         }
         // A constant, not an array filled at each call.
         const ERASED: &[u8; MAX_PLACEHOLDER] = &[0xFF; MAX_PLACEHOLDER];
