@@ -241,17 +241,22 @@ mod tests {
         }
     }
 
+    /// The items of a Line chunk that parses, each one read.
+    fn parsed_items(d: &[u8]) -> Vec<LineItem> {
+        Lines::parse(d, 0)
+            .unwrap()
+            .items()
+            .map(|i| i.unwrap())
+            .collect()
+    }
+
     #[test]
     fn nil_clears_the_file_and_two_byte_file_indexes_are_checked() {
         let mut d = vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 1];
         // file 1 (two-byte form); line 5; [] (no file); line 6
         d.extend_from_slice(&[0x0A, 0x01, 0x51, 0x02, 0x61]);
         d.extend_from_slice(&[0, 1, b'a']);
-        let items: Vec<_> = Lines::parse(&d, 0)
-            .unwrap()
-            .items()
-            .map(|i| i.unwrap())
-            .collect();
+        let items = parsed_items(&d);
         assert_eq!(
             items,
             vec![LineItem { file: 1, line: 5 }, LineItem { file: 0, line: 6 }]
@@ -312,11 +317,7 @@ mod tests {
         let d = [
             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0x19, 0x12, 0x34,
         ];
-        let items: Vec<_> = Lines::parse(&d, 0)
-            .unwrap()
-            .items()
-            .map(|i| i.unwrap())
-            .collect();
+        let items = parsed_items(&d);
         assert_eq!(
             items,
             vec![LineItem {
