@@ -257,6 +257,13 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
         self.sink.append_halfword(halfword);
     }
 
+    /// Emit a short known sequence of halfwords (at most 8) with one append where the sink
+    /// can.
+    #[inline(always)]
+    pub fn emit_halfwords(&mut self, halfwords: &[u16]) {
+        self.sink.append_halfwords(halfwords);
+    }
+
     /// Overwrite bytes emitted earlier (placeholders are `0xFF`).
     #[inline]
     pub fn replace(&mut self, offset: usize, bytes: &[u8]) {

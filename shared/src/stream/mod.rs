@@ -62,6 +62,14 @@ pub trait CodeSink {
     fn append_halfword(&mut self, halfword: u16) {
         self.append(&halfword.to_le_bytes());
     }
+    /// Append a short known sequence of halfwords (at most 8), little-endian. A sink may give
+    /// it a faster path than one [`CodeSink::append_halfword`] each.
+    #[inline]
+    fn append_halfwords(&mut self, halfwords: &[u16]) {
+        for &halfword in halfwords {
+            self.append_halfword(halfword);
+        }
+    }
     /// Overwrite bytes previously appended at `offset`.
     fn replace(&mut self, offset: usize, bytes: &[u8]);
     /// Overwrite one halfword, little-endian, previously appended at `offset` (one Thumb-1
@@ -173,6 +181,20 @@ impl CodeSink for VecSink {
         }
     }
 
+    /// One append of the halfwords' bytes (a copy of known length once inlined): one capacity
+    /// check and one length update for the sequence.
+    #[inline]
+    fn append_halfwords(&mut self, halfwords: &[u16]) {
+        let mut bytes = [0u8; 16];
+        for (pair, h) in bytes.chunks_exact_mut(2).zip(halfwords) {
+            if let [lo, hi] = pair {
+                [*lo, *hi] = h.to_le_bytes();
+            }
+        }
+        let len = (halfwords.len() * 2).min(bytes.len());
+        self.append(&bytes[..len]);
+    }
+
     #[inline]
     fn replace(&mut self, offset: usize, bytes: &[u8]) {
         if self.error.is_some() {
@@ -237,6 +259,21 @@ mod tests {
         s.replace(2, &[0x12, 0x34]);
         assert_eq!(s.error(), None);
         assert_eq!(s.as_bytes(), &[1, 2, 0x12, 0x34, 0]);
+    }
+
+    #[test]
+    fn halfword_sequences_append_as_their_halfwords() {
+        for len in 0..=8u16 {
+            let halfwords: alloc::vec::Vec<u16> = (0..len).map(|i| 0x1234 + i * 0x0101).collect();
+            let mut one = VecSink::with_prefix(&[0xAA]);
+            let mut each = VecSink::with_prefix(&[0xAA]);
+            one.append_halfwords(&halfwords);
+            for &h in &halfwords {
+                each.append(&h.to_le_bytes());
+            }
+            assert_eq!(one.as_bytes(), each.as_bytes(), "length {len}");
+            assert_eq!(one.offset(), 1 + 2 * usize::from(len));
+        }
     }
 
     #[test]

@@ -31,8 +31,26 @@ const EPILOGUE_POP: Result<asm::Insn, asm::AsmError> = asm::pop_bits(
         + (1 << EPILOGUE_REGS[5].0),
 );
 
+/// [`EPILOGUE_POP`]'s halfword (a list of low registers and pc: always encodable).
+const EPILOGUE_POP_HALFWORD: u16 = match EPILOGUE_POP {
+    Ok(insn) => insn.halfword(),
+    Err(_) => panic!("the epilogue's register list does not encode"),
+};
+
+/// [`Armv6m::tail_call_with_jit_state_registers_only`] of r7: `ldr r6, [sp, #lr]`,
+/// `str r7, [sp, #lr]`, `mov lr, r6`, then the epilogue's `pop`.
+const TAIL_CALL_R7: [u16; 4] = [
+    asm::LDR_SP | (6 << 8) | (STACK_OFFSET_LR as u16 / 4),
+    asm::STR_SP | (7 << 8) | (STACK_OFFSET_LR as u16 / 4),
+    asm::mov(LR, R6).halfword(),
+    EPILOGUE_POP_HALFWORD,
+];
+
 /// Bytes reserved on the stack for arguments 5 and 6 (one 8-byte aligned slot pair).
 const STACK_ARGS_SIZE: i64 = 8;
+
+/// `add sp, #STACK_ARGS_SIZE`: releases the stack arguments' slots.
+const ADD_SP_STACK_ARGS: u16 = 0xB000 | (STACK_ARGS_SIZE as u16 / 4);
 
 /// What a call needs to know about its arguments, gathered in one pass over them (no helper
 /// call or copy per argument): the masks and whether the common case applies.
@@ -75,6 +93,16 @@ fn native_arg(arg: &Arg) -> Option<(u16, u16, u16)> {
     }
 }
 
+/// Whether an argument is in a native register (or points through one) or is 64-bit: what
+/// [`ArgsPlan`] is about.
+#[inline(always)]
+fn in_register_or_wide(val: &Val) -> bool {
+    matches!(
+        val,
+        Val::Reg(_) | Val::Ptr(_) | Val::PtrOffset(..) | Val::Int64(_)
+    )
+}
+
 impl ArgsPlan {
     /// The plan for `args`. Only the arguments in native registers add to the masks; the
     /// others (ctx, jit_state, VM registers, immediates) are skipped. Inlined into the two
@@ -85,12 +113,7 @@ impl ArgsPlan {
         // Nearly every call passes only ctx, jit_state, VM registers and immediates: nothing
         // for the masks and no 64-bit value, so the plan is empty. One test per argument finds
         // that (the full pass cost about 13 instructions an argument on the host).
-        if !args.iter().any(|arg| {
-            matches!(
-                arg.val,
-                Val::Reg(_) | Val::Ptr(_) | Val::PtrOffset(..) | Val::Int64(_)
-            )
-        }) {
+        if !args.iter().any(|arg| in_register_or_wide(&arg.val)) {
             return ArgsPlan::default();
         }
         Self::full(args)
@@ -201,6 +224,34 @@ impl<S: CodeSink> Armv6m<S> {
         }
     }
 
+    /// Record that an instruction of a known sequence has no short form. Never happens: the
+    /// sequences' registers are allocatable (low) ones and their offsets constants in range,
+    /// and the long forms of these Thumb-1 instructions take low registers too.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn fail_short_form(&mut self) {
+        self.fail(BackendError::Unsupported(
+            "instruction without its short form",
+        ));
+    }
+
+    /// Append `N` (at most 8) known halfwords with one append: one capacity check and one
+    /// length update on the host, where a `put` each paid them once a halfword.
+    #[inline(always)]
+    pub(super) fn put_halfwords<const N: usize>(&mut self, halfwords: [u16; N]) {
+        const { assert!(N <= 8) };
+        self.put_halfword_slice(&halfwords);
+    }
+
+    /// [`Self::put_halfwords`]: inlined on the host, where the length is then a constant (a
+    /// copy of known length), one copy on the device (a halfword at a time, the flash sink's
+    /// fast path).
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline(never))]
+    fn put_halfword_slice(&mut self, halfwords: &[u16]) {
+        self.buf.emit_halfwords(halfwords);
+    }
+
     /// Call primitive `primitive` with `args`; the result is in the returned register.
     pub(super) fn call_primitive(&mut self, primitive: u32, args: &[Arg]) -> Reg {
         match first_avail(self.available_regs) {
@@ -214,20 +265,23 @@ impl<S: CodeSink> Armv6m<S> {
         }
     }
 
-    /// `put(asm::push_bits(bits))` (`pop_bits` when `pop`), with a fast path for a list of
-    /// low registers only (every call's save list): one halfword, no `Result` to build and
-    /// check.
-    #[cfg_attr(not(target_os = "none"), inline(always))]
-    fn put_push_pop(&mut self, pop: bool, bits: u32) {
-        match asm::push_pop_low(pop, bits) {
-            Some(h) => self.buf.emit_halfword(h),
-            None if pop => self.put(asm::pop_bits(bits)),
-            None => self.put(asm::push_bits(bits)),
-        }
-    }
-
     /// Tail-call primitive `primitive` with `args` (its result is the function's result).
     pub(super) fn call_primitive_last(&mut self, primitive: u32, args: &[Arg]) {
+        if let [Arg { val: Val::Ctx, .. }, Arg {
+            val: Val::JitState, ..
+        }, rest @ ..] = args
+        {
+            // Nearly every tail call: ctx, jit_state and at most two values not in native
+            // registers (an offset, an atom, a VM register).
+            if rest.len() <= 2 && !rest.iter().any(|arg| in_register_or_wide(&arg.val)) {
+                return self.tail_call_ctx_jit_state(primitive, rest);
+            }
+        }
+        self.call_primitive_last_general(primitive, args);
+    }
+
+    /// [`Self::call_primitive_last`] for any arguments.
+    fn call_primitive_last_general(&mut self, primitive: u32, args: &[Arg]) {
         let plan = ArgsPlan::new(args);
         let param_mask = (1u16 << args.len().min(PARAMETER_REGS.len())) - 1;
         let scratch = AVAILABLE_REGS_MASK & !(plan.arg_regs | param_mask);
@@ -244,9 +298,8 @@ impl<S: CodeSink> Armv6m<S> {
             let (reg_args, stack_args) = args.split_at(4);
             self.set_stack_args(stack_args);
             self.set_registers_args(reg_args, &plan, STACK_ARGS_SIZE as u32, false);
-            self.put(asm::blx(temp));
-            self.put(asm::add_sp_imm(STACK_ARGS_SIZE));
-            self.put(EPILOGUE_POP);
+            let blx = asm::blx(temp).halfword();
+            self.put_halfwords([blx, ADD_SP_STACK_ARGS, EPILOGUE_POP_HALFWORD]);
         } else if matches!(
             args.get(1),
             Some(Arg {
@@ -268,14 +321,51 @@ impl<S: CodeSink> Armv6m<S> {
         self.flush_literal_pool();
     }
 
+    /// `call_primitive_last(primitive, &[ctx, jit_state, rest...])` with at most two more
+    /// arguments, none in a native register nor 64-bit (most tail calls: the scheduler's,
+    /// return's, error raising): what the general path finds for such arguments, decided once
+    /// here. No argument occupies a register, ctx is in r0 and jit_state comes back into r1
+    /// with the epilogue, so the pointer goes to r7 (the first allocatable register: the
+    /// parameter registers are r0-r3 at most), `rest` is loaded into r2 and r3, and the
+    /// sequence ends with [`Self::tail_call_with_jit_state_registers_only`]'s four halfwords.
+    /// The test `ctx_jit_state_tail_calls_match_the_general_path` holds the two paths
+    /// together.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    pub(super) fn tail_call_ctx_jit_state(&mut self, primitive: u32, rest: &[Arg]) {
+        self.load_primitive_ptr(primitive, R7);
+        self.call_offset = self.cur_offset();
+        if !rest.is_empty() {
+            // The general path's state while it loads the arguments: r7 and the parameter
+            // registers taken.
+            let params = (1u16 << (2 + rest.len())) - 1;
+            let available = AVAILABLE_REGS_MASK & !(params | R7.bit());
+            self.available_regs = available;
+            self.used_regs = AVAILABLE_REGS_MASK & !available;
+            for (arg, param) in rest.iter().zip([R2, R3]) {
+                self.set_register_arg(&arg.val, param, 0);
+            }
+        }
+        self.put_halfwords(TAIL_CALL_R7);
+        self.available_regs = AVAILABLE_REGS_MASK;
+        self.used_regs = 0;
+        self.regs.invalidate_all();
+        self.flush_literal_pool();
+    }
+
     /// Jump to `reg` through the epilogue: lr's stack slot gets the target, so popping pc
     /// branches there with r1 and the callee-saved registers restored.
     fn tail_call_with_jit_state_registers_only(&mut self, reg: Reg) {
         let temp = if reg == R7 { R6 } else { R7 };
-        self.put_ldr(temp, SP, STACK_OFFSET_LR);
-        self.put_str(reg, SP, STACK_OFFSET_LR);
-        self.put(asm::mov(LR, temp));
-        self.put(EPILOGUE_POP);
+        // Four halfwords in one append (`reg` is a low register: always).
+        let load = asm::sp_load_store_low(asm::LDR_SP, temp, STACK_OFFSET_LR);
+        let store = asm::sp_load_store_low(asm::STR_SP, reg, STACK_OFFSET_LR);
+        let mov = asm::mov(LR, temp).halfword();
+        match (load, store) {
+            (Some(load), Some(store)) => {
+                self.put_halfwords([load, store, mov, EPILOGUE_POP_HALFWORD]);
+            }
+            _ => self.fail_short_form(),
+        }
     }
 
     /// Call `func` with `args`, saving live registers around it; the result is in the
@@ -317,7 +407,12 @@ impl<S: CodeSink> Armv6m<S> {
                 padding = Some(pad);
             }
         }
-        self.put_push_pop(false, saved_bits);
+        // Low registers only (the saved ones are ctx, the native interface and allocatable
+        // registers): one halfword.
+        match asm::push_pop_low(false, saved_bits) {
+            Some(push) => self.put_halfwords([push]),
+            None => self.fail_short_form(),
+        }
 
         let args = self.check_call_args(args);
         let split = if args.len() >= 4 { 4 } else { args.len() };
@@ -386,35 +481,34 @@ impl<S: CodeSink> Armv6m<S> {
                 self.set_registers_args_to(reg_args0, param_regs, stack_offset, false, direct)
             }
         }
-        self.put(asm::blx(call_reg));
-
         // Where the result goes: a register that is free after the call. With all eight low
-        // registers saved, it is written to that register's stack slot and popped into it.
-        let (used2, result) = match (saved_len, func_reg) {
-            (8, Some(fp)) => {
-                self.put_str(R0, SP, i64::from(fp.0) * 4);
-                (used1 | fp.bit(), fp)
-            }
-            (8, None) if padding.is_some() => {
-                let pad = padding.unwrap_or(R7);
-                self.put_str(R0, SP, i64::from(pad.0) * 4);
-                (used1 | pad.bit(), pad)
-            }
-            (_, Some(fp)) if Some(fp) != padding => {
-                self.put(asm::mov(fp, R0));
-                (used1 | fp.bit(), fp)
-            }
+        // registers saved, it is written to that register's stack slot and popped into it
+        // (`through_stack`).
+        let (result, through_stack) = match (saved_len, func_reg) {
+            (8, Some(fp)) => (fp, true),
+            (8, None) if padding.is_some() => (padding.unwrap_or(R7), true),
+            (_, Some(fp)) if Some(fp) != padding => (fp, false),
             _ => {
                 let pad_bit = padding.map_or(0, Reg::bit);
-                let r = self.avail(available1 & !(used1 | pad_bit));
-                self.put(asm::mov(r, R0));
-                (used1 | r.bit(), r)
+                (self.avail(available1 & !(used1 | pad_bit)), false)
             }
         };
-        if args.len() >= 5 {
-            self.put(asm::add_sp_imm(STACK_ARGS_SIZE));
+        let used2 = used1 | result.bit();
+        // `blx`, the result's move, `add sp` (with stack arguments) and `pop`: known
+        // halfwords, appended at once when they have their short forms (nearly always).
+        let slot = i64::from(result.0) * 4;
+        let keep = match through_stack {
+            true => asm::sp_load_store_low(asm::STR_SP, R0, slot),
+            false => Some(asm::mov(result, R0).halfword()),
+        };
+        let blx = asm::blx(call_reg).halfword();
+        match (keep, asm::push_pop_low(true, saved_bits), args.len() >= 5) {
+            (Some(keep), Some(pop), false) => self.put_halfwords([blx, keep, pop]),
+            (Some(keep), Some(pop), true) => {
+                self.put_halfwords([blx, keep, ADD_SP_STACK_ARGS, pop]);
+            }
+            _ => self.fail_short_form(),
         }
-        self.put_push_pop(true, saved_bits);
 
         self.available_regs = available1 & !result.bit() & AVAILABLE_REGS_MASK;
         self.used_regs = used2;
@@ -642,6 +736,10 @@ mod tests {
     fn register_lists_from_summed_bits_encode_as_the_lists() {
         use super::super::asm;
         assert_eq!(super::EPILOGUE_POP, asm::pop(&super::EPILOGUE_REGS));
+        let epilogue = asm::pop(&super::EPILOGUE_REGS).map(|i| i.halfword());
+        assert_eq!(epilogue, Ok(super::EPILOGUE_POP_HALFWORD));
+        let add_sp = asm::add_sp_imm(super::STACK_ARGS_SIZE).map(|i| i.halfword());
+        assert_eq!(add_sp, Ok(super::ADD_SP_STACK_ARGS));
         for list in [
             &[R0, R2][..],
             &[R0, R2, R7, R5, R4, R3],
@@ -794,6 +892,60 @@ mod tests {
         let mut b = backend(1);
         b.call_primitive_last(12, &[CTX, JIT_STATE, Arg::keep(Val::Offset)]);
         assert_eq!(hex(&b), "176B0222059E0597B646F2BD");
+    }
+
+    type B = super::super::Armv6m<crate::stream::VecSink>;
+
+    #[test]
+    fn ctx_jit_state_tail_calls_match_the_general_path() {
+        use crate::compile::backend::Backend;
+        // Every form of the pointer's load (ldr, movs + ldr, movs + lsls + ldr), from an
+        // aligned and an unaligned offset, with registers allocated or not, with a literal
+        // waiting for its pool or not.
+        let rests: [&[Arg]; 10] = [
+            &[],
+            &[Arg::keep(Val::Offset)],
+            &[Arg::keep(Val::Offset), Arg::keep(Val::Imm(11))],
+            &[Arg::keep(Val::Offset), Arg::keep(Val::Imm(0x7654_3210))],
+            &[Arg::keep(Val::Imm(-5)), Arg::keep(Val::X(3))],
+            &[Arg::keep(Val::Y(2)), Arg::keep(Val::Y(300))],
+            &[Arg::keep(Val::JitState), Arg::keep(Val::XExtra)],
+            &[Arg::keep(Val::Imm(1 << 40))],
+            &[Arg::keep(Val::Ctx)],
+            &[Arg::keep(Val::Stack), Arg::keep(Val::Imm(0))],
+        ];
+        for (primitive, rest) in [0, 1, 2, 7, 31, 32, 40, 63, 64, 70, 200]
+            .into_iter()
+            .flat_map(|p| rests.iter().map(move |r| (p, *r)))
+        {
+            let mut args = alloc::vec![CTX, JIT_STATE];
+            args.extend_from_slice(rest);
+            for setup in 0..4 {
+                let prepare = |b: &mut B| {
+                    if setup & 1 != 0 {
+                        let r = b.call_primitive(1, &[CTX, JIT_STATE]);
+                        b.move_to_native_register(Val::X(0));
+                        let _ = r;
+                    }
+                    if setup & 2 != 0 {
+                        b.move_to_native_register(Val::Imm(0x1234_5678));
+                    }
+                };
+                let (mut fast, mut general) = (backend(1), backend(1));
+                prepare(&mut fast);
+                prepare(&mut general);
+                fast.call_primitive_last(primitive, &args);
+                general.call_primitive_last_general(primitive, &args);
+                let case = alloc::format!("{primitive} {args:?} {setup}");
+                let bytes = |b: &B| b.buf.sink().as_bytes().to_vec();
+                assert_eq!(bytes(&fast), bytes(&general), "{case}");
+                assert_eq!(fast.available_regs, general.available_regs, "{case}");
+                assert_eq!(fast.used_regs, general.used_regs, "{case}");
+                assert_eq!(fast.call_offset, general.call_offset, "{case}");
+                assert_eq!(fast.error(), general.error(), "{case}");
+                assert!(fast.regs == general.regs, "{case}");
+            }
+        }
     }
 
     #[test]

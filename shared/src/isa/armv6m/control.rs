@@ -13,7 +13,7 @@ use super::{
     Armv6m, BranchKind, AVAILABLE_REGS_MASK, CTX_REG, JUMP_TABLE_ENTRY_SIZE,
     JUMP_TABLE_ENTRY_SIZE_THUMB2, STACK_OFFSET_JITSTATE,
 };
-use crate::compile::backend::{Arg, BackendError, Label, Reg, SortedLines, Val};
+use crate::compile::backend::{Arg, BackendError, Label, Reg, SortedLines};
 use crate::stream::CodeSink;
 
 use super::names::*;
@@ -25,9 +25,6 @@ use crate::abi::prims::PRIM_SCHEDULE_NEXT_CP;
 fn is_near_conditional(rel: i64) -> bool {
     matches!(rel, -252..=258) && rel % 2 == 0
 }
-
-/// Arguments of the scheduling tail call.
-const SCHEDULE_ARGS: [Arg; 2] = [Arg::keep(Val::Ctx), Arg::keep(Val::JitState)];
 
 impl<S: CodeSink> Armv6m<S> {
     /// `ldr jit_state_reg, [sp, #0]`: the `JITState *` saved by the prologue.
@@ -141,7 +138,7 @@ impl<S: CodeSink> Armv6m<S> {
         self.put_str(temp, jit_state, JITSTATE_CONTINUATION);
         let used_before = self.used_regs;
         let regs_before = self.regs;
-        self.call_primitive_last(PRIM_SCHEDULE_NEXT_CP, &SCHEDULE_ARGS);
+        self.tail_call_ctx_jit_state(PRIM_SCHEDULE_NEXT_CP, &[]);
         self.align_with_nop();
         let continuation = self.cur_offset();
         self.put(asm::push(&PROLOGUE_REGS));
@@ -186,7 +183,7 @@ impl<S: CodeSink> Armv6m<S> {
             }
         }
         self.set_continuation_to_label(label);
-        self.call_primitive_last(PRIM_SCHEDULE_NEXT_CP, &SCHEDULE_ARGS);
+        self.tail_call_ctx_jit_state(PRIM_SCHEDULE_NEXT_CP, &[]);
     }
 
     /// Tail-call a primitive with cp set to resume right after it.
@@ -256,6 +253,7 @@ mod tests {
     //! Expected bytes come from running the reference backend on the same calls.
     use super::super::moves::tests::{assert_code, backend, B};
     use super::*;
+    use crate::compile::backend::Val;
     use alloc::string::String;
 
     /// Emit one halfword (`ldr r7, [r0, #24]`) and free the register again.
@@ -491,7 +489,7 @@ mod tests {
         assert_code(&mut b, &expected);
 
         let mut b = backend(1);
-        b.call_primitive_with_cp(9, &SCHEDULE_ARGS);
+        b.call_primitive_with_cp(9, &[Arg::keep(Val::Ctx), Arg::keep(Val::JitState)]);
         assert_code(
             &mut b,
             "009e37683f683f0660263743c765576a059e0597b646f2bdf2b5",
