@@ -208,8 +208,10 @@ fn parameter_regs(args: &[Arg]) -> Option<ParamRegs> {
 }
 
 impl<S: CodeSink> Armv6m<S> {
-    /// `target = native_interface[primitive]`.
-    #[inline]
+    /// `target = native_interface[primitive]`. Inlined on the host (a call cost about as much
+    /// as the load it emits).
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     fn load_primitive_ptr(&mut self, primitive: u32, target: Reg) {
         let offset = i64::from(primitive) * 4;
         if offset <= 124 {
@@ -369,7 +371,9 @@ impl<S: CodeSink> Armv6m<S> {
     }
 
     /// Call `func` with `args`, saving live registers around it; the result is in the
-    /// returned (allocated) register.
+    /// returned (allocated) register. Inlined into its two callers on the host (call_primitive
+    /// passes a register: the pointer's kind is then known).
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     pub(super) fn call_func_ptr(&mut self, func: FuncPtr, args: &[Arg]) -> Reg {
         let available0 = self.available_regs;
         let used0 = self.used_regs;
@@ -530,6 +534,7 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// Reserve the 8-byte stack argument area and store argument 5 (and 6) there: `args` are
     /// the arguments after the fourth.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn set_stack_args(&mut self, args: &[Arg]) {
         match args {
             [a5] => {
@@ -545,6 +550,7 @@ impl<S: CodeSink> Armv6m<S> {
         }
     }
 
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn store_stack_arg(&mut self, arg: &Arg, sp_offset: i64) {
         let reg = match (arg.val, arg.free) {
             (Val::Reg(r), true) => r,
