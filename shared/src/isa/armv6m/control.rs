@@ -33,6 +33,7 @@ impl<S: CodeSink> Armv6m<S> {
     }
 
     /// Decrement the reduction counter, leaving flags set on the new count.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn decrement_reductions(&mut self, count: Reg, jit_state: Reg) {
         self.load_jit_state(jit_state);
         self.put_ldr(count, jit_state, JITSTATE_REDUCTION_COUNT);
@@ -56,6 +57,7 @@ impl<S: CodeSink> Armv6m<S> {
     }
 
     /// `jit_state->continuation = <jump table entry of label> | 1`, computed PC-relatively.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     pub(super) fn set_continuation_to_label(&mut self, label: u32) {
         let avail = self.available_regs;
         let pc_reg = self.avail(avail);
@@ -110,6 +112,7 @@ impl<S: CodeSink> Armv6m<S> {
     }
 
     /// A new register holding the module index (`jit_state->module->module_index`).
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     pub(super) fn get_module_index(&mut self) -> Reg {
         let avail = self.available_regs;
         let reg = self.avail(avail);
@@ -196,6 +199,7 @@ impl<S: CodeSink> Armv6m<S> {
     /// `ctx->cp = module_index << 24 | <resume offset << 2>`. The offset is loaded by a
     /// placeholder instruction at the returned offset, into the returned register, which
     /// [`Self::rewrite_cp_offset`] fills in once the resume point is known.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn set_cp(&mut self) -> (usize, Reg) {
         let index = self.get_module_index();
         let temp = self.avail(self.available_regs);
@@ -211,6 +215,7 @@ impl<S: CodeSink> Armv6m<S> {
     /// Place the resume point (word-aligned, then a prologue) and patch the offset load that
     /// [`Self::set_cp`] left: a `movs` when the offset fits 8 bits, else a `ldr` from a literal
     /// emitted just before the resume point.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn rewrite_cp_offset(&mut self, rewrite_offset: usize, temp: Reg) {
         let current = self.cur_offset();
         let aligned = (current + 3) & !3;
