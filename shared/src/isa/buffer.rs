@@ -781,22 +781,41 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     /// [`CodeBuffer::flush_literals`] with at least one literal waiting.
     #[inline(never)]
     fn flush_literals_now(&mut self) {
-        let misalign = self.offset() % 4;
-        if misalign != 0 {
-            self.emit(&[0; 4][misalign..]);
-        }
         // By index (the literals are `Copy`): the vector stays in place for the next pool.
         let mut i = 0;
         while let Some(&lit) = self.literals.get(i) {
-            let at = self.offset();
-            self.emit(&lit.value.to_le_bytes());
+            let offset = self.offset();
+            let word = lit.value.to_le_bytes();
+            // The padding to a word (2 bytes: code is halfwords) goes with the first word, in
+            // one append of a known length; after it the offset stays aligned.
+            let misalign = offset % 4;
+            let at = if misalign == 2 {
+                let [a, b, c, d] = word;
+                self.sink.append(&[0, 0, a, b, c, d]);
+                offset + 2
+            } else {
+                if misalign != 0 {
+                    self.emit(&[0; 4][misalign..]);
+                }
+                self.sink.append(&word);
+                offset + (4 - misalign) % 4
+            };
             match lit.kind.patch_halfword(lit.offset, at) {
                 Some(halfword) => self.sink.replace_halfword(lit.offset, halfword),
-                None => self.patch_use(lit.offset, lit.kind, at),
+                None => self.patch_literal_use(lit.offset, lit.kind, at),
             }
             i += 1;
         }
         self.literals.clear();
+    }
+
+    /// A literal load beyond [`LabelUse::patch_halfword`]'s quick encoding: through
+    /// [`Self::patch_use`], out of line (it names the error; no pool load gets here), so that
+    /// the pool's loop saves no registers for it.
+    #[cold]
+    #[inline(never)]
+    fn patch_literal_use(&mut self, at: usize, kind: U, target: usize) {
+        self.patch_use(at, kind, target);
     }
 }
 

@@ -93,6 +93,11 @@ pub struct VecSink {
     error: Option<SinkError>,
     /// Check the flash rule (patches may only clear bits) on every `replace`.
     strict: bool,
+    /// After an error: the bytes and base as they were (`bytes` is then empty, with no
+    /// capacity, so that an append's one capacity check also turns it away; see
+    /// [`VecSink::fail`]).
+    parked: Vec<u8>,
+    parked_base: usize,
 }
 
 impl VecSink {
@@ -104,6 +109,8 @@ impl VecSink {
             base: 0,
             error: None,
             strict: cfg!(debug_assertions),
+            parked: Vec::new(),
+            parked_base: 0,
         };
         sink.append(prefix);
         sink
@@ -116,6 +123,8 @@ impl VecSink {
             bytes,
             error: None,
             strict: cfg!(debug_assertions),
+            parked: Vec::new(),
+            parked_base: 0,
         }
     }
     pub fn new() -> Self {
@@ -127,11 +136,35 @@ impl VecSink {
     }
     /// The bytes from offset 0 on.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[self.base..]
+        match self.error {
+            None => &self.bytes[self.base..],
+            Some(_) => &self.parked[self.parked_base..],
+        }
     }
     /// The whole buffer (with whatever preceded `base`, for [`VecSink::after`]).
     pub fn into_bytes(self) -> Vec<u8> {
-        self.bytes
+        match self.error {
+            None => self.bytes,
+            Some(_) => self.parked,
+        }
+    }
+
+    /// Record the first error and stop: the bytes are parked, and `bytes` left empty with no
+    /// capacity, so every later append fails its capacity check and goes to
+    /// [`VecSink::append_slow`], which drops it (the fast path checks capacity only, not the
+    /// error: once per appended instruction). `base` is set so that the offset stays where
+    /// it was.
+    #[cold]
+    #[inline(never)]
+    fn fail(&mut self, e: SinkError) {
+        if self.error.is_some() {
+            return;
+        }
+        let offset = self.offset();
+        self.error = Some(e);
+        self.parked = core::mem::take(&mut self.bytes);
+        self.parked_base = self.base;
+        self.base = 0usize.wrapping_sub(offset);
     }
 
     /// Append `bytes`, for which there is room: no reallocation.
@@ -157,7 +190,7 @@ impl VecSink {
         }
         if self.bytes.try_reserve(bytes.len()).is_err() {
             let bytes = self.bytes.len().saturating_add(bytes.len());
-            self.error = Some(SinkError::OutOfMemory { bytes });
+            self.fail(SinkError::OutOfMemory { bytes });
             return;
         }
         self.push_within_capacity(bytes);
@@ -167,14 +200,16 @@ impl VecSink {
 impl CodeSink for VecSink {
     #[inline]
     fn offset(&self) -> usize {
-        self.bytes.len() - self.base
+        // Wrapping: after an error `bytes` is empty and `base` is minus the offset then.
+        self.bytes.len().wrapping_sub(self.base)
     }
 
-    /// The common case (room left, no error) inlined into the backend's emitters; growing the
-    /// buffer and failing are out of line.
+    /// The common case (room left) inlined into the backend's emitters; growing the buffer and
+    /// failing are out of line. No test of the error here: after one there is no room (see
+    /// [`VecSink::fail`]).
     #[inline]
     fn append(&mut self, bytes: &[u8]) {
-        if self.error.is_none() && self.bytes.capacity() - self.bytes.len() >= bytes.len() {
+        if self.bytes.capacity() - self.bytes.len() >= bytes.len() {
             self.push_within_capacity(bytes);
         } else {
             self.append_slow(bytes);
@@ -197,15 +232,14 @@ impl CodeSink for VecSink {
 
     #[inline]
     fn replace(&mut self, offset: usize, bytes: &[u8]) {
-        if self.error.is_some() {
-            return;
-        }
+        // No test of the error: after one, `bytes` is empty (see `VecSink::fail`), so the
+        // range below is out of it and `fail` keeps the first error.
         let Some(dest) = offset
             .checked_add(self.base)
             .and_then(|start| Some((start, start.checked_add(bytes.len())?)))
             .and_then(|(start, end)| self.bytes.get_mut(start..end))
         else {
-            self.error = Some(SinkError::OutOfRange { offset });
+            self.fail(SinkError::OutOfRange { offset });
             return;
         };
         if self.strict {
@@ -214,7 +248,7 @@ impl CodeSink for VecSink {
                 .zip(bytes)
                 .position(|(old, new)| old & new != *new)
             {
-                self.error = Some(SinkError::NotErased { offset: offset + i });
+                self.fail(SinkError::NotErased { offset: offset + i });
                 return;
             }
         }
@@ -299,6 +333,39 @@ mod tests {
         s.append(&[0x0F]);
         s.replace(0, &[0x1F]);
         assert_eq!(s.error(), Some(SinkError::NotErased { offset: 0 }));
+    }
+
+    #[test]
+    fn after_an_error_appends_and_patches_are_dropped_and_the_offset_stays() {
+        for prefix in [&[][..], &[7, 7, 7]] {
+            let mut s = VecSink::with_prefix(prefix);
+            s.append(&[0xFF, 0xFF, 1]);
+            // Out of range: the first error.
+            let at = prefix.len() + 2;
+            s.replace(at, &[0, 0]);
+            let first = Some(SinkError::OutOfRange { offset: at });
+            assert_eq!(s.error(), first);
+            let offset = s.offset();
+            assert_eq!(offset, prefix.len() + 3);
+            s.append(&[9, 9]);
+            s.append_halfword(0x1234);
+            s.append(&[9; 12]);
+            s.replace(0, &[0]);
+            s.replace(offset, &[]);
+            assert_eq!(s.offset(), offset);
+            assert_eq!(s.error(), first);
+            let mut expected = prefix.to_vec();
+            expected.extend_from_slice(&[0xFF, 0xFF, 1]);
+            assert_eq!(s.as_bytes(), &expected[..]);
+            assert_eq!(s.into_bytes(), expected);
+        }
+        // A sink after a prefix it does not own (`after`) keeps its base too.
+        let mut s = VecSink::after(alloc::vec![1, 2, 3], 2);
+        s.append(&[4]);
+        s.replace(5, &[0]);
+        s.append(&[5]);
+        assert_eq!((s.offset(), s.as_bytes()), (2, &[3, 4][..]));
+        assert_eq!(s.into_bytes(), [1, 2, 3, 4]);
     }
 
     #[test]

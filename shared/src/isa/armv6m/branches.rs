@@ -43,8 +43,19 @@ impl<S: CodeSink> Armv6m<S> {
             entry.extend(&[0xFF; 4]);
         }
         self.buf.set_label_limit(labels_count);
-        for _ in 0..=labels_count {
-            self.put_code(&entry);
+        // The entry as an array of its known length: each append is a capacity check and a
+        // store or two (a label each: thousands in a large module), not a copy of a slice.
+        match <[u8; JUMP_TABLE_ENTRY_SIZE]>::try_from(entry.as_bytes()) {
+            Ok(bytes) if entry.error().is_none() => {
+                for _ in 0..=labels_count {
+                    self.buf.emit(&bytes);
+                }
+            }
+            _ => {
+                for _ in 0..=labels_count {
+                    self.put_code(&entry);
+                }
+            }
         }
     }
 
