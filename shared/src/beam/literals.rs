@@ -58,6 +58,17 @@ impl<'a> Literals<'a> {
 
     /// Parses a `LitT` chunk, inflating at most `limit` bytes.
     pub fn parse_compressed(data: &'a [u8], offset: usize, limit: usize) -> Result<Literals<'a>> {
+        Literals::parse_compressed_into(data, offset, limit, Vec::new())
+    }
+
+    /// [`Literals::parse_compressed`], inflating into `buffer` (its contents are overwritten,
+    /// and only the bytes it lacks are allocated and cleared).
+    pub fn parse_compressed_into(
+        data: &'a [u8],
+        offset: usize,
+        limit: usize,
+        buffer: Vec<u8>,
+    ) -> Result<Literals<'a>> {
         let mut c = Cursor::new(data, offset);
         let declared = c.len_u32()?;
         if declared == 0 {
@@ -75,7 +86,7 @@ impl<'a> Literals<'a> {
                 offset,
             ));
         }
-        let inflated = inflate_zlib(c.remaining(), declared, offset)?;
+        let inflated = inflate_zlib(c.remaining(), declared, offset, buffer)?;
         if inflated.len() != declared {
             return Err(Error::invalid(
                 offset,
@@ -96,6 +107,15 @@ impl<'a> Literals<'a> {
 
     pub fn len(&self) -> usize {
         self.count
+    }
+
+    /// The buffer an inflated table was read into, for the next
+    /// [`Literals::parse_compressed_into`] (empty for a table read in place).
+    pub fn into_buffer(self) -> Vec<u8> {
+        match self.table {
+            Cow::Owned(buffer) => buffer,
+            Cow::Borrowed(_) => Vec::new(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -143,13 +163,22 @@ impl<'a> Literals<'a> {
 /// the decompressor's state): the data inflated so far, shorter when the stream ends early; a
 /// stream that would go on past `declared` bytes, or is corrupt, is an error. `offset` is the
 /// chunk's file offset.
+///
+/// The buffer is `out`, whatever it held: the inflater writes every byte it returns before any
+/// back reference reads it (a reference to before the start is an error), so old contents are
+/// never seen, and only a buffer shorter than `declared` is extended (and the extension cleared).
 #[cfg(feature = "inflate")]
-fn inflate_zlib(input: &[u8], declared: usize, offset: usize) -> Result<Vec<u8>> {
+fn inflate_zlib(input: &[u8], declared: usize, offset: usize, mut out: Vec<u8>) -> Result<Vec<u8>> {
     use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
     use miniz_oxide::inflate::TINFLStatus;
     let oom = |e| Error::out_of_memory(e, offset);
-    let mut out = crate::mem::try_with_capacity(declared, "inflated literal table").map_err(oom)?;
-    out.resize(declared, 0u8);
+    if out.len() >= declared {
+        out.truncate(declared);
+    } else {
+        let more = declared - out.len();
+        crate::mem::try_reserve_exact(&mut out, more, "inflated literal table").map_err(oom)?;
+        out.resize(declared, 0u8);
+    }
     let mut state: Vec<DecompressorOxide> =
         crate::mem::try_with_capacity(1, "inflate state").map_err(oom)?;
     // Built in place in the allocation (a push would build the ~11 KB state on the stack and
@@ -167,7 +196,7 @@ fn inflate_zlib(input: &[u8], declared: usize, offset: usize) -> Result<Vec<u8>>
 
 /// Without the `inflate` feature (the device loader) a compressed table is refused.
 #[cfg(not(feature = "inflate"))]
-fn inflate_zlib(_input: &[u8], declared: usize, offset: usize) -> Result<Vec<u8>> {
+fn inflate_zlib(_input: &[u8], declared: usize, offset: usize, _out: Vec<u8>) -> Result<Vec<u8>> {
     Err(Error::unsupported(
         offset,
         "compressed literal table (LitT; pack the module with LitU)",
