@@ -1,6 +1,6 @@
 //! `avm-jit compile`: add native code (`avmN` chunks) to BEAM modules, alone or inside AVMs.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -8,7 +8,7 @@ use std::sync::mpsc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use avm_jit_core::avm::Pack;
-use avm_jit_core::beam::{Module, MAX_LITERALS_BYTES};
+use avm_jit_core::beam::{InflateScratch, Module, MAX_LITERALS_BYTES};
 use avm_jit_core::compile::module::{
     precompile_beam, precompile_module, precompile_parts, BeamEnv, CodeTarget, ModuleError,
     Precompiled,
@@ -123,19 +123,20 @@ fn compile_checked_parts<'a>(
     target: CodeTarget,
 ) -> Result<Precompiled<'a>, ModuleError> {
     thread_local! {
-        /// The last inflated literal table of this thread's modules: the next is inflated into
-        /// it (no new allocation, no clearing of what the inflater writes anyway).
-        static LITERALS: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+        /// The buffer and state that inflate this thread's literal tables, one module after the
+        /// other (no new allocation, no clearing of what the inflater writes anyway).
+        static LITERALS: RefCell<InflateScratch> = const { RefCell::new(InflateScratch::new()) };
     }
     let atoms = tables.atoms?;
     let env = BeamEnv {
         atoms,
-        literals: module.literals_reusing(MAX_LITERALS_BYTES, LITERALS.take())?,
+        literals: LITERALS
+            .with_borrow_mut(|scratch| module.literals_reusing(MAX_LITERALS_BYTES, scratch))?,
         imports: tables.imports,
         types: tables.types,
     };
     let out = precompile_parts(module, &env, target);
-    LITERALS.set(env.literals.into_buffer());
+    LITERALS.with_borrow_mut(|scratch| scratch.recycle(env.literals));
     let out = out?;
     check_native(out.native_chunk_data())?;
     Ok(out)
