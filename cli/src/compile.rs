@@ -1,5 +1,6 @@
 //! `avm-jit compile`: add native code (`avmN` chunks) to BEAM modules, alone or inside AVMs.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -7,9 +8,10 @@ use std::sync::mpsc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use avm_jit_core::avm::Pack;
-use avm_jit_core::beam::Module;
+use avm_jit_core::beam::{InflateScratch, Module, MAX_LITERALS_BYTES};
 use avm_jit_core::compile::module::{
-    precompile_beam, precompile_module, BeamEnv, CodeTarget, ModuleError,
+    precompile_beam, precompile_module, precompile_parts, BeamEnv, CodeTarget, ModuleError,
+    Precompiled,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -113,16 +115,48 @@ fn compile_checked(
     checked_output(precompile_module(module, &env, target)?)
 }
 
+/// [`compile_checked`] in pieces, for a module written out on its own: its kept chunks are
+/// not copied (see [`Precompiled`]).
+fn compile_checked_parts<'a>(
+    module: &Module<'a>,
+    tables: check::Tables<'_>,
+    target: CodeTarget,
+) -> Result<Precompiled<'a>, ModuleError> {
+    thread_local! {
+        /// The buffer and state that inflate this thread's literal tables, one module after the
+        /// other (no new allocation, no clearing of what the inflater writes anyway).
+        static LITERALS: RefCell<InflateScratch> = const { RefCell::new(InflateScratch::new()) };
+    }
+    let atoms = tables.atoms?;
+    let env = BeamEnv {
+        atoms,
+        literals: LITERALS
+            .with_borrow_mut(|scratch| module.literals_reusing(MAX_LITERALS_BYTES, scratch))?,
+        imports: tables.imports,
+        types: tables.types,
+    };
+    let out = precompile_parts(module, &env, target);
+    LITERALS.with_borrow_mut(|scratch| scratch.recycle(env.literals));
+    let out = out?;
+    check_native(out.native_chunk_data())?;
+    Ok(out)
+}
+
 /// A compiled module, once its native code is checked the way `info` reads it.
 fn checked_output(out: Vec<u8>) -> Result<Vec<u8>, ModuleError> {
     let module = Module::parse(&out)?;
     if let Some(c) = module.chunk(*b"avmN") {
-        check::native(c.data).map_err(|e| {
-            // The offset is the input's: the output is not a file the user has.
-            ModuleError::Beam(avm_jit_core::Error::new(e.kind, 0))
-        })?;
+        check_native(c.data)?;
     }
     Ok(out)
+}
+
+/// The data of a compiled module's (first) `avmN` chunk, checked the way `info` reads it.
+fn check_native(data: &[u8]) -> Result<(), ModuleError> {
+    check::native(data).map_err(|e| {
+        // The offset is the input's: the output is not a file the user has.
+        ModuleError::Beam(avm_jit_core::Error::new(e.kind, 0))
+    })
 }
 
 /// Compile every module of an AVM. Returns the new AVM (modules that failed are left as they
@@ -236,6 +270,16 @@ struct Done {
     written: bool,
 }
 
+/// What [`compile_file`] writes.
+enum Compiled<'a> {
+    /// The input itself (already native code for the target).
+    Input(&'a [u8]),
+    /// A new file in one buffer (an AVM).
+    Whole(Vec<u8>),
+    /// A compiled module in pieces.
+    Parts(Precompiled<'a>),
+}
+
 /// Read, check, compile and write one input.
 fn compile_file(path: &Path, out: &Output, target: CodeTarget, bar: &ProgressBar) -> Result<Done> {
     let input = files::read_input(path, Expect::BeamOrAvm, files::MAX_INPUT)?;
@@ -248,12 +292,12 @@ fn compile_file(path: &Path, out: &Output, target: CodeTarget, bar: &ProgressBar
             // Already native, as AtomVM's precompiled libraries ship: written unchanged when its
             // code is for this target, refused otherwise (there is no bytecode to compile).
             match native_for(bytes, target) {
-                Ok(()) => (Some(bytes.clone()), 1, Vec::new()),
+                Ok(()) => (Some(Compiled::Input(bytes)), 1, Vec::new()),
                 Err(why) => (None, 1, vec![why]),
             }
         } else {
-            match compile_checked(&module, tables, target) {
-                Ok(out) => (Some(out), 1, Vec::new()),
+            match compile_checked_parts(&module, tables, target) {
+                Ok(out) => (Some(Compiled::Parts(out)), 1, Vec::new()),
                 Err(e) => (None, 1, vec![e.to_string()]),
             }
         }
@@ -263,14 +307,23 @@ fn compile_file(path: &Path, out: &Output, target: CodeTarget, bar: &ProgressBar
         let modules = pack.modules().count() as u64;
         let (out, failures) =
             compile_avm_read(&pack, read, target, &|| bar.inc(1)).map_err(fail)?;
-        (Some(out), modules, failures)
+        (Some(Compiled::Whole(out)), modules, failures)
     };
     if input.kind == Kind::Beam {
         bar.inc(1);
     }
     let written = match compiled {
-        Some(data) => {
+        Some(Compiled::Input(data)) => {
+            files::write_output(out, data, false)?;
+            true
+        }
+        Some(Compiled::Whole(data)) => {
             files::write_output(out, &data, false)?;
+            true
+        }
+        Some(Compiled::Parts(parts)) => {
+            let pieces: Vec<&[u8]> = parts.pieces().collect();
+            files::write_output_pieces(out, &pieces, false)?;
             true
         }
         None => false,

@@ -294,6 +294,12 @@ fn check_replaceable(shown: &Path, real: &Path, meta: &Metadata) -> Result<()> {
 /// a power cut cannot leave an empty file either (one fsync per file: `compile`, which writes many
 /// files that can be made again from their inputs, leaves that to the file system).
 pub fn write_output(out: &Output, bytes: &[u8], sync: bool) -> Result<()> {
+    write_output_pieces(out, &[bytes], sync)
+}
+
+/// [`write_output`] for bytes in pieces (written in order, with as few writes as the system
+/// allows: the pieces are not copied into one buffer first).
+pub fn write_output_pieces(out: &Output, pieces: &[&[u8]], sync: bool) -> Result<()> {
     let shown = out.shown.display();
     let fail = || format!("{shown}: cannot write");
     let dir = parent_of(&out.real);
@@ -316,7 +322,7 @@ pub fn write_output(out: &Output, bytes: &[u8], sync: bool) -> Result<()> {
             dir.display()
         )
     })?;
-    tmp.write_all(bytes).with_context(fail)?;
+    write_all_pieces(tmp.as_file_mut(), pieces).with_context(fail)?;
     if let Some(meta) = &existing {
         tmp.as_file()
             .set_permissions(meta.permissions())
@@ -334,6 +340,25 @@ pub fn write_output(out: &Output, bytes: &[u8], sync: bool) -> Result<()> {
     }
     tmp.persist(&out.real)
         .map_err(|e| anyhow!("{shown}: cannot write: {}", e.error))?;
+    Ok(())
+}
+
+/// Write every byte of `pieces`, in order, with vectored writes.
+fn write_all_pieces(file: &mut File, pieces: &[&[u8]]) -> std::io::Result<()> {
+    let mut slices: Vec<std::io::IoSlice<'_>> = pieces
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| std::io::IoSlice::new(p))
+        .collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => std::io::IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
     Ok(())
 }
 

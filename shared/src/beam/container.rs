@@ -85,8 +85,27 @@ impl<'a> Module<'a> {
     }
 
     /// The first chunk with this id.
+    ///
+    /// Called for every table a module's reader and compiler look up: it steps from header to
+    /// header (the layout was checked by [`Module::parse`]) instead of going through
+    /// [`Chunks`]' checked items, and stops where they would (a header, data or padding that
+    /// does not fit).
     pub fn chunk(&self, id: [u8; 4]) -> Option<Chunk<'a>> {
-        self.chunks().filter_map(|c| c.ok()).find(|c| c.id == id)
+        let mut pos = FORM_HEADER;
+        while let Some(header) = self.bytes.get(pos..pos + CHUNK_HEADER) {
+            let size = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+            let offset = pos + CHUNK_HEADER;
+            let end = offset.checked_add(size)?;
+            pos = end.checked_add(padding(size))?;
+            if pos > self.bytes.len() {
+                return None;
+            }
+            if header[..4] == id {
+                let data = self.bytes.get(offset..end)?;
+                return Some(Chunk { id, offset, data });
+            }
+        }
+        None
     }
 }
 
@@ -207,6 +226,34 @@ mod tests {
         assert_eq!(chunks[2].data, &[] as &[u8]);
         assert_eq!(m.chunk(*b"Code").unwrap().data, &[9; 4]);
         assert!(m.chunk(*b"Type").is_none());
+    }
+
+    #[test]
+    fn chunk_finds_what_the_checked_iterator_finds() {
+        let beam = write_module(&[
+            (*b"AtU8", &[1, 2, 3]),
+            (*b"Code", &[9; 4]),
+            (*b"StrT", &[]),
+            (*b"Code", &[7; 5]),
+            (*b"Line", &[5; 6]),
+        ]);
+        let mut big = beam.clone();
+        // A size past the end of the file.
+        big[40..44].copy_from_slice(&u32::MAX.to_be_bytes());
+        for bytes in [&beam[..], &big[..]] {
+            // Every prefix too (a module that `parse` would refuse: `chunk` stops where the
+            // iterator fails).
+            for n in 0..=bytes.len() {
+                let m = Module { bytes: &bytes[..n] };
+                for id in [*b"AtU8", *b"Code", *b"StrT", *b"Line", *b"Type"] {
+                    let checked = m.chunks().filter_map(|c| c.ok()).find(|c| c.id == id);
+                    assert_eq!(m.chunk(id), checked, "{n} bytes, {}", id[0] as char);
+                }
+            }
+        }
+        let m = Module::parse(&beam).unwrap();
+        assert_eq!(m.chunk(*b"Code").unwrap().data, &[9; 4]);
+        assert_eq!(m.chunk(*b"Line").unwrap().data, &[5; 6]);
     }
 
     #[test]

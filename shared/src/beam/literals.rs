@@ -58,6 +58,16 @@ impl<'a> Literals<'a> {
 
     /// Parses a `LitT` chunk, inflating at most `limit` bytes.
     pub fn parse_compressed(data: &'a [u8], offset: usize, limit: usize) -> Result<Literals<'a>> {
+        Literals::parse_compressed_into(data, offset, limit, &mut InflateScratch::new())
+    }
+
+    /// [`Literals::parse_compressed`], inflating with `scratch` (see [`InflateScratch`]).
+    pub fn parse_compressed_into(
+        data: &'a [u8],
+        offset: usize,
+        limit: usize,
+        scratch: &mut InflateScratch,
+    ) -> Result<Literals<'a>> {
         let mut c = Cursor::new(data, offset);
         let declared = c.len_u32()?;
         if declared == 0 {
@@ -75,7 +85,7 @@ impl<'a> Literals<'a> {
                 offset,
             ));
         }
-        let inflated = inflate_zlib(c.remaining(), declared, offset)?;
+        let inflated = inflate_zlib(c.remaining(), declared, offset, scratch)?;
         if inflated.len() != declared {
             return Err(Error::invalid(
                 offset,
@@ -139,26 +149,77 @@ impl<'a> Literals<'a> {
     }
 }
 
+/// What inflating a `LitT` takes besides its input, kept by a caller that reads many modules in
+/// turn (the CLI, one per worker thread): the last table's buffer, whose contents are
+/// overwritten (only the bytes it lacks are allocated and cleared), and the inflater's state
+/// (~11 KB, reset rather than allocated and cleared again).
+#[derive(Default)]
+pub struct InflateScratch {
+    table: Vec<u8>,
+    #[cfg(feature = "inflate")]
+    state: Vec<miniz_oxide::inflate::core::DecompressorOxide>,
+}
+
+impl InflateScratch {
+    pub const fn new() -> Self {
+        InflateScratch {
+            table: Vec::new(),
+            #[cfg(feature = "inflate")]
+            state: Vec::new(),
+        }
+    }
+
+    /// Takes back the buffer of a table inflated with this scratch, for the next one.
+    pub fn recycle(&mut self, literals: Literals<'_>) {
+        if let Cow::Owned(table) = literals.table {
+            self.table = table;
+        }
+    }
+}
+
 /// Inflate the zlib stream `input` into a buffer of `declared` bytes, allocated fallibly (as is
 /// the decompressor's state): the data inflated so far, shorter when the stream ends early; a
 /// stream that would go on past `declared` bytes, or is corrupt, is an error. `offset` is the
 /// chunk's file offset.
+///
+/// The buffer is the scratch's, whatever it held: the inflater writes every byte it returns
+/// before any back reference reads it (a reference to before the start is an error), so old
+/// contents are never seen, and only a buffer shorter than `declared` is extended (and the
+/// extension cleared). The inflater's state is the scratch's too, reset to its start.
 #[cfg(feature = "inflate")]
-fn inflate_zlib(input: &[u8], declared: usize, offset: usize) -> Result<Vec<u8>> {
+fn inflate_zlib(
+    input: &[u8],
+    declared: usize,
+    offset: usize,
+    scratch: &mut InflateScratch,
+) -> Result<Vec<u8>> {
     use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
     use miniz_oxide::inflate::TINFLStatus;
     let oom = |e| Error::out_of_memory(e, offset);
-    let mut out = crate::mem::try_with_capacity(declared, "inflated literal table").map_err(oom)?;
-    out.resize(declared, 0u8);
-    let mut state: Vec<DecompressorOxide> =
-        crate::mem::try_with_capacity(1, "inflate state").map_err(oom)?;
-    // Built in place in the allocation (a push would build the ~11 KB state on the stack and
-    // copy it).
-    state.resize_with(1, DecompressorOxide::new);
+    let mut out = core::mem::take(&mut scratch.table);
+    if out.len() >= declared {
+        out.truncate(declared);
+    } else {
+        let more = declared - out.len();
+        crate::mem::try_reserve_exact(&mut out, more, "inflated literal table").map_err(oom)?;
+        out.resize(declared, 0u8);
+    }
+    let state = &mut scratch.state;
+    if let Some(state) = state.first_mut() {
+        // Every other field is reset or overwritten from the start state on.
+        state.init();
+    } else {
+        crate::mem::try_reserve_exact(state, 1, "inflate state").map_err(oom)?;
+        // Built in place in the allocation (a push would build the ~11 KB state on the stack
+        // and copy it).
+        state.resize_with(1, DecompressorOxide::new);
+    }
     let flags = inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER
         | inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
     let (status, _, written) = decompress(&mut state[0], input, &mut out, 0, flags);
     if status != TINFLStatus::Done {
+        // The buffer stays for the next table.
+        scratch.table = out;
         return Err(Error::new(ErrorKind::Inflate, offset + 4));
     }
     out.truncate(written);
@@ -167,7 +228,12 @@ fn inflate_zlib(input: &[u8], declared: usize, offset: usize) -> Result<Vec<u8>>
 
 /// Without the `inflate` feature (the device loader) a compressed table is refused.
 #[cfg(not(feature = "inflate"))]
-fn inflate_zlib(_input: &[u8], declared: usize, offset: usize) -> Result<Vec<u8>> {
+fn inflate_zlib(
+    _input: &[u8],
+    declared: usize,
+    offset: usize,
+    _scratch: &mut InflateScratch,
+) -> Result<Vec<u8>> {
     Err(Error::unsupported(
         offset,
         "compressed literal table (LitT; pack the module with LitU)",

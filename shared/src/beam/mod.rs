@@ -39,7 +39,7 @@ pub use container::{
     Chunks, Module, CHUNK_HEADER_LEN, FORM_HEADER_LEN,
 };
 pub use lines::{LineItem, Lines};
-pub use literals::{Literals, MAX_LITERALS_BYTES};
+pub use literals::{InflateScratch, Literals, MAX_LITERALS_BYTES};
 pub use tables::{Export, Exports, Fun, Funs, Import, Imports};
 pub use types::{JitType, TypeEntry, TypeSet, Types};
 
@@ -145,11 +145,21 @@ impl<'a> Module<'a> {
 
     /// As [`Module::literals`], refusing a `LitT` that inflates to more than `limit` bytes.
     pub fn literals_with_limit(&self, limit: usize) -> Result<Literals<'a>> {
+        self.literals_reusing(limit, &mut InflateScratch::new())
+    }
+
+    /// As [`Module::literals_with_limit`], inflating a `LitT` with `scratch` (see
+    /// [`InflateScratch`]; [`InflateScratch::recycle`] takes the table's buffer back).
+    pub fn literals_reusing(
+        &self,
+        limit: usize,
+        scratch: &mut InflateScratch,
+    ) -> Result<Literals<'a>> {
         if let Some(c) = self.chunk(*b"LitU") {
             return Literals::parse_uncompressed(c.data, c.offset);
         }
         match self.chunk(*b"LitT") {
-            Some(c) => Literals::parse_compressed(c.data, c.offset, limit),
+            Some(c) => Literals::parse_compressed_into(c.data, c.offset, limit, scratch),
             None => Ok(Literals::empty()),
         }
     }

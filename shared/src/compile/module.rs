@@ -140,9 +140,9 @@ pub fn precompile_module(
     };
     let header = native::single_arch_header(code.label_count, target.arch(), target.variant());
     let kept_len: usize = kept().map(|(_, d)| beam::chunk_size(d.len())).sum();
-    // The native code of OTP's modules is 5 to 8 times their `Code`; the estimate only sizes the
-    // first allocation (capped: a larger payload grows the buffer as usual).
-    let estimate = code_len.saturating_mul(8).min(MAX_PAYLOAD_ESTIMATE);
+    // The estimate only sizes the first allocation (capped: a larger payload grows the buffer
+    // as usual).
+    let estimate = payload_estimate(code_len);
     let mut out = crate::mem::try_with_capacity(
         beam::FORM_HEADER_LEN + kept_len + beam::CHUNK_HEADER_LEN + header.len() + estimate,
         "precompiled module",
@@ -174,6 +174,182 @@ pub fn precompile_module(
     out.resize(out.len() + pad, 0);
     out[4..8].copy_from_slice(&form_size.to_be_bytes());
     Ok(out)
+}
+
+/// A precompiled `.beam` ([`precompile_module`]'s bytes) in pieces: the kept chunks stay in the
+/// input, so that a caller writing the module out (one vectored write) does not copy them into
+/// one buffer first (they are most of the bytes of a module with literals and debug chunks).
+pub struct Precompiled<'a> {
+    input: &'a [u8],
+    head: [u8; beam::FORM_HEADER_LEN],
+    kept: Vec<Piece>,
+    /// The first `avmN` chunk the output has among the kept chunks (an input with two).
+    kept_native: Option<&'a [u8]>,
+    /// The new `avmN` chunk: header, payload, padding.
+    native: Vec<u8>,
+    len: usize,
+}
+
+/// Part of a kept chunk: bytes of the input (a run of whole chunks), or zero padding.
+#[derive(Clone, Copy, Debug)]
+enum Piece {
+    Input(usize, usize),
+    Zeros(usize),
+}
+
+const ZEROS: [u8; 3] = [0; 3];
+
+impl<'a> Precompiled<'a> {
+    /// The module's size in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The module's bytes, in order, in a few slices.
+    pub fn pieces(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let kept = self.kept.iter().map(|piece| match *piece {
+            Piece::Input(start, end) => self.input.get(start..end).unwrap_or(&[]),
+            Piece::Zeros(n) => ZEROS.get(..n).unwrap_or(&[]),
+        });
+        core::iter::once(&self.head[..])
+            .chain(kept)
+            .chain(core::iter::once(&self.native[..]))
+    }
+
+    /// The data of the module's first `avmN` chunk (what a reader of the output finds): the new
+    /// payload, unless the input had a second `avmN`, which comes before it.
+    pub fn native_chunk_data(&self) -> &[u8] {
+        match self.kept_native {
+            Some(data) => data,
+            None => self
+                .native
+                .get(beam::CHUNK_HEADER_LEN..self.native_end())
+                .unwrap_or(&[]),
+        }
+    }
+
+    fn native_end(&self) -> usize {
+        let size = self
+            .native
+            .get(4..8)
+            .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]) as usize);
+        beam::CHUNK_HEADER_LEN + size
+    }
+
+    /// The module in one buffer (as [`precompile_module`] returns it).
+    pub fn to_vec(&self) -> Result<Vec<u8>, ModuleError> {
+        let mut out = crate::mem::try_with_capacity(self.len, "precompiled module")
+            .map_err(|e| Error::out_of_memory(e, 0))?;
+        for piece in self.pieces() {
+            out.extend_from_slice(piece);
+        }
+        Ok(out)
+    }
+}
+
+/// [`precompile_module`] in pieces (see [`Precompiled`]): the same bytes, without copying the
+/// kept chunks.
+pub fn precompile_parts<'a>(
+    module: &Module<'a>,
+    env: &BeamEnv<'_>,
+    target: CodeTarget,
+) -> Result<Precompiled<'a>, ModuleError> {
+    let code = module.code()?;
+    let code_len = module.chunk(*b"Code").map_or(0, |c| c.data.len());
+    let input = module.bytes();
+    let oom = |e| ModuleError::from(Error::out_of_memory(e, 0));
+    // Each kept chunk is at most two pieces (its bytes, and zeros for padding that is not).
+    let chunks = module.chunks().count();
+    let mut kept: Vec<Piece> =
+        crate::mem::try_with_capacity(chunks.saturating_mul(2), "precompiled module")
+            .map_err(oom)?;
+    let (mut dropped_code, mut dropped_native) = (false, false);
+    let mut kept_native = None;
+    let mut kept_len = 0usize;
+    for chunk in module.chunks() {
+        let Ok(chunk) = chunk else { continue };
+        // Like lists:keydelete, only the first chunk with each id goes.
+        let drop = match &chunk.id {
+            b"Code" => !core::mem::replace(&mut dropped_code, true),
+            b"avmN" => !core::mem::replace(&mut dropped_native, true),
+            _ => false,
+        };
+        if drop {
+            continue;
+        }
+        if chunk.id == *b"avmN" && kept_native.is_none() {
+            kept_native = Some(chunk.data);
+        }
+        // The input's own header is the one the output has (same id, same size).
+        let start = chunk.offset - beam::CHUNK_HEADER_LEN;
+        let data_end = chunk.offset + chunk.data.len();
+        let pad = beam::padding(chunk.data.len());
+        let padding_is_zero = input
+            .get(data_end..data_end + pad)
+            .is_some_and(|p| p.iter().all(|&b| b == 0));
+        let end = if padding_is_zero {
+            data_end + pad
+        } else {
+            data_end
+        };
+        match kept.last_mut() {
+            Some(Piece::Input(_, last_end)) if *last_end == start => *last_end = end,
+            _ => kept.push(Piece::Input(start, end)),
+        }
+        if !padding_is_zero {
+            kept.push(Piece::Zeros(pad));
+        }
+        kept_len += beam::chunk_size(chunk.data.len());
+    }
+    let header = native::single_arch_header(code.label_count, target.arch(), target.variant());
+    let estimate = payload_estimate(code_len);
+    let mut native = crate::mem::try_with_capacity(
+        beam::CHUNK_HEADER_LEN + header.len() + estimate,
+        "precompiled module",
+    )
+    .map_err(oom)?;
+    native.extend_from_slice(b"avmN");
+    native.extend_from_slice(&[0; 4]);
+    native.extend_from_slice(&header);
+    let sink = VecSink::after(native, beam::CHUNK_HEADER_LEN);
+    let (sink, _) = compile_into(module, env, target, sink)?;
+    let mut native = sink.into_bytes();
+    let payload_len = native.len() - beam::CHUNK_HEADER_LEN;
+    let pad = beam::padding(payload_len);
+    let len = beam::FORM_HEADER_LEN + kept_len + native.len() + pad;
+    let sizes = u32::try_from(payload_len)
+        .ok()
+        .zip(u32::try_from(len - 8).ok());
+    let Some((payload_size, form_size)) = sizes else {
+        return Err(Error::invalid(0, "precompiled module size", payload_len as u64).into());
+    };
+    native[4..8].copy_from_slice(&payload_size.to_be_bytes());
+    crate::mem::try_reserve(&mut native, pad, "precompiled module").map_err(oom)?;
+    native.resize(native.len() + pad, 0);
+    let mut head = [0; beam::FORM_HEADER_LEN];
+    head[..4].copy_from_slice(b"FOR1");
+    head[4..8].copy_from_slice(&form_size.to_be_bytes());
+    head[8..].copy_from_slice(b"BEAM");
+    Ok(Precompiled {
+        input,
+        head,
+        kept,
+        kept_native,
+        native,
+        len,
+    })
+}
+
+/// The first allocation for the native code compiled from `code_len` bytes of `Code`: the
+/// armv6m code of OTP 25's modules is 5.7 to 17.5 times their `Code`, above 8 times for 47 of the
+/// 232 (whose buffer then grew, and was copied, once) and above 10 times for 6. Capacity that
+/// is never written costs no memory pages.
+fn payload_estimate(code_len: usize) -> usize {
+    code_len.saturating_mul(10).min(MAX_PAYLOAD_ESTIMATE)
 }
 
 /// The first allocation for a precompiled module's native code is at most this large.
