@@ -217,9 +217,16 @@ impl CodeSink for VecSink {
     }
 
     /// One append of the halfwords' bytes (a copy of known length once inlined): one capacity
-    /// check and one length update for the sequence.
+    /// check and one length update for the sequence. A longer sequence than the trait allows is
+    /// appended one halfword at a time, never cut short.
     #[inline]
     fn append_halfwords(&mut self, halfwords: &[u16]) {
+        if halfwords.len() > 8 {
+            for &halfword in halfwords {
+                self.append_halfword(halfword);
+            }
+            return;
+        }
         let mut bytes = [0u8; 16];
         for (pair, h) in bytes.chunks_exact_mut(2).zip(halfwords) {
             if let [lo, hi] = pair {
@@ -297,7 +304,8 @@ mod tests {
 
     #[test]
     fn halfword_sequences_append_as_their_halfwords() {
-        for len in 0..=8u16 {
+        // Up to the 8 the trait promises, and beyond (appended one at a time, never cut).
+        for len in 0..=11u16 {
             let halfwords: alloc::vec::Vec<u16> = (0..len).map(|i| 0x1234 + i * 0x0101).collect();
             let mut one = VecSink::with_prefix(&[0xAA]);
             let mut each = VecSink::with_prefix(&[0xAA]);
