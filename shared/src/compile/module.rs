@@ -106,10 +106,6 @@ pub fn native_payload(module: &Module<'_>, target: CodeTarget) -> Result<Vec<u8>
 
 /// The precompiled `.beam`: every chunk of the input in order except `Code` (and any earlier
 /// `avmN`), then the new `avmN` chunk.
-///
-/// Built in one buffer: the kept chunks and the `avmN` headers first, then the code compiled
-/// straight after them (offsets inside the sink still count from the start of the payload), then
-/// the two sizes filled in; so the payload is not copied again, and the buffer is sized up front.
 pub fn precompile_beam(bytes: &[u8], target: CodeTarget) -> Result<Vec<u8>, ModuleError> {
     let module = Module::parse(bytes)?;
     let env = BeamEnv::new(&module)?;
@@ -117,68 +113,19 @@ pub fn precompile_beam(bytes: &[u8], target: CodeTarget) -> Result<Vec<u8>, Modu
 }
 
 /// [`precompile_beam`] for a module already parsed, with its tables already read into `env`
-/// (the CLI checks them first and compiles with what it read).
+/// (the CLI checks them first and compiles with what it read): [`precompile_parts`]' pieces in
+/// one buffer.
 pub fn precompile_module(
     module: &Module<'_>,
     env: &BeamEnv<'_>,
     target: CodeTarget,
 ) -> Result<Vec<u8>, ModuleError> {
-    let code = module.code()?;
-    let code_len = module.chunk(*b"Code").map_or(0, |c| c.data.len());
-    // Like lists:keydelete, only the first chunk with each id goes.
-    let kept = || {
-        let (mut dropped_code, mut dropped_native) = (false, false);
-        module.chunks().filter_map(move |chunk| {
-            let chunk = chunk.ok()?;
-            let drop = match &chunk.id {
-                b"Code" => !core::mem::replace(&mut dropped_code, true),
-                b"avmN" => !core::mem::replace(&mut dropped_native, true),
-                _ => false,
-            };
-            (!drop).then_some((chunk.id, chunk.data))
-        })
-    };
-    let header = native::single_arch_header(code.label_count, target.arch(), target.variant());
-    let kept_len: usize = kept().map(|(_, d)| beam::chunk_size(d.len())).sum();
-    // The estimate only sizes the first allocation (capped: a larger payload grows the buffer
-    // as usual).
-    let estimate = payload_estimate(code_len);
-    let mut out = crate::mem::try_with_capacity(
-        beam::FORM_HEADER_LEN + kept_len + beam::CHUNK_HEADER_LEN + header.len() + estimate,
-        "precompiled module",
-    )
-    .map_err(|e| Error::out_of_memory(e, 0))?;
-    beam::write_form_header(&mut out);
-    for (id, data) in kept() {
-        beam::write_chunk(&mut out, id, data);
-    }
-    let native_at = out.len() + beam::CHUNK_HEADER_LEN;
-    out.extend_from_slice(b"avmN");
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&header);
-    let sink = VecSink::after(out, native_at);
-    let (sink, _) = compile_into(module, env, target, sink)?;
-    let mut out = sink.into_bytes();
-    let payload_len = out.len() - native_at;
-    let sizes = u32::try_from(payload_len).ok().and_then(|p| {
-        let padded = out.len() + beam::padding(payload_len);
-        Some((p, u32::try_from(padded - 8).ok()?))
-    });
-    let Some((payload_size, form_size)) = sizes else {
-        return Err(Error::invalid(0, "precompiled module size", payload_len as u64).into());
-    };
-    out[native_at - 4..native_at].copy_from_slice(&payload_size.to_be_bytes());
-    let pad = beam::padding(payload_len);
-    crate::mem::try_reserve(&mut out, pad, "precompiled module")
-        .map_err(|e| Error::out_of_memory(e, 0))?;
-    out.resize(out.len() + pad, 0);
-    out[4..8].copy_from_slice(&form_size.to_be_bytes());
-    Ok(out)
+    precompile_parts(module, env, target)?.to_vec()
 }
 
-/// A precompiled `.beam` ([`precompile_module`]'s bytes) in pieces: the kept chunks stay in the
-/// input, so that a caller writing the module out (one vectored write) does not copy them into
-/// one buffer first (they are most of the bytes of a module with literals and debug chunks).
+/// A precompiled `.beam` in pieces: the kept chunks stay in the input, so that a caller writing
+/// the module out (one vectored write) does not copy them into one buffer first (they are most
+/// of the bytes of a module with literals and debug chunks).
 pub struct Precompiled<'a> {
     input: &'a [u8],
     head: [u8; beam::FORM_HEADER_LEN],
@@ -240,7 +187,7 @@ impl<'a> Precompiled<'a> {
         beam::CHUNK_HEADER_LEN + size
     }
 
-    /// The module in one buffer (as [`precompile_module`] returns it).
+    /// The module in one buffer (what [`precompile_module`] returns).
     pub fn to_vec(&self) -> Result<Vec<u8>, ModuleError> {
         let mut out = crate::mem::try_with_capacity(self.len, "precompiled module")
             .map_err(|e| Error::out_of_memory(e, 0))?;
@@ -251,8 +198,8 @@ impl<'a> Precompiled<'a> {
     }
 }
 
-/// [`precompile_module`] in pieces (see [`Precompiled`]): the same bytes, without copying the
-/// kept chunks.
+/// The precompiled `.beam` (see [`precompile_beam`]) in pieces (see [`Precompiled`]): the
+/// kept chunks are not copied.
 pub fn precompile_parts<'a>(
     module: &Module<'a>,
     env: &BeamEnv<'_>,
