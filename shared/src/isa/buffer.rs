@@ -42,6 +42,16 @@ pub trait LabelUse: Copy {
         let _ = (at, target);
         None
     }
+    /// The use at `at` reaching `target` as a first halfword followed by `fill` halfwords to
+    /// the end of its placeholder, when the ISA has such a quick encoding for it (what
+    /// [`LabelUse::patch`] would write); `None` sends the use through `patch`. Lets a waiting
+    /// branch be patched, when its label is placed, as a store of known length (a far branch
+    /// whose target turned out near: the usual case).
+    #[inline]
+    fn patch_filled(self, at: usize, target: usize) -> Option<(u16, u16)> {
+        let _ = (at, target);
+        None
+    }
     /// The use as bits, one to one. A use whose bits are below 256 waits in a word: the only
     /// use waiting for a numeric label is kept in the label's own word, further ones in 8-byte
     /// slots (a module can have thousands of labels waiting for a use or two each, e.g. a
@@ -593,9 +603,20 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             }
             Use::Wide { offset, kind } => (kind, offset as usize),
         };
-        match U::from_bits(kind) {
-            Some(kind) => self.patch_use(at, kind, target),
-            None => self.fail(BackendError::Unsupported("label use kind")),
+        let Some(kind) = U::from_bits(kind) else {
+            return self.fail(BackendError::Unsupported("label use kind"));
+        };
+        // The usual placeholder sizes (armv6m's far branches) with one replace: a copy of a
+        // known length on the host; any other use through `patch`.
+        match (kind.patch_filled(at, target), kind.placeholder_size()) {
+            (Some((first, fill)), size @ (10 | 12)) => {
+                let bytes = filled(first, fill);
+                match bytes.first_chunk::<10>() {
+                    Some(ten) if size == 10 => self.sink.replace(at, ten),
+                    _ => self.sink.replace(at, &bytes),
+                }
+            }
+            _ => self.patch_use(at, kind, target),
         }
     }
 
@@ -817,6 +838,14 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     fn patch_literal_use(&mut self, at: usize, kind: U, target: usize) {
         self.patch_use(at, kind, target);
     }
+}
+
+/// 12 bytes: `first` then five `fill` halfwords, little-endian. An array built whole (no
+/// zeroing first: a call to memset on the device).
+#[inline(always)]
+fn filled(first: u16, fill: u16) -> [u8; 12] {
+    let ([a, b], [lo, hi]) = (first.to_le_bytes(), fill.to_le_bytes());
+    [a, b, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi]
 }
 
 /// How numeric labels were placed. The labels table lists them sorted by offset, newest first

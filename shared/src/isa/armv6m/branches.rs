@@ -286,6 +286,19 @@ impl LabelUse for BranchKind {
         out.write(insn.as_bytes())
     }
 
+    /// A far branch whose target is near: `b` then nops (what `patch` writes for it).
+    #[inline]
+    fn patch_filled(self, at: usize, target: usize) -> Option<(u16, u16)> {
+        const NOP: u16 = asm::nop().halfword();
+        match self {
+            BranchKind::Far { .. } => {
+                let b = asm::b(target as i64 - at as i64).ok()?;
+                Some((b.halfword(), NOP))
+            }
+            _ => None,
+        }
+    }
+
     /// The common literal load (every literal of a pool: a low register, a word 0..=1020
     /// bytes ahead of the word-aligned pc + 4), encoded in plain word arithmetic; anything
     /// else goes through `patch` and the encoder, which names the error.
@@ -479,6 +492,43 @@ mod tests {
                     let got = got.as_ref().map(|(bytes, len)| &bytes[..*len]);
                     assert_eq!(got.map_err(|e| *e), code.result(), "{temp:?} {size} {rel}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn quick_far_branch_patches_write_what_patch_writes() {
+        // `patch_filled` (a first halfword, then fill halfwords to the placeholder's end)
+        // against `patch`, over the near reach, past it both ways and at odd distances.
+        use super::{BranchKind, LabelUse, Placeholder};
+        use crate::stream::{CodeSink, VecSink};
+        let at = 3000usize;
+        for size in [10u8, 12] {
+            for temp in [R4, R7] {
+                let kind = BranchKind::Far { size, temp };
+                let mut quick = 0;
+                for target in (at - 2100..at + 2100).chain([0, 1, at + (1 << 20)]) {
+                    let mut sink = VecSink::new();
+                    sink.append(&[0xFF; 6000]);
+                    let out = Placeholder::for_test(&mut sink, at, usize::from(size));
+                    let patched = kind.patch(target, out);
+                    let want = &sink.as_bytes()[at..at + usize::from(size)];
+                    let Some((first, fill)) = kind.patch_filled(at, target) else {
+                        // Not quick: a far sequence (or an error), never a near `b`.
+                        assert!(patched.is_err() || want[1] & 0xF8 != 0xE0, "{target}");
+                        continue;
+                    };
+                    quick += 1;
+                    assert_eq!(patched, Ok(()));
+                    let mut got = std::vec![0u8; usize::from(size)];
+                    got[..2].copy_from_slice(&first.to_le_bytes());
+                    for pair in got[2..].chunks_exact_mut(2) {
+                        pair.copy_from_slice(&fill.to_le_bytes());
+                    }
+                    assert_eq!(got, want, "{kind:?} to {target}");
+                }
+                // Every even target in reach (-2044..=2050) is quick.
+                assert_eq!(quick, 2048, "{kind:?}");
             }
         }
     }
