@@ -187,6 +187,10 @@ impl<S: CodeSink> Armv6m<S> {
 
     /// Emit the test of `cond` followed by a branch placeholder. Returns the condition under
     /// which to skip the block, and the placeholder's offset from where the test started.
+    /// Inlined into `if_open`/`if_and_open` on the host, where the call per block (with its
+    /// copy of the condition) cost 0.42 M instructions for the 232 beams (callgrind, no LTO:
+    /// 543.52 M -> 543.10 M); the condition's arms stay out of line.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn if_block_cond(&mut self, cond: Cond) -> (Cc, usize) {
         match cond {
             Cond::Cmp {
