@@ -216,6 +216,8 @@ impl<S: CodeSink> Armv6m<S> {
     }
 
     /// `reg == false` / `reg != false` on a C bool: test bit 0 by shifting it into the sign.
+    /// Inlined on the host, as `cond_cmp`.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn cond_bool(&mut self, lhs: Arg, op: CmpOp) -> (Cc, usize) {
         let (Some(reg), Some(temp), CmpOp::Eq | CmpOp::Ne) =
             (operand_reg(&lhs), first_avail(self.available_regs), op)
@@ -313,7 +315,8 @@ impl<S: CodeSink> Armv6m<S> {
         (skip_if, loaded + len)
     }
 
-    /// `(lhs & mask) != value`.
+    /// `(lhs & mask) != value`. Inlined on the host, as `cond_cmp`.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn cond_mask(&mut self, lhs: Arg, mask: i64, value: i64) -> (Cc, usize) {
         let Some(reg) = operand_reg(&lhs) else {
             return self.cond_unsupported();
