@@ -86,6 +86,17 @@ impl<S: CodeSink> Armv6m<S> {
     /// `Arg::free(Val::Ptr(r))` into `Val::Fp(f)` converts the boxed float that `r` points to
     /// (the reference's `{free, {ptr, r, 1}}` source) and frees `r`.
     pub(super) fn move_to_vm_register(&mut self, src: Arg, dest: Val) {
+        // The commonest move, a native register into an addressable x register, straight:
+        // the general path below matches the destination three times (its contents, the
+        // store, the tracking) for the same forget, store and remember.
+        if let (Val::Reg(r), Val::X(x)) = (src.val, dest) {
+            if x < MAX_REG {
+                self.regs.invalidate_vm_loc(regs::VmLoc::X(x));
+                self.put_str(r, CTX_REG, ctx_x_reg(x));
+                self.regs.set_contents(r, Contents::x(x));
+                return;
+            }
+        }
         let dest_contents = regs::vm_dest_to_contents(dest, MAX_REG);
         if let Contents::Vm(loc) = dest_contents {
             self.regs.invalidate_vm_loc(loc);
