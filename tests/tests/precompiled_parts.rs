@@ -15,7 +15,7 @@ fn parts<'a>(module: &Module<'a>) -> Precompiled<'a> {
 fn joined(parts: &Precompiled<'_>) -> Vec<u8> {
     let bytes: Vec<u8> = parts.pieces().flatten().copied().collect();
     assert_eq!(bytes.len(), parts.len());
-    assert_eq!(parts.to_vec().unwrap(), bytes);
+    assert_eq!(parts.joined().unwrap(), bytes);
     bytes
 }
 

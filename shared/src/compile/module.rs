@@ -120,7 +120,7 @@ pub fn precompile_module(
     env: &BeamEnv<'_>,
     target: CodeTarget,
 ) -> Result<Vec<u8>, ModuleError> {
-    precompile_parts(module, env, target)?.to_vec()
+    precompile_parts(module, env, target)?.joined()
 }
 
 /// A precompiled `.beam` in pieces: the kept chunks stay in the input, so that a caller writing
@@ -188,7 +188,7 @@ impl<'a> Precompiled<'a> {
     }
 
     /// The module in one buffer (what [`precompile_module`] returns).
-    pub fn to_vec(&self) -> Result<Vec<u8>, ModuleError> {
+    pub fn joined(&self) -> Result<Vec<u8>, ModuleError> {
         let mut out = crate::mem::try_with_capacity(self.len, "precompiled module")
             .map_err(|e| Error::out_of_memory(e, 0))?;
         for piece in self.pieces() {
