@@ -44,6 +44,21 @@ pub struct GoldenRow {
     pub extra: Vec<(String, String)>,
 }
 
+impl GoldenRow {
+    /// This row's input module in `beams` (see [`golden_beams_dir`]).
+    pub fn beam_path(&self, beams: &Path) -> PathBuf {
+        beams.join(&self.app).join(format!("{}.beam", self.module))
+    }
+
+    /// The reference's `avmN` payload for this row of `<golden>/<target>`.
+    pub fn avmn_path(&self, golden: &Path, target: &str) -> PathBuf {
+        golden
+            .join(target)
+            .join(&self.app)
+            .join(format!("{}.avmN", self.module))
+    }
+}
+
 /// The rows of `<golden>/<target>/index.tsv`, e.g. `target = "otp25/armv6m"`.
 pub fn golden_index(golden: &Path, target: &str) -> Vec<GoldenRow> {
     let path = golden.join(target).join("index.tsv");
@@ -173,7 +188,7 @@ pub fn check_corpus<E: std::fmt::Display>(
     let mut same = 0;
     let mut problems = Vec::new();
     for row in &rows {
-        let beam_path = beams.join(&row.app).join(format!("{}.beam", row.module));
+        let beam_path = row.beam_path(&beams);
         let beam =
             std::fs::read(&beam_path).unwrap_or_else(|e| panic!("{}: {e}", beam_path.display()));
         assert_eq!(
@@ -187,10 +202,7 @@ pub fn check_corpus<E: std::fmt::Display>(
         match compile(&module) {
             Ok(got) if hex(&Sha256::digest(&got)) == row.avmn_sha256 => same += 1,
             Ok(got) => {
-                let expected_path = golden
-                    .join(target)
-                    .join(&row.app)
-                    .join(format!("{}.avmN", row.module));
+                let expected_path = row.avmn_path(golden, target);
                 let expected = std::fs::read(&expected_path).unwrap_or_default();
                 problems.push(format!(
                     "{target} {}/{}: {}",

@@ -24,7 +24,7 @@ fn a_used_buffer_gives_the_same_table_and_errors() {
     let mut scratch = InflateScratch::new();
     let mut compressed = 0;
     for row in golden_index(&golden, target).iter().step_by(4) {
-        let path = beams.join(&row.app).join(format!("{}.beam", row.module));
+        let path = row.beam_path(&beams);
         let input = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let module = Module::parse(&input).unwrap();
         let fresh = module.literals().unwrap();

@@ -16,10 +16,7 @@ fn every_golden_payload_parses_to_its_tables() {
         "otp27/armv6m-notype",
     ] {
         for row in golden_index(&golden, target) {
-            let path = golden
-                .join(target)
-                .join(&row.app)
-                .join(format!("{}.avmN", row.module));
+            let path = row.avmn_path(&golden, target);
             let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let native =
                 Native::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -85,10 +82,7 @@ fn every_riscv32_golden_payload_parses_to_its_tables() {
         // The on-device layout's offsets count from the code, 20 bytes after the header.
         let base = if target.ends_with("-cache") { 20 } else { 0 };
         for row in golden_index(&golden, target) {
-            let path = golden
-                .join(target)
-                .join(&row.app)
-                .join(format!("{}.avmN", row.module));
+            let path = row.avmn_path(&golden, target);
             let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let native =
                 Native::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -29,15 +29,12 @@ fn golden_modules_keep_their_chunks_and_get_the_reference_payload() {
     let beams = golden_beams_dir(&golden, target);
     // Every 8th module: the layout does not depend on the code, and a debug build is slow.
     for row in golden_index(&golden, target).iter().step_by(8) {
-        let path = beams.join(&row.app).join(format!("{}.beam", row.module));
+        let path = row.beam_path(&beams);
         let input = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let module = Module::parse(&input).unwrap();
         let parts = parts(&module);
         let out = joined(&parts);
-        let expected = golden
-            .join(target)
-            .join(&row.app)
-            .join(format!("{}.avmN", row.module));
+        let expected = row.avmn_path(&golden, target);
         let expected = std::fs::read(&expected).unwrap();
         let written = Module::parse(&out).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let kept: Vec<_> = module

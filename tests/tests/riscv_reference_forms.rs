@@ -215,10 +215,7 @@ fn re_encode(golden: &std::path::Path, target: &str, step: usize) {
     let (mut total, mut modules) = (0usize, 0);
     for row in rows.iter().step_by(step) {
         modules += 1;
-        let path = golden
-            .join(target)
-            .join(&row.app)
-            .join(format!("{}.avmN", row.module));
+        let path = row.avmn_path(golden, target);
         let payload = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let code = &payload[20..];
         // Jump table entry 0 (`auipc a3, hi; jalr zero, lo(a3)` or `c.jr a3`) locates the
@@ -280,10 +277,7 @@ fn jump_tables(golden: &std::path::Path, target: &str, stream_base: usize) {
     let rows = avm_jit_tests::golden_index(golden, target);
     let mut entries = 0;
     for row in &rows {
-        let path = golden
-            .join(target)
-            .join(&row.app)
-            .join(format!("{}.avmN", row.module));
+        let path = row.avmn_path(golden, target);
         let payload = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let be16 = |at: usize| u16::from_be_bytes([payload[at], payload[at + 1]]) as usize;
         let be32 = |at: usize| u32::from_be_bytes(payload[at..at + 4].try_into().unwrap()) as usize;

@@ -63,11 +63,8 @@ fn main() -> ExitCode {
                 continue;
             }
             total += 1;
-            let beam_path = beams.join(&row.app).join(format!("{}.beam", row.module));
-            let expected_path = golden
-                .join(target)
-                .join(&row.app)
-                .join(format!("{}.avmN", row.module));
+            let beam_path = row.beam_path(&beams);
+            let expected_path = row.avmn_path(&golden, target);
             let beam = std::fs::read(&beam_path).expect("golden beam");
             let expected = std::fs::read(&expected_path).expect("golden avmN");
             let on_device = target.ends_with("-cache");
