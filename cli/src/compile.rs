@@ -10,8 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use avm_jit_core::avm::Pack;
 use avm_jit_core::beam::{InflateScratch, Module, MAX_LITERALS_BYTES};
 use avm_jit_core::compile::module::{
-    precompile_beam, precompile_module, precompile_parts, BeamEnv, CodeTarget, ModuleError,
-    Precompiled,
+    precompile_beam, precompile_parts, BeamEnv, CodeTarget, ModuleError, Precompiled,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -104,15 +103,7 @@ fn compile_checked(
     tables: check::Tables<'_>,
     target: CodeTarget,
 ) -> Result<Vec<u8>, ModuleError> {
-    // In the order `BeamEnv::new` reads them, so that a module fails on the same table.
-    let atoms = tables.atoms?;
-    let env = BeamEnv {
-        atoms,
-        literals: module.literals()?,
-        imports: tables.imports,
-        types: tables.types,
-    };
-    checked_output(precompile_module(module, &env, target)?)
+    compile_checked_parts(module, tables, target)?.joined()
 }
 
 /// [`compile_checked`] in pieces, for a module written out on its own: its kept chunks are
@@ -127,6 +118,7 @@ fn compile_checked_parts<'a>(
         /// other (no new allocation, no clearing of what the inflater writes anyway).
         static LITERALS: RefCell<InflateScratch> = const { RefCell::new(InflateScratch::new()) };
     }
+    // In the order `BeamEnv::new` reads them, so that a module fails on the same table.
     let atoms = tables.atoms?;
     let env = BeamEnv {
         atoms,
