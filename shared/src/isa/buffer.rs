@@ -42,15 +42,12 @@ pub trait LabelUse: Copy {
         let _ = (at, target);
         None
     }
-    /// The use at `at` reaching `target` as a first halfword followed by `fill` halfwords to
-    /// the end of its placeholder, when the ISA has such a quick encoding for it (what
-    /// [`LabelUse::patch`] would write); `None` sends the use through `patch`. Lets a waiting
-    /// branch be patched, when its label is placed, as a store of known length (a far branch
-    /// whose target turned out near: the usual case).
+    /// Append the use's placeholder, [`Self::placeholder_size`] `0xFF` bytes, to `sink`. The
+    /// default is [`append_erased`]; an ISA may override it so that its usual sizes are appends
+    /// of a known length (no call to memcpy on the host).
     #[inline]
-    fn patch_filled(self, at: usize, target: usize) -> Option<(u16, u16)> {
-        let _ = (at, target);
-        None
+    fn append_placeholder<S: CodeSink>(self, sink: &mut S) -> Result<(), BackendError> {
+        append_erased(sink, self.placeholder_size())
     }
     /// The use as bits, one to one. A use whose bits are below 256 waits in a word: the only
     /// use waiting for a numeric label is kept in the label's own word, further ones in 8-byte
@@ -105,6 +102,24 @@ impl<'a, S: CodeSink> Placeholder<'a, S> {
         self.sink.replace_halfword(self.at, halfword);
         Ok(())
     }
+}
+
+/// Append `size` `0xFF` bytes to `sink`: a placeholder of that size. One halfword (e.g. a
+/// literal load's) takes the sink's halfword fast path; any other size is a slice of a constant,
+/// not an array filled at each call. Larger than [`MAX_PLACEHOLDER`] is an error.
+#[cfg_attr(target_os = "none", inline)]
+#[cfg_attr(not(target_os = "none"), inline(always))]
+pub fn append_erased<S: CodeSink>(sink: &mut S, size: usize) -> Result<(), BackendError> {
+    const ERASED: &[u8; MAX_PLACEHOLDER] = &[0xFF; MAX_PLACEHOLDER];
+    if size == 2 {
+        sink.append_halfword(0xFFFF);
+        return Ok(());
+    }
+    let bytes = ERASED
+        .get(..size)
+        .ok_or(BackendError::Unsupported("placeholder too large"))?;
+    sink.append(bytes);
+    Ok(())
 }
 
 /// Marker for a label whose offset is not known yet (and, for a numeric label, that no use
@@ -606,18 +621,7 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
         let Some(kind) = U::from_bits(kind) else {
             return self.fail(BackendError::Unsupported("label use kind"));
         };
-        // The usual placeholder sizes (armv6m's far branches) with one replace: a copy of a
-        // known length on the host; any other use through `patch`.
-        match (kind.patch_filled(at, target), kind.placeholder_size()) {
-            (Some((first, fill)), size @ (10 | 12)) => {
-                let bytes = filled(first, fill);
-                match bytes.first_chunk::<10>() {
-                    Some(ten) if size == 10 => self.sink.replace(at, ten),
-                    _ => self.sink.replace(at, &bytes),
-                }
-            }
-            _ => self.patch_use(at, kind, target),
-        }
+        self.patch_use(at, kind, target);
     }
 
     /// Patch every use still pending (all labels are placed by now): uses of numeric labels
@@ -657,8 +661,10 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
         }
     }
 
-    /// Overwrite the placeholder of `kind` at `at` so that it reaches `target`.
-    #[inline]
+    /// Overwrite the placeholder of `kind` at `at` so that it reaches `target`. Inlined on the
+    /// host, where the usual patch (see the ISA's [`LabelUse::patch`]) is a few stores.
+    #[cfg_attr(target_os = "none", inline)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     pub fn patch_use(&mut self, at: usize, kind: U, target: usize) {
         let out = Placeholder {
             sink: &mut self.sink,
@@ -673,22 +679,8 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     /// Inlined on the host (a call per use cost more than the append).
     #[cfg_attr(not(target_os = "none"), inline(always))]
     fn emit_placeholder(&mut self, kind: U) {
-        let size = kind.placeholder_size();
-        // The one-instruction placeholder (every literal load) takes the sink's halfword fast
-        // path, on the host and on the device alike.
-        // The usual far branches (10 or 12 bytes on armv6m) are appends of a known length: no
-        // call to memcpy on the host.
-        match size {
-            2 => return self.sink.append_halfword(0xFFFF),
-            10 => return self.sink.append(&[0xFF; 10]),
-            12 => return self.sink.append(&[0xFF; 12]),
-            _ => {}
-        }
-        // A constant, not an array filled at each call.
-        const ERASED: &[u8; MAX_PLACEHOLDER] = &[0xFF; MAX_PLACEHOLDER];
-        match ERASED.get(..size) {
-            Some(bytes) => self.sink.append(bytes),
-            None => self.fail(BackendError::Unsupported("placeholder too large")),
+        if let Err(e) = kind.append_placeholder(&mut self.sink) {
+            self.fail(e);
         }
     }
 
@@ -838,14 +830,6 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
     fn patch_literal_use(&mut self, at: usize, kind: U, target: usize) {
         self.patch_use(at, kind, target);
     }
-}
-
-/// 12 bytes: `first` then five `fill` halfwords, little-endian. An array built whole (no
-/// zeroing first: a call to memset on the device).
-#[inline(always)]
-fn filled(first: u16, fill: u16) -> [u8; 12] {
-    let ([a, b], [lo, hi]) = (first.to_le_bytes(), fill.to_le_bytes());
-    [a, b, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi]
 }
 
 /// How numeric labels were placed. The labels table lists them sorted by offset, newest first

@@ -11,7 +11,7 @@ use super::{
     JUMP_TABLE_ENTRY_SIZE_THUMB2,
 };
 use crate::compile::backend::{Arg, BackendError, Label, Reg, Val};
-use crate::isa::buffer::{LabelUse, Placeholder};
+use crate::isa::buffer::{append_erased, LabelUse, Placeholder};
 use crate::stream::CodeSink;
 
 /// Registers pushed by every function prologue (r1 = `JITState *`), popped with pc on return.
@@ -229,74 +229,45 @@ impl LabelUse for BranchKind {
         }
     }
 
-    /// A far branch whose target turned out near becomes `b` + nops, so its size never changes.
+    /// The usual far branches (10 or 12 bytes) are appends of a known length. Inlined on the
+    /// host, where a call per use cost more than the append.
+    #[cfg_attr(target_os = "none", inline)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    fn append_placeholder<S: CodeSink>(self, sink: &mut S) -> Result<(), BackendError> {
+        match self {
+            BranchKind::Far { size: 10, .. } => sink.append(&[0xFF; 10]),
+            BranchKind::Far { size: 12, .. } => sink.append(&[0xFF; 12]),
+            _ => return append_erased(sink, self.placeholder_size()),
+        }
+        Ok(())
+    }
+
+    /// The usual case first, small enough to inline where the buffer patches a waiting branch
+    /// as its label is placed: a far branch (10 or 12 bytes) whose target turned out near,
+    /// `b` then nops, one store of a known length. Anything else: [`BranchKind::patch_any`].
+    #[cfg_attr(target_os = "none", inline)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn patch<S: CodeSink>(
         self,
         target: usize,
         out: Placeholder<'_, S>,
     ) -> Result<(), BackendError> {
-        let at = out.at();
-        let rel = target as i64 - at as i64;
-        let insn = match self {
-            BranchKind::Adr(reg) => match rel % 4 {
-                0 => asm::adr(reg, rel),
-                // adr counts from the word-aligned pc: a half-word-aligned adr reaches 2 further.
-                2 => asm::adr(reg, rel + 2),
-                _ => Err(asm::AsmError::offset(rel)),
-            },
-            BranchKind::BW => asm::b_w(rel - 4),
-            BranchKind::Literal(reg) => {
-                if let Some(halfword) = self.patch_halfword(at, target) {
-                    return out.write_halfword(halfword);
-                }
-                // `ldr` reads pc as its word-aligned address + 4.
-                let ldr_pc = (at & !3) + 4;
-                asm::ldr_pc(reg, target as i64 - ldr_pc as i64)
-            }
-            BranchKind::Far { size, temp } => {
-                if is_near(rel) && rel % 2 == 0 {
-                    // `b` then nops, built in place (the common case: most targets are near).
-                    // Far placeholders are at most 18 bytes (see `branch_to_label`); the nops
-                    // are a constant, not a loop.
-                    const NOPS: [u8; 18] = {
-                        let nop = asm::nop().halfword().to_le_bytes();
-                        let mut bytes = [0u8; 18];
-                        let mut k = 0;
-                        while k < bytes.len() {
-                            bytes[k] = nop[k % 2];
-                            k += 1;
-                        }
-                        bytes
-                    };
-                    let mut bytes = NOPS;
-                    let b = asm::b(rel).map_err(super::asm_error)?;
-                    [bytes[0], bytes[1]] = b.halfword().to_le_bytes();
-                    let len = usize::from(size).min(bytes.len());
-                    return out.write(&bytes[..len]);
-                }
-                let (bytes, len) = far_branch_bytes(size, temp, rel).map_err(super::asm_error)?;
-                return out.write(&bytes[..len]);
-            }
-        };
-        let insn = insn.map_err(super::asm_error)?;
-        // `adr` and `ldr` (literal) are one halfword: the sink's halfword path.
-        if insn.len() == 2 {
-            return out.write_halfword(insn.halfword());
-        }
-        out.write(insn.as_bytes())
-    }
-
-    /// A far branch whose target is near: `b` then nops (what `patch` writes for it).
-    #[inline]
-    fn patch_filled(self, at: usize, target: usize) -> Option<(u16, u16)> {
         const NOP: u16 = asm::nop().halfword();
-        match self {
-            BranchKind::Far { .. } => {
-                let b = asm::b(target as i64 - at as i64).ok()?;
-                Some((b.halfword(), NOP))
+        if let BranchKind::Far {
+            size: size @ (10 | 12),
+            ..
+        } = self
+        {
+            if let Ok(b) = asm::b(target as i64 - out.at() as i64) {
+                let ([lo, hi], [a, b]) = (NOP.to_le_bytes(), b.halfword().to_le_bytes());
+                let bytes = [a, b, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi];
+                return match bytes.first_chunk::<10>() {
+                    Some(ten) if size == 10 => out.write(ten),
+                    _ => out.write(&bytes),
+                };
             }
-            _ => None,
         }
+        self.patch_any(target, out)
     }
 
     /// The common literal load (every literal of a pool: a low register, a word 0..=1020
@@ -353,6 +324,66 @@ impl LabelUse for BranchKind {
             3 if r.0 == 0 => BranchKind::BW,
             _ => return None,
         })
+    }
+}
+
+impl BranchKind {
+    /// [`LabelUse::patch`] for every use and target: a far branch whose target turned out near
+    /// becomes `b` + nops, so its size never changes.
+    fn patch_any<S: CodeSink>(
+        self,
+        target: usize,
+        out: Placeholder<'_, S>,
+    ) -> Result<(), BackendError> {
+        let at = out.at();
+        let rel = target as i64 - at as i64;
+        let insn = match self {
+            BranchKind::Adr(reg) => match rel % 4 {
+                0 => asm::adr(reg, rel),
+                // adr counts from the word-aligned pc: a half-word-aligned adr reaches 2 further.
+                2 => asm::adr(reg, rel + 2),
+                _ => Err(asm::AsmError::offset(rel)),
+            },
+            BranchKind::BW => asm::b_w(rel - 4),
+            BranchKind::Literal(reg) => {
+                if let Some(halfword) = self.patch_halfword(at, target) {
+                    return out.write_halfword(halfword);
+                }
+                // `ldr` reads pc as its word-aligned address + 4.
+                let ldr_pc = (at & !3) + 4;
+                asm::ldr_pc(reg, target as i64 - ldr_pc as i64)
+            }
+            BranchKind::Far { size, temp } => {
+                if is_near(rel) && rel % 2 == 0 {
+                    // `b` then nops, built in place (the common case: most targets are near).
+                    // Far placeholders are at most 18 bytes (see `branch_to_label`); the nops
+                    // are a constant, not a loop.
+                    const NOPS: [u8; 18] = {
+                        let nop = asm::nop().halfword().to_le_bytes();
+                        let mut bytes = [0u8; 18];
+                        let mut k = 0;
+                        while k < bytes.len() {
+                            bytes[k] = nop[k % 2];
+                            k += 1;
+                        }
+                        bytes
+                    };
+                    let mut bytes = NOPS;
+                    let b = asm::b(rel).map_err(super::asm_error)?;
+                    [bytes[0], bytes[1]] = b.halfword().to_le_bytes();
+                    let len = usize::from(size).min(bytes.len());
+                    return out.write(&bytes[..len]);
+                }
+                let (bytes, len) = far_branch_bytes(size, temp, rel).map_err(super::asm_error)?;
+                return out.write(&bytes[..len]);
+            }
+        };
+        let insn = insn.map_err(super::asm_error)?;
+        // `adr` and `ldr` (literal) are one halfword: the sink's halfword path.
+        if insn.len() == 2 {
+            return out.write_halfword(insn.halfword());
+        }
+        out.write(insn.as_bytes())
     }
 }
 
@@ -498,37 +529,32 @@ mod tests {
 
     #[test]
     fn quick_far_branch_patches_write_what_patch_writes() {
-        // `patch_filled` (a first halfword, then fill halfwords to the placeholder's end)
-        // against `patch`, over the near reach, past it both ways and at odd distances.
+        // `patch`, with its quick path for near targets of 10- and 12-byte far branches,
+        // against `patch_any`, over the near reach, past it both ways and at odd distances.
         use super::{BranchKind, LabelUse, Placeholder};
         use crate::stream::{CodeSink, VecSink};
         let at = 3000usize;
-        for size in [10u8, 12] {
+        for size in [10u8, 12, 16] {
             for temp in [R4, R7] {
                 let kind = BranchKind::Far { size, temp };
-                let mut quick = 0;
+                let mut near = 0;
                 for target in (at - 2100..at + 2100).chain([0, 1, at + (1 << 20)]) {
-                    let mut sink = VecSink::new();
-                    sink.append(&[0xFF; 6000]);
-                    let out = Placeholder::for_test(&mut sink, at, usize::from(size));
-                    let patched = kind.patch(target, out);
-                    let want = &sink.as_bytes()[at..at + usize::from(size)];
-                    let Some((first, fill)) = kind.patch_filled(at, target) else {
-                        // Not quick: a far sequence (or an error), never a near `b`.
-                        assert!(patched.is_err() || want[1] & 0xF8 != 0xE0, "{target}");
-                        continue;
-                    };
-                    quick += 1;
-                    assert_eq!(patched, Ok(()));
-                    let mut got = std::vec![0u8; usize::from(size)];
-                    got[..2].copy_from_slice(&first.to_le_bytes());
-                    for pair in got[2..].chunks_exact_mut(2) {
-                        pair.copy_from_slice(&fill.to_le_bytes());
-                    }
+                    let mut sinks = [VecSink::new(), VecSink::new()];
+                    let [quick, any] = &mut sinks;
+                    quick.append(&[0xFF; 6000]);
+                    any.append(&[0xFF; 6000]);
+                    let len = usize::from(size);
+                    let got = kind.patch(target, Placeholder::for_test(quick, at, len));
+                    let want = kind.patch_any(target, Placeholder::for_test(any, at, len));
                     assert_eq!(got, want, "{kind:?} to {target}");
+                    assert_eq!(quick.as_bytes(), any.as_bytes(), "{kind:?} to {target}");
+                    // A near `b`, then nops.
+                    if got.is_ok() && quick.as_bytes()[at + 1] & 0xF8 == 0xE0 {
+                        near += 1;
+                    }
                 }
-                // Every even target in reach (-2044..=2050) is quick.
-                assert_eq!(quick, 2048, "{kind:?}");
+                // Every even target in reach (-2044..=2050) is a near `b`.
+                assert_eq!(near, 2048, "{kind:?}");
             }
         }
     }
