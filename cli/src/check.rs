@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use avm_jit_core::avm::{Pack, Section};
 use avm_jit_core::beam::{Atoms, Imports, Module, TableCounts, Types};
 use avm_jit_core::flash::plan::Layout;
-use avm_jit_core::native::{Native, ARCH_ARMV6M, ARCH_RISCV32};
+use avm_jit_core::native::Native;
 use avm_jit_core::{Error, ErrorKind};
 
 /// Every table of a module except the `Code` instructions and the literals (the compiler reads
@@ -66,8 +66,9 @@ pub fn beam(bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// An `avmN` payload: its header and, for the armv6m entries, the jump table, labels and lines
-/// tables (whose 16-bit counts must hold the module's labels).
+/// An `avmN` payload: its header and, for the entries of an architecture avm-jit reads (armv6m,
+/// riscv32: see `CodeTarget::from_arch_variant`), the jump table, labels and lines tables (whose
+/// 16-bit counts must hold the module's labels).
 pub fn native(payload: &[u8]) -> Result<(), Error> {
     let native = Native::parse(payload)?;
     if native.labels_count > u32::from(u16::MAX) {
@@ -80,11 +81,10 @@ pub fn native(payload: &[u8]) -> Result<(), Error> {
             4,
         ));
     }
-    for arch in native
-        .arches()
-        .filter(|a| a.arch == ARCH_ARMV6M || a.arch == ARCH_RISCV32)
-    {
-        native.layout(&arch)?;
+    for arch in native.arches() {
+        if let Some(target) = arch.target() {
+            target.code_layout(&native, &arch)?;
+        }
     }
     Ok(())
 }

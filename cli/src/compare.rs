@@ -25,7 +25,6 @@ use avm_jit_core::flash::{Chip, MemFlash};
 use avm_jit_core::native::{Native, SINGLE_ARCH_HEADER_LEN};
 use avm_jit_core::stream::VecSink;
 
-use crate::disasm::{isa_of, target_of, Isa};
 use crate::files::{self, Expect};
 
 #[derive(clap::Args)]
@@ -38,10 +37,10 @@ pub struct CompareArgs {
     #[arg(long, value_name = "SELECTOR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     pub probe: Option<String>,
     /// Flash size of flash images and of the probed board (default: the chip's, 2M or 4M).
-    #[arg(long, value_parser = crate::flash::parse_number)]
+    #[arg(long, value_parser = crate::args::parse_number)]
     pub flash_size: Option<u32>,
     /// Where main.avm sits in flash images and the probed Pico.
-    #[arg(long, value_parser = crate::flash::parse_number, default_value = "0x10180000")]
+    #[arg(long, value_parser = crate::args::parse_number, default_value = "0x10180000")]
     pub address: u32,
     /// The chip whose flash images are compared: rp2040 (Pico; cache entries hold armv6m code),
     /// rp2350 (Pico 2; armv6m+thumb2) or rp2350-riscv (Pico 2's RISC-V cores; riscv32). avmN
@@ -304,12 +303,28 @@ fn host_payload(beam: &[u8], target: CodeTarget) -> Result<Vec<u8>, String> {
     native_payload(&module, target).map_err(|e| e.to_string())
 }
 
+/// The code variant of a payload's header (its first entry of an architecture avm-jit reads);
+/// armv6m when it cannot tell.
+fn target_of(payload: &[u8]) -> CodeTarget {
+    Native::parse(payload)
+        .ok()
+        .and_then(|native| native.readable_arch())
+        .map_or(CodeTarget::Armv6m, |(_, target)| target)
+}
+
+/// Where two buffers of `target` code first differ, both sides disassembled.
+fn describe_difference(target: CodeTarget, left: &[u8], right: &[u8], names: [&str; 2]) -> String {
+    let mut out = String::new();
+    let _ = target.describe_difference(left, right, names, &mut out);
+    out
+}
+
 /// Instruction encodings of a code buffer, decoded from its start.
-fn instructions(code: &[u8], isa: Isa) -> Vec<&[u8]> {
+fn instructions(code: &[u8], target: CodeTarget) -> Vec<&[u8]> {
     let mut out = Vec::new();
     let mut at = 0;
     while at < code.len() {
-        let len = isa
+        let len = target
             .decoded_len(&code[at..], at as u32)
             .clamp(1, code.len() - at);
         out.push(&code[at..at + len]);
@@ -418,8 +433,8 @@ fn layout_difference(entry: &[u8], payload: &[u8], labels: u32, target: CodeTarg
     let mut over = false;
     for ((_, la, lb), (_, ra, rb)) in ls.iter().zip(&rs) {
         let (l, r) = (
-            instructions(&wrapped[*la..*lb], target.into()),
-            instructions(&payload[*ra..*rb], target.into()),
+            instructions(&wrapped[*la..*lb], target),
+            instructions(&payload[*ra..*rb], target),
         );
         total_l += l.len();
         total_r += r.len();
@@ -464,7 +479,7 @@ fn check_entry(
         ))
     } else {
         let names = [side.label.as_str(), "host compile (empty stream)"];
-        let text = Isa::from(target).describe_difference(code, &host, names);
+        let text = describe_difference(target, code, &host, names);
         Err(format!(
             "cache entry in {} differs from the host compile of its bytecode into an empty stream (labels {labels} vs {host_labels}): {text}",
             side.label
@@ -482,7 +497,7 @@ fn check_payload(label: &str, payload: &[u8], beam: &[u8]) -> Result<String, Str
         ))
     } else {
         let names = [label, "host compile (avmN)"];
-        let text = isa_of(payload).describe_difference(payload, &host, names);
+        let text = describe_difference(target_of(payload), payload, &host, names);
         Err(format!(
             "avmN in {label} differs from the host compile of the same bytecode: {text}"
         ))
@@ -518,7 +533,7 @@ fn compare_pair(
                 return Ok(true);
             }
             // Either ISA: a payload names its architecture in its header.
-            let text = isa_of(l).describe_difference(l, r, [&ls.label, &rs.label]);
+            let text = describe_difference(target_of(l), l, r, [&ls.label, &rs.label]);
             outln!("module {name} differs: {text}")?;
             Ok(false)
         }
@@ -605,8 +620,8 @@ fn compare_pair(
 /// `avm-jit compare`: exit status 0 when every module of each side matches exactly one module of
 /// the other with identical native code.
 pub fn run_compare(args: &CompareArgs) -> Result<bool> {
-    let chip = crate::flash::parse_chip(&args.target)?;
-    let layout = crate::flash::chip_layout(chip, args.flash_size)?;
+    let chip = crate::args::parse_chip(&args.target)?;
+    let layout = crate::args::chip_layout(chip, args.flash_size)?;
     let target = chip.code_target();
     let mut sides = Vec::new();
     for path in &args.files {

@@ -25,8 +25,8 @@ pub struct CompileArgs {
     /// Output file or directory (default: beside each input, `.jit` before the extension).
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
-    /// Code variant: `armv6m` (RP2040) or `armv6m+thumb2` (RP2350).
-    #[arg(long, default_value = "armv6m", value_parser = parse_target)]
+    // The help lists every code variant the core knows, with the chips that run it.
+    #[arg(long, default_value = "armv6m", value_parser = crate::args::parse_code_target, help = crate::args::code_target_help())]
     pub target: CodeTarget,
     /// No progress bar.
     #[arg(short, long)]
@@ -34,17 +34,6 @@ pub struct CompileArgs {
     /// Files compiled at once (default: one per core).
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
-}
-
-pub fn parse_target(s: &str) -> Result<CodeTarget, String> {
-    match s {
-        "armv6m" => Ok(CodeTarget::Armv6m),
-        "armv6m+thumb2" => Ok(CodeTarget::Armv6mThumb2),
-        "riscv32" => Ok(CodeTarget::Riscv32),
-        other => Err(format!(
-            "unknown target `{other}` (armv6m, armv6m+thumb2, riscv32)"
-        )),
-    }
 }
 
 /// Where the output for `input` goes. Identity checks (not an input, not another output) are

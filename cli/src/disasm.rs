@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Result};
 use avm_jit_core::avm::Pack;
 use avm_jit_core::beam::Module;
-use avm_jit_core::isa::{armv6m, riscv32, CodeTarget};
 use avm_jit_core::native::{CodeLayout, Native};
 
 use crate::files::{self, Expect, Kind};
@@ -58,107 +57,30 @@ fn beam_payload(bytes: &[u8]) -> Result<(String, Vec<u8>), avm_jit_core::Error> 
     Ok((name, native.bytes.to_vec()))
 }
 
-/// The instruction set of a payload's code, by its first known architecture entry.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Isa {
-    Armv6m,
-    Riscv32,
-}
-
-impl Isa {
-    /// objdump-style listing of `bytes` at address `base`.
-    pub fn disassemble(self, bytes: &[u8], base: u32, out: &mut String) {
-        let _ = match self {
-            Isa::Armv6m => armv6m::disasm::disassemble(bytes, base, out),
-            Isa::Riscv32 => riscv32::disasm::disassemble(bytes, base, out),
-        };
-    }
-
-    /// Where two payloads of this instruction set first differ, both sides disassembled.
-    /// Bytes of the instruction at the start of `bytes` (at least 1 unless `bytes` is empty).
-    pub fn decoded_len(self, bytes: &[u8], address: u32) -> usize {
-        match self {
-            Isa::Armv6m => armv6m::disasm::decode(bytes, address).len,
-            Isa::Riscv32 => riscv32::disasm::decode(bytes, address).len,
-        }
-    }
-    pub fn describe_difference(self, left: &[u8], right: &[u8], names: [&str; 2]) -> String {
-        let mut out = String::new();
-        let _ = match self {
-            Isa::Armv6m => armv6m::disasm::describe_difference(left, right, names, &mut out),
-            Isa::Riscv32 => riscv32::disasm::describe_difference(left, right, names, &mut out),
-        };
-        out
-    }
-}
-
-impl From<CodeTarget> for Isa {
-    fn from(target: CodeTarget) -> Isa {
-        match target {
-            CodeTarget::Armv6m | CodeTarget::Armv6mThumb2 => Isa::Armv6m,
-            CodeTarget::Riscv32 => Isa::Riscv32,
-        }
-    }
-}
-
-/// The code variant of a payload's header (riscv32, thumb2 or plain armv6m); armv6m when
-/// unreadable.
-pub fn target_of(payload: &[u8]) -> CodeTarget {
-    let Ok(native) = Native::parse(payload) else {
-        return CodeTarget::Armv6m;
-    };
-    if native
-        .arches()
-        .any(|a| a.arch == avm_jit_core::abi::jit::ARCH_RISCV32)
-    {
-        CodeTarget::Riscv32
-    } else if native.arches().any(|a| {
-        a.arch == avm_jit_core::native::ARCH_ARMV6M
-            && a.variant & avm_jit_core::native::VARIANT_THUMB2 != 0
-    }) {
-        CodeTarget::Armv6mThumb2
-    } else {
-        CodeTarget::Armv6m
-    }
-}
-
-/// The instruction set of a raw `avmN` payload (armv6m when it cannot tell).
-pub fn isa_of(payload: &[u8]) -> Isa {
-    target_of(payload).into()
-}
-
 fn layout_of(payload: &[u8]) -> Result<(Native<'_>, CodeLayout), avm_jit_core::Error> {
     let native = Native::parse(payload)?;
-    let arch = native
-        .arches()
-        .find(|a| {
-            a.arch == avm_jit_core::native::ARCH_ARMV6M
-                || a.arch == avm_jit_core::abi::jit::ARCH_RISCV32
-        })
+    let (arch, target) = native
+        .readable_arch()
         .ok_or(avm_jit_core::Error::unsupported(
             12,
             "architecture (no armv6m or riscv32 entry)",
             0,
         ))?;
-    let layout = native.layout(&arch)?;
+    let layout = target.code_layout(&native, &arch)?;
     Ok((native, layout))
 }
 
 /// A listing of one payload: jump table summary, code with label marks, tables.
 pub fn listing(name: &str, payload: &[u8]) -> Result<String, avm_jit_core::Error> {
     let (native, layout) = layout_of(payload)?;
-    let isa = Isa::from(layout.target);
+    let isa = layout.target;
     let mut out = String::new();
     let _ = writeln!(
         out,
         "module {name}: {} bytes, {} labels, {} jump table at {:#x}, code {:#x}..{:#x}",
         payload.len(),
         native.labels_count,
-        match layout.target {
-            CodeTarget::Riscv32 => "riscv32",
-            CodeTarget::Armv6mThumb2 => "thumb2",
-            CodeTarget::Armv6m => "armv6m",
-        },
+        layout.target.jump_table_kind(),
         layout.jump_table,
         layout.code_start,
         layout.label0
@@ -180,11 +102,11 @@ pub fn listing(name: &str, payload: &[u8]) -> Result<String, avm_jit_core::Error
             .map(|&&(o, _)| (o as usize).min(layout.label0))
             .unwrap_or(layout.label0);
         let stop = stop.max(at + 2).min(layout.label0);
-        isa.disassemble(&payload[at..stop], at as u32, &mut out);
+        let _ = isa.disassemble(&payload[at..stop], at as u32, &mut out);
         at = stop;
     }
     let _ = writeln!(out, "label 0 (tables):");
-    isa.disassemble(
+    let _ = isa.disassemble(
         &payload[layout.label0..layout.labels_at.min(payload.len())],
         layout.label0 as u32,
         &mut out,

@@ -1,4 +1,4 @@
-//! `avm-jit flash` and `avm-jit info --image/--probe`.
+//! `avm-jit flash`.
 
 use std::path::{Path, PathBuf};
 
@@ -9,9 +9,10 @@ use avm_jit_core::flash::Chip;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use crate::args::{chip_layout, parse_chip, parse_number};
 use crate::device::image::ImageFile;
 use crate::device::uf2::Uf2File;
-use crate::device::Device;
+use crate::device::{open_probe, Device};
 use crate::files::{self, Expect, Files, Output};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -103,34 +104,6 @@ pub struct FlashArgs {
     pub json: bool,
 }
 
-/// `4096`, `0x1000`, `4K`, `4KiB`, `2M`, `2MiB`.
-pub fn parse_number(text: &str) -> Result<u32, String> {
-    let t = text.trim();
-    let (digits, scale) = match t.find(|c: char| c.is_ascii_alphabetic() && c != 'x' && c != 'X') {
-        Some(i) if !t.starts_with("0x") && !t.starts_with("0X") => {
-            let scale = match t[i..].to_ascii_lowercase().as_str() {
-                "k" | "kib" | "kb" => 1u64 << 10,
-                "m" | "mib" | "mb" => 1 << 20,
-                other => return Err(format!("unknown size suffix {other:?}")),
-            };
-            (&t[..i], scale)
-        }
-        _ => (t, 1),
-    };
-    let value = match digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => digits.parse::<u64>(),
-    }
-    .map_err(|e| format!("{text:?} is not a number: {e}"))?;
-    value
-        .checked_mul(scale)
-        .and_then(|v| u32::try_from(v).ok())
-        .ok_or_else(|| format!("{text:?} does not fit in 32 bits"))
-}
-
 fn read_avm(path: &Path, mode: Mode) -> Result<Vec<u8>> {
     let bytes = files::read_input(path, Expect::Avm, files::MAX_INPUT)?.bytes;
     let pack =
@@ -140,29 +113,6 @@ fn read_avm(path: &Path, mode: Mode) -> Result<Vec<u8>> {
     crate::check::avm(&pack, mode != Mode::Aot)
         .map_err(|e| anyhow!("{} is not a valid AVM: {e}", path.display()))?;
     Ok(bytes)
-}
-
-/// `--target NAME` as a chip; anything else is refused with the list of chips.
-pub fn parse_chip(name: &str) -> Result<Chip> {
-    Chip::from_name(name).ok_or_else(|| {
-        let hint = match name {
-            "armv6m" | "armv6m+thumb2" | "riscv32" => {
-                " (that is a code variant: `avm-jit compile --target` takes it; `flash` takes the chip)"
-            }
-            "rp2350_riscv" => " (did you mean rp2350-riscv?)",
-            _ => "",
-        };
-        anyhow!(
-            "unknown chip `{name}` for --target{hint}; the chips are: {}",
-            Chip::list()
-        )
-    })
-}
-
-/// The chip's layout with `--flash-size`, refused when the chip cannot map that much.
-pub fn chip_layout(chip: Chip, flash_size: Option<u32>) -> Result<Layout> {
-    chip.layout(flash_size)
-        .map_err(|e| anyhow!("--flash-size: {e}"))
 }
 
 fn prepare(path: &Path, mode: Mode, chip: Chip) -> Result<Vec<u8>> {
@@ -209,33 +159,6 @@ fn open_destination(
         None => {}
     }
     open_probe(dest.probe.as_deref().unwrap_or(""), chip)
-}
-
-/// Refuse a probe for a chip whose flash probe-rs cannot write.
-fn check_probe_chip(chip: Chip) -> Result<()> {
-    if !chip.probe_can_flash() {
-        anyhow::bail!(
-            "--probe is not supported for the {} ({chip}): probe-rs 0.32's `{}` target attaches to the RISC-V cores but has no flash algorithm; use --uf2 (BOOTSEL drive) or --image",
-            chip.board(),
-            chip.probe_target()
-        );
-    }
-    Ok(())
-}
-
-#[cfg(feature = "probe")]
-pub(crate) fn open_probe(selector: &str, chip: Chip) -> Result<Box<dyn Device>> {
-    check_probe_chip(chip)?;
-    let selector = (!selector.is_empty()).then_some(selector);
-    Ok(Box::new(crate::device::probe::ProbeDevice::open(
-        selector, chip,
-    )?))
-}
-
-#[cfg(not(feature = "probe"))]
-pub(crate) fn open_probe(_selector: &str, chip: Chip) -> Result<Box<dyn Device>> {
-    check_probe_chip(chip)?;
-    anyhow::bail!("this avm-jit was built without the `probe` feature; use --image or --uf2")
 }
 
 /// The `lib.avm` in flash (through its end section), if the destination can be read and holds one.

@@ -12,8 +12,9 @@ use avm_jit_core::flash::prefill::{self, AvmInFlash};
 use avm_jit_core::flash::{Chip, MemFlash};
 use serde::Serialize;
 
+use crate::args::{chip_layout, parse_chip};
 use crate::device::image::ImageFile;
-use crate::flash::{chip_layout, open_probe, parse_chip};
+use crate::device::open_probe;
 
 #[derive(Debug, Serialize)]
 pub struct ModuleInfo {

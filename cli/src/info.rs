@@ -1,4 +1,7 @@
-//! `avm-jit info FILE...`: what is inside BEAM and AVM files.
+//! `avm-jit info`: what is inside BEAM and AVM files (`info FILE...`, here), or in a flash
+//! (`info --image FILE`, `info --probe`: see [`crate::image_info`]).
+
+use std::path::PathBuf;
 
 use anyhow::{anyhow, Result};
 use avm_jit_core::abi::jit;
@@ -8,7 +11,56 @@ use avm_jit_core::flash::cache::first_entry_address;
 use avm_jit_core::native::Native;
 use serde::Serialize;
 
+use crate::args::{chip_layout, parse_chip};
 use crate::files::{self, Expect, Kind};
+
+#[derive(clap::Args)]
+pub struct InfoArgs {
+    /// .beam and .avm files.
+    #[arg(value_name = "FILE", required_unless_present_any = ["image", "probe"], conflicts_with_all = ["image", "probe"])]
+    pub files: Vec<PathBuf>,
+    /// A flash image (the whole flash from 0x10000000).
+    #[arg(long, value_name = "FILE", conflicts_with = "probe")]
+    pub image: Option<PathBuf>,
+    /// Read the flash of a Pico or Pico 2 behind a debug probe (the only one attached, or `--probe=VID:PID[:SERIAL]`).
+    #[arg(long, value_name = "SELECTOR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub probe: Option<String>,
+    /// The chip: rp2040 (Raspberry Pi Pico), rp2350 (Raspberry Pi Pico 2) or rp2350-riscv (Pico 2, RISC-V cores).
+    #[arg(long, value_name = "CHIP", default_value = "rp2040")]
+    pub target: String,
+    /// Flash size for --image/--probe [default: 2M for rp2040, 4M for rp2350(-riscv)].
+    #[arg(long, value_parser = crate::args::parse_number)]
+    pub flash_size: Option<u32>,
+    /// Where main.avm sits in flash (also: where an AVM given as FILE would be flashed).
+    #[arg(long, value_parser = crate::args::parse_number, default_value = "0x10180000")]
+    pub address: u32,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `avm-jit info`: the files given, or the flash. `Ok(false)`: a flash that was read but is
+/// damaged.
+pub fn run(args: &InfoArgs) -> Result<bool> {
+    if args.files.is_empty() {
+        return crate::image_info::run_info(
+            args.image.as_deref(),
+            args.probe.as_deref(),
+            &args.target,
+            args.flash_size,
+            args.address,
+            args.json,
+        );
+    }
+    run_files(
+        &args.files,
+        &args.target,
+        args.flash_size,
+        args.address,
+        args.json,
+    )
+    .map(|()| true)
+}
 
 #[derive(Serialize)]
 pub struct ChunkInfo {
@@ -49,7 +101,8 @@ pub struct NativeInfo {
     pub format: u16,
     pub label_count: u32,
     pub arches: Vec<ArchInfo>,
-    /// Bytes of native code (jump table to label-0 stub) of the first armv6m entry.
+    /// Bytes of native code (jump table to label-0 stub) of the first entry of an architecture
+    /// avm-jit reads (see `CodeTarget::from_arch_variant`).
     pub code_size: Option<usize>,
     pub lines: Option<usize>,
 }
@@ -150,15 +203,15 @@ pub struct FileInfo<'a> {
 
 /// `avm-jit info FILE...`. Files are read, checked and described one at a time; `--json` prints
 /// one object for one file and an array for several.
-pub fn run(
-    files: &[std::path::PathBuf],
+fn run_files(
+    files: &[PathBuf],
     target: &str,
     flash_size: Option<u32>,
     address: u32,
     json: bool,
 ) -> Result<()> {
-    let chip = crate::flash::parse_chip(target)?;
-    let layout = crate::flash::chip_layout(chip, flash_size)?;
+    let chip = parse_chip(target)?;
+    let layout = chip_layout(chip, flash_size)?;
     crate::check::flash_args(&layout, address)?;
     let flash_end = layout.flash_end();
     let array = json && files.len() > 1;
@@ -298,43 +351,24 @@ pub fn inspect_beam(bytes: &[u8]) -> Result<BeamInfo, avm_jit_core::Error> {
     })
 }
 
-fn arch_name(arch: u16) -> &'static str {
-    jit::arch_name(arch).unwrap_or("unknown")
-}
-
-fn variant_name(variant: u16) -> String {
-    let mut parts = Vec::new();
-    if variant & jit::VARIANT_PIC != 0 {
-        parts.push("pic");
-    }
-    if variant & jit::VARIANT_FLOAT32 != 0 {
-        parts.push("float32");
-    }
-    if variant & jit::VARIANT_THUMB2 != 0 {
-        parts.push("thumb2");
-    }
-    if variant & !(jit::VARIANT_PIC | jit::VARIANT_FLOAT32 | jit::VARIANT_THUMB2) != 0 {
-        parts.push("unknown");
-    }
-    parts.join("+")
-}
-
 fn inspect_native(payload: &[u8]) -> Result<NativeInfo, avm_jit_core::Error> {
     let native = Native::parse(payload)?;
     let arches: Vec<ArchInfo> = native
         .arches()
-        .map(|a| ArchInfo {
-            arch: a.arch,
-            arch_name: arch_name(a.arch),
-            variant: a.variant,
-            variant_name: variant_name(a.variant),
-            offset: a.offset,
+        .map(|a| {
+            let name = jit::code_name(a.arch, a.variant);
+            ArchInfo {
+                arch: a.arch,
+                arch_name: name.arch_name().unwrap_or("unknown"),
+                variant: a.variant,
+                variant_name: name.variant_bits().to_string(),
+                offset: a.offset,
+            }
         })
         .collect();
     let layout = native
-        .arches()
-        .find(|a| a.arch == jit::ARCH_ARMV6M || a.arch == jit::ARCH_RISCV32)
-        .map(|a| native.layout(&a))
+        .readable_arch()
+        .map(|(a, target)| target.code_layout(&native, &a))
         .transpose()?;
     Ok(NativeInfo {
         size: payload.len(),

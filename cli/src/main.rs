@@ -1,7 +1,6 @@
 //! avm-jit: compile BEAM modules to native ARMv6-M code for AtomVM, and put them on a Pico or a
 //! Pico 2.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -10,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod files;
 
 mod aot;
+mod args;
 mod check;
 mod compare;
 mod compile;
@@ -42,7 +42,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Describe .beam and .avm files, or what is in a flash (--image / --probe).
-    Info(InfoArgs),
+    Info(info::InfoArgs),
     /// Add native code (avmN chunks) to .beam and .avm files.
     Compile(compile::CompileArgs),
     /// Write an application AVM to a Pico or Pico 2 (probe), a flash image or a UF2 file.
@@ -55,50 +55,10 @@ enum Command {
     Pack(pack::PackArgs),
 }
 
-#[derive(clap::Args)]
-struct InfoArgs {
-    /// .beam and .avm files.
-    #[arg(value_name = "FILE", required_unless_present_any = ["image", "probe"], conflicts_with_all = ["image", "probe"])]
-    files: Vec<PathBuf>,
-    /// A flash image (the whole flash from 0x10000000).
-    #[arg(long, value_name = "FILE", conflicts_with = "probe")]
-    image: Option<PathBuf>,
-    /// Read the flash of a Pico or Pico 2 behind a debug probe (the only one attached, or `--probe=VID:PID[:SERIAL]`).
-    #[arg(long, value_name = "SELECTOR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
-    probe: Option<String>,
-    /// The chip: rp2040 (Raspberry Pi Pico), rp2350 (Raspberry Pi Pico 2) or rp2350-riscv (Pico 2, RISC-V cores).
-    #[arg(long, value_name = "CHIP", default_value = "rp2040")]
-    target: String,
-    /// Flash size for --image/--probe [default: 2M for rp2040, 4M for rp2350(-riscv)].
-    #[arg(long, value_parser = flash::parse_number)]
-    flash_size: Option<u32>,
-    /// Where main.avm sits in flash (also: where an AVM given as FILE would be flashed).
-    #[arg(long, value_parser = flash::parse_number, default_value = "0x10180000")]
-    address: u32,
-    /// Machine-readable output.
-    #[arg(long)]
-    json: bool,
-}
-
 fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
         Command::Flash(args) => flash::run_flash(&args).map(|()| true),
-        Command::Info(args) if args.files.is_empty() => image_info::run_info(
-            args.image.as_deref(),
-            args.probe.as_deref(),
-            &args.target,
-            args.flash_size,
-            args.address,
-            args.json,
-        ),
-        Command::Info(args) => info::run(
-            &args.files,
-            &args.target,
-            args.flash_size,
-            args.address,
-            args.json,
-        )
-        .map(|()| true),
+        Command::Info(args) => info::run(&args),
         Command::Compile(args) => compile::run(&args),
         Command::Disasm(args) => disasm::run_disasm(&args).map(|()| true),
         Command::Compare(args) => compare::run_compare(&args),

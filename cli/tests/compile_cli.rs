@@ -478,3 +478,23 @@ fn already_native_modules_pass_through_or_are_refused_for_another_target() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("already native"));
 }
+
+#[test]
+fn target_help_and_refusal_list_every_code_variant() {
+    let help = avm_jit(&["compile", "--help"]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains(
+            "Code variant: `armv6m` (rp2040), `armv6m+thumb2` (rp2350) or `riscv32` (rp2350-riscv)"
+        ),
+        "{text}"
+    );
+    let refused = avm_jit(&["compile", "--target", "thumb2", "x.beam"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        text.contains("unknown target `thumb2` (armv6m, armv6m+thumb2, riscv32)"),
+        "{text}"
+    );
+}

@@ -17,12 +17,7 @@ pub fn error_class(e: &ModuleError) -> String {
 
 /// Where two payloads first differ, with both sides disassembled around it.
 pub fn first_difference(got: &[u8], expected: &[u8], target: CodeTarget) -> String {
-    use avm_jit_core::isa::{armv6m, riscv32};
     let mut out = String::new();
-    let names = ["ours", "reference"];
-    let _ = match target {
-        CodeTarget::Riscv32 => riscv32::disasm::describe_difference(got, expected, names, &mut out),
-        _ => armv6m::disasm::describe_difference(got, expected, names, &mut out),
-    };
+    let _ = target.describe_difference(got, expected, ["ours", "reference"], &mut out);
     out
 }

@@ -17,10 +17,10 @@ use alloc::string::String;
 use core::fmt;
 
 use super::plan::Layout;
+use crate::abi::jit::code_name;
 use crate::avm::Pack;
 use crate::beam::Module;
 use crate::compile::module::CodeTarget;
-use crate::native::ARCH_ARMV6M;
 use crate::Error;
 
 /// UF2 family ids understood by the RP2040 and RP2350 boot ROMs.
@@ -235,31 +235,6 @@ impl fmt::Display for Chip {
     }
 }
 
-/// The name of a code variant (`armv6m`, `armv6m+thumb2`, ...) for messages.
-fn variant_name(arch: u16, variant: u16) -> String {
-    use crate::native::{VARIANT_FLOAT32, VARIANT_PIC, VARIANT_THUMB2};
-    // AtomVM's JIT_ARCH_* numbers.
-    let mut s = String::from(match arch {
-        1 => "x86_64",
-        2 => "aarch64",
-        ARCH_ARMV6M => "armv6m",
-        4 => "riscv32",
-        5 => "riscv64",
-        6 => "arm32",
-        _ => "unknown-architecture",
-    });
-    if variant & VARIANT_THUMB2 != 0 {
-        s.push_str("+thumb2");
-    }
-    if variant & VARIANT_FLOAT32 != 0 {
-        s.push_str("+float32");
-    }
-    if variant & VARIANT_PIC == 0 {
-        s.push_str(" (not PIC)");
-    }
-    s
-}
-
 /// Why an AVM or a flash size does not suit a chip.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChipError {
@@ -294,9 +269,10 @@ impl fmt::Display for ChipError {
                 offset,
                 found,
             } => {
-                let found = match found {
-                    Some((arch, variant)) => variant_name(*arch, *variant),
-                    None => String::from("no code entry"),
+                let name = found.map(|(arch, variant)| code_name(arch, variant));
+                let found: &dyn fmt::Display = match &name {
+                    Some(name) => name,
+                    None => &"no code entry",
                 };
                 write!(
                     f,

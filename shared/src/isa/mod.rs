@@ -9,8 +9,12 @@ mod pending;
 pub mod regs;
 pub mod riscv32;
 
+use core::fmt;
+
 use crate::abi::jit;
 use crate::compile::{compile_module, CompileError, CompileErrorKind, ModuleEnv};
+use crate::error::Result;
+use crate::native::{ArchEntry, CodeLayout, Native};
 use crate::stream::CodeSink;
 use armv6m::Armv6m;
 use riscv32::Riscv32;
@@ -221,9 +225,14 @@ macro_rules! forward_backend_methods {
 }
 pub(crate) use forward_backend_methods;
 
-/// The code variants the compiler produces. Each names an ISA (the `avmN` arch number) and the
-/// variant bits of its code; [`compile`] picks the backend for it. A new ISA adds a variant here,
-/// its numbers in [`CodeTarget::arch`]/[`CodeTarget::variant`], and its backend in [`compile`].
+/// The code variants the compiler produces and reads back. Each names an ISA (the `avmN` arch
+/// number) and the variant bits of its code; [`compile`] picks the backend for it and
+/// [`CodeTarget::from_arch_variant`] is the one lookup from an `avmN` entry's numbers to it. Every
+/// fact the rest of the crate and the CLI need of an ISA is reached through a `CodeTarget`: its
+/// numbers, name, jump table, how its code is read back ([`CodeTarget::code_layout`],
+/// [`CodeTarget::label_offset`]) and disassembled ([`CodeTarget::disassemble`] and the next two).
+/// A new ISA adds a variant here (and in [`CodeTarget::ALL`]), an arm in each `match` of this
+/// file, and its module beside `armv6m` and `riscv32`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CodeTarget {
     /// Thumb-1 only (RP2040, Cortex-M0+): armv6m, variant PIC.
@@ -235,6 +244,33 @@ pub enum CodeTarget {
 }
 
 impl CodeTarget {
+    /// Every code variant, in the order `--help` and messages list them.
+    pub const ALL: [CodeTarget; 3] = [
+        CodeTarget::Armv6m,
+        CodeTarget::Armv6mThumb2,
+        CodeTarget::Riscv32,
+    ];
+
+    /// The code variant named [`CodeTarget::name`].
+    pub fn from_name(name: &str) -> Option<CodeTarget> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The code variant whose layout and instructions an `avmN` entry of architecture `arch` with
+    /// variant bits `variant` has; `None` for an architecture this crate has no backend for.
+    /// Variant bits that do not change the code's layout (PIC, FLOAT32) are not looked at: an
+    /// armv6m entry is `Armv6mThumb2` with the THUMB2 bit, `Armv6m` without.
+    pub fn from_arch_variant(arch: u16, variant: u16) -> Option<CodeTarget> {
+        match arch {
+            jit::ARCH_ARMV6M if variant & jit::VARIANT_THUMB2 != 0 => {
+                Some(CodeTarget::Armv6mThumb2)
+            }
+            jit::ARCH_ARMV6M => Some(CodeTarget::Armv6m),
+            jit::ARCH_RISCV32 => Some(CodeTarget::Riscv32),
+            _ => None,
+        }
+    }
+
     /// The `avmN` architecture number.
     pub fn arch(self) -> u16 {
         match self {
@@ -262,6 +298,80 @@ impl CodeTarget {
             CodeTarget::Armv6m => armv6m::JUMP_TABLE_ENTRY_SIZE,
             CodeTarget::Armv6mThumb2 => armv6m::JUMP_TABLE_ENTRY_SIZE_THUMB2,
             CodeTarget::Riscv32 => riscv32::JUMP_TABLE_ENTRY_SIZE,
+        }
+    }
+
+    /// The kind of jump table, as `disasm`'s listing names it.
+    pub fn jump_table_kind(self) -> &'static str {
+        match self {
+            CodeTarget::Armv6m => "armv6m",
+            CodeTarget::Armv6mThumb2 => "thumb2",
+            CodeTarget::Riscv32 => "riscv32",
+        }
+    }
+
+    /// Where the jump table, code, label-0 stub and tables of `native`'s entry `arch` (one whose
+    /// numbers [`CodeTarget::from_arch_variant`] maps to `self`) are, read by the ISA's
+    /// `layout` module.
+    pub fn code_layout(self, native: &Native<'_>, arch: &ArchEntry) -> Result<CodeLayout> {
+        match self {
+            CodeTarget::Armv6m | CodeTarget::Armv6mThumb2 => {
+                armv6m::layout::code_layout(native, arch, self)
+            }
+            CodeTarget::Riscv32 => riscv32::layout::code_layout(native, arch),
+        }
+    }
+
+    /// Offset of `label` (0..=labels_count) according to the jump table of `layout` (a layout
+    /// of this code variant).
+    pub fn label_offset(
+        self,
+        native: &Native<'_>,
+        layout: &CodeLayout,
+        label: u32,
+    ) -> Result<usize> {
+        match self {
+            CodeTarget::Armv6m | CodeTarget::Armv6mThumb2 => {
+                armv6m::layout::label_offset(native, layout, label)
+            }
+            CodeTarget::Riscv32 => riscv32::layout::label_offset(native, layout, label),
+        }
+    }
+
+    /// objdump-style listing of `bytes` (code loaded at `base`), by the ISA's disassembler.
+    pub fn disassemble(self, bytes: &[u8], base: u32, out: &mut impl fmt::Write) -> fmt::Result {
+        match self {
+            CodeTarget::Armv6m | CodeTarget::Armv6mThumb2 => {
+                armv6m::disasm::disassemble(bytes, base, out)
+            }
+            CodeTarget::Riscv32 => riscv32::disasm::disassemble(bytes, base, out),
+        }
+    }
+
+    /// Bytes of the instruction at the start of `bytes` (at least 1 unless `bytes` is empty).
+    pub fn decoded_len(self, bytes: &[u8], address: u32) -> usize {
+        match self {
+            CodeTarget::Armv6m | CodeTarget::Armv6mThumb2 => {
+                armv6m::disasm::decode(bytes, address).len
+            }
+            CodeTarget::Riscv32 => riscv32::disasm::decode(bytes, address).len,
+        }
+    }
+
+    /// Where two payloads or code buffers of this variant first differ, both sides disassembled
+    /// (`names` label them).
+    pub fn describe_difference(
+        self,
+        left: &[u8],
+        right: &[u8],
+        names: [&str; 2],
+        out: &mut impl fmt::Write,
+    ) -> fmt::Result {
+        match self {
+            CodeTarget::Armv6m | CodeTarget::Armv6mThumb2 => {
+                armv6m::disasm::describe_difference(left, right, names, out)
+            }
+            CodeTarget::Riscv32 => riscv32::disasm::describe_difference(left, right, names, out),
         }
     }
 }
@@ -302,5 +412,35 @@ pub fn compile<S: CodeSink, E: ModuleEnv>(
             let (backend, labels) = compile_module(code, code_offset, env, backend)?;
             Ok((backend.into_sink(), labels))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_target_is_found_by_its_numbers_and_name() {
+        for target in CodeTarget::ALL {
+            assert_eq!(
+                CodeTarget::from_arch_variant(target.arch(), target.variant()),
+                Some(target)
+            );
+            assert_eq!(CodeTarget::from_name(target.name()), Some(target));
+        }
+        assert_eq!(CodeTarget::from_name("rp2040"), None);
+        // Bits that do not change the layout are not looked at; unknown architectures are none.
+        assert_eq!(
+            CodeTarget::from_arch_variant(jit::ARCH_ARMV6M, jit::VARIANT_FLOAT32),
+            Some(CodeTarget::Armv6m)
+        );
+        assert_eq!(
+            CodeTarget::from_arch_variant(jit::ARCH_ARMV6M, jit::VARIANT_THUMB2),
+            Some(CodeTarget::Armv6mThumb2)
+        );
+        assert_eq!(
+            CodeTarget::from_arch_variant(jit::ARCH_X86_64, jit::VARIANT_PIC),
+            None
+        );
     }
 }

@@ -48,6 +48,14 @@ pub struct ArchEntry {
     pub offset: u32,
 }
 
+impl ArchEntry {
+    /// The code variant of this entry's code (see [`CodeTarget::from_arch_variant`]); `None` for
+    /// an architecture this crate cannot read.
+    pub fn target(&self) -> Option<CodeTarget> {
+        CodeTarget::from_arch_variant(self.arch, self.variant)
+    }
+}
+
 /// A parsed view of an `avmN` payload.
 #[derive(Clone, Debug)]
 pub struct Native<'a> {
@@ -124,24 +132,27 @@ impl<'a> Native<'a> {
         })
     }
 
-    /// The native code layout of the architecture entry `arch`, read by its ISA's module
-    /// (`isa::armv6m::layout`, `isa::riscv32::layout`).
+    /// The first architecture entry whose code this crate can read, with its code variant.
+    pub fn readable_arch(&self) -> Option<(ArchEntry, CodeTarget)> {
+        self.arches().find_map(|a| Some((a, a.target()?)))
+    }
+
+    /// The native code layout of the architecture entry `arch`, read by its ISA's module (see
+    /// [`CodeTarget::code_layout`]).
     pub fn layout(&self, arch: &ArchEntry) -> Result<CodeLayout> {
-        match arch.arch {
-            ARCH_ARMV6M => crate::isa::armv6m::layout::code_layout(self, arch),
-            ARCH_RISCV32 => crate::isa::riscv32::layout::code_layout(self, arch),
-            other => Err(Error::unsupported(12, "avmN architecture", other.into())),
+        match arch.target() {
+            Some(target) => target.code_layout(self, arch),
+            None => Err(Error::unsupported(
+                12,
+                "avmN architecture",
+                arch.arch.into(),
+            )),
         }
     }
 
     /// Offset of `label` (0..=labels_count) according to the jump table.
     pub fn label_offset(&self, layout: &CodeLayout, label: u32) -> Result<usize> {
-        match layout.target {
-            CodeTarget::Armv6m | CodeTarget::Armv6mThumb2 => {
-                crate::isa::armv6m::layout::label_offset(self, layout, label)
-            }
-            CodeTarget::Riscv32 => crate::isa::riscv32::layout::label_offset(self, layout, label),
-        }
+        layout.target.label_offset(self, layout, label)
     }
 
     /// The labels table: (label, offset) pairs.

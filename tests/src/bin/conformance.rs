@@ -115,12 +115,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// The golden's name for a code variant's family in the report lines.
+/// The golden's name for a code variant's family in the report lines: its architecture's name.
 fn family(arch: CodeTarget) -> &'static str {
-    match arch {
-        CodeTarget::Riscv32 => "riscv32",
-        _ => "armv6m",
-    }
+    avm_jit_core::abi::jit::arch_name(arch.arch()).unwrap_or("unknown")
 }
 
 /// The payload as the golden stores it: the AOT layout, or (for `-cache` targets) the module

@@ -5,7 +5,6 @@
 //! +8) adds; a Thumb-2 entry is a `b.w` at +2. Label 0 is the stub `adr r0, tables; pop {...}`
 //! (then padding to align the tables).
 
-use crate::abi::jit::VARIANT_THUMB2;
 use crate::beam::compact::array_at;
 use crate::error::{Error, Result};
 use crate::isa::CodeTarget;
@@ -21,10 +20,15 @@ fn le_i32(b: &[u8], at: usize) -> Result<i32> {
     array_at(b, at).map(i32::from_le_bytes)
 }
 
-/// The layout of the armv6m entry `arch` of `native`.
-pub fn code_layout(native: &Native<'_>, arch: &ArchEntry) -> Result<CodeLayout> {
+/// The layout of the armv6m entry `arch` of `native`, whose code variant is `target` (Thumb-2
+/// jump table or not; see [`CodeTarget::from_arch_variant`]).
+pub fn code_layout(
+    native: &Native<'_>,
+    arch: &ArchEntry,
+    target: CodeTarget,
+) -> Result<CodeLayout> {
     let b = native.bytes;
-    let thumb2 = arch.variant & VARIANT_THUMB2 != 0;
+    let thumb2 = target == CodeTarget::Armv6mThumb2;
     let entry = if thumb2 {
         JUMP_TABLE_ENTRY_SIZE_THUMB2
     } else {
@@ -46,11 +50,7 @@ pub fn code_layout(native: &Native<'_>, arch: &ArchEntry) -> Result<CodeLayout> 
     let tables_start = tables_start + ((adr & 0xFF) as usize * 4).saturating_sub(4);
     let (lines_at, end) = crate::native::tables_after(b, tables_start)?;
     Ok(CodeLayout {
-        target: if thumb2 {
-            CodeTarget::Armv6mThumb2
-        } else {
-            CodeTarget::Armv6m
-        },
+        target,
         jump_table,
         code_start,
         label0,
