@@ -71,19 +71,29 @@ pub fn beam(bytes: &[u8]) -> Result<(), Error> {
 /// 16-bit counts must hold the module's labels).
 pub fn native(payload: &[u8]) -> Result<(), Error> {
     let native = Native::parse(payload)?;
+    // The label count is the payload's second word.
+    labels_fit(&native).map_err(|kind| Error::new(kind, 4))?;
+    native_layouts(&native)
+}
+
+/// The module's labels fit the 16-bit counts of the `avmN` tables.
+pub fn labels_fit(native: &Native<'_>) -> Result<(), ErrorKind> {
     if native.labels_count > u32::from(u16::MAX) {
-        return Err(Error::new(
-            ErrorKind::LimitExceeded {
-                what: "label count (the avmN labels table counts in 16 bits)",
-                value: native.labels_count.into(),
-                limit: u16::MAX.into(),
-            },
-            4,
-        ));
+        return Err(ErrorKind::LimitExceeded {
+            what: "label count (the avmN labels table counts in 16 bits)",
+            value: native.labels_count.into(),
+            limit: u16::MAX.into(),
+        });
     }
+    Ok(())
+}
+
+/// The tables of the payload's entries of an architecture avm-jit reads (armv6m, riscv32: see
+/// `CodeTarget::from_arch_variant`).
+pub fn native_layouts(native: &Native<'_>) -> Result<(), Error> {
     for arch in native.arches() {
         if let Some(target) = arch.target() {
-            target.code_layout(&native, &arch)?;
+            target.code_layout(native, &arch)?;
         }
     }
     Ok(())

@@ -96,10 +96,9 @@ fn module_name(module: &Module<'_>) -> String {
 
 fn beam_item(bytes: &[u8]) -> Result<Item, avm_jit_core::Error> {
     let module = Module::parse(bytes)?;
-    let native = module.native()?.ok_or(avm_jit_core::Error::new(
-        avm_jit_core::ErrorKind::MissingChunk { id: *b"avmN" },
-        0,
-    ))?;
+    let native = module
+        .native()?
+        .ok_or(avm_jit_core::Error::missing_chunk(*b"avmN"))?;
     Ok(Item {
         name: module_name(&module),
         code: Code::Payload(native.bytes.to_vec()),

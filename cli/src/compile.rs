@@ -12,6 +12,7 @@ use avm_jit_core::beam::{InflateScratch, Module, MAX_LITERALS_BYTES};
 use avm_jit_core::compile::module::{
     precompile_beam, precompile_parts, BeamEnv, CodeTarget, ModuleError, Precompiled,
 };
+use avm_jit_core::native::Native;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::check;
@@ -79,9 +80,52 @@ fn output_path(
     Ok(out)
 }
 
+/// Why a module was not compiled.
+#[derive(Debug)]
+pub enum Failure {
+    /// Its input: a malformed module, or code the compiler stops at, or more labels than the
+    /// `avmN` tables count.
+    Module(ModuleError),
+    /// Our output fails the check `info` makes: a compiler bug, not a fault of the input.
+    /// `part` names what failed; an offset in the error is one in it, not in the input.
+    Output {
+        part: &'static str,
+        error: avm_jit_core::Error,
+    },
+}
+
+impl From<ModuleError> for Failure {
+    fn from(e: ModuleError) -> Self {
+        Failure::Module(e)
+    }
+}
+
+impl From<avm_jit_core::Error> for Failure {
+    fn from(e: avm_jit_core::Error) -> Self {
+        Failure::Module(e.into())
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Module(e) => write!(f, "{e}"),
+            Failure::Output { part, error } => {
+                write!(f, "internal error: {part} fails its check ({}", error.kind)?;
+                if let Some(offset) = error.offset {
+                    write!(f, " at its byte {offset:#x}")?;
+                }
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
 /// Compile one BEAM module and check the result the way `info` reads it: a module whose native
 /// code AtomVM would misread (e.g. a label count past the 16-bit tables) is refused.
-pub fn compile_module(bytes: &[u8], target: CodeTarget) -> Result<Vec<u8>, ModuleError> {
+pub fn compile_module(bytes: &[u8], target: CodeTarget) -> Result<Vec<u8>, Failure> {
     checked_output(precompile_beam(bytes, target)?)
 }
 
@@ -91,8 +135,8 @@ fn compile_checked(
     module: &Module<'_>,
     tables: check::Tables<'_>,
     target: CodeTarget,
-) -> Result<Vec<u8>, ModuleError> {
-    compile_checked_parts(module, tables, target)?.joined()
+) -> Result<Vec<u8>, Failure> {
+    Ok(compile_checked_parts(module, tables, target)?.joined()?)
 }
 
 /// [`compile_checked`] in pieces, for a module written out on its own: its kept chunks are
@@ -101,7 +145,7 @@ fn compile_checked_parts<'a>(
     module: &Module<'a>,
     tables: check::Tables<'_>,
     target: CodeTarget,
-) -> Result<Precompiled<'a>, ModuleError> {
+) -> Result<Precompiled<'a>, Failure> {
     thread_local! {
         /// The buffer and state that inflate this thread's literal tables, one module after the
         /// other (no new allocation, no clearing of what the inflater writes anyway).
@@ -124,20 +168,29 @@ fn compile_checked_parts<'a>(
 }
 
 /// A compiled module, once its native code is checked the way `info` reads it.
-fn checked_output(out: Vec<u8>) -> Result<Vec<u8>, ModuleError> {
-    let module = Module::parse(&out)?;
+fn checked_output(out: Vec<u8>) -> Result<Vec<u8>, Failure> {
+    let module = Module::parse(&out).map_err(|error| Failure::Output {
+        part: "the compiled module",
+        error,
+    })?;
     if let Some(c) = module.chunk(*b"avmN") {
         check_native(c.data)?;
     }
     Ok(out)
 }
 
-/// The data of a compiled module's (first) `avmN` chunk, checked the way `info` reads it.
-fn check_native(data: &[u8]) -> Result<(), ModuleError> {
-    check::native(data).map_err(|e| {
-        // The offset is the input's: the output is not a file the user has.
-        ModuleError::Beam(avm_jit_core::Error::new(e.kind, 0))
-    })
+/// The data of a compiled module's (first) `avmN` chunk, checked the way `info` reads it. Too
+/// many labels is the module's own limit (said without an offset: there is no place in the input
+/// to point at); anything else is a fault of our output.
+fn check_native(data: &[u8]) -> Result<(), Failure> {
+    let internal = |error| Failure::Output {
+        part: "the compiled avmN chunk",
+        error,
+    };
+    let native = Native::parse(data).map_err(internal)?;
+    check::labels_fit(&native)
+        .map_err(|kind| ModuleError::Beam(avm_jit_core::Error::without_offset(kind)))?;
+    check::native_layouts(&native).map_err(internal)
 }
 
 /// Compile every module of an AVM. Returns the new AVM (modules that failed are left as they
@@ -146,7 +199,7 @@ pub fn compile_avm(
     pack: &Pack<'_>,
     target: CodeTarget,
     on_module: &dyn Fn(),
-) -> Result<(Vec<u8>, Vec<String>), avm_jit_core::Error> {
+) -> Result<(Vec<u8>, Vec<String>)> {
     compile_avm_read(pack, Vec::new(), target, on_module)
 }
 
@@ -157,7 +210,7 @@ fn compile_avm_read<'a>(
     mut read: Vec<Option<(Module<'a>, check::Tables<'a>)>>,
     target: CodeTarget,
     on_module: &dyn Fn(),
-) -> Result<(Vec<u8>, Vec<String>), avm_jit_core::Error> {
+) -> Result<(Vec<u8>, Vec<String>)> {
     let mut compiled: Vec<Option<Vec<u8>>> = vec![None; pack.sections().len()];
     let mut failures = Vec::new();
     for (i, (slot, section)) in compiled.iter_mut().zip(pack.sections()).enumerate() {
@@ -182,7 +235,7 @@ fn compile_avm_read<'a>(
         match result {
             Ok(out) => *slot = Some(out),
             // A compile error names its module; a malformed one is named by its section.
-            Err(e @ ModuleError::Compile(_)) => {
+            Err(e @ Failure::Module(ModuleError::Compile(_))) => {
                 failures.push(rebase(e, section.data_offset).to_string())
             }
             Err(e) => failures.push(format!(
@@ -195,7 +248,7 @@ fn compile_avm_read<'a>(
     let new_data: Vec<Option<&[u8]>> = compiled.iter().map(|c| c.as_deref()).collect();
     let out = pack
         .rewrite(&new_data)
-        .map_err(|_| avm_jit_core::Error::invalid(0, "rewritten AVM size", 0))?;
+        .map_err(|e| anyhow!("the compiled AVM: {e}"))?;
     Ok((out, failures))
 }
 
@@ -233,14 +286,16 @@ fn native_for(bytes: &[u8], target: CodeTarget) -> Result<(), String> {
     ))
 }
 
-/// Offsets of errors inside an AVM's module are reported from the start of the AVM.
-fn rebase(e: ModuleError, base: usize) -> ModuleError {
+/// Offsets of errors inside an AVM's module are reported from the start of the AVM (those in
+/// our output are not offsets in the input).
+fn rebase(e: Failure, base: usize) -> Failure {
     match e {
-        ModuleError::Beam(b) => ModuleError::Beam(b.rebase(base)),
-        ModuleError::Compile(mut c) => {
+        Failure::Module(ModuleError::Beam(b)) => Failure::Module(ModuleError::Beam(b.rebase(base))),
+        Failure::Module(ModuleError::Compile(mut c)) => {
             c.offset += base;
-            ModuleError::Compile(c)
+            Failure::Module(ModuleError::Compile(c))
         }
+        output @ Failure::Output { .. } => output,
     }
 }
 
@@ -286,8 +341,8 @@ fn compile_file(path: &Path, out: &Output, target: CodeTarget, bar: &ProgressBar
         let pack = Pack::parse(bytes).map_err(fail)?;
         let read = check::avm_read(&pack).map_err(fail)?;
         let modules = pack.modules().count() as u64;
-        let (out, failures) =
-            compile_avm_read(&pack, read, target, &|| bar.inc(1)).map_err(fail)?;
+        let (out, failures) = compile_avm_read(&pack, read, target, &|| bar.inc(1))
+            .with_context(|| path.display().to_string())?;
         (Some(Compiled::Whole(out)), modules, failures)
     };
     if input.kind == Kind::Beam {
@@ -429,4 +484,21 @@ pub fn run(args: &CompileArgs) -> Result<bool> {
         );
     }
     Ok(failed == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compiled_chunk_that_fails_its_check_is_an_internal_error_not_an_input_offset() {
+        // An info size of 2: no header our compiler writes.
+        let e = check_native(&[0, 0, 0, 2, 0, 0, 0, 1]).unwrap_err();
+        assert!(matches!(e, Failure::Output { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "internal error: the compiled avmN chunk fails its check \
+             (invalid avmN info size (2) at its byte 0x0)"
+        );
+    }
 }

@@ -193,7 +193,7 @@ fn check(
         let code_len = c.module.chunk(*b"Code").map_or(0, |k| k.data.len());
         let verdict = match (&host, &r.failure) {
             (Err(_), Some(_)) => "not compiled (the host cannot either)".to_string(),
-            (Err(e), None) => format!("DIFFERENT: the device compiled it, the host cannot: {e:?}"),
+            (Err(e), None) => format!("DIFFERENT: the device compiled it, the host cannot: {e}"),
             (Ok(_), Some(_)) => "DIFFERENT: the host compiles it, the device did not".to_string(),
             (Ok((sink, labels)), None) => {
                 let code = sink.as_bytes();

@@ -50,10 +50,9 @@ fn beam_payload(bytes: &[u8]) -> Result<(String, Vec<u8>), avm_jit_core::Error> 
         .module_name()
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .unwrap_or_default();
-    let native = module.native()?.ok_or(avm_jit_core::Error::new(
-        avm_jit_core::ErrorKind::MissingChunk { id: *b"avmN" },
-        0,
-    ))?;
+    let native = module
+        .native()?
+        .ok_or(avm_jit_core::Error::missing_chunk(*b"avmN"))?;
     Ok((name, native.bytes.to_vec()))
 }
 

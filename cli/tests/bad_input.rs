@@ -48,6 +48,27 @@ fn assert_refused(out: &Output, file: &Path, what: &str) {
     );
 }
 
+/// A module with no native code: `disasm` and `compare` say its `avmN` chunk is missing, at no
+/// offset (a chunk that is not there has no place in the file; "offset 0x0" would be its start).
+#[test]
+fn a_beam_without_native_code_is_missing_its_avmn_chunk_at_no_offset() {
+    let beam = workspace_root().join("fixtures/example/beams/arith_demo.beam");
+    let runs = [
+        vec!["disasm".as_ref(), beam.as_os_str()],
+        vec!["compare".as_ref(), beam.as_os_str(), beam.as_os_str()],
+    ];
+    for args in runs {
+        let out = avm_jit(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("arith_demo.beam: missing chunk avmN"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("offset"), "{args:?}: {stderr}");
+    }
+}
+
 /// Cut points: every chunk boundary (and the bytes around it) plus evenly spaced ones, 97 in all.
 fn truncation_points(beam: &[u8]) -> Vec<usize> {
     let mut points = vec![0, 1, 4, 8, 11, 12, 16];

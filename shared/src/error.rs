@@ -110,14 +110,41 @@ impl fmt::Display for Error {
 impl core::error::Error for Error {}
 
 impl Error {
-    /// The heap refused an allocation while reading the input at `offset`.
-    pub fn out_of_memory(e: crate::mem::AllocError, offset: usize) -> Self {
-        Error::new(
-            ErrorKind::OutOfMemory {
+    /// The heap refused an allocation while reading the input at `offset` (`None` when the
+    /// allocation is not for a place in the input, e.g. for the output as a whole).
+    pub fn out_of_memory(e: crate::mem::AllocError, offset: Option<usize>) -> Self {
+        Error {
+            kind: ErrorKind::OutOfMemory {
                 what: e.what,
                 bytes: e.bytes,
             },
             offset,
-        )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn an_error_without_an_offset_names_none() {
+        let oom = crate::mem::AllocError {
+            what: "precompiled module",
+            bytes: 64,
+        };
+        assert_eq!(
+            Error::out_of_memory(oom, None).to_string(),
+            "out of memory allocating 64 bytes for precompiled module"
+        );
+        assert_eq!(
+            Error::out_of_memory(oom, Some(0x20)).to_string(),
+            "at offset 0x20: out of memory allocating 64 bytes for precompiled module"
+        );
+        assert_eq!(
+            Error::missing_chunk(*b"avmN").to_string(),
+            "missing chunk avmN"
+        );
     }
 }

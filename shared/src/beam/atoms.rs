@@ -48,7 +48,7 @@ impl<'a> Atoms<'a> {
             return Err(Error::invalid(offset, "atom count", count as u64));
         }
         let mut starts = crate::mem::try_with_capacity(count, "atom index")
-            .map_err(|e| Error::out_of_memory(e, offset))?;
+            .map_err(|e| Error::out_of_memory(e, Some(offset)))?;
         // Names in a table that is all ASCII (lengths included: the usual case) are valid UTF-8:
         // one pass over the bytes instead of a check per name.
         let check_utf8 = encoding == AtomEncoding::Utf8 && !c.remaining().is_ascii();

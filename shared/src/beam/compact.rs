@@ -235,7 +235,7 @@ impl<'a> Cursor<'a> {
                         }
                         let count = self.count_operand("list length", 1)?;
                         let mut items = crate::mem::try_with_capacity(count, "list operand")
-                            .map_err(|e| Error::out_of_memory(e, at))?;
+                            .map_err(|e| Error::out_of_memory(e, Some(at)))?;
                         for _ in 0..count {
                             items.push(self.operand_at_depth(true)?);
                         }
@@ -245,7 +245,7 @@ impl<'a> Cursor<'a> {
                     EXT_ALLOCATION_LIST => {
                         let count = self.count_operand("allocation list length", 2)?;
                         let mut items = crate::mem::try_with_capacity(count, "allocation list")
-                            .map_err(|e| Error::out_of_memory(e, at))?;
+                            .map_err(|e| Error::out_of_memory(e, Some(at)))?;
                         for _ in 0..count {
                             let kind_at = self.file_offset();
                             let kind = match self.literal_u32("allocation kind")? {

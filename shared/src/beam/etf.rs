@@ -316,7 +316,7 @@ impl<'a> Reader<'a> {
     /// Room for `n` terms, failing with an error at `offset` when the heap is full.
     fn alloc(&self, n: usize, offset: usize) -> Result<Vec<Term<'a>>> {
         crate::mem::try_with_capacity(n, "literal term")
-            .map_err(|e| Error::out_of_memory(e, offset))
+            .map_err(|e| Error::out_of_memory(e, Some(offset)))
     }
 
     fn elements(&mut self, n: usize, depth: u32) -> Result<Vec<Term<'a>>> {

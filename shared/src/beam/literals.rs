@@ -195,7 +195,7 @@ fn inflate_zlib(
 ) -> Result<Vec<u8>> {
     use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
     use miniz_oxide::inflate::TINFLStatus;
-    let oom = |e| Error::out_of_memory(e, offset);
+    let oom = |e| Error::out_of_memory(e, Some(offset));
     let mut out = core::mem::take(&mut scratch.table);
     if out.len() >= declared {
         out.truncate(declared);
@@ -251,7 +251,7 @@ fn index_table(table: &[u8], offset: usize) -> Result<(Vec<u32>, usize)> {
         return Err(Error::invalid(offset, "literal count", count as u64));
     }
     let mut starts = crate::mem::try_with_capacity(count.div_ceil(STRIDE), "literal index")
-        .map_err(|e| Error::out_of_memory(e, offset))?;
+        .map_err(|e| Error::out_of_memory(e, Some(offset)))?;
     for i in 0..count {
         let size_at = c.file_offset();
         let size = c.len_u32()?;

@@ -201,7 +201,7 @@ impl<'a> Types<'a> {
                 }
                 let count = body.len() / V1_ENTRY;
                 let mut starts = crate::mem::try_with_capacity(count, "type index")
-                    .map_err(|e| Error::out_of_memory(e, body_offset))?;
+                    .map_err(|e| Error::out_of_memory(e, Some(body_offset)))?;
                 starts.extend((0..count).map(|i| (i * V1_ENTRY) as u32));
                 starts
             }
@@ -210,7 +210,7 @@ impl<'a> Types<'a> {
                     // Count first so the index is allocated once at its exact size.
                     let count = walk_entries(body, body_offset, l, |_| {})?;
                     let mut starts = crate::mem::try_with_capacity(count, "type index")
-                        .map_err(|e| Error::out_of_memory(e, body_offset))?;
+                        .map_err(|e| Error::out_of_memory(e, Some(body_offset)))?;
                     walk_entries(body, body_offset, l, |pos| starts.push(pos as u32))?;
                     starts
                 }

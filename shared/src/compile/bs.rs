@@ -1023,7 +1023,7 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
             let dest = decode_dest(&mut self.b, &mut look)?;
             *cur = look;
             crate::mem::try_push(&mut elements, (element, dest), "tuple elements")
-                .map_err(|e| Error::out_of_memory(e, at))?;
+                .map_err(|e| Error::out_of_memory(e, Some(at)))?;
             if Operand::from(dest) == src_arg {
                 break;
             }

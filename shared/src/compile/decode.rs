@@ -511,7 +511,7 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
                     .ok_or_else(|| Error::unsupported(at, "integer length", len))?;
                 let bytes = cur.take(len)?;
                 let reg = decode_compact_term_big_integer(&mut self.b, bytes)
-                    .map_err(|e| Error::out_of_memory(e, at))?;
+                    .map_err(|e| Error::out_of_memory(e, Some(at)))?;
                 return Ok(Operand::Reg(reg));
             }
             let bytes = cur.take(usize::from(byte >> 5) + 2)?;

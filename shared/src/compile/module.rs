@@ -6,7 +6,7 @@ use core::fmt;
 
 use super::{CompileError, Import, ModuleEnv};
 use crate::beam::{self, Atoms, Imports, JitType, Literals, Module, TableCounts, Types};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::native;
 use crate::stream::{CodeSink, VecSink};
 
@@ -190,7 +190,7 @@ impl<'a> Precompiled<'a> {
     /// The module in one buffer (what [`precompile_module`] returns).
     pub fn joined(&self) -> Result<Vec<u8>, ModuleError> {
         let mut out = crate::mem::try_with_capacity(self.len, "precompiled module")
-            .map_err(|e| Error::out_of_memory(e, 0))?;
+            .map_err(|e| Error::out_of_memory(e, None))?;
         for piece in self.pieces() {
             out.extend_from_slice(piece);
         }
@@ -208,7 +208,8 @@ pub fn precompile_parts<'a>(
     let code = module.code()?;
     let code_len = module.chunk(*b"Code").map_or(0, |c| c.data.len());
     let input = module.bytes();
-    let oom = |e| ModuleError::from(Error::out_of_memory(e, 0));
+    // Allocations for the output: no place in the input to name.
+    let oom = |e| ModuleError::from(Error::out_of_memory(e, None));
     // Each kept chunk is at most two pieces (its bytes, and zeros for padding that is not).
     let chunks = module.chunks().count();
     let mut kept: Vec<Piece> =
@@ -272,7 +273,14 @@ pub fn precompile_parts<'a>(
         .ok()
         .zip(u32::try_from(len - 8).ok());
     let Some((payload_size, form_size)) = sizes else {
-        return Err(Error::invalid(0, "precompiled module size", payload_len as u64).into());
+        // The output as a whole, not a place in the input: too large for the FOR1 size field
+        // (which counts all but its first 8 bytes; the payload's size is smaller still).
+        return Err(Error::without_offset(ErrorKind::LimitExceeded {
+            what: "precompiled module size",
+            value: len as u64,
+            limit: u64::from(u32::MAX) + 8,
+        })
+        .into());
     };
     native[4..8].copy_from_slice(&payload_size.to_be_bytes());
     crate::mem::try_reserve(&mut native, pad, "precompiled module").map_err(oom)?;

@@ -341,7 +341,7 @@ impl fmt::Display for PrefillError {
         }
         match &self.kind {
             PrefillErrorKind::Compile(e) => write!(f, "{}", e[0]),
-            PrefillErrorKind::Sink(e) => write!(f, "cannot write its cache entry: {e:?}"),
+            PrefillErrorKind::Sink(e) => write!(f, "cannot write its cache entry: {e}"),
             PrefillErrorKind::Flash(e) => write!(f, "{e}"),
             PrefillErrorKind::RegionFull {
                 needed_end,
@@ -554,5 +554,17 @@ mod tests {
         let name = (avm.end_name_address() - 0x1018_0000) as usize;
         assert_eq!(&bytes[name..name + 3], b"end");
         assert_eq!(cache_start(&[avm]), Some(0x1018_1000));
+    }
+
+    #[test]
+    fn a_sink_error_prints_as_its_message() {
+        let e = PrefillError {
+            module: Some("lists".into()),
+            kind: PrefillErrorKind::Sink(SinkError::Full { offset: 0x40 }),
+        };
+        assert_eq!(
+            alloc::string::ToString::to_string(&e),
+            "module lists: cannot write its cache entry: code output full at offset 0x40"
+        );
     }
 }

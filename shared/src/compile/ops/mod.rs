@@ -260,7 +260,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let offset = self.b.offset() as u32;
         self.lines
             .push(line, offset)
-            .map_err(|e| Error::out_of_memory(e, at))?;
+            .map_err(|e| Error::out_of_memory(e, Some(at)))?;
         Ok(())
     }
 
