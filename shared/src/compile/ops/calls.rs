@@ -321,11 +321,11 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     pub(super) fn op_return(&mut self) {
         let cp = self.b.move_to_native_register(Val::Cp);
         let module_index = self.b.get_module_index();
-        let cp_module = self.b.shift_right(kept(cp), 24);
+        let cp_module = self.b.shift_right(kept(cp), MODULE_INDEX_SHIFT);
         self.b
             .if_block(cmp(freed(cp_module), CmpOp::Eq, freed(module_index)), |b| {
-                let cp = b.and_(freed(cp), Val::Imm(0xFF_FFFF));
-                let target = b.shift_right(freed(cp), 2);
+                let cp = b.and_(freed(cp), Val::Imm(CP_OFFSET_MASK));
+                let target = b.shift_right(freed(cp), CP_OFFSET_SHIFT);
                 b.jump_to_continuation(freed(target));
             });
         self.b.free_native_registers(&[r(cp)]);
