@@ -230,9 +230,10 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `bs_get_utf8`, `bs_skip_utf8`, `bs_get_utf16`, `bs_skip_utf16`, `bs_get_utf32`, `bs_skip_utf32`.
+    /// `bs_get_utf8`, `bs_skip_utf8`, `bs_get_utf16`, `bs_skip_utf16`, `bs_get_utf32`,
+    /// `bs_skip_utf32`: one primitive per encoding; the `skip` forms drop the code point.
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_bs_get_utf8(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+    pub(super) fn op_bs_get_or_skip_utf(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let src = self.decode_free(cur)?;
         skip_compact_term(cur)?;
@@ -267,6 +268,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `bs_init_writable`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bs_init_writable(&mut self) {
         let heap_size = term_binary_heap_size_imm::<B>(0);
