@@ -25,7 +25,7 @@
 //! (inside the module's BEAM), opcode, label, function (atom index) and arity, and no entry; the
 //! loader goes on with the next one.
 
-use crate::isa::CodeTarget;
+use crate::compile::module::CodeTarget;
 
 /// Where the mailbox lives: SRAM banks 4 and 5, the last 8 KiB of SRAM (the loader's image, heap
 /// and stack use the 256 KiB below).

@@ -158,7 +158,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `is_lt`, `is_equal`, `is_not_equal`, `is_eq_exact`, `is_ne_exact`.
+    /// `is_lt`, `is_eq`, `is_ne`, `is_eq_exact`, `is_ne_exact`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_compare(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
