@@ -344,7 +344,7 @@ pub fn run(job: &DeviceJob<'_>, plan: &Plan<'_>, core: &mut dyn Core) -> Result<
         lib_address: job.lib.map(|_| job.layout.lib_address),
         flash_size: job.layout.flash_size,
         cache: plan.cache.clone(),
-        target: 0,
+        target: avm_jit_core::compile::module::CodeTarget::Armv6m,
         modules: modules(&avms, &chosen, main_index)?,
     };
     let mut bars = Bars {

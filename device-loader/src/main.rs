@@ -325,10 +325,13 @@ fn run() {
             &[],
         );
     }
-    let target = match mb(OFF_TARGET) {
-        // The RP2040's variant only: the core is built without Thumb-2 (see Cargo.toml).
-        0 => CodeTarget::Armv6m,
-        t => fail(ERR_COMMAND, t, b"unknown code target \x02", &[t], &[]),
+    let t = mb(OFF_TARGET);
+    let target = match code_target(t) {
+        // The RP2040's variant only: the core is built without Thumb-2 (see Cargo.toml). The
+        // target is spelled out, not bound from the pattern: as a constant it lets the build
+        // drop the other backends (~97 KB).
+        Some(CodeTarget::Armv6m) => CodeTarget::Armv6m,
+        _ => fail(ERR_COMMAND, t, b"unknown code target \x02", &[t], &[]),
     };
     let (main_addr, lib_addr) = (mb(OFF_MAIN), mb(OFF_LIB));
     // Only the names may be written before the flash is opened for writing: build the AVM views

@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use avm_jit_core::compile::module::CodeTarget;
 use avm_jit_core::flash::mailbox::*;
 
 /// The loader ELF, built by `build.rs` for thumbv6m-none-eabi.
@@ -174,8 +175,8 @@ pub struct LoaderJob {
     pub lib_address: Option<u32>,
     pub flash_size: u32,
     pub cache: std::ops::Range<u32>,
-    /// 0 = armv6m, 1 = armv6m+thumb2.
-    pub target: u32,
+    /// The code to generate (an Arm target: see [`target_word`]).
+    pub target: CodeTarget,
     pub modules: Vec<ModuleJob>,
 }
 
@@ -395,7 +396,13 @@ fn run_once(
     set_word(&mut m, OFF_CACHE_START, job.cache.start);
     set_word(&mut m, OFF_FIRST_ENTRY, cache_start);
     set_word(&mut m, OFF_CACHE_END, job.cache.end);
-    set_word(&mut m, OFF_TARGET, job.target);
+    let target = target_word(job.target).ok_or_else(|| {
+        anyhow!(
+            "the device loader cannot generate {} code",
+            job.target.name()
+        )
+    })?;
+    set_word(&mut m, OFF_TARGET, target);
     set_word(&mut m, OFF_FLASH_SIZE, job.flash_size);
     let write_batch = |m: &mut Vec<u8>, batch: &[ModuleJob], last: bool| {
         set_word(m, OFF_FLAGS, if last { FLAG_MARK_VALID } else { FLAG_MORE });

@@ -3,7 +3,8 @@
 //! these (opcode numbers have their one table in [`crate::beam::opcodes`]).
 //!
 //! - [`prims`]: primitive indices of the native interface table, and their special arguments.
-//! - [`term`]: term tags, masks, sizes and the results of term primitives.
+//! - [`term`]: term tags, masks, sizes and the results of term primitives; the layout of match
+//!   states and boxed floats; how a continuation pointer encodes module and offset.
 //! - [`atoms`]: the runtime's fixed first atoms.
 //! - [`context`]: `Context` and `JITState` field offsets, the x register count.
 //! - [`jit`]: architecture and variant numbers of the `avmN` format.

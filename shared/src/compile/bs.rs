@@ -576,7 +576,11 @@ pub(crate) fn do_get_tail<B: Backend>(
 fn reload_bs_binary<B: Backend>(b: &mut B, match_state: Val, bs_binary: Reg) {
     let ms = b.copy_to_native_register(match_state);
     let ms = b.and_(freed(ms), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-    b.move_array_element(kept(ms), Val::Imm(1), Val::Reg(bs_binary));
+    b.move_array_element(
+        kept(ms),
+        Val::Imm(MATCH_STATE_BINARY_INDEX.into()),
+        Val::Reg(bs_binary),
+    );
     b.free_native_registers(&[Val::Reg(ms)]);
 }
 
@@ -713,8 +717,11 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
             let ms = self
                 .b
                 .and_(kept(new_match_state), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-            self.b
-                .move_to_array_element(Val::Reg(new_offset), ms, Val::Imm(2));
+            self.b.move_to_array_element(
+                Val::Reg(new_offset),
+                ms,
+                Val::Imm(MATCH_STATE_OFFSET_INDEX.into()),
+            );
             self.b.free_native_registers(&[Val::Reg(ms)]);
             (j, match_state, bs_offset) = (j2, new_match_state, new_offset);
         }
@@ -829,7 +836,7 @@ impl<'m, B: Backend, E: ModuleEnv> Driver<'m, B, E> {
         b.free_native_registers(&[Val::Reg(result), dest.into()]);
         if out_of_regs {
             let ms = b.and_(freed(pos.match_state), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-            let new_offset = b.get_array_element(kept(ms), 2);
+            let new_offset = b.get_array_element(kept(ms), MATCH_STATE_OFFSET_INDEX);
             b.or_(kept(ms), Val::Imm(TERM_PRIMARY_BOXED));
             b.add(kept(new_offset), Val::Imm(num_bits));
             b.free_native_registers(&[Val::Imm(num_bits)]);

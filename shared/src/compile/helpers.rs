@@ -200,7 +200,7 @@ pub(crate) fn term_alloc_bin_match_state<B: Backend>(
 /// Store the catch term for `label` of this module into `dest`.
 pub(crate) fn term_from_catch_label<B: Backend>(b: &mut B, dest: Dest, label: u32) {
     let reg = b.get_module_index();
-    b.shift_left(kept(reg), 24);
+    b.shift_left(kept(reg), MODULE_INDEX_SHIFT);
     b.or_(
         kept(reg),
         Val::Imm((i64::from(label) << TERM_IMMED2_TAG_SIZE) | TERM_IMMED2_CATCH),

@@ -25,6 +25,8 @@
 //! (inside the module's BEAM), opcode, label, function (atom index) and arity, and no entry; the
 //! loader goes on with the next one.
 
+use crate::compile::module::CodeTarget;
+
 /// Where the mailbox lives: SRAM banks 4 and 5, the last 8 KiB of SRAM (the loader's image, heap
 /// and stack use the 256 KiB below).
 pub const MAILBOX_ADDR: u32 = 0x2004_0000;
@@ -43,7 +45,7 @@ pub const OFF_LIB: usize = 0x0C;
 pub const OFF_MAIN: usize = 0x10;
 pub const OFF_CACHE_START: usize = 0x14;
 pub const OFF_CACHE_END: usize = 0x18;
-/// 0 = armv6m (RP2040), 1 = armv6m+thumb2.
+/// The code to generate: [`TARGET_ARMV6M`] or [`TARGET_ARMV6M_THUMB2`].
 pub const OFF_TARGET: usize = 0x1C;
 pub const OFF_FLAGS: usize = 0x20;
 /// Records in this batch.
@@ -115,6 +117,29 @@ pub const STATE_RUNNING: u32 = 1;
 pub const STATE_DONE: u32 = 2;
 pub const STATE_ERROR: u32 = 3;
 pub const STATE_BATCH_DONE: u32 = 4;
+
+/// `OFF_TARGET` values: [`CodeTarget::Armv6m`] (RP2040) and [`CodeTarget::Armv6mThumb2`].
+pub const TARGET_ARMV6M: u32 = 0;
+pub const TARGET_ARMV6M_THUMB2: u32 = 1;
+
+/// The `OFF_TARGET` word asking for `target`'s code; `None` for a target the loader never
+/// generates (it runs on an Arm core).
+pub fn target_word(target: CodeTarget) -> Option<u32> {
+    match target {
+        CodeTarget::Armv6m => Some(TARGET_ARMV6M),
+        CodeTarget::Armv6mThumb2 => Some(TARGET_ARMV6M_THUMB2),
+        CodeTarget::Riscv32 => None,
+    }
+}
+
+/// The code target an `OFF_TARGET` word asks for (`None` for an unknown number).
+pub fn code_target(word: u32) -> Option<CodeTarget> {
+    match word {
+        TARGET_ARMV6M => Some(CodeTarget::Armv6m),
+        TARGET_ARMV6M_THUMB2 => Some(CodeTarget::Armv6mThumb2),
+        _ => None,
+    }
+}
 
 pub const FLAG_MARK_VALID: u32 = 1;
 pub const FLAG_MORE: u32 = 2;
@@ -204,5 +229,15 @@ mod tests {
         set_word(&mut m, 14, 1);
         m[8..11].copy_from_slice(b"abc");
         assert_eq!(text(&m, 8, 8), b"abc");
+    }
+
+    #[test]
+    fn code_targets_round_trip() {
+        for target in [CodeTarget::Armv6m, CodeTarget::Armv6mThumb2] {
+            let word = target_word(target).expect("an Arm target has a number");
+            assert_eq!(code_target(word), Some(target));
+        }
+        assert_eq!(target_word(CodeTarget::Riscv32), None);
+        assert_eq!(code_target(2), None);
     }
 }

@@ -301,8 +301,8 @@ pub fn vm_dest_to_contents(dest: Val, max_reg: u32) -> Contents {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::abi::context::MAX_REG;
 
-    const MAX_REG: u32 = 16;
     /// armv6m's order (alphabetical names r0, r1, r10, ..): the tests pin the reference's choice.
     #[derive(Clone, Copy)]
     struct Arm;

@@ -199,8 +199,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let b = &mut self.b;
         let state_term = b.move_to_native_register(match_state.val()?);
         let state_ptr = b.and_(kept(state_term), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-        let bin = b.get_array_element(kept(state_ptr), 1);
-        let offset = b.get_array_element(kept(state_ptr), 2);
+        let bin = b.get_array_element(kept(state_ptr), MATCH_STATE_BINARY_INDEX);
+        let offset = b.get_array_element(kept(state_ptr), MATCH_STATE_OFFSET_INDEX);
         b.free_native_registers(&[Val::Reg(state_ptr)]);
         let bin = b.and_(freed(bin), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
         let (state_term, offset) =
@@ -219,15 +219,19 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let live = u32_operand(decode_literal(cur)?, at)?;
         let b = &mut self.b;
         let state = verify_is_match_state_and_get_ptr(b, src)?;
-        let bin = b.get_array_element(kept(state), 1);
-        let offset = b.get_array_element(kept(state), 2);
+        let bin = b.get_array_element(kept(state), MATCH_STATE_BINARY_INDEX);
+        let offset = b.get_array_element(kept(state), MATCH_STATE_OFFSET_INDEX);
         b.free_native_registers(&[Val::Reg(state)]);
         let bin = b.and_(freed(bin), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
         let (result, new_match_state) = do_get_tail(b, src.val()?, live, offset, bin)?;
         b.free_native_registers(&[Val::Reg(bin)]);
         let state = b.move_to_native_register(new_match_state);
         let state = b.and_(freed(state), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-        b.move_to_array_element(Val::Reg(offset), state, Val::Imm(2));
+        b.move_to_array_element(
+            Val::Reg(offset),
+            state,
+            Val::Imm(MATCH_STATE_OFFSET_INDEX.into()),
+        );
         b.move_to_vm_register(kept(result), dest.into());
         b.free_native_registers(&[
             Val::Reg(state),
@@ -250,8 +254,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let flags = decode_literal(cur)?;
         let b = &mut self.b;
         let state = verify_is_match_state_and_get_ptr(b, src)?;
-        let bin = b.get_array_element(kept(state), 1);
-        let offset_bits = b.get_array_element(kept(state), 2);
+        let bin = b.get_array_element(kept(state), MATCH_STATE_BINARY_INDEX);
+        let offset_bits = b.get_array_element(kept(state), MATCH_STATE_OFFSET_INDEX);
         if unit != 8 || flags != 0 {
             raise_unsupported(b);
         }
@@ -300,7 +304,11 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let new_offset = b.copy_to_native_register(Val::Reg(offset));
         b.add(kept(new_offset), size_value);
         b.shift_left(kept(new_offset), 3);
-        b.move_to_array_element(Val::Reg(new_offset), state, Val::Imm(2));
+        b.move_to_array_element(
+            Val::Reg(new_offset),
+            state,
+            Val::Imm(MATCH_STATE_OFFSET_INDEX.into()),
+        );
         b.free_native_registers(&[Val::Reg(new_offset)]);
         let trim = b.call_primitive(PRIM_TRIM_LIVE_REGS, &[CTX, imm(i64::from(live))]);
         b.free_native_registers(&[Val::Reg(trim)]);

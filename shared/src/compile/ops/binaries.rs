@@ -11,7 +11,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         decode_literal(cur)?;
         let reg = self.b.move_to_native_register(src);
         let reg = self.b.and_(freed(reg), Val::Imm(TERM_PRIMARY_CLEAR_MASK));
-        self.b.move_array_element(kept(reg), Val::Imm(2), r(reg));
+        self.b
+            .move_array_element(kept(reg), Val::Imm(MATCH_STATE_OFFSET_INDEX.into()), r(reg));
         let reg = term_from_int_reg(&mut self.b, reg);
         self.b.move_to_vm_register(kept(reg), dest);
         self.b.free_native_registers(&[r(reg), dest]);
@@ -55,7 +56,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let pos = self.decode_typed_compact_term(cur)?;
         let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
         let pos = h::term_to_int(&mut self.b, pos, 0)?;
-        self.b.move_to_array_element(pos, state, Val::Imm(2));
+        self.b
+            .move_to_array_element(pos, state, Val::Imm(MATCH_STATE_OFFSET_INDEX.into()));
         self.b.free_native_registers(&[pos, r(state)]);
         Ok(())
     }
@@ -67,8 +69,12 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let src = self.decode_typed_compact_term(cur)?;
         let bits = decode_literal(cur)?;
         let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
-        let bin = self.b.get_array_element(kept(state), 1);
-        let offset = self.b.get_array_element(kept(state), 2);
+        let bin = self
+            .b
+            .get_array_element(kept(state), MATCH_STATE_BINARY_INDEX);
+        let offset = self
+            .b
+            .get_array_element(kept(state), MATCH_STATE_OFFSET_INDEX);
         self.b.free_native_registers(&[r(state)]);
         self.b.add(kept(offset), Val::Imm(bits as i64));
         let size = term_binary_size(&mut self.b, freed(bin));
@@ -85,8 +91,12 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let src = self.decode_typed_compact_term(cur)?;
         let unit = decode_literal(cur)?;
         let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
-        let bin = self.b.get_array_element(kept(state), 1);
-        let offset = self.b.get_array_element(kept(state), 2);
+        let bin = self
+            .b
+            .get_array_element(kept(state), MATCH_STATE_BINARY_INDEX);
+        let offset = self
+            .b
+            .get_array_element(kept(state), MATCH_STATE_OFFSET_INDEX);
         self.b.free_native_registers(&[r(state)]);
         let size = term_binary_size(&mut self.b, freed(bin));
         self.b.shift_left(kept(size), 3);
@@ -105,8 +115,12 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let bits = decode_literal(cur)?;
         let offset_in_str = decode_literal(cur)?;
         let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
-        let bin = self.b.get_array_element(kept(state), 1);
-        let offset = self.b.get_array_element(kept(state), 2);
+        let bin = self
+            .b
+            .get_array_element(kept(state), MATCH_STATE_BINARY_INDEX);
+        let offset = self
+            .b
+            .get_array_element(kept(state), MATCH_STATE_OFFSET_INDEX);
         let matched = self.b.call_primitive(
             PRIM_BITSTRING_MATCH_MODULE_STR,
             &[
@@ -120,7 +134,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         );
         cond_jump_to_label(&mut self.b, is_false(freed(matched)), fail);
         self.b.add(kept(offset), Val::Imm(bits as i64));
-        self.b.move_to_array_element(r(offset), state, Val::Imm(2));
+        self.b
+            .move_to_array_element(r(offset), state, Val::Imm(MATCH_STATE_OFFSET_INDEX.into()));
         self.b.free_native_registers(&[r(offset), r(state)]);
         Ok(())
     }
@@ -135,14 +150,19 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         decode_literal(cur)?;
         let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
         let num_bits = self.size_times_unit(size, fail, unit)?;
-        let bin = self.b.get_array_element(kept(state), 1);
-        let offset = self.b.get_array_element(kept(state), 2);
+        let bin = self
+            .b
+            .get_array_element(kept(state), MATCH_STATE_BINARY_INDEX);
+        let offset = self
+            .b
+            .get_array_element(kept(state), MATCH_STATE_OFFSET_INDEX);
         self.b.add(kept(offset), num_bits);
         self.b.free_native_registers(&[num_bits]);
         let size = term_binary_size(&mut self.b, freed(bin));
         self.b.shift_left(kept(size), 3);
         cond_jump_to_label(&mut self.b, cmp(freed(size), CmpOp::Lt, kept(offset)), fail);
-        self.b.move_to_array_element(r(offset), state, Val::Imm(2));
+        self.b
+            .move_to_array_element(r(offset), state, Val::Imm(MATCH_STATE_OFFSET_INDEX.into()));
         self.b.free_native_registers(&[r(offset), r(state)]);
         Ok(())
     }
@@ -162,8 +182,12 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         let flags = decode_literal(cur)?;
         let state = h::verify_is_match_state_and_get_ptr(&mut self.b, src)?;
         let num_bits = self.size_times_unit(size, fail, unit)?;
-        let bin = self.b.get_array_element(kept(state), 1);
-        let offset = self.b.get_array_element(kept(state), 2);
+        let bin = self
+            .b
+            .get_array_element(kept(state), MATCH_STATE_BINARY_INDEX);
+        let offset = self
+            .b
+            .get_array_element(kept(state), MATCH_STATE_OFFSET_INDEX);
         let result = if op == opcodes::BS_GET_INTEGER2 {
             let result = self.b.call_primitive(
                 PRIM_BITSTRING_EXTRACT_INTEGER,
@@ -197,7 +221,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         );
         self.b.add(kept(offset), num_bits);
         self.b.free_native_registers(&[num_bits]);
-        self.b.move_to_array_element(r(offset), state, Val::Imm(2));
+        self.b
+            .move_to_array_element(r(offset), state, Val::Imm(MATCH_STATE_OFFSET_INDEX.into()));
         self.b.free_native_registers(&[r(offset), r(state)]);
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
         self.b.move_to_vm_register(kept(result), dest);
@@ -205,9 +230,10 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `bs_get_utf8`, `bs_skip_utf8`, `bs_get_utf16`, `bs_skip_utf16`, `bs_get_utf32`, `bs_skip_utf32`.
+    /// `bs_get_utf8`, `bs_skip_utf8`, `bs_get_utf16`, `bs_skip_utf16`, `bs_get_utf32`,
+    /// `bs_skip_utf32`: one primitive per encoding; the `skip` forms drop the code point.
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_bs_get_utf8(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+    pub(super) fn op_bs_get_or_skip_utf(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let src = self.decode_free(cur)?;
         skip_compact_term(cur)?;
@@ -242,6 +268,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `bs_init_writable`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bs_init_writable(&mut self) {
         let heap_size = term_binary_heap_size_imm::<B>(0);

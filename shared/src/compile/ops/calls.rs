@@ -256,6 +256,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `call_last`: drop the frame and jump (one shared sequence per frame size and label).
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_call_last(&mut self, cur: &mut Cursor) -> Result<()> {
         decode_literal(cur)?;
@@ -294,6 +295,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         handle_error_if(&mut self.b, is_false(freed(result)));
     }
 
+    /// `bif1`, `bif2`, `bif3`: call the BIF through its function pointer (`op` gives the
+    /// argument count).
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_bif(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
@@ -317,15 +320,16 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `return`: jump straight to `cp` when it is in this module, else through the runtime.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_return(&mut self) {
         let cp = self.b.move_to_native_register(Val::Cp);
         let module_index = self.b.get_module_index();
-        let cp_module = self.b.shift_right(kept(cp), 24);
+        let cp_module = self.b.shift_right(kept(cp), MODULE_INDEX_SHIFT);
         self.b
             .if_block(cmp(freed(cp_module), CmpOp::Eq, freed(module_index)), |b| {
-                let cp = b.and_(freed(cp), Val::Imm(0xFF_FFFF));
-                let target = b.shift_right(freed(cp), 2);
+                let cp = b.and_(freed(cp), Val::Imm(CP_OFFSET_MASK));
+                let target = b.shift_right(freed(cp), CP_OFFSET_SHIFT);
                 b.jump_to_continuation(freed(target));
             });
         self.b.free_native_registers(&[r(cp)]);
@@ -361,6 +365,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         h::memory_ensure_free_with_extra_root(&mut self.b, src, live, freed(heap_words))
     }
 
+    /// `gc_bif3`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_gc_bif3(&mut self, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;

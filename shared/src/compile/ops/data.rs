@@ -102,6 +102,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `put_tuple2`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_put_tuple2(&mut self, cur: &mut Cursor) -> Result<()> {
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
@@ -122,6 +123,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `make_fun3`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_make_fun3(&mut self, cur: &mut Cursor) -> Result<()> {
         let fun_index = decode_literal(cur)?;
@@ -143,6 +145,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `update_record`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_update_record(&mut self, cur: &mut Cursor) -> Result<()> {
         let at = cur.file_offset();

@@ -54,9 +54,10 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `try_end`, `try_case`, `recv_marker_reserve`.
+    /// `try_end`, `try_case`, `recv_marker_reserve`: each only stores `[]` in its register (the
+    /// try's catch slot, or the receive marker).
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_try_end(&mut self, cur: &mut Cursor) -> Result<()> {
+    pub(super) fn op_store_nil(&mut self, cur: &mut Cursor) -> Result<()> {
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
         self.b.move_to_vm_register(imm(TERM_NIL), dest);
         self.b.free_native_registers(&[dest]);

@@ -16,6 +16,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `fmove`: a float register into a term, or a boxed float into a float register.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_fmove(&mut self, cur: &mut Cursor) -> Result<()> {
         if cur.peek()? == EXT_FP_REGISTER {
@@ -41,6 +42,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `fconv`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_fconv(&mut self, cur: &mut Cursor) -> Result<()> {
         let src = self.decode_val(cur)?;
@@ -59,8 +61,10 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `fadd`/`fsub`/`fmul`/`fdiv`: `first_pass_float3`.
-    pub(super) fn first_pass_float3(&mut self, primitive: u32, cur: &mut Cursor) -> Result<()> {
+    /// `fadd`, `fsub`, `fmul`, `fdiv`: `fp3 = primitive(fp1, fp2)` (the dispatch gives
+    /// [`PRIM_FADD`], [`PRIM_FSUB`], [`PRIM_FMUL`] or [`PRIM_FDIV`]).
+    #[cfg_attr(target_os = "none", inline(never))]
+    pub(super) fn op_float_arith(&mut self, primitive: u32, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let fp1 = decode_fp_register(cur)?;
         let fp2 = decode_fp_register(cur)?;

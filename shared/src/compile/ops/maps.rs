@@ -35,6 +35,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `put_map_assoc`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_put_map_assoc(&mut self, cur: &mut Cursor) -> Result<()> {
         decode_label(cur)?;
@@ -102,6 +103,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `put_map_exact`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_put_map_exact(&mut self, cur: &mut Cursor) -> Result<()> {
         decode_label(cur)?;
@@ -150,6 +152,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         pos
     }
 
+    /// `has_map_fields`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_has_map_fields(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
@@ -168,6 +171,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `get_map_elements`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_get_map_elements(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;

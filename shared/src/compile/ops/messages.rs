@@ -93,6 +93,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `wait_timeout`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_wait_timeout(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;

@@ -95,7 +95,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
     }
 
     /// One instruction (the opcode byte is already read): the one dispatch, with one method per
-    /// BEAM instruction (or per family of instructions sharing a lowering, given `op`).
+    /// BEAM instruction, or per family of instructions sharing a lowering (given `op`, or what
+    /// tells them apart: a boxed tag, a primitive). Each method's doc names the instructions it
+    /// lowers.
     #[cfg_attr(target_os = "none", inline(never))]
     fn lower(&mut self, op: u8, cur: &mut Cursor) -> Result<Step> {
         match op {
@@ -127,8 +129,10 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             | opcodes::IS_EQ_EXACT
             | opcodes::IS_NE_EXACT => self.op_compare(op, cur)?,
             opcodes::IS_ATOM => self.op_is_atom(cur)?,
-            opcodes::IS_REFERENCE => self.op_is_reference(cur)?,
-            opcodes::IS_BITSTR => self.op_is_boxed_one_of(
+            opcodes::IS_REFERENCE => {
+                self.op_is_boxed_with_any_tag(cur, &[TERM_BOXED_REF, TERM_BOXED_EXTERNAL_REF])?
+            }
+            opcodes::IS_BITSTR => self.op_is_boxed_with_any_tag(
                 cur,
                 &[
                     TERM_BOXED_REFC_BINARY,
@@ -159,13 +163,13 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             opcodes::CALL_EXT_ONLY => self.op_call_ext(cur, ExtCall::Only)?,
             opcodes::FMOVE => self.op_fmove(cur)?,
             opcodes::FCONV => self.op_fconv(cur)?,
-            opcodes::FADD => self.first_pass_float3(PRIM_FADD, cur)?,
-            opcodes::FSUB => self.first_pass_float3(PRIM_FSUB, cur)?,
-            opcodes::FMUL => self.first_pass_float3(PRIM_FMUL, cur)?,
-            opcodes::FDIV => self.first_pass_float3(PRIM_FDIV, cur)?,
+            opcodes::FADD => self.op_float_arith(PRIM_FADD, cur)?,
+            opcodes::FSUB => self.op_float_arith(PRIM_FSUB, cur)?,
+            opcodes::FMUL => self.op_float_arith(PRIM_FMUL, cur)?,
+            opcodes::FDIV => self.op_float_arith(PRIM_FDIV, cur)?,
             opcodes::FNEGATE => self.op_fnegate(cur)?,
             opcodes::TRY_END | opcodes::TRY_CASE | opcodes::RECV_MARKER_RESERVE => {
-                self.op_try_end(cur)?
+                self.op_store_nil(cur)?
             }
             opcodes::RAISE => self.op_raise(cur)?,
             opcodes::TRIM => self.op_trim(cur)?,
@@ -197,9 +201,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             opcodes::CATCH | opcodes::TRY => self.op_catch_or_try(cur)?,
             opcodes::IS_GE => self.op_is_ge(cur)?,
             opcodes::IS_INTEGER => self.op_is_integer(cur)?,
-            opcodes::IS_FLOAT | opcodes::IS_FUNCTION | opcodes::IS_MAP => {
-                self.op_is_float(op, cur)?
-            }
+            opcodes::IS_FLOAT => self.op_is_boxed_with_tag(cur, TERM_BOXED_FLOAT)?,
+            opcodes::IS_FUNCTION => self.op_is_boxed_with_tag(cur, TERM_BOXED_FUN)?,
+            opcodes::IS_MAP => self.op_is_boxed_with_tag(cur, TERM_BOXED_MAP)?,
             opcodes::IS_NUMBER => self.op_is_number(cur)?,
             opcodes::IS_PID | opcodes::IS_PORT => self.op_is_pid_or_is_port(op, cur)?,
             opcodes::IS_BINARY => self.op_is_binary(cur)?,
@@ -223,7 +227,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             | opcodes::BS_GET_UTF16
             | opcodes::BS_SKIP_UTF16
             | opcodes::BS_GET_UTF32
-            | opcodes::BS_SKIP_UTF32 => self.op_bs_get_utf8(op, cur)?,
+            | opcodes::BS_SKIP_UTF32 => self.op_bs_get_or_skip_utf(op, cur)?,
             _ => return Ok(Step::Unsupported),
         }
         Ok(Step::Continue)

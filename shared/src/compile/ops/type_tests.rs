@@ -17,13 +17,6 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `is_reference`.
-    #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_is_reference(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.op_is_boxed_one_of(cur, &[TERM_BOXED_REF, TERM_BOXED_EXTERNAL_REF])?;
-        Ok(())
-    }
-
     /// `is_nil`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_nil(&mut self, cur: &mut Cursor) -> Result<()> {
@@ -115,14 +108,10 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `is_float`, `is_function`, `is_map`.
+    /// `is_float`, `is_function`, `is_map`: boxed with the one boxed tag `tag` (the dispatch
+    /// gives [`TERM_BOXED_FLOAT`], [`TERM_BOXED_FUN`] or [`TERM_BOXED_MAP`]).
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_is_float(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
-        let tag = match op {
-            opcodes::IS_FLOAT => TERM_BOXED_FLOAT,
-            opcodes::IS_FUNCTION => TERM_BOXED_FUN,
-            _ => TERM_BOXED_MAP,
-        };
+    pub(super) fn op_is_boxed_with_tag(&mut self, cur: &mut Cursor, tag: i64) -> Result<()> {
         let label = decode_label(cur)?;
         let arg = self.decode_keep(cur)?;
         h::verify_is_boxed_with_tag(&mut self.b, label, arg, tag);
@@ -169,7 +158,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `is_lt`, `is_equal`, `is_not_equal`, `is_eq_exact`, `is_ne_exact`.
+    /// `is_lt`, `is_eq`, `is_ne`, `is_eq_exact`, `is_ne_exact`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_compare(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
@@ -224,9 +213,14 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok((label, reg))
     }
 
-    /// `is_reference`, `is_bitstr`: boxed, with a boxed tag among `tags`.
+    /// `is_reference`, `is_bitstr`: boxed, with a boxed tag among `tags` (the dispatch gives the
+    /// local and external reference tags, or the three binary tags).
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_is_boxed_one_of(&mut self, cur: &mut Cursor, tags: &[i64]) -> Result<()> {
+    pub(super) fn op_is_boxed_with_any_tag(
+        &mut self,
+        cur: &mut Cursor,
+        tags: &[i64],
+    ) -> Result<()> {
         let (label, reg) = self.label_and_native(cur)?;
         let cond = masked(kept(reg), TERM_PRIMARY_MASK, CmpOp::Ne, TERM_PRIMARY_BOXED);
         cond_jump_to_label(&mut self.b, cond, label);
@@ -251,6 +245,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `select_val`: compare with each value in turn, else jump to the default label.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_select_val(&mut self, cur: &mut Cursor) -> Result<()> {
         let src = self.decode_keep(cur)?;
@@ -277,6 +272,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `select_tuple_arity`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_select_tuple_arity(&mut self, cur: &mut Cursor) -> Result<()> {
         let src = self.decode_free(cur)?;
@@ -293,6 +289,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `is_tagged_tuple`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_tagged_tuple(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
@@ -329,6 +326,7 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `is_function2`.
     #[cfg_attr(target_os = "none", inline(never))]
     pub(super) fn op_is_function2(&mut self, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;

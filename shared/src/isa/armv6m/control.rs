@@ -19,6 +19,7 @@ use crate::stream::CodeSink;
 use super::names::*;
 use crate::abi::context::{JITSTATE_CONTINUATION, JITSTATE_MODULE, JITSTATE_REDUCTION_COUNT};
 use crate::abi::prims::PRIM_SCHEDULE_NEXT_CP;
+use crate::abi::term::{cp_offset_bits, MODULE_INDEX_SHIFT};
 
 /// Reach of a 16-bit conditional branch, counted from the branch itself.
 #[inline]
@@ -196,14 +197,14 @@ impl<S: CodeSink> Armv6m<S> {
         self.rewrite_cp_offset(rewrite_offset, temp);
     }
 
-    /// `ctx->cp = module_index << 24 | <resume offset << 2>`. The offset is loaded by a
+    /// `ctx->cp = module_index << 24 | <resume offset << 2>` (see [`crate::abi::term::MODULE_INDEX_SHIFT`]). The offset is loaded by a
     /// placeholder instruction at the returned offset, into the returned register, which
     /// [`Self::rewrite_cp_offset`] fills in once the resume point is known.
     #[cfg_attr(not(target_os = "none"), inline(always))]
     fn set_cp(&mut self) -> (usize, Reg) {
         let index = self.get_module_index();
         let temp = self.avail(self.available_regs);
-        self.put(asm::lsls_imm(index, index, 24));
+        self.put(asm::lsls_imm(index, index, MODULE_INDEX_SHIFT.into()));
         let rewrite_offset = self.cur_offset();
         self.emit(&[0xFF, 0xFF]);
         self.put(asm::orrs(index, temp));
@@ -221,7 +222,7 @@ impl<S: CodeSink> Armv6m<S> {
         let aligned = (current + 3) & !3;
         let padding = aligned - current;
         let delta = aligned as i64 - self.buf.base_offset() as i64;
-        let encoded = delta << 2;
+        let encoded = cp_offset_bits(delta);
         let load = if encoded <= 255 {
             if padding > 0 {
                 self.emit(&[0, 0]);
@@ -229,7 +230,7 @@ impl<S: CodeSink> Armv6m<S> {
             asm::movs_imm(temp, encoded)
         } else {
             // The literal sits at `aligned`, so execution resumes one word later.
-            let literal = ((delta + 4) << 2) as u32;
+            let literal = cp_offset_bits(delta + 4) as u32;
             self.emit(&[0; 3][..padding]);
             self.emit(&literal.to_le_bytes());
             let pc = (rewrite_offset + 4) & !3;

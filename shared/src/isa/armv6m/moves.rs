@@ -16,6 +16,7 @@ pub(super) use crate::abi::context::{
     ctx_x_reg, CTX_BS, CTX_BS_OFFSET, CTX_CP, CTX_FP_REGS, CTX_Y_REGS, MAX_REG,
 };
 use crate::abi::jit::VARIANT_FLOAT32;
+use crate::abi::term::BOXED_FLOAT_DATA_OFFSET;
 
 /// Largest immediate offset of a word `ldr`/`str` with a base register.
 const MAX_LDR_IMM: i64 = 124;
@@ -198,10 +199,10 @@ impl<S: CodeSink> Armv6m<S> {
         let word = self.avail(avail & !fp_regs.bit());
         let f = i64::from(f);
         self.put_ldr(fp_regs, CTX_REG, CTX_FP_REGS);
-        self.put_ldr(word, boxed, 4);
+        self.put_ldr(word, boxed, BOXED_FLOAT_DATA_OFFSET);
         if self.variant & u32::from(VARIANT_FLOAT32) == 0 {
             self.put_str(word, fp_regs, f * 8);
-            self.put_ldr(word, boxed, 8);
+            self.put_ldr(word, boxed, BOXED_FLOAT_DATA_OFFSET + 4);
             self.put_str(word, fp_regs, f * 8 + 4);
         } else {
             self.put_str(word, fp_regs, f * 4);

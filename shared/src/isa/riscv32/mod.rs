@@ -21,6 +21,7 @@ mod moves;
 
 use crate::abi::context::{JITSTATE_CONTINUATION, JITSTATE_MODULE, JITSTATE_REDUCTION_COUNT};
 use crate::abi::prims::PRIM_SCHEDULE_NEXT_CP;
+use crate::abi::term::{cp_offset_bits, MODULE_INDEX_SHIFT};
 use crate::compile::backend::{Arg, Backend, BackendError, Label, Reg, Val};
 use crate::isa::buffer::{self, CodeBuffer};
 use crate::stream::CodeSink;
@@ -547,7 +548,7 @@ impl<S: CodeSink> Riscv32<S> {
         let temp = self.avail(self.available_regs);
         self.take_reg(temp);
         let reg = self.get_module_index();
-        self.put(asm::slli(xr(reg), xr(reg), 24));
+        self.put(asm::slli(xr(reg), xr(reg), MODULE_INDEX_SHIFT.into()));
         let mov_offset = self.cur_offset();
         self.buf.emit(&[0xFF; 8]);
         self.put_i(asm::or(xr(reg), xr(reg), xr(temp)));
@@ -558,7 +559,7 @@ impl<S: CodeSink> Riscv32<S> {
     }
 
     fn rewrite_cp_offset(&mut self, rewrite: usize, temp: Reg) {
-        let value = (self.cur_offset() as i64 - self.buf.base_offset() as i64) << 2;
+        let value = cp_offset_bits(self.cur_offset() as i64 - self.buf.base_offset() as i64);
         match labels::patch(LabelUse::LoadImmediate { rd: xr(temp) }, value) {
             Ok(p) => self.buf.replace(rewrite, p.as_bytes()),
             Err(e) => self.fail(asm_error(e)),

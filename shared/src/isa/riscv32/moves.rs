@@ -7,14 +7,13 @@ use super::{first_avail, xr, Riscv32, CTX_REG};
 use crate::abi::context::{
     ctx_x_reg, CTX_BS, CTX_BS_OFFSET, CTX_CP, CTX_FP_REGS, CTX_Y_REGS, MAX_REG,
 };
+use crate::abi::term::BOXED_FLOAT_DATA_OFFSET;
 use crate::compile::backend::{Arg, Reg, Val};
 use crate::isa::regs::{self, Contents};
 use crate::stream::CodeSink;
 
 /// Largest y-register byte offset loaded with one immediate offset (the reference's limit).
 const Y_OFFSET_LIMIT: i64 = 124;
-/// Offset of a boxed float's payload.
-const FLOAT_DATA_OFFSET: i64 = 4;
 
 impl<S: CodeSink> Riscv32<S> {
     fn forget_hidden_temp(&mut self, mask: u16) {
@@ -144,10 +143,10 @@ impl<S: CodeSink> Riscv32<S> {
         let t1 = self.avail(avail);
         let t2 = self.avail(avail & !t1.bit());
         self.put(asm::lw(xr(t1), xr(CTX_REG), CTX_FP_REGS));
-        self.put(asm::lw(xr(t2), xr(reg), FLOAT_DATA_OFFSET));
+        self.put(asm::lw(xr(t2), xr(reg), BOXED_FLOAT_DATA_OFFSET));
         let f = i64::from(f);
         self.put(asm::sw(xr(t1), xr(t2), f * 8));
-        self.put(asm::lw(xr(t2), xr(reg), FLOAT_DATA_OFFSET + 4));
+        self.put(asm::lw(xr(t2), xr(reg), BOXED_FLOAT_DATA_OFFSET + 4));
         self.put(asm::sw(xr(t1), xr(t2), f * 8 + 4));
         self.release_reg(reg);
         self.regs.invalidate_reg(t1);
