@@ -10,7 +10,7 @@
 //! file system where there is one (see `output_dir`; `AVM_JIT_BENCH_DIR=DIR` to write elsewhere).
 //! Timings on a shared machine are noisy: for what the process itself does, count instructions
 //! instead, e.g. `valgrind --tool=callgrind target/release/avm-jit compile -q --jobs 1 -o DIR
-//! BEAMS...` (528 M for these files), and syscalls with `strace -c -f` (13 a file).
+//! BEAMS...` (530 M for these files), and syscalls with `strace -c -f` (13 a file).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
