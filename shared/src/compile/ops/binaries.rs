@@ -167,13 +167,21 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `bs_get_integer2`: [`Self::lower_bs_get_integer2_or_float2`].
+    #[inline(always)]
+    pub(super) fn op_bs_get_integer2(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_bs_get_integer2_or_float2(opcodes::BS_GET_INTEGER2, cur)
+    }
+
+    /// `bs_get_float2`: [`Self::lower_bs_get_integer2_or_float2`].
+    #[inline(always)]
+    pub(super) fn op_bs_get_float2(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_bs_get_integer2_or_float2(opcodes::BS_GET_FLOAT2, cur)
+    }
+
     /// `bs_get_integer2`, `bs_get_float2`.
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_bs_get_integer2_or_bs_get_float2(
-        &mut self,
-        op: u8,
-        cur: &mut Cursor,
-    ) -> Result<()> {
+    fn lower_bs_get_integer2_or_float2(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let src = self.decode_typed_compact_term(cur)?;
         decode_literal(cur)?;
@@ -230,10 +238,46 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `bs_get_utf8`: [`Self::lower_bs_get_or_skip_utf`].
+    #[inline(always)]
+    pub(super) fn op_bs_get_utf8(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_bs_get_or_skip_utf(opcodes::BS_GET_UTF8, cur)
+    }
+
+    /// `bs_skip_utf8`: [`Self::lower_bs_get_or_skip_utf`].
+    #[inline(always)]
+    pub(super) fn op_bs_skip_utf8(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_bs_get_or_skip_utf(opcodes::BS_SKIP_UTF8, cur)
+    }
+
+    /// `bs_get_utf16`: [`Self::lower_bs_get_or_skip_utf`].
+    #[inline(always)]
+    pub(super) fn op_bs_get_utf16(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_bs_get_or_skip_utf(opcodes::BS_GET_UTF16, cur)
+    }
+
+    /// `bs_skip_utf16`: [`Self::lower_bs_get_or_skip_utf`].
+    #[inline(always)]
+    pub(super) fn op_bs_skip_utf16(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_bs_get_or_skip_utf(opcodes::BS_SKIP_UTF16, cur)
+    }
+
+    /// `bs_get_utf32`: [`Self::lower_bs_get_or_skip_utf`].
+    #[inline(always)]
+    pub(super) fn op_bs_get_utf32(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_bs_get_or_skip_utf(opcodes::BS_GET_UTF32, cur)
+    }
+
+    /// `bs_skip_utf32`: [`Self::lower_bs_get_or_skip_utf`].
+    #[inline(always)]
+    pub(super) fn op_bs_skip_utf32(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_bs_get_or_skip_utf(opcodes::BS_SKIP_UTF32, cur)
+    }
+
     /// `bs_get_utf8`, `bs_skip_utf8`, `bs_get_utf16`, `bs_skip_utf16`, `bs_get_utf32`,
     /// `bs_skip_utf32`: one primitive per encoding; the `skip` forms drop the code point.
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_bs_get_or_skip_utf(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+    fn lower_bs_get_or_skip_utf(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let src = self.decode_free(cur)?;
         skip_compact_term(cur)?;

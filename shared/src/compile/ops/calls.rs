@@ -133,9 +133,21 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `apply`: [`Self::lower_apply`].
+    #[inline(always)]
+    pub(super) fn op_apply(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_apply(opcodes::APPLY, cur)
+    }
+
+    /// `apply_last`: [`Self::lower_apply`].
+    #[inline(always)]
+    pub(super) fn op_apply_last(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_apply(opcodes::APPLY_LAST, cur)
+    }
+
     /// `apply`, `apply_last`.
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_apply_or_apply_last(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+    fn lower_apply(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let arity = decode_literal(cur)?;
         let words = if op == opcodes::APPLY_LAST {
             Some(decode_literal(cur)?)
@@ -167,9 +179,21 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `gc_bif1`: [`Self::lower_gc_bif`].
+    #[inline(always)]
+    pub(super) fn op_gc_bif1(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_gc_bif(opcodes::GC_BIF1, cur)
+    }
+
+    /// `gc_bif2`: [`Self::lower_gc_bif`].
+    #[inline(always)]
+    pub(super) fn op_gc_bif2(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_gc_bif(opcodes::GC_BIF2, cur)
+    }
+
     /// `gc_bif1`, `gc_bif2`.
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_gc_bif1_or_gc_bif2(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+    fn lower_gc_bif(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let live = decode_literal(cur)?;
         let live = small_u32(live, cur)?;
@@ -236,10 +260,28 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         }
     }
 
+    /// `call_ext`: [`Self::lower_call_ext`].
+    #[inline(always)]
+    pub(super) fn op_call_ext(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_call_ext(cur, ExtCall::Body)
+    }
+
+    /// `call_ext_last`: [`Self::lower_call_ext`].
+    #[inline(always)]
+    pub(super) fn op_call_ext_last(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_call_ext(cur, ExtCall::Last)
+    }
+
+    /// `call_ext_only`: [`Self::lower_call_ext`].
+    #[inline(always)]
+    pub(super) fn op_call_ext_only(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_call_ext(cur, ExtCall::Only)
+    }
+
     /// `call_ext`, `call_ext_last` and `call_ext_only`: call import `index` through the runtime
     /// (which also deallocates the frame of a last call).
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_call_ext(&mut self, cur: &mut Cursor, kind: ExtCall) -> Result<()> {
+    fn lower_call_ext(&mut self, cur: &mut Cursor, kind: ExtCall) -> Result<()> {
         let arity = decode_literal(cur)?;
         let index = decode_literal(cur)?;
         let dealloc = match kind {
@@ -295,10 +337,28 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         handle_error_if(&mut self.b, is_false(freed(result)));
     }
 
+    /// `bif1`: [`Self::lower_bif`].
+    #[inline(always)]
+    pub(super) fn op_bif1(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_bif(opcodes::BIF1, cur)
+    }
+
+    /// `bif2`: [`Self::lower_bif`].
+    #[inline(always)]
+    pub(super) fn op_bif2(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_bif(opcodes::BIF2, cur)
+    }
+
+    /// `bif3`: [`Self::lower_bif`].
+    #[inline(always)]
+    pub(super) fn op_bif3(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_bif(opcodes::BIF3, cur)
+    }
+
     /// `bif1`, `bif2`, `bif3`: call the BIF through its function pointer (`op` gives the
     /// argument count).
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_bif(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+    fn lower_bif(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let fail = decode_label(cur)?;
         let bif = decode_literal(cur)?;
         let func = self

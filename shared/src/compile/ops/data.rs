@@ -72,9 +72,21 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `get_hd`: [`Self::lower_get_hd_or_tl`].
+    #[inline(always)]
+    pub(super) fn op_get_hd(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_get_hd_or_tl(opcodes::GET_HD, cur)
+    }
+
+    /// `get_tl`: [`Self::lower_get_hd_or_tl`].
+    #[inline(always)]
+    pub(super) fn op_get_tl(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_get_hd_or_tl(opcodes::GET_TL, cur)
+    }
+
     /// `get_hd`, `get_tl`.
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_get_hd_or_get_tl(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+    fn lower_get_hd_or_tl(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let src = self.decode_val(cur)?;
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
         let index = if op == opcodes::GET_HD {

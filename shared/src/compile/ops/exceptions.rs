@@ -14,9 +14,21 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `badmatch`: [`Self::lower_badmatch_or_case_end`].
+    #[inline(always)]
+    pub(super) fn op_badmatch(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_badmatch_or_case_end(opcodes::BADMATCH, cur)
+    }
+
+    /// `case_end`: [`Self::lower_badmatch_or_case_end`].
+    #[inline(always)]
+    pub(super) fn op_case_end(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_badmatch_or_case_end(opcodes::CASE_END, cur)
+    }
+
     /// `badmatch`, `case_end`.
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_badmatch_or_case_end(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+    fn lower_badmatch_or_case_end(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let reason = if op == opcodes::BADMATCH {
             BADMATCH_ATOM
         } else {
@@ -30,9 +42,21 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `try_case_end`: [`Self::lower_try_case_end_or_badrecord`].
+    #[inline(always)]
+    pub(super) fn op_try_case_end(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_try_case_end_or_badrecord(opcodes::TRY_CASE_END, cur)
+    }
+
+    /// `badrecord`: [`Self::lower_try_case_end_or_badrecord`].
+    #[inline(always)]
+    pub(super) fn op_badrecord(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_try_case_end_or_badrecord(opcodes::BADRECORD, cur)
+    }
+
     /// `try_case_end`, `badrecord`.
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_try_case_end_or_badrecord(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+    fn lower_try_case_end_or_badrecord(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let reason = if op == opcodes::BADRECORD {
             BADRECORD_ATOM
         } else {
@@ -54,10 +78,28 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `try_end`: [`Self::lower_store_nil`].
+    #[inline(always)]
+    pub(super) fn op_try_end(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_store_nil(cur)
+    }
+
+    /// `try_case`: [`Self::lower_store_nil`].
+    #[inline(always)]
+    pub(super) fn op_try_case(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_store_nil(cur)
+    }
+
+    /// `recv_marker_reserve`: [`Self::lower_store_nil`].
+    #[inline(always)]
+    pub(super) fn op_recv_marker_reserve(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_store_nil(cur)
+    }
+
     /// `try_end`, `try_case`, `recv_marker_reserve`: each only stores `[]` in its register (the
     /// try's catch slot, or the receive marker).
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_store_nil(&mut self, cur: &mut Cursor) -> Result<()> {
+    fn lower_store_nil(&mut self, cur: &mut Cursor) -> Result<()> {
         let dest: Val = decode_dest(&mut self.b, cur)?.into();
         self.b.move_to_vm_register(imm(TERM_NIL), dest);
         self.b.free_native_registers(&[dest]);
@@ -101,9 +143,21 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `catch`: [`Self::lower_catch_or_try`].
+    #[inline(always)]
+    pub(super) fn op_catch(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_catch_or_try(cur)
+    }
+
+    /// `try`: [`Self::lower_catch_or_try`].
+    #[inline(always)]
+    pub(super) fn op_try(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_catch_or_try(cur)
+    }
+
     /// `catch`, `try`.
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_catch_or_try(&mut self, cur: &mut Cursor) -> Result<()> {
+    fn lower_catch_or_try(&mut self, cur: &mut Cursor) -> Result<()> {
         let dest = decode_dest(&mut self.b, cur)?;
         let label = decode_label(cur)?;
         h::term_from_catch_label(&mut self.b, dest, label);

@@ -61,10 +61,34 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `fadd`, `fsub`, `fmul`, `fdiv`: `fp3 = primitive(fp1, fp2)` (the dispatch gives
+    /// `fadd`: [`Self::lower_float_arith`].
+    #[inline(always)]
+    pub(super) fn op_fadd(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_float_arith(PRIM_FADD, cur)
+    }
+
+    /// `fsub`: [`Self::lower_float_arith`].
+    #[inline(always)]
+    pub(super) fn op_fsub(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_float_arith(PRIM_FSUB, cur)
+    }
+
+    /// `fmul`: [`Self::lower_float_arith`].
+    #[inline(always)]
+    pub(super) fn op_fmul(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_float_arith(PRIM_FMUL, cur)
+    }
+
+    /// `fdiv`: [`Self::lower_float_arith`].
+    #[inline(always)]
+    pub(super) fn op_fdiv(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_float_arith(PRIM_FDIV, cur)
+    }
+
+    /// `fadd`, `fsub`, `fmul`, `fdiv`: `fp3 = primitive(fp1, fp2)` (its `op_*` methods give
     /// [`PRIM_FADD`], [`PRIM_FSUB`], [`PRIM_FMUL`] or [`PRIM_FDIV`]).
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_float_arith(&mut self, primitive: u32, cur: &mut Cursor) -> Result<()> {
+    fn lower_float_arith(&mut self, primitive: u32, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let fp1 = decode_fp_register(cur)?;
         let fp2 = decode_fp_register(cur)?;

@@ -82,12 +82,21 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `recv_marker_clear`: [`Self::lower_recv_marker_clear_or_use`].
+    #[inline(always)]
+    pub(super) fn op_recv_marker_clear(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_recv_marker_clear_or_use(cur)
+    }
+
+    /// `recv_marker_use`: [`Self::lower_recv_marker_clear_or_use`].
+    #[inline(always)]
+    pub(super) fn op_recv_marker_use(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_recv_marker_clear_or_use(cur)
+    }
+
     /// `recv_marker_clear`, `recv_marker_use`.
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_recv_marker_clear_or_recv_marker_use(
-        &mut self,
-        cur: &mut Cursor,
-    ) -> Result<()> {
+    fn lower_recv_marker_clear_or_use(&mut self, cur: &mut Cursor) -> Result<()> {
         let a: Val = decode_dest(&mut self.b, cur)?.into();
         self.b.free_native_registers(&[a]);
         Ok(())

@@ -1,11 +1,14 @@
 //! `first_pass`: lowering of each BEAM instruction, in the order and with the exact sequence of
 //! backend calls of the reference driver (byte-identical output depends on it).
 //!
-//! [`Driver::lower`] here is the one dispatch on the opcode; each instruction (or family sharing
-//! a lowering) has one `op_*` method, in the file of its family: `calls`, `messages`,
-//! `type_tests`, `data`, `exceptions`, `floats`, `maps`, `binaries` (the larger bit-syntax
-//! lowerings live in [`super::bs`]). Labels, `func_info`, `line`, `jump` and `int_code_end` stay
-//! here with the dispatch.
+//! [`Driver::lower`] here is the one dispatch on the opcode; each BEAM instruction has one
+//! `op_<instruction>` method, in the file of its family: `calls`, `messages`, `type_tests`,
+//! `data`, `exceptions`, `floats`, `maps`, `binaries` (the larger bit-syntax lowerings live in
+//! [`super::bs`]). Instructions that share a lowering (`is_lt` … `is_ne_exact`, `fadd` …
+//! `fdiv`, `bif1` … `bif3`, the `bs_*_utf*` forms, …) have each their own `op_*` method that
+//! calls the family's `lower_*` method with what tells them apart (an opcode, a primitive, a
+//! boxed tag); the `op_*` methods are inlined, so the dispatch calls `lower_*` directly. Labels,
+//! `func_info`, `line`, `jump` and `int_code_end` stay here with the dispatch.
 
 mod binaries;
 mod calls;
@@ -94,10 +97,8 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         }
     }
 
-    /// One instruction (the opcode byte is already read): the one dispatch, with one method per
-    /// BEAM instruction, or per family of instructions sharing a lowering (given `op`, or what
-    /// tells them apart: a boxed tag, a primitive). Each method's doc names the instructions it
-    /// lowers.
+    /// One instruction (the opcode byte is already read): the one dispatch, with one `op_*`
+    /// method per BEAM instruction, named after it.
     #[cfg_attr(target_os = "none", inline(never))]
     fn lower(&mut self, op: u8, cur: &mut Cursor) -> Result<Step> {
         match op {
@@ -107,10 +108,12 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             opcodes::CALL => self.op_call(cur)?,
             opcodes::CALL_LAST => self.op_call_last(cur)?,
             opcodes::CALL_ONLY => self.op_call_only(cur)?,
-            opcodes::CALL_EXT => self.op_call_ext(cur, ExtCall::Body)?,
-            opcodes::CALL_EXT_LAST => self.op_call_ext(cur, ExtCall::Last)?,
+            opcodes::CALL_EXT => self.op_call_ext(cur)?,
+            opcodes::CALL_EXT_LAST => self.op_call_ext_last(cur)?,
             opcodes::BIF0 => self.op_bif0(cur)?,
-            opcodes::BIF1 | opcodes::BIF2 | opcodes::BIF3 => self.op_bif(op, cur)?,
+            opcodes::BIF1 => self.op_bif1(cur)?,
+            opcodes::BIF2 => self.op_bif2(cur)?,
+            opcodes::BIF3 => self.op_bif3(cur)?,
             opcodes::ALLOCATE => self.op_allocate(cur)?,
             opcodes::ALLOCATE_HEAP => self.op_allocate_heap(cur)?,
             opcodes::TEST_HEAP => self.op_test_heap(cur)?,
@@ -123,23 +126,14 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             opcodes::LOOP_REC_END => self.op_loop_rec_end(cur)?,
             opcodes::WAIT => self.op_wait(cur)?,
             opcodes::WAIT_TIMEOUT => self.op_wait_timeout(cur)?,
-            opcodes::IS_LT
-            | opcodes::IS_EQ
-            | opcodes::IS_NE
-            | opcodes::IS_EQ_EXACT
-            | opcodes::IS_NE_EXACT => self.op_compare(op, cur)?,
+            opcodes::IS_LT => self.op_is_lt(cur)?,
+            opcodes::IS_EQ => self.op_is_eq(cur)?,
+            opcodes::IS_NE => self.op_is_ne(cur)?,
+            opcodes::IS_EQ_EXACT => self.op_is_eq_exact(cur)?,
+            opcodes::IS_NE_EXACT => self.op_is_ne_exact(cur)?,
             opcodes::IS_ATOM => self.op_is_atom(cur)?,
-            opcodes::IS_REFERENCE => {
-                self.op_is_boxed_with_any_tag(cur, &[TERM_BOXED_REF, TERM_BOXED_EXTERNAL_REF])?
-            }
-            opcodes::IS_BITSTR => self.op_is_boxed_with_any_tag(
-                cur,
-                &[
-                    TERM_BOXED_REFC_BINARY,
-                    TERM_BOXED_HEAP_BINARY,
-                    TERM_BOXED_SUB_BINARY,
-                ],
-            )?,
+            opcodes::IS_REFERENCE => self.op_is_reference(cur)?,
+            opcodes::IS_BITSTR => self.op_is_bitstr(cur)?,
             opcodes::IS_NIL => self.op_is_nil(cur)?,
             opcodes::IS_LIST => self.op_is_list(cur)?,
             opcodes::IS_NONEMPTY_LIST => self.op_is_nonempty_list(cur)?,
@@ -155,22 +149,22 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             opcodes::GET_TUPLE_ELEMENT => self.op_get_tuple_element(cur)?,
             opcodes::SET_TUPLE_ELEMENT => self.op_set_tuple_element(cur)?,
             opcodes::PUT_LIST => self.op_put_list(cur)?,
-            opcodes::BADMATCH | opcodes::CASE_END => self.op_badmatch_or_case_end(op, cur)?,
-            opcodes::TRY_CASE_END | opcodes::BADRECORD => {
-                self.op_try_case_end_or_badrecord(op, cur)?
-            }
+            opcodes::BADMATCH => self.op_badmatch(cur)?,
+            opcodes::CASE_END => self.op_case_end(cur)?,
+            opcodes::TRY_CASE_END => self.op_try_case_end(cur)?,
+            opcodes::BADRECORD => self.op_badrecord(cur)?,
             opcodes::IF_END => self.op_if_end()?,
-            opcodes::CALL_EXT_ONLY => self.op_call_ext(cur, ExtCall::Only)?,
+            opcodes::CALL_EXT_ONLY => self.op_call_ext_only(cur)?,
             opcodes::FMOVE => self.op_fmove(cur)?,
             opcodes::FCONV => self.op_fconv(cur)?,
-            opcodes::FADD => self.op_float_arith(PRIM_FADD, cur)?,
-            opcodes::FSUB => self.op_float_arith(PRIM_FSUB, cur)?,
-            opcodes::FMUL => self.op_float_arith(PRIM_FMUL, cur)?,
-            opcodes::FDIV => self.op_float_arith(PRIM_FDIV, cur)?,
+            opcodes::FADD => self.op_fadd(cur)?,
+            opcodes::FSUB => self.op_fsub(cur)?,
+            opcodes::FMUL => self.op_fmul(cur)?,
+            opcodes::FDIV => self.op_fdiv(cur)?,
             opcodes::FNEGATE => self.op_fnegate(cur)?,
-            opcodes::TRY_END | opcodes::TRY_CASE | opcodes::RECV_MARKER_RESERVE => {
-                self.op_store_nil(cur)?
-            }
+            opcodes::TRY_END => self.op_try_end(cur)?,
+            opcodes::TRY_CASE => self.op_try_case(cur)?,
+            opcodes::RECV_MARKER_RESERVE => self.op_recv_marker_reserve(cur)?,
             opcodes::RAISE => self.op_raise(cur)?,
             opcodes::TRIM => self.op_trim(cur)?,
             opcodes::LINE => self.op_line(cur)?,
@@ -181,16 +175,16 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             opcodes::IS_TAGGED_TUPLE => self.op_is_tagged_tuple(cur)?,
             opcodes::BUILD_STACKTRACE => self.op_build_stacktrace()?,
             opcodes::RAW_RAISE => self.op_raw_raise()?,
-            opcodes::GET_HD | opcodes::GET_TL => self.op_get_hd_or_get_tl(op, cur)?,
+            opcodes::GET_HD => self.op_get_hd(cur)?,
+            opcodes::GET_TL => self.op_get_tl(cur)?,
             opcodes::PUT_TUPLE2 => self.op_put_tuple2(cur)?,
             opcodes::BS_GET_POSITION => self.op_bs_get_position(cur)?,
             opcodes::SWAP => self.op_swap(cur)?,
             opcodes::MAKE_FUN3 => self.op_make_fun3(cur)?,
             opcodes::INIT_YREGS => self.op_init_yregs(cur)?,
             opcodes::RECV_MARKER_BIND => self.op_recv_marker_bind(cur)?,
-            opcodes::RECV_MARKER_CLEAR | opcodes::RECV_MARKER_USE => {
-                self.op_recv_marker_clear_or_recv_marker_use(cur)?
-            }
+            opcodes::RECV_MARKER_CLEAR => self.op_recv_marker_clear(cur)?,
+            opcodes::RECV_MARKER_USE => self.op_recv_marker_use(cur)?,
             opcodes::UPDATE_RECORD => self.op_update_record(cur)?,
             opcodes::BS_CREATE_BIN => self.op_bs_create_bin(cur)?,
             opcodes::BS_MATCH => self.op_bs_match(cur)?,
@@ -198,20 +192,24 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             opcodes::BS_GET_BINARY2 => self.op_bs_get_binary2(cur)?,
             opcodes::PUT_MAP_EXACT => self.op_put_map_exact(cur)?,
             opcodes::GC_BIF3 => self.op_gc_bif3(cur)?,
-            opcodes::CATCH | opcodes::TRY => self.op_catch_or_try(cur)?,
+            opcodes::CATCH => self.op_catch(cur)?,
+            opcodes::TRY => self.op_try(cur)?,
             opcodes::IS_GE => self.op_is_ge(cur)?,
             opcodes::IS_INTEGER => self.op_is_integer(cur)?,
-            opcodes::IS_FLOAT => self.op_is_boxed_with_tag(cur, TERM_BOXED_FLOAT)?,
-            opcodes::IS_FUNCTION => self.op_is_boxed_with_tag(cur, TERM_BOXED_FUN)?,
-            opcodes::IS_MAP => self.op_is_boxed_with_tag(cur, TERM_BOXED_MAP)?,
+            opcodes::IS_FLOAT => self.op_is_float(cur)?,
+            opcodes::IS_FUNCTION => self.op_is_function(cur)?,
+            opcodes::IS_MAP => self.op_is_map(cur)?,
             opcodes::IS_NUMBER => self.op_is_number(cur)?,
-            opcodes::IS_PID | opcodes::IS_PORT => self.op_is_pid_or_is_port(op, cur)?,
+            opcodes::IS_PID => self.op_is_pid(cur)?,
+            opcodes::IS_PORT => self.op_is_port(cur)?,
             opcodes::IS_BINARY => self.op_is_binary(cur)?,
             opcodes::CALL_FUN => self.op_call_fun(cur)?,
             opcodes::CALL_FUN2 => self.op_call_fun2(cur)?,
-            opcodes::APPLY | opcodes::APPLY_LAST => self.op_apply_or_apply_last(op, cur)?,
+            opcodes::APPLY => self.op_apply(cur)?,
+            opcodes::APPLY_LAST => self.op_apply_last(cur)?,
             opcodes::IS_FUNCTION2 => self.op_is_function2(cur)?,
-            opcodes::GC_BIF1 | opcodes::GC_BIF2 => self.op_gc_bif1_or_gc_bif2(op, cur)?,
+            opcodes::GC_BIF1 => self.op_gc_bif1(cur)?,
+            opcodes::GC_BIF2 => self.op_gc_bif2(cur)?,
             opcodes::BS_START_MATCH3 => self.op_bs_start_match3(cur)?,
             opcodes::BS_START_MATCH4 => self.op_bs_start_match4(cur)?,
             opcodes::BS_SET_POSITION => self.op_bs_set_position(cur)?,
@@ -219,15 +217,14 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
             opcodes::BS_TEST_UNIT => self.op_bs_test_unit(cur)?,
             opcodes::BS_MATCH_STRING => self.op_bs_match_string(cur)?,
             opcodes::BS_SKIP_BITS2 => self.op_bs_skip_bits2(cur)?,
-            opcodes::BS_GET_INTEGER2 | opcodes::BS_GET_FLOAT2 => {
-                self.op_bs_get_integer2_or_bs_get_float2(op, cur)?
-            }
-            opcodes::BS_GET_UTF8
-            | opcodes::BS_SKIP_UTF8
-            | opcodes::BS_GET_UTF16
-            | opcodes::BS_SKIP_UTF16
-            | opcodes::BS_GET_UTF32
-            | opcodes::BS_SKIP_UTF32 => self.op_bs_get_or_skip_utf(op, cur)?,
+            opcodes::BS_GET_INTEGER2 => self.op_bs_get_integer2(cur)?,
+            opcodes::BS_GET_FLOAT2 => self.op_bs_get_float2(cur)?,
+            opcodes::BS_GET_UTF8 => self.op_bs_get_utf8(cur)?,
+            opcodes::BS_SKIP_UTF8 => self.op_bs_skip_utf8(cur)?,
+            opcodes::BS_GET_UTF16 => self.op_bs_get_utf16(cur)?,
+            opcodes::BS_SKIP_UTF16 => self.op_bs_skip_utf16(cur)?,
+            opcodes::BS_GET_UTF32 => self.op_bs_get_utf32(cur)?,
+            opcodes::BS_SKIP_UTF32 => self.op_bs_skip_utf32(cur)?,
             _ => return Ok(Step::Unsupported),
         }
         Ok(Step::Continue)

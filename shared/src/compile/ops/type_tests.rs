@@ -108,10 +108,28 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `is_float`, `is_function`, `is_map`: boxed with the one boxed tag `tag` (the dispatch
-    /// gives [`TERM_BOXED_FLOAT`], [`TERM_BOXED_FUN`] or [`TERM_BOXED_MAP`]).
+    /// `is_float`: [`Self::lower_is_boxed_with_tag`].
+    #[inline(always)]
+    pub(super) fn op_is_float(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_is_boxed_with_tag(cur, TERM_BOXED_FLOAT)
+    }
+
+    /// `is_function`: [`Self::lower_is_boxed_with_tag`].
+    #[inline(always)]
+    pub(super) fn op_is_function(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_is_boxed_with_tag(cur, TERM_BOXED_FUN)
+    }
+
+    /// `is_map`: [`Self::lower_is_boxed_with_tag`].
+    #[inline(always)]
+    pub(super) fn op_is_map(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_is_boxed_with_tag(cur, TERM_BOXED_MAP)
+    }
+
+    /// `is_float`, `is_function`, `is_map`: boxed with the one boxed tag `tag` (its `op_*` methods
+    /// give [`TERM_BOXED_FLOAT`], [`TERM_BOXED_FUN`] or [`TERM_BOXED_MAP`]).
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_is_boxed_with_tag(&mut self, cur: &mut Cursor, tag: i64) -> Result<()> {
+    fn lower_is_boxed_with_tag(&mut self, cur: &mut Cursor, tag: i64) -> Result<()> {
         let label = decode_label(cur)?;
         let arg = self.decode_keep(cur)?;
         h::verify_is_boxed_with_tag(&mut self.b, label, arg, tag);
@@ -134,9 +152,21 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `is_pid`: [`Self::lower_is_pid_or_port`].
+    #[inline(always)]
+    pub(super) fn op_is_pid(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_is_pid_or_port(opcodes::IS_PID, cur)
+    }
+
+    /// `is_port`: [`Self::lower_is_pid_or_port`].
+    #[inline(always)]
+    pub(super) fn op_is_port(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_is_pid_or_port(opcodes::IS_PORT, cur)
+    }
+
     /// `is_pid`, `is_port`.
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_is_pid_or_is_port(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+    fn lower_is_pid_or_port(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let (imm_tag, boxed_tag) = if op == opcodes::IS_PID {
             (TERM_PID_TAG, TERM_BOXED_EXTERNAL_PID)
         } else {
@@ -158,9 +188,39 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
+    /// `is_lt`: [`Self::lower_compare`].
+    #[inline(always)]
+    pub(super) fn op_is_lt(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_compare(opcodes::IS_LT, cur)
+    }
+
+    /// `is_eq`: [`Self::lower_compare`].
+    #[inline(always)]
+    pub(super) fn op_is_eq(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_compare(opcodes::IS_EQ, cur)
+    }
+
+    /// `is_ne`: [`Self::lower_compare`].
+    #[inline(always)]
+    pub(super) fn op_is_ne(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_compare(opcodes::IS_NE, cur)
+    }
+
+    /// `is_eq_exact`: [`Self::lower_compare`].
+    #[inline(always)]
+    pub(super) fn op_is_eq_exact(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_compare(opcodes::IS_EQ_EXACT, cur)
+    }
+
+    /// `is_ne_exact`: [`Self::lower_compare`].
+    #[inline(always)]
+    pub(super) fn op_is_ne_exact(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_compare(opcodes::IS_NE_EXACT, cur)
+    }
+
     /// `is_lt`, `is_eq`, `is_ne`, `is_eq_exact`, `is_ne_exact`.
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_compare(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
+    fn lower_compare(&mut self, op: u8, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let arg1 = self.decode_compact_term(cur)?;
         let arg2 = self.decode_compact_term(cur)?;
@@ -213,14 +273,29 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok((label, reg))
     }
 
-    /// `is_reference`, `is_bitstr`: boxed, with a boxed tag among `tags` (the dispatch gives the
+    /// `is_reference`: [`Self::lower_is_boxed_with_any_tag`].
+    #[inline(always)]
+    pub(super) fn op_is_reference(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_is_boxed_with_any_tag(cur, &[TERM_BOXED_REF, TERM_BOXED_EXTERNAL_REF])
+    }
+
+    /// `is_bitstr`: [`Self::lower_is_boxed_with_any_tag`].
+    #[inline(always)]
+    pub(super) fn op_is_bitstr(&mut self, cur: &mut Cursor) -> Result<()> {
+        self.lower_is_boxed_with_any_tag(
+            cur,
+            &[
+                TERM_BOXED_REFC_BINARY,
+                TERM_BOXED_HEAP_BINARY,
+                TERM_BOXED_SUB_BINARY,
+            ],
+        )
+    }
+
+    /// `is_reference`, `is_bitstr`: boxed, with a boxed tag among `tags` (its `op_*` methods give the
     /// local and external reference tags, or the three binary tags).
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(super) fn op_is_boxed_with_any_tag(
-        &mut self,
-        cur: &mut Cursor,
-        tags: &[i64],
-    ) -> Result<()> {
+    fn lower_is_boxed_with_any_tag(&mut self, cur: &mut Cursor, tags: &[i64]) -> Result<()> {
         let (label, reg) = self.label_and_native(cur)?;
         let cond = masked(kept(reg), TERM_PRIMARY_MASK, CmpOp::Ne, TERM_PRIMARY_BOXED);
         cond_jump_to_label(&mut self.b, cond, label);
