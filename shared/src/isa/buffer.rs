@@ -9,8 +9,9 @@
 //!   emitted as a placeholder of `0xFF` bytes of a size fixed when it is emitted; patching only
 //!   overwrites those bytes, so on NOR flash a patch only clears bits. No veneers, no islands, no
 //!   shrinking: a use that turns out near is patched into a short form padded to its size.
-//! - **One trait per ISA.** All an ISA tells the buffer is [`LabelUse`]: how big a placeholder is
-//!   and how to encode it for a target (returning an error when the target is out of its reach).
+//! - **One trait per ISA.** All an ISA tells the buffer is [`LabelUse`]: how big a placeholder is,
+//!   which targets a use reaches (its range), and how to encode it for a target (an error for
+//!   one out of range).
 //!
 //! What stays in the backend: choosing the placeholder kind (the reference's choice, by range and
 //! free registers), jump tables (their layout is per ISA), and when to flush the literal pool.
@@ -29,8 +30,17 @@ pub const MAX_PLACEHOLDER: usize = 32;
 pub trait LabelUse: Copy {
     /// Bytes the use occupies. Its placeholder is that many `0xFF` bytes.
     fn placeholder_size(self) -> usize;
+    /// The use's range: whether the use at `at` can reach `target`. [`Self::patch`] must encode
+    /// every target in range and fail for every other (so that no patch truncates): each ISA's
+    /// tests hold it to that with [`check_label_use_contract`], and in test builds the buffer
+    /// checks every patch it makes against the range. A predicate rather than Cranelift's two
+    /// distances, because a use's reach can depend on where it is (armv6m's `ldr` and `adr`
+    /// count from the word-aligned pc) and on what it names (a register a short form cannot
+    /// encode). No veneers or islands here: the backend picks a kind that reaches (the
+    /// reference's choice), and the range says what that kind promises.
+    fn in_range(self, at: usize, target: usize) -> bool;
     /// Encode the use whose placeholder is `out` so that it reaches `target`, and write it with
-    /// [`Placeholder::write`]. A target beyond the use's reach is an error
+    /// [`Placeholder::write`]. A target out of [`Self::in_range`] is an error
     /// ([`BackendError::OutOfRange`] or [`BackendError::Encoding`]), never a silent truncation.
     fn patch<S: CodeSink>(self, target: usize, out: Placeholder<'_, S>)
         -> Result<(), BackendError>;
@@ -671,7 +681,15 @@ impl<S: CodeSink, U: LabelUse> CodeBuffer<S, U> {
             at,
             size: kind.placeholder_size(),
         };
-        if let Err(e) = kind.patch(target, out) {
+        let patched = kind.patch(target, out);
+        // Every patch of every test run (the golden corpora included) holds the ISA's
+        // `patch` to its range; `check_label_use_contract` probes the bounds.
+        debug_assert_eq!(
+            patched.is_ok(),
+            kind.in_range(at, target),
+            "a label use patched outside its range, or refused inside it"
+        );
+        if let Err(e) = patched {
             self.fail(e);
         }
     }
@@ -908,6 +926,51 @@ fn emit_table_entry<S: CodeSink>(sink: &mut S, key: u32, offset: u32) {
     sink.append(&entry);
 }
 
+/// The [`LabelUse`] contract, for each ISA's tests to run over the kinds its backend makes: for
+/// every use offset in `ats` and distance in `rels`, [`LabelUse::patch`] succeeds exactly when
+/// [`LabelUse::in_range`] says, and leaves every byte outside the placeholder as it was.
+#[cfg(test)]
+pub(crate) fn check_label_use_contract<U: LabelUse + core::fmt::Debug>(
+    kinds: &[U],
+    ats: &[usize],
+    rels: &[i64],
+) {
+    use crate::stream::VecSink;
+    for &kind in kinds {
+        let size = kind.placeholder_size();
+        for &at in ats {
+            for &rel in rels {
+                let Some(target) = isize::try_from(rel)
+                    .ok()
+                    .and_then(|rel| at.checked_add_signed(rel))
+                else {
+                    continue;
+                };
+                let mut sink = VecSink::new();
+                sink.set_strict(true);
+                sink.append(&alloc::vec![0xFF; at + size + 4]);
+                let got = kind.patch(
+                    target,
+                    Placeholder {
+                        sink: &mut sink,
+                        at,
+                        size,
+                    },
+                );
+                assert_eq!(
+                    got.is_ok(),
+                    kind.in_range(at, target),
+                    "{kind:?} at {at} to {target} ({rel:+}): {got:?}"
+                );
+                assert_eq!(sink.error(), None, "{kind:?} at {at} to {target}");
+                let bytes = sink.as_bytes();
+                let outside = bytes[..at].iter().chain(&bytes[at + size..]);
+                assert!(outside.into_iter().all(|&b| b == 0xFF), "{kind:?} at {at}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -926,6 +989,13 @@ mod tests {
             match self {
                 Toy::Rel16 => 2,
                 Toy::Forward32 => 4,
+            }
+        }
+        fn in_range(self, at: usize, target: usize) -> bool {
+            let rel = target as i64 - at as i64;
+            match self {
+                Toy::Rel16 => i16::try_from(rel).is_ok(),
+                Toy::Forward32 => u32::try_from(rel).is_ok(),
             }
         }
         fn patch<S: CodeSink>(

@@ -229,6 +229,23 @@ impl LabelUse for BranchKind {
         }
     }
 
+    /// `adr` (a low register): 2..=1024 bytes ahead, even (it counts from the word-aligned pc;
+    /// see [`BranchKind::patch_any`]). A literal `ldr` (a low register): a word 0..=1020 bytes
+    /// ahead of the word-aligned pc + 4. `b.w`: -16,777,212..=16,777,218, even. A far branch
+    /// (through a low register, or ip): anywhere its 32-bit literal, the distance from the pc
+    /// its `add` reads (+ 1, the Thumb bit), can say.
+    #[inline]
+    fn in_range(self, at: usize, target: usize) -> bool {
+        let rel = target as i64 - at as i64;
+        match self {
+            BranchKind::Adr(reg) => reg.0 < 8 && matches!(rel, 2..=1024) && rel % 2 == 0,
+            BranchKind::Literal(_) => self.patch_halfword(at, target).is_some(),
+            BranchKind::BW => matches!(rel, -16_777_212..=16_777_218) && rel % 2 == 0,
+            BranchKind::Far { temp, .. } if temp == IP_REG => i32::try_from(rel - 11).is_ok(),
+            BranchKind::Far { temp, .. } => temp.0 < 8 && i32::try_from(rel - 5).is_ok(),
+        }
+    }
+
     /// The usual far branches (10 or 12 bytes) are appends of a known length. Inlined on the
     /// host, where a call per use cost more than the append.
     #[cfg_attr(target_os = "none", inline)]
@@ -432,6 +449,10 @@ fn far_branch_bytes(size: u8, temp: Reg, rel: i64) -> Result<([u8; 18], usize), 
         .get_mut(2 * n..)
         .and_then(|rest| rest.first_chunk_mut::<4>())
         .ok_or(asm::AsmError::CodeFull)?;
+    // A distance the 32-bit literal cannot say is refused, not wrapped.
+    if i64::from(literal as i32) != literal {
+        return Err(asm::AsmError::offset(rel));
+    }
     *literal_bytes = (literal as u32).to_le_bytes();
     Ok((bytes, end))
 }
@@ -461,7 +482,10 @@ fn far_branch_sequence(code: &mut Code, size: u8, temp: Reg, rel: i64) {
         if size == 18 {
             code.push(asm::nop());
         }
-        code.extend(&((rel - 11) as u32).to_le_bytes());
+        match i32::try_from(rel - 11) {
+            Ok(literal) => code.extend(&literal.to_le_bytes()),
+            Err(_) => code.push(Err(asm::AsmError::offset(rel))),
+        };
     } else {
         // `add temp, pc` is at +2 and reads pc as +6; bit 0 selects Thumb.
         code.push(asm::ldr_pc(temp, 4));
@@ -470,7 +494,10 @@ fn far_branch_sequence(code: &mut Code, size: u8, temp: Reg, rel: i64) {
         if size == 12 {
             code.push(asm::nop());
         }
-        code.extend(&((rel - 5) as u32).to_le_bytes());
+        match i32::try_from(rel - 5) {
+            Ok(literal) => code.extend(&literal.to_le_bytes()),
+            Err(_) => code.push(Err(asm::AsmError::offset(rel))),
+        };
     }
 }
 
@@ -516,7 +543,15 @@ mod tests {
         use crate::isa::armv6m::asm::Code;
         for temp in (0..9).map(Reg).chain([IP_REG]) {
             for size in [10, 12, 16, 18] {
-                for rel in [-100_000i64, -2046, 2052, 4096, 1 << 20, i64::from(i32::MIN)] {
+                for rel in [
+                    -100_000i64,
+                    -2046,
+                    2052,
+                    4096,
+                    1 << 20,
+                    i64::from(i32::MIN),
+                    1 << 31,
+                ] {
                     let mut code = Code::new();
                     far_branch_sequence(&mut code, size, temp, rel);
                     let got = far_branch_bytes(size, temp, rel);
@@ -584,6 +619,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn label_uses_patch_exactly_their_range() {
+        // Every kind the backend makes, at each alignment, over each kind's bounds and past
+        // them: `patch` succeeds exactly where `in_range` says (the buffer relies on it).
+        use super::{BranchKind, IP_REG};
+        use crate::compile::backend::Reg;
+        use crate::isa::buffer::check_label_use_contract;
+        let mut kinds = alloc::vec![BranchKind::BW];
+        for r in 0..9u8 {
+            kinds.extend([BranchKind::Adr(Reg(r)), BranchKind::Literal(Reg(r))]);
+        }
+        for temp in [Reg(0), Reg(3), Reg(7)] {
+            kinds.extend([10, 12].map(|size| BranchKind::Far { size, temp }));
+        }
+        kinds.extend([16, 18].map(|size| BranchKind::Far { size, temp: IP_REG }));
+        let mut rels: alloc::vec::Vec<i64> =
+            (-40..40).chain(1000..1030).chain(2040..2056).collect();
+        for bound in [2048i64, 16_777_216, 1 << 31, 1 << 32] {
+            for d in -12..=12 {
+                rels.extend([bound + d, -bound + d]);
+            }
+        }
+        check_label_use_contract(&kinds, &[0, 2, 4, 6, 1022, 4094], &rels);
     }
 
     #[test]

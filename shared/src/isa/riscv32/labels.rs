@@ -175,6 +175,12 @@ pub fn pc_relative_address(rd: XReg, rel: i64) -> Result<Patch, AsmError> {
 /// The bytes that replace the placeholder of `kind`, for label offset `rel` (relative to the
 /// placeholder's start) or, for [`LabelUse::LoadImmediate`], the value to load.
 pub fn patch(kind: LabelUse, rel: i64) -> Result<Patch, AsmError> {
+    // Out of range is refused here, not left to the encoders: `li` loads values past 32 bits
+    // wrapped, as the reference's does for an immediate.
+    let (lo, hi, step) = kind.range();
+    if !(lo..=hi).contains(&rel) || rel % step != 0 {
+        return Err(AsmError::OffsetOutOfRange(rel));
+    }
     let mut p = Patch::empty();
     match kind {
         LabelUse::JumpTableEntry => {

@@ -105,6 +105,15 @@ impl buffer::LabelUse for LabelUse {
         self.placeholder_len()
     }
 
+    /// The distance from the use to its target within [`LabelUse::range`] (for
+    /// [`LabelUse::LoadImmediate`], the value).
+    #[inline]
+    fn in_range(self, at: usize, target: usize) -> bool {
+        let rel = target as i64 - at as i64;
+        let (lo, hi, step) = self.range();
+        (lo..=hi).contains(&rel) && rel % step == 0
+    }
+
     fn patch<S: CodeSink>(
         self,
         target: usize,
@@ -665,6 +674,34 @@ mod tests {
     use crate::compile::backend::{Cast, CmpOp, Cond};
     use crate::isa::buffer::LabelUse as _;
     use crate::stream::VecSink;
+
+    #[test]
+    fn label_uses_patch_exactly_their_range() {
+        // The kinds the backend makes, over each range's bounds and past them: `patch`
+        // succeeds exactly where `in_range` says (the buffer relies on it).
+        let mut kinds = std::vec![LabelUse::JumpTableEntry, LabelUse::ElseJump];
+        for r in [XReg::T0, XReg::T6, XReg::A0, XReg::A5] {
+            kinds.extend([
+                LabelUse::FarBranch { temp: r },
+                LabelUse::PcRelAddress { rd: r },
+                LabelUse::LoadImmediate { rd: r },
+            ]);
+            for op in BRANCH_OPS {
+                kinds.push(LabelUse::CondBranch {
+                    op,
+                    rs1: r,
+                    rs2: XReg::ZERO,
+                });
+            }
+        }
+        let mut rels: std::vec::Vec<i64> = (-40..40).collect();
+        for bound in [2048i64, 4096, 1 << 20, 1 << 31, 1 << 32] {
+            for d in -12..=12 {
+                rels.extend([bound + d, -bound + d, bound - 0x800 + d, -bound - 0x800 + d]);
+            }
+        }
+        buffer::check_label_use_contract(&kinds, &[0, 2, 4, 6, 4094], &rels);
+    }
 
     #[test]
     fn label_uses_pack_into_a_byte_and_back() {
