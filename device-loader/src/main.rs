@@ -237,6 +237,7 @@ fn open_avm(flash: &RomFlash, what: &str, base: u32, limit: u32) -> Avm {
             ERR_COMMAND,
             base,
             b"\x03 at \x01 is not a valid AVM: \x03 at offset \x02",
+            // Every error of `Pack::parse` names its offset (no `None` to tell apart here).
             &[base, e.offset.unwrap_or(0) as u32],
             &[what, error_what(&e.kind)],
         ),
