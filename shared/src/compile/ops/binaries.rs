@@ -167,16 +167,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `bs_get_integer2`: [`Self::lower_bs_get_integer2_or_float2`].
-    #[inline(always)]
-    pub(super) fn op_bs_get_integer2(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_bs_get_integer2_or_float2(opcodes::BS_GET_INTEGER2, cur)
-    }
-
-    /// `bs_get_float2`: [`Self::lower_bs_get_integer2_or_float2`].
-    #[inline(always)]
-    pub(super) fn op_bs_get_float2(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_bs_get_integer2_or_float2(opcodes::BS_GET_FLOAT2, cur)
+    per_instruction! {
+        op_bs_get_integer2 => lower_bs_get_integer2_or_float2(opcodes::BS_GET_INTEGER2);
+        op_bs_get_float2 => lower_bs_get_integer2_or_float2(opcodes::BS_GET_FLOAT2);
     }
 
     /// `bs_get_integer2`, `bs_get_float2`.
@@ -238,40 +231,13 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `bs_get_utf8`: [`Self::lower_bs_get_or_skip_utf`].
-    #[inline(always)]
-    pub(super) fn op_bs_get_utf8(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_bs_get_or_skip_utf(opcodes::BS_GET_UTF8, cur)
-    }
-
-    /// `bs_skip_utf8`: [`Self::lower_bs_get_or_skip_utf`].
-    #[inline(always)]
-    pub(super) fn op_bs_skip_utf8(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_bs_get_or_skip_utf(opcodes::BS_SKIP_UTF8, cur)
-    }
-
-    /// `bs_get_utf16`: [`Self::lower_bs_get_or_skip_utf`].
-    #[inline(always)]
-    pub(super) fn op_bs_get_utf16(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_bs_get_or_skip_utf(opcodes::BS_GET_UTF16, cur)
-    }
-
-    /// `bs_skip_utf16`: [`Self::lower_bs_get_or_skip_utf`].
-    #[inline(always)]
-    pub(super) fn op_bs_skip_utf16(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_bs_get_or_skip_utf(opcodes::BS_SKIP_UTF16, cur)
-    }
-
-    /// `bs_get_utf32`: [`Self::lower_bs_get_or_skip_utf`].
-    #[inline(always)]
-    pub(super) fn op_bs_get_utf32(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_bs_get_or_skip_utf(opcodes::BS_GET_UTF32, cur)
-    }
-
-    /// `bs_skip_utf32`: [`Self::lower_bs_get_or_skip_utf`].
-    #[inline(always)]
-    pub(super) fn op_bs_skip_utf32(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_bs_get_or_skip_utf(opcodes::BS_SKIP_UTF32, cur)
+    per_instruction! {
+        op_bs_get_utf8 => lower_bs_get_or_skip_utf(opcodes::BS_GET_UTF8);
+        op_bs_skip_utf8 => lower_bs_get_or_skip_utf(opcodes::BS_SKIP_UTF8);
+        op_bs_get_utf16 => lower_bs_get_or_skip_utf(opcodes::BS_GET_UTF16);
+        op_bs_skip_utf16 => lower_bs_get_or_skip_utf(opcodes::BS_SKIP_UTF16);
+        op_bs_get_utf32 => lower_bs_get_or_skip_utf(opcodes::BS_GET_UTF32);
+        op_bs_skip_utf32 => lower_bs_get_or_skip_utf(opcodes::BS_SKIP_UTF32);
     }
 
     /// `bs_get_utf8`, `bs_skip_utf8`, `bs_get_utf16`, `bs_skip_utf16`, `bs_get_utf32`,

@@ -133,16 +133,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `apply`: [`Self::lower_apply`].
-    #[inline(always)]
-    pub(super) fn op_apply(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_apply(opcodes::APPLY, cur)
-    }
-
-    /// `apply_last`: [`Self::lower_apply`].
-    #[inline(always)]
-    pub(super) fn op_apply_last(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_apply(opcodes::APPLY_LAST, cur)
+    per_instruction! {
+        op_apply => lower_apply(opcodes::APPLY);
+        op_apply_last => lower_apply(opcodes::APPLY_LAST);
     }
 
     /// `apply`, `apply_last`.
@@ -179,16 +172,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `gc_bif1`: [`Self::lower_gc_bif`].
-    #[inline(always)]
-    pub(super) fn op_gc_bif1(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_gc_bif(opcodes::GC_BIF1, cur)
-    }
-
-    /// `gc_bif2`: [`Self::lower_gc_bif`].
-    #[inline(always)]
-    pub(super) fn op_gc_bif2(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_gc_bif(opcodes::GC_BIF2, cur)
+    per_instruction! {
+        op_gc_bif1 => lower_gc_bif(opcodes::GC_BIF1);
+        op_gc_bif2 => lower_gc_bif(opcodes::GC_BIF2);
     }
 
     /// `gc_bif1`, `gc_bif2`.
@@ -260,28 +246,16 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         }
     }
 
-    /// `call_ext`: [`Self::lower_call_ext`].
-    #[inline(always)]
-    pub(super) fn op_call_ext(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_call_ext(cur, ExtCall::Body)
-    }
-
-    /// `call_ext_last`: [`Self::lower_call_ext`].
-    #[inline(always)]
-    pub(super) fn op_call_ext_last(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_call_ext(cur, ExtCall::Last)
-    }
-
-    /// `call_ext_only`: [`Self::lower_call_ext`].
-    #[inline(always)]
-    pub(super) fn op_call_ext_only(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_call_ext(cur, ExtCall::Only)
+    per_instruction! {
+        op_call_ext => lower_call_ext(ExtCall::Body);
+        op_call_ext_last => lower_call_ext(ExtCall::Last);
+        op_call_ext_only => lower_call_ext(ExtCall::Only);
     }
 
     /// `call_ext`, `call_ext_last` and `call_ext_only`: call import `index` through the runtime
     /// (which also deallocates the frame of a last call).
     #[cfg_attr(target_os = "none", inline(never))]
-    fn lower_call_ext(&mut self, cur: &mut Cursor, kind: ExtCall) -> Result<()> {
+    fn lower_call_ext(&mut self, kind: ExtCall, cur: &mut Cursor) -> Result<()> {
         let arity = decode_literal(cur)?;
         let index = decode_literal(cur)?;
         let dealloc = match kind {
@@ -337,22 +311,10 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         handle_error_if(&mut self.b, is_false(freed(result)));
     }
 
-    /// `bif1`: [`Self::lower_bif`].
-    #[inline(always)]
-    pub(super) fn op_bif1(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_bif(opcodes::BIF1, cur)
-    }
-
-    /// `bif2`: [`Self::lower_bif`].
-    #[inline(always)]
-    pub(super) fn op_bif2(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_bif(opcodes::BIF2, cur)
-    }
-
-    /// `bif3`: [`Self::lower_bif`].
-    #[inline(always)]
-    pub(super) fn op_bif3(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_bif(opcodes::BIF3, cur)
+    per_instruction! {
+        op_bif1 => lower_bif(opcodes::BIF1);
+        op_bif2 => lower_bif(opcodes::BIF2);
+        op_bif3 => lower_bif(opcodes::BIF3);
     }
 
     /// `bif1`, `bif2`, `bif3`: call the BIF through its function pointer (`op` gives the

@@ -72,16 +72,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `get_hd`: [`Self::lower_get_hd_or_tl`].
-    #[inline(always)]
-    pub(super) fn op_get_hd(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_get_hd_or_tl(opcodes::GET_HD, cur)
-    }
-
-    /// `get_tl`: [`Self::lower_get_hd_or_tl`].
-    #[inline(always)]
-    pub(super) fn op_get_tl(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_get_hd_or_tl(opcodes::GET_TL, cur)
+    per_instruction! {
+        op_get_hd => lower_get_hd_or_tl(opcodes::GET_HD);
+        op_get_tl => lower_get_hd_or_tl(opcodes::GET_TL);
     }
 
     /// `get_hd`, `get_tl`.

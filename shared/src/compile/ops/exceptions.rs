@@ -14,16 +14,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `badmatch`: [`Self::lower_badmatch_or_case_end`].
-    #[inline(always)]
-    pub(super) fn op_badmatch(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_badmatch_or_case_end(opcodes::BADMATCH, cur)
-    }
-
-    /// `case_end`: [`Self::lower_badmatch_or_case_end`].
-    #[inline(always)]
-    pub(super) fn op_case_end(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_badmatch_or_case_end(opcodes::CASE_END, cur)
+    per_instruction! {
+        op_badmatch => lower_badmatch_or_case_end(opcodes::BADMATCH);
+        op_case_end => lower_badmatch_or_case_end(opcodes::CASE_END);
     }
 
     /// `badmatch`, `case_end`.
@@ -42,16 +35,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `try_case_end`: [`Self::lower_try_case_end_or_badrecord`].
-    #[inline(always)]
-    pub(super) fn op_try_case_end(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_try_case_end_or_badrecord(opcodes::TRY_CASE_END, cur)
-    }
-
-    /// `badrecord`: [`Self::lower_try_case_end_or_badrecord`].
-    #[inline(always)]
-    pub(super) fn op_badrecord(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_try_case_end_or_badrecord(opcodes::BADRECORD, cur)
+    per_instruction! {
+        op_try_case_end => lower_try_case_end_or_badrecord(opcodes::TRY_CASE_END);
+        op_badrecord => lower_try_case_end_or_badrecord(opcodes::BADRECORD);
     }
 
     /// `try_case_end`, `badrecord`.
@@ -78,22 +64,10 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `try_end`: [`Self::lower_store_nil`].
-    #[inline(always)]
-    pub(super) fn op_try_end(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_store_nil(cur)
-    }
-
-    /// `try_case`: [`Self::lower_store_nil`].
-    #[inline(always)]
-    pub(super) fn op_try_case(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_store_nil(cur)
-    }
-
-    /// `recv_marker_reserve`: [`Self::lower_store_nil`].
-    #[inline(always)]
-    pub(super) fn op_recv_marker_reserve(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_store_nil(cur)
+    per_instruction! {
+        op_try_end => lower_store_nil();
+        op_try_case => lower_store_nil();
+        op_recv_marker_reserve => lower_store_nil();
     }
 
     /// `try_end`, `try_case`, `recv_marker_reserve`: each only stores `[]` in its register (the
@@ -143,16 +117,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `catch`: [`Self::lower_catch_or_try`].
-    #[inline(always)]
-    pub(super) fn op_catch(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_catch_or_try(cur)
-    }
-
-    /// `try`: [`Self::lower_catch_or_try`].
-    #[inline(always)]
-    pub(super) fn op_try(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_catch_or_try(cur)
+    per_instruction! {
+        op_catch => lower_catch_or_try();
+        op_try => lower_catch_or_try();
     }
 
     /// `catch`, `try`.

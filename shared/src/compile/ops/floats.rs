@@ -61,28 +61,11 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `fadd`: [`Self::lower_float_arith`].
-    #[inline(always)]
-    pub(super) fn op_fadd(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_float_arith(PRIM_FADD, cur)
-    }
-
-    /// `fsub`: [`Self::lower_float_arith`].
-    #[inline(always)]
-    pub(super) fn op_fsub(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_float_arith(PRIM_FSUB, cur)
-    }
-
-    /// `fmul`: [`Self::lower_float_arith`].
-    #[inline(always)]
-    pub(super) fn op_fmul(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_float_arith(PRIM_FMUL, cur)
-    }
-
-    /// `fdiv`: [`Self::lower_float_arith`].
-    #[inline(always)]
-    pub(super) fn op_fdiv(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_float_arith(PRIM_FDIV, cur)
+    per_instruction! {
+        op_fadd => lower_float_arith(PRIM_FADD);
+        op_fsub => lower_float_arith(PRIM_FSUB);
+        op_fmul => lower_float_arith(PRIM_FMUL);
+        op_fdiv => lower_float_arith(PRIM_FDIV);
     }
 
     /// `fadd`, `fsub`, `fmul`, `fdiv`: `fp3 = primitive(fp1, fp2)` (its `op_*` methods give

@@ -82,16 +82,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `recv_marker_clear`: [`Self::lower_recv_marker_clear_or_use`].
-    #[inline(always)]
-    pub(super) fn op_recv_marker_clear(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_recv_marker_clear_or_use(cur)
-    }
-
-    /// `recv_marker_use`: [`Self::lower_recv_marker_clear_or_use`].
-    #[inline(always)]
-    pub(super) fn op_recv_marker_use(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_recv_marker_clear_or_use(cur)
+    per_instruction! {
+        op_recv_marker_clear => lower_recv_marker_clear_or_use();
+        op_recv_marker_use => lower_recv_marker_clear_or_use();
     }
 
     /// `recv_marker_clear`, `recv_marker_use`.

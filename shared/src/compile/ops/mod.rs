@@ -10,6 +10,20 @@
 //! boxed tag); the `op_*` methods are inlined, so the dispatch calls `lower_*` directly. Labels,
 //! `func_info`, `line`, `jump` and `int_code_end` stay here with the dispatch.
 
+/// The `op_*` methods of instructions that share a lowering: each entry
+/// `op_<instruction> => lower_<family>(arg);` is a method that calls
+/// `self.lower_<family>(arg, cur)` (or `self.lower_<family>(cur)` with no argument), inlined, so
+/// the dispatch calls the family's lowering directly.
+macro_rules! per_instruction {
+    ($($name:ident => $lower:ident($($arg:expr)?);)*) => {$(
+        #[doc = concat!("`", stringify!($name), "`: [`Self::", stringify!($lower), "`].")]
+        #[inline(always)]
+        pub(super) fn $name(&mut self, cur: &mut Cursor) -> Result<()> {
+            self.$lower($($arg,)? cur)
+        }
+    )*};
+}
+
 mod binaries;
 mod calls;
 mod data;

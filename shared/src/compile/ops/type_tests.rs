@@ -108,28 +108,16 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `is_float`: [`Self::lower_is_boxed_with_tag`].
-    #[inline(always)]
-    pub(super) fn op_is_float(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_is_boxed_with_tag(cur, TERM_BOXED_FLOAT)
-    }
-
-    /// `is_function`: [`Self::lower_is_boxed_with_tag`].
-    #[inline(always)]
-    pub(super) fn op_is_function(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_is_boxed_with_tag(cur, TERM_BOXED_FUN)
-    }
-
-    /// `is_map`: [`Self::lower_is_boxed_with_tag`].
-    #[inline(always)]
-    pub(super) fn op_is_map(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_is_boxed_with_tag(cur, TERM_BOXED_MAP)
+    per_instruction! {
+        op_is_float => lower_is_boxed_with_tag(TERM_BOXED_FLOAT);
+        op_is_function => lower_is_boxed_with_tag(TERM_BOXED_FUN);
+        op_is_map => lower_is_boxed_with_tag(TERM_BOXED_MAP);
     }
 
     /// `is_float`, `is_function`, `is_map`: boxed with the one boxed tag `tag` (its `op_*` methods
     /// give [`TERM_BOXED_FLOAT`], [`TERM_BOXED_FUN`] or [`TERM_BOXED_MAP`]).
     #[cfg_attr(target_os = "none", inline(never))]
-    fn lower_is_boxed_with_tag(&mut self, cur: &mut Cursor, tag: i64) -> Result<()> {
+    fn lower_is_boxed_with_tag(&mut self, tag: i64, cur: &mut Cursor) -> Result<()> {
         let label = decode_label(cur)?;
         let arg = self.decode_keep(cur)?;
         h::verify_is_boxed_with_tag(&mut self.b, label, arg, tag);
@@ -152,16 +140,9 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `is_pid`: [`Self::lower_is_pid_or_port`].
-    #[inline(always)]
-    pub(super) fn op_is_pid(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_is_pid_or_port(opcodes::IS_PID, cur)
-    }
-
-    /// `is_port`: [`Self::lower_is_pid_or_port`].
-    #[inline(always)]
-    pub(super) fn op_is_port(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_is_pid_or_port(opcodes::IS_PORT, cur)
+    per_instruction! {
+        op_is_pid => lower_is_pid_or_port(opcodes::IS_PID);
+        op_is_port => lower_is_pid_or_port(opcodes::IS_PORT);
     }
 
     /// `is_pid`, `is_port`.
@@ -188,34 +169,12 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok(())
     }
 
-    /// `is_lt`: [`Self::lower_compare`].
-    #[inline(always)]
-    pub(super) fn op_is_lt(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_compare(opcodes::IS_LT, cur)
-    }
-
-    /// `is_eq`: [`Self::lower_compare`].
-    #[inline(always)]
-    pub(super) fn op_is_eq(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_compare(opcodes::IS_EQ, cur)
-    }
-
-    /// `is_ne`: [`Self::lower_compare`].
-    #[inline(always)]
-    pub(super) fn op_is_ne(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_compare(opcodes::IS_NE, cur)
-    }
-
-    /// `is_eq_exact`: [`Self::lower_compare`].
-    #[inline(always)]
-    pub(super) fn op_is_eq_exact(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_compare(opcodes::IS_EQ_EXACT, cur)
-    }
-
-    /// `is_ne_exact`: [`Self::lower_compare`].
-    #[inline(always)]
-    pub(super) fn op_is_ne_exact(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_compare(opcodes::IS_NE_EXACT, cur)
+    per_instruction! {
+        op_is_lt => lower_compare(opcodes::IS_LT);
+        op_is_eq => lower_compare(opcodes::IS_EQ);
+        op_is_ne => lower_compare(opcodes::IS_NE);
+        op_is_eq_exact => lower_compare(opcodes::IS_EQ_EXACT);
+        op_is_ne_exact => lower_compare(opcodes::IS_NE_EXACT);
     }
 
     /// `is_lt`, `is_eq`, `is_ne`, `is_eq_exact`, `is_ne_exact`.
@@ -273,29 +232,20 @@ impl<B: Backend, E: ModuleEnv> Driver<'_, B, E> {
         Ok((label, reg))
     }
 
-    /// `is_reference`: [`Self::lower_is_boxed_with_any_tag`].
-    #[inline(always)]
-    pub(super) fn op_is_reference(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_is_boxed_with_any_tag(cur, &[TERM_BOXED_REF, TERM_BOXED_EXTERNAL_REF])
-    }
-
-    /// `is_bitstr`: [`Self::lower_is_boxed_with_any_tag`].
-    #[inline(always)]
-    pub(super) fn op_is_bitstr(&mut self, cur: &mut Cursor) -> Result<()> {
-        self.lower_is_boxed_with_any_tag(
-            cur,
-            &[
-                TERM_BOXED_REFC_BINARY,
-                TERM_BOXED_HEAP_BINARY,
-                TERM_BOXED_SUB_BINARY,
-            ],
-        )
+    per_instruction! {
+        op_is_reference =>
+            lower_is_boxed_with_any_tag(&[TERM_BOXED_REF, TERM_BOXED_EXTERNAL_REF]);
+        op_is_bitstr => lower_is_boxed_with_any_tag(&[
+            TERM_BOXED_REFC_BINARY,
+            TERM_BOXED_HEAP_BINARY,
+            TERM_BOXED_SUB_BINARY,
+        ]);
     }
 
     /// `is_reference`, `is_bitstr`: boxed, with a boxed tag among `tags` (its `op_*` methods give the
     /// local and external reference tags, or the three binary tags).
     #[cfg_attr(target_os = "none", inline(never))]
-    fn lower_is_boxed_with_any_tag(&mut self, cur: &mut Cursor, tags: &[i64]) -> Result<()> {
+    fn lower_is_boxed_with_any_tag(&mut self, tags: &[i64], cur: &mut Cursor) -> Result<()> {
         let (label, reg) = self.label_and_native(cur)?;
         let cond = masked(kept(reg), TERM_PRIMARY_MASK, CmpOp::Ne, TERM_PRIMARY_BOXED);
         cond_jump_to_label(&mut self.b, cond, label);
