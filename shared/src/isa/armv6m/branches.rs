@@ -624,7 +624,8 @@ mod tests {
     #[test]
     fn label_uses_patch_exactly_their_range() {
         // Every kind the backend makes, at each alignment, over each kind's bounds and past
-        // them: `patch` succeeds exactly where `in_range` says (the buffer relies on it).
+        // them: `patch` succeeds exactly where `in_range` says (the buffer asserts it in test
+        // builds).
         use super::{BranchKind, IP_REG};
         use crate::compile::backend::Reg;
         use crate::isa::buffer::check_label_use_contract;

@@ -678,7 +678,7 @@ mod tests {
     #[test]
     fn label_uses_patch_exactly_their_range() {
         // The kinds the backend makes, over each range's bounds and past them: `patch`
-        // succeeds exactly where `in_range` says (the buffer relies on it).
+        // succeeds exactly where `in_range` says (the buffer asserts it in test builds).
         let mut kinds = std::vec![LabelUse::JumpTableEntry, LabelUse::ElseJump];
         for r in [XReg::T0, XReg::T6, XReg::A0, XReg::A5] {
             kinds.extend([
